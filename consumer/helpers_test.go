@@ -1,0 +1,234 @@
+package consumer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Args is the payload of the test tasks.
+type Args struct {
+	N    int    `json:"n"`
+	Note string `json:"note,omitempty"`
+}
+
+// Validate refuses negative numbers.
+func (a Args) Validate() error {
+	if a.N < 0 {
+		return fmt.Errorf("n must not be negative, got %d", a.N)
+	}
+	return nil
+}
+
+type bundle struct {
+	srv *embedded.Server
+	js  jetstream.JetStream
+	p   *producer.Producer
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{srv: srv, js: js, p: p}
+}
+
+// startWorker runs a worker on its own connection until the test ends.
+func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
+	t.Helper()
+	nc, js := embeddedtest.Connect(t, b.srv)
+	opts = append([]consumer.Option{consumer.WithLogger(testLogger(t))}, opts...)
+	w, err := consumer.New(js, reg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := &runningWorker{w: w, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	rw.cancel = cancel
+	rw.close = nc.Close
+	go func() {
+		rw.err = w.Run(ctx)
+		close(rw.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-rw.done:
+		case <-time.After(30 * time.Second):
+			t.Error("worker did not stop")
+		}
+	})
+	return rw
+}
+
+type runningWorker struct {
+	w      *consumer.Worker
+	cancel context.CancelFunc
+	close  func()
+	done   chan struct{} // closed when Run has returned err
+	err    error
+}
+
+// wait returns Run's result once it has returned.
+func (rw *runningWorker) wait(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case <-rw.done:
+		return rw.err
+	case <-time.After(within):
+		t.Fatalf("Run did not return within %v", within)
+		return nil
+	}
+}
+
+// testLogger sends the worker's log to the test's log, so a failing test
+// shows what the worker saw.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// recorder collects calls made to a handler.
+type recorder struct {
+	mu    sync.Mutex
+	calls []call
+	ch    chan call
+}
+
+type call struct {
+	task *tasks.Task[Args]
+	at   time.Time
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan call, 100000)} }
+
+func (r *recorder) record(t *tasks.Task[Args]) {
+	c := call{task: t, at: time.Now()}
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
+	r.ch <- c
+}
+
+// next waits for the next call.
+func (r *recorder) next(t *testing.T, within time.Duration) call {
+	t.Helper()
+	select {
+	case c := <-r.ch:
+		return c
+	case <-time.After(within):
+		t.Fatalf("no handler call within %v", within)
+		return call{}
+	}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+// dlqRecords waits until the dead-letter stream holds want records and
+// returns them.
+func dlqRecords(t *testing.T, js jetstream.JetStream, want int) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var s jetstream.Stream
+	waitFor(t, 30*time.Second, func() error {
+		var err error
+		if s, err = js.Stream(ctx, "JETQ_DLQ"); err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if got := info.State.Msgs; got != uint64(want) {
+			return fmt.Errorf("dead-letter records: got %d, want %d", got, want)
+		}
+		return nil
+	})
+	info, _ := s.Info(ctx)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// waitFor polls cond until it returns nil or within passes.
+func waitFor(t *testing.T, within time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v: %v", within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// workEmpty waits until the work stream holds no task.
+func workEmpty(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	waitFor(t, 30*time.Second, func() error {
+		s, err := js.Stream(context.Background(), "JETQ_TASKS")
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 0 {
+			return fmt.Errorf("work stream holds %d tasks", info.State.Msgs)
+		}
+		return nil
+	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

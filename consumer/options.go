@@ -1,0 +1,142 @@
+package consumer
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Option configures a [Worker]; pass options to [New].
+type Option func(*config)
+
+type config struct {
+	log             *slog.Logger
+	middleware      []tasks.Middleware
+	concurrency     int
+	prefetch        int
+	ackWait         time.Duration
+	shutdownTimeout time.Duration
+	releaseGrace    time.Duration
+	queues          []string
+	prefix          string
+	topology        wire.Topology
+}
+
+func defaultConfig() config {
+	return config{
+		log:             slog.Default(),
+		concurrency:     10,
+		ackWait:         30 * time.Second,
+		shutdownTimeout: 30 * time.Second,
+		releaseGrace:    500 * time.Millisecond,
+	}
+}
+
+// WithLogger logs with l: Info for start, stop and recovery, Warn for retried
+// tasks, Error when the worker itself fails. Default slog.Default(); nil keeps
+// the default. Payloads are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
+
+// WithMiddleware wraps the processing of every delivery with mw, the first
+// outermost; tracing and metrics plug in here. Calls add up.
+func WithMiddleware(mw ...tasks.Middleware) Option {
+	return func(c *config) { c.middleware = append(c.middleware, mw...) }
+}
+
+// WithConcurrency bounds how many handlers run at once in this process,
+// across all task types. Default 10.
+func WithConcurrency(n int) Option {
+	return func(c *config) { c.concurrency = n }
+}
+
+// WithPrefetch sets how many deliveries of one task type the worker pulls
+// ahead of free handler slots. Default: the concurrency. A prefetched delivery
+// waits unseen by heartbeats, so for tasks that run longer than half the ack
+// wait keep it small (1) to avoid their redelivery to other workers.
+func WithPrefetch(n int) Option {
+	return func(c *config) { c.prefetch = n }
+}
+
+// WithAckWait sets how long the server waits for a sign of life from a
+// worker before it redelivers a task elsewhere; the worker sends one every
+// third of it while a handler runs. It is how fast a crashed worker's tasks
+// come back. Default 30 s, at least 1 s.
+func WithAckWait(d time.Duration) Option {
+	return func(c *config) { c.ackWait = d }
+}
+
+// WithShutdownTimeout bounds the graceful stop that follows the cancellation
+// of Run's ctx: handlers still running then have their ctx cancelled and their
+// tasks handed back for immediate redelivery. Default 30 s. [Worker.Shutdown]
+// is bounded by its own ctx instead.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *config) { c.shutdownTimeout = d }
+}
+
+// WithQueues limits the worker to the registered tasks of the named queues.
+// Default: every registered task.
+func WithQueues(queues ...string) Option {
+	return func(c *config) { c.queues = append(c.queues, queues...) }
+}
+
+// WithPrefix must match the producers' prefix (default "jetq").
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.prefix = prefix }
+}
+
+// WithReplicas sets the replicas of the streams and consumers the worker
+// creates: 1 by default, 3 in a cluster. On a WorkQueue stream consumer
+// replicas must equal the stream's.
+func WithReplicas(n int) Option {
+	return func(c *config) { c.topology.Replicas = n }
+}
+
+// WithMemoryStorage creates missing streams in memory rather than on disk:
+// for tests and benchmarks, never where tasks must survive a restart.
+func WithMemoryStorage() Option {
+	return func(c *config) { c.topology.Memory = true }
+}
+
+func (c *config) validate() error {
+	names, err := wire.NewNames(c.prefix)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	c.topology.Names = names
+	if err := c.topology.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	if c.prefetch == 0 {
+		c.prefetch = c.concurrency
+	}
+	switch {
+	case c.concurrency < 1:
+		return fmt.Errorf("%w: concurrency must be at least 1, got %d", ErrInvalidOption, c.concurrency)
+	case c.prefetch < 1:
+		return fmt.Errorf("%w: prefetch must be at least 1, got %d", ErrInvalidOption, c.prefetch)
+	case c.ackWait < time.Second:
+		return fmt.Errorf("%w: ack wait must be at least 1s, got %v", ErrInvalidOption, c.ackWait)
+	case c.shutdownTimeout < 0:
+		return fmt.Errorf("%w: shutdown timeout must not be negative, got %v", ErrInvalidOption, c.shutdownTimeout)
+	}
+	for _, q := range c.queues {
+		if err := tasks.ValidateQueue(q); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+	}
+	return nil
+}
+
+func (c *config) serves(queue string) bool {
+	return len(c.queues) == 0 || slices.Contains(c.queues, queue)
+}

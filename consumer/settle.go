@@ -1,0 +1,178 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// settle decides what the handler's result means and tells the server,
+// unless the delivery was settled already.
+func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
+	if !j.settled.CompareAndSwap(false, true) {
+		return
+	}
+	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
+}
+
+// decide maps a handler result to a settlement, as DESIGN's table says.
+func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
+	env := j.env
+	switch {
+	case err == nil:
+		return tasks.Outcome{Action: tasks.ActionAck}
+	case errors.Is(err, tasks.ErrInvalidPayload):
+		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidPayload, Err: err}
+	case tasks.IsPermanent(err):
+		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonPermanent, Err: err}
+	case w.baseCtx.Err() != nil:
+		// Forced stop: the handler failed because we cancelled it.
+		return tasks.Outcome{Action: tasks.ActionRelease, Err: err}
+	case env.Attempt >= env.MaxAttempts:
+		reason := tasks.ReasonMaxAttempts
+		if timedOut {
+			reason = tasks.ReasonTimeout
+		}
+		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: reason, Err: err}
+	}
+	d, ok := tasks.RetryDelay(err)
+	if !ok {
+		d = retryDelay(j.route.spec.Backoff, env.Attempt)
+	}
+	return tasks.Outcome{Action: tasks.ActionRetry, Delay: d, Err: err}
+}
+
+// retryDelay is the wait after failed attempt n: exponential with jitter,
+// computed by cenkalti/backoff from the definition's parameters.
+func retryDelay(b tasks.Backoff, attempt int) time.Duration {
+	b = b.WithDefaults()
+	eb := backoff.ExponentialBackOff{
+		InitialInterval:     b.Initial,
+		RandomizationFactor: b.Jitter,
+		Multiplier:          b.Multiplier,
+		MaxInterval:         b.Max,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
+	}
+	eb.Reset()
+	d := b.Initial
+	for range max(attempt, 1) {
+		d = eb.NextBackOff()
+	}
+	return d
+}
+
+// apply tells the server what o says and logs it. A dead-letter record is
+// published, and its acknowledgement awaited, before the Term that deletes
+// the task; if it cannot be filed the task is retried instead, so it is never
+// lost. It returns the outcome applied.
+func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outcome {
+	msg, env := j.msg, j.env
+	var err error
+	switch o.Action {
+	case tasks.ActionAck:
+		err = msg.Ack()
+	case tasks.ActionRetry:
+		err = msg.NakWithDelay(o.Delay)
+	case tasks.ActionRelease:
+		err = msg.Nak()
+	case tasks.ActionDeadLetter:
+		if derr := w.deadLetter(ctx, j, o); derr != nil {
+			w.logTask(ctx, j, slog.LevelError, "jetq: cannot file dead-letter record; retrying the task instead",
+				slog.String(keyReason, string(o.Reason)), slog.String(keyError, derr.Error()))
+			o = tasks.Outcome{Action: tasks.ActionRetry, Delay: retryDelay(j.route.spec.Backoff, env.Attempt), Err: o.Err}
+			err = msg.NakWithDelay(o.Delay)
+			break
+		}
+		err = msg.TermWithReason(string(o.Reason))
+	}
+	if err != nil {
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle task; the server will redeliver it",
+			slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
+	}
+	w.logOutcome(ctx, j, o)
+	return o
+}
+
+// deadLetter files the record of j and waits for the server to store it.
+func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error {
+	env, spec := j.env, j.route.spec
+	f := wire.Failure{
+		Reason:     o.Reason,
+		Error:      errorText(o.Err),
+		Stream:     env.Stream,
+		Seq:        env.Sequence,
+		Subject:    env.Subject,
+		Deliveries: env.Attempt,
+		At:         time.Now(),
+	}
+	rec := wire.DeadLetter(w.cfg.topology.Names, spec.Queue, spec.Name, j.msg.Headers(), j.msg.Data(), f)
+	// The record must be filed even when the worker is being stopped, and
+	// inside the trace of ctx.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := w.js.PublishMsg(pctx, rec); err != nil {
+		return fmt.Errorf("publish to %s: %w", rec.Subject, err)
+	}
+	return nil
+}
+
+// errorText is what a dead-letter record says about err; a panic brings its stack.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var p *PanicError
+	if errors.As(err, &p) {
+		return err.Error() + "\n" + string(p.Stack)
+	}
+	return err.Error()
+}
+
+func (w *Worker) logOutcome(ctx context.Context, j *job, o tasks.Outcome) {
+	switch o.Action {
+	case tasks.ActionAck:
+		w.logTask(ctx, j, slog.LevelDebug, "jetq: task done")
+	case tasks.ActionRetry:
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: task failed; retrying",
+			slog.Duration(keyDelay, o.Delay), errAttr(o.Err))
+	case tasks.ActionDeadLetter:
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: task dead-lettered",
+			slog.String(keyReason, string(o.Reason)), errAttr(o.Err))
+	case tasks.ActionRelease:
+		w.logTask(ctx, j, slog.LevelInfo, "jetq: task handed back for redelivery")
+	}
+}
+
+func errAttr(err error) slog.Attr {
+	var p *PanicError
+	if errors.As(err, &p) {
+		return slog.Group(keyError, slog.String("message", err.Error()), slog.String(keyStack, string(p.Stack)))
+	}
+	return slog.String(keyError, err.Error())
+}
+
+func (w *Worker) logTask(ctx context.Context, j *job, level slog.Level, msg string, attrs ...slog.Attr) {
+	if !w.log.Enabled(ctx, level) {
+		return
+	}
+	env := j.env
+	all := make([]slog.Attr, 0, 6+len(attrs))
+	all = append(all,
+		slog.String(keyTask, j.route.spec.Name),
+		slog.String(keyQueue, j.route.spec.Queue),
+		slog.String(keyID, env.ID),
+		slog.Int(keyAttempt, env.Attempt),
+		slog.Int(keyMax, env.MaxAttempts),
+		slog.Uint64(keySeq, env.Sequence),
+	)
+	all = append(all, attrs...)
+	w.log.LogAttrs(ctx, level, msg, all...)
+}

@@ -1,0 +1,261 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Worker runs the handlers of a [tasks.Registry]: one durable pull consumer
+// per registered task, shared with every other worker that handles it, and a
+// bound on how many handlers run at once in this process. Create it with
+// [New], start it with [Worker.Run] and stop it by cancelling Run's ctx or
+// with [Worker.Shutdown]. Its methods are safe for concurrent use; a Worker
+// runs once.
+type Worker struct {
+	js     jetstream.JetStream
+	cfg    config
+	log    *slog.Logger
+	routes []*route
+
+	// slots hands out handler slots; running[slot] is the job holding it.
+	slots   chan int
+	running []atomic.Pointer[job]
+
+	// stopCtx ends when the worker begins to stop: no more pulls.
+	stopCtx  context.Context
+	stopPull context.CancelFunc
+	// baseCtx parents every handler's ctx; it ends when the graceful stop
+	// gives up, and then running tasks are handed back.
+	baseCtx context.Context
+	abort   context.CancelFunc
+
+	started atomic.Bool
+	active  sync.WaitGroup // route loops and jobs holding a slot
+	drained chan struct{}  // closed once active reaches zero after Run began
+	fatal   chan error
+}
+
+// New returns a worker for the tasks registered in reg that its options let
+// it serve, consuming through js. It does no I/O. It returns an error wrapping
+// [ErrInvalidOption] for options out of range and [ErrNoHandlers] when no
+// registered task is left to serve.
+func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	if reg == nil {
+		return nil, fmt.Errorf("%w: registry is nil", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		js:      js,
+		cfg:     cfg,
+		log:     cfg.log,
+		slots:   make(chan int, cfg.concurrency),
+		running: make([]atomic.Pointer[job], cfg.concurrency),
+		drained: make(chan struct{}),
+		fatal:   make(chan error, 1),
+	}
+	for i := range cfg.concurrency {
+		w.slots <- i
+	}
+	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
+	w.baseCtx, w.abort = context.WithCancel(context.Background())
+	for _, rt := range reg.Routes() {
+		if cfg.serves(rt.Spec.Queue) {
+			w.routes = append(w.routes, w.newRoute(rt))
+		}
+	}
+	if len(w.routes) == 0 {
+		return nil, fmt.Errorf("%w: the registry has no task on queues %v", ErrNoHandlers, cfg.queues)
+	}
+	return w, nil
+}
+
+// Run provisions the streams and consumers, then pulls and runs tasks until
+// ctx is cancelled or [Worker.Shutdown] is called. On cancellation it stops
+// pulling, lets running handlers finish within the shutdown timeout (see
+// [WithShutdownTimeout]) and returns nil.
+//
+// Run survives a consumer deleted on the server and a dropped connection by
+// itself, logging what happened. It returns [ErrRunning] when called twice,
+// [ErrConnectionClosed] when the connection is closed under it, and an error
+// when the streams cannot be provisioned for a reason retrying cannot fix.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	w.active.Add(1) // held until every route loop has started
+	go func() {
+		w.active.Wait()
+		close(w.drained)
+	}()
+	if err := w.provision(ctx); err != nil {
+		w.stopPull()
+		w.active.Done()
+		return err
+	}
+	for _, r := range w.routes {
+		w.active.Add(1)
+		go w.consume(r)
+	}
+	go w.watchConnection()
+	go w.heartbeat()
+	w.active.Done()
+	w.log.LogAttrs(ctx, slog.LevelInfo, "jetq: worker started",
+		slog.Int(keyCount, len(w.routes)), slog.Int("concurrency", w.cfg.concurrency))
+
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.shutdownTimeout)
+		defer cancel()
+		_ = w.Shutdown(sctx) // a timeout here is logged by Shutdown and not Run's failure
+		return nil
+	case <-w.stopCtx.Done():
+		<-w.drained
+		return nil
+	case err := <-w.fatal:
+		w.stopPull()
+		w.forceStop(context.Background())
+		<-w.drained
+		return err
+	}
+}
+
+// Shutdown stops the worker: it stops pulling, lets running handlers and
+// already delivered tasks finish, and returns nil once they have. If ctx ends
+// first it cancels the handlers' ctx, hands their tasks back to the server
+// for immediate redelivery (to another worker), and returns ctx's error.
+// Shutdown is idempotent and may be called before, during or after Run.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.stopPull()
+	if !w.started.Load() {
+		return nil
+	}
+	select {
+	case <-w.drained:
+		w.log.LogAttrs(ctx, slog.LevelInfo, "jetq: worker stopped")
+		return nil
+	case <-ctx.Done():
+	}
+	w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: shutdown deadline passed; handing running tasks back",
+		slog.Int(keyCount, w.cfg.concurrency-len(w.slots)))
+	w.forceStop(ctx)
+	return ctx.Err()
+}
+
+// forceStop cancels every handler, waits a moment for them to hand their
+// tasks back, then releases the tasks of handlers that ignore their ctx.
+func (w *Worker) forceStop(ctx context.Context) {
+	w.abort()
+	t := time.NewTimer(w.cfg.releaseGrace)
+	defer t.Stop()
+	select {
+	case <-w.drained:
+		return
+	case <-t.C:
+	}
+	for i := range w.running {
+		if j := w.running[i].Load(); j != nil {
+			w.abandon(ctx, j)
+		}
+	}
+	select {
+	case <-w.drained:
+	case <-time.After(5 * time.Second):
+		w.log.LogAttrs(ctx, slog.LevelError, "jetq: worker did not stop: a consumer did not close")
+	}
+}
+
+// provision creates the streams, retrying what a retry can fix until ctx or
+// a shutdown ends it.
+func (w *Worker) provision(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(w.stopCtx, cancel)
+	defer stop()
+	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
+	for {
+		err := w.cfg.topology.Ensure(ctx, w.js, w.log)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil // stopped before it started: not a failure
+		}
+		if !transient(err) {
+			return fmt.Errorf("consumer: %w", err)
+		}
+		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot provision streams yet; retrying", slog.String(keyError, err.Error()))
+		if bo.Wait(ctx) != nil {
+			return nil
+		}
+	}
+}
+
+// watchConnection logs connection losses and recoveries, and ends Run when
+// the connection is closed for good.
+func (w *Worker) watchConnection() {
+	nc := w.js.Conn()
+	ch := nc.StatusChanged(nats.RECONNECTING, nats.CONNECTED, nats.CLOSED)
+	defer nc.RemoveStatusListener(ch)
+	if nc.IsClosed() {
+		w.fail(ErrConnectionClosed)
+		return
+	}
+	for {
+		select {
+		case <-w.stopCtx.Done():
+			return
+		case st := <-ch:
+			switch st {
+			case nats.RECONNECTING:
+				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: connection lost; tasks pause until it is back")
+			case nats.CONNECTED:
+				w.log.LogAttrs(w.stopCtx, slog.LevelInfo, "jetq: connection restored; pulling again")
+			case nats.CLOSED:
+				w.fail(ErrConnectionClosed)
+				return
+			}
+		}
+	}
+}
+
+func (w *Worker) fail(err error) {
+	select {
+	case w.fatal <- err:
+	default:
+	}
+}
+
+// transient reports errors that a later retry may not see.
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == 503 && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled &&
+			apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount
+	}
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}

@@ -1,0 +1,60 @@
+// Package retry paces the retry loops of producers, workers and forwarders:
+// exponential backoff with jitter, bounded by a budget and a ctx.
+package retry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// ErrBudget is returned by [Backoff.Wait] when the retry budget is spent.
+var ErrBudget = errors.New("retry budget spent")
+
+// Backoff waits ever longer between tries: from initial, growing 2× with
+// ±30 % jitter, capped at maxWait. Not safe for concurrent use.
+type Backoff struct {
+	b        *backoff.ExponentialBackOff
+	deadline time.Time
+}
+
+// New returns a Backoff whose waits end after budget has passed in all;
+// budget 0 means no limit but the ctx given to Wait.
+func New(initial, maxWait, budget time.Duration) *Backoff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     initial,
+		RandomizationFactor: 0.3,
+		Multiplier:          2,
+		MaxInterval:         maxWait,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
+	}
+	b.Reset()
+	bo := &Backoff{b: b}
+	if budget > 0 {
+		bo.deadline = time.Now().Add(budget)
+	}
+	return bo
+}
+
+// Wait sleeps for the next interval. It returns ctx's error if ctx ends first
+// and [ErrBudget] if the budget would be exceeded.
+func (bo *Backoff) Wait(ctx context.Context) error {
+	d := bo.b.NextBackOff()
+	if !bo.deadline.IsZero() && time.Now().Add(d).After(bo.deadline) {
+		return ErrBudget
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Reset starts the intervals again from the initial one; the budget stays.
+func (bo *Backoff) Reset() { bo.b.Reset() }

@@ -1,0 +1,109 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// ErrMalformed is wrapped by errors about messages that are not task messages
+// this version can read.
+var ErrMalformed = errors.New("malformed task message")
+
+// NewEnvelope builds the envelope of a task about to be enqueued, headers
+// included. The header is fresh and may be extended by middleware.
+func NewEnvelope(n Names, spec tasks.Spec, id string, body []byte, now time.Time) *tasks.Envelope {
+	at := now.UTC()
+	h := make(tasks.Header, 8)
+	h[HeaderMsgID] = []string{id}
+	h[HeaderID] = []string{id}
+	h[HeaderTask] = []string{spec.Name}
+	h[HeaderQueue] = []string{spec.Queue}
+	h[HeaderEnqueuedAt] = []string{at.Format(TimeFormat)}
+	h[HeaderVersion] = []string{Version}
+	h[HeaderContentType] = []string{spec.Codec.ContentType()}
+	return &tasks.Envelope{
+		ID:          id,
+		Name:        spec.Name,
+		Queue:       spec.Queue,
+		Subject:     n.TaskSubject(spec.Queue, spec.Name),
+		EnqueuedAt:  at,
+		Header:      h,
+		Body:        body,
+		MaxAttempts: spec.MaxAttempts,
+	}
+}
+
+// Msg is the NATS message that carries env. It shares env's header and body.
+func Msg(env *tasks.Envelope) *nats.Msg {
+	return &nats.Msg{Subject: env.Subject, Header: nats.Header(env.Header), Data: env.Body}
+}
+
+// FromDelivery reads the envelope of a delivered message. Headers a non-jetq
+// publisher left out are derived: queue and name from the subject, the ID
+// from Nats-Msg-Id or else "<stream>:<seq>" (stable across redeliveries), the
+// enqueue time from the stream's timestamp. A message of another wire version
+// or whose headers contradict its subject is malformed: the error wraps
+// [ErrMalformed].
+func FromDelivery(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata) (*tasks.Envelope, error) {
+	h := tasks.Header(msg.Headers())
+	if h == nil {
+		h = tasks.Header{}
+	}
+	env := &tasks.Envelope{
+		Subject:  msg.Subject(),
+		Header:   h,
+		Body:     msg.Data(),
+		Attempt:  int(md.NumDelivered),
+		Stream:   md.Stream,
+		Sequence: md.Sequence.Stream,
+		Consumer: md.Consumer,
+	}
+	if v := h.Get(HeaderVersion); v != "" && v != Version {
+		return env, fmt.Errorf("%w: wire version %q, this worker reads %q", ErrMalformed, v, Version)
+	}
+	queue, name, err := n.ParseTaskSubject(env.Subject)
+	if err != nil {
+		return env, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	env.Queue, env.Name = queue, name
+	if t := h.Get(HeaderTask); t != "" && t != name {
+		return env, fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderTask, t, env.Subject)
+	}
+	if q := h.Get(HeaderQueue); q != "" && q != queue {
+		return env, fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderQueue, q, env.Subject)
+	}
+	env.ID = TaskID(h, md.Stream, md.Sequence.Stream)
+	env.EnqueuedAt = md.Timestamp.UTC()
+	if s := h.Get(HeaderEnqueuedAt); s != "" {
+		if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			env.EnqueuedAt = at
+		}
+	}
+	return env, nil
+}
+
+// TaskID is the ID of the task whose message has header h and sits at seq
+// in stream: Jetq-Id, else Nats-Msg-Id, else "<stream>:<seq>".
+func TaskID(h tasks.Header, stream string, seq uint64) string {
+	if id := h.Get(HeaderID); id != "" {
+		return id
+	}
+	if id := h.Get(HeaderMsgID); id != "" {
+		return id
+	}
+	return RecordID(stream, seq)
+}
+
+// RecordID is the Nats-Msg-Id of the dead-letter record of the message at seq
+// in stream, "<stream>:<seq>": the worker and the forwarder both use it, so the
+// dead-letter stream's deduplication keeps one record per message.
+func RecordID(stream string, seq uint64) string {
+	return stream + ":" + strconv.FormatUint(seq, 10)
+}

@@ -1,0 +1,102 @@
+package wire
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// DefaultPrefix is the prefix every stream and subject name derives from.
+const DefaultPrefix = "jetq"
+
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// Names derives stream, subject and consumer names from one prefix. The zero
+// Names uses [DefaultPrefix].
+type Names struct {
+	prefix string
+}
+
+// NewNames returns the names for prefix: one lower-case token of at most 32
+// bytes starting with a letter. An empty prefix means [DefaultPrefix].
+func NewNames(prefix string) (Names, error) {
+	if prefix == "" {
+		return Names{}, nil
+	}
+	if !prefixRE.MatchString(prefix) {
+		return Names{}, fmt.Errorf("prefix %q must be one lower-case token of a-z, 0-9, '_' and '-' starting with a letter, at most 32 bytes", prefix)
+	}
+	return Names{prefix: prefix}, nil
+}
+
+// Prefix returns the prefix.
+func (n Names) Prefix() string {
+	if n.prefix == "" {
+		return DefaultPrefix
+	}
+	return n.prefix
+}
+
+func (n Names) stream(kind string) string { return strings.ToUpper(n.Prefix()) + "_" + kind }
+
+// WorkStream is the WorkQueue stream holding tasks, "JETQ_TASKS".
+func (n Names) WorkStream() string { return n.stream("TASKS") }
+
+// WorkSubjects is the work stream's subject filter, "jetq.task.>".
+func (n Names) WorkSubjects() string { return n.Prefix() + ".task.>" }
+
+// TaskSubject is where a task is published: "jetq.task.<queue>.<name>".
+func (n Names) TaskSubject(queue, name string) string {
+	return n.Prefix() + ".task." + queue + "." + name
+}
+
+// ParseTaskSubject splits a task subject into queue and name.
+func (n Names) ParseTaskSubject(subject string) (queue, name string, err error) {
+	rest, ok := strings.CutPrefix(subject, n.Prefix()+".task.")
+	if !ok {
+		return "", "", fmt.Errorf("subject %q is not a task subject of prefix %q", subject, n.Prefix())
+	}
+	queue, name, ok = strings.Cut(rest, ".")
+	if !ok {
+		return "", "", fmt.Errorf("subject %q has no task name", subject)
+	}
+	if err := tasks.ValidateQueue(queue); err != nil {
+		return "", "", err
+	}
+	if err := tasks.ValidateName(name); err != nil {
+		return "", "", err
+	}
+	return queue, name, nil
+}
+
+// Durable is the name of the durable consumer for one (queue, task): the task
+// subject after the prefix with ':' for '.', such as "default:email:send".
+// Queues and names never hold ':', so the mapping is one to one.
+func (n Names) Durable(queue, name string) string {
+	return queue + ":" + strings.ReplaceAll(name, ".", ":")
+}
+
+// DLQStream is the stream of dead-letter records, "JETQ_DLQ".
+func (n Names) DLQStream() string { return n.stream("DLQ") }
+
+// DLQSubjects is the dead-letter stream's subject filter, "jetq.dlq.>".
+func (n Names) DLQSubjects() string { return n.Prefix() + ".dlq.>" }
+
+// DLQSubject is where the record of a dead task goes: "jetq.dlq.<queue>.<name>".
+func (n Names) DLQSubject(queue, name string) string {
+	return n.Prefix() + ".dlq." + queue + "." + name
+}
+
+// EventsStream is the stream that keeps the work stream's advisories, "JETQ_EVENTS".
+func (n Names) EventsStream() string { return n.stream("EVENTS") }
+
+// EventSubjects are the advisories the events stream captures: deliveries
+// exhausted and messages terminated on the work stream.
+func (n Names) EventSubjects() []string {
+	return []string{
+		"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + n.WorkStream() + ".>",
+		"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + n.WorkStream() + ".>",
+	}
+}

@@ -1,0 +1,212 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// Defaults of a [Topology].
+const (
+	DefaultDuplicates = 2 * time.Minute
+	DefaultDLQMaxAge  = 30 * 24 * time.Hour
+	DefaultDLQDedup   = time.Hour
+	DefaultEventsAge  = 7 * 24 * time.Hour
+)
+
+// Topology is the set of streams jetq provisions and how they are sized.
+// Zero fields take defaults.
+type Topology struct {
+	Names
+	// Replicas of every stream and consumer; default 1, 3 in clusters.
+	Replicas int
+	// MaxTasks and MaxBytes bound the work stream; a full stream refuses new
+	// tasks (DiscardNew). Zero means unbounded.
+	MaxTasks, MaxBytes int64
+	// Duplicates is the work stream's deduplication window for task IDs.
+	// Default 2 minutes.
+	Duplicates time.Duration
+	// DLQMaxAge is how long dead-letter records are kept. Default 30 days.
+	DLQMaxAge time.Duration
+	// Memory keeps the streams in memory instead of files (tests, benchmarks).
+	Memory bool
+}
+
+// Validate reports a topology whose fields are out of range.
+func (t Topology) Validate() error {
+	switch {
+	case t.Replicas < 0 || t.Replicas > 5:
+		return fmt.Errorf("replicas must be between 1 and 5, got %d", t.Replicas)
+	case t.MaxTasks < 0 || t.MaxBytes < 0:
+		return errors.New("queue limits must not be negative")
+	case t.Duplicates < 0 || t.DLQMaxAge < 0:
+		return errors.New("durations must not be negative")
+	case t.DLQMaxAge != 0 && t.DLQMaxAge < DefaultDLQDedup:
+		return fmt.Errorf("dead-letter max age must be at least %v, got %v", DefaultDLQDedup, t.DLQMaxAge)
+	}
+	return nil
+}
+
+func (t Topology) replicas() int { return max(t.Replicas, 1) }
+
+func (t Topology) storage() jetstream.StorageType {
+	if t.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+func orUnlimited(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// WorkStream is the configuration of the work stream: WorkQueue retention so
+// an acked task is gone, DiscardNew so a full queue refuses tasks instead of
+// evicting unprocessed ones.
+func (t Topology) WorkStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        t.Names.WorkStream(),
+		Description: "jetq tasks waiting to run",
+		Subjects:    []string{t.WorkSubjects()},
+		Retention:   jetstream.WorkQueuePolicy,
+		Discard:     jetstream.DiscardNew,
+		MaxMsgs:     orUnlimited(t.MaxTasks),
+		MaxBytes:    orUnlimited(t.MaxBytes),
+		Storage:     t.storage(),
+		Replicas:    t.replicas(),
+		Duplicates:  orDefault(t.Duplicates, DefaultDuplicates),
+	}
+}
+
+// DLQStream is the configuration of the dead-letter stream: Limits retention
+// with a long MaxAge, and an hour of deduplication so the worker and the
+// forwarder cannot both file one task.
+func (t Topology) DLQStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        t.Names.DLQStream(),
+		Description: "jetq dead-letter records",
+		Subjects:    []string{t.DLQSubjects()},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      orDefault(t.DLQMaxAge, DefaultDLQMaxAge),
+		Storage:     t.storage(),
+		Replicas:    t.replicas(),
+		Duplicates:  DefaultDLQDedup,
+		AllowDirect: true,
+	}
+}
+
+// Consumer is the configuration of the durable consumer of one task type.
+// MaxDeliver is the task's MaxAttempts, so the server gives up (and advises)
+// exactly when the worker would have dead-lettered.
+func (t Topology) Consumer(spec tasks.Spec, ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       t.Durable(spec.Queue, spec.Name),
+		Description:   "jetq worker of task " + spec.Name + " on queue " + spec.Queue,
+		FilterSubject: t.TaskSubject(spec.Queue, spec.Name),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    spec.MaxAttempts,
+		MaxAckPending: maxAckPending,
+		Replicas:      t.replicas(),
+	}
+}
+
+// Ensure creates the streams that are missing. A stream that exists is used
+// as it is; where it differs from what t asks for, a warning is logged. A work
+// stream that is not a WorkQueue stream over the task subjects cannot be used
+// and is an error.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	work, err := ensureStream(ctx, js, t.WorkStream(), log)
+	if err != nil {
+		return err
+	}
+	if work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, t.WorkSubjects()) {
+		return fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, t.WorkSubjects())
+	}
+	if _, err := ensureStream(ctx, js, t.DLQStream(), log); err != nil {
+		return err
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
+	for range 3 {
+		s, err := js.Stream(ctx, want.Name)
+		if err == nil {
+			have := s.CachedInfo().Config
+			if diff := streamDiff(have, want); diff != "" {
+				log.LogAttrs(ctx, slog.LevelWarn, "jetq: using existing stream whose configuration differs",
+					slog.String("stream", want.Name), slog.String("differences", diff))
+			}
+			return have, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return jetstream.StreamConfig{}, fmt.Errorf("look up stream %s: %w", want.Name, err)
+		}
+		s, err = js.CreateStream(ctx, want)
+		if err == nil {
+			log.LogAttrs(ctx, slog.LevelInfo, "jetq: created stream", slog.String("stream", want.Name))
+			return s.CachedInfo().Config, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return jetstream.StreamConfig{}, fmt.Errorf("create stream %s: %w", want.Name, err)
+		}
+		// Another process created it first: look again.
+	}
+	return jetstream.StreamConfig{}, fmt.Errorf("create stream %s: created and deleted concurrently", want.Name)
+}
+
+func streamDiff(have, want jetstream.StreamConfig) string {
+	var d []string
+	add := func(field string, h, w any) { d = append(d, fmt.Sprintf("%s=%v (want %v)", field, h, w)) }
+	if have.Retention != want.Retention {
+		add("retention", have.Retention, want.Retention)
+	}
+	if have.Discard != want.Discard {
+		add("discard", have.Discard, want.Discard)
+	}
+	if have.MaxMsgs != want.MaxMsgs {
+		add("max_msgs", have.MaxMsgs, want.MaxMsgs)
+	}
+	if have.MaxBytes != want.MaxBytes {
+		add("max_bytes", have.MaxBytes, want.MaxBytes)
+	}
+	if have.Replicas != want.Replicas {
+		add("replicas", have.Replicas, want.Replicas)
+	}
+	if have.Storage != want.Storage {
+		add("storage", have.Storage, want.Storage)
+	}
+	if have.Duplicates != want.Duplicates {
+		add("duplicate_window", have.Duplicates, want.Duplicates)
+	}
+	if want.MaxAge != 0 && have.MaxAge != want.MaxAge {
+		add("max_age", have.MaxAge, want.MaxAge)
+	}
+	if !slices.Equal(have.Subjects, want.Subjects) {
+		add("subjects", have.Subjects, want.Subjects)
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprint(d)
+}

@@ -1,0 +1,175 @@
+package wire
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// render writes a message the way the golden files keep it: subject, sorted
+// headers, blank line, body.
+func render(m *nats.Msg) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "subject: %s\n", m.Subject)
+	keys := make([]string, 0, len(m.Header))
+	for k := range m.Header {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range m.Header[k] {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n", m.Data)
+	return b.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/wire -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s changed; the wire format is frozen.\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+var at = time.Date(2026, 11, 25, 9, 30, 0, 123456789, time.UTC)
+
+func TestTaskMessageGolden(t *testing.T) {
+	t.Parallel()
+	spec := tasks.Define[map[string]string]("email.send", tasks.WithQueue("critical")).Spec()
+	env := NewEnvelope(Names{}, spec, "0193a4f2-7b1c-7def-8123-456789abcdef", []byte(`{"to":"ada@example.com"}`), at)
+	env.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	golden(t, "task_v1.txt", render(Msg(env)))
+}
+
+func TestDeadLetterGolden(t *testing.T) {
+	t.Parallel()
+	orig := nats.Header{
+		"Nats-Msg-Id":      {"0193a4f2-7b1c-7def-8123-456789abcdef"},
+		"Jetq-Id":          {"0193a4f2-7b1c-7def-8123-456789abcdef"},
+		"Jetq-Task":        {"email.send"},
+		"Jetq-Queue":       {"critical"},
+		"Jetq-Enqueued-At": {"2026-11-25T09:29:59.000000000Z"},
+		"Jetq-Version":     {"1"},
+		"Content-Type":     {"application/json"},
+		"traceparent":      {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+	}
+	f := Failure{
+		Reason: tasks.ReasonMaxAttempts, Error: "smtp: 550 mailbox unavailable\nat line 2",
+		Stream: "JETQ_TASKS", Seq: 42, Subject: "jetq.task.critical.email.send", Deliveries: 5, At: at,
+	}
+	rec := DeadLetter(Names{}, "critical", "email.send", orig, []byte(`{"to":"ada@example.com"}`), f)
+	golden(t, "deadletter_v1.txt", render(rec))
+
+	back, err := ParseFailure(rec.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Error = "smtp: 550 mailbox unavailable | at line 2"
+	if back != f {
+		t.Errorf("ParseFailure: got %+v, want %+v", back, f)
+	}
+}
+
+func TestDeadLetterKeepsTaskIDOfRawMessages(t *testing.T) {
+	t.Parallel()
+	rec := DeadLetter(Names{}, "default", "x", nats.Header{"Nats-Msg-Id": {"raw-1"}, "Nats-Expected-Stream": {"S"}}, nil,
+		Failure{Reason: tasks.ReasonPermanent, Stream: "JETQ_TASKS", Seq: 9, At: at})
+	if got := rec.Header.Get(HeaderID); got != "raw-1" {
+		t.Errorf("Jetq-Id %q, want raw-1", got)
+	}
+	if got := rec.Header.Get("Nats-Expected-Stream"); got != "" {
+		t.Errorf("server-interpreted header kept: %q", got)
+	}
+	rec = DeadLetter(Names{}, "default", "x", nil, nil, Failure{Reason: tasks.ReasonPermanent, Stream: "JETQ_TASKS", Seq: 9, At: at})
+	if got := rec.Header.Get(HeaderID); got != "JETQ_TASKS:9" {
+		t.Errorf("Jetq-Id of a message without IDs %q, want JETQ_TASKS:9", got)
+	}
+}
+
+func TestErrorTextIsBounded(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 3000) // 6000 bytes
+	got := headerSafe(long, MaxErrorLen)
+	if len(got) > MaxErrorLen || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "éé") {
+		t.Errorf("len %d, suffix %q", len(got), got[len(got)-6:])
+	}
+	for _, r := range got[:len(got)-len("…")] {
+		if r != 'é' {
+			t.Fatalf("cut inside a rune: %q", r)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	n, err := NewNames("billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got, want := range map[string]string{
+		n.WorkStream():                  "BILLING_TASKS",
+		n.DLQStream():                   "BILLING_DLQ",
+		n.EventsStream():                "BILLING_EVENTS",
+		n.WorkSubjects():                "billing.task.>",
+		n.TaskSubject("default", "a.b"): "billing.task.default.a.b",
+		n.DLQSubject("default", "a.b"):  "billing.dlq.default.a.b",
+		n.Durable("default", "a.b.c"):   "default:a:b:c",
+		Names{}.WorkStream():            "JETQ_TASKS",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	q, name, err := n.ParseTaskSubject("billing.task.critical.invoice.send")
+	if err != nil || q != "critical" || name != "invoice.send" {
+		t.Errorf("ParseTaskSubject: %q %q %v", q, name, err)
+	}
+	for _, bad := range []string{"jetq.task.default.x", "billing.task.default", "billing.task.Default.x"} {
+		if _, _, err := n.ParseTaskSubject(bad); err == nil {
+			t.Errorf("ParseTaskSubject(%q) accepted", bad)
+		}
+	}
+	for _, bad := range []string{"Jetq", "a.b", "9lives", strings.Repeat("a", 33)} {
+		if _, err := NewNames(bad); err == nil {
+			t.Errorf("NewNames(%q) accepted", bad)
+		}
+	}
+}
+
+func TestNewIDIsSortableUUIDv7(t *testing.T) {
+	t.Parallel()
+	prev := NewID()
+	for range 10000 {
+		id := NewID()
+		if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Fatalf("not a UUIDv7: %s", id)
+		}
+		if id <= prev {
+			t.Fatalf("not increasing: %s then %s", prev, id)
+		}
+		prev = id
+	}
+}

@@ -1,0 +1,174 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Producer enqueues tasks on the work stream of one JetStream context. It is
+// safe for concurrent use; create one per process and share it. It does not
+// own the connection: close that yourself when done.
+type Producer struct {
+	js      jetstream.JetStream
+	cfg     config
+	enqueue tasks.Enqueuer
+
+	mu          sync.Mutex
+	provisioned bool
+}
+
+// Result is the outcome of enqueueing one task.
+type Result struct {
+	// ID is the task ID, chosen with WithID or generated.
+	ID string
+	// Stream and Sequence locate the stored task.
+	Stream   string
+	Sequence uint64
+	// Duplicate is true when the server already held a task with this ID
+	// within its deduplication window and dropped this one.
+	Duplicate bool
+	// Err is why the task was not enqueued, in [EnqueueBatch] results.
+	Err error
+}
+
+// New returns a producer that publishes through js. It does no I/O: the
+// streams are created on the first enqueue. It returns an error wrapping
+// [ErrInvalidOption] for options out of range.
+func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Producer{js: js, cfg: cfg}
+	p.enqueue = tasks.ChainEnqueue(p.publish, cfg.middleware...)
+	return p, nil
+}
+
+// Provision creates the streams jetq needs if they are missing; the first
+// enqueue does it too. Use it to fail fast at start-up.
+func (p *Producer) Provision(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.provisioned {
+		return nil
+	}
+	if err := p.cfg.topology.Ensure(ctx, p.js, p.cfg.log); err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	p.provisioned = true
+	return nil
+}
+
+// Enqueue validates payload, encodes it and publishes it as one task of def,
+// returning once the server has stored it (or dropped it as a duplicate).
+//
+// It returns an error wrapping tasks.ErrInvalidPayload when the payload does
+// not validate or encode, tasks.ErrInvalidName for an invalid definition,
+// [ErrInvalidOption] for bad options and [ErrQueueFull] when the work stream
+// is full; in all these cases nothing was enqueued. Publishes that fail with
+// a disconnect or timeout are retried with the same ID until ctx is done or
+// the retry timeout passes.
+func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payload T, opts ...EnqueueOption) (Result, error) {
+	ec, err := enqueueOptions(opts, false, 1)
+	if err != nil {
+		return Result{}, err
+	}
+	env, err := prepare(p, def, payload, ec.id, ec.header)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := p.Provision(ctx); err != nil {
+		return Result{ID: env.ID}, err
+	}
+	errs := p.enqueue(ctx, []*tasks.Envelope{env})
+	r := result(env, errs[0])
+	return r, r.Err
+}
+
+// EnqueueBatch validates and encodes every payload, then publishes them as
+// tasks of def asynchronously and awaits every acknowledgement. It returns one
+// [Result] per payload, in order.
+//
+// A payload that does not validate or encode refuses the whole batch before
+// anything is published, with an error that names its index and wraps
+// tasks.ErrInvalidPayload. Otherwise the error is nil when every task was
+// stored, or a [*BatchError] when some were not; their results carry the
+// reason. Publishes that fail with a disconnect or timeout are retried with
+// the same ID.
+func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
+	ec, err := enqueueOptions(opts, true, len(payloads))
+	if err != nil {
+		return nil, err
+	}
+	envs := make([]*tasks.Envelope, len(payloads))
+	for i, v := range payloads {
+		var id string
+		if ec.ids != nil {
+			id = ec.ids[i]
+		}
+		if envs[i], err = prepare(p, def, v, id, ec.header); err != nil {
+			return nil, fmt.Errorf("producer: task %d of %d: %w", i, len(payloads), err)
+		}
+	}
+	if len(envs) == 0 {
+		return nil, nil
+	}
+	if err := p.Provision(ctx); err != nil {
+		return nil, err
+	}
+	errs := p.enqueue(ctx, envs)
+	results := make([]Result, len(envs))
+	for i, env := range envs {
+		results[i] = result(env, errs[i])
+	}
+	return results, newBatchError(results)
+}
+
+func enqueueOptions(opts []EnqueueOption, batch bool, n int) (enqueueConfig, error) {
+	var ec enqueueConfig
+	for _, opt := range opts {
+		opt(&ec)
+	}
+	return ec, ec.validate(batch, n)
+}
+
+// prepare validates and encodes one task; nothing is published yet.
+func prepare[T any](p *Producer, def *tasks.Definition[T], payload T, id string, header tasks.Header) (*tasks.Envelope, error) {
+	spec := def.Spec()
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	body, err := def.Encode(payload)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	if id == "" {
+		id = wire.NewID()
+	}
+	env := wire.NewEnvelope(p.cfg.topology.Names, spec, id, body, time.Now())
+	for k, v := range header {
+		env.Header[k] = append([]string(nil), v...)
+	}
+	return env, nil
+}
+
+func result(env *tasks.Envelope, err error) Result {
+	r := Result{ID: env.ID, Err: err}
+	if err == nil {
+		r.Stream, r.Sequence, r.Duplicate = env.Stream, env.Sequence, env.Duplicate
+	}
+	return r
+}

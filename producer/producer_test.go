@@ -1,0 +1,323 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+type Email struct {
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+}
+
+func (e Email) Validate() error {
+	if !strings.Contains(e.To, "@") {
+		return errors.New("to: not an email address")
+	}
+	return nil
+}
+
+var sendEmail = tasks.Define[Email]("email.send")
+
+func newProducer(t *testing.T, opts ...producer.Option) (*producer.Producer, jetstream.JetStream) {
+	t.Helper()
+	js := embeddedtest.JetStream(t)
+	p, err := producer.New(js, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, js
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), "JETQ_TASKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+var uuidV7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestEnqueueStoresEnvelope(t *testing.T) {
+	t.Parallel()
+	p, js := newProducer(t)
+	ctx := context.Background()
+	r, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "ada@example.com", Subject: "hi"}, producer.WithHeader("X-Tenant", "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !uuidV7.MatchString(r.ID) || r.Stream != "JETQ_TASKS" || r.Sequence != 1 || r.Duplicate {
+		t.Fatalf("result %+v", r)
+	}
+	s, err := js.Stream(ctx, "JETQ_TASKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetMsg(ctx, r.Sequence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "jetq.task.default.email.send" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	for k, want := range map[string]string{
+		"Nats-Msg-Id": r.ID, "Jetq-Id": r.ID, "Jetq-Task": "email.send", "Jetq-Queue": "default",
+		"Jetq-Version": "1", "Content-Type": "application/json", "X-Tenant": "acme",
+	} {
+		if got := m.Header.Get(k); got != want {
+			t.Errorf("header %s: got %q, want %q", k, got, want)
+		}
+	}
+	at, err := time.Parse(time.RFC3339Nano, m.Header.Get("Jetq-Enqueued-At"))
+	if err != nil || time.Since(at) > time.Minute || at.Location() != time.UTC {
+		t.Errorf("Jetq-Enqueued-At %q: %v", m.Header.Get("Jetq-Enqueued-At"), err)
+	}
+	if got, want := string(m.Data), `{"to":"ada@example.com","subject":"hi"}`; got != want {
+		t.Errorf("body %s, want %s", got, want)
+	}
+}
+
+func TestGeneratedIDsAreUniqueAndOrdered(t *testing.T) {
+	t.Parallel()
+	p, _ := newProducer(t)
+	payloads := make([]Email, 2000)
+	for i := range payloads {
+		payloads[i] = Email{To: "a@b.c"}
+	}
+	rs, err := producer.EnqueueBatch(context.Background(), p, sendEmail, payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(rs); i++ {
+		if rs[i].ID <= rs[i-1].ID {
+			t.Fatalf("IDs out of order at %d: %s then %s", i, rs[i-1].ID, rs[i].ID)
+		}
+	}
+}
+
+func TestInvalidInputIsRefusedAndNothingEnqueued(t *testing.T) {
+	t.Parallel()
+	p, js := newProducer(t)
+	ctx := context.Background()
+	if _, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"}); err != nil {
+		t.Fatal(err) // creates the streams
+	}
+	var zero tasks.Definition[Email]
+	for name, tc := range map[string]struct {
+		run      func() error
+		want     error
+		mentions string
+	}{
+		"payload fails Validate": {func() error {
+			_, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "nobody"})
+			return err
+		}, tasks.ErrInvalidPayload, "to: not an email address"},
+		"payload does not encode": {func() error {
+			_, err := producer.Enqueue(ctx, p, tasks.Define[chan int]("bad.payload"), make(chan int))
+			return err
+		}, tasks.ErrInvalidPayload, "unsupported type"},
+		"batch with one bad payload": {func() error {
+			_, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "x"}})
+			return err
+		}, tasks.ErrInvalidPayload, "task 1 of 2"},
+		"zero definition": {func() error {
+			_, err := producer.Enqueue(ctx, p, &zero, Email{To: "a@b.c"})
+			return err
+		}, tasks.ErrInvalidName, "task name is empty"},
+		"nil definition": {func() error {
+			_, err := producer.Enqueue(ctx, p, (*tasks.Definition[Email])(nil), Email{To: "a@b.c"})
+			return err
+		}, tasks.ErrInvalidName, "task name is empty"},
+		"reserved header": {func() error {
+			_, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"}, producer.WithHeader("Nats-Msg-Id", "x"))
+			return err
+		}, producer.ErrInvalidOption, "reserved"},
+		"ID with a space": {func() error {
+			_, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"}, producer.WithID("a b"))
+			return err
+		}, producer.ErrInvalidOption, "space"},
+		"WithID on a batch": {func() error {
+			_, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}}, producer.WithID("x"))
+			return err
+		}, producer.ErrInvalidOption, "WithIDs"},
+	} {
+		err := tc.run()
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.mentions) {
+			t.Errorf("%s: got %v, want an error wrapping %v that mentions %q", name, err, tc.want, tc.mentions)
+		}
+	}
+	if n := streamMsgs(t, js); n != 1 {
+		t.Errorf("work stream holds %d tasks, want only the first", n)
+	}
+}
+
+func TestInvalidTaskNamesAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"", "Email.Send", "email..send", "email send", "email.*", "email.>", ".email", strings.Repeat("a", 201)} {
+		if _, err := tasks.New[Email](name); !errors.Is(err, tasks.ErrInvalidName) {
+			t.Errorf("tasks.New(%q): got %v, want ErrInvalidName", name, err)
+		}
+	}
+	if _, err := tasks.New[Email]("ok.name", tasks.WithQueue("Bad Queue")); !errors.Is(err, tasks.ErrInvalidName) {
+		t.Errorf("bad queue: got %v", err)
+	}
+}
+
+func TestFullQueueIsTypedError(t *testing.T) {
+	t.Parallel()
+	p, js := newProducer(t, producer.WithQueueLimits(3, 0))
+	ctx := context.Background()
+	rs, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "a@b.c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("results %v", rs)
+	}
+	if _, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"})
+	if !errors.Is(err, producer.ErrQueueFull) {
+		t.Fatalf("fourth enqueue: got %v, want ErrQueueFull", err)
+	}
+	rs, err = producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "a@b.c"}})
+	var be *producer.BatchError
+	if !errors.Is(err, producer.ErrQueueFull) || !errors.As(err, &be) || be.Failed != 2 || be.Total != 2 {
+		t.Fatalf("batch on a full queue: got %v", err)
+	}
+	for i, r := range rs {
+		if !errors.Is(r.Err, producer.ErrQueueFull) {
+			t.Errorf("result %d: %v", i, r.Err)
+		}
+	}
+	if n := streamMsgs(t, js); n != 3 {
+		t.Errorf("work stream holds %d, want 3 (nothing evicted)", n)
+	}
+}
+
+func TestDuplicateIDs(t *testing.T) {
+	t.Parallel()
+	p, js := newProducer(t)
+	ctx := context.Background()
+	ids := []string{"a", "b", "c"}
+	first, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "a@b.c"}, {To: "a@b.c"}}, producer.WithIDs(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "a@b.c"}, {To: "a@b.c"}}, producer.WithIDs(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ids {
+		if first[i].Duplicate || !again[i].Duplicate || first[i].Sequence != again[i].Sequence || again[i].ID != ids[i] {
+			t.Errorf("%s: first %+v, again %+v", ids[i], first[i], again[i])
+		}
+	}
+	if n := streamMsgs(t, js); n != 3 {
+		t.Errorf("work stream holds %d, want 3", n)
+	}
+}
+
+// TestBatchSurvivesDisconnect cuts the producer's TCP connection from the
+// server side in the middle of a batch: the futures that fail with
+// ErrDisconnected are published again with the same ID, and the server's
+// deduplication keeps every task exactly once.
+func TestBatchSurvivesDisconnect(t *testing.T) {
+	t.Parallel()
+	srv := embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0"))
+	nc, js := embeddedtest.Connect(t, srv, nats.ReconnectWait(50*time.Millisecond))
+	if srv.ClientURL() == "" {
+		t.Fatal("server has no TCP listener")
+	}
+	var disconnects atomic.Int32
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { disconnects.Add(1) })
+	p, err := producer.New(js, producer.WithAsyncWindow(256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20_000
+	payloads := make([]Email, n)
+	for i := range payloads {
+		payloads[i] = Email{To: "a@b.c"}
+	}
+	cid, err := nc.GetClientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kick the client as soon as the server has stored some of the batch.
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			s, err := js.Stream(ctx, "JETQ_TASKS")
+			if err != nil {
+				continue
+			}
+			if info, err := s.Info(ctx); err == nil && info.State.Msgs > 1000 {
+				_ = srv.NATS().DisconnectClientByID(cid)
+				return
+			}
+		}
+	}()
+	rs, err := producer.EnqueueBatch(ctx, p, sendEmail, payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disconnects.Load() == 0 {
+		t.Fatal("the connection was never cut; the test proved nothing")
+	}
+	seqs := map[uint64]bool{}
+	for i, r := range rs {
+		if r.Err != nil || r.Duplicate {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+		seqs[r.Sequence] = true
+	}
+	if len(seqs) != n {
+		t.Errorf("distinct sequences %d, want %d", len(seqs), n)
+	}
+	if got := streamMsgs(t, js); got != n {
+		t.Errorf("work stream holds %d, want %d", got, n)
+	}
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	js := embeddedtest.JetStream(t)
+	for name, opt := range map[string]producer.Option{
+		"prefix":   producer.WithPrefix("Not-Lower"),
+		"replicas": producer.WithReplicas(7),
+		"limits":   producer.WithQueueLimits(-1, 0),
+		"window":   producer.WithAsyncWindow(0),
+		"timeout":  producer.WithAckTimeout(0),
+	} {
+		if _, err := producer.New(js, opt); !errors.Is(err, producer.ErrInvalidOption) {
+			t.Errorf("%s: got %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := producer.New(nil); !errors.Is(err, producer.ErrInvalidOption) {
+		t.Errorf("nil js: got %v", err)
+	}
+}

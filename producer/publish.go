@@ -1,0 +1,232 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// publish is the innermost [tasks.Enqueuer]: one task is published
+// synchronously, a batch asynchronously. Failures that a retry with the same
+// Nats-Msg-Id can fix are retried; the server's deduplication makes that safe.
+func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error {
+	errs := make([]error, len(batch))
+	todo := make([]int, len(batch))
+	for i := range todo {
+		todo[i] = i
+	}
+	// retried marks tasks whose earlier attempt may have been stored: a later
+	// Duplicate answer is then that attempt's own, not another producer's.
+	retried := make([]bool, len(batch))
+	bo := retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
+	for {
+		var again []int
+		if len(todo) == 1 {
+			again = p.publishSync(ctx, batch, todo[0], errs, retried)
+		} else {
+			again = p.publishAsync(ctx, batch, todo, errs, retried)
+		}
+		if len(again) == 0 {
+			return errs
+		}
+		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: retrying publish",
+			slog.Int("tasks", len(again)), slog.String("error", errs[again[0]].Error()))
+		if errors.Is(errs[again[0]], jetstream.ErrNoStreamResponse) {
+			// Nobody answers for the stream: it may have been deleted.
+			p.reprovision(ctx)
+		}
+		if err := bo.Wait(ctx); err != nil {
+			if errors.Is(err, retry.ErrBudget) {
+				err = fmt.Errorf("producer: gave up after %v: %w", p.cfg.retryTimeout, errs[again[0]])
+			} else {
+				err = fmt.Errorf("producer: %w (last error: %w)", err, errs[again[0]])
+			}
+			for _, i := range again {
+				errs[i] = err
+			}
+			return errs
+		}
+		for _, i := range again {
+			retried[i] = true
+		}
+		todo = again
+	}
+}
+
+// reprovision creates the streams again before a retry, in case they were
+// deleted; a failure shows in the retried publish.
+func (p *Producer) reprovision(ctx context.Context) {
+	p.mu.Lock()
+	p.provisioned = false
+	p.mu.Unlock()
+	_ = p.Provision(ctx)
+}
+
+// publishSync publishes batch[i] and waits for its acknowledgement. It returns
+// {i} when the failure is worth a retry.
+func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i int, errs []error, retried []bool) []int {
+	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
+	ack, err := p.js.PublishMsg(actx, wire.Msg(batch[i]))
+	cancel()
+	if err == nil {
+		errs[i] = p.stored(batch[i], ack, retried[i])
+		return nil
+	}
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
+	}
+	errs[i] = p.classify(ctx, err)
+	if p.retryable(ctx, err) {
+		return []int{i}
+	}
+	return nil
+}
+
+// publishAsync publishes the tasks in todo with at most window
+// acknowledgements outstanding and waits for all of them. It returns the
+// indexes worth a retry.
+func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, todo []int, errs []error, retried []bool) []int {
+	var again []int
+	futures := make([]jetstream.PubAckFuture, len(todo))
+	timer := time.NewTimer(p.cfg.ackTimeout)
+	defer timer.Stop()
+
+	// await settles the future of todo[k].
+	await := func(k int) bool {
+		i, f := todo[k], futures[k]
+		if f == nil {
+			return true
+		}
+		futures[k] = nil
+		var ack *jetstream.PubAck
+		var err error
+		select {
+		case ack = <-f.Ok():
+		case err = <-f.Err():
+		default:
+			timer.Reset(p.cfg.ackTimeout)
+			select {
+			case ack = <-f.Ok():
+			case err = <-f.Err():
+			case <-timer.C:
+				err = fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err == nil {
+			errs[i] = p.stored(batch[i], ack, retried[i])
+			return true
+		}
+		errs[i] = p.classify(ctx, err)
+		if p.retryable(ctx, err) {
+			again = append(again, i)
+		}
+		return ctx.Err() == nil
+	}
+
+	oldest := 0
+	for k, i := range todo {
+		if k-oldest >= p.cfg.window {
+			if !await(oldest) {
+				break
+			}
+			oldest++
+		}
+		for {
+			f, err := p.js.PublishMsgAsync(wire.Msg(batch[i]))
+			if err == nil {
+				futures[k] = f
+				break
+			}
+			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && oldest < k {
+				// The connection's own limit is below our window: make room.
+				await(oldest)
+				oldest++
+				continue
+			}
+			errs[i] = p.classify(ctx, err)
+			if p.retryable(ctx, err) {
+				again = append(again, i)
+			}
+			break
+		}
+	}
+	for k := oldest; k < len(todo); k++ {
+		await(k)
+	}
+	if err := ctx.Err(); err != nil {
+		for k := range todo {
+			if i := todo[k]; errs[i] == nil && batch[i].Sequence == 0 {
+				errs[i] = fmt.Errorf("producer: %w", err)
+			}
+		}
+		return nil
+	}
+	return again
+}
+
+// stored records the server's acknowledgement on env.
+func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bool) error {
+	if want := p.cfg.topology.Names.WorkStream(); ack.Stream != want {
+		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.Stream, want, env.Subject)
+	}
+	env.Stream, env.Sequence = ack.Stream, ack.Sequence
+	env.Duplicate = ack.Duplicate && !retried
+	return nil
+}
+
+// classify turns a publish error into the error the caller sees.
+func (p *Producer) classify(ctx context.Context, err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && queueFull(apiErr):
+		return fmt.Errorf("%w: stream %s: %s", ErrQueueFull, p.cfg.topology.Names.WorkStream(), apiErr.Description)
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
+		return fmt.Errorf("producer: %w: %w", tasks.ErrInvalidPayload, err)
+	}
+	return fmt.Errorf("producer: publish: %w", err)
+}
+
+// retryable reports whether a publish that failed with err may succeed when
+// repeated with the same ID.
+func (p *Producer) retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 503 answers are a cluster without a leader or quorum; a full queue
+		// is the caller's decision.
+		return apiErr.Code == 503 && !queueFull(apiErr)
+	}
+	return errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, jetstream.ErrTooManyStalledMsgs)
+}
+
+// queueFull reports a stream or server that refuses messages for lack of room.
+func queueFull(e *jetstream.APIError) bool {
+	switch e.ErrorCode {
+	case 10047, 10023: // insufficient storage / resources on the server
+		return true
+	case 10077: // store failed: the DiscardNew limits say why
+		return strings.Contains(e.Description, "maximum messages") || strings.Contains(e.Description, "maximum bytes")
+	}
+	return false
+}

@@ -1,0 +1,173 @@
+package tasks
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Defaults applied by [Define] and [New] when an option is not given.
+const (
+	DefaultQueue       = "default"
+	DefaultMaxAttempts = 25
+	DefaultTimeout     = 30 * time.Minute
+)
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
+	queueRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+)
+
+// maxNameLen keeps a subject (prefix, queue and name) well inside the limits of
+// NATS subjects and consumer names.
+const maxNameLen = 200
+
+// Definition is a typed task: its name, its queue, how often it may be tried
+// and how long one attempt may run. One value is used on both sides: producers
+// enqueue with it and workers [Handle] it. A Definition is immutable and safe
+// for concurrent use.
+type Definition[T any] struct {
+	spec Spec
+}
+
+// Spec is the untyped description of a [Definition], as producers, workers and
+// tools see it. The zero Spec is invalid; [Spec.Validate] says why.
+type Spec struct {
+	// Name is the task name, lower-case dot-separated tokens such as "email.send".
+	Name string
+	// Queue is the queue the task travels on, one token; default "default".
+	Queue string
+	// MaxAttempts is how many times the task may be tried, at least 1; default 25.
+	MaxAttempts int
+	// Timeout bounds one attempt; the handler's ctx is cancelled when it passes.
+	// Default 30 minutes.
+	Timeout time.Duration
+	// Backoff shapes the delays between failed attempts.
+	Backoff Backoff
+	// Codec encodes and decodes the payload; default [JSON].
+	Codec Codec
+}
+
+// Define returns the definition of the task called name with payload type T.
+//
+// Define panics when name is not lower-case dot-separated tokens
+// ([a-z0-9_-]+ joined by dots) or an option is out of range, like
+// regexp.MustCompile on a bad literal: a definition is meant to be a
+// package-level value written once. Use [New] for names that arrive at run time.
+func Define[T any](name string, opts ...Option) *Definition[T] {
+	d, err := New[T](name, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// New is [Define] for names and options known only at run time: it returns an
+// error wrapping [ErrInvalidName] or [ErrInvalidOption] instead of panicking.
+func New[T any](name string, opts ...Option) (*Definition[T], error) {
+	spec := Spec{
+		Name:        name,
+		Queue:       DefaultQueue,
+		MaxAttempts: DefaultMaxAttempts,
+		Timeout:     DefaultTimeout,
+		Codec:       JSON,
+	}
+	for _, opt := range opts {
+		opt(&spec)
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	return &Definition[T]{spec: spec}, nil
+}
+
+// Name returns the task name.
+func (d *Definition[T]) Name() string { return d.spec.Name }
+
+// Queue returns the queue the task travels on.
+func (d *Definition[T]) Queue() string { return d.spec.Queue }
+
+// Spec returns the untyped description of the definition. A nil or zero
+// Definition returns a zero Spec, which does not validate.
+func (d *Definition[T]) Spec() Spec {
+	if d == nil {
+		return Spec{}
+	}
+	return d.spec
+}
+
+// Encode validates v (see [Validator]) and encodes it with the definition's
+// codec. Errors wrap [ErrInvalidPayload].
+func (d *Definition[T]) Encode(v T) ([]byte, error) {
+	if err := validate(d.spec.Name, v); err != nil {
+		return nil, err
+	}
+	b, err := d.spec.Codec.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: task %q: encode: %w", ErrInvalidPayload, d.spec.Name, err)
+	}
+	return b, nil
+}
+
+// Decode decodes and validates a payload encoded by [Definition.Encode].
+// Errors wrap [ErrInvalidPayload].
+func (d *Definition[T]) Decode(data []byte) (T, error) {
+	var v T
+	if err := d.spec.Codec.Unmarshal(data, &v); err != nil {
+		return v, fmt.Errorf("%w: task %q: decode: %w", ErrInvalidPayload, d.spec.Name, err)
+	}
+	if err := validate(d.spec.Name, v); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// Validate reports whether the spec can be used to enqueue and run tasks. The
+// error wraps [ErrInvalidName] for a bad name or queue and [ErrInvalidOption]
+// for anything else.
+func (s Spec) Validate() error {
+	if err := ValidateName(s.Name); err != nil {
+		return err
+	}
+	if err := ValidateQueue(s.Queue); err != nil {
+		return err
+	}
+	switch {
+	case s.MaxAttempts < 1:
+		return fmt.Errorf("%w: task %q: max attempts must be at least 1, got %d", ErrInvalidOption, s.Name, s.MaxAttempts)
+	case s.Timeout <= 0:
+		return fmt.Errorf("%w: task %q: timeout must be positive, got %v", ErrInvalidOption, s.Name, s.Timeout)
+	case s.Codec == nil:
+		return fmt.Errorf("%w: task %q: codec is nil", ErrInvalidOption, s.Name)
+	}
+	return s.Backoff.validate(s.Name)
+}
+
+// ValidateName reports whether name is a valid task name: lower-case
+// dot-separated tokens of [a-z0-9_-], at most 200 bytes. The error wraps
+// [ErrInvalidName] and says what is wrong.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: task name is empty", ErrInvalidName)
+	case len(name) > maxNameLen:
+		return fmt.Errorf("%w: task name %.20q… is %d bytes, the limit is %d", ErrInvalidName, name, len(name), maxNameLen)
+	case !nameRE.MatchString(name):
+		return fmt.Errorf("%w: task name %q must be lower-case dot-separated tokens of a-z, 0-9, '_' and '-' (like \"email.send\")", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// ValidateQueue reports whether queue is a valid queue name: one token of
+// [a-z0-9_-], at most 64 bytes. The error wraps [ErrInvalidName].
+func ValidateQueue(queue string) error {
+	switch {
+	case queue == "":
+		return fmt.Errorf("%w: queue name is empty", ErrInvalidName)
+	case len(queue) > 64:
+		return fmt.Errorf("%w: queue name %.20q… is %d bytes, the limit is 64", ErrInvalidName, queue, len(queue))
+	case !queueRE.MatchString(queue):
+		return fmt.Errorf("%w: queue name %q must be one token of a-z, 0-9, '_' and '-'", ErrInvalidName, queue)
+	}
+	return nil
+}

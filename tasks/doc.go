@@ -1,0 +1,32 @@
+// Package tasks defines typed background tasks: what a task is called, what it
+// carries, how often it may be tried and how long it may run, and the handlers
+// that run it. It is the one package both sides of jetq share: a producer
+// enqueues with a [Definition] and a worker runs the [Handle]d function for it.
+//
+// # Defining a task
+//
+// A task is defined once, as a package-level value, and used on both sides:
+//
+//	var Email = tasks.Define[EmailArgs]("email.send",
+//		tasks.WithMaxAttempts(5), tasks.WithTimeout(30*time.Second))
+//
+// Names are lower-case dot-separated tokens ("billing.charge"); they become
+// NATS subject tokens, so anything else is refused.
+//
+// # Handlers and outcomes
+//
+// A handler is func(ctx, *Task[T]) error. Returning nil acknowledges the task;
+// any other error retries it with exponential backoff until its attempts run
+// out, then files it in the dead-letter stream. [Permanent] dead-letters at
+// once, [RetryAfter] retries after exactly the given delay. A payload type with
+// a Validate() error method is validated at enqueue and again before the handler
+// runs; a failure wraps [ErrInvalidPayload].
+//
+// # Middleware
+//
+// [Middleware] wraps the processing of every delivery on a worker and
+// [EnqueueMiddleware] wraps every publish on a producer; both see the untyped
+// [Envelope], which is how tracing, metrics and logging plug in.
+//
+// See the package examples for a complete define/enqueue/handle round trip.
+package tasks

@@ -1,0 +1,102 @@
+package tasks
+
+import (
+	"fmt"
+	"time"
+)
+
+// Option configures a [Definition]; pass options to [Define] or [New].
+type Option func(*Spec)
+
+// WithQueue puts the task on the named queue, one token of [a-z0-9_-].
+// Default [DefaultQueue]. Workers serve a task on the queue its definition names.
+func WithQueue(queue string) Option {
+	return func(s *Spec) { s.Queue = queue }
+}
+
+// WithMaxAttempts sets how many times the task may be tried before it is
+// dead-lettered with reason max_attempts, at least 1. Default 25. It becomes the
+// consumer's MaxDeliver on the server, so a worker that dies on the last attempt
+// still has its task dead-lettered.
+func WithMaxAttempts(n int) Option {
+	return func(s *Spec) { s.MaxAttempts = n }
+}
+
+// WithTimeout bounds one attempt: the handler's ctx is cancelled when it passes
+// and the attempt counts as failed (reason timeout if it was the last).
+// Default 30 minutes.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Spec) { s.Timeout = d }
+}
+
+// WithBackoff sets the delays between failed attempts. Zero fields keep their
+// defaults (see [Backoff]).
+func WithBackoff(b Backoff) Option {
+	return func(s *Spec) { s.Backoff = b }
+}
+
+// WithCodec encodes payloads with c instead of [JSON].
+func WithCodec(c Codec) Option {
+	return func(s *Spec) { s.Codec = c }
+}
+
+// Backoff describes exponential delays with jitter between failed attempts:
+// the n-th retry waits about Initial × Multiplier^(n-1), at most Max, spread by
+// ±Jitter. A zero field takes its default; the zero Backoff is 1 s doubling up
+// to 10 minutes with ±20 % jitter. [RetryAfter] overrides it for one attempt.
+type Backoff struct {
+	// Initial is the delay after the first failed attempt. Default 1 s.
+	Initial time.Duration
+	// Max caps every delay. Default 10 minutes.
+	Max time.Duration
+	// Multiplier grows the delay after every attempt, at least 1. Default 2.
+	Multiplier float64
+	// Jitter spreads each delay by ±Jitter of itself, in [0, 1). Default 0.2.
+	// Use a negative value for no jitter.
+	Jitter float64
+}
+
+// Default values of [Backoff] fields.
+const (
+	DefaultBackoffInitial    = time.Second
+	DefaultBackoffMax        = 10 * time.Minute
+	DefaultBackoffMultiplier = 2.0
+	DefaultBackoffJitter     = 0.2
+)
+
+// WithDefaults returns b with every zero field set to its default and a
+// negative Jitter set to 0.
+func (b Backoff) WithDefaults() Backoff {
+	if b.Initial == 0 {
+		b.Initial = DefaultBackoffInitial
+	}
+	if b.Max == 0 {
+		b.Max = DefaultBackoffMax
+	}
+	if b.Multiplier == 0 {
+		b.Multiplier = DefaultBackoffMultiplier
+	}
+	switch {
+	case b.Jitter == 0:
+		b.Jitter = DefaultBackoffJitter
+	case b.Jitter < 0:
+		b.Jitter = 0
+	}
+	return b
+}
+
+func (b Backoff) validate(task string) error {
+	switch {
+	case b.Initial < 0 || b.Max < 0:
+		return fmt.Errorf("%w: task %q: backoff delays must not be negative", ErrInvalidOption, task)
+	case b.Multiplier != 0 && b.Multiplier < 1:
+		return fmt.Errorf("%w: task %q: backoff multiplier must be at least 1, got %v", ErrInvalidOption, task, b.Multiplier)
+	case b.Jitter >= 1:
+		return fmt.Errorf("%w: task %q: backoff jitter must be below 1, got %v", ErrInvalidOption, task, b.Jitter)
+	}
+	d := b.WithDefaults()
+	if d.Initial > d.Max {
+		return fmt.Errorf("%w: task %q: backoff initial delay %v exceeds its maximum %v", ErrInvalidOption, task, d.Initial, d.Max)
+	}
+	return nil
+}

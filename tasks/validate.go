@@ -1,0 +1,27 @@
+package tasks
+
+import "fmt"
+
+// Validator is implemented by payload types that check themselves. A payload
+// whose type (or pointer type) has this method is validated at enqueue, where a
+// failure refuses the task, and again before the handler runs, where a failure
+// dead-letters it with reason invalid_payload.
+type Validator interface {
+	Validate() error
+}
+
+func validate[T any](task string, v T) error {
+	var err error
+	switch x := any(v).(type) {
+	case Validator:
+		err = x.Validate()
+	default:
+		if p, ok := any(&v).(Validator); ok {
+			err = p.Validate()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: task %q: %w", ErrInvalidPayload, task, err)
+	}
+	return nil
+}
