@@ -568,6 +568,7 @@ func TestWorkerRecreatesDeletedConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.next(t, 10*time.Second)
+	workEmpty(t, b.js) // the ack has landed; otherwise the task rightly comes back
 	if err := b.js.DeleteConsumer(ctx, "JETQ_TASKS", "default:test:recover"); err != nil {
 		t.Fatal(err)
 	}
