@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -64,6 +65,7 @@ func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer
 	ctx, cancel := context.WithCancel(context.Background())
 	rw.cancel = cancel
 	rw.close = nc.Close
+	rw.nc = nc
 	go func() {
 		rw.err = w.Run(ctx)
 		close(rw.done)
@@ -83,6 +85,7 @@ type runningWorker struct {
 	w      *consumer.Worker
 	cancel context.CancelFunc
 	close  func()
+	nc     *nats.Conn
 	done   chan struct{} // closed when Run has returned err
 	err    error
 }
@@ -231,4 +234,38 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// logBook is a slog handler that keeps the messages it is given, and passes
+// them on to the test log.
+type logBook struct {
+	slog.Handler
+	mu   *sync.Mutex
+	msgs *[]string
+}
+
+func newLogBook(t *testing.T) (*slog.Logger, func(msg string) bool) {
+	b := logBook{Handler: testLogger(t).Handler(), mu: &sync.Mutex{}, msgs: &[]string{}}
+	has := func(msg string) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, m := range *b.msgs {
+			if m == msg {
+				return true
+			}
+		}
+		return false
+	}
+	return slog.New(b), has
+}
+
+func (b logBook) Handle(ctx context.Context, r slog.Record) error {
+	b.mu.Lock()
+	*b.msgs = append(*b.msgs, r.Message)
+	b.mu.Unlock()
+	return b.Handler.Handle(ctx, r)
+}
+
+func (b logBook) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return logBook{Handler: b.Handler.WithAttrs(attrs), mu: b.mu, msgs: b.msgs}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -600,5 +602,50 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		if _, err := consumer.New(b.js, tc.reg, tc.opts...); !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", name, err, tc.want)
 		}
+	}
+}
+
+func TestWorkerSurvivesDroppedConnection(t *testing.T) {
+	t.Parallel()
+	srv := embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0"))
+	_, pjs := embeddedtest.Connect(t, srv)
+	p, err := producer.New(pjs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{srv: srv, js: pjs, p: p}
+	def := tasks.Define[Args]("test.reconnect")
+	rec := newRecorder()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		rec.record(tk)
+		return nil
+	})
+	log, logged := newLogBook(t)
+	rw := b.startWorker(t, reg, consumer.WithLogger(log))
+	ctx := context.Background()
+	if _, err := producer.Enqueue(ctx, p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t, 10*time.Second)
+
+	cid, err := rw.nc.GetClientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.NATS().DisconnectClientByID(cid); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if !logged("jetq: connection lost; tasks pause until it is back") || !logged("jetq: connection restored; pulling again") {
+			return errors.New("the worker did not log the lost and restored connection")
+		}
+		return nil
+	})
+	if _, err := producer.Enqueue(ctx, p, def, Args{N: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if c := rec.next(t, 20*time.Second); c.task.Payload.N != 2 {
+		t.Errorf("after reconnect handled %+v, want N=2", c.task.Payload)
 	}
 }
