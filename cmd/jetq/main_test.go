@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type cli struct {
+	t   *testing.T
+	url string
+	js  jetstream.JetStream
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	srv := embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0"))
+	_, js := embeddedtest.Connect(t, srv)
+	return &cli{t: t, url: srv.ClientURL(), js: js}
+}
+
+// jetq runs the command line against the test server and returns its exit
+// code, standard output and standard error.
+func (c *cli) jetq(args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errb syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, append([]string{"--server", c.url}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+type Email struct {
+	To string `json:"to"`
+}
+
+var sendEmail = tasks.Define[Email]("email.send", tasks.WithMaxAttempts(1))
+
+// serve runs a worker for email.send that fails permanently for addresses
+// ending in "@bad", until the test ends.
+func (c *cli) serve() {
+	c.t.Helper()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, sendEmail, func(ctx context.Context, t *tasks.Task[Email]) error {
+		if strings.HasSuffix(t.Payload.To, "@bad") {
+			return tasks.Permanent(errContent("mailbox does not exist"))
+		}
+		return nil
+	})
+	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	c.t.Cleanup(func() { cancel(); <-done })
+}
+
+type errContent string
+
+func (e errContent) Error() string { return string(e) }
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+	}
+}
+
+func TestEnqueueRefusesUnknownTaskAndBadInput(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.serve()
+	waitFor(t, func() bool {
+		_, err := c.js.Consumer(context.Background(), "JETQ_TASKS", "default:email:send")
+		return err == nil
+	})
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		mentions string
+	}{
+		{[]string{"enqueue", "emial.send", `{"to":"a@b"}`}, exitError, `unknown task "emial.send"`},
+		{[]string{"enqueue", "Email.Send", `{}`}, exitUsage, "must be lower-case"},
+		{[]string{"enqueue", "email.send", `{"to":`}, exitUsage, "not valid JSON"},
+		{[]string{"enqueue", "email.send"}, exitUsage, "takes 2 argument(s)"},
+		{[]string{"enqueue", "email.send", "{}", "--bogus"}, exitUsage, "unknown flag: --bogus"},
+		{[]string{"nonsense"}, exitUsage, "unknown command"},
+	} {
+		code, _, errOut := c.jetq(tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.mentions) {
+			t.Errorf("jetq %v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errOut, tc.code, tc.mentions)
+		}
+	}
+	code, out, errOut := c.jetq("enqueue", "email.send", `{"to":"ada@example.com"}`, "--id", "cli-1")
+	if code != 0 || !strings.Contains(out, "email.send on queue default: enqueued (id cli-1") {
+		t.Fatalf("enqueue: exit %d, out %q, err %q", code, out, errOut)
+	}
+	code, out, _ = c.jetq("enqueue", "email.send", `{"to":"ada@example.com"}`, "--id", "cli-1", "--json")
+	var r producer.Result
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !r.Duplicate || r.ID != "cli-1" {
+		t.Errorf("duplicate enqueue: exit %d, out %q", code, out)
+	}
+	if code, _, errOut := c.jetq("enqueue", "never.served", `{}`, "--force"); code != 0 {
+		t.Errorf("--force: exit %d: %s", code, errOut)
+	}
+}
+
+func TestQueuesShowsCounts(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Two bad emails dead-letter once a worker runs; three tasks of a type
+	// nobody serves stay pending.
+	orphan := tasks.Define[Email]("orphan.task")
+	for range 3 {
+		if _, err := producer.Enqueue(ctx, p, orphan, Email{To: "x@y"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, to := range []string{"a@bad", "b@bad", "c@good"} {
+		if _, err := producer.Enqueue(ctx, p, sendEmail, Email{To: to}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.serve()
+	var rows []queueRow
+	waitFor(t, func() bool {
+		code, out, _ := c.jetq("queues", "--json")
+		rows = nil
+		if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 2 {
+			return false
+		}
+		return rows[0].DeadLettered == 2 && rows[0].Pending == 0 && rows[0].InFlight == 0
+	})
+	want := []queueRow{
+		{Task: "email.send", Queue: "default", Consumers: 1, DeadLettered: 2},
+		{Task: "orphan.task", Queue: "default", Pending: 3},
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Errorf("row %d: got %+v, want %+v", i, rows[i], want[i])
+		}
+	}
+	code, out, _ := c.jetq("queues")
+	if code != 0 || !strings.Contains(out, "DEAD-LETTERED") || !strings.Contains(out, "orphan.task") {
+		t.Errorf("table: exit %d\n%s", code, out)
+	}
+}
+
+func TestServerCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errb syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--store-dir", dir}, &out, &errb) }()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "jetq server ready: nats://127.0.0.1:") })
+	url := strings.Fields(strings.TrimPrefix(out.String(), "jetq server ready: "))[0]
+	c := &cli{t: t, url: url}
+	if code, _, errOut := c.jetq("enqueue", "any.task", `{}`, "--force"); code != 0 {
+		t.Errorf("enqueue against jetq server: exit %d: %s", code, errOut)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("server exit %d: %s", code, errb.String())
+	}
+	if code, _, errOut := (&cli{t: t, url: "nats://127.0.0.1:1"}).jetq("server"); code != exitUsage || !strings.Contains(errOut, "--store-dir") {
+		t.Errorf("server without --store-dir: exit %d, %q", code, errOut)
+	}
+}
