@@ -191,7 +191,9 @@ func TestServerCommand(t *testing.T) {
 	var out, errb syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--store-dir", dir}, &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--store-dir", dir}, &out, &errb)
+	}()
 	waitFor(t, func() bool { return strings.Contains(out.String(), "jetq server ready: nats://127.0.0.1:") })
 	url := strings.Fields(strings.TrimPrefix(out.String(), "jetq server ready: "))[0]
 	c := &cli{t: t, url: url}
