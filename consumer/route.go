@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/retry"
@@ -107,15 +108,27 @@ func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.ConsumeC
 	return cons.Consume(
 		func(msg jetstream.Msg) { w.dispatch(r, msg) },
 		jetstream.PullMaxMessages(w.cfg.prefetch),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		// Short pulls: a pull lost to a leader change or a frozen server is
+		// noticed by missing heartbeats within pullExpiry, not 30 s.
+		jetstream.PullExpiry(pullExpiry),
+		jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
 			level := slog.LevelWarn
-			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			switch {
+			case errors.Is(err, jetstream.ErrNoHeartbeat):
 				level = slog.LevelInfo // the client pulls again by itself
+			case errors.Is(err, nats.ErrNoResponders):
+				// Nobody leads the consumer (an election, a restart): the
+				// client would wait for missing heartbeats; start over now.
+				cc.Stop()
 			}
 			w.logRoute(ctx, r, level, "jetq: consumer reported an error", slog.String(keyError, err.Error()))
 		}),
 	)
 }
+
+// pullExpiry bounds each pull request; the client expects a heartbeat every
+// half of it.
+const pullExpiry = 5 * time.Second
 
 func (w *Worker) logRoute(ctx context.Context, r *route, level slog.Level, msg string, attrs ...slog.Attr) {
 	if !w.log.Enabled(ctx, level) {

@@ -3,11 +3,13 @@ package producer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -58,7 +60,8 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 }
 
 // Provision creates the streams jetq needs if they are missing; the first
-// enqueue does it too. Use it to fail fast at start-up.
+// enqueue does it too. Use it to fail fast at start-up. It does not retry:
+// see [Producer.ensure] for that.
 func (p *Producer) Provision(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -70,6 +73,22 @@ func (p *Producer) Provision(ctx context.Context) error {
 	}
 	p.provisioned = true
 	return nil
+}
+
+// ensure provisions before an enqueue, retrying what a retry can fix (a
+// cluster electing leaders) within the retry timeout, as publishes do.
+func (p *Producer) ensure(ctx context.Context) error {
+	bo := retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
+	for {
+		err := p.Provision(ctx)
+		if err == nil || !p.retryable(ctx, err) {
+			return err
+		}
+		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: streams not reachable yet; retrying", slog.String("error", err.Error()))
+		if werr := bo.Wait(ctx); werr != nil {
+			return err
+		}
+	}
 }
 
 // Enqueue validates payload, encodes it and publishes it as one task of def,
@@ -90,7 +109,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 	if err != nil {
 		return Result{}, err
 	}
-	if err := p.Provision(ctx); err != nil {
+	if err := p.ensure(ctx); err != nil {
 		return Result{ID: env.ID}, err
 	}
 	errs := p.enqueue(ctx, []*tasks.Envelope{env})
@@ -126,7 +145,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 	if len(envs) == 0 {
 		return nil, nil
 	}
-	if err := p.Provision(ctx); err != nil {
+	if err := p.ensure(ctx); err != nil {
 		return nil, err
 	}
 	errs := p.enqueue(ctx, envs)

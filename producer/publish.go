@@ -63,9 +63,13 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 	}
 }
 
-// reprovision creates the streams again before a retry, in case they were
-// deleted; a failure shows in the retried publish.
+// reprovision creates the streams again before a retry if the work stream
+// is gone. Most often nobody answered because of a leader election, and
+// then there is nothing to do; a failure shows in the retried publish.
 func (p *Producer) reprovision(ctx context.Context) {
+	if _, err := p.js.Stream(ctx, p.cfg.topology.Names.WorkStream()); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return
+	}
 	p.mu.Lock()
 	p.provisioned = false
 	p.mu.Unlock()
@@ -98,6 +102,10 @@ func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i i
 func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, todo []int, errs []error, retried []bool) []int {
 	var again []int
 	futures := make([]jetstream.PubAckFuture, len(todo))
+	// sent[k] is when todo[k] was published: each acknowledgement is awaited
+	// until ackTimeout after its own publish, so a batch whose acks are all
+	// lost costs one timeout, not one per task.
+	sent := make([]time.Time, len(todo))
 	timer := time.NewTimer(p.cfg.ackTimeout)
 	defer timer.Stop()
 
@@ -114,7 +122,7 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 		case ack = <-f.Ok():
 		case err = <-f.Err():
 		default:
-			timer.Reset(p.cfg.ackTimeout)
+			timer.Reset(max(time.Until(sent[k].Add(p.cfg.ackTimeout)), 0))
 			select {
 			case ack = <-f.Ok():
 			case err = <-f.Err():
@@ -146,7 +154,7 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 		for {
 			f, err := p.js.PublishMsgAsync(wire.Msg(batch[i]))
 			if err == nil {
-				futures[k] = f
+				futures[k], sent[k] = f, time.Now()
 				break
 			}
 			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && oldest < k {

@@ -105,6 +105,8 @@ func (t Topology) DLQStream() jetstream.StreamConfig {
 		Description: "jetq dead-letter records",
 		Subjects:    []string{t.DLQSubjects()},
 		Retention:   jetstream.LimitsPolicy,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
 		MaxAge:      orDefault(t.DLQMaxAge, DefaultDLQMaxAge),
 		Storage:     t.storage(),
 		Replicas:    t.replicas(),

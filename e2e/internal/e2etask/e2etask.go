@@ -1,0 +1,39 @@
+// Package e2etask is the task the end-to-end programs share, and the
+// connection settings they use to notice a frozen server within seconds.
+package e2etask
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// Payload is the payload of the scenario task.
+type Payload struct {
+	// WorkMillis is how long the handler works.
+	WorkMillis int `json:"work_ms"`
+}
+
+// Work is the scenario task. Many attempts and short backoff: faults may
+// cost a task several deliveries, and the scenario wants it handled, not
+// dead-lettered.
+var Work = tasks.Define[Payload]("e2e.work",
+	tasks.WithMaxAttempts(50), tasks.WithTimeout(30*time.Second),
+	tasks.WithBackoff(tasks.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}))
+
+// ConnectOptions reconnect forever and ping every second, so a client of a
+// frozen (SIGSTOPped) server moves to another node after about three seconds
+// instead of the two minutes of the default ping interval.
+func ConnectOptions(name string) []nats.Option {
+	return []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100 * time.Millisecond),
+		nats.PingInterval(time.Second),
+		nats.MaxPingsOutstanding(2),
+		nats.Timeout(2 * time.Second),
+		nats.RetryOnFailedConnect(true),
+	}
+}
