@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/settle"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -33,17 +33,6 @@ type job struct {
 }
 
 type jobKey struct{}
-
-// PanicError is the error a handler's panic becomes: the task is retried like
-// after any other failure, and the stack is logged and kept in its
-// dead-letter record.
-type PanicError struct {
-	Value any
-	Stack []byte
-}
-
-// Error returns "panic: " and the panic value.
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // dispatch is the Consume callback: it waits for a handler slot, heartbeating
 // the delivery meanwhile, and runs the job on its own goroutine. Blocking here
@@ -122,29 +111,12 @@ func (w *Worker) terminal(r *route) tasks.Handler {
 			w.settle(ctx, j, err, false)
 			return err
 		}
-		hctx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
-		if dl, ok := hctx.Deadline(); ok {
+		timedOut, err := settle.Attempt(ctx, r.run, env, r.spec.Timeout, func(dl time.Time) {
 			j.deadline.Store(dl.UnixNano())
-		}
-		err := w.call(hctx, r, env)
-		timedOut := err != nil && errors.Is(hctx.Err(), context.DeadlineExceeded)
-		cancel()
-		if timedOut {
-			err = fmt.Errorf("timed out after %v: %w", r.spec.Timeout, err)
-		}
+		})
 		w.settle(ctx, j, err, timedOut)
 		return err
 	}
-}
-
-// call runs the registered handler, turning a panic into a [*PanicError].
-func (w *Worker) call(ctx context.Context, r *route, env *tasks.Envelope) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	return r.run(ctx, env)
 }
 
 // free gives the job's slot back, once.

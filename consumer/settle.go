@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-
+	"github.com/jetq/jetq/internal/settle"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -22,51 +21,9 @@ func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
 	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
 }
 
-// decide maps a handler result to a settlement, as DESIGN's table says.
+// decide maps a handler result to a settlement.
 func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
-	env := j.env
-	switch {
-	case err == nil:
-		return tasks.Outcome{Action: tasks.ActionAck}
-	case errors.Is(err, tasks.ErrInvalidPayload):
-		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidPayload, Err: err}
-	case tasks.IsPermanent(err):
-		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonPermanent, Err: err}
-	case w.baseCtx.Err() != nil:
-		// Forced stop: the handler failed because we cancelled it.
-		return tasks.Outcome{Action: tasks.ActionRelease, Err: err}
-	case env.Attempt >= env.MaxAttempts:
-		reason := tasks.ReasonMaxAttempts
-		if timedOut {
-			reason = tasks.ReasonTimeout
-		}
-		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: reason, Err: err}
-	}
-	d, ok := tasks.RetryDelay(err)
-	if !ok {
-		d = retryDelay(j.route.spec.Backoff, env.Attempt)
-	}
-	return tasks.Outcome{Action: tasks.ActionRetry, Delay: d, Err: err}
-}
-
-// retryDelay is the wait after failed attempt n: exponential with jitter,
-// computed by cenkalti/backoff from the definition's parameters.
-func retryDelay(b tasks.Backoff, attempt int) time.Duration {
-	b = b.WithDefaults()
-	eb := backoff.ExponentialBackOff{
-		InitialInterval:     b.Initial,
-		RandomizationFactor: b.Jitter,
-		Multiplier:          b.Multiplier,
-		MaxInterval:         b.Max,
-		Stop:                backoff.Stop,
-		Clock:               backoff.SystemClock,
-	}
-	eb.Reset()
-	d := b.Initial
-	for range max(attempt, 1) {
-		d = eb.NextBackOff()
-	}
-	return d
+	return settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
 }
 
 // apply tells the server what o says and logs it. A dead-letter record is
@@ -87,7 +44,7 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 		if derr := w.deadLetter(ctx, j, o); derr != nil {
 			w.logTask(ctx, j, slog.LevelError, "jetq: cannot file dead-letter record; retrying the task instead",
 				slog.String(keyReason, string(o.Reason)), slog.String(keyError, derr.Error()))
-			o = tasks.Outcome{Action: tasks.ActionRetry, Delay: retryDelay(j.route.spec.Backoff, env.Attempt), Err: o.Err}
+			o = tasks.Outcome{Action: tasks.ActionRetry, Delay: settle.Delay(j.route.spec.Backoff, env.Attempt), Err: o.Err}
 			err = msg.NakWithDelay(o.Delay)
 			break
 		}
@@ -129,7 +86,7 @@ func errorText(err error) string {
 	if err == nil {
 		return ""
 	}
-	var p *PanicError
+	var p *tasks.PanicError
 	if errors.As(err, &p) {
 		return err.Error() + "\n" + string(p.Stack)
 	}
@@ -152,7 +109,7 @@ func (w *Worker) logOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 }
 
 func errAttr(err error) slog.Attr {
-	var p *PanicError
+	var p *tasks.PanicError
 	if errors.As(err, &p) {
 		return slog.Group(keyError, slog.String("message", err.Error()), slog.String(keyStack, string(p.Stack)))
 	}

@@ -81,3 +81,16 @@ func RetryDelay(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// PanicError is the error a handler's panic becomes: the task is retried like
+// after any other failure, and the stack is logged and kept in its
+// dead-letter record.
+type PanicError struct {
+	// Value is what the handler panicked with.
+	Value any
+	// Stack is the handler goroutine's stack at the panic.
+	Stack []byte
+}
+
+// Error returns "panic: " and the panic value.
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }

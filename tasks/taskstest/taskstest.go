@@ -1,0 +1,69 @@
+// Package taskstest runs a task handler in a unit test, without NATS, and
+// reports the settlement a worker would apply: acknowledged, retried after a
+// delay, or dead-lettered with a reason.
+//
+//	out := taskstest.Run(ctx, billing.Charge, chargeHandler, billing.ChargeArgs{Cents: 500},
+//		taskstest.WithAttempt(3))
+//	if out.Action != tasks.ActionRetry { ... }
+//
+// The payload travels as it would: encoded and decoded with the definition's
+// codec and validated, so a payload the worker would refuse is reported as
+// dead-lettered with reason invalid_payload. The handler runs under the
+// definition's timeout, and a panic becomes a retry, as on a worker.
+package taskstest
+
+import (
+	"context"
+	"time"
+
+	"github.com/jetq/jetq/internal/settle"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Option configures one [Run].
+type Option func(*config)
+
+type config struct {
+	attempt int
+	id      string
+	header  tasks.Header
+	now     time.Time
+}
+
+// WithAttempt runs the handler as attempt n (1-based); default 1. Use the
+// definition's MaxAttempts to see what the last attempt does.
+func WithAttempt(n int) Option { return func(c *config) { c.attempt = n } }
+
+// WithID gives the task the ID id; default "task-1".
+func WithID(id string) Option { return func(c *config) { c.id = id } }
+
+// WithHeader adds a header the handler sees in Task.Header.
+func WithHeader(key, value string) Option {
+	return func(c *config) { c.header.Add(key, value) }
+}
+
+// Run runs fn on payload as the worker would run one attempt of def, and
+// returns the settlement the worker would apply. Outcome.Err is the
+// handler's error (or the payload's, for invalid_payload).
+func Run[T any](ctx context.Context, def *tasks.Definition[T], fn tasks.HandlerFunc[T], payload T, opts ...Option) tasks.Outcome {
+	c := config{attempt: 1, id: "task-1", header: tasks.Header{}, now: time.Now()}
+	for _, opt := range opts {
+		opt(&c)
+	}
+	spec := def.Spec()
+	reg := tasks.NewRegistry()
+	if err := tasks.Handle(reg, def, fn); err != nil {
+		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidPayload, Err: err}
+	}
+	body, err := def.Encode(payload)
+	if err != nil {
+		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidPayload, Err: err}
+	}
+	c.header.Set("Content-Type", spec.Codec.ContentType())
+	env := &tasks.Envelope{
+		ID: c.id, Name: spec.Name, Queue: spec.Queue, EnqueuedAt: c.now,
+		Header: c.header, Body: body, Attempt: c.attempt, MaxAttempts: spec.MaxAttempts,
+	}
+	timedOut, err := settle.Attempt(ctx, reg.Routes()[0].Handler, env, spec.Timeout, nil)
+	return settle.Decide(err, c.attempt, spec.MaxAttempts, timedOut, false, spec.Backoff)
+}
