@@ -30,7 +30,11 @@ func (w *Worker) newRoute(rt tasks.Route) *route {
 		consumer: w.cfg.topology.Consumer(rt.Spec, w.cfg.ackWait, 0),
 	}
 	r.attrs = []slog.Attr{slog.String(keyTask, rt.Spec.Name), slog.String(keyQueue, rt.Spec.Queue)}
-	r.handler = tasks.Chain(w.terminal(r), w.cfg.middleware...)
+	inner := w.terminal(r)
+	if rt.Spec.TrackState {
+		inner = w.trackState(inner)
+	}
+	r.handler = tasks.Chain(inner, w.cfg.middleware...)
 	return r
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -27,6 +28,8 @@ type Worker struct {
 	cfg    config
 	log    *slog.Logger
 	routes []*route
+
+	states *state.Store // statuses of tracked tasks
 
 	// slots hands out handler slots; running[slot] is the job holding it.
 	slots   chan int
@@ -72,6 +75,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		running: make([]atomic.Pointer[job], cfg.concurrency),
 		drained: make(chan struct{}),
 		fatal:   make(chan error, 1),
+		states:  state.NewStore(js, cfg.topology),
 	}
 	for i := range cfg.concurrency {
 		w.slots <- i

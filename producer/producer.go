@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -21,6 +22,7 @@ type Producer struct {
 	js      jetstream.JetStream
 	cfg     config
 	enqueue tasks.Enqueuer
+	states  *state.Store
 
 	mu          sync.Mutex
 	provisioned bool
@@ -54,7 +56,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Producer{js: js, cfg: cfg}
+	p := &Producer{js: js, cfg: cfg, states: state.NewStore(js, cfg.topology)}
 	p.enqueue = tasks.ChainEnqueue(p.publish, cfg.middleware...)
 	return p, nil
 }
@@ -113,6 +115,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 		return Result{ID: env.ID}, err
 	}
 	errs := p.enqueue(ctx, []*tasks.Envelope{env})
+	p.recordQueued(ctx, def.Spec(), []*tasks.Envelope{env}, errs)
 	r := result(env, errs[0])
 	return r, r.Err
 }
@@ -149,6 +152,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		return nil, err
 	}
 	errs := p.enqueue(ctx, envs)
+	p.recordQueued(ctx, def.Spec(), envs, errs)
 	results := make([]Result, len(envs))
 	for i, env := range envs {
 		results[i] = result(env, errs[i])
@@ -182,6 +186,25 @@ func prepare[T any](p *Producer, def *tasks.Definition[T], payload T, id string,
 		env.Header[k] = append([]string(nil), v...)
 	}
 	return env, nil
+}
+
+// recordQueued records the tasks just stored as queued, for definitions with
+// state tracking. The record is advisory: a failure is logged, not returned,
+// since the tasks are enqueued either way.
+func (p *Producer) recordQueued(ctx context.Context, spec tasks.Spec, envs []*tasks.Envelope, errs []error) {
+	if !spec.TrackState {
+		return
+	}
+	for i, env := range envs {
+		if errs[i] != nil || env.Duplicate {
+			continue
+		}
+		if err := p.states.Queued(ctx, state.Of(env)); err != nil {
+			p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record task state",
+				slog.String("task_id", env.ID), slog.String("error", err.Error()))
+			return
+		}
+	}
 }
 
 func result(env *tasks.Envelope, err error) Result {

@@ -46,6 +46,9 @@ type Spec struct {
 	Backoff Backoff
 	// Codec encodes and decodes the payload; default [JSON].
 	Codec Codec
+	// TrackState records each task's [Status] in a key-value bucket, for
+	// status.Tracker to read. Default false.
+	TrackState bool
 }
 
 // Define returns the definition of the task called name with payload type T.

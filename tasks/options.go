@@ -40,6 +40,15 @@ func WithCodec(c Codec) Option {
 	return func(s *Spec) { s.Codec = c }
 }
 
+// WithStateTracking records where each task of the definition stands —
+// queued, running, retrying, done or dead-lettered, with attempts, the next
+// retry time, the failure reason and the handler's progress — in a JetStream
+// key-value bucket that survives worker restarts. Read it with the status
+// package. It costs two or three key-value writes per attempt; off by default.
+func WithStateTracking() Option {
+	return func(s *Spec) { s.TrackState = true }
+}
+
 // Backoff describes exponential delays with jitter between failed attempts:
 // the n-th retry waits about Initial × Multiplier^(n-1), at most Max, spread by
 // ±Jitter. A zero field takes its default; the zero Backoff is 1 s doubling up

@@ -100,3 +100,6 @@ func (n Names) EventSubjects() []string {
 		"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + n.WorkStream() + ".>",
 	}
 }
+
+// StatusBucket is the key-value bucket of tracked tasks' states, "JETQ_STATUS".
+func (n Names) StatusBucket() string { return n.stream("STATUS") }

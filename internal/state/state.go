@@ -1,0 +1,190 @@
+// Package state records the [tasks.Status] of tracked tasks in a JetStream
+// key-value bucket: the producer writes "queued", the worker "running" and
+// then what the settlement made of the attempt. The status package reads it.
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// TTL is how long a status is kept after its last update.
+const TTL = 7 * 24 * time.Hour
+
+// ErrNotFound is returned for a task with no recorded status.
+var ErrNotFound = errors.New("no status recorded")
+
+// Store reads and writes statuses. It opens (and if needed creates) the
+// bucket on first use and is safe for concurrent use.
+type Store struct {
+	js   jetstream.JetStream
+	topo wire.Topology
+
+	mu sync.Mutex
+	kv jetstream.KeyValue
+}
+
+// NewStore returns a store for the bucket of topo; it does no I/O.
+func NewStore(js jetstream.JetStream, topo wire.Topology) *Store {
+	return &Store{js: js, topo: topo}
+}
+
+// bucket opens the bucket, creating it if it is missing.
+func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kv != nil {
+		return s.kv, nil
+	}
+	name := s.topo.StatusBucket()
+	kv, err := s.js.KeyValue(ctx, name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		storage := jetstream.FileStorage
+		if s.topo.Memory {
+			storage = jetstream.MemoryStorage
+		}
+		kv, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:       name,
+			Description:  "jetq task states",
+			History:      1,
+			TTL:          TTL,
+			MaxValueSize: 64 << 10,
+			Storage:      storage,
+			Replicas:     max(s.topo.Replicas, 1),
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = s.js.KeyValue(ctx, name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status bucket %s: %w", name, err)
+	}
+	s.kv = kv
+	return kv, nil
+}
+
+// Key is the bucket key of a task ID: bytes a key may not hold are escaped
+// as =XX, so "welcome:42" is "welcome=3A42".
+func Key(id string) string {
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '/':
+			b.WriteByte(c)
+		default: // '=' and '.' too: '.' would make key tokens
+			fmt.Fprintf(&b, "=%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// Queued records a task just enqueued, unless a worker has recorded it
+// already (or it is a duplicate of a tracked task).
+func (s *Store) Queued(ctx context.Context, st tasks.Status) error {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return err
+	}
+	st.State, st.UpdatedAt = tasks.StateQueued, time.Now().UTC()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Create(ctx, Key(st.ID), b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil
+	}
+	return err
+}
+
+// Put records st as the task's status.
+func (s *Store) Put(ctx context.Context, st tasks.Status) error {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return err
+	}
+	st.UpdatedAt = time.Now().UTC()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(ctx, Key(st.ID), b)
+	return err
+}
+
+// Get returns the status of task id, or an error wrapping [ErrNotFound].
+func (s *Store) Get(ctx context.Context, id string) (tasks.Status, error) {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return tasks.Status{}, err
+	}
+	e, err := kv.Get(ctx, Key(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return tasks.Status{}, fmt.Errorf("task %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return tasks.Status{}, err
+	}
+	return decode(e.Value())
+}
+
+// Wait returns the status of task id once it is final, watching for changes
+// until ctx ends. A task with no status yet is waited for too.
+func (s *Store) Wait(ctx context.Context, id string) (tasks.Status, error) {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return tasks.Status{}, err
+	}
+	w, err := kv.Watch(ctx, Key(id))
+	if err != nil {
+		return tasks.Status{}, err
+	}
+	defer w.Stop()
+	var last tasks.Status
+	for {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return last, fmt.Errorf("watch of task %q ended", id)
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue // end of the initial values, or a delete
+			}
+			if last, err = decode(e.Value()); err != nil {
+				return last, err
+			}
+			if last.State.Final() {
+				return last, nil
+			}
+		}
+	}
+}
+
+func decode(b []byte) (tasks.Status, error) {
+	var st tasks.Status
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("status record: %w", err)
+	}
+	return st, nil
+}
+
+// Of is the status an envelope starts from.
+func Of(env *tasks.Envelope) tasks.Status {
+	return tasks.Status{
+		ID: env.ID, Task: env.Name, Queue: env.Queue,
+		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, EnqueuedAt: env.EnqueuedAt,
+	}
+}

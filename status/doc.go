@@ -1,0 +1,22 @@
+// Package status reads where tracked tasks stand: queued, running,
+// retrying (with the attempt and the time of the next), done, or
+// dead-lettered with the reason.
+//
+// # Tracking
+//
+// Tracking is opt-in per task definition:
+//
+//	var Transcode = tasks.Define[Video]("video.transcode", tasks.WithStateTracking())
+//
+// The producer records "queued" when it enqueues, the worker "running" when
+// a handler starts and what the settlement made of each attempt; a handler
+// may add its progress with tasks.ReportProgress. The records live in a
+// JetStream key-value bucket (JETQ_STATUS, kept 7 days after the last
+// update), so they survive restarts of workers and services.
+//
+// # Reading
+//
+//	tr, err := status.NewTracker(js)
+//	st, err := tr.Get(ctx, taskID)   // the status now
+//	st, err = tr.Wait(ctx, taskID)   // once the task is done or dead-lettered
+package status

@@ -1,0 +1,92 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/state"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+var (
+	// ErrNotFound is wrapped when a task has no recorded status: its ID is
+	// unknown, its definition does not track state, or the record expired.
+	ErrNotFound = errors.New("status: no status recorded")
+	// ErrInvalidOption is wrapped by errors about options given to [NewTracker].
+	ErrInvalidOption = errors.New("status: invalid option")
+)
+
+// Option configures a [Tracker].
+type Option func(*wire.Topology, *string)
+
+// WithPrefix must match the producers' and workers' prefix (default "jetq").
+func WithPrefix(prefix string) Option {
+	return func(_ *wire.Topology, p *string) { *p = prefix }
+}
+
+// WithReplicas sets the replicas of the status bucket if the tracker is the
+// first to create it: 1 by default, 3 in a cluster.
+func WithReplicas(n int) Option {
+	return func(t *wire.Topology, _ *string) { t.Replicas = n }
+}
+
+// Tracker reads the statuses of tracked tasks. It is safe for concurrent
+// use; create one and share it.
+type Tracker struct {
+	store *state.Store
+}
+
+// NewTracker returns a tracker reading through js. It does no I/O; the
+// status bucket is opened, and created if missing, on first use. It returns
+// an error wrapping [ErrInvalidOption] for a bad option.
+func NewTracker(js jetstream.JetStream, opts ...Option) (*Tracker, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	var topo wire.Topology
+	var prefix string
+	for _, opt := range opts {
+		opt(&topo, &prefix)
+	}
+	names, err := wire.NewNames(prefix)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	topo.Names = names
+	if err := topo.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Tracker{store: state.NewStore(js, topo)}, nil
+}
+
+// Get returns the status of the task with ID id now. It returns an error
+// wrapping [ErrNotFound] when none is recorded.
+func (t *Tracker) Get(ctx context.Context, id string) (tasks.Status, error) {
+	st, err := t.store.Get(ctx, id)
+	return st, wrap(err)
+}
+
+// Wait blocks until the task with ID id is done or dead-lettered and returns
+// its final status. It waits for a task with no status yet too, so it may be
+// called right after enqueueing. When ctx ends first it returns the last
+// status seen and ctx's error.
+func (t *Tracker) Wait(ctx context.Context, id string) (tasks.Status, error) {
+	st, err := t.store.Wait(ctx, id)
+	return st, wrap(err)
+}
+
+func wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, state.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fmt.Errorf("status: %w", err)
+}

@@ -1,0 +1,186 @@
+package status_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/status"
+	"github.com/jetq/jetq/tasks"
+)
+
+type Job struct {
+	Fail int `json:"fail"` // attempts that fail before one succeeds; -1: fail permanently
+}
+
+var tracked = tasks.Define[Job]("status.job", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
+	tasks.WithBackoff(tasks.Backoff{Initial: 300 * time.Millisecond, Jitter: -1}))
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func handler(tr *status.Tracker, seen chan<- tasks.Status) tasks.HandlerFunc[Job] {
+	return func(ctx context.Context, t *tasks.Task[Job]) error {
+		_ = tasks.ReportProgress(ctx, 50, "half way")
+		st, err := tr.Get(ctx, t.ID)
+		if err == nil {
+			seen <- st
+		}
+		switch {
+		case t.Payload.Fail < 0:
+			return tasks.Permanent(errors.New("cannot ever work"))
+		case t.Attempt <= t.Payload.Fail:
+			return errors.New("not yet")
+		}
+		return nil
+	}
+}
+
+func startWorker(t *testing.T, js jetstream.JetStream, h tasks.HandlerFunc[Job]) func() {
+	t.Helper()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, tracked, h)
+	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+func setup(t *testing.T) (jetstream.JetStream, *producer.Producer, *status.Tracker) {
+	t.Helper()
+	js := embeddedtest.JetStream(t)
+	p, err := producer.New(js, producer.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := status.NewTracker(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, p, tr
+}
+
+func TestStatusThroughRetryToDone(t *testing.T) {
+	t.Parallel()
+	js, p, tr := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1}, producer.WithID("job:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := tr.Get(ctx, r.ID)
+	if err != nil || st.State != tasks.StateQueued || st.Attempt != 0 || st.Task != "status.job" || st.MaxAttempts != 3 {
+		t.Fatalf("before any worker: %+v, %v", st, err)
+	}
+	seen := make(chan tasks.Status, 10)
+	startWorker(t, js, handler(tr, seen))
+
+	first := <-seen
+	if first.State != tasks.StateRunning || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
+		t.Errorf("inside attempt 1: %+v", first)
+	}
+	// Between the attempts the task is retrying, with the time of the next.
+	waitState(t, tr, r.ID, tasks.StateRetrying, func(st tasks.Status) {
+		if st.Attempt != 1 || st.Error != "not yet" || st.NextAttemptAt.IsZero() || time.Until(st.NextAttemptAt) > time.Second {
+			t.Errorf("retrying: %+v", st)
+		}
+	})
+	final, err := tr.Wait(ctx, r.ID)
+	if err != nil || final.State != tasks.StateDone || final.Attempt != 2 {
+		t.Errorf("final: %+v, %v", final, err)
+	}
+}
+
+// waitState polls until the task is in state want and checks it.
+func waitState(t *testing.T, tr *status.Tracker, id string, want tasks.State, check func(tasks.Status)) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st, err := tr.Get(context.Background(), id)
+		if err == nil && st.State == want {
+			check(st)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s never %s; last %+v, %v", id, want, st, err)
+		}
+	}
+}
+
+func TestStatusDeadLettered(t *testing.T) {
+	t.Parallel()
+	js, p, tr := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	startWorker(t, js, handler(tr, make(chan tasks.Status, 10)))
+	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := tr.Wait(ctx, r.ID)
+	if err != nil || st.State != tasks.StateDeadLettered || st.Reason != tasks.ReasonPermanent || st.Error != "permanent: cannot ever work" {
+		t.Errorf("got %+v, %v", st, err)
+	}
+}
+
+func TestStatusSurvivesWorkerRestart(t *testing.T) {
+	t.Parallel()
+	js, p, tr := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan tasks.Status, 10)
+	stop := startWorker(t, js, handler(tr, seen))
+	<-seen
+	waitState(t, tr, r.ID, tasks.StateRetrying, func(tasks.Status) {})
+	stop()
+
+	// A new worker (and a new tracker, as after a service restart).
+	tr2, err := status.NewTracker(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := tr2.Get(ctx, r.ID); err != nil || st.State != tasks.StateRetrying {
+		t.Fatalf("after the worker stopped: %+v, %v", st, err)
+	}
+	startWorker(t, js, handler(tr2, seen))
+	st, err := tr2.Wait(ctx, r.ID)
+	if err != nil || st.State != tasks.StateDone || st.Attempt != 2 {
+		t.Errorf("after restart: %+v, %v", st, err)
+	}
+}
+
+func TestUntrackedAndUnknownTasks(t *testing.T) {
+	t.Parallel()
+	_, p, tr := setup(t)
+	ctx := context.Background()
+	r, err := producer.Enqueue(ctx, p, tasks.Define[Job]("status.untracked"), Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{r.ID, "no-such-task", "odd id: with.dots=and spaces"} {
+		if _, err := tr.Get(ctx, id); !errors.Is(err, status.ErrNotFound) {
+			t.Errorf("Get(%q): %v, want ErrNotFound", id, err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := tr.Wait(wctx, "no-such-task"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait on an unknown task: %v", err)
+	}
+}
