@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/status"
+	"github.com/jetq/jetq/tasks"
+)
+
+type config struct {
+	addr        string
+	dataDir     string
+	processTime time.Duration
+}
+
+// EmailArgs is the payload of email.send, and the body of POST /send-email.
+type EmailArgs struct {
+	Recipient string `json:"recipient"`
+	Content   string `json:"content"`
+}
+
+// FieldErrors maps each invalid field to what is wrong with it.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string {
+	parts := make([]string, 0, len(f))
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		parts = append(parts, k+": "+f[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Validate checks every field and reports all that are wrong; jetq runs it
+// at enqueue and again at the worker.
+func (a EmailArgs) Validate() error {
+	errs := FieldErrors{}
+	switch addr, err := mail.ParseAddress(a.Recipient); {
+	case strings.TrimSpace(a.Recipient) == "":
+		errs["recipient"] = "is required"
+	case err != nil:
+		errs["recipient"] = "is not an email address"
+	case addr.Address != a.Recipient:
+		errs["recipient"] = "must be a bare address like ada@example.com"
+	case !strings.Contains(addr.Address[strings.LastIndex(addr.Address, "@")+1:], "."):
+		errs["recipient"] = "needs a domain with a dot"
+	}
+	switch {
+	case strings.TrimSpace(a.Content) == "":
+		errs["content"] = "is required"
+	case len(a.Content) > 10_000:
+		errs["content"] = "is longer than 10000 characters"
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// FileArgs is the payload of file.process.
+type FileArgs struct {
+	Path string `json:"path"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// The tasks of the service; both track their state for GET /tasks/{id}.
+var (
+	SendEmail = tasks.Define[EmailArgs]("email.send", tasks.WithStateTracking(),
+		tasks.WithMaxAttempts(4), tasks.WithTimeout(30*time.Second),
+		tasks.WithBackoff(tasks.Backoff{Initial: time.Second, Max: 10 * time.Second}))
+	ProcessFile = tasks.Define[FileArgs]("file.process", tasks.WithStateTracking(),
+		tasks.WithMaxAttempts(5), tasks.WithTimeout(10*time.Minute))
+)
+
+// app is the service: HTTP routes, a producer, a worker and a tracker.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	p       *producer.Producer
+	w       *consumer.Worker
+	tracker *status.Tracker
+	uploads string
+
+	// background counts in-process work started after a response.
+	background sync.WaitGroup
+}
+
+func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, uploads: filepath.Join(cfg.dataDir, "uploads")}
+	if err := os.MkdirAll(a.uploads, 0o755); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.p, err = producer.New(js, producer.WithLogger(log)); err != nil {
+		return nil, err
+	}
+	if a.tracker, err = status.NewTracker(js); err != nil {
+		return nil, err
+	}
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, SendEmail, a.sendEmail)
+	tasks.MustHandle(reg, ProcessFile, a.processFile)
+	if a.w, err = consumer.New(js, reg, consumer.WithLogger(log), consumer.WithShutdownTimeout(10*time.Second)); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) runWorker(ctx context.Context) error { return a.w.Run(ctx) }
+
+func (a *app) stopWorker(ctx context.Context) error { return a.w.Shutdown(ctx) }
+
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /send-email", a.postSendEmail)
+	mux.HandleFunc("POST /upload-file", a.postUploadFile)
+	mux.HandleFunc("GET /tasks/{id}", a.getTask)
+	return mux
+}
+
+func (a *app) postSendEmail(w http.ResponseWriter, r *http.Request) {
+	var args EmailArgs
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&args); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": FieldErrors{"body": bodyError(err)}})
+		return
+	}
+	if dec.More() {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": FieldErrors{"body": "must hold one JSON object"}})
+		return
+	}
+	res, err := producer.Enqueue(r.Context(), a.p, SendEmail, args)
+	var fe FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": fe})
+		return
+	case err != nil:
+		a.enqueueFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": res.ID, "status": "/tasks/" + res.ID})
+}
+
+// bodyError says what is wrong with a body that is not an EmailArgs object.
+func bodyError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "is empty; send a JSON object with recipient and content"
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
+	case errors.As(err, &maxErr):
+		return fmt.Sprintf("is larger than %d bytes", maxErr.Limit)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "is not valid JSON: " + err.Error()
+}
+
+func (a *app) postUploadFile(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<20)
+	file, hdr, err := r.FormFile("file")
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": FieldErrors{"file": "send a multipart/form-data body with a file field: " + err.Error()}})
+		return
+	}
+	defer file.Close()
+	name := filepath.Base(hdr.Filename)
+	if name == "." || name == string(filepath.Separator) || name == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": FieldErrors{"file": "has no file name"}})
+		return
+	}
+	dst, err := os.CreateTemp(a.uploads, "*-"+name)
+	if err != nil {
+		a.serverError(w, err)
+		return
+	}
+	size, err := io.Copy(dst, file)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst.Name())
+		a.serverError(w, err)
+		return
+	}
+	res, err := producer.Enqueue(r.Context(), a.p, ProcessFile, FileArgs{Path: dst.Name(), Name: name, Size: size})
+	if err != nil {
+		os.Remove(dst.Name())
+		a.enqueueFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": res.ID, "status": "/tasks/" + res.ID})
+
+	// The fast step runs in-process right after the response: it is cheap,
+	// and losing it in a crash costs nothing.
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		a.log.Info("upload received", "file", name, "bytes", size, "task_id", res.ID)
+	}()
+}
+
+func (a *app) getTask(w http.ResponseWriter, r *http.Request) {
+	st, err := a.tracker.Get(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no task with ID " + r.PathValue("id")})
+	case err != nil:
+		a.serverError(w, err)
+	default:
+		writeJSON(w, http.StatusOK, st)
+	}
+}
+
+// enqueueFailed answers a failed enqueue: a full queue is worth a retry.
+func (a *app) enqueueFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, producer.ErrQueueFull) {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the queue is full; try again shortly"})
+		return
+	}
+	a.serverError(w, err)
+}
+
+func (a *app) serverError(w http.ResponseWriter, err error) {
+	a.log.Error("request failed", "error", err)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// sendEmail is the email.send handler. Recipients at invalid.example never
+// exist (dead-lettered at once); a "+flaky" recipient fails its first attempt.
+func (a *app) sendEmail(ctx context.Context, t *tasks.Task[EmailArgs]) error {
+	to := t.Payload.Recipient
+	switch {
+	case strings.HasSuffix(to, "@invalid.example"):
+		return tasks.Permanent(fmt.Errorf("smtp 550: mailbox %s does not exist", to))
+	case strings.Contains(to, "+flaky") && t.Attempt == 1:
+		return errors.New("smtp 421: try again later")
+	}
+	a.log.Info("email sent", "to", to, "task_id", t.ID, "attempt", t.Attempt)
+	return nil
+}
+
+// processFile is the slow file.process handler: it hashes the upload, taking
+// the configured processing time, and reports its progress.
+func (a *app) processFile(ctx context.Context, t *tasks.Task[FileArgs]) error {
+	f, err := os.Open(t.Payload.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return tasks.Permanent(fmt.Errorf("upload %s is gone", t.Payload.Path))
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	const steps = 10
+	for i := 1; i <= steps; i++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(a.cfg.processTime / steps):
+		}
+		_ = tasks.ReportProgress(ctx, float64(i*100/steps), fmt.Sprintf("step %d of %d", i, steps))
+	}
+	a.log.Info("file processed", "file", t.Payload.Name, "sha256", hex.EncodeToString(h.Sum(nil)), "task_id", t.ID)
+	return nil
+}
