@@ -116,4 +116,3 @@ func connect(ctx context.Context, dataDir string, log *slog.Logger) (jetstream.J
 	}
 	return js, closeAll, nil
 }
-
