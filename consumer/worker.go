@@ -43,10 +43,11 @@ type Worker struct {
 	baseCtx context.Context
 	abort   context.CancelFunc
 
-	started atomic.Bool
-	active  sync.WaitGroup // route loops and jobs holding a slot
-	drained chan struct{}  // closed once active reaches zero after Run began
-	fatal   chan error
+	started    atomic.Bool
+	stoppedLog sync.Once
+	active     sync.WaitGroup // route loops and jobs holding a slot
+	drained    chan struct{}  // closed once active reaches zero after Run began
+	fatal      chan error
 }
 
 // New returns a worker for the tasks registered in reg that its options let
@@ -155,7 +156,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-w.drained:
-		w.log.LogAttrs(ctx, slog.LevelInfo, "jetq: worker stopped")
+		w.stoppedLog.Do(func() { w.log.LogAttrs(ctx, slog.LevelInfo, "jetq: worker stopped") })
 		return nil
 	case <-ctx.Done():
 	}
