@@ -34,61 +34,72 @@ type job struct {
 
 type jobKey struct{}
 
-// dispatch is the Consume callback: it waits for a handler slot, heartbeating
-// the delivery meanwhile, and runs the job on its own goroutine. Blocking here
-// is what keeps the client from pulling more than the worker can run.
-func (w *Worker) dispatch(r *route, msg jetstream.Msg) {
-	slot, ok := w.acquire(msg)
-	if !ok {
-		// Forced stop: hand it straight back.
-		_ = msg.Nak()
-		return
-	}
-	w.active.Add(1)
-	go w.run(r, msg, slot)
+// delivery is a message on its way from a route's Consume to a runner.
+type delivery struct {
+	r   *route
+	msg jetstream.Msg
 }
 
-func (w *Worker) acquire(msg jetstream.Msg) (int, bool) {
+// dispatch is the Consume callback: it hands the delivery to a free runner,
+// heartbeating it while every runner is busy. Blocking here is what keeps the
+// client from pulling more than the worker can run.
+func (w *Worker) dispatch(r *route, msg jetstream.Msg) {
+	d := delivery{r: r, msg: msg}
 	if w.baseCtx.Err() != nil {
-		return 0, false
+		_ = msg.Nak() // forced stop: hand it straight back
+		return
 	}
 	select {
-	case s := <-w.slots:
-		return s, true
+	case w.work <- d:
+		return
 	default:
 	}
 	t := time.NewTicker(w.cfg.ackWait / 3)
 	defer t.Stop()
 	for {
 		select {
-		case s := <-w.slots:
-			if w.baseCtx.Err() != nil {
-				w.slots <- s
-				return 0, false
-			}
-			return s, true
+		case w.work <- d:
+			return
 		case <-w.baseCtx.Done():
-			return 0, false
+			_ = msg.Nak()
+			return
 		case <-t.C:
 			_ = msg.InProgress()
 		}
 	}
 }
 
-func (w *Worker) run(r *route, msg jetstream.Msg, slot int) {
-	j := &job{msg: msg, route: r, slot: slot}
+// runner is one of the worker's concurrency handler goroutines, owning slot
+// until every route has stopped, or until its handler is abandoned and a
+// replacement takes the slot over.
+func (w *Worker) runner(slot int) {
+	for {
+		select {
+		case d := <-w.work:
+			if !w.run(d.r, d.msg, slot) {
+				return // abandoned: the slot has a new runner
+			}
+		case <-w.routesDone:
+			w.active.Done()
+			return
+		}
+	}
+}
+
+// run processes one delivery on slot. It reports whether the runner still
+// owns the slot: false when the heartbeat gave up on the handler meanwhile.
+func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
 	md, err := msg.Metadata()
 	if err != nil {
 		// A pull consumer only delivers JetStream messages; this is a bug.
 		w.logRoute(w.baseCtx, r, slog.LevelError, "jetq: delivery without metadata; returning it", slog.String(keyError, err.Error()))
 		_ = msg.NakWithDelay(time.Second)
-		w.free(j)
-		return
+		return true
 	}
+	j := &job{msg: msg, route: r, slot: slot}
 	j.env, j.malformed = wire.FromDelivery(w.cfg.topology.Names, msg, md)
 	j.env.MaxAttempts = r.spec.MaxAttempts
 	w.running[slot].Store(j)
-	defer w.free(j)
 
 	ctx := context.WithValue(w.baseCtx, jobKey{}, j)
 	err = r.handler(ctx, j.env)
@@ -96,6 +107,11 @@ func (w *Worker) run(r *route, msg jetstream.Msg, slot int) {
 		// A middleware returned without calling next.
 		w.settle(ctx, j, err, false)
 	}
+	if !j.release() {
+		return false
+	}
+	w.running[slot].CompareAndSwap(j, nil)
+	return true
 }
 
 // terminal is the innermost handler of a route: it runs the registered
@@ -119,15 +135,9 @@ func (w *Worker) terminal(r *route) tasks.Handler {
 	}
 }
 
-// free gives the job's slot back, once.
-func (w *Worker) free(j *job) {
-	if !j.freed.CompareAndSwap(false, true) {
-		return
-	}
-	w.running[j.slot].CompareAndSwap(j, nil)
-	w.slots <- j.slot
-	w.active.Done()
-}
+// release claims the job's slot back from it, once: the runner when the
+// handler returns, or the heartbeat when it abandons the handler.
+func (j *job) release() bool { return j.freed.CompareAndSwap(false, true) }
 
 // heartbeat tells the server, every third of the ack wait, that running
 // tasks are alive, and gives up on handlers that overran their deadline.
@@ -169,5 +179,8 @@ func (w *Worker) abandon(ctx context.Context, j *job) {
 		err = errors.New("worker stopped before the handler returned")
 	}
 	w.apply(ctx, j, w.decide(j, err, timedOut))
-	w.free(j)
+	if j.release() {
+		w.running[j.slot].CompareAndSwap(j, nil)
+		go w.runner(j.slot) // the stuck goroutine keeps its handler; the slot gets a new runner
+	}
 }

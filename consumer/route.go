@@ -42,7 +42,6 @@ func (w *Worker) newRoute(rt tasks.Route) *route {
 // stops, recreating consumer and subscription when the server deletes the
 // consumer or the subscription ends.
 func (w *Worker) consume(r *route) {
-	defer w.active.Done()
 	ctx := w.stopCtx
 	bo := retry.New(200*time.Millisecond, 15*time.Second, 0)
 	recovering := false

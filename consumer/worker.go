@@ -31,9 +31,11 @@ type Worker struct {
 
 	states *state.Store // statuses of tracked tasks
 
-	// slots hands out handler slots; running[slot] is the job holding it.
-	slots   chan int
-	running []atomic.Pointer[job]
+	// work hands deliveries to the runners, one goroutine per slot of
+	// concurrency; running[slot] is the job a runner works on.
+	work       chan delivery
+	running    []atomic.Pointer[job]
+	routesDone chan struct{} // closed when no route delivers any more
 
 	// stopCtx ends when the worker begins to stop: no more pulls.
 	stopCtx  context.Context
@@ -69,17 +71,15 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		return nil, err
 	}
 	w := &Worker{
-		js:      js,
-		cfg:     cfg,
-		log:     cfg.log,
-		slots:   make(chan int, cfg.concurrency),
-		running: make([]atomic.Pointer[job], cfg.concurrency),
-		drained: make(chan struct{}),
-		fatal:   make(chan error, 1),
-		states:  state.NewStore(js, cfg.topology),
-	}
-	for i := range cfg.concurrency {
-		w.slots <- i
+		js:         js,
+		cfg:        cfg,
+		log:        cfg.log,
+		work:       make(chan delivery),
+		running:    make([]atomic.Pointer[job], cfg.concurrency),
+		routesDone: make(chan struct{}),
+		drained:    make(chan struct{}),
+		fatal:      make(chan error, 1),
+		states:     state.NewStore(js, cfg.topology),
 	}
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())
@@ -117,10 +117,22 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.active.Done()
 		return err
 	}
-	for _, r := range w.routes {
-		w.active.Add(1)
-		go w.consume(r)
+	w.active.Add(w.cfg.concurrency)
+	for slot := range w.cfg.concurrency {
+		go w.runner(slot)
 	}
+	var routes sync.WaitGroup
+	for _, r := range w.routes {
+		routes.Add(1)
+		go func() {
+			defer routes.Done()
+			w.consume(r)
+		}()
+	}
+	go func() {
+		routes.Wait()
+		close(w.routesDone)
+	}()
 	go w.watchConnection()
 	go w.heartbeat()
 	w.active.Done()
@@ -161,9 +173,20 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: shutdown deadline passed; handing running tasks back",
-		slog.Int(keyCount, w.cfg.concurrency-len(w.slots)))
+		slog.Int(keyCount, w.inFlight()))
 	w.forceStop(ctx)
 	return ctx.Err()
+}
+
+// inFlight counts the handlers running now.
+func (w *Worker) inFlight() int {
+	n := 0
+	for i := range w.running {
+		if w.running[i].Load() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // forceStop cancels every handler, waits a moment for them to hand their

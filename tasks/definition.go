@@ -28,6 +28,9 @@ const maxNameLen = 200
 // for concurrent use.
 type Definition[T any] struct {
 	spec Spec
+	// validates records whether T or *T has a Validate method, found once
+	// so that payloads without one are never boxed to look.
+	validates bool
 }
 
 // Spec is the untyped description of a [Definition], as producers, workers and
@@ -81,7 +84,7 @@ func New[T any](name string, opts ...Option) (*Definition[T], error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	return &Definition[T]{spec: spec}, nil
+	return &Definition[T]{spec: spec, validates: hasValidate[T]()}, nil
 }
 
 // Name returns the task name.
@@ -102,8 +105,10 @@ func (d *Definition[T]) Spec() Spec {
 // Encode validates v (see [Validator]) and encodes it with the definition's
 // codec. Errors wrap [ErrInvalidPayload].
 func (d *Definition[T]) Encode(v T) ([]byte, error) {
-	if err := validate(d.spec.Name, v); err != nil {
-		return nil, err
+	if d.validates {
+		if err := validate(d.spec.Name, v); err != nil {
+			return nil, err
+		}
 	}
 	b, err := d.spec.Codec.Marshal(v)
 	if err != nil {
@@ -119,8 +124,10 @@ func (d *Definition[T]) Decode(data []byte) (T, error) {
 	if err := d.spec.Codec.Unmarshal(data, &v); err != nil {
 		return v, fmt.Errorf("%w: task %q: decode: %w", ErrInvalidPayload, d.spec.Name, err)
 	}
-	if err := validate(d.spec.Name, v); err != nil {
-		return v, err
+	if d.validates {
+		if err := validate(d.spec.Name, v); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
 }

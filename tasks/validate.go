@@ -10,6 +10,16 @@ type Validator interface {
 	Validate() error
 }
 
+// hasValidate reports whether a T payload is a Validator, by value or pointer.
+func hasValidate[T any]() bool {
+	var zero T
+	if _, ok := any(zero).(Validator); ok {
+		return true
+	}
+	_, ok := any(&zero).(Validator)
+	return ok
+}
+
 func validate[T any](task string, v T) error {
 	var err error
 	switch x := any(v).(type) {

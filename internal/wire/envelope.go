@@ -20,14 +20,18 @@ var ErrMalformed = errors.New("malformed task message")
 // included. The header is fresh and may be extended by middleware.
 func NewEnvelope(n Names, spec tasks.Spec, id string, body []byte, now time.Time) *tasks.Envelope {
 	at := now.UTC()
-	h := make(tasks.Header, 8)
-	h[HeaderMsgID] = []string{id}
-	h[HeaderID] = []string{id}
-	h[HeaderTask] = []string{spec.Name}
-	h[HeaderQueue] = []string{spec.Queue}
-	h[HeaderEnqueuedAt] = []string{at.Format(TimeFormat)}
-	h[HeaderVersion] = []string{Version}
-	h[HeaderContentType] = []string{spec.Codec.ContentType()}
+	// One backing array for the seven values, capacity-capped so that a
+	// middleware's Add to one header cannot spill into the next.
+	v := [7]string{id, id, spec.Name, spec.Queue, at.Format(TimeFormat), Version, spec.Codec.ContentType()}
+	vals := v[:]
+	h := make(tasks.Header, 10)
+	h[HeaderMsgID] = vals[0:1:1]
+	h[HeaderID] = vals[1:2:2]
+	h[HeaderTask] = vals[2:3:3]
+	h[HeaderQueue] = vals[3:4:4]
+	h[HeaderEnqueuedAt] = vals[4:5:5]
+	h[HeaderVersion] = vals[5:6:6]
+	h[HeaderContentType] = vals[6:7:7]
 	return &tasks.Envelope{
 		ID:          id,
 		Name:        spec.Name,
