@@ -24,7 +24,7 @@ func NewEnvelope(n Names, spec tasks.Spec, id string, body []byte, now time.Time
 	// middleware's Add to one header cannot spill into the next.
 	v := [7]string{id, id, spec.Name, spec.Queue, at.Format(TimeFormat), Version, spec.Codec.ContentType()}
 	vals := v[:]
-	h := make(tasks.Header, 10)
+	h := make(tasks.Header, 8) // one swiss-map group: our seven, plus a traceparent
 	h[HeaderMsgID] = vals[0:1:1]
 	h[HeaderID] = vals[1:2:2]
 	h[HeaderTask] = vals[2:3:3]
