@@ -1,0 +1,41 @@
+// Package consumer runs task handlers: a [Worker] pulls tasks from the work
+// stream and runs the handlers of a tasks.Registry with bounded concurrency,
+// retries, heartbeats and graceful shutdown.
+//
+// # Running
+//
+//	w, err := consumer.New(js, reg, consumer.WithConcurrency(16))
+//	err = w.Run(ctx) // blocks; cancel ctx to stop gracefully
+//
+// Each registered task has one durable pull consumer on the server, shared
+// by every worker that handles it, so work spreads across processes and
+// hosts and a worker never receives a task it has no handler for.
+// [WithConcurrency] bounds the handlers running at once in one process,
+// across all task types.
+//
+// # Settlement
+//
+// A handler that returns nil acknowledges its task. Any other error retries
+// it after the definition's backoff (tasks.RetryAfter picks the delay), and
+// the last attempt files it in the dead-letter stream; tasks.Permanent and
+// payloads that do not decode or validate are dead-lettered at once. The
+// record is stored before the task is removed, so a task is never lost. A
+// panic is recovered and retried; an attempt that outlives the definition's
+// timeout has its ctx cancelled.
+//
+// # Long tasks and failures
+//
+// While a handler runs the worker tells the server every third of the ack
+// wait ([WithAckWait]) that it is alive, so a long task is not redelivered;
+// a worker that dies stops doing so, and its tasks come back to other
+// workers. The worker recreates consumers deleted on the server and resumes
+// after a dropped connection by itself, saying so in its log.
+//
+// # Stopping
+//
+// Cancelling Run's ctx, or [Worker.Shutdown], stops pulling and lets running
+// handlers finish; at the deadline their ctx is cancelled and their tasks go
+// back to the queue at once, for another worker.
+//
+// See the package examples.
+package consumer
