@@ -28,7 +28,7 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 	// retried marks tasks whose earlier attempt may have been stored: a later
 	// Duplicate answer is then that attempt's own, not another producer's.
 	retried := make([]bool, len(batch))
-	bo := retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
+	var bo *retry.Backoff // made on the first failure: most publishes never need it
 	for {
 		var again []int
 		if len(todo) == 1 {
@@ -44,6 +44,9 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 		if errors.Is(errs[again[0]], jetstream.ErrNoStreamResponse) {
 			// Nobody answers for the stream: it may have been deleted.
 			p.reprovision(ctx)
+		}
+		if bo == nil {
+			bo = retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
 		}
 		if err := bo.Wait(ctx); err != nil {
 			if errors.Is(err, retry.ErrBudget) {
