@@ -221,8 +221,13 @@ func (w *Worker) provision(ctx context.Context) error {
 	defer stop()
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
 	for {
-		err := w.cfg.topology.Ensure(ctx, w.js, w.log)
+		work, err := w.cfg.topology.Ensure(ctx, w.js, w.log)
 		if err == nil {
+			// On a WorkQueue stream consumers must have the stream's
+			// replicas, whoever created it and however.
+			for _, r := range w.routes {
+				r.consumer.Replicas = work.Replicas
+			}
 			return nil
 		}
 		if ctx.Err() != nil {

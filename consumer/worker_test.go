@@ -649,3 +649,28 @@ func TestWorkerSurvivesDroppedConnection(t *testing.T) {
 		t.Errorf("after reconnect handled %+v, want N=2", c.task.Payload)
 	}
 }
+
+func TestWorkerMatchesTheStreamsReplicas(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.replicas")
+	// The stream exists already, made by someone else with other settings
+	// than the worker's own default; the consumer must follow the stream.
+	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: "JETQ_TASKS", Subjects: []string{"jetq.task.>"}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.MemoryStorage, Replicas: 1,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		rec.record(tk)
+		return nil
+	})
+	b.startWorker(t, reg, consumer.WithReplicas(3))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t, 10*time.Second)
+}

@@ -70,7 +70,7 @@ func (p *Producer) Provision(ctx context.Context) error {
 	if p.provisioned {
 		return nil
 	}
-	if err := p.cfg.topology.Ensure(ctx, p.js, p.cfg.log); err != nil {
+	if _, err := p.cfg.topology.Ensure(ctx, p.js, p.cfg.log); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
 	p.provisioned = true

@@ -132,22 +132,23 @@ func (t Topology) Consumer(spec tasks.Spec, ackWait time.Duration, maxAckPending
 	}
 }
 
-// Ensure creates the streams that are missing. A stream that exists is used
-// as it is; where it differs from what t asks for, a warning is logged. A work
-// stream that is not a WorkQueue stream over the task subjects cannot be used
-// and is an error.
-func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+// Ensure creates the streams that are missing and returns the work stream's
+// configuration as the server has it. A stream that exists is used as it is;
+// where it differs from what t asks for, a warning is logged. A work stream
+// that is not a WorkQueue stream over the task subjects cannot be used and is
+// an error.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (jetstream.StreamConfig, error) {
 	work, err := ensureStream(ctx, js, t.WorkStream(), log)
 	if err != nil {
-		return err
+		return work, err
 	}
 	if work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, t.WorkSubjects()) {
-		return fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, t.WorkSubjects())
+		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, t.WorkSubjects())
 	}
 	if _, err := ensureStream(ctx, js, t.DLQStream(), log); err != nil {
-		return err
+		return work, err
 	}
-	return nil
+	return work, nil
 }
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
