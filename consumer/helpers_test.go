@@ -74,6 +74,9 @@ func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer
 		cancel()
 		select {
 		case <-rw.done:
+			if rw.err != nil {
+				t.Logf("Run returned: %v", rw.err)
+			}
 		case <-time.After(30 * time.Second):
 			t.Error("worker did not stop")
 		}

@@ -656,11 +656,13 @@ func TestWorkerMatchesTheStreamsReplicas(t *testing.T) {
 	def := tasks.Define[Args]("test.replicas")
 	// The stream exists already, made by someone else with other settings
 	// than the worker's own default; the consumer must follow the stream.
-	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{
-		Name: "JETQ_TASKS", Subjects: []string{"jetq.task.>"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.MemoryStorage, Replicas: 1,
-	}); err != nil {
-		t.Fatal(err)
+	for _, cfg := range []jetstream.StreamConfig{
+		{Name: "JETQ_TASKS", Subjects: []string{"jetq.task.>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.MemoryStorage},
+		{Name: "JETQ_DLQ", Subjects: []string{"jetq.dlq.>"}, Storage: jetstream.MemoryStorage},
+	} {
+		if _, err := b.js.CreateStream(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rec := newRecorder()
 	reg := tasks.NewRegistry()
