@@ -71,14 +71,27 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 		At:         time.Now(),
 	}
 	rec := wire.DeadLetter(w.cfg.topology.Names, spec.Queue, spec.Name, j.msg.Headers(), j.msg.Data(), f)
+	renv := &tasks.Envelope{
+		ID: rec.Header.Get(wire.HeaderMsgID), Name: spec.Name, Queue: spec.Queue, Subject: rec.Subject,
+		EnqueuedAt: f.At, Header: tasks.Header(rec.Header), Body: rec.Data,
+		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, Outcome: o,
+	}
+	publish := func(ctx context.Context, batch []*tasks.Envelope) []error {
+		ack, err := w.js.PublishMsg(ctx, rec)
+		if err != nil {
+			return []error{fmt.Errorf("publish to %s: %w", rec.Subject, err)}
+		}
+		batch[0].Stream, batch[0].Sequence, batch[0].Duplicate = ack.Stream, ack.Sequence, ack.Duplicate
+		return []error{nil}
+	}
+	if mw := tasks.DeadLetterMiddleware(ctx); mw != nil {
+		publish = mw(publish)
+	}
 	// The record must be filed even when the worker is being stopped, and
 	// inside the trace of ctx.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := w.js.PublishMsg(pctx, rec); err != nil {
-		return fmt.Errorf("publish to %s: %w", rec.Subject, err)
-	}
-	return nil
+	return publish(pctx, []*tasks.Envelope{renv})[0]
 }
 
 // errorText is what a dead-letter record says about err; a panic brings its stack.

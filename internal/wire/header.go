@@ -12,6 +12,9 @@ const (
 	HeaderEnqueuedAt  = "Jetq-Enqueued-At"
 	HeaderVersion     = "Jetq-Version"
 	HeaderContentType = "Content-Type"
+	// HeaderReplayOf marks a task replayed from the dead-letter stream with
+	// the record it came from; tracing.ReplayHeader names it too.
+	HeaderReplayOf = "Jetq-Replay-Of"
 )
 
 // Header names a dead-letter record adds to the original message's.

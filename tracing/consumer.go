@@ -1,0 +1,179 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// Consumer returns the middleware that traces every delivery a worker
+// processes, for consumer.WithMiddleware.
+//
+// Each delivery gets a "process <subject>" span of kind CONSUMER covering the
+// handler and the settlement. By default it is the child of the producer's
+// span found in the task's header, so enqueue, every attempt and the
+// dead-lettering form one trace; it also links to that span, and to the
+// span of the worker's own ctx if there is one, as the messaging conventions
+// ask of a process span parented on the creation context. [WithLinkOnly]
+// makes it the child of the worker's ctx instead, linked to the producer's
+// span; so does [ReplayHeader] in the header. Baggage from the header is
+// put in the handler's ctx either way.
+//
+// The span is in the ctx the handler and the settlement run under, so spans
+// the handler starts from its ctx nest under it. When next returns, the span
+// records the settlement: jetq.outcome (ack, retry, dead_letter or release;
+// none when the worker settled the delivery on its own, as it does with a
+// handler that overran its timeout), jetq.retry.delay in seconds or
+// jetq.dead_letter.reason, and an event named after the outcome, such as
+// jetq.retry. A handler error is recorded as an exception event, with status
+// Error and error.type. A dead-lettered task also gets a
+// "send <prefix>.dlq.<queue>.<name>" child span timing the publish of its
+// dead-letter record.
+//
+// Metrics: messaging.client.consumed.messages counts deliveries,
+// messaging.process.duration times them by jetq.outcome,
+// jetq.task.wait.duration measures enqueue to start, jetq.task.active counts
+// running tasks, and jetq.task.dead_lettered counts dead-lettered tasks by
+// reason.
+//
+// Give it first to consumer.WithMiddleware, so that the other middleware run
+// inside its span. The returned middleware is safe for concurrent use.
+func Consumer(opts ...Option) tasks.Middleware {
+	c := newConfig(opts)
+	m := &processor{
+		tracer:   c.tracer(),
+		prop:     c.propagators,
+		linkOnly: c.linkOnly,
+		metrics:  newConsumerMetrics(c.meter()),
+	}
+	return func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error {
+			return m.process(ctx, env, next)
+		}
+	}
+}
+
+type processor struct {
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
+	linkOnly bool
+	metrics  consumerMetrics
+}
+
+func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks.Handler) error {
+	start := time.Now()
+	parent, links, replayOf := m.parent(ctx, env)
+	attrs := make([]attribute.KeyValue, 0, 14)
+	attrs = append(attrs,
+		systemNATS,
+		semconv.MessagingOperationName(opProcess),
+		semconv.MessagingOperationTypeProcess,
+		semconv.MessagingDestinationName(env.Subject),
+		semconv.MessagingMessageID(env.ID),
+		keyStream.String(env.Stream),
+		keySequence.Int64(int64(env.Sequence)),
+		keyDeliveries.Int(env.Attempt),
+		keyTask.String(env.Name),
+		keyQueue.String(env.Queue),
+		keyAttempt.Int(env.Attempt),
+		keyMaxAttempts.Int(env.MaxAttempts),
+	)
+	if env.Consumer != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupName(env.Consumer))
+	}
+	if replayOf != "" {
+		attrs = append(attrs, keyReplayOf.String(replayOf))
+	}
+	ctx, span := m.tracer.Start(parent, opProcess+" "+env.Subject,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithTimestamp(start),
+		trace.WithLinks(links...),
+		trace.WithAttributes(attrs...))
+
+	measure := m.metrics.enabled(ctx)
+	if measure {
+		m.metrics.started(ctx, env, start)
+	}
+
+	err := next(tasks.WithDeadLetterMiddleware(ctx, m.deadLetterMiddleware), env)
+
+	end := time.Now()
+	o := env.Outcome
+	if err == nil {
+		err = o.Err
+	}
+	if span.IsRecording() {
+		settled(span, o, err)
+	}
+	span.End(trace.WithTimestamp(end))
+	if measure {
+		m.metrics.finished(ctx, env, err, end.Sub(start))
+	}
+	return err
+}
+
+// parent returns the ctx to start the process span from, its links, and the
+// dead-letter record a replayed task came from.
+func (m *processor) parent(ctx context.Context, env *tasks.Envelope) (context.Context, []trace.Link, string) {
+	// Extract into an empty ctx: Extract leaves ctx as it is when the header
+	// has no trace context, and the worker's ctx may hold a span of its own.
+	ectx := m.prop.Extract(context.Background(), HeaderCarrier(env.Header))
+	if b := baggage.FromContext(ectx); b.Len() > 0 {
+		ctx = baggage.ContextWithBaggage(ctx, b)
+	}
+	replayOf := env.Header.Get(ReplayHeader)
+	creation := trace.SpanContextFromContext(ectx)
+	if !creation.IsValid() {
+		return ctx, nil, replayOf
+	}
+	links := []trace.Link{{SpanContext: creation}}
+	if m.linkOnly || replayOf != "" {
+		return ctx, links, replayOf
+	}
+	if ambient := trace.SpanContextFromContext(ctx); ambient.IsValid() {
+		links = append(links, trace.Link{SpanContext: ambient})
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, creation), links, ""
+}
+
+// settled records on span the settlement o and the handler's error, if any.
+func settled(span trace.Span, o tasks.Outcome, err error) {
+	// One SetAttributes: the SDK grows the span's attributes on every call.
+	attrs := make([]attribute.KeyValue, 1, 3)
+	attrs[0] = keyOutcome.String(o.Action.String())
+	switch o.Action {
+	case tasks.ActionRetry:
+		attrs = append(attrs, keyDelay.Float64(o.Delay.Seconds()))
+	case tasks.ActionDeadLetter:
+		attrs = append(attrs, keyReason.String(string(o.Reason)))
+	}
+	if o.Action != tasks.ActionNone {
+		span.AddEvent("jetq."+o.Action.String(), trace.WithAttributes(attrs[1:]...))
+	}
+	if err != nil {
+		failed(span, err)
+		attrs = append(attrs, errorType(err))
+	}
+	span.SetAttributes(attrs...)
+}
+
+// failed records err on span as an exception event, with the stack of a
+// panic, and sets the span's status to Error.
+func failed(span trace.Span, err error) {
+	var opts []trace.EventOption
+	var pe *tasks.PanicError
+	if errors.As(err, &pe) {
+		opts = append(opts, trace.WithAttributes(semconv.ExceptionStacktrace(string(pe.Stack))))
+	}
+	span.RecordError(err, opts...)
+	span.SetStatus(codes.Error, err.Error())
+}

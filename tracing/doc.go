@@ -1,0 +1,40 @@
+// Package tracing traces jetq tasks with OpenTelemetry, from the enqueue
+// through every attempt to the dead-letter stream, and records their metrics.
+//
+// # Setup
+//
+//	shutdown, err := tracing.Setup(ctx, "billing") // OTLP/HTTP, OTEL_EXPORTER_OTLP_* variables
+//	defer shutdown(context.Background())
+//	p, err := producer.New(js, producer.WithMiddleware(tracing.Producer()))
+//	w, err := consumer.New(js, reg, consumer.WithMiddleware(tracing.Consumer()))
+//
+// [Producer] and [Consumer] use the otel globals unless given [WithTracerProvider],
+// [WithMeterProvider] or [WithPropagators]; [Setup] installs them.
+//
+// # Traces
+//
+// Enqueueing a task is a "send jetq.task.<queue>.<name>" span whose context
+// travels in the task's traceparent header ([HeaderCarrier] keeps the W3C keys
+// lower-case, so any NATS client can read and write them). Each attempt is a
+// "process jetq.task.<queue>.<name>" span, by default the child of the send
+// span, so a task's enqueue, retries and dead-lettering form one waterfall;
+// [WithLinkOnly] links instead. Handler spans started from the handler's ctx
+// nest under the process span, which records the settlement (jetq.outcome).
+// Spans follow the OpenTelemetry messaging conventions (semconv v1.43.0) with
+// messaging.system "nats"; jetq's own attributes are under jetq.*.
+//
+// A dead-lettered task gets a "send jetq.dlq.<queue>.<name>" span under its
+// last process span, timing the publish of its dead-letter record. A task
+// replayed from the dead-letter stream carries [ReplayHeader]: its processing
+// starts a new trace linked to the original.
+//
+// # Metrics
+//
+// messaging.client.sent.messages, messaging.client.consumed.messages,
+// messaging.process.duration (by jetq.outcome), jetq.task.wait.duration
+// (enqueue to start of an attempt), jetq.task.active and
+// jetq.task.dead_lettered (by jetq.dead_letter.reason). Their attributes are
+// the task type and the outcome, never task IDs.
+//
+// See the Example for a complete program and its trace.
+package tracing

@@ -1,0 +1,179 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// SetupOption configures [Setup].
+type SetupOption func(*setupConfig)
+
+type setupConfig struct {
+	version string
+	attrs   []attribute.KeyValue
+	sampler sdktrace.Sampler
+}
+
+// WithServiceVersion sets the resource's service.version. Default: none.
+func WithServiceVersion(v string) SetupOption {
+	return func(c *setupConfig) { c.version = v }
+}
+
+// WithResourceAttributes adds attrs to the resource that describes this
+// process, such as deployment.environment.name. Calls add up; the
+// OTEL_RESOURCE_ATTRIBUTES variable overrides them.
+func WithResourceAttributes(attrs ...attribute.KeyValue) SetupOption {
+	return func(c *setupConfig) { c.attrs = append(c.attrs, attrs...) }
+}
+
+// WithSampler samples traces with s. Default: what OTEL_TRACES_SAMPLER
+// says, else every trace whose parent is sampled or that has none
+// (ParentBased(AlwaysSample)). A nil s keeps the default.
+func WithSampler(s sdktrace.Sampler) SetupOption {
+	return func(c *setupConfig) { c.sampler = s }
+}
+
+// Setup exports this process's traces and metrics over OTLP/HTTP and makes
+// them the otel globals, which [Producer] and [Consumer] use by default.
+//
+// The exporters follow the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT
+// (default https://localhost:4318; an http:// endpoint turns TLS off), the
+// per-signal OTEL_EXPORTER_OTLP_TRACES_* and OTEL_EXPORTER_OTLP_METRICS_*,
+// OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE and the rest;
+// OTEL_TRACES_SAMPLER and OTEL_METRIC_EXPORT_INTERVAL (default 60 s) too.
+// OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER set to "none" turns that
+// signal off, leaving its global provider as it was; a backend that stores
+// only traces, such as Jaeger, wants OTEL_METRICS_EXPORTER=none. The
+// resource has service.name serviceName, unless OTEL_SERVICE_NAME or
+// OTEL_RESOURCE_ATTRIBUTES says otherwise; an empty serviceName leaves the
+// SDK's default, unknown_service:<program>. Setup installs the tracer
+// provider, the meter provider and a W3C trace context plus baggage
+// propagator as the globals, replacing what was there.
+//
+// Setup does no network I/O: an unreachable collector shows up later, as
+// export errors reported to otel.Handle or returned by shutdown. It returns
+// an error only when an exporter or the resource cannot be built from the
+// configuration, or an exporter variable names an exporter other than otlp
+// or none.
+//
+// shutdown flushes what is buffered and stops both exporters, within its
+// ctx; call it before the process exits. It returns the errors of both, and
+// the same result when called again.
+func Setup(ctx context.Context, serviceName string, opts ...SetupOption) (shutdown func(context.Context) error, err error) {
+	var cfg setupConfig
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	var attrs []attribute.KeyValue
+	if serviceName != "" {
+		attrs = append(attrs, semconv.ServiceName(serviceName))
+	}
+	if cfg.version != "" {
+		attrs = append(attrs, semconv.ServiceVersion(cfg.version))
+	}
+	attrs = append(attrs, cfg.attrs...)
+	// Later sources win: the SDK's defaults, then ours, then the environment.
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithTelemetrySDK(),
+		resource.WithService(),
+		resource.WithAttributes(attrs...),
+		resource.WithFromEnv(),
+	)
+	switch {
+	case errors.Is(err, resource.ErrPartialResource):
+		// A malformed OTEL_RESOURCE_ATTRIBUTES loses only its own attributes.
+		otel.Handle(err)
+	case err != nil:
+		return nil, fmt.Errorf("tracing: resource: %w", err)
+	}
+
+	tracesOn, err := exporterOn("OTEL_TRACES_EXPORTER")
+	if err != nil {
+		return nil, err
+	}
+	metricsOn, err := exporterOn("OTEL_METRICS_EXPORTER")
+	if err != nil {
+		return nil, err
+	}
+	var (
+		tp *sdktrace.TracerProvider
+		mp *sdkmetric.MeterProvider
+	)
+	if tracesOn {
+		exp, err := otlptracehttp.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("tracing: trace exporter: %w", err)
+		}
+		tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
+		if cfg.sampler != nil {
+			tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.sampler))
+		}
+		tp = sdktrace.NewTracerProvider(tpOpts...)
+	}
+	if metricsOn {
+		exp, err := otlpmetrichttp.New(ctx)
+		if err != nil {
+			if tp != nil {
+				_ = tp.Shutdown(ctx)
+			}
+			return nil, fmt.Errorf("tracing: metric exporter: %w", err)
+		}
+		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res))
+	}
+	if tp != nil {
+		otel.SetTracerProvider(tp)
+	}
+	if mp != nil {
+		otel.SetMeterProvider(mp)
+	}
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+
+	var (
+		once   sync.Once
+		result error
+	)
+	return func(ctx context.Context) error {
+		once.Do(func() {
+			// Spans first: ending them may still record metrics.
+			var errs []error
+			if tp != nil {
+				errs = append(errs, tp.Shutdown(ctx))
+			}
+			if mp != nil {
+				errs = append(errs, mp.Shutdown(ctx))
+			}
+			if err := errors.Join(errs...); err != nil {
+				result = fmt.Errorf("tracing: shutdown: %w", err)
+			}
+		})
+		return result
+	}, nil
+}
+
+// exporterOn reads the exporter variable name, OTEL_TRACES_EXPORTER or
+// OTEL_METRICS_EXPORTER: "otlp" (the default) or "none".
+func exporterOn(name string) (bool, error) {
+	switch v := strings.TrimSpace(os.Getenv(name)); v {
+	case "", "otlp":
+		return true, nil
+	case "none":
+		return false, nil
+	default:
+		return false, fmt.Errorf("tracing: %s=%q: Setup exports with otlp, or none", name, v)
+	}
+}
