@@ -24,6 +24,7 @@ type config struct {
 	queues          []string
 	prefix          string
 	topology        wire.Topology
+	forward         bool
 }
 
 func defaultConfig() config {
@@ -87,6 +88,14 @@ func WithShutdownTimeout(d time.Duration) Option {
 // Default: every registered task.
 func WithQueues(queues ...string) Option {
 	return func(c *config) { c.queues = append(c.queues, queues...) }
+}
+
+// WithForwarder runs a dead-letter forwarder (see the dlq package) in the
+// worker, so that a deployment of workers alone still files the records of
+// tasks the server gave up on — tasks whose worker died or hung on the last
+// attempt. Forwarders in many workers share their work. Off by default.
+func WithForwarder() Option {
+	return func(c *config) { c.forward = true }
 }
 
 // WithPrefix must match the producers' prefix (default "jetq").

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/tasks"
@@ -135,6 +136,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	go w.watchConnection()
 	go w.heartbeat()
+	if w.cfg.forward {
+		w.active.Add(1)
+		go func() {
+			defer w.active.Done()
+			f := forwarder.New(w.js, w.cfg.topology, w.log, forwarder.Hooks{})
+			if err := f.Run(w.stopCtx); err != nil {
+				w.log.LogAttrs(w.stopCtx, slog.LevelError, "jetq: dead-letter forwarder stopped", slog.String(keyError, err.Error()))
+			}
+		}()
+	}
 	w.active.Done()
 	w.log.LogAttrs(ctx, slog.LevelInfo, "jetq: worker started",
 		slog.Int(keyCount, len(w.routes)), slog.Int("concurrency", w.cfg.concurrency))

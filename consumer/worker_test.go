@@ -659,6 +659,7 @@ func TestWorkerMatchesTheStreamsReplicas(t *testing.T) {
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: "JETQ_TASKS", Subjects: []string{"jetq.task.>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.MemoryStorage},
 		{Name: "JETQ_DLQ", Subjects: []string{"jetq.dlq.>"}, Storage: jetstream.MemoryStorage},
+		{Name: "JETQ_EVENTS", Subjects: []string{"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JETQ_TASKS.>"}, Storage: jetstream.MemoryStorage},
 	} {
 		if _, err := b.js.CreateStream(context.Background(), cfg); err != nil {
 			t.Fatal(err)

@@ -89,6 +89,15 @@ func (n Names) DLQSubject(queue, name string) string {
 	return n.Prefix() + ".dlq." + queue + "." + name
 }
 
+// ParseDLQSubject splits a dead-letter record's subject into queue and name.
+func (n Names) ParseDLQSubject(subject string) (queue, name string, err error) {
+	rest, ok := strings.CutPrefix(subject, n.Prefix()+".dlq.")
+	if !ok {
+		return "", "", fmt.Errorf("subject %q is not a dead-letter subject of prefix %q", subject, n.Prefix())
+	}
+	return n.ParseTaskSubject(n.Prefix() + ".task." + rest)
+}
+
 // EventsStream is the stream that keeps the work stream's advisories, "JETQ_EVENTS".
 func (n Names) EventsStream() string { return n.stream("EVENTS") }
 

@@ -115,6 +115,24 @@ func (t Topology) DLQStream() jetstream.StreamConfig {
 	}
 }
 
+// EventsStream is the configuration of the stream that keeps the work
+// stream's max-deliveries and terminated advisories. The server publishes
+// advisories only while someone listens, so this stream must exist before
+// failures happen: it is the forwarder's memory while no forwarder runs.
+func (t Topology) EventsStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        t.Names.EventsStream(),
+		Description: "jetq advisories of the work stream, for the dead-letter forwarder",
+		Subjects:    t.EventSubjects(),
+		Retention:   jetstream.LimitsPolicy,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxAge:      DefaultEventsAge,
+		Storage:     t.storage(),
+		Replicas:    t.replicas(),
+	}
+}
+
 // Consumer is the configuration of the durable consumer of one task type.
 // MaxDeliver is the task's MaxAttempts, so the server gives up (and advises)
 // exactly when the worker would have dead-lettered.
@@ -145,8 +163,10 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.
 	if work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, t.WorkSubjects()) {
 		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, t.WorkSubjects())
 	}
-	if _, err := ensureStream(ctx, js, t.DLQStream(), log); err != nil {
-		return work, err
+	for _, cfg := range []jetstream.StreamConfig{t.DLQStream(), t.EventsStream()} {
+		if _, err := ensureStream(ctx, js, cfg, log); err != nil {
+			return work, err
+		}
 	}
 	return work, nil
 }
