@@ -448,3 +448,24 @@ func TestListFiltersPagesAndRemoves(t *testing.T) {
 		}
 	}
 }
+
+func TestInspectorOnAServerWithoutStreams(t *testing.T) {
+	t.Parallel()
+	in, err := dlq.NewInspector(embeddedtest.JetStream(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if es, err := in.List(ctx, dlq.Filter{}); err != nil || len(es) != 0 {
+		t.Errorf("List: %v, %v", es, err)
+	}
+	if st, err := in.Stats(ctx); err != nil || st.Total != 0 {
+		t.Errorf("Stats: %+v, %v", st, err)
+	}
+	if _, err := in.Get(ctx, 1); !errors.Is(err, dlq.ErrNotFound) {
+		t.Errorf("Get: %v", err)
+	}
+	if n, err := in.Purge(ctx, dlq.Filter{}); err != nil || n != 0 {
+		t.Errorf("Purge: %d, %v", n, err)
+	}
+}

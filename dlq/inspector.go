@@ -38,6 +38,9 @@ func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 
 func (in *Inspector) stream(ctx context.Context) (jetstream.Stream, error) {
 	s, err := in.js.Stream(ctx, in.topo.Names.DLQStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("%w: there is no dead-letter stream %s yet", ErrNotFound, in.topo.Names.DLQStream())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
@@ -64,6 +67,9 @@ func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	if limit > 0 && len(all) > limit {
 		all = all[:limit]
+	}
+	if len(all) == 0 {
+		return nil, nil
 	}
 	if f.HeadersOnly {
 		for i := range all {
@@ -93,7 +99,7 @@ func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
 // ordered consumer over the narrowest subject.
 func (in *Inspector) scan(ctx context.Context, f Filter) ([]Entry, error) {
 	s, err := in.stream(ctx)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil // nothing was ever dead-lettered
 	}
 	if err != nil {
@@ -251,7 +257,7 @@ func (in *Inspector) Purge(ctx context.Context, f Filter) (int, error) {
 		return in.each(ctx, f, in.Delete)
 	}
 	s, err := in.stream(ctx)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,9 +39,10 @@ func (s *syncBuffer) String() string {
 }
 
 type cli struct {
-	t   *testing.T
-	url string
-	js  jetstream.JetStream
+	t     *testing.T
+	url   string
+	js    jetstream.JetStream
+	fixed atomic.Bool // the cause of failures is fixed: "@bad" addresses work
 }
 
 func newCLI(t *testing.T) *cli {
@@ -72,7 +75,7 @@ func (c *cli) serve() {
 	c.t.Helper()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, sendEmail, func(ctx context.Context, t *tasks.Task[Email]) error {
-		if strings.HasSuffix(t.Payload.To, "@bad") {
+		if strings.HasSuffix(t.Payload.To, "@bad") && !c.fixed.Load() {
 			return tasks.Permanent(errContent("mailbox does not exist"))
 		}
 		return nil
@@ -206,5 +209,85 @@ func TestServerCommand(t *testing.T) {
 	}
 	if code, _, errOut := (&cli{t: t, url: "nats://127.0.0.1:1"}).jetq("server"); code != exitUsage || !strings.Contains(errOut, "--store-dir") {
 		t.Errorf("server without --store-dir: exit %d, %q", code, errOut)
+	}
+}
+
+func TestDLQCommands(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.serve()
+	code, _, errOut := c.jetq("dlq", "ls")
+	if code != 0 {
+		t.Fatalf("dlq ls on an empty stream: %d %s", code, errOut)
+	}
+	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := producer.Enqueue(context.Background(), p, sendEmail, Email{To: "ada@bad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []map[string]any
+	waitFor(t, func() bool {
+		_, out, _ := c.jetq("dlq", "ls", "--json")
+		entries = nil
+		return json.Unmarshal([]byte(out), &entries) == nil && len(entries) == 1
+	})
+	seq := strconv.Itoa(int(entries[0]["seq"].(float64)))
+	if entries[0]["id"] != r.ID || entries[0]["reason"] != "permanent" {
+		t.Errorf("dlq ls --json: %v", entries[0])
+	}
+	code, out, _ := c.jetq("dlq", "ls", "--task", "email.send", "--reason", "permanent", "--since", "1h")
+	if code != 0 || !strings.Contains(out, "email.send") || !strings.Contains(out, "mailbox does not exist") || !strings.HasPrefix(out, "SEQ") {
+		t.Errorf("dlq ls table: %d\n%s", code, out)
+	}
+	code, out, _ = c.jetq("dlq", "show", seq)
+	if code != 0 || !strings.Contains(out, `"to": "ada@bad"`) || !strings.Contains(out, "reason      permanent") || !strings.Contains(out, "Jetq-Dlq-Reason: permanent") {
+		t.Errorf("dlq show: %d\n%s", code, out)
+	}
+	code, out, _ = c.jetq("dlq", "stats", "--json")
+	var st map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st["total"] != 1.0 {
+		t.Errorf("dlq stats: %d %s", code, out)
+	}
+
+	// The cause is fixed; the replayed task succeeds and the record is gone.
+	c.fixed.Store(true)
+	code, out, errOut = c.jetq("dlq", "replay", seq)
+	if code != 0 || out != "replayed 1 record(s)\n" {
+		t.Fatalf("dlq replay: %d %q %s", code, out, errOut)
+	}
+	waitFor(t, func() bool {
+		var rows []queueRow
+		_, out, _ := c.jetq("queues", "--json")
+		return json.Unmarshal([]byte(out), &rows) == nil && len(rows) == 1 && rows[0].DeadLettered == 0 && rows[0].Pending == 0 && rows[0].InFlight == 0
+	})
+	if _, out, _ := c.jetq("dlq", "ls", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("after the replay: %s", out)
+	}
+
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		mentions string
+	}{
+		{[]string{"dlq", "show", "abc"}, exitUsage, "not a record sequence"},
+		{[]string{"dlq", "show", "999"}, exitError, "no such record"},
+		{[]string{"dlq", "replay"}, exitUsage, "give record sequences"},
+		{[]string{"dlq", "replay", "1", "--all"}, exitUsage, "not both"},
+		{[]string{"dlq", "rm"}, exitUsage, "needs the sequences"},
+		{[]string{"dlq", "purge"}, exitUsage, "--all"},
+		{[]string{"dlq", "ls", "--reason", "exploded"}, exitUsage, "reason \"exploded\""},
+		{[]string{"dlq", "ls", "--since", "yesterday"}, exitUsage, "neither a duration"},
+		{[]string{"dlq", "ls", "--task", "Bad Name"}, exitUsage, "must be lower-case"},
+	} {
+		code, _, errOut := c.jetq(tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.mentions) {
+			t.Errorf("jetq %v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errOut, tc.code, tc.mentions)
+		}
+	}
+	if code, out, _ := c.jetq("dlq", "purge", "--all"); code != 0 || out != "removed 0 record(s)\n" {
+		t.Errorf("purge --all: %d %q", code, out)
 	}
 }
