@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -168,23 +169,17 @@ func run() error {
 	}
 
 	// 6. What the dead-letter stream holds.
-	dlq, err := js.Stream(ctx, "JETQ_DLQ")
+	in, err := dlq.NewInspector(js)
 	if err != nil {
 		return err
 	}
-	info, err := dlq.Info(ctx)
+	entries, err := in.List(ctx, dlq.Filter{})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\ndead-letter stream: %d record(s)\n", info.State.Msgs)
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		rec, err := dlq.GetMsg(ctx, seq)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  %s  reason=%s  deliveries=%s\n    error: %s\n    payload: %s\n",
-			rec.Header.Get("Jetq-Task"), rec.Header.Get("Jetq-Dlq-Reason"), rec.Header.Get("Jetq-Dlq-Deliveries"),
-			rec.Header.Get("Jetq-Dlq-Error"), rec.Data)
+	fmt.Printf("\ndead-letter stream: %d record(s)\n", len(entries))
+	for _, e := range entries {
+		fmt.Printf("  %s  reason=%s  deliveries=%d\n    error: %s\n    payload: %s\n", e.Task, e.Reason, e.Deliveries, e.Error, e.Payload)
 	}
 
 	mu.Lock()
