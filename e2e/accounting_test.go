@@ -50,10 +50,16 @@ func (a *accounting) readHandled(t *testing.T, path string) {
 	slices.SortFunc(a.at, func(x, y time.Time) int { return x.Compare(y) })
 }
 
-// record counts one handled task (for in-process scenarios).
+// record counts one handled task (for in-process scenarios); call
+// slicesSort before reading the times.
 func (a *accounting) record(id string, at time.Time) {
 	a.handled[id]++
 	a.at = append(a.at, at)
+}
+
+// slicesSort orders the completion times recorded out of order.
+func slicesSort(a *accounting) {
+	slices.SortFunc(a.at, func(x, y time.Time) int { return x.Compare(y) })
 }
 
 // readDLQ adds the task IDs of every dead-letter record.

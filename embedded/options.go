@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +39,16 @@ type config struct {
 	maxMemory  int64
 	maxStore   int64
 
-	// Filled in by validate from listen.
-	host string
-	port int
+	cluster       string   // cluster name; "" for a single server
+	clusterListen string   // route listen address
+	routes        []string // route URLs of every node, this one included
+
+	// Filled in by validate from listen and clusterListen.
+	host      string
+	port      int
+	routeHost string
+	routePort int
+	routeURLs []*url.URL
 }
 
 func newConfig(opts []Option) *config {
@@ -105,6 +113,20 @@ func WithMaxStore(bytes int64) Option {
 	return func(c *config) { c.maxStore = bytes }
 }
 
+// WithCluster makes the server a node of the JetStream cluster called name:
+// it listens for routes from the other nodes on listen (host:port, such as
+// "0.0.0.0:6222") and connects to routes, the route URLs of every node of the
+// cluster — its own included — such as "nats://10.0.0.1:6222". Give every
+// node the same list: the size of the cluster is read from it. A cluster node
+// needs a unique name ([WithServerName]; the random default is unique) and
+// its own store dir. One jetq binary so grows from a single embedded server
+// into a cluster without code changes. An empty name, a malformed listen
+// address or a route that is not a nats:// or nats-route:// URL makes Start
+// fail with [ErrInvalidOption].
+func WithCluster(name, listen string, routes ...string) Option {
+	return func(c *config) { c.cluster, c.clusterListen, c.routes = name, listen, routes }
+}
+
 // validate checks every field and reports all problems, each wrapping
 // ErrInvalidOption.
 func (c *config) validate() error {
@@ -128,6 +150,28 @@ func (c *config) validate() error {
 			bad("WithServerName: empty name")
 		case strings.ContainsFunc(c.serverName, isSpace):
 			bad("WithServerName(%q): name contains white space", c.serverName)
+		}
+	}
+	if c.cluster != "" || c.clusterListen != "" || len(c.routes) > 0 {
+		if c.cluster == "" || strings.ContainsFunc(c.cluster, isSpace) {
+			bad("WithCluster: cluster name %q must be non-empty without white space", c.cluster)
+		}
+		host, port, err := parseListen(c.clusterListen)
+		if err != nil {
+			bad("WithCluster: route listen address %q: %v", c.clusterListen, err)
+		}
+		c.routeHost, c.routePort = host, port
+		if len(c.routes) == 0 {
+			bad("WithCluster: no routes; list every node's route URL, this one's included")
+		}
+		c.routeURLs = nil
+		for _, r := range c.routes {
+			u, err := url.Parse(r)
+			if err != nil || (u.Scheme != "nats" && u.Scheme != "nats-route") || u.Host == "" {
+				bad("WithCluster: route %q is not a nats-route://host:port URL", r)
+				continue
+			}
+			c.routeURLs = append(c.routeURLs, u)
 		}
 	}
 	if c.maxMemory <= 0 {

@@ -111,6 +111,8 @@ func (s *Server) start(ctx context.Context, cfg *config, name string) error {
 		JetStreamMaxMemory:     cfg.maxMemory,
 		JetStreamMaxStore:      cfg.maxStore,
 		DisableJetStreamBanner: true, // a dozen Info lines per start, mostly defaults
+		Cluster:                server.ClusterOpts{Name: cfg.cluster, Host: cfg.routeHost, Port: cfg.routePort},
+		Routes:                 cfg.routeURLs,
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: new server: %w", err)

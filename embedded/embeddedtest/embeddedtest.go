@@ -1,6 +1,7 @@
 package embeddedtest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -53,4 +54,18 @@ func Connect(t testing.TB, srv *embedded.Server, opts ...nats.Option) (*nats.Con
 		t.Fatalf("embeddedtest: jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// Cluster starts an n-node JetStream cluster for the test (see
+// embedded.StartCluster), with its data under t.TempDir(), and shuts it down
+// in t.Cleanup.
+func Cluster(t testing.TB, n int, opts ...embedded.Option) *embedded.Cluster {
+	t.Helper()
+	opts = append([]embedded.Option{embedded.WithStoreDir(t.TempDir())}, opts...)
+	c, err := embedded.StartCluster(context.Background(), n, opts...)
+	if err != nil {
+		t.Fatalf("embeddedtest: start a %d-node cluster: %v", n, err)
+	}
+	t.Cleanup(c.Shutdown)
+	return c
 }
