@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/jetq/jetq/embedded"
 )
 
 func main() {
@@ -43,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "jetq:", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) || isCobraUsage(err) || errors.Is(err, embedded.ErrInvalidOption) {
 		fmt.Fprintln(stderr, "Run 'jetq --help' for usage.")
 		return exitUsage
 	}

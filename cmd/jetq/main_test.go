@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +100,21 @@ func waitFor(t *testing.T, cond func() bool) {
 	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met in time")
+		}
+	}
+}
+
+// waitForCmd waits until the command line succeeds, reporting its last error.
+func (c *cli) waitForCmd(args ...string) {
+	c.t.Helper()
+	var errOut string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var code int
+		if code, _, errOut = c.jetq(args...); code == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("jetq %v kept failing: %s", args, errOut)
 		}
 	}
 }
@@ -290,4 +306,63 @@ func TestDLQCommands(t *testing.T) {
 	if code, out, _ := c.jetq("dlq", "purge", "--all"); code != 0 || out != "removed 0 record(s)\n" {
 		t.Errorf("purge --all: %d %q", code, out)
 	}
+}
+
+// TestServerCluster runs three `jetq server` nodes as one cluster, in this
+// process, and enqueues through it.
+func TestServerCluster(t *testing.T) {
+	t.Parallel()
+	ports := make([]string, 3)
+	routes := make([]string, 3)
+	for i := range ports {
+		ports[i] = freePort(t)
+		routes[i] = "nats-route://127.0.0.1:" + ports[i]
+	}
+	var outs, errs [3]*syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := range errs {
+				t.Logf("node %d:\n%s", i, errs[i].String())
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 3)
+	for i := range 3 {
+		outs[i] = &syncBuffer{}
+		args := []string{"server", "--listen", "127.0.0.1:0", "--store-dir", t.TempDir(), "--name", "n" + strconv.Itoa(i),
+			"--cluster-name", "jetq", "--cluster-listen", "127.0.0.1:" + ports[i], "--routes", strings.Join(routes, ",")}
+		errs[i] = &syncBuffer{}
+		go func() { done <- run(ctx, args, outs[i], errs[i]) }()
+	}
+	var urls []string
+	for i := range 3 {
+		waitFor(t, func() bool { return strings.Contains(outs[i].String(), "jetq server ready: ") })
+		urls = append(urls, strings.Fields(strings.TrimPrefix(outs[i].String(), "jetq server ready: "))[0])
+	}
+	c := &cli{t: t, url: strings.Join(urls, ",")}
+	// The first enqueue may meet a cluster still electing its leader.
+	c.waitForCmd("enqueue", "any.task", `{}`, "--force", "--timeout", "2s")
+	cancel()
+	for range 3 {
+		if code := <-done; code != 0 {
+			t.Errorf("node exit %d", code)
+		}
+	}
+	if code, _, errOut := c.jetq("server", "--store-dir", t.TempDir(), "--cluster-name", "x", "--cluster-listen", "127.0.0.1:0", "--routes", "nats-route://127.0.0.1:1"); code != exitUsage || !strings.Contains(errOut, "--name") {
+		t.Errorf("cluster node without --name: %d %s", code, errOut)
+	}
+	if code, _, errOut := c.jetq("server", "--store-dir", t.TempDir(), "--name", "n", "--cluster-name", "x", "--cluster-listen", "nowhere", "--routes", "nats-route://127.0.0.1:1"); code != exitUsage || !strings.Contains(errOut, "route listen address") {
+		t.Errorf("bad --cluster-listen: %d %s", code, errOut)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

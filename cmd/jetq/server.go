@@ -10,13 +10,20 @@ import (
 )
 
 func newServerCmd(g *globals) *cobra.Command {
-	var listen, storeDir, name string
+	var listen, storeDir, name, clusterName, clusterListen string
+	var routes []string
 	var debug bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a NATS server with JetStream for jetq",
 		Long: "server runs an embedded nats-server with JetStream on a TCP port, keeping its data in\n" +
-			"--store-dir, until interrupted: a single-binary deployment or a laptop setup.",
+			"--store-dir, until interrupted: a single-binary deployment or a laptop setup. With\n" +
+			"--cluster-name, --cluster-listen and --routes it is one node of a JetStream cluster;\n" +
+			"give every node the route URLs of all nodes, its own included, and a unique --name.",
+		Example: `  jetq server --store-dir ./data
+  jetq server --store-dir ./n1 --name n1 --listen 0.0.0.0:4222 \
+    --cluster-name jetq --cluster-listen 0.0.0.0:6222 \
+    --routes nats-route://10.0.0.1:6222,nats-route://10.0.0.2:6222,nats-route://10.0.0.3:6222`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if storeDir == "" {
@@ -30,6 +37,12 @@ func newServerCmd(g *globals) *cobra.Command {
 			opts := []embedded.Option{embedded.WithListen(listen), embedded.WithStoreDir(storeDir), embedded.WithLogger(log)}
 			if name != "" {
 				opts = append(opts, embedded.WithServerName(name))
+			}
+			if clusterName != "" || clusterListen != "" || len(routes) > 0 {
+				if name == "" {
+					return usagef("a cluster node needs a --name of its own")
+				}
+				opts = append(opts, embedded.WithCluster(clusterName, clusterListen, routes...))
 			}
 			srv, err := embedded.Start(cmd.Context(), opts...)
 			if err != nil {
@@ -47,5 +60,8 @@ func newServerCmd(g *globals) *cobra.Command {
 	f.StringVar(&storeDir, "store-dir", "", "directory for JetStream data (required; kept across restarts)")
 	f.StringVar(&name, "name", "", "server name (default: generated)")
 	f.BoolVar(&debug, "debug", false, "log the server's debug output")
+	f.StringVar(&clusterName, "cluster-name", "", "name of the JetStream cluster this node joins")
+	f.StringVar(&clusterListen, "cluster-listen", "", "address to listen on for routes from the other nodes (host:port)")
+	f.StringSliceVar(&routes, "routes", nil, "route URLs of every node, this one's included (comma separated)")
 	return cmd
 }

@@ -171,31 +171,48 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.
 	return work, nil
 }
 
+// requestTimeout bounds each provisioning request: while a cluster elects
+// its meta leader a request can go unanswered, and the caller's retry loop
+// should try again rather than wait out its whole ctx.
+const requestTimeout = 5 * time.Second
+
 func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
 	for range 3 {
-		s, err := js.Stream(ctx, want.Name)
-		if err == nil {
-			have := s.CachedInfo().Config
-			if diff := streamDiff(have, want); diff != "" {
-				log.LogAttrs(ctx, slog.LevelWarn, "jetq: using existing stream whose configuration differs",
-					slog.String("stream", want.Name), slog.String("differences", diff))
-			}
-			return have, nil
-		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return jetstream.StreamConfig{}, fmt.Errorf("look up stream %s: %w", want.Name, err)
-		}
-		s, err = js.CreateStream(ctx, want)
-		if err == nil {
-			log.LogAttrs(ctx, slog.LevelInfo, "jetq: created stream", slog.String("stream", want.Name))
-			return s.CachedInfo().Config, nil
-		}
-		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return jetstream.StreamConfig{}, fmt.Errorf("create stream %s: %w", want.Name, err)
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		cfg, done, err := ensureOnce(rctx, js, want, log)
+		cancel()
+		if done || err != nil {
+			return cfg, err
 		}
 		// Another process created it first: look again.
 	}
 	return jetstream.StreamConfig{}, fmt.Errorf("create stream %s: created and deleted concurrently", want.Name)
+}
+
+// ensureOnce looks the stream up and creates it if missing. done is false
+// when another process created it meanwhile.
+func ensureOnce(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (cfg jetstream.StreamConfig, done bool, err error) {
+	s, err := js.Stream(ctx, want.Name)
+	if err == nil {
+		have := s.CachedInfo().Config
+		if diff := streamDiff(have, want); diff != "" {
+			log.LogAttrs(ctx, slog.LevelWarn, "jetq: using existing stream whose configuration differs",
+				slog.String("stream", want.Name), slog.String("differences", diff))
+		}
+		return have, true, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return cfg, true, fmt.Errorf("look up stream %s: %w", want.Name, err)
+	}
+	s, err = js.CreateStream(ctx, want)
+	if err == nil {
+		log.LogAttrs(ctx, slog.LevelInfo, "jetq: created stream", slog.String("stream", want.Name))
+		return s.CachedInfo().Config, true, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return cfg, true, fmt.Errorf("create stream %s: %w", want.Name, err)
+	}
+	return cfg, false, nil
 }
 
 func streamDiff(have, want jetstream.StreamConfig) string {
