@@ -127,7 +127,10 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	}
 	down := time.Now()
 	cl.Node(leader).Shutdown()
-	t.Logf("shut down node %d, the work stream's leader, after %d tasks", leader, len(a.handled))
+	mu.Lock()
+	handled := len(a.handled)
+	mu.Unlock()
+	t.Logf("shut down node %d, the work stream's leader, after %d tasks", leader, handled)
 
 	// The node stays down while the rest of the batch is enqueued and handled.
 	time.Sleep(3 * time.Second)

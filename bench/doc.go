@@ -1,0 +1,19 @@
+// Command bench measures jetq side by side with a hand-written baseline that
+// uses nats.go's jetstream package directly, with the same stream, the same
+// consumer settings and the same JSON payloads: the physical limit jetq is
+// judged against. Runs alternate between the two so that noise on the
+// machine hits both alike; the table shows medians and the ratio jetq/raw.
+//
+//	go run ./bench            # the full suite, about four minutes on 2 cores
+//	go run ./bench -quick     # fewer and smaller runs, about a minute
+//
+// Workloads: (a) a batch of no-op tasks enqueued with EnqueueBatch, then
+// processed at concurrency 16; (b) single Enqueue calls from 8 goroutines;
+// (c) a 1 ms handler at concurrency 64; (d) latency from enqueue to handler
+// start at a steady 1 000 tasks/s; (e) the peak RSS of a worker process and
+// a producer process while 1 000 000 tasks are queued and drained, against a
+// server in a third process; (f) in-process and loopback TCP connections;
+// and the cost of the tracing middleware with a no-op provider.
+//
+// bench/README.md holds the results of a full run and how to read them.
+package main

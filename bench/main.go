@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	runs    int
+	n       int
+	nSync   int
+	latency time.Duration
+	rssN    int
+	only    string
+}
+
+func main() {
+	var o options
+	quick := flag.Bool("quick", false, "fewer and smaller runs (about a minute)")
+	role := flag.String("role", "", "internal: run as the server, producer or worker process of workload (e)")
+	url := flag.String("url", "", "internal: the server URL for -role")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each side per measurement; the median is shown")
+	flag.IntVar(&o.n, "n", 100_000, "tasks per throughput run")
+	flag.IntVar(&o.nSync, "n-sync", 20_000, "tasks per run of single Enqueue calls and of the 1 ms handler")
+	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
+	flag.IntVar(&o.rssN, "rss-n", 1_000_000, "tasks queued and drained for the memory workload")
+	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,tracing")
+	flag.Parse()
+	if *role != "" {
+		if err := runRole(*role, *url, o.rssN); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *quick {
+		o.runs, o.n, o.nSync, o.latency, o.rssN = 3, 20_000, 5_000, 3*time.Second, 200_000
+	}
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the results table.
+type row struct {
+	workload, conn, unit string
+	raw, jetq            []float64
+	higherIsBetter       bool
+	note                 string
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func (o options) want(w string) bool {
+	return o.only == "" || slices.Contains(strings.Split(o.only, ","), w)
+}
+
+func run(ctx context.Context, o options) error {
+	fmt.Printf("jetq bench: %d runs per side, medians; %d tasks per throughput run\n\n", o.runs, o.n)
+	var rows []row
+	for _, conn := range []connKind{inProcess, loopbackTCP} {
+		if o.want("a") {
+			enq, e2e, err := measureBatch(ctx, o, conn, 16, 0)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, enq, e2e)
+		}
+		if o.want("b") {
+			r, err := measureSingle(ctx, o, conn)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		if o.want("c") {
+			_, e2e, err := measureBatch(ctx, o, conn, 64, time.Millisecond)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, e2e)
+		}
+	}
+	if o.want("d") {
+		rs, err := measureLatency(ctx, o)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, rs...)
+	}
+	if o.want("tracing") {
+		r, err := measureTracing(ctx, o)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	printTable(rows)
+	if o.want("e") {
+		if err := measureRSS(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printTable(rows []row) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tconnection\tunit\traw\tjetq\tjetq/raw\t")
+	for _, r := range rows {
+		raw, jq := median(r.raw), median(r.jetq)
+		ratio := "-"
+		if raw > 0 {
+			ratio = fmt.Sprintf("%.0f%%", 100*jq/raw)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.conn, r.unit, format(raw), format(jq), ratio, r.note)
+	}
+	tw.Flush()
+	fmt.Println()
+}
+
+func format(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}

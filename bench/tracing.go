@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/tracing"
+)
+
+// measureTracing compares the end-to-end batch with and without the tracing
+// middlewares over no-op providers: what tracing costs a service that has not
+// configured an exporter. The raw column is jetq without tracing here.
+func measureTracing(ctx context.Context, o options) (row, error) {
+	r := row{workload: "(g) tracing middlewares, no-op providers", conn: inProcess.String(), unit: "tasks/s",
+		higherIsBetter: true, note: "raw column: jetq without tracing"}
+	payloads := make([]Payload, o.n)
+	for i := range payloads {
+		payloads[i] = payload(i)
+	}
+	opts := []tracing.Option{tracing.WithTracerProvider(tracenoop.NewTracerProvider()), tracing.WithMeterProvider(metricnoop.NewMeterProvider())}
+	err := each(o.runs, func(traced bool) error {
+		e, err := newEnv(ctx, inProcess)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		var pmw []tasks.EnqueueMiddleware
+		var cmw []tasks.Middleware
+		if traced {
+			pmw, cmw = []tasks.EnqueueMiddleware{tracing.Producer(opts...)}, []tasks.Middleware{tracing.Consumer(opts...)}
+		}
+		_, rate, err := jetqBatch(ctx, e, payloads, 16, 0, pmw, cmw)
+		if err != nil {
+			return err
+		}
+		if traced {
+			r.jetq = append(r.jetq, rate)
+		} else {
+			r.raw = append(r.raw, rate)
+		}
+		return nil
+	})
+	return r, err
+}

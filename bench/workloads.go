@@ -1,0 +1,463 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Payload is the task both sides carry: about 200 bytes of JSON.
+type Payload struct {
+	UserID  int      `json:"user_id"`
+	Email   string   `json:"email"`
+	Subject string   `json:"subject"`
+	Body    string   `json:"body"`
+	Tags    []string `json:"tags"`
+}
+
+func payload(i int) Payload {
+	return Payload{UserID: i, Email: "ada.lovelace@example.com", Subject: "Your weekly summary is ready",
+		Body: "Hello Ada, here is what happened in your projects this week: 3 merged, 2 opened.", Tags: []string{"weekly", "summary"}}
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// noop is the benchmark task; both sides use its subject and consumer settings.
+var noop = tasks.Define[Payload]("bench.noop")
+
+// topo is the shape of the streams on both sides: jetq's own, in memory, so
+// that the disk does not hide what the framework costs.
+var topo = wire.Topology{Memory: true}
+
+type connKind int
+
+const (
+	inProcess connKind = iota
+	loopbackTCP
+)
+
+func (c connKind) String() string {
+	if c == inProcess {
+		return "in-process"
+	}
+	return "loopback TCP"
+}
+
+// env is a fresh server and connection for one run.
+type env struct {
+	srv *embedded.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+func newEnv(ctx context.Context, conn connKind) (*env, error) {
+	var opts []embedded.Option
+	if conn == loopbackTCP {
+		opts = append(opts, embedded.WithListen("127.0.0.1:0"))
+	}
+	srv, err := embedded.Start(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		srv.Shutdown()
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		return nil, err
+	}
+	return &env{srv: srv, nc: nc, js: js}, nil
+}
+
+func (e *env) close() {
+	e.nc.Close()
+	e.srv.Shutdown()
+}
+
+// each runs fn for both sides, alternating which goes first.
+func each(runs int, fn func(jetqSide bool) error) error {
+	for i := range runs {
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		for _, side := range order {
+			if err := fn(side); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// measureBatch enqueues o.n tasks (o.nSync with a handler that works) as one
+// batch, then processes them at the given concurrency.
+func measureBatch(ctx context.Context, o options, conn connKind, concurrency int, work time.Duration) (enq, e2e row, err error) {
+	n := o.n
+	label := fmt.Sprintf("(a) end to end, no-op, concurrency %d", concurrency)
+	if work > 0 {
+		n = o.nSync
+		label = fmt.Sprintf("(c) end to end, %v handler, concurrency %d", work, concurrency)
+	}
+	enq = row{workload: "(a) EnqueueBatch vs PublishAsync", conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
+	e2e = row{workload: label, conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
+	payloads := make([]Payload, n)
+	for i := range payloads {
+		payloads[i] = payload(i)
+	}
+	err = each(o.runs, func(jetqSide bool) error {
+		e, err := newEnv(ctx, conn)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		var enqRate, e2eRate float64
+		if jetqSide {
+			enqRate, e2eRate, err = jetqBatch(ctx, e, payloads, concurrency, work, nil, nil)
+		} else {
+			enqRate, e2eRate, err = rawBatch(ctx, e, payloads, concurrency, work)
+		}
+		if err != nil {
+			return err
+		}
+		if jetqSide {
+			enq.jetq, e2e.jetq = append(enq.jetq, enqRate), append(e2e.jetq, e2eRate)
+		} else {
+			enq.raw, e2e.raw = append(enq.raw, enqRate), append(e2e.raw, e2eRate)
+		}
+		return nil
+	})
+	return enq, e2e, err
+}
+
+func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration,
+	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (enqRate, e2eRate float64, err error) {
+	p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := p.Provision(ctx); err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if _, err := producer.EnqueueBatch(ctx, p, noop, payloads); err != nil {
+		return 0, 0, err
+	}
+	enqRate = float64(len(payloads)) / time.Since(start).Seconds()
+
+	var count atomic.Int64
+	done := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, noop, func(ctx context.Context, t *tasks.Task[Payload]) error {
+		if work > 0 {
+			time.Sleep(work)
+		}
+		if count.Add(1) == int64(len(payloads)) {
+			close(done)
+		}
+		return nil
+	})
+	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
+		consumer.WithLogger(quiet), consumer.WithMiddleware(cmw...))
+	if err != nil {
+		return 0, 0, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	start = time.Now()
+	go func() { stopped <- w.Run(wctx) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		cancel()
+		return 0, 0, fmt.Errorf("jetq processed %d of %d", count.Load(), len(payloads))
+	}
+	e2eRate = float64(len(payloads)) / time.Since(start).Seconds()
+	cancel()
+	return enqRate, e2eRate, <-stopped
+}
+
+// rawBatch is what a hand-rolled JetStream producer and consumer do: JSON,
+// Nats-Msg-Id, PublishMsgAsync with every ack awaited, then one Consume whose
+// callback hands each message to a goroutine bounded by a semaphore
+// (jetstream-notes §1.10), decodes it and acks it.
+func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration) (enqRate, e2eRate float64, err error) {
+	if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
+		return 0, 0, err
+	}
+	subject := topo.TaskSubject("default", noop.Name())
+	start := time.Now()
+	for i := 0; i < len(payloads); {
+		end := min(i+4000, len(payloads))
+		futures := make([]jetstream.PubAckFuture, 0, end-i)
+		for ; i < end; i++ {
+			data, err := json.Marshal(payloads[i])
+			if err != nil {
+				return 0, 0, err
+			}
+			msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Msg-Id": {nuid.Next()}}}
+			f, err := e.js.PublishMsgAsync(msg)
+			if err != nil {
+				return 0, 0, err
+			}
+			futures = append(futures, f)
+		}
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return 0, 0, err
+			}
+		}
+	}
+	enqRate = float64(len(payloads)) / time.Since(start).Seconds()
+
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
+	if err != nil {
+		return 0, 0, err
+	}
+	var count atomic.Int64
+	done := make(chan struct{})
+	sem := make(chan struct{}, concurrency)
+	start = time.Now()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			var p Payload
+			if err := json.Unmarshal(m.Data(), &p); err != nil {
+				_ = m.Term()
+				return
+			}
+			if work > 0 {
+				time.Sleep(work)
+			}
+			_ = m.Ack()
+			if count.Add(1) == int64(len(payloads)) {
+				close(done)
+			}
+		}()
+	}, jetstream.PullMaxMessages(concurrency))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cc.Stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		return 0, 0, fmt.Errorf("raw processed %d of %d", count.Load(), len(payloads))
+	}
+	return enqRate, float64(len(payloads)) / time.Since(start).Seconds(), nil
+}
+
+// measureSingle enqueues o.nSync tasks one call at a time from 8 goroutines.
+func measureSingle(ctx context.Context, o options, conn connKind) (row, error) {
+	r := row{workload: "(b) Enqueue vs sync publish, 8 goroutines", conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
+	const goroutines = 8
+	err := each(o.runs, func(jetqSide bool) error {
+		e, err := newEnv(ctx, conn)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		var publish func(i int) error
+		if jetqSide {
+			p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+			if err != nil {
+				return err
+			}
+			if err := p.Provision(ctx); err != nil {
+				return err
+			}
+			publish = func(i int) error {
+				_, err := producer.Enqueue(ctx, p, noop, payload(i))
+				return err
+			}
+		} else {
+			if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
+				return err
+			}
+			subject := topo.TaskSubject("default", noop.Name())
+			publish = func(i int) error {
+				data, err := json.Marshal(payload(i))
+				if err != nil {
+					return err
+				}
+				_, err = e.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Msg-Id": {nuid.Next()}}})
+				return err
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		start := time.Now()
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < o.nSync; i += goroutines {
+					if err := publish(i); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		rate := float64(o.nSync) / time.Since(start).Seconds()
+		select {
+		case err := <-errs:
+			return err
+		default:
+		}
+		if jetqSide {
+			r.jetq = append(r.jetq, rate)
+		} else {
+			r.raw = append(r.raw, rate)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// measureLatency enqueues one task a millisecond for o.latency and records
+// how long each waited from enqueue to the start of its handler.
+func measureLatency(ctx context.Context, o options) ([]row, error) {
+	rows := []row{
+		{workload: "(d) enqueue to start, p50, 1 000 tasks/s", conn: inProcess.String(), unit: "ms"},
+		{workload: "(d) enqueue to start, p99, 1 000 tasks/s", conn: inProcess.String(), unit: "ms"},
+		{workload: "(d) enqueue to start, max, 1 000 tasks/s", conn: inProcess.String(), unit: "ms"},
+	}
+	err := each(max(o.runs/2, 1), func(jetqSide bool) error {
+		e, err := newEnv(ctx, inProcess)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		var mu sync.Mutex
+		var waits []time.Duration
+		record := func(d time.Duration) {
+			mu.Lock()
+			waits = append(waits, d)
+			mu.Unlock()
+		}
+		var publish func(i int) error
+		var stop func()
+		if jetqSide {
+			p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+			if err != nil {
+				return err
+			}
+			if err := p.Provision(ctx); err != nil {
+				return err
+			}
+			reg := tasks.NewRegistry()
+			tasks.MustHandle(reg, noop, func(ctx context.Context, t *tasks.Task[Payload]) error {
+				record(time.Since(t.EnqueuedAt))
+				return nil
+			})
+			w, err := consumer.New(e.js, reg, consumer.WithConcurrency(16), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+			if err != nil {
+				return err
+			}
+			wctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { _ = w.Run(wctx); close(done) }()
+			stop = func() { cancel(); <-done }
+			publish = func(i int) error {
+				_, err := producer.Enqueue(ctx, p, noop, payload(i))
+				return err
+			}
+		} else {
+			if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
+				return err
+			}
+			cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
+			if err != nil {
+				return err
+			}
+			sem := make(chan struct{}, 16)
+			cc, err := cons.Consume(func(m jetstream.Msg) {
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem }()
+					sent, _ := time.Parse(time.RFC3339Nano, m.Headers().Get("Sent-At"))
+					record(time.Since(sent))
+					var p Payload
+					_ = json.Unmarshal(m.Data(), &p)
+					_ = m.Ack()
+				}()
+			}, jetstream.PullMaxMessages(16))
+			if err != nil {
+				return err
+			}
+			stop = cc.Stop
+			subject := topo.TaskSubject("default", noop.Name())
+			publish = func(i int) error {
+				data, err := json.Marshal(payload(i))
+				if err != nil {
+					return err
+				}
+				h := nats.Header{"Nats-Msg-Id": {nuid.Next()}, "Sent-At": {time.Now().UTC().Format(time.RFC3339Nano)}}
+				_, err = e.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: data, Header: h})
+				return err
+			}
+		}
+		defer stop()
+		// Let the consumer settle before measuring.
+		time.Sleep(200 * time.Millisecond)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		total := int(o.latency / time.Millisecond)
+		for i := range total {
+			<-tick.C
+			if err := publish(i); err != nil {
+				return err
+			}
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			got := len(waits)
+			mu.Unlock()
+			if got >= total {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("latency run: %d of %d tasks started", got, total)
+			}
+		}
+		mu.Lock()
+		slices.Sort(waits)
+		p50, p99, mx := waits[len(waits)/2], waits[len(waits)*99/100], waits[len(waits)-1]
+		mu.Unlock()
+		for i, d := range []time.Duration{p50, p99, mx} {
+			ms := float64(d) / float64(time.Millisecond)
+			if jetqSide {
+				rows[i].jetq = append(rows[i].jetq, ms)
+			} else {
+				rows[i].raw = append(rows[i].raw, ms)
+			}
+		}
+		return nil
+	})
+	return rows, err
+}
+
