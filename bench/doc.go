@@ -13,7 +13,9 @@
 // start at a steady 1 000 tasks/s; (e) the peak RSS of a worker process and
 // a producer process while 1 000 000 tasks are queued and drained, against a
 // server in a third process; (f) in-process and loopback TCP connections;
-// and the cost of the tracing middleware with a no-op provider.
+// the cost of the tracing middleware with a no-op provider; and (h) the raw
+// baseline carrying jetq's seven headers, which separates the cost of the
+// wire format from the cost of jetq's code.
 //
 // bench/README.md holds the results of a full run and how to read them.
 package main

@@ -31,7 +31,7 @@ func main() {
 	flag.IntVar(&o.nSync, "n-sync", 20_000, "tasks per run of single Enqueue calls and of the 1 ms handler")
 	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
 	flag.IntVar(&o.rssN, "rss-n", 1_000_000, "tasks queued and drained for the memory workload")
-	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,tracing")
+	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,h,tracing")
 	flag.Parse()
 	if *role != "" {
 		if err := runRole(*role, *url, o.rssN); err != nil {
@@ -103,6 +103,13 @@ func run(ctx context.Context, o options) error {
 		}
 		rows = append(rows, rs...)
 	}
+	if o.want("h") {
+		enq, e2e, err := measureHeaders(ctx, o)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, enq, e2e)
+	}
 	if o.want("tracing") {
 		r, err := measureTracing(ctx, o)
 		if err != nil {
@@ -128,7 +135,7 @@ func printTable(rows []row) {
 		if raw > 0 {
 			ratio = fmt.Sprintf("%.0f%%", 100*jq/raw)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.conn, r.unit, format(raw), format(jq), ratio, r.note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t  %s\n", r.workload, r.conn, r.unit, format(raw), format(jq), ratio, r.note)
 	}
 	tw.Flush()
 	fmt.Println()

@@ -201,6 +201,12 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 // callback hands each message to a goroutine bounded by a semaphore
 // (jetstream-notes §1.10), decodes it and acks it.
 func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration) (enqRate, e2eRate float64, err error) {
+	return rawBatchHeaders(ctx, e, payloads, concurrency, work, false)
+}
+
+// rawBatchHeaders is rawBatch; with jetqHeaders every message carries the
+// seven headers of jetq's wire format instead of Nats-Msg-Id alone.
+func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration, jetqHeaders bool) (enqRate, e2eRate float64, err error) {
 	if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
 		return 0, 0, err
 	}
@@ -215,6 +221,10 @@ func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, 
 				return 0, 0, err
 			}
 			msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Msg-Id": {nuid.Next()}}}
+			if jetqHeaders {
+				id := msg.Header.Get("Nats-Msg-Id")
+				msg.Header = nats.Header(wire.NewEnvelope(topo.Names, noop.Spec(), id, nil, time.Now()).Header)
+			}
 			f, err := e.js.PublishMsgAsync(msg)
 			if err != nil {
 				return 0, 0, err
@@ -461,3 +471,32 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 	return rows, err
 }
 
+
+// measureHeaders compares the raw baseline with the raw baseline carrying
+// jetq's seven headers: how much of jetq's cost is its wire format.
+func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
+	enq = row{workload: "(h) PublishAsync with jetq's headers", conn: inProcess.String(), unit: "tasks/s", note: "jetq column: the raw code with jetq's 7 headers"}
+	e2e = row{workload: "(h) raw end to end with jetq's headers", conn: inProcess.String(), unit: "tasks/s", note: "jetq column: the raw code with jetq's 7 headers"}
+	payloads := make([]Payload, o.n)
+	for i := range payloads {
+		payloads[i] = payload(i)
+	}
+	err = each(o.runs, func(headers bool) error {
+		e, err := newEnv(ctx, inProcess)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		a, b, err := rawBatchHeaders(ctx, e, payloads, 16, 0, headers)
+		if err != nil {
+			return err
+		}
+		if headers {
+			enq.jetq, e2e.jetq = append(enq.jetq, a), append(e2e.jetq, b)
+		} else {
+			enq.raw, e2e.raw = append(enq.raw, a), append(e2e.raw, b)
+		}
+		return nil
+	})
+	return enq, e2e, err
+}

@@ -97,7 +97,7 @@ func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
 		return true
 	}
 	j := &job{msg: msg, route: r, slot: slot}
-	j.env, j.malformed = wire.FromDelivery(w.cfg.topology.Names, msg, md)
+	j.env, j.malformed = wire.FromRoute(w.cfg.topology.Names, msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
 	w.running[slot].Store(j)
 

@@ -107,7 +107,11 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 	if err != nil {
 		return Result{}, err
 	}
-	env, err := prepare(p, def, payload, ec.id, ec.header)
+	tpl, err := template(p, def)
+	if err != nil {
+		return Result{}, err
+	}
+	env, err := prepare(&tpl, def, payload, ec.id, ec.header)
 	if err != nil {
 		return Result{}, err
 	}
@@ -135,13 +139,17 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 	if err != nil {
 		return nil, err
 	}
+	tpl, err := template(p, def)
+	if err != nil {
+		return nil, err
+	}
 	envs := make([]*tasks.Envelope, len(payloads))
 	for i, v := range payloads {
 		var id string
 		if ec.ids != nil {
 			id = ec.ids[i]
 		}
-		if envs[i], err = prepare(p, def, v, id, ec.header); err != nil {
+		if envs[i], err = prepare(&tpl, def, v, id, ec.header); err != nil {
 			return nil, fmt.Errorf("producer: task %d of %d: %w", i, len(payloads), err)
 		}
 	}
@@ -168,12 +176,17 @@ func enqueueOptions(opts []EnqueueOption, batch bool, n int) (enqueueConfig, err
 	return ec, ec.validate(batch, n)
 }
 
-// prepare validates and encodes one task; nothing is published yet.
-func prepare[T any](p *Producer, def *tasks.Definition[T], payload T, id string, header tasks.Header) (*tasks.Envelope, error) {
+// template validates def once for a call and prepares what its tasks share.
+func template[T any](p *Producer, def *tasks.Definition[T]) (wire.Template, error) {
 	spec := def.Spec()
 	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
+		return wire.Template{}, fmt.Errorf("producer: %w", err)
 	}
+	return wire.NewTemplate(p.cfg.topology.Names, spec, time.Now()), nil
+}
+
+// prepare validates and encodes one task; nothing is published yet.
+func prepare[T any](tpl *wire.Template, def *tasks.Definition[T], payload T, id string, header tasks.Header) (*tasks.Envelope, error) {
 	body, err := def.Encode(payload)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
@@ -181,7 +194,7 @@ func prepare[T any](p *Producer, def *tasks.Definition[T], payload T, id string,
 	if id == "" {
 		id = wire.NewID()
 	}
-	env := wire.NewEnvelope(p.cfg.topology.Names, spec, id, body, time.Now())
+	env := tpl.Envelope(id, body)
 	for k, v := range header {
 		env.Header[k] = append([]string(nil), v...)
 	}

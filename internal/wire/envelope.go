@@ -19,10 +19,33 @@ var ErrMalformed = errors.New("malformed task message")
 // NewEnvelope builds the envelope of a task about to be enqueued, headers
 // included. The header is fresh and may be extended by middleware.
 func NewEnvelope(n Names, spec tasks.Spec, id string, body []byte, now time.Time) *tasks.Envelope {
+	t := NewTemplate(n, spec, now)
+	return t.Envelope(id, body)
+}
+
+// Template holds what the envelopes of one enqueue call share — subject,
+// enqueue time, content type — worked out once for a whole batch.
+type Template struct {
+	name, queue, subject, at, contentType string
+	t                                     time.Time
+	maxAttempts                           int
+}
+
+// NewTemplate prepares the envelopes of tasks of spec enqueued at now.
+func NewTemplate(n Names, spec tasks.Spec, now time.Time) Template {
 	at := now.UTC()
+	return Template{
+		name: spec.Name, queue: spec.Queue, subject: n.TaskSubject(spec.Queue, spec.Name),
+		at: at.Format(TimeFormat), contentType: spec.Codec.ContentType(), t: at, maxAttempts: spec.MaxAttempts,
+	}
+}
+
+// Envelope builds the envelope of one task with ID id and encoded payload
+// body. Its header is fresh and may be extended by middleware.
+func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
 	// One backing array for the seven values, capacity-capped so that a
 	// middleware's Add to one header cannot spill into the next.
-	v := [7]string{id, id, spec.Name, spec.Queue, at.Format(TimeFormat), Version, spec.Codec.ContentType()}
+	v := [7]string{id, id, t.name, t.queue, t.at, Version, t.contentType}
 	vals := v[:]
 	h := make(tasks.Header, 8) // one swiss-map group: our seven, plus a traceparent
 	h[HeaderMsgID] = vals[0:1:1]
@@ -34,13 +57,13 @@ func NewEnvelope(n Names, spec tasks.Spec, id string, body []byte, now time.Time
 	h[HeaderContentType] = vals[6:7:7]
 	return &tasks.Envelope{
 		ID:          id,
-		Name:        spec.Name,
-		Queue:       spec.Queue,
-		Subject:     n.TaskSubject(spec.Queue, spec.Name),
-		EnqueuedAt:  at,
+		Name:        t.name,
+		Queue:       t.queue,
+		Subject:     t.subject,
+		EnqueuedAt:  t.t,
 		Header:      h,
 		Body:        body,
-		MaxAttempts: spec.MaxAttempts,
+		MaxAttempts: t.maxAttempts,
 	}
 }
 
@@ -56,6 +79,12 @@ func Msg(env *tasks.Envelope) *nats.Msg {
 // or whose headers contradict its subject is malformed: the error wraps
 // [ErrMalformed].
 func FromDelivery(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata) (*tasks.Envelope, error) {
+	return FromRoute(n, msg, md, "", "", "")
+}
+
+// FromRoute is [FromDelivery] for a consumer filtered on subject, the task
+// subject of queue and name: a delivery on that subject needs no parsing.
+func FromRoute(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) (*tasks.Envelope, error) {
 	h := tasks.Header(msg.Headers())
 	if h == nil {
 		h = tasks.Header{}
@@ -72,9 +101,11 @@ func FromDelivery(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata) (*tasks
 	if v := h.Get(HeaderVersion); v != "" && v != Version {
 		return env, fmt.Errorf("%w: wire version %q, this worker reads %q", ErrMalformed, v, Version)
 	}
-	queue, name, err := n.ParseTaskSubject(env.Subject)
-	if err != nil {
-		return env, fmt.Errorf("%w: %w", ErrMalformed, err)
+	if subject == "" || env.Subject != subject {
+		var err error
+		if queue, name, err = n.ParseTaskSubject(env.Subject); err != nil {
+			return env, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
 	}
 	env.Queue, env.Name = queue, name
 	if t := h.Get(HeaderTask); t != "" && t != name {
