@@ -471,7 +471,6 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 	return rows, err
 }
 
-
 // measureHeaders compares the raw baseline with the raw baseline carrying
 // jetq's seven headers: how much of jetq's cost is its wire format.
 func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
