@@ -140,8 +140,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.active.Add(1)
 		go func() {
 			defer w.active.Done()
-			f := forwarder.New(w.js, w.cfg.topology, w.log, forwarder.Hooks{})
-			if err := f.Run(w.stopCtx); err != nil {
+			// Provisioned above; stopped with the pulls, and counted in
+			// active so that Shutdown waits for its event in hand.
+			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topology, Log: w.log, Provisioned: true})
+			// A closed connection ends Run too, which reports it.
+			if err := f.Run(w.stopCtx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 				w.log.LogAttrs(w.stopCtx, slog.LevelError, "jetq: dead-letter forwarder stopped", slog.String(keyError, err.Error()))
 			}
 		}()

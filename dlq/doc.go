@@ -5,19 +5,22 @@
 // # How tasks get here
 //
 // A worker files the record itself when a handler fails for good:
-// permanent errors, invalid payloads, the last attempt. When the worker
-// cannot — it died or hung on the last attempt — the server keeps the task
-// and publishes a max-deliveries advisory, which the JETQ_EVENTS stream
-// keeps until a [Forwarder] files the record with reason max_deliveries. Run
-// one per worker host, or let the worker run it (consumer.WithForwarder):
-// forwarders share their work, and the two paths never file one task twice.
+// permanent errors, invalid payloads, timeouts and failures on the last
+// attempt. When the worker cannot — it died or hung on the last attempt —
+// the server keeps the task and publishes a max-deliveries advisory, which
+// the JETQ_EVENTS stream keeps until a [Forwarder] files the record with
+// reason max_deliveries. Run one or more next to the workers, or let the
+// workers run it (consumer.WithForwarder): forwarders share their work, and
+// the two paths never file one task twice.
 //
 // # Inspecting and replaying
 //
 //	in, err := dlq.NewInspector(js)
-//	entries, err := in.List(ctx, dlq.Filter{Task: "email.send", Reason: tasks.ReasonMaxAttempts})
+//	entries, err := in.List(ctx, dlq.Filter{Task: "email.send"})
 //	err = in.Replay(ctx, entries[0].Seq) // back to its queue as a fresh task, same ID
 //
-// The `jetq dlq` commands are built on the Inspector. See the package
-// examples.
+// [Filter] selects by task, queue, reason and time, and pages with After;
+// [Inspector.ReplayAll] and [Inspector.Purge] work on what a filter selects.
+// The `jetq dlq` commands are built on the Inspector. See the examples of
+// this package and the program in examples/dlq.
 package dlq

@@ -5,54 +5,75 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
 
 // Entry is one dead-letter record: the task as it was, and why it failed.
+// Entries are values read from the stream; changing one changes nothing on
+// the server.
 type Entry struct {
 	// Seq is the record's sequence in the dead-letter stream: what Get,
-	// Replay and Delete take.
+	// Replay and Delete take, and what Filter.After continues from.
 	Seq uint64 `json:"seq"`
-	// ID, Task and Queue identify the task.
+	// ID, Task and Queue identify the task. ID is the task ID its handler
+	// saw, and the one a replay keeps.
 	ID    string `json:"id"`
 	Task  string `json:"task"`
 	Queue string `json:"queue"`
-	// Reason and Error say why it was dead-lettered.
+	// Reason and Error say why it was dead-lettered: Error is the last
+	// error's text, at most 4 KiB, line breaks replaced by " | ".
 	Reason tasks.Reason `json:"reason"`
 	Error  string       `json:"error"`
-	// Deliveries is how often the task was delivered.
+	// Deliveries is how often the task was delivered to a worker.
 	Deliveries int `json:"deliveries"`
 	// FailedAt is when the record was filed; EnqueuedAt when the task was
 	// enqueued (zero if its producer did not say).
 	FailedAt   time.Time `json:"failed_at"`
 	EnqueuedAt time.Time `json:"enqueued_at,omitzero"`
-	// Stream, StreamSeq and Subject are where the task was.
+	// Stream, StreamSeq and Subject are where the task was: its work
+	// stream, its sequence there, and the subject a replay publishes to.
 	Stream    string `json:"stream"`
 	StreamSeq uint64 `json:"stream_seq"`
 	Subject   string `json:"subject"`
-	// Payload is the task's encoded payload; Header its headers, the
-	// record's own Jetq-Dlq-* included. Both are empty in List results
-	// made with Filter.HeadersOnly.
-	Payload []byte      `json:"payload,omitempty"`
-	Header  nats.Header `json:"header,omitempty"`
+	// Payload is the task's encoded payload, as its producer sent it.
+	Payload []byte `json:"payload,omitempty"`
+	// Header is the record's header: the task's own headers (trace context
+	// included, server-interpreted Nats-* ones excepted), the Jetq-Dlq-*
+	// ones describing the failure, and the record's Nats-Msg-Id.
+	Header nats.Header `json:"header,omitempty"`
 }
 
-// entryOf reads the record at seq.
-func entryOf(n wire.Names, seq uint64, subject string, h nats.Header, data []byte) (Entry, error) {
+// readHeaders are the headers the server adds to a message read by a
+// direct get: they describe the read, not the record.
+var readHeaders = []string{
+	jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
+	jetstream.LastSequenceHeader, numPendingHeader,
+}
+
+const numPendingHeader = "Nats-Num-Pending"
+
+// entryOf reads the record rec; an error means rec is not a record this
+// version can read.
+func entryOf(n wire.Names, rec record) (Entry, error) {
+	h := rec.header
+	for _, k := range readHeaders {
+		delete(h, k)
+	}
 	f, err := wire.ParseFailure(h)
 	if err != nil {
-		return Entry{}, fmt.Errorf("dlq: record %d: %w", seq, err)
+		return Entry{}, fmt.Errorf("dlq: record %d: %w", rec.seq, err)
 	}
 	e := Entry{
-		Seq: seq, ID: h.Get(wire.HeaderID), Task: h.Get(wire.HeaderTask), Queue: h.Get(wire.HeaderQueue),
+		Seq: rec.seq, ID: h.Get(wire.HeaderID), Task: h.Get(wire.HeaderTask), Queue: h.Get(wire.HeaderQueue),
 		Reason: f.Reason, Error: f.Error, Deliveries: f.Deliveries, FailedAt: f.At,
-		Stream: f.Stream, StreamSeq: f.Seq, Subject: f.Subject, Payload: data, Header: h,
+		Stream: f.Stream, StreamSeq: f.Seq, Subject: f.Subject, Payload: rec.data, Header: h,
 	}
 	if e.Task == "" || e.Queue == "" {
 		// A task from a non-jetq publisher: the record's subject says.
-		if q, t, err := n.ParseDLQSubject(subject); err == nil {
+		if q, t, err := n.ParseDLQSubject(rec.subject); err == nil {
 			e.Queue, e.Task = q, t
 		}
 	}

@@ -9,7 +9,8 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// Order is the order List returns records in.
+// Order is the order in which [Inspector.List] returns records. The zero
+// Order is [OldestFirst].
 type Order int
 
 // The orders of [Filter.Order].
@@ -23,27 +24,33 @@ const (
 // DefaultLimit is how many records List returns when Filter.Limit is 0.
 const DefaultLimit = 100
 
-// Filter selects records. The zero Filter selects every record; List then
-// returns the oldest [DefaultLimit].
+// Filter selects records. Its conditions add up; the zero Filter selects
+// every record, of which List returns the oldest [DefaultLimit].
 type Filter struct {
-	// Task and Queue select records of one task name or queue.
+	// Task and Queue select the records of one task name, of one queue, or
+	// both. They are matched by the server on the record's subject
+	// (<prefix>.dlq.<queue>.<task>): records of other tasks are not read.
 	Task, Queue string
-	// Reason selects records filed for one reason.
+	// Reason selects the records filed for one reason.
 	Reason tasks.Reason
-	// Since and Until bound when records were filed; zero means unbounded.
+	// Since and Until bound when records were filed ([Entry.FailedAt]),
+	// both inclusive; zero means unbounded. They also narrow the read to
+	// the records the server stored from 15 minutes before Since to 15
+	// minutes after Until, so a record whose filer's clock was off by more
+	// than that may be missed.
 	Since, Until time.Time
-	// Limit bounds how many records List returns; 0 means [DefaultLimit],
+	// Limit bounds how many records List returns: 0 means [DefaultLimit],
 	// -1 no limit. ReplayAll and Purge ignore it.
 	Limit int
-	// Order is the order of List's results.
+	// Order is the order of List's results and the direction of After.
 	Order Order
-	// After continues a listing: only records after this sequence in the
-	// chosen order — greater for OldestFirst, smaller for NewestFirst. Pass
-	// the Seq of the last entry of the previous page.
+	// After continues a listing past a record: pass the Seq of the last
+	// entry of the previous page, with the same Filter otherwise. Records
+	// after it in the chosen order are selected — greater sequences for
+	// OldestFirst, smaller for NewestFirst — so records filed or removed
+	// between two pages neither shift nor repeat the pages. 0 starts at
+	// the beginning. ReplayAll and Purge apply it too.
 	After uint64
-	// HeadersOnly leaves Payload and Header out of List's entries, which
-	// reads less for large records.
-	HeadersOnly bool
 }
 
 var reasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tasks.ReasonMaxDeliveries, tasks.ReasonInvalidPayload, tasks.ReasonTimeout}
@@ -59,16 +66,24 @@ func (f Filter) validate() error {
 			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 	}
-	if f.Reason != "" && !slices.Contains(reasons, f.Reason) {
+	switch {
+	case f.Reason != "" && !slices.Contains(reasons, f.Reason):
 		return fmt.Errorf("%w: reason %q is none of %v", ErrInvalidOption, f.Reason, reasons)
-	}
-	if f.Limit < -1 {
+	case f.Limit < -1:
 		return fmt.Errorf("%w: limit must be -1, 0 or positive, got %d", ErrInvalidOption, f.Limit)
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+	case f.Order != OldestFirst && f.Order != NewestFirst:
+		return fmt.Errorf("%w: unknown order %d", ErrInvalidOption, f.Order)
+	case !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since):
 		return fmt.Errorf("%w: until %v is before since %v", ErrInvalidOption, f.Until, f.Since)
 	}
 	return nil
+}
+
+func (f Filter) limit() int {
+	if f.Limit == 0 {
+		return DefaultLimit
+	}
+	return f.Limit
 }
 
 // subject is the narrowest subject that holds every record the filter selects.
@@ -89,7 +104,7 @@ func (f Filter) bySubjectOnly() bool {
 	return f.Reason == "" && f.Since.IsZero() && f.Until.IsZero() && f.After == 0
 }
 
-// match reports whether the filter selects e (the subject already matched).
+// match reports whether the filter selects e, whose subject matched already.
 func (f Filter) match(e Entry) bool {
 	switch {
 	case f.Reason != "" && e.Reason != f.Reason:

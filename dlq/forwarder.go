@@ -9,17 +9,28 @@ import (
 	"github.com/jetq/jetq/internal/forwarder"
 )
 
-// Forwarder files the dead-letter records of tasks the server gave up on:
-// tasks whose worker died or hung on their last attempt. It reads the
-// max-deliveries advisories the JETQ_EVENTS stream keeps, so it misses none
-// while it is down. Any number may run at once; they share one durable
-// consumer. A Forwarder is safe for concurrent use and runs once.
+// Forwarder files the dead-letter records of the tasks the server gave up
+// on: tasks whose worker died or hung on their last attempt, so that no
+// ack, Nak or record ever came. The server then keeps the task in the work
+// stream and publishes a max-deliveries advisory, which the JETQ_EVENTS
+// stream keeps, so a Forwarder that is down misses nothing. For each one it
+// reads the task back, files its record with reason max_deliveries, deletes
+// the task from the work stream, and only then acknowledges the advisory; a
+// crash between any two steps leaves the advisory to be redone, and the
+// record's Nats-Msg-Id ("<stream>:<seq>", the one the worker uses) keeps
+// one record per task within the dead-letter stream's duplicates window
+// (an hour).
+//
+// Any number of Forwarders may run, in any processes: they share one
+// durable consumer, "jetq-forwarder", and so their work. A Worker runs one
+// with consumer.WithForwarder. A Forwarder is safe for concurrent use.
 type Forwarder struct {
 	f *forwarder.Forwarder
 }
 
-// NewForwarder returns a forwarder reading through js. It does no I/O. It
-// returns an error wrapping [ErrInvalidOption] for a bad option.
+// NewForwarder returns a forwarder working through js. It does no I/O. It
+// returns an error wrapping [ErrInvalidOption] when js is nil or an option
+// is invalid.
 func NewForwarder(js jetstream.JetStream, opts ...Option) (*Forwarder, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
@@ -28,13 +39,24 @@ func NewForwarder(js jetstream.JetStream, opts ...Option) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Forwarder{f: forwarder.New(js, c.topo, c.log, c.hooks)}, nil
+	return &Forwarder{f: forwarder.New(js, forwarder.Config{
+		Topology: c.topo, Log: c.log, AckWait: c.ackWait, Hooks: c.hooks,
+	})}, nil
 }
 
-// Run creates the streams jetq needs if they are missing, then files
-// records until ctx ends, and returns nil. It recovers from a deleted
-// consumer and a dropped connection by itself; it returns an error when the
-// connection is closed under it.
+// Run creates the streams jetq needs where they are missing (as producers
+// and workers do), then files records until ctx ends, and returns nil then.
+// Advisories it holds when ctx ends are handed back for another forwarder.
+//
+// Run recovers by itself from a deleted consumer, a dropped connection and
+// requests that time out, logging what happened. It returns an error
+// wrapping nats.ErrConnectionClosed when the connection is closed under it,
+// and an error when the streams exist in a form it cannot use. Run may be
+// called again after it returns; concurrent calls work like separate
+// forwarders.
 func (f *Forwarder) Run(ctx context.Context) error {
-	return f.f.Run(ctx)
+	if err := f.f.Run(ctx); err != nil {
+		return fmt.Errorf("dlq: forwarder: %w", err)
+	}
+	return nil
 }

@@ -2,9 +2,9 @@ package dlq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,15 +16,18 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// Inspector reads and manages the dead-letter stream. It is safe for
-// concurrent use.
+// Inspector reads and manages the dead-letter stream: it lists, shows,
+// replays and removes records, and counts them. It creates nothing on the
+// server — no stream, no consumer — and a missing dead-letter stream reads
+// as an empty one. An Inspector is safe for concurrent use.
 type Inspector struct {
-	js   jetstream.JetStream
-	topo wire.Topology
+	js    jetstream.JetStream
+	names wire.Names
 }
 
 // NewInspector returns an inspector working through js. It does no I/O. It
-// returns an error wrapping [ErrInvalidOption] for a bad option.
+// returns an error wrapping [ErrInvalidOption] when js is nil or an option
+// is invalid. [WithLogger] and [WithReplicas] do not apply to an Inspector.
 func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
@@ -33,212 +36,246 @@ func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Inspector{js: js, topo: c.topo}, nil
+	return &Inspector{js: js, names: c.topo.Names}, nil
 }
 
-func (in *Inspector) stream(ctx context.Context) (jetstream.Stream, error) {
-	s, err := in.js.Stream(ctx, in.topo.Names.DLQStream())
+// errNoStream is returned by reader when nothing was ever dead-lettered.
+var errNoStream = fmt.Errorf("%w: no dead-letter stream", ErrNotFound)
+
+// reader returns a reader of the dead-letter stream as it is now.
+func (in *Inspector) reader(ctx context.Context) (*reader, error) {
+	s, err := in.js.Stream(ctx, in.names.DLQStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("%w: there is no dead-letter stream %s yet", ErrNotFound, in.topo.Names.DLQStream())
+		return nil, errNoStream
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
-	return s, nil
+	return newReader(in.js, s), nil
 }
 
-// List returns the records f selects, at most f.Limit (default 100), in
-// f.Order. Page through many with f.After. It reads only headers to select,
-// then the payloads of the records it returns.
-func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
+// bounds are the sequences a read covers and the times it may skip or stop
+// at, the latter widened by clockMargin.
+type bounds struct {
+	lo, hi uint64
+	// at skips the records stored before it (forward reads).
+	at time.Time
+	// after and before stop a read at the first record stored after or
+	// before them.
+	after, before time.Time
+}
+
+func (in *Inspector) bounds(ctx context.Context, r *reader, f Filter, o Order) (bounds, error) {
+	b := bounds{lo: r.state.FirstSeq, hi: r.state.LastSeq}
+	switch {
+	case f.After == 0:
+	case f.Order == NewestFirst:
+		b.hi = min(b.hi, f.After-1)
+	case f.After >= b.hi:
+		return bounds{lo: 1, hi: 0}, nil // past the last record: nothing
+	default:
+		b.lo = max(b.lo, f.After+1)
+	}
+	if !f.Since.IsZero() {
+		b.before = f.Since.Add(-clockMargin)
+		if o == OldestFirst && b.lo <= r.state.FirstSeq {
+			b.at = b.before
+		}
+	}
+	if !f.Until.IsZero() {
+		b.after = f.Until.Add(clockMargin)
+		if o == NewestFirst {
+			// Start the backward read at the last record it can select.
+			seq, err := r.firstSeqSince(ctx, in.names.DLQSubjects(), b.after)
+			if err != nil {
+				return b, err
+			}
+			if seq != 0 {
+				b.hi = min(b.hi, seq-1)
+			}
+		}
+	}
+	return b, nil
+}
+
+// scan calls fn with each entry f selects in order o, until fn returns
+// false or an error. Limit is left to fn.
+func (in *Inspector) scan(ctx context.Context, f Filter, o Order, fn func(*reader, Entry) (bool, error)) error {
 	if err := f.validate(); err != nil {
-		return nil, err
+		return err
 	}
-	all, err := in.scan(ctx, f)
+	r, err := in.reader(ctx)
+	if errors.Is(err, errNoStream) {
+		return nil // nothing was ever dead-lettered
+	}
+	if err != nil {
+		return err
+	}
+	if r.state.Msgs == 0 {
+		return nil
+	}
+	b, err := in.bounds(ctx, r, f, o)
+	if err != nil {
+		return err
+	}
+	visit := func(rec record) (bool, error) {
+		switch {
+		case !b.after.IsZero() && o == OldestFirst && rec.stored.After(b.after):
+			return false, nil // every later record was filed later still
+		case !b.before.IsZero() && o == NewestFirst && rec.stored.Before(b.before):
+			return false, nil
+		}
+		e, err := entryOf(in.names, rec)
+		if err != nil || !f.match(e) {
+			return true, nil // not a record of ours, or not selected
+		}
+		return fn(r, e)
+	}
+	subject := f.subject(in.names)
+	if o == NewestFirst {
+		err = r.backward(ctx, subject, b.lo, b.hi, f.limit(), visit)
+	} else {
+		err = r.forward(ctx, subject, b.lo, b.hi, b.at, visit)
+	}
+	return err
+}
+
+// List returns the records f selects, at most f.Limit (default
+// [DefaultLimit]), in f.Order; continue a listing with f.After. Task and
+// Queue are applied by the server; Reason, Since and Until by the
+// inspector, which reads the records in between (Since and Until narrow
+// that read to about their time range). The newest page of a large stream
+// costs about a page of reads.
+//
+// A missing dead-letter stream lists as empty. List returns an error
+// wrapping [ErrInvalidOption] for an invalid filter.
+func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
+	limit := f.limit()
+	var out []Entry
+	err := in.scan(ctx, f, f.Order, func(_ *reader, e Entry) (bool, error) {
+		out = append(out, e)
+		return limit < 0 || len(out) < limit, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if f.Order == NewestFirst {
-		slices.Reverse(all)
-	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = DefaultLimit
-	}
-	if limit > 0 && len(all) > limit {
-		all = all[:limit]
-	}
-	if len(all) == 0 {
-		return nil, nil
-	}
-	if f.HeadersOnly {
-		for i := range all {
-			all[i].Header = nil
-		}
-		return all, nil
-	}
-	s, err := in.stream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, e := range all {
-		full, err := in.get(ctx, s, e.Seq)
-		if errors.Is(err, ErrNotFound) {
-			continue // removed since the scan
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, full)
 	}
 	return out, nil
 }
 
-// scan reads the headers of every record f selects, oldest first, with an
-// ordered consumer over the narrowest subject.
-func (in *Inspector) scan(ctx context.Context, f Filter) ([]Entry, error) {
-	s, err := in.stream(ctx)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil // nothing was ever dead-lettered
-	}
-	if err != nil {
-		return nil, err
-	}
-	subject := f.subject(in.topo.Names)
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		return nil, fmt.Errorf("dlq: %w", err)
-	}
-	if len(info.State.Subjects) == 0 {
-		return nil, nil
-	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, HeadersOnly: true}
-	switch {
-	case f.After != 0 && f.Order == OldestFirst:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.After+1
-	case !f.Since.IsZero():
-		since := f.Since
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
-	cons, err := s.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: %w", err)
-	}
-	var out []Entry
-	for {
-		batch, err := cons.FetchNoWait(256)
-		if err != nil {
-			return nil, fmt.Errorf("dlq: %w", err)
-		}
-		n := 0
-		var pending uint64
-		for msg := range batch.Messages() {
-			n++
-			md, err := msg.Metadata()
-			if err != nil {
-				return nil, fmt.Errorf("dlq: %w", err)
-			}
-			pending = md.NumPending
-			e, err := entryOf(in.topo.Names, md.Sequence.Stream, msg.Subject(), msg.Headers(), nil)
-			if err != nil {
-				continue // not a record of ours
-			}
-			if f.match(e) {
-				out = append(out, e)
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("dlq: %w", err)
-		}
-		if n == 0 || pending == 0 {
-			return out, nil
-		}
-	}
-}
-
 // Get returns the record at seq. It returns an error wrapping [ErrNotFound]
-// when there is none.
+// when there is none, and another error when the message at seq is not a
+// dead-letter record this version can read.
 func (in *Inspector) Get(ctx context.Context, seq uint64) (Entry, error) {
-	s, err := in.stream(ctx)
+	r, err := in.reader(ctx)
 	if err != nil {
 		return Entry{}, err
 	}
-	return in.get(ctx, s, seq)
+	return in.get(ctx, r, seq)
 }
 
-func (in *Inspector) get(ctx context.Context, s jetstream.Stream, seq uint64) (Entry, error) {
-	m, err := s.GetMsg(ctx, seq)
+func (in *Inspector) get(ctx context.Context, r *reader, seq uint64) (Entry, error) {
+	m, err := r.stream.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Entry{}, fmt.Errorf("%w: %d", ErrNotFound, seq)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("dlq: %w", err)
+		return Entry{}, fmt.Errorf("dlq: get record %d: %w", seq, err)
 	}
-	return entryOf(in.topo.Names, seq, m.Subject, m.Header, m.Data)
+	return entryOf(in.names, record{seq: seq, subject: m.Subject, stored: m.Time, header: m.Header, data: m.Data})
 }
 
 // Replay sends the task of the record at seq back to its queue as a fresh
-// task: the same ID, payload and headers (trace context included), attempts
-// counted from 1 again. Once the work stream has stored it, the record is
-// deleted. A replay repeated after a failure between the two steps is
-// dropped by the work stream's deduplication, so a task is never replayed
-// twice from one record. It returns an error wrapping [ErrNotFound] when
-// there is no record at seq.
+// task, then deletes the record. The task keeps its ID, payload and headers
+// (trace context included) and gets a new enqueue time; its attempts count
+// from 1 again, and a Jetq-Replay-Of header names the record. It is
+// published with the Nats-Msg-Id "<task ID>:replay:<seq>": unlike the task
+// ID, which the work stream may still remember from the original enqueue,
+// it is new to the work stream, while a Replay repeated after a failure
+// between its publish and its delete is dropped as a duplicate within the
+// work stream's duplicates window — one record is never replayed twice.
+//
+// Replay returns an error wrapping [ErrNotFound] when there is no record at
+// seq, and leaves the record in place when the work stream did not store
+// the task.
 func (in *Inspector) Replay(ctx context.Context, seq uint64) error {
-	s, err := in.stream(ctx)
+	r, err := in.reader(ctx)
 	if err != nil {
 		return err
 	}
-	e, err := in.get(ctx, s, seq)
+	e, err := in.get(ctx, r, seq)
 	if err != nil {
 		return err
 	}
-	msg := nats.NewMsg(e.Subject)
-	if msg.Subject == "" {
-		msg.Subject = in.topo.Names.TaskSubject(e.Queue, e.Task)
+	return in.replay(ctx, r, e)
+}
+
+func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
+	subject := e.Subject
+	if subject == "" {
+		subject = in.names.TaskSubject(e.Queue, e.Task)
 	}
+	msg := nats.NewMsg(subject)
 	for k, v := range e.Header {
 		if !strings.HasPrefix(k, "Jetq-Dlq-") && !strings.HasPrefix(k, "Nats-") {
 			msg.Header[k] = v
 		}
 	}
 	msg.Data = e.Payload
-	msg.Header.Set(wire.HeaderID, e.ID)
-	// Not the task ID: the work stream may still remember it from the
-	// original enqueue and would drop the replay as a duplicate.
-	msg.Header.Set(wire.HeaderMsgID, e.ID+":replay:"+strconv.FormatUint(seq, 10))
+	msg.Header.Set(wire.HeaderID, e.ID) // workers read the task ID from here first
+	msg.Header.Set(wire.HeaderMsgID, ReplayID(e.ID, e.Seq))
 	msg.Header.Set(wire.HeaderEnqueuedAt, time.Now().UTC().Format(wire.TimeFormat))
-	msg.Header.Set(wire.HeaderReplayOf, wire.RecordID(in.topo.Names.DLQStream(), seq))
+	msg.Header.Set(wire.HeaderReplayOf, wire.RecordID(in.names.DLQStream(), e.Seq))
 	ack, err := in.js.PublishMsg(ctx, msg)
 	if err != nil {
-		return fmt.Errorf("dlq: replay record %d to %s: %w", seq, msg.Subject, err)
+		return fmt.Errorf("dlq: replay record %d to %s: %w", e.Seq, subject, err)
 	}
-	if ack.Stream != in.topo.Names.WorkStream() {
-		return fmt.Errorf("dlq: replay record %d: stored by stream %s, not %s", seq, ack.Stream, in.topo.Names.WorkStream())
+	if ack.Stream != in.names.WorkStream() {
+		return fmt.Errorf("dlq: replay record %d: stored by stream %s, not %s; the record stays", e.Seq, ack.Stream, in.names.WorkStream())
 	}
-	return in.delete(ctx, s, seq)
+	// Gone meanwhile: replayed or removed by someone else. The task is back
+	// in its queue either way (once only, if it was a replay).
+	if err := in.delete(ctx, r, e.Seq); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
-// ReplayAll replays every record f selects (its Limit is ignored) and
-// returns how many it replayed.
+// ReplayID is the Nats-Msg-Id of the replay of the task with ID id from the
+// record at seq: "<id>:replay:<seq>".
+func ReplayID(id string, seq uint64) string {
+	return id + ":replay:" + strconv.FormatUint(seq, 10)
+}
+
+// ReplayAll replays, oldest first, every record f selects that was filed
+// when it started — a replayed task that fails again is not replayed twice
+// — and returns how many it replayed. It ignores f.Limit and f.Order but
+// applies f.After in f.Order's direction. On an error it stops and returns
+// how many it replayed before; records removed meanwhile are skipped.
 func (in *Inspector) ReplayAll(ctx context.Context, f Filter) (int, error) {
-	return in.each(ctx, f, in.Replay)
+	n := 0
+	err := in.scan(ctx, f, OldestFirst, func(r *reader, e Entry) (bool, error) {
+		if err := in.replay(ctx, r, e); err != nil {
+			return false, err
+		}
+		n++
+		return true, nil
+	})
+	return n, err
 }
 
 // Delete removes the record at seq for good. It returns an error wrapping
 // [ErrNotFound] when there is none.
 func (in *Inspector) Delete(ctx context.Context, seq uint64) error {
-	s, err := in.stream(ctx)
+	r, err := in.reader(ctx)
 	if err != nil {
 		return err
 	}
-	return in.delete(ctx, s, seq)
+	return in.delete(ctx, r, seq)
 }
 
-func (in *Inspector) delete(ctx context.Context, s jetstream.Stream, seq uint64) error {
-	err := s.DeleteMsg(ctx, seq)
-	if err != nil && strings.Contains(err.Error(), "no message found") {
+func (in *Inspector) delete(ctx context.Context, r *reader, seq uint64) error {
+	err := r.stream.DeleteMsg(ctx, seq)
+	if err != nil && gone(err) {
 		return fmt.Errorf("%w: %d", ErrNotFound, seq)
 	}
 	if err != nil {
@@ -247,75 +284,92 @@ func (in *Inspector) delete(ctx context.Context, s jetstream.Stream, seq uint64)
 	return nil
 }
 
-// Purge removes every record f selects (its Limit is ignored) and returns
-// how many it removed.
+// gone reports a delete that failed because the message is not there.
+func gone(err error) bool {
+	s := err.Error()
+	return errors.Is(err, jetstream.ErrMsgNotFound) ||
+		errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) &&
+			(strings.Contains(s, "no message found") || strings.Contains(s, "err_code=10043")) // sequence not found
+}
+
+// Purge removes every record f selects (f.Limit and f.Order aside, f.After
+// applied in f.Order's direction) and returns how many it removed. When f
+// selects by Task and Queue only, the server purges by subject in one
+// request, records filed during the purge included; otherwise the records
+// filed when Purge started are read and deleted one by one. The zero Filter
+// purges the whole stream. It returns an error wrapping [ErrInvalidOption]
+// for an invalid filter.
 func (in *Inspector) Purge(ctx context.Context, f Filter) (int, error) {
 	if err := f.validate(); err != nil {
 		return 0, err
 	}
-	if !f.bySubjectOnly() {
-		return in.each(ctx, f, in.Delete)
-	}
-	s, err := in.stream(ctx)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	subject := f.subject(in.topo.Names)
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		return 0, fmt.Errorf("dlq: %w", err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-		return 0, fmt.Errorf("dlq: purge %s: %w", subject, err)
-	}
-	return int(n), nil
-}
-
-func (in *Inspector) each(ctx context.Context, f Filter, fn func(context.Context, uint64) error) (int, error) {
-	f.Limit, f.HeadersOnly = -1, true
-	entries, err := in.List(ctx, f)
-	if err != nil {
-		return 0, err
+	if f.bySubjectOnly() {
+		return in.purgeSubject(ctx, f.subject(in.names))
 	}
 	n := 0
-	for _, e := range entries {
-		if err := fn(ctx, e.Seq); errors.Is(err, ErrNotFound) {
-			continue // removed meanwhile
+	err := in.scan(ctx, f, OldestFirst, func(r *reader, e Entry) (bool, error) {
+		if err := in.delete(ctx, r, e.Seq); errors.Is(err, ErrNotFound) {
+			return true, nil // removed meanwhile
 		} else if err != nil {
-			return n, err
+			return false, err
 		}
 		n++
-	}
-	return n, nil
+		return true, nil
+	})
+	return n, err
 }
 
-// Stats summarises the dead-letter stream.
+// purgeSubject purges the records on subject. It talks to the API itself
+// because jetstream.Stream.Purge does not return how many were purged.
+func (in *Inspector) purgeSubject(ctx context.Context, subject string) (int, error) {
+	body, err := json.Marshal(struct {
+		Filter string `json:"filter"`
+	}{subject})
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := withTimeout(ctx, in.js)
+	defer cancel()
+	m, err := in.js.Conn().RequestWithContext(ctx, apiPrefix(in.js)+"STREAM.PURGE."+in.names.DLQStream(), body)
+	if err != nil {
+		return 0, fmt.Errorf("dlq: purge %s: %w", subject, err)
+	}
+	var resp struct {
+		Error  *jetstream.APIError `json:"error"`
+		Purged uint64              `json:"purged"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return 0, fmt.Errorf("dlq: purge %s: %w", subject, err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound {
+			return 0, nil // nothing was ever dead-lettered
+		}
+		return 0, fmt.Errorf("dlq: purge %s: %w", subject, resp.Error)
+	}
+	return int(resp.Purged), nil
+}
+
+// Stats summarises the dead-letter stream. The zero Stats describes an
+// empty stream.
 type Stats struct {
 	// Total is the number of records.
 	Total int `json:"total"`
-	// ByTask and ByReason count records per task name and per reason.
+	// ByTask and ByReason count the records per task name and per reason.
 	ByTask   map[string]int       `json:"by_task"`
 	ByReason map[tasks.Reason]int `json:"by_reason"`
-	// Oldest and Newest are when the first and last records were filed.
+	// Oldest and Newest are the earliest and latest FailedAt; zero when
+	// there is no record.
 	Oldest time.Time `json:"oldest,omitzero"`
 	Newest time.Time `json:"newest,omitzero"`
 }
 
-// Stats counts the records by task and by reason.
+// Stats counts the records by task and by reason. It reads every record,
+// about 256 per request. The maps of the result are never nil. A missing
+// dead-letter stream counts as empty.
 func (in *Inspector) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{ByTask: map[string]int{}, ByReason: map[tasks.Reason]int{}}
-	all, err := in.scan(ctx, Filter{})
-	if err != nil {
-		return st, err
-	}
-	for _, e := range all {
+	err := in.scan(ctx, Filter{}, OldestFirst, func(_ *reader, e Entry) (bool, error) {
 		st.Total++
 		st.ByTask[e.Task]++
 		st.ByReason[e.Reason]++
@@ -325,6 +379,7 @@ func (in *Inspector) Stats(ctx context.Context) (Stats, error) {
 		if e.FailedAt.After(st.Newest) {
 			st.Newest = e.FailedAt
 		}
-	}
-	return st, nil
+		return true, nil
+	})
+	return st, err
 }

@@ -10,5 +10,10 @@
 // acknowledges the advisory. Every step is idempotent: the record's
 // Nats-Msg-Id is "<stream>:<seq>", the same the worker uses, so the
 // dead-letter stream's deduplication keeps one record per task whichever
-// path files it and however often a crash makes a step run again.
+// path files it and however often a crash makes a step run again — as long
+// as the second filing comes within the dead-letter stream's duplicates
+// window (an hour) of the first.
+//
+// All forwarders share one durable consumer on the events stream, so any
+// number may run; each event goes to one of them at a time.
 package forwarder

@@ -2,11 +2,10 @@ package forwarder
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,103 +14,143 @@ import (
 
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/tasks"
 )
 
 // Durable is the name of the consumer all forwarders share on the events stream.
 const Durable = "jetq-forwarder"
 
-// Advisory types of the events the forwarder reads.
-const (
-	typeMaxDeliver = "io.nats.jetstream.advisory.v1.max_deliver"
-	typeTerminated = "io.nats.jetstream.advisory.v1.terminated"
-)
+// DefaultAckWait is how long an event may stay unsettled before the server
+// hands it to another forwarder: ample for the three requests one event
+// takes, and the delay after which a crashed forwarder's event is redone.
+const DefaultAckWait = 30 * time.Second
+
+// opTimeout bounds each request the forwarder makes.
+const opTimeout = 10 * time.Second
 
 // ErrCrash is what a hook returns to make the forwarder stop as if its
-// process died at that point: no further step, no acknowledgement.
+// process died at that point: no further step, no settlement of the event
+// or of the events buffered behind it.
 var ErrCrash = errors.New("forwarder: simulated crash")
 
 // Hooks let tests inject faults between the steps of filing a record. A
 // real component cannot crash between two of its own statements on demand.
 type Hooks struct {
 	// AfterPublish runs once the record is stored and before the task is
-	// deleted from the work stream.
+	// deleted from the work stream. Returning [ErrCrash] stops the
+	// forwarder there.
 	AfterPublish func() error
 }
 
-// Forwarder files the records of tasks the server gave up on.
+// Config is what a [Forwarder] works with. Zero fields take defaults.
+type Config struct {
+	// Topology names the streams; its Replicas and Memory apply to the
+	// streams the forwarder creates when they are missing.
+	Topology wire.Topology
+	// Log receives the forwarder's lines; nil means slog.Default().
+	Log *slog.Logger
+	// Provisioned says the caller has created the streams already, so Run
+	// does not (a worker provisions them before it starts its forwarder).
+	Provisioned bool
+	// AckWait of the shared durable, default [DefaultAckWait]. Forwarders
+	// of one deployment must agree: each one sets it on the durable.
+	AckWait time.Duration
+	// Hooks inject faults, for tests.
+	Hooks Hooks
+}
+
+// Forwarder files the records of tasks the server gave up on. Its methods
+// are safe for concurrent use.
 type Forwarder struct {
-	js    jetstream.JetStream
-	topo  wire.Topology
-	log   *slog.Logger
-	hooks Hooks
+	js  jetstream.JetStream
+	cfg Config
+	log *slog.Logger
 
 	filed, terminated atomic.Int64
 }
 
 // New returns a forwarder; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology, log *slog.Logger, hooks Hooks) *Forwarder {
-	return &Forwarder{js: js, topo: topo, log: log, hooks: hooks}
+func New(js jetstream.JetStream, cfg Config) *Forwarder {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	return &Forwarder{js: js, cfg: cfg, log: cfg.Log}
 }
 
-// Filed is how many records this forwarder has filed (or found filed).
+// Filed is how many max-deliveries events this forwarder has turned into a
+// record, counting those whose record a worker or an earlier attempt had
+// filed already.
 func (f *Forwarder) Filed() int64 { return f.filed.Load() }
 
-// Run provisions the streams, then forwards until ctx ends (returning nil)
-// or a hook simulates a crash (returning [ErrCrash]). It recovers by itself
-// from a deleted consumer or a dropped connection.
+// Terminated is how many terminated-task events this forwarder has seen.
+func (f *Forwarder) Terminated() int64 { return f.terminated.Load() }
+
+// Run provisions the streams (unless Config.Provisioned), then forwards
+// until ctx ends and returns nil. It recovers by itself from a deleted
+// consumer, a dropped connection and requests that time out. It returns
+// [ErrCrash] when a hook simulates a crash, an error wrapping
+// nats.ErrConnectionClosed when the connection is closed under it, and the
+// provisioning error when the streams cannot be used as they are.
 func (f *Forwarder) Run(ctx context.Context) error {
+	if !f.cfg.Provisioned {
+		if err := f.provision(ctx); err != nil {
+			return err
+		}
+	}
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
-	for {
-		if _, err := f.topo.Ensure(ctx, f.js, f.log); err == nil {
-			break
-		} else if ctx.Err() != nil {
-			return nil
-		} else {
-			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot provision streams yet; retrying", slog.String("error", err.Error()))
-		}
-		if bo.Wait(ctx) != nil {
-			return nil
-		}
-	}
-	work, err := f.js.Stream(ctx, f.topo.Names.WorkStream())
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("forwarder: %w", err)
-	}
-	crashed := make(chan struct{})
-	var crashOnce atomic.Bool
-	crash := func() {
-		if crashOnce.CompareAndSwap(false, true) {
-			close(crashed)
-		}
-	}
-	bo.Reset()
+	started, recovering := false, false
 	for ctx.Err() == nil {
-		cc, err := f.consume(ctx, work, crash)
+		s, err := f.start(ctx)
 		if err != nil {
-			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot consume events yet; retrying", slog.String("error", err.Error()))
+			if ctx.Err() != nil {
+				return nil
+			}
+			if f.js.Conn().IsClosed() {
+				return nats.ErrConnectionClosed
+			}
+			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot consume events yet; retrying", slog.String(keyError, err.Error()))
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				// Deleted under us: from now on, advisories need it again.
+				_, _ = f.cfg.Topology.Ensure(ctx, f.js, f.log)
+			}
+			recovering = true
 			if bo.Wait(ctx) != nil {
 				return nil
 			}
 			continue
 		}
+		switch {
+		case !started:
+			f.log.LogAttrs(ctx, slog.LevelInfo, "jetq: dead-letter forwarder started", slog.String(keyConsumer, Durable))
+			started = true
+		case recovering:
+			f.log.LogAttrs(ctx, slog.LevelInfo, "jetq: forwarder consuming events again")
+		}
+		recovering = false
 		bo.Reset()
 		select {
 		case <-ctx.Done():
-			cc.Drain()
-			<-cc.Closed()
+			// Events still buffered are handed back at once (see handle).
+			s.stopping.Store(true)
+			s.cc.Drain()
+			<-s.cc.Closed()
+			f.log.LogAttrs(ctx, slog.LevelInfo, "jetq: dead-letter forwarder stopped", slog.Int64("filed", f.Filed()))
 			return nil
-		case <-crashed:
-			cc.Stop()
+		case <-s.crashed:
+			s.cc.Stop()
+			<-s.cc.Closed()
 			return ErrCrash
-		case <-cc.Closed():
+		case <-s.cc.Closed():
+			if ctx.Err() != nil {
+				return nil
+			}
 			if f.js.Conn().IsClosed() {
-				return fmt.Errorf("forwarder: %w", nats.ErrConnectionClosed)
+				return nats.ErrConnectionClosed
 			}
 			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder's consumer stopped; recreating it")
+			recovering = true
 			if bo.Wait(ctx) != nil {
 				return nil
 			}
@@ -120,111 +159,109 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return nil
 }
 
-func (f *Forwarder) consume(ctx context.Context, work jetstream.Stream, crash func()) (jetstream.ConsumeContext, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+// provision creates the streams, retrying what a retry can fix. It returns
+// nil when ctx ends first.
+func (f *Forwarder) provision(ctx context.Context) error {
+	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
+	for {
+		_, err := f.cfg.Topology.Ensure(ctx, f.js, f.log)
+		switch {
+		case err == nil, ctx.Err() != nil:
+			return nil
+		case f.js.Conn().IsClosed():
+			return nats.ErrConnectionClosed
+		case !transient(err):
+			return err
+		}
+		f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot provision streams yet; retrying", slog.String(keyError, err.Error()))
+		if bo.Wait(ctx) != nil {
+			return nil
+		}
+	}
+}
+
+// session is one Consume on the shared durable.
+type session struct {
+	cc jetstream.ConsumeContext
+	// stopping makes the handler hand events back instead of processing them.
+	stopping atomic.Bool
+	// crashed is closed when a hook simulates a crash.
+	crashed   chan struct{}
+	crashOnce sync.Once
+}
+
+func (s *session) crash() { s.crashOnce.Do(func() { close(s.crashed) }) }
+
+func (s *session) isCrashed() bool {
+	select {
+	case <-s.crashed:
+		return true
+	default:
+		return false
+	}
+}
+
+// start creates or updates the shared durable and starts consuming it.
+func (f *Forwarder) start(ctx context.Context) (*session, error) {
+	names := f.cfg.Topology.Names
+	rctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	cons, err := f.js.CreateOrUpdateConsumer(cctx, f.topo.Names.EventsStream(), jetstream.ConsumerConfig{
+	events, err := f.js.Stream(rctx, names.EventsStream())
+	if err != nil {
+		return nil, fmt.Errorf("events stream %s: %w", names.EventsStream(), err)
+	}
+	work, err := f.js.Stream(rctx, names.WorkStream())
+	if err != nil {
+		return nil, fmt.Errorf("work stream %s: %w", names.WorkStream(), err)
+	}
+	cons, err := events.CreateOrUpdateConsumer(rctx, jetstream.ConsumerConfig{
 		Durable:     Durable,
 		Description: "jetq dead-letter forwarder, shared by every forwarder",
 		AckPolicy:   jetstream.AckExplicitPolicy,
-		AckWait:     30 * time.Second,
-		Replicas:    max(f.topo.Replicas, 1),
+		AckWait:     f.cfg.AckWait,
+		MaxDeliver:  -1, // an event is retried until its task is filed
+		// The stream's replicas, whoever created it and however.
+		Replicas: events.CachedInfo().Config.Replicas,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("consumer %s: %w", Durable, err)
 	}
-	return cons.Consume(func(msg jetstream.Msg) {
-		if err := f.handle(ctx, work, msg); errors.Is(err, ErrCrash) {
-			crash()
-		}
-	}, jetstream.PullMaxMessages(16), jetstream.PullExpiry(5*time.Second))
+	s := &session{crashed: make(chan struct{})}
+	// An event being filed when Run's ctx ends is finished, not abandoned
+	// halfway: a half-done event is redone only after the ack wait.
+	base := context.WithoutCancel(ctx)
+	s.cc, err = cons.Consume(
+		func(msg jetstream.Msg) { f.handle(base, s, work, msg) },
+		jetstream.PullMaxMessages(16),
+		jetstream.PullExpiry(5*time.Second),
+		jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
+			level := slog.LevelWarn
+			switch {
+			case errors.Is(err, jetstream.ErrNoHeartbeat):
+				level = slog.LevelDebug // the client pulls again by itself
+			case errors.Is(err, nats.ErrNoResponders):
+				cc.Stop() // nobody leads the consumer: start over now
+			}
+			f.log.LogAttrs(ctx, level, "jetq: forwarder's consumer reported an error", slog.String(keyError, err.Error()))
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", Durable, err)
+	}
+	return s, nil
 }
 
-// advisory holds the fields of the events the forwarder reads.
-type advisory struct {
-	Type       string `json:"type"`
-	Stream     string `json:"stream"`
-	Consumer   string `json:"consumer"`
-	StreamSeq  uint64 `json:"stream_seq"`
-	Deliveries int    `json:"deliveries"`
-	Reason     string `json:"reason"`
-}
-
-// handle processes one event; it settles the event itself.
-func (f *Forwarder) handle(ctx context.Context, work jetstream.Stream, msg jetstream.Msg) error {
-	var adv advisory
-	if err := json.Unmarshal(msg.Data(), &adv); err != nil || adv.StreamSeq == 0 {
-		f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder skips an event it cannot read", slog.String("subject", msg.Subject()))
-		return msg.Term() // reading it again will not help
+// transient reports errors that a later retry may not see.
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == 503 && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled &&
+			apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount
 	}
-	if adv.Stream != f.topo.Names.WorkStream() {
-		return msg.Ack()
-	}
-	switch adv.Type {
-	case typeTerminated:
-		f.terminated.Add(1)
-		f.log.LogAttrs(ctx, slog.LevelDebug, "jetq: task terminated by its worker",
-			slog.Uint64("seq", adv.StreamSeq), slog.String("reason", adv.Reason))
-		return msg.Ack()
-	case typeMaxDeliver:
-		err := f.forward(ctx, work, adv)
-		switch {
-		case errors.Is(err, ErrCrash):
-			return err
-		case err != nil:
-			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder could not file a record; will try again",
-				slog.Uint64("seq", adv.StreamSeq), slog.String("error", err.Error()))
-			return msg.NakWithDelay(2 * time.Second)
-		}
-		return msg.Ack()
-	}
-	return msg.Ack()
-}
-
-// forward files the record of the message at adv.StreamSeq and deletes the
-// message. A message already gone was handled before: nothing to do.
-func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advisory) error {
-	raw, err := work.GetMsg(ctx, adv.StreamSeq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read task %d: %w", adv.StreamSeq, err)
-	}
-	queue, name, err := f.topo.Names.ParseTaskSubject(raw.Subject)
-	if err != nil {
-		queue, name = "_unknown", "_unknown" // keep it anyway: never lose a task
-	}
-	rec := wire.DeadLetter(f.topo.Names, queue, name, raw.Header, raw.Data, wire.Failure{
-		Reason: tasks.ReasonMaxDeliveries,
-		Error: fmt.Sprintf("the server gave up after %d deliveries without an acknowledgement (consumer %s): the worker died or hung on the last attempt",
-			adv.Deliveries, adv.Consumer),
-		Stream:     adv.Stream,
-		Seq:        adv.StreamSeq,
-		Subject:    raw.Subject,
-		Deliveries: adv.Deliveries,
-		At:         time.Now(),
-	})
-	ack, err := f.js.PublishMsg(ctx, rec)
-	if err != nil {
-		return fmt.Errorf("file record: %w", err)
-	}
-	if f.hooks.AfterPublish != nil {
-		if err := f.hooks.AfterPublish(); err != nil {
-			return err
-		}
-	}
-	if err := work.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) &&
-		!strings.Contains(err.Error(), "no message found") {
-		return fmt.Errorf("delete task %d: %w", adv.StreamSeq, err)
-	}
-	f.filed.Add(1)
-	level := slog.LevelWarn
-	if ack.Duplicate {
-		level = slog.LevelInfo // the record was filed before, by a worker or a crashed forwarder
-	}
-	f.log.LogAttrs(ctx, level, "jetq: task dead-lettered by the forwarder",
-		slog.String("task", name), slog.String("queue", queue), slog.String("task_id", rec.Header.Get(wire.HeaderID)),
-		slog.Uint64("seq", adv.StreamSeq), slog.Int("deliveries", adv.Deliveries), slog.Bool("already_filed", ack.Duplicate))
-	return nil
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
 }

@@ -130,6 +130,9 @@ func (t Topology) EventsStream() jetstream.StreamConfig {
 		MaxAge:      DefaultEventsAge,
 		Storage:     t.storage(),
 		Replicas:    t.replicas(),
+		// Advisories carry no Nats-Msg-Id; this is the server's default,
+		// stated so that Ensure finds an existing stream as asked for.
+		Duplicates: DefaultDuplicates,
 	}
 }
 

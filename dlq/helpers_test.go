@@ -1,0 +1,278 @@
+package dlq_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Job is the payload of the test tasks.
+type Job struct {
+	N int `json:"n"`
+}
+
+type bundle struct {
+	srv *embedded.Server
+	js  jetstream.JetStream
+	p   *producer.Producer
+	in  *dlq.Inspector
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := dlq.NewInspector(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{srv: srv, js: js, p: p, in: in}
+}
+
+// testLogger sends a component's log to the test's log, so a failing test
+// shows what it saw.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// runWorker runs a worker on its own connection until the test ends.
+func (b *bundle) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
+	t.Helper()
+	_, js := embeddedtest.Connect(t, b.srv)
+	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testLogger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker's Run: %v", err)
+		}
+	})
+}
+
+// runningForwarder is a forwarder a test started.
+type runningForwarder struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run has returned err
+	err    error
+}
+
+// stop cancels Run's ctx and returns what Run returned.
+func (rf *runningForwarder) stop() error {
+	rf.cancel()
+	<-rf.done
+	return rf.err
+}
+
+// runForwarder runs a forwarder on its own connection until stopped or the
+// test ends.
+func (b *bundle) runForwarder(t *testing.T, opts ...dlq.Option) *runningForwarder {
+	t.Helper()
+	_, js := embeddedtest.Connect(t, b.srv)
+	f, err := dlq.NewForwarder(js, append([]dlq.Option{dlq.WithLogger(testLogger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rf := &runningForwarder{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		rf.err = f.Run(ctx)
+		close(rf.done)
+	}()
+	t.Cleanup(func() { _ = rf.stop() })
+	return rf
+}
+
+// dieOnEveryAttempt makes each delivery of def meet a worker that dies
+// mid-task: the worker's connection is closed from inside the handler, so
+// no ack, Nak or record ever reaches the server. It returns once the server
+// has given up on the task (its max-deliveries advisory is in the events
+// stream).
+func (b *bundle) dieOnEveryAttempt(t *testing.T, def *tasks.Definition[Job]) {
+	t.Helper()
+	for attempt := 1; attempt <= def.Spec().MaxAttempts; attempt++ {
+		nc, js := embeddedtest.Connect(t, b.srv)
+		started := make(chan struct{})
+		reg := tasks.NewRegistry()
+		tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Job]) error {
+			if tk.Attempt != attempt {
+				t.Errorf("delivery %d to a worker waiting for attempt %d", tk.Attempt, attempt)
+			}
+			nc.Close() // the process dies
+			close(started)
+			return nil
+		})
+		w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithAckWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- w.Run(context.Background()) }()
+		select {
+		case <-started:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("attempt %d never delivered", attempt)
+		}
+		if err := <-done; !errors.Is(err, consumer.ErrConnectionClosed) {
+			t.Fatalf("dead worker's Run: %v", err)
+		}
+	}
+	b.waitAdvisories(t, 1)
+}
+
+// waitAdvisories waits until the events stream holds n max-deliveries advisories.
+func (b *bundle) waitAdvisories(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, func() error {
+		s, err := b.js.Stream(context.Background(), "JETQ_EVENTS")
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"))
+		if err != nil {
+			return err
+		}
+		got := 0
+		for _, c := range info.State.Subjects {
+			got += int(c)
+		}
+		if got < n {
+			return fmt.Errorf("max-deliveries advisories: %d, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// forwarded waits until the forwarders have settled every event of the
+// events stream for good: none pending, none awaiting its ack.
+func (b *bundle) forwarded(t *testing.T) *jetstream.ConsumerInfo {
+	t.Helper()
+	var info *jetstream.ConsumerInfo
+	waitFor(t, func() error {
+		c, err := b.js.Consumer(context.Background(), "JETQ_EVENTS", forwarder.Durable)
+		if err != nil {
+			return err
+		}
+		if info, err = c.Info(context.Background()); err != nil {
+			return err
+		}
+		if info.NumPending != 0 || info.NumAckPending != 0 {
+			return fmt.Errorf("forwarder's consumer: %d events pending, %d awaiting ack", info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
+	return info
+}
+
+func msgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// workEmpty waits until the work stream holds no task.
+func (b *bundle) workEmpty(t *testing.T) {
+	t.Helper()
+	waitFor(t, func() error {
+		if n := msgs(t, b.js, "JETQ_TASKS"); n != 0 {
+			return fmt.Errorf("work stream holds %d tasks", n)
+		}
+		return nil
+	})
+}
+
+// waitFor polls cond until it returns nil, for at most 30 s.
+func waitFor(t *testing.T, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitRecords waits until the dead-letter stream holds want records and
+// returns them, oldest first.
+func (b *bundle) waitRecords(t *testing.T, want int) []dlq.Entry {
+	t.Helper()
+	var entries []dlq.Entry
+	waitFor(t, func() error {
+		var err error
+		entries, err = b.in.List(context.Background(), dlq.Filter{Limit: -1})
+		if err != nil {
+			return err
+		}
+		if len(entries) != want {
+			return fmt.Errorf("dead-letter records: %d, want %d", len(entries), want)
+		}
+		return nil
+	})
+	return entries
+}
+
+// fileRecord files a dead-letter record the way the worker does, for a task
+// that was never enqueued, and returns its sequence in the DLQ stream.
+func fileRecord(t *testing.T, js jetstream.JetStream, queue, name string, reason tasks.Reason, at time.Time, n int) uint64 {
+	t.Helper()
+	names := wire.Names{}
+	spec := tasks.Define[Job](name, tasks.WithQueue(queue)).Spec()
+	body := fmt.Appendf(nil, `{"n":%d}`, n)
+	env := wire.NewEnvelope(names, spec, fmt.Sprintf("%s:%d", name, n), body, at.Add(-time.Minute))
+	rec := wire.DeadLetter(names, queue, name, nats.Header(env.Header), body, wire.Failure{
+		Reason: reason, Error: "boom", Stream: "JETQ_TASKS", Seq: uint64(1_000_000 + n),
+		Subject: env.Subject, Deliveries: 1, At: at,
+	})
+	ack, err := js.PublishMsg(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Duplicate {
+		t.Fatalf("record %d filed twice", n)
+	}
+	return ack.Sequence
+}
