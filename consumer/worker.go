@@ -247,7 +247,7 @@ func (w *Worker) provision(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil // stopped before it started: not a failure
 		}
-		if !transient(err) {
+		if !retry.Transient(err) {
 			return fmt.Errorf("consumer: %w", err)
 		}
 		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot provision streams yet; retrying", slog.String(keyError, err.Error()))
@@ -290,19 +290,4 @@ func (w *Worker) fail(err error) {
 	case w.fatal <- err:
 	default:
 	}
-}
-
-// transient reports errors that a later retry may not see.
-func transient(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Code == 503 && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled &&
-			apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount
-	}
-	return errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrDisconnected) ||
-		errors.Is(err, nats.ErrConnectionReconnecting)
 }

@@ -170,7 +170,7 @@ func (f *Forwarder) provision(ctx context.Context) error {
 			return nil
 		case f.js.Conn().IsClosed():
 			return nats.ErrConnectionClosed
-		case !transient(err):
+		case !retry.Transient(err):
 			return err
 		}
 		f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot provision streams yet; retrying", slog.String(keyError, err.Error()))
@@ -249,19 +249,4 @@ func (f *Forwarder) start(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("consume %s: %w", Durable, err)
 	}
 	return s, nil
-}
-
-// transient reports errors that a later retry may not see.
-func transient(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Code == 503 && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled &&
-			apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount
-	}
-	return errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrDisconnected) ||
-		errors.Is(err, nats.ErrConnectionReconnecting)
 }
