@@ -72,32 +72,33 @@ type processor struct {
 func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks.Handler) error {
 	start := time.Now()
 	parent, links, replayOf := m.parent(ctx, env)
-	attrs := make([]attribute.KeyValue, 0, 14)
-	attrs = append(attrs,
-		systemNATS,
-		semconv.MessagingOperationName(opProcess),
-		semconv.MessagingOperationTypeProcess,
-		semconv.MessagingDestinationName(env.Subject),
-		semconv.MessagingMessageID(env.ID),
-		keyStream.String(env.Stream),
-		keySequence.Int64(int64(env.Sequence)),
-		keyDeliveries.Int(env.Attempt),
-		keyTask.String(env.Name),
-		keyQueue.String(env.Queue),
-		keyAttempt.Int(env.Attempt),
-		keyMaxAttempts.Int(env.MaxAttempts),
-	)
-	if env.Consumer != "" {
-		attrs = append(attrs, semconv.MessagingConsumerGroupName(env.Consumer))
-	}
-	if replayOf != "" {
-		attrs = append(attrs, keyReplayOf.String(replayOf))
-	}
+	// Only the attributes the conventions mark as relevant for sampling go
+	// in at the start; the rest are set only if the span records, so a
+	// no-op provider costs little.
 	ctx, span := m.tracer.Start(parent, opProcess+" "+env.Subject,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithTimestamp(start),
 		trace.WithLinks(links...),
-		trace.WithAttributes(attrs...))
+		trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opProcess),
+			semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(env.Subject)))
+	if span.IsRecording() {
+		span.SetAttributes(
+			semconv.MessagingMessageID(env.ID),
+			keyStream.String(env.Stream),
+			keySequence.Int64(int64(env.Sequence)),
+			keyDeliveries.Int(env.Attempt),
+			keyTask.String(env.Name),
+			keyQueue.String(env.Queue),
+			keyAttempt.Int(env.Attempt),
+			keyMaxAttempts.Int(env.MaxAttempts),
+		)
+		if env.Consumer != "" {
+			span.SetAttributes(semconv.MessagingConsumerGroupName(env.Consumer))
+		}
+		if replayOf != "" {
+			span.SetAttributes(keyReplayOf.String(replayOf))
+		}
+	}
 
 	measure := m.metrics.enabled(ctx)
 	if measure {
