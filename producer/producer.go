@@ -178,11 +178,10 @@ func enqueueOptions(opts []EnqueueOption, batch bool, n int) (enqueueConfig, err
 
 // template validates def once for a call and prepares what its tasks share.
 func template[T any](p *Producer, def *tasks.Definition[T]) (wire.Template, error) {
-	spec := def.Spec()
-	if err := spec.Validate(); err != nil {
+	if err := def.Check(); err != nil {
 		return wire.Template{}, fmt.Errorf("producer: %w", err)
 	}
-	return wire.NewTemplate(p.cfg.topology.Names, spec, time.Now()), nil
+	return wire.NewTemplate(p.cfg.topology.Names, def.Spec(), time.Now()), nil
 }
 
 // prepare validates and encodes one task; nothing is published yet.

@@ -21,32 +21,38 @@ import (
 // Nats-Msg-Id can fix are retried; the server's deduplication makes that safe.
 func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error {
 	errs := make([]error, len(batch))
-	todo := make([]int, len(batch))
-	for i := range todo {
-		todo[i] = i
+	try := func(todo []int, retried []bool) []int {
+		if len(todo) == 1 {
+			return p.publishSync(ctx, batch, todo[0], errs, retried)
+		}
+		return p.publishAsync(ctx, batch, todo, errs, retried)
+	}
+	var again []int
+	if len(batch) == 1 {
+		// The common case, one task stored at the first try, allocates nothing more.
+		var r [1]bool
+		if again = try([]int{0}, r[:]); len(again) == 0 {
+			return errs
+		}
+	} else {
+		todo := make([]int, len(batch))
+		for i := range todo {
+			todo[i] = i
+		}
+		if again = try(todo, make([]bool, len(batch))); len(again) == 0 {
+			return errs
+		}
 	}
 	// retried marks tasks whose earlier attempt may have been stored: a later
 	// Duplicate answer is then that attempt's own, not another producer's.
 	retried := make([]bool, len(batch))
-	var bo *retry.Backoff // made on the first failure: most publishes never need it
-	for {
-		var again []int
-		if len(todo) == 1 {
-			again = p.publishSync(ctx, batch, todo[0], errs, retried)
-		} else {
-			again = p.publishAsync(ctx, batch, todo, errs, retried)
-		}
-		if len(again) == 0 {
-			return errs
-		}
+	bo := retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
+	for len(again) > 0 {
 		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: retrying publish",
 			slog.Int("tasks", len(again)), slog.String("error", errs[again[0]].Error()))
 		if errors.Is(errs[again[0]], jetstream.ErrNoStreamResponse) {
 			// Nobody answers for the stream: it may have been deleted.
 			p.reprovision(ctx)
-		}
-		if bo == nil {
-			bo = retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
 		}
 		if err := bo.Wait(ctx); err != nil {
 			if errors.Is(err, retry.ErrBudget) {
@@ -62,8 +68,9 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 		for _, i := range again {
 			retried[i] = true
 		}
-		todo = again
+		again = try(again, retried)
 	}
+	return errs
 }
 
 // reprovision creates the streams again before a retry if the work stream

@@ -31,6 +31,8 @@ type Definition[T any] struct {
 	// validates records whether T or *T has a Validate method, found once
 	// so that payloads without one are never boxed to look.
 	validates bool
+	// checked is set by New: the spec is valid and need not be checked again.
+	checked bool
 }
 
 // Spec is the untyped description of a [Definition], as producers, workers and
@@ -84,7 +86,7 @@ func New[T any](name string, opts ...Option) (*Definition[T], error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	return &Definition[T]{spec: spec, validates: hasValidate[T]()}, nil
+	return &Definition[T]{spec: spec, validates: hasValidate[T](), checked: true}, nil
 }
 
 // Name returns the task name.
@@ -100,6 +102,16 @@ func (d *Definition[T]) Spec() Spec {
 		return Spec{}
 	}
 	return d.spec
+}
+
+// Check reports whether d can be used to enqueue and run tasks: nil for a
+// definition made by [Define] or [New], the reason for a nil or zero one
+// (an error wrapping [ErrInvalidName]). It is cheap.
+func (d *Definition[T]) Check() error {
+	if d != nil && d.checked {
+		return nil
+	}
+	return d.Spec().Validate()
 }
 
 // Encode validates v (see [Validator]) and encodes it with the definition's
