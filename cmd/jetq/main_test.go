@@ -366,3 +366,15 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
+
+func TestQueuesOnAnEmptyServer(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	code, out, errOut := c.jetq("queues")
+	if code != 0 || !strings.Contains(out, "no tasks yet") {
+		t.Errorf("queues: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := c.jetq("queues", "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("queues --json: %d %q", code, out)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -39,7 +40,11 @@ func newQueuesCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if g.json {
-					return g.printJSON(rows)
+					return g.printJSON(orEmpty(rows))
+				}
+				if len(rows) == 0 {
+					fmt.Fprintf(g.stdout, "no tasks yet: no jetq streams with prefix %q on this server\n", g.prefix)
+					return nil
 				}
 				out := make([][]string, len(rows))
 				for i, r := range rows {
@@ -72,7 +77,7 @@ func (g *globals) queueRows(ctx context.Context, js jetstream.JetStream) ([]queu
 
 	work, err := js.Stream(ctx, names.WorkStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, errors.New("no jetq streams on this server yet: nothing was enqueued (or --prefix is wrong)")
+		return nil, nil // nothing was ever enqueued here (or --prefix is wrong)
 	}
 	if err != nil {
 		return nil, err
