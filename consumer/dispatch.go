@@ -18,9 +18,12 @@ import (
 // job is one delivery holding a handler slot.
 type job struct {
 	msg   jetstream.Msg
-	env   *tasks.Envelope
+	env   *tasks.Envelope // points to envelope
 	route *route
-	slot  int
+	// envelope and ctx are allocated with the job: one allocation a delivery.
+	envelope tasks.Envelope
+	ctx      jobCtx
+	slot     int
 	// malformed is why the delivery cannot be read as a task, if it cannot.
 	malformed error
 	// deadline is the handler's deadline in Unix nanoseconds, 0 before it runs.
@@ -33,6 +36,21 @@ type job struct {
 }
 
 type jobKey struct{}
+
+// jobCtx is the context a delivery's middleware and handler run under: the
+// worker's, carrying the job for the terminal handler to find.
+type jobCtx struct {
+	context.Context
+	j *job
+}
+
+// Value returns the job for jobKey, else what the worker's context holds.
+func (c *jobCtx) Value(key any) any {
+	if key == (jobKey{}) {
+		return c.j
+	}
+	return c.Context.Value(key)
+}
 
 // delivery is a message on its way from a route's Consume to a runner.
 type delivery struct {
@@ -97,11 +115,13 @@ func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
 		return true
 	}
 	j := &job{msg: msg, route: r, slot: slot}
-	j.env, j.malformed = wire.FromRoute(w.cfg.topology.Names, msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
+	j.env = &j.envelope
+	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
 	w.running[slot].Store(j)
 
-	ctx := context.WithValue(w.baseCtx, jobKey{}, j)
+	j.ctx = jobCtx{Context: w.baseCtx, j: j}
+	ctx := context.Context(&j.ctx)
 	err = r.handler(ctx, j.env)
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.

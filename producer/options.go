@@ -82,14 +82,16 @@ func WithMemoryStorage() Option {
 }
 
 // WithAsyncWindow bounds how many publishes of one [EnqueueBatch] await their
-// acknowledgement at once. Default 4000, the nats.go default of
-// jetstream.WithPublishAsyncMaxPending; keep it at or below that setting.
+// acknowledgement at once; a larger batch is also built and published in
+// slices of about this size, so that its memory stays bounded. Default 4000.
 func WithAsyncWindow(n int) Option {
 	return func(c *config) { c.window = n }
 }
 
 // WithAckTimeout sets how long a publish waits for the server's
-// acknowledgement before it is retried with the same ID. Default 5 s.
+// acknowledgement before it is retried with the same ID; in a batch, how long
+// the publishes still unanswered wait without any acknowledgement arriving.
+// Default 5 s.
 func WithAckTimeout(d time.Duration) Option {
 	return func(c *config) { c.ackTimeout = d }
 }

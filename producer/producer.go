@@ -19,10 +19,11 @@ import (
 // safe for concurrent use; create one per process and share it. It does not
 // own the connection: close that yourself when done.
 type Producer struct {
-	js      jetstream.JetStream
-	cfg     config
-	enqueue tasks.Enqueuer
-	states  *state.Store
+	js         jetstream.JetStream
+	cfg        config
+	workStream string // the work stream's name
+	enqueue    tasks.Enqueuer
+	states     *state.Store
 
 	mu          sync.Mutex
 	provisioned bool
@@ -56,7 +57,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Producer{js: js, cfg: cfg, states: state.NewStore(js, cfg.topology)}
+	p := &Producer{js: js, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: state.NewStore(js, cfg.topology)}
 	p.enqueue = tasks.ChainEnqueue(p.publish, cfg.middleware...)
 	return p, nil
 }
@@ -134,6 +135,13 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 // stored, or a [*BatchError] when some were not; their results carry the
 // reason. Publishes that fail with a disconnect or timeout are retried with
 // the same ID.
+//
+// A large batch is published in slices of about the async window
+// ([WithAsyncWindow]), each built, published and acknowledged before the next,
+// so memory stays bounded by the window rather than the batch: only the
+// encoded payloads of the whole batch are held. Enqueue middleware sees one
+// call per slice. If ctx ends part-way, the slices not yet begun are not
+// published and their results carry ctx's error.
 func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
 	ec, err := enqueueOptions(opts, true, len(payloads))
 	if err != nil {
@@ -143,27 +151,46 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 	if err != nil {
 		return nil, err
 	}
-	envs := make([]*tasks.Envelope, len(payloads))
+	bodies := make([][]byte, len(payloads))
 	for i, v := range payloads {
-		var id string
-		if ec.ids != nil {
-			id = ec.ids[i]
-		}
-		if envs[i], err = prepare(&tpl, def, v, id, ec.header); err != nil {
+		if bodies[i], err = def.Encode(v); err != nil {
 			return nil, fmt.Errorf("producer: task %d of %d: %w", i, len(payloads), err)
 		}
 	}
-	if len(envs) == 0 {
+	if len(bodies) == 0 {
 		return nil, nil
 	}
 	if err := p.ensure(ctx); err != nil {
 		return nil, err
 	}
-	errs := p.enqueue(ctx, envs)
-	p.recordQueued(ctx, def.Spec(), envs, errs)
-	results := make([]Result, len(envs))
-	for i, env := range envs {
-		results[i] = result(env, errs[i])
+	results := make([]Result, len(bodies))
+	n := len(bodies)
+	slices := (n + p.cfg.window - 1) / p.cfg.window
+	size := (n + slices - 1) / slices // about even, none larger than the window
+	for lo := 0; lo < n; lo += size {
+		hi := min(lo+size, n)
+		var ids []string
+		if ec.ids != nil {
+			ids = ec.ids[lo:hi]
+		}
+		envs := tpl.Envelopes(ids, bodies[lo:hi])
+		for _, env := range envs {
+			addHeader(env, ec.header)
+		}
+		var errs []error
+		if err := ctx.Err(); err != nil {
+			errs = make([]error, len(envs))
+			for i := range errs {
+				errs[i] = fmt.Errorf("producer: %w", err)
+			}
+		} else {
+			errs = p.enqueue(ctx, envs)
+			p.recordQueued(ctx, def.Spec(), envs, errs)
+		}
+		for i, env := range envs {
+			results[lo+i] = result(env, errs[i])
+		}
+		clear(bodies[lo:hi]) // published: let them go
 	}
 	return results, newBatchError(results)
 }
@@ -194,10 +221,15 @@ func prepare[T any](tpl *wire.Template, def *tasks.Definition[T], payload T, id 
 		id = wire.NewID()
 	}
 	env := tpl.Envelope(id, body)
+	addHeader(env, header)
+	return env, nil
+}
+
+// addHeader copies the WithHeader values into env's header.
+func addHeader(env *tasks.Envelope, header tasks.Header) {
 	for k, v := range header {
 		env.Header[k] = append([]string(nil), v...)
 	}
-	return env, nil
 }
 
 // recordQueued records the tasks just stored as queued, for definitions with

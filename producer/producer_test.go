@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -319,5 +321,61 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	if _, err := producer.New(nil); !errors.Is(err, producer.ErrInvalidOption) {
 		t.Errorf("nil js: got %v", err)
+	}
+}
+
+// TestLargeBatchIsPublishedInSlices: a batch larger than the async window is
+// published in even slices, each one middleware call, with every result in
+// order; a ctx that ends after the first slice keeps the others unpublished.
+func TestLargeBatchIsPublishedInSlices(t *testing.T) {
+	t.Parallel()
+	var sizes []int
+	var cancel context.CancelFunc
+	record := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			sizes = append(sizes, len(batch))
+			errs := next(ctx, batch)
+			if cancel != nil {
+				cancel()
+			}
+			return errs
+		}
+	}
+	p, js := newProducer(t, producer.WithAsyncWindow(100), producer.WithMiddleware(record))
+	payloads := make([]Email, 250)
+	for i := range payloads {
+		payloads[i] = Email{To: "a@b.c", Subject: strconv.Itoa(i)}
+	}
+	rs, err := producer.EnqueueBatch(context.Background(), p, sendEmail, payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{84, 84, 82}; !slices.Equal(sizes, want) {
+		t.Errorf("middleware saw batches of %v, want %v", sizes, want)
+	}
+	for i, r := range rs {
+		if r.Err != nil || r.Sequence != uint64(i+1) {
+			t.Fatalf("result %d: %+v, want sequence %d", i, r, i+1)
+		}
+	}
+
+	sizes = nil
+	ctx, c := context.WithCancel(context.Background())
+	cancel = c
+	rs, err = producer.EnqueueBatch(ctx, p, sendEmail, payloads)
+	var be *producer.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want a *BatchError", err)
+	}
+	if len(sizes) != 1 {
+		t.Errorf("middleware called %d times after ctx ended in the first, want 1", len(sizes))
+	}
+	for i, r := range rs {
+		if stored := i < 84; (r.Err == nil) != stored || (!stored && !errors.Is(r.Err, context.Canceled)) {
+			t.Errorf("result %d: %+v; stored want %v", i, r, stored)
+		}
+	}
+	if n := streamMsgs(t, js); n != 250+84 {
+		t.Errorf("work stream holds %d, want %d", n, 250+84)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 	for len(again) > 0 {
 		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: retrying publish",
 			slog.Int("tasks", len(again)), slog.String("error", errs[again[0]].Error()))
-		if errors.Is(errs[again[0]], jetstream.ErrNoStreamResponse) {
+		if isNoResponders(errs[again[0]]) {
 			// Nobody answers for the stream: it may have been deleted.
 			p.reprovision(ctx)
 		}
@@ -90,8 +91,12 @@ func (p *Producer) reprovision(ctx context.Context) {
 // {i} when the failure is worth a retry.
 func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i int, errs []error, retried []bool) []int {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
-	ack, err := p.js.PublishMsg(actx, wire.Msg(batch[i]))
+	reply, err := p.js.Conn().RequestMsgWithContext(actx, wire.Msg(batch[i]))
 	cancel()
+	var ack pubAck
+	if err == nil {
+		ack, err = readAck(reply, p.workStream)
+	}
 	if err == nil {
 		errs[i] = p.stored(batch[i], ack, retried[i])
 		return nil
@@ -106,101 +111,135 @@ func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i i
 	return nil
 }
 
-// publishAsync publishes the tasks in todo with at most window
-// acknowledgements outstanding and waits for all of them. It returns the
+// publishAsync publishes the tasks in todo with at most the window's worth of
+// acknowledgements outstanding, and waits for all of them. It returns the
 // indexes worth a retry.
+//
+// The acknowledgements come back on an inbox of this call's own, the reply
+// subject of the k-th publish ending in k: reading them from a channel in
+// this goroutine needs no lock, map or future per task.
 func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, todo []int, errs []error, retried []bool) []int {
 	var again []int
-	futures := make([]jetstream.PubAckFuture, len(todo))
-	// sent[k] is when todo[k] was published: each acknowledgement is awaited
-	// until ackTimeout after its own publish, so a batch whose acks are all
-	// lost costs one timeout, not one per task.
-	sent := make([]time.Time, len(todo))
-	timer := time.NewTimer(p.cfg.ackTimeout)
-	defer timer.Stop()
-
-	// await settles the future of todo[k].
-	await := func(k int) bool {
-		i, f := todo[k], futures[k]
-		if f == nil {
-			return true
-		}
-		futures[k] = nil
-		var ack *jetstream.PubAck
-		var err error
-		select {
-		case ack = <-f.Ok():
-		case err = <-f.Err():
-		default:
-			timer.Reset(max(time.Until(sent[k].Add(p.cfg.ackTimeout)), 0))
-			select {
-			case ack = <-f.Ok():
-			case err = <-f.Err():
-			case <-timer.C:
-				err = fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-		if err == nil {
-			errs[i] = p.stored(batch[i], ack, retried[i])
-			return true
-		}
+	fail := func(i int, err error) {
 		errs[i] = p.classify(ctx, err)
 		if p.retryable(ctx, err) {
 			again = append(again, i)
 		}
-		return ctx.Err() == nil
+	}
+	nc := p.js.Conn()
+	window := min(p.cfg.window, len(todo))
+	inbox := nc.NewInbox() + "."
+	acks := make(chan *nats.Msg, window) // never full: at most window publishes are unanswered
+	sub, err := nc.ChanSubscribe(inbox+"*", acks)
+	if err != nil {
+		for _, i := range todo {
+			fail(i, err)
+		}
+		return again
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // late answers are dropped either way
+
+	const (
+		unsent = iota
+		waiting
+		settled
+	)
+	state := make([]uint8, len(todo))
+	msgs := make([]nats.Msg, len(todo))
+	outstanding := 0
+	receive := func(m *nats.Msg) {
+		k, err := strconv.Atoi(m.Subject[min(len(inbox), len(m.Subject)):])
+		if err != nil || k < 0 || k >= len(todo) || state[k] != waiting {
+			return // not an answer to this call's publishes
+		}
+		state[k] = settled
+		outstanding--
+		i := todo[k]
+		ack, err := readAck(m, p.workStream)
+		if err != nil {
+			fail(i, err)
+			return
+		}
+		errs[i] = p.stored(batch[i], ack, retried[i])
+	}
+	timer := time.NewTimer(p.cfg.ackTimeout)
+	defer timer.Stop()
+	// await receives the answers that have arrived and, while more than limit
+	// publishes are unanswered, waits for more. It reports false when
+	// ackTimeout passed without any answer, or ctx ended.
+	await := func(limit int) bool {
+		for outstanding > 0 {
+			select {
+			case m := <-acks:
+				receive(m)
+				continue
+			default:
+			}
+			if outstanding <= limit {
+				return true
+			}
+			timer.Reset(p.cfg.ackTimeout)
+			select {
+			case m := <-acks:
+				receive(m)
+			case <-timer.C:
+				return false
+			case <-ctx.Done():
+				return false
+			}
+		}
+		return true
 	}
 
-	oldest := 0
+	ok := true
 	for k, i := range todo {
-		if k-oldest >= p.cfg.window {
-			if !await(oldest) {
-				break
-			}
-			oldest++
-		}
-		for {
-			f, err := p.js.PublishMsgAsync(wire.Msg(batch[i]))
-			if err == nil {
-				futures[k], sent[k] = f, time.Now()
-				break
-			}
-			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && oldest < k {
-				// The connection's own limit is below our window: make room.
-				await(oldest)
-				oldest++
-				continue
-			}
-			errs[i] = p.classify(ctx, err)
-			if p.retryable(ctx, err) {
-				again = append(again, i)
-			}
+		if k%64 == 0 && ctx.Err() != nil {
 			break
 		}
+		if outstanding >= window {
+			if ok = await(window - 1); !ok {
+				break
+			}
+		}
+		env := batch[i]
+		msgs[k] = nats.Msg{Subject: env.Subject, Reply: inbox + strconv.Itoa(k), Header: nats.Header(env.Header), Data: env.Body}
+		if err := nc.PublishMsg(&msgs[k]); err != nil {
+			state[k] = settled
+			fail(i, err)
+			continue
+		}
+		state[k] = waiting
+		outstanding++
 	}
-	for k := oldest; k < len(todo); k++ {
-		await(k)
+	if ok {
+		ok = await(0)
 	}
-	if err := ctx.Err(); err != nil {
-		for k := range todo {
-			if i := todo[k]; errs[i] == nil && batch[i].Sequence == 0 {
-				errs[i] = fmt.Errorf("producer: %w", err)
+	if ctx.Err() != nil {
+		for k, i := range todo {
+			if state[k] != settled {
+				errs[i] = fmt.Errorf("producer: %w", ctx.Err())
 			}
 		}
 		return nil
+	}
+	if !ok {
+		timeout := fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
+		for k, i := range todo {
+			if state[k] != settled {
+				fail(i, timeout)
+			}
+		}
 	}
 	return again
 }
 
 // stored records the server's acknowledgement on env.
-func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bool) error {
-	if want := p.cfg.topology.Names.WorkStream(); ack.Stream != want {
-		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.Stream, want, env.Subject)
+func (p *Producer) stored(env *tasks.Envelope, ack pubAck, retried bool) error {
+	if ack.stream != p.workStream {
+		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.stream, p.workStream, env.Subject)
 	}
-	env.Stream, env.Sequence = ack.Stream, ack.Sequence
-	env.Duplicate = ack.Duplicate && !retried
+	env.Stream, env.Sequence = ack.stream, ack.seq
+	env.Duplicate = ack.duplicate && !retried
 	return nil
 }
 
@@ -234,8 +273,7 @@ func (p *Producer) retryable(ctx context.Context, err error) bool {
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) ||
-		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
-		errors.Is(err, jetstream.ErrTooManyStalledMsgs)
+		errors.Is(err, nats.ErrReconnectBufExceeded)
 }
 
 // queueFull reports a stream or server that refuses messages for lack of room.

@@ -43,11 +43,43 @@ func NewTemplate(n Names, spec tasks.Spec, now time.Time) Template {
 // Envelope builds the envelope of one task with ID id and encoded payload
 // body. Its header is fresh and may be extended by middleware.
 func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
-	// One backing array for the seven values, capacity-capped so that a
-	// middleware's Add to one header cannot spill into the next.
-	v := [7]string{id, id, t.name, t.queue, t.at, Version, t.contentType}
-	vals := v[:]
-	h := make(tasks.Header, 8) // one swiss-map group: our seven, plus a traceparent
+	env := new(tasks.Envelope)
+	t.fill(env, id, body, make([]string, headerCount))
+	return env
+}
+
+// Envelopes builds the envelopes of len(bodies) tasks, the i-th with ID
+// ids[i] (a new ID where ids is nil) and encoded payload bodies[i]. The
+// envelopes and their header values share two allocations; each header map
+// is its own.
+func (t *Template) Envelopes(ids []string, bodies [][]byte) []*tasks.Envelope {
+	slab := make([]tasks.Envelope, len(bodies))
+	vals := make([]string, headerCount*len(bodies))
+	envs := make([]*tasks.Envelope, len(bodies))
+	for i, body := range bodies {
+		var id string
+		if ids != nil {
+			id = ids[i]
+		}
+		if id == "" {
+			id = NewID()
+		}
+		envs[i] = &slab[i]
+		t.fill(envs[i], id, body, vals[headerCount*i:headerCount*(i+1)])
+	}
+	return envs
+}
+
+// headerCount is the number of headers every task message carries.
+const headerCount = 7
+
+// fill sets env to the task with ID id and encoded payload body, its header
+// values stored in vals, of length headerCount.
+func (t *Template) fill(env *tasks.Envelope, id string, body []byte, vals []string) {
+	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6] = id, id, t.name, t.queue, t.at, Version, t.contentType
+	// Each value slice is capacity-capped so that a middleware's Add to one
+	// header cannot spill into the next.
+	h := make(tasks.Header, headerCount+1) // one swiss-map group: ours, plus a traceparent
 	h[HeaderMsgID] = vals[0:1:1]
 	h[HeaderID] = vals[1:2:2]
 	h[HeaderTask] = vals[2:3:3]
@@ -55,7 +87,7 @@ func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
 	h[HeaderEnqueuedAt] = vals[4:5:5]
 	h[HeaderVersion] = vals[5:6:6]
 	h[HeaderContentType] = vals[6:7:7]
-	return &tasks.Envelope{
+	*env = tasks.Envelope{
 		ID:          id,
 		Name:        t.name,
 		Queue:       t.queue,
@@ -85,11 +117,18 @@ func FromDelivery(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata) (*tasks
 // FromRoute is [FromDelivery] for a consumer filtered on subject, the task
 // subject of queue and name: a delivery on that subject needs no parsing.
 func FromRoute(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) (*tasks.Envelope, error) {
+	env := new(tasks.Envelope)
+	return env, ReadRoute(env, n, msg, md, subject, queue, name)
+}
+
+// ReadRoute is [FromRoute] into an envelope the caller provides; everything
+// in env is overwritten.
+func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) error {
 	h := tasks.Header(msg.Headers())
 	if h == nil {
 		h = tasks.Header{}
 	}
-	env := &tasks.Envelope{
+	*env = tasks.Envelope{
 		Subject:  msg.Subject(),
 		Header:   h,
 		Body:     msg.Data(),
@@ -99,20 +138,20 @@ func FromRoute(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, q
 		Consumer: md.Consumer,
 	}
 	if v := h.Get(HeaderVersion); v != "" && v != Version {
-		return env, fmt.Errorf("%w: wire version %q, this worker reads %q", ErrMalformed, v, Version)
+		return fmt.Errorf("%w: wire version %q, this worker reads %q", ErrMalformed, v, Version)
 	}
 	if subject == "" || env.Subject != subject {
 		var err error
 		if queue, name, err = n.ParseTaskSubject(env.Subject); err != nil {
-			return env, fmt.Errorf("%w: %w", ErrMalformed, err)
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 	}
 	env.Queue, env.Name = queue, name
 	if t := h.Get(HeaderTask); t != "" && t != name {
-		return env, fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderTask, t, env.Subject)
+		return fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderTask, t, env.Subject)
 	}
 	if q := h.Get(HeaderQueue); q != "" && q != queue {
-		return env, fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderQueue, q, env.Subject)
+		return fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderQueue, q, env.Subject)
 	}
 	env.ID = TaskID(h, md.Stream, md.Sequence.Stream)
 	env.EnqueuedAt = md.Timestamp.UTC()
@@ -121,7 +160,7 @@ func FromRoute(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, q
 			env.EnqueuedAt = at
 		}
 	}
-	return env, nil
+	return nil
 }
 
 // TaskID is the ID of the task whose message has header h and sits at seq

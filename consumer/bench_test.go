@@ -1,0 +1,102 @@
+package consumer_test
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/baseline"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+var benchTask = tasks.Define[baseline.Payload]("bench.process")
+
+// BenchmarkProcess drains b.N no-op tasks, enqueued beforehand (untimed),
+// through one worker at concurrency 16 on the in-process connection: jetq's
+// worker, and the hand-written baseline (raw) on the same durable consumer
+// settings. Each side's timing includes creating its consumer. ns/op is per
+// task; allocs/op is per task, client and server together.
+//
+//	go test -run '^$' -bench Process -benchmem -benchtime 100000x ./consumer/
+func BenchmarkProcess(b *testing.B) {
+	const concurrency = 16
+	b.Run("raw", func(b *testing.B) {
+		js := benchQueue(b)
+		var handled atomic.Int64
+		done := make(chan struct{})
+		b.ReportAllocs()
+		b.ResetTimer()
+		cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec(), 30*time.Second, 0)
+		cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc, err := baseline.Consume(cons, concurrency, 0, func() {
+			if handled.Add(1) == int64(b.N) {
+				close(done)
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-done
+		b.StopTimer()
+		cc.Stop()
+	})
+	b.Run("jetq", func(b *testing.B) {
+		js := benchQueue(b)
+		var handled atomic.Int64
+		done := make(chan struct{})
+		reg := tasks.NewRegistry()
+		tasks.MustHandle(reg, benchTask, func(ctx context.Context, t *tasks.Task[baseline.Payload]) error {
+			if handled.Add(1) == int64(b.N) {
+				close(done)
+			}
+			return nil
+		})
+		w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
+			consumer.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan error, 1)
+		b.ReportAllocs()
+		b.ResetTimer()
+		go func() { stopped <- w.Run(ctx) }()
+		<-done
+		b.StopTimer()
+		cancel()
+		if err := <-stopped; err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// benchQueue starts an in-process server with jetq's streams in memory and
+// b.N tasks of benchTask waiting, and returns a second connection to it.
+func benchQueue(b *testing.B) jetstream.JetStream {
+	b.Helper()
+	srv := embeddedtest.Server(b)
+	_, pjs := embeddedtest.Connect(b, srv)
+	p, err := producer.New(pjs, producer.WithMemoryStorage(), producer.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	payloads := baseline.Payloads(min(b.N, 10_000))
+	for n := 0; n < b.N; n += len(payloads) {
+		if _, err := producer.EnqueueBatch(context.Background(), p, benchTask, payloads[:min(len(payloads), b.N-n)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_, js := embeddedtest.Connect(b, srv)
+	return js
+}
