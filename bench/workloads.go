@@ -16,24 +16,16 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/internal/baseline"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
 
 // Payload is the task both sides carry: about 200 bytes of JSON.
-type Payload struct {
-	UserID  int      `json:"user_id"`
-	Email   string   `json:"email"`
-	Subject string   `json:"subject"`
-	Body    string   `json:"body"`
-	Tags    []string `json:"tags"`
-}
+type Payload = baseline.Payload
 
-func payload(i int) Payload {
-	return Payload{UserID: i, Email: "ada.lovelace@example.com", Subject: "Your weekly summary is ready",
-		Body: "Hello Ada, here is what happened in your projects this week: 3 merged, 2 opened.", Tags: []string{"weekly", "summary"}}
-}
+func payload(i int) Payload { return baseline.NewPayload(i) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -196,10 +188,10 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 	return enqRate, e2eRate, <-stopped
 }
 
-// rawBatch is what a hand-rolled JetStream producer and consumer do: JSON,
-// Nats-Msg-Id, PublishMsgAsync with every ack awaited, then one Consume whose
-// callback hands each message to a goroutine bounded by a semaphore
-// (jetstream-notes §1.10), decodes it and acks it.
+// rawBatch is what a hand-rolled JetStream producer and consumer do
+// (internal/baseline): JSON, Nats-Msg-Id, PublishMsgAsync with every ack
+// awaited, then one Consume whose callback hands each message to a goroutine
+// bounded by a semaphore (jetstream-notes §1.10), decodes it and acks it.
 func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration) (enqRate, e2eRate float64, err error) {
 	return rawBatchHeaders(ctx, e, payloads, concurrency, work, false)
 }
@@ -210,63 +202,26 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
 		return 0, 0, err
 	}
-	subject := topo.TaskSubject("default", noop.Name())
 	start := time.Now()
-	for i := 0; i < len(payloads); {
-		end := min(i+4000, len(payloads))
-		futures := make([]jetstream.PubAckFuture, 0, end-i)
-		for ; i < end; i++ {
-			data, err := json.Marshal(payloads[i])
-			if err != nil {
-				return 0, 0, err
-			}
-			msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Msg-Id": {nuid.Next()}}}
-			if jetqHeaders {
-				id := msg.Header.Get("Nats-Msg-Id")
-				msg.Header = nats.Header(wire.NewEnvelope(topo.Names, noop.Spec(), id, nil, time.Now()).Header)
-			}
-			f, err := e.js.PublishMsgAsync(msg)
-			if err != nil {
-				return 0, 0, err
-			}
-			futures = append(futures, f)
-		}
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				return 0, 0, err
-			}
-		}
+	if err := baseline.PublishAsync(e.js, topo.TaskSubject("default", noop.Name()), payloads, jetqHeaders, noop.Spec()); err != nil {
+		return 0, 0, err
 	}
 	enqRate = float64(len(payloads)) / time.Since(start).Seconds()
 
+	var count atomic.Int64
+	done := make(chan struct{})
+	// Timed from before the consumer is created, as the jetq side's time
+	// includes its worker creating its own.
+	start = time.Now()
 	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
 	if err != nil {
 		return 0, 0, err
 	}
-	var count atomic.Int64
-	done := make(chan struct{})
-	sem := make(chan struct{}, concurrency)
-	start = time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			var p Payload
-			if err := json.Unmarshal(m.Data(), &p); err != nil {
-				_ = m.Term()
-				return
-			}
-			if work > 0 {
-				time.Sleep(work)
-			}
-			_ = m.Ack()
-			if count.Add(1) == int64(len(payloads)) {
-				close(done)
-			}
-		}()
-	}, jetstream.PullMaxMessages(concurrency))
+	cc, err := baseline.Consume(cons, concurrency, work, func() {
+		if count.Add(1) == int64(len(payloads)) {
+			close(done)
+		}
+	})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -307,14 +262,7 @@ func measureSingle(ctx context.Context, o options, conn connKind) (row, error) {
 				return err
 			}
 			subject := topo.TaskSubject("default", noop.Name())
-			publish = func(i int) error {
-				data, err := json.Marshal(payload(i))
-				if err != nil {
-					return err
-				}
-				_, err = e.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Msg-Id": {nuid.Next()}}})
-				return err
-			}
+			publish = func(i int) error { return baseline.Publish(ctx, e.js, subject, payload(i)) }
 		}
 		var wg sync.WaitGroup
 		errs := make(chan error, goroutines)

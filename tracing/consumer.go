@@ -3,6 +3,8 @@ package tracing
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -67,20 +69,44 @@ type processor struct {
 	prop     propagation.TextMapPropagator
 	linkOnly bool
 	metrics  consumerMetrics
+	starts   sync.Map // subject → *spanStart
+}
+
+// spanStart is what every process span of one subject starts with, worked
+// out once: a worker sees one subject per task type it serves.
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+func (m *processor) spanStart(subject string) *spanStart {
+	if s, ok := m.starts.Load(subject); ok {
+		return s.(*spanStart)
+	}
+	s := &spanStart{
+		name: opProcess + " " + subject,
+		opts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			// Only the attributes the conventions mark as relevant for
+			// sampling go in at the start; the rest are set only if the span
+			// records, so a no-op provider costs little.
+			trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opProcess),
+				semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(subject)),
+		},
+	}
+	m.starts.Store(subject, s)
+	return s
 }
 
 func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks.Handler) error {
 	start := time.Now()
 	parent, links, replayOf := m.parent(ctx, env)
-	// Only the attributes the conventions mark as relevant for sampling go
-	// in at the start; the rest are set only if the span records, so a
-	// no-op provider costs little.
-	ctx, span := m.tracer.Start(parent, opProcess+" "+env.Subject,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithTimestamp(start),
-		trace.WithLinks(links...),
-		trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opProcess),
-			semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(env.Subject)))
+	ss := m.spanStart(env.Subject)
+	opts := ss.opts
+	if len(links) > 0 {
+		opts = append(slices.Clip(opts), trace.WithLinks(links...))
+	}
+	ctx, span := m.tracer.Start(parent, ss.name, opts...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			semconv.MessagingMessageID(env.ID),
@@ -107,7 +133,6 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 
 	err := next(tasks.WithDeadLetterMiddleware(ctx, m.deadLetterMiddleware), env)
 
-	end := time.Now()
 	o := env.Outcome
 	if err == nil {
 		err = o.Err
@@ -115,9 +140,9 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 	if span.IsRecording() {
 		settled(span, o, err)
 	}
-	span.End(trace.WithTimestamp(end))
+	span.End()
 	if measure {
-		m.metrics.finished(ctx, env, err, end.Sub(start))
+		m.metrics.finished(ctx, env, err, time.Since(start))
 	}
 	return err
 }
