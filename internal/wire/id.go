@@ -3,36 +3,36 @@ package wire
 import (
 	"encoding/hex"
 	"math/rand/v2"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ids hands out UUIDv7 task IDs (RFC 9562): a millisecond timestamp, then a
-// 12-bit counter that keeps IDs from one process ordered within a millisecond,
-// then 62 random bits. IDs therefore sort by enqueue time.
-var ids struct {
-	sync.Mutex
-	ms  int64
-	seq uint16
-}
+// clock is the last ID's millisecond timestamp and 12-bit counter, packed as
+// ms<<12 | counter and advanced by compare-and-swap: task IDs from one process
+// are ordered even within a millisecond, and generating one takes no lock.
+var clock atomic.Uint64
 
-// NewID returns a new task ID, a UUIDv7 in its 36-character text form.
-// It is safe for concurrent use.
+// NewID returns a new task ID, a UUIDv7 (RFC 9562) in its 36-character text
+// form: a millisecond timestamp, then a 12-bit counter that keeps IDs from
+// one process ordered within a millisecond, then 62 random bits. IDs
+// therefore sort by enqueue time. It is safe for concurrent use.
 func NewID() string {
-	ms := time.Now().UnixMilli()
-	ids.Lock()
-	switch {
-	case ms > ids.ms:
-		ids.ms, ids.seq = ms, uint16(rand.Uint32()&0x1ff) // start low: room to count up
-	case ids.seq < 0xfff:
-		ms = ids.ms
-		ids.seq++
-	default: // 4096 IDs in one millisecond: borrow the next one
-		ids.ms++
-		ms, ids.seq = ids.ms, 0
+	now := uint64(time.Now().UnixMilli())
+	var ms, seq uint64
+	for {
+		old := clock.Load()
+		switch ms, seq = old>>12, old&0xfff; {
+		case now > ms:
+			ms, seq = now, uint64(rand.Uint32()&0x1ff) // start low: room to count up
+		case seq < 0xfff:
+			seq++
+		default: // 4096 IDs in one millisecond: borrow the next one
+			ms, seq = ms+1, 0
+		}
+		if clock.CompareAndSwap(old, ms<<12|seq) {
+			break
+		}
 	}
-	seq := ids.seq
-	ids.Unlock()
 
 	var u [16]byte
 	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +172,28 @@ func TestNewIDIsSortableUUIDv7(t *testing.T) {
 			t.Fatalf("not increasing: %s then %s", prev, id)
 		}
 		prev = id
+	}
+}
+
+func TestNewIDIsUniqueAcrossGoroutines(t *testing.T) {
+	t.Parallel()
+	const goroutines, each = 8, 5000
+	ids := make(chan string, goroutines*each)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				ids <- NewID()
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := make(map[string]bool, goroutines*each)
+	for id := range ids {
+		if seen[id] {
+			t.Fatalf("ID %s handed out twice", id)
+		}
+		seen[id] = true
 	}
 }
