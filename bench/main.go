@@ -57,6 +57,15 @@ type row struct {
 	note                 string
 }
 
+// add records v for one side: jetq's, or the raw baseline's.
+func (r *row) add(jetqSide bool, v float64) {
+	if jetqSide {
+		r.jetq = append(r.jetq, v)
+	} else {
+		r.raw = append(r.raw, v)
+	}
+}
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0

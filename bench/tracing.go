@@ -36,11 +36,7 @@ func measureTracing(ctx context.Context, o options) (row, error) {
 		if err != nil {
 			return err
 		}
-		if traced {
-			r.jetq = append(r.jetq, rate)
-		} else {
-			r.raw = append(r.raw, rate)
-		}
+		r.add(traced, rate)
 		return nil
 	})
 	return r, err

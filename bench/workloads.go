@@ -131,11 +131,8 @@ func measureBatch(ctx context.Context, o options, conn connKind, concurrency int
 		if err != nil {
 			return err
 		}
-		if jetqSide {
-			enq.jetq, e2e.jetq = append(enq.jetq, enqRate), append(e2e.jetq, e2eRate)
-		} else {
-			enq.raw, e2e.raw = append(enq.raw, enqRate), append(e2e.raw, e2eRate)
-		}
+		enq.add(jetqSide, enqRate)
+		e2e.add(jetqSide, e2eRate)
 		return nil
 	})
 	return enq, e2e, err
@@ -286,11 +283,7 @@ func measureSingle(ctx context.Context, o options, conn connKind) (row, error) {
 			return err
 		default:
 		}
-		if jetqSide {
-			r.jetq = append(r.jetq, rate)
-		} else {
-			r.raw = append(r.raw, rate)
-		}
+		r.add(jetqSide, rate)
 		return nil
 	})
 	return r, err
@@ -408,11 +401,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 		mu.Unlock()
 		for i, d := range []time.Duration{p50, p99, mx} {
 			ms := float64(d) / float64(time.Millisecond)
-			if jetqSide {
-				rows[i].jetq = append(rows[i].jetq, ms)
-			} else {
-				rows[i].raw = append(rows[i].raw, ms)
-			}
+			rows[i].add(jetqSide, ms)
 		}
 		return nil
 	})
@@ -438,11 +427,8 @@ func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
 		if err != nil {
 			return err
 		}
-		if headers {
-			enq.jetq, e2e.jetq = append(enq.jetq, a), append(e2e.jetq, b)
-		} else {
-			enq.raw, e2e.raw = append(enq.raw, a), append(e2e.raw, b)
-		}
+		enq.add(headers, a)
+		e2e.add(headers, b)
 		return nil
 	})
 	return enq, e2e, err

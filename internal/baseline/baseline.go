@@ -47,8 +47,7 @@ func Msg(subject string, p Payload, jetqHeaders bool, spec tasks.Spec) (*nats.Ms
 	}
 	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{wire.HeaderMsgID: {nuid.Next()}}}
 	if jetqHeaders {
-		names, _ := wire.NewNames("")
-		m.Header = nats.Header(wire.NewEnvelope(names, spec, m.Header.Get(wire.HeaderMsgID), nil, time.Now()).Header)
+		m.Header = nats.Header(wire.NewEnvelope(wire.Names{}, spec, m.Header.Get(wire.HeaderMsgID), nil, time.Now()).Header)
 	}
 	return m, nil
 }

@@ -104,25 +104,15 @@ func Msg(env *tasks.Envelope) *nats.Msg {
 	return &nats.Msg{Subject: env.Subject, Header: nats.Header(env.Header), Data: env.Body}
 }
 
-// FromDelivery reads the envelope of a delivered message. Headers a non-jetq
-// publisher left out are derived: queue and name from the subject, the ID
-// from Nats-Msg-Id or else "<stream>:<seq>" (stable across redeliveries), the
-// enqueue time from the stream's timestamp. A message of another wire version
-// or whose headers contradict its subject is malformed: the error wraps
-// [ErrMalformed].
-func FromDelivery(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata) (*tasks.Envelope, error) {
-	return FromRoute(n, msg, md, "", "", "")
-}
-
-// FromRoute is [FromDelivery] for a consumer filtered on subject, the task
-// subject of queue and name: a delivery on that subject needs no parsing.
-func FromRoute(n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) (*tasks.Envelope, error) {
-	env := new(tasks.Envelope)
-	return env, ReadRoute(env, n, msg, md, subject, queue, name)
-}
-
-// ReadRoute is [FromRoute] into an envelope the caller provides; everything
-// in env is overwritten.
+// ReadRoute reads into env the envelope of msg, delivered by a consumer
+// filtered on subject, the task subject of queue and name: a delivery on that
+// subject needs no parsing (with subject "", the subject is parsed). Headers
+// a non-jetq publisher left out are derived: queue and name from the subject,
+// the ID from Nats-Msg-Id or else "<stream>:<seq>" (stable across
+// redeliveries), the enqueue time from the stream's timestamp. Everything in
+// env is overwritten. A message of another wire version or whose headers
+// contradict its subject is malformed: the error wraps [ErrMalformed], and
+// env holds what could be read.
 func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) error {
 	h := tasks.Header(msg.Headers())
 	if h == nil {
