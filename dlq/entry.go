@@ -77,7 +77,7 @@ func entryOf(n wire.Names, rec record) (Entry, error) {
 			e.Queue, e.Task = q, t
 		}
 	}
-	if at, err := time.Parse(time.RFC3339Nano, h.Get(wire.HeaderEnqueuedAt)); err == nil {
+	if at, err := wire.ParseTime(h.Get(wire.HeaderEnqueuedAt)); err == nil {
 		e.EnqueuedAt = at
 	}
 	return e, nil

@@ -223,7 +223,7 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 	msg.Data = e.Payload
 	msg.Header.Set(wire.HeaderID, e.ID) // workers read the task ID from here first
 	msg.Header.Set(wire.HeaderMsgID, ReplayID(e.ID, e.Seq))
-	msg.Header.Set(wire.HeaderEnqueuedAt, time.Now().UTC().Format(wire.TimeFormat))
+	msg.Header.Set(wire.HeaderEnqueuedAt, wire.FormatTime(time.Now()))
 	msg.Header.Set(wire.HeaderReplayOf, wire.RecordID(in.names.DLQStream(), e.Seq))
 	ack, err := in.js.PublishMsg(ctx, msg)
 	if err != nil {

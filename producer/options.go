@@ -168,8 +168,10 @@ func (c *enqueueConfig) validate(batch bool, n int) error {
 	if c.ids != nil && len(c.ids) != n {
 		return fmt.Errorf("%w: WithIDs got %d IDs for %d tasks", ErrInvalidOption, len(c.ids), n)
 	}
-	if err := validateID(c.id); c.id != "" && err != nil {
-		return err
+	if c.id != "" {
+		if err := validateID(c.id); err != nil {
+			return err
+		}
 	}
 	for i, id := range c.ids {
 		if err := validateID(id); err != nil {

@@ -217,6 +217,44 @@ func TestFullQueueIsTypedError(t *testing.T) {
 	}
 }
 
+// TestUnansweredEnqueueGivesUp publishes to a subject that a core NATS
+// subscriber takes but nobody stores: the acknowledgement never comes, as
+// when the stream's leader is lost after the publish. Each kind of ctx ends
+// the wait its own way.
+func TestUnansweredEnqueueGivesUp(t *testing.T) {
+	t.Parallel()
+	p, js := newProducer(t, producer.WithAckTimeout(100*time.Millisecond), producer.WithRetryTimeout(300*time.Millisecond))
+	if err := p.Provision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(context.Background(), "JETQ_TASKS"); err != nil {
+		t.Fatal(err)
+	}
+	var taken atomic.Int64
+	sub, err := js.Conn().Subscribe("jetq.task.>", func(*nats.Msg) { taken.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"background": context.Background(), "cancellable": cancellable} {
+		before := taken.Load()
+		_, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"})
+		if !errors.Is(err, nats.ErrTimeout) || !strings.Contains(err.Error(), "no acknowledgement within 100ms") {
+			t.Errorf("%s ctx: got %v, want a timeout after retries", name, err)
+		}
+		if n := taken.Load() - before; n < 2 {
+			t.Errorf("%s ctx: published %d times, want the first try and at least one retry", name, n)
+		}
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := producer.Enqueue(short, p, sendEmail, Email{To: "a@b.c"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ctx ending before the ack timeout: got %v, want its DeadlineExceeded", err)
+	}
+}
+
 func TestDuplicateIDs(t *testing.T) {
 	t.Parallel()
 	p, js := newProducer(t)

@@ -90,9 +90,7 @@ func (p *Producer) reprovision(ctx context.Context) {
 // publishSync publishes batch[i] and waits for its acknowledgement. It returns
 // {i} when the failure is worth a retry.
 func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i int, errs []error, retried []bool) []int {
-	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
-	reply, err := p.js.Conn().RequestMsgWithContext(actx, wire.Msg(batch[i]))
-	cancel()
+	reply, err := p.request(ctx, wire.Msg(batch[i]))
 	var ack pubAck
 	if err == nil {
 		ack, err = readAck(reply, p.workStream)
@@ -101,7 +99,7 @@ func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i i
 		errs[i] = p.stored(batch[i], ack, retried[i])
 		return nil
 	}
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
 		err = fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
 	}
 	errs[i] = p.classify(ctx, err)
@@ -109,6 +107,23 @@ func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i i
 		return []int{i}
 	}
 	return nil
+}
+
+// request publishes m and waits for the answer, at most the ack timeout and
+// at most as long as ctx lasts. A ctx that cannot end, or ends sooner, needs
+// no context of its own: a timeout context costs a timer and, under a
+// cancellable parent, a registration with it on every call.
+func (p *Producer) request(ctx context.Context, m *nats.Msg) (*nats.Msg, error) {
+	nc := p.js.Conn()
+	if ctx.Done() == nil {
+		return nc.RequestMsg(m, p.cfg.ackTimeout)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= p.cfg.ackTimeout {
+		return nc.RequestMsgWithContext(ctx, m)
+	}
+	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
+	defer cancel()
+	return nc.RequestMsgWithContext(actx, m)
 }
 
 // publishAsync publishes the tasks in todo with at most the window's worth of

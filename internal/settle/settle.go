@@ -16,11 +16,10 @@ import (
 // [*tasks.PanicError]. timedOut reports a failure after the deadline passed;
 // the error then says so.
 func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout time.Duration, started func(deadline time.Time)) (timedOut bool, err error) {
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	hctx := withDeadline(ctx, time.Now().Add(timeout))
+	defer hctx.end(context.Canceled)
 	if started != nil {
-		dl, _ := hctx.Deadline()
-		started(dl)
+		started(hctx.deadline)
 	}
 	err = call(hctx, h, env)
 	if err != nil && errors.Is(hctx.Err(), context.DeadlineExceeded) {

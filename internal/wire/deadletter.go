@@ -49,7 +49,7 @@ func DeadLetter(n Names, queue, name string, h nats.Header, data []byte, f Failu
 	out[HeaderDLQSeq] = []string{strconv.FormatUint(f.Seq, 10)}
 	out[HeaderDLQSubject] = []string{f.Subject}
 	out[HeaderDLQDeliveries] = []string{strconv.Itoa(f.Deliveries)}
-	out[HeaderDLQAt] = []string{f.At.UTC().Format(TimeFormat)}
+	out[HeaderDLQAt] = []string{FormatTime(f.At)}
 	return &nats.Msg{Subject: n.DLQSubject(queue, name), Header: out, Data: data}
 }
 
@@ -71,7 +71,7 @@ func ParseFailure(h nats.Header) (Failure, error) {
 	if f.Deliveries, err = strconv.Atoi(h.Get(HeaderDLQDeliveries)); err != nil {
 		return f, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderDLQDeliveries, err)
 	}
-	if f.At, err = time.Parse(time.RFC3339Nano, h.Get(HeaderDLQAt)); err != nil {
+	if f.At, err = ParseTime(h.Get(HeaderDLQAt)); err != nil {
 		return f, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderDLQAt, err)
 	}
 	return f, nil

@@ -36,16 +36,19 @@ func NewTemplate(n Names, spec tasks.Spec, now time.Time) Template {
 	at := now.UTC()
 	return Template{
 		name: spec.Name, queue: spec.Queue, subject: n.TaskSubject(spec.Queue, spec.Name),
-		at: at.Format(TimeFormat), contentType: spec.Codec.ContentType(), t: at, maxAttempts: spec.MaxAttempts,
+		at: FormatTime(at), contentType: spec.Codec.ContentType(), t: at, maxAttempts: spec.MaxAttempts,
 	}
 }
 
 // Envelope builds the envelope of one task with ID id and encoded payload
 // body. Its header is fresh and may be extended by middleware.
 func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
-	env := new(tasks.Envelope)
-	t.fill(env, id, body, make([]string, headerCount))
-	return env
+	s := new(struct {
+		env  tasks.Envelope
+		vals [headerCount]string
+	})
+	t.fill(&s.env, id, body, s.vals[:])
+	return &s.env
 }
 
 // Envelopes builds the envelopes of len(bodies) tasks, the i-th with ID
@@ -146,7 +149,7 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.Ms
 	env.ID = TaskID(h, md.Stream, md.Sequence.Stream)
 	env.EnqueuedAt = md.Timestamp.UTC()
 	if s := h.Get(HeaderEnqueuedAt); s != "" {
-		if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		if at, err := ParseTime(s); err == nil {
 			env.EnqueuedAt = at
 		}
 	}
