@@ -114,6 +114,13 @@ func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.ConsumeC
 		// Short pulls: a pull lost to a leader change or a frozen server is
 		// noticed by missing heartbeats within pullExpiry, not 30 s.
 		jetstream.PullExpiry(pullExpiry),
+		// Frequent heartbeats: nats.go's Consume can skip the pull it owes
+		// when the previous pull request is still being sent as the
+		// buffered messages run out, and only missed heartbeats make it
+		// pull again. Two heartbeats are how long such a pause lasts. The
+		// server sends them only to pulls left waiting, so a busy worker
+		// gets none.
+		jetstream.PullHeartbeat(pullHeartbeat),
 		jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
 			level := slog.LevelWarn
 			switch {
@@ -129,9 +136,11 @@ func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.ConsumeC
 	)
 }
 
-// pullExpiry bounds each pull request; the client expects a heartbeat every
-// half of it.
+// pullExpiry bounds each pull request.
 const pullExpiry = 5 * time.Second
+
+// pullHeartbeat is how often the server tells a waiting pull it is alive.
+const pullHeartbeat = 500 * time.Millisecond
 
 func (w *Worker) logRoute(ctx context.Context, r *route, level slog.Level, msg string, attrs ...slog.Attr) {
 	if !w.log.Enabled(ctx, level) {
