@@ -117,9 +117,9 @@ func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.ConsumeC
 		// Frequent heartbeats: nats.go's Consume can skip the pull it owes
 		// when the previous pull request is still being sent as the
 		// buffered messages run out, and only missed heartbeats make it
-		// pull again. Two heartbeats are how long such a pause lasts. The
-		// server sends them only to pulls left waiting, so a busy worker
-		// gets none.
+		// pull again. Two heartbeats are how long such a pause lasts; 500
+		// ms is the least nats.go accepts. The server sends them only to
+		// pulls left waiting, so a busy worker gets none.
 		jetstream.PullHeartbeat(pullHeartbeat),
 		jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
 			level := slog.LevelWarn
