@@ -63,6 +63,7 @@ type delivery struct {
 // client from pulling more than the worker can run.
 func (w *Worker) dispatch(r *route, msg jetstream.Msg) {
 	d := delivery{r: r, msg: msg}
+	r.latest.Store(msg)
 	if w.baseCtx.Err() != nil {
 		_ = msg.Nak() // forced stop: hand it straight back
 		return
@@ -72,6 +73,8 @@ func (w *Worker) dispatch(r *route, msg jetstream.Msg) {
 		return
 	default:
 	}
+	r.blocked.Store(true)
+	defer r.blocked.Store(false)
 	t := time.NewTicker(w.cfg.ackWait / 3)
 	defer t.Stop()
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +22,14 @@ type route struct {
 	handler  tasks.Handler // middleware around the terminal
 	consumer jetstream.ConsumerConfig
 	attrs    []slog.Attr
+
+	// latest is the last delivery handed to dispatch (a jetstream.Msg),
+	// and blocked tells that dispatch waits for a free runner: what the
+	// stall check reads. nudged is the latest delivery when the check last
+	// restarted the subscription, kept by the route's consume goroutine.
+	latest  atomic.Value
+	blocked atomic.Bool
+	nudged  jetstream.Msg
 }
 
 func (w *Worker) newRoute(rt tasks.Route) *route {
@@ -40,13 +49,14 @@ func (w *Worker) newRoute(rt tasks.Route) *route {
 
 // consume keeps one Consume running on the route's durable until the worker
 // stops, recreating consumer and subscription when the server deletes the
-// consumer or the subscription ends.
+// consumer or the subscription ends, or when the subscription has stopped
+// pulling while tasks wait.
 func (w *Worker) consume(r *route) {
 	ctx := w.stopCtx
 	bo := retry.New(200*time.Millisecond, 15*time.Second, 0)
 	recovering := false
 	for ctx.Err() == nil {
-		cc, err := w.startConsume(ctx, r)
+		cons, cc, err := w.startConsume(ctx, r)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -67,60 +77,125 @@ func (w *Worker) consume(r *route) {
 			recovering = false
 		}
 		bo.Reset()
+		switch w.watch(ctx, r, cons, cc) {
+		case watchStopped:
+			return
+		case watchStalled:
+			continue // pull again at once
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if w.js.Conn().IsClosed() {
+			w.fail(ErrConnectionClosed)
+			return
+		}
+		w.logRoute(ctx, r, slog.LevelWarn, "jetq: consumer stopped; recreating it")
+		recovering = true
+		if bo.Wait(ctx) != nil {
+			return
+		}
+	}
+}
+
+type watchResult int
+
+const (
+	watchStopped watchResult = iota // the worker stops; cc is drained
+	watchClosed                     // cc ended by itself
+	watchStalled                    // cc had stopped pulling; it is drained
+)
+
+// stallCheck is how often a route looks for a subscription that stopped
+// pulling.
+const stallCheck = 100 * time.Millisecond
+
+// watch waits until the worker stops or cc ends, and meanwhile looks out for
+// a subscription that has stopped pulling. nats.go's Consume can skip the
+// pull it owes when its previous pull request is still being sent as the
+// buffered messages run out; by itself it pulls again only when two
+// heartbeats, half the pull expiry each, have gone missing. When no delivery has come for a whole check, dispatch
+// is not waiting for a runner, and the server says tasks wait with no pull
+// for them and room under MaxAckPending, the subscription is drained and
+// started again: the server drops pulls nobody listens to any more, so no
+// delivery is lost. It is done once per delivery at most.
+func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, cc jetstream.ConsumeContext) watchResult {
+	t := time.NewTicker(stallCheck)
+	defer t.Stop()
+	var seen any
+	for {
 		select {
 		case <-ctx.Done():
-			cc.Drain()
-			select {
-			case <-cc.Closed():
-			case <-w.baseCtx.Done():
-				// Forced stop: deliveries still buffered are released by
-				// dispatch; give the drain a moment, then let go.
-				select {
-				case <-cc.Closed():
-				case <-time.After(2 * time.Second):
-					cc.Stop()
-				}
-			}
-			return
+			w.drain(cc)
+			return watchStopped
 		case <-cc.Closed():
-			if ctx.Err() != nil {
-				return
+			return watchClosed
+		case <-t.C:
+			last := r.latest.Load()
+			quiet := last != nil && last == seen && last != any(r.nudged) && !r.blocked.Load()
+			seen = last
+			if !quiet || !w.starved(ctx, cons) {
+				continue
 			}
-			if w.js.Conn().IsClosed() {
-				w.fail(ErrConnectionClosed)
-				return
-			}
-			w.logRoute(ctx, r, slog.LevelWarn, "jetq: consumer stopped; recreating it")
-			recovering = true
-			if bo.Wait(ctx) != nil {
-				return
-			}
+			r.nudged = last.(jetstream.Msg)
+			w.logRoute(ctx, r, slog.LevelInfo, "jetq: consumer stopped pulling with tasks waiting; pulling again")
+			w.drain(cc)
+			return watchStalled
+		}
+	}
+}
+
+// starved asks the server whether the route's consumer has tasks waiting,
+// room to deliver them, and no pull request to deliver them to.
+func (w *Worker) starved(ctx context.Context, cons jetstream.Consumer) bool {
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	info, err := cons.Info(ictx)
+	if err != nil {
+		return false // the next check asks again
+	}
+	room := info.Config.MaxAckPending <= 0 || info.NumAckPending < info.Config.MaxAckPending
+	return info.NumPending > 0 && info.NumWaiting == 0 && room && !info.Paused
+}
+
+// drain ends cc once the deliveries it has buffered are dispatched; in a
+// forced stop it waits only a moment for them.
+func (w *Worker) drain(cc jetstream.ConsumeContext) {
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-w.baseCtx.Done():
+		// Forced stop: deliveries still buffered are released by
+		// dispatch; give the drain a moment, then let go.
+		select {
+		case <-cc.Closed():
+		case <-time.After(2 * time.Second):
+			cc.Stop()
 		}
 	}
 }
 
 // startConsume creates or updates the route's durable consumer and starts
 // pulling from it.
-func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.ConsumeContext, error) {
+func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.Consumer, jetstream.ConsumeContext, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cons, err := w.js.CreateOrUpdateConsumer(cctx, w.cfg.topology.Names.WorkStream(), r.consumer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cons.Consume(
+	consume := cons.Consume
+	if w.consumeFunc != nil {
+		consume = func(h jetstream.MessageHandler, opts ...jetstream.PullConsumeOpt) (jetstream.ConsumeContext, error) {
+			return w.consumeFunc(cons, h, opts...)
+		}
+	}
+	cc, err := consume(
 		func(msg jetstream.Msg) { w.dispatch(r, msg) },
 		jetstream.PullMaxMessages(w.cfg.prefetch),
 		// Short pulls: a pull lost to a leader change or a frozen server is
 		// noticed by missing heartbeats within pullExpiry, not 30 s.
 		jetstream.PullExpiry(pullExpiry),
-		// Frequent heartbeats: nats.go's Consume can skip the pull it owes
-		// when the previous pull request is still being sent as the
-		// buffered messages run out, and only missed heartbeats make it
-		// pull again. Two heartbeats are how long such a pause lasts; 500
-		// ms is the least nats.go accepts. The server sends them only to
-		// pulls left waiting, so a busy worker gets none.
-		jetstream.PullHeartbeat(pullHeartbeat),
 		jetstream.ConsumeErrHandler(func(cc jetstream.ConsumeContext, err error) {
 			level := slog.LevelWarn
 			switch {
@@ -134,13 +209,11 @@ func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.ConsumeC
 			w.logRoute(ctx, r, level, "jetq: consumer reported an error", slog.String(keyError, err.Error()))
 		}),
 	)
+	return cons, cc, err
 }
 
 // pullExpiry bounds each pull request.
 const pullExpiry = 5 * time.Second
-
-// pullHeartbeat is how often the server tells a waiting pull it is alive.
-const pullHeartbeat = 500 * time.Millisecond
 
 func (w *Worker) logRoute(ctx context.Context, r *route, level slog.Level, msg string, attrs ...slog.Attr) {
 	if !w.log.Enabled(ctx, level) {

@@ -51,6 +51,10 @@ type Worker struct {
 	active     sync.WaitGroup // route loops and jobs holding a slot
 	drained    chan struct{}  // closed once active reaches zero after Run began
 	fatal      chan error
+
+	// consumeFunc, when set by a test, stands in for Consume on the
+	// route's consumer.
+	consumeFunc func(jetstream.Consumer, jetstream.MessageHandler, ...jetstream.PullConsumeOpt) (jetstream.ConsumeContext, error)
 }
 
 // New returns a worker for the tasks registered in reg that its options let
