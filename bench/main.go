@@ -55,6 +55,11 @@ type row struct {
 	raw, jetq            []float64
 	higherIsBetter       bool
 	note                 string
+	// pauses and paused count, per side (raw, jetq), the pauses of every
+	// run of a row whose runs handle tasks, and their total length.
+	pauses [2]int64
+	paused [2]time.Duration
+	timed  bool
 }
 
 // add records v for one side: jetq's, or the raw baseline's.
@@ -64,6 +69,17 @@ func (r *row) add(jetqSide bool, v float64) {
 	} else {
 		r.raw = append(r.raw, v)
 	}
+}
+
+// addPauses adds the pauses of one run of one side.
+func (r *row) addPauses(jetqSide bool, p *progress) {
+	side := 0
+	if jetqSide {
+		side = 1
+	}
+	r.timed = true
+	r.pauses[side] += p.pauses.Load()
+	r.paused[side] += time.Duration(p.paused.Load())
 }
 
 func median(xs []float64) float64 {
@@ -144,7 +160,12 @@ func printTable(rows []row) {
 		if raw > 0 {
 			ratio = fmt.Sprintf("%.0f%%", 100*jq/raw)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t  %s\n", r.workload, r.conn, r.unit, format(raw), format(jq), ratio, r.note)
+		note := r.note
+		if r.timed && r.pauses != [2]int64{} {
+			note = strings.TrimSpace(fmt.Sprintf("%s  pauses >= %v: %d (%.1f s) / %d (%.1f s)", note, pauseMin,
+				r.pauses[0], r.paused[0].Seconds(), r.pauses[1], r.paused[1].Seconds()))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t  %s\n", r.workload, r.conn, r.unit, format(raw), format(jq), ratio, note)
 	}
 	tw.Flush()
 	fmt.Println()

@@ -32,11 +32,12 @@ func measureTracing(ctx context.Context, o options) (row, error) {
 		if traced {
 			pmw, cmw = []tasks.EnqueueMiddleware{tracing.Producer(opts...)}, []tasks.Middleware{tracing.Consumer(opts...)}
 		}
-		_, rate, err := jetqBatch(ctx, e, payloads, 16, 0, pmw, cmw)
+		res, err := jetqBatch(ctx, e, payloads, 16, 0, pmw, cmw)
 		if err != nil {
 			return err
 		}
-		r.add(traced, rate)
+		r.add(traced, res.e2e)
+		r.addPauses(traced, res.progress)
 		return nil
 	})
 	return r, err

@@ -122,113 +122,141 @@ func measureBatch(ctx context.Context, o options, conn connKind, concurrency int
 			return err
 		}
 		defer e.close()
-		var enqRate, e2eRate float64
+		var res batchResult
 		if jetqSide {
-			enqRate, e2eRate, err = jetqBatch(ctx, e, payloads, concurrency, work, nil, nil)
+			res, err = jetqBatch(ctx, e, payloads, concurrency, work, nil, nil)
 		} else {
-			enqRate, e2eRate, err = rawBatch(ctx, e, payloads, concurrency, work)
+			res, err = rawBatch(ctx, e, payloads, concurrency, work)
 		}
 		if err != nil {
 			return err
 		}
-		enq.add(jetqSide, enqRate)
-		e2e.add(jetqSide, e2eRate)
+		enq.add(jetqSide, res.enq)
+		e2e.add(jetqSide, res.e2e)
+		e2e.addPauses(jetqSide, res.progress)
 		return nil
 	})
 	return enq, e2e, err
 }
 
+// batchResult is one run of a batch workload.
+type batchResult struct {
+	enq, e2e float64 // tasks/s
+	progress *progress
+}
+
+// pauseMin is the shortest gap between two handled tasks that counts as a
+// pause: a consumer that has stopped pulling, not a slow task.
+const pauseMin = 100 * time.Millisecond
+
+// progress counts handled tasks, and the pauses between them.
+type progress struct {
+	target int64
+	done   chan struct{} // closed when target tasks were handled
+	count  atomic.Int64
+	last   atomic.Int64 // when the latest task was handled, Unix nanoseconds
+	pauses atomic.Int64
+	paused atomic.Int64 // nanoseconds
+}
+
+func newProgress(n int) *progress { return &progress{target: int64(n), done: make(chan struct{})} }
+
+// handled records one handled task.
+func (p *progress) handled() {
+	now := time.Now().UnixNano()
+	if prev := p.last.Swap(now); prev != 0 && now-prev >= int64(pauseMin) {
+		p.pauses.Add(1)
+		p.paused.Add(now - prev)
+	}
+	if p.count.Add(1) == p.target {
+		close(p.done)
+	}
+}
+
 func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration,
-	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (enqRate, e2eRate float64, err error) {
+	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (res batchResult, err error) {
 	p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	if err := p.Provision(ctx); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	start := time.Now()
 	if _, err := producer.EnqueueBatch(ctx, p, noop, payloads); err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	enqRate = float64(len(payloads)) / time.Since(start).Seconds()
+	res.enq = float64(len(payloads)) / time.Since(start).Seconds()
 
-	var count atomic.Int64
-	done := make(chan struct{})
+	res.progress = newProgress(len(payloads))
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, noop, func(ctx context.Context, t *tasks.Task[Payload]) error {
 		if work > 0 {
 			time.Sleep(work)
 		}
-		if count.Add(1) == int64(len(payloads)) {
-			close(done)
-		}
+		res.progress.handled()
 		return nil
 	})
 	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
 		consumer.WithLogger(quiet), consumer.WithMiddleware(cmw...))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
 	start = time.Now()
 	go func() { stopped <- w.Run(wctx) }()
 	select {
-	case <-done:
+	case <-res.progress.done:
 	case <-time.After(5 * time.Minute):
 		cancel()
-		return 0, 0, fmt.Errorf("jetq processed %d of %d", count.Load(), len(payloads))
+		return res, fmt.Errorf("jetq processed %d of %d", res.progress.count.Load(), len(payloads))
 	}
-	e2eRate = float64(len(payloads)) / time.Since(start).Seconds()
+	res.e2e = float64(len(payloads)) / time.Since(start).Seconds()
 	cancel()
-	return enqRate, e2eRate, <-stopped
+	return res, <-stopped
 }
 
 // rawBatch is what a hand-rolled JetStream producer and consumer do
 // (internal/baseline): JSON, Nats-Msg-Id, PublishMsgAsync with every ack
 // awaited, then one Consume whose callback hands each message to a goroutine
 // bounded by a semaphore (jetstream-notes §1.10), decodes it and acks it.
-func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration) (enqRate, e2eRate float64, err error) {
+func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration) (batchResult, error) {
 	return rawBatchHeaders(ctx, e, payloads, concurrency, work, false)
 }
 
 // rawBatchHeaders is rawBatch; with jetqHeaders every message carries the
 // seven headers of jetq's wire format instead of Nats-Msg-Id alone.
-func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration, jetqHeaders bool) (enqRate, e2eRate float64, err error) {
+func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration, jetqHeaders bool) (res batchResult, err error) {
 	if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	start := time.Now()
 	if err := baseline.PublishAsync(e.js, topo.TaskSubject("default", noop.Name()), payloads, jetqHeaders, noop.Spec()); err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	enqRate = float64(len(payloads)) / time.Since(start).Seconds()
+	res.enq = float64(len(payloads)) / time.Since(start).Seconds()
 
-	var count atomic.Int64
-	done := make(chan struct{})
+	res.progress = newProgress(len(payloads))
 	// Timed from before the consumer is created, as the jetq side's time
 	// includes its worker creating its own.
 	start = time.Now()
 	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	cc, err := baseline.Consume(cons, concurrency, work, func() {
-		if count.Add(1) == int64(len(payloads)) {
-			close(done)
-		}
-	})
+	cc, err := baseline.Consume(cons, concurrency, work, res.progress.handled)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer cc.Stop()
 	select {
-	case <-done:
+	case <-res.progress.done:
 	case <-time.After(5 * time.Minute):
-		return 0, 0, fmt.Errorf("raw processed %d of %d", count.Load(), len(payloads))
+		return res, fmt.Errorf("raw processed %d of %d", res.progress.count.Load(), len(payloads))
 	}
-	return enqRate, float64(len(payloads)) / time.Since(start).Seconds(), nil
+	res.e2e = float64(len(payloads)) / time.Since(start).Seconds()
+	return res, nil
 }
 
 // measureSingle enqueues o.nSync tasks one call at a time from 8 goroutines.
@@ -423,12 +451,13 @@ func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
 			return err
 		}
 		defer e.close()
-		a, b, err := rawBatchHeaders(ctx, e, payloads, 16, 0, headers)
+		res, err := rawBatchHeaders(ctx, e, payloads, 16, 0, headers)
 		if err != nil {
 			return err
 		}
-		enq.add(headers, a)
-		e2e.add(headers, b)
+		enq.add(headers, res.enq)
+		e2e.add(headers, res.e2e)
+		e2e.addPauses(headers, res.progress)
 		return nil
 	})
 	return enq, e2e, err

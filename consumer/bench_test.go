@@ -22,37 +22,47 @@ var benchTask = tasks.Define[baseline.Payload]("bench.process")
 // BenchmarkProcess drains b.N no-op tasks, enqueued beforehand (untimed),
 // through one worker at concurrency 16 on the in-process connection: jetq's
 // worker, and the hand-written baseline (raw) on the same durable consumer
-// settings. Each side's timing includes creating its consumer. ns/op is per
+// settings, draining messages its own code published (one header,
+// Nats-Msg-Id) or carrying jetq's seven headers (the cost of the wire format
+// alone). Each side's timing includes creating its consumer. ns/op is per
 // task; allocs/op is per task, client and server together.
 //
 //	go test -run '^$' -bench Process -benchmem -benchtime 100000x ./consumer/
 func BenchmarkProcess(b *testing.B) {
 	const concurrency = 16
-	b.Run("raw", func(b *testing.B) {
-		js := benchQueue(b)
-		var handled atomic.Int64
-		done := make(chan struct{})
-		b.ReportAllocs()
-		b.ResetTimer()
-		cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec(), 30*time.Second, 0)
-		cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
-		if err != nil {
-			b.Fatal(err)
+	for _, jetqHeaders := range []bool{false, true} {
+		name := "raw"
+		if jetqHeaders {
+			name = "raw-with-jetq-headers"
 		}
-		cc, err := baseline.Consume(cons, concurrency, 0, func() {
-			if handled.Add(1) == int64(b.N) {
-				close(done)
+		b.Run(name, func(b *testing.B) {
+			js := benchQueue(b, func(pjs jetstream.JetStream, payloads []baseline.Payload) error {
+				return baseline.PublishAsync(pjs, benchSubject, payloads, jetqHeaders, benchTask.Spec())
+			})
+			var handled atomic.Int64
+			done := make(chan struct{})
+			b.ReportAllocs()
+			b.ResetTimer()
+			cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec(), 30*time.Second, 0)
+			cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
+			if err != nil {
+				b.Fatal(err)
 			}
+			cc, err := baseline.Consume(cons, concurrency, 0, func() {
+				if handled.Add(1) == int64(b.N) {
+					close(done)
+				}
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			<-done
+			b.StopTimer()
+			cc.Stop()
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		<-done
-		b.StopTimer()
-		cc.Stop()
-	})
+	}
 	b.Run("jetq", func(b *testing.B) {
-		js := benchQueue(b)
+		js := benchQueue(b, nil)
 		var handled atomic.Int64
 		done := make(chan struct{})
 		reg := tasks.NewRegistry()
@@ -81,9 +91,12 @@ func BenchmarkProcess(b *testing.B) {
 	})
 }
 
+const benchSubject = "jetq.task.default.bench.process"
+
 // benchQueue starts an in-process server with jetq's streams in memory and
-// b.N tasks of benchTask waiting, and returns a second connection to it.
-func benchQueue(b *testing.B) jetstream.JetStream {
+// b.N tasks of benchTask waiting, published by publish (by jetq's
+// EnqueueBatch when nil), and returns a second connection to it.
+func benchQueue(b *testing.B, publish func(jetstream.JetStream, []baseline.Payload) error) jetstream.JetStream {
 	b.Helper()
 	srv := embeddedtest.Server(b)
 	_, pjs := embeddedtest.Connect(b, srv)
@@ -91,9 +104,18 @@ func benchQueue(b *testing.B) jetstream.JetStream {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := p.Provision(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if publish == nil {
+		publish = func(_ jetstream.JetStream, payloads []baseline.Payload) error {
+			_, err := producer.EnqueueBatch(context.Background(), p, benchTask, payloads)
+			return err
+		}
+	}
 	payloads := baseline.Payloads(min(b.N, 10_000))
 	for n := 0; n < b.N; n += len(payloads) {
-		if _, err := producer.EnqueueBatch(context.Background(), p, benchTask, payloads[:min(len(payloads), b.N-n)]); err != nil {
+		if err := publish(pjs, payloads[:min(len(payloads), b.N-n)]); err != nil {
 			b.Fatal(err)
 		}
 	}
