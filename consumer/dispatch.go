@@ -110,7 +110,7 @@ func (w *Worker) runner(slot int) {
 // run processes one delivery on slot. It reports whether the runner still
 // owns the slot: false when the heartbeat gave up on the handler meanwhile.
 func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
-	md, err := msg.Metadata()
+	d, err := wire.ReadDelivery(msg)
 	if err != nil {
 		// A pull consumer only delivers JetStream messages; this is a bug.
 		w.logRoute(w.baseCtx, r, slog.LevelError, "jetq: delivery without metadata; returning it", slog.String(keyError, err.Error()))
@@ -119,7 +119,7 @@ func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
 	}
 	j := &job{msg: msg, route: r, slot: slot}
 	j.env = &j.envelope
-	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
+	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, msg, d, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
 	w.running[slot].Store(j)
 

@@ -116,7 +116,7 @@ func Msg(env *tasks.Envelope) *nats.Msg {
 // env is overwritten. A message of another wire version or whose headers
 // contradict its subject is malformed: the error wraps [ErrMalformed], and
 // env holds what could be read.
-func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) error {
+func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, d Delivery, subject, queue, name string) error {
 	h := tasks.Header(msg.Headers())
 	if h == nil {
 		h = tasks.Header{}
@@ -125,10 +125,10 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.Ms
 		Subject:  msg.Subject(),
 		Header:   h,
 		Body:     msg.Data(),
-		Attempt:  int(md.NumDelivered),
-		Stream:   md.Stream,
-		Sequence: md.Sequence.Stream,
-		Consumer: md.Consumer,
+		Attempt:  int(d.NumDelivered),
+		Stream:   d.Stream,
+		Sequence: d.StreamSeq,
+		Consumer: d.Consumer,
 	}
 	if v := h.Get(HeaderVersion); v != "" && v != Version {
 		return fmt.Errorf("%w: wire version %q, this worker reads %q", ErrMalformed, v, Version)
@@ -146,8 +146,8 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.Ms
 	if q := h.Get(HeaderQueue); q != "" && q != queue {
 		return fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderQueue, q, env.Subject)
 	}
-	env.ID = TaskID(h, md.Stream, md.Sequence.Stream)
-	env.EnqueuedAt = md.Timestamp.UTC()
+	env.ID = TaskID(h, d.Stream, d.StreamSeq)
+	env.EnqueuedAt = d.Timestamp.UTC()
 	if s := h.Get(HeaderEnqueuedAt); s != "" {
 		if at, err := ParseTime(s); err == nil {
 			env.EnqueuedAt = at

@@ -67,15 +67,8 @@ func ParseTime(s string) (time.Time, error) {
 
 // number reads the decimal digits of s.
 func number(s string) (int, bool) {
-	v := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-	}
-	return v, true
+	v, ok := parseUint(s)
+	return int(v), ok
 }
 
 // daysIn is the number of days of month in year.
