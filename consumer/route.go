@@ -114,11 +114,12 @@ const stallCheck = 100 * time.Millisecond
 // a subscription that has stopped pulling. nats.go's Consume can skip the
 // pull it owes when its previous pull request is still being sent as the
 // buffered messages run out; by itself it pulls again only when two
-// heartbeats, half the pull expiry each, have gone missing. When no delivery has come for a whole check, dispatch
-// is not waiting for a runner, and the server says tasks wait with no pull
-// for them and room under MaxAckPending, the subscription is drained and
-// started again: the server drops pulls nobody listens to any more, so no
-// delivery is lost. It is done once per delivery at most.
+// heartbeats, half the pull expiry each, have gone missing. So when no
+// delivery has come for a whole check, dispatch is not waiting for a runner,
+// and the server says tasks wait with no pull for them and room under
+// MaxAckPending, the subscription is drained and started again. The server
+// drops pulls nobody listens to any more, so no delivery is lost. It is done
+// at most once per delivery.
 func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, cc jetstream.ConsumeContext) watchResult {
 	t := time.NewTicker(stallCheck)
 	defer t.Stop()
