@@ -57,6 +57,7 @@ func Consumer(opts ...Option) tasks.Middleware {
 		linkOnly: c.linkOnly,
 		metrics:  newConsumerMetrics(c.meter()),
 	}
+	m.deadLetters = m.deadLetterMiddleware
 	return func(next tasks.Handler) tasks.Handler {
 		return func(ctx context.Context, env *tasks.Envelope) error {
 			return m.process(ctx, env, next)
@@ -70,10 +71,13 @@ type processor struct {
 	linkOnly bool
 	metrics  consumerMetrics
 	starts   sync.Map // subject → *spanStart
+	// deadLetters is deadLetterMiddleware as a value, made once rather
+	// than for every task.
+	deadLetters tasks.EnqueueMiddleware
 }
 
-// spanStart is what every process span of one subject starts with, worked
-// out once: a worker sees one subject per task type it serves.
+// spanStart is what every span of one kind about one subject starts with,
+// worked out once: a worker or a producer sees one subject per task type.
 type spanStart struct {
 	name string
 	opts []trace.SpanStartOption
@@ -131,7 +135,7 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 		m.metrics.started(ctx, env, start)
 	}
 
-	err := next(tasks.WithDeadLetterMiddleware(ctx, m.deadLetterMiddleware), env)
+	err := next(tasks.WithDeadLetterMiddleware(ctx, m.deadLetters), env)
 
 	o := env.Outcome
 	if err == nil {

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -63,6 +64,27 @@ type producer struct {
 	tracer  trace.Tracer
 	prop    propagation.TextMapPropagator
 	metrics producerMetrics
+	creates sync.Map // subject → *spanStart of its create spans
+}
+
+// createStart is what every create span of one subject starts with, worked
+// out once. Only attributes the same for every task of a subject go in at
+// the start; the message ID is set only if the span records, so a no-op
+// provider costs little.
+func (p *producer) createStart(env *tasks.Envelope) *spanStart {
+	if s, ok := p.creates.Load(env.Subject); ok {
+		return s.(*spanStart)
+	}
+	s := &spanStart{
+		name: opCreate + " " + env.Subject,
+		opts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opCreate), semconv.MessagingOperationTypeCreate,
+				semconv.MessagingDestinationName(env.Subject), keyTask.String(env.Name), keyQueue.String(env.Queue)),
+		},
+	}
+	p.creates.Store(env.Subject, s)
+	return s
 }
 
 func (p *producer) sendOne(ctx context.Context, batch []*tasks.Envelope, next tasks.Enqueuer) []error {
@@ -115,9 +137,11 @@ func (p *producer) sendBatch(ctx context.Context, batch []*tasks.Envelope, next 
 			span.AddLink(trace.Link{SpanContext: custom})
 			continue
 		}
-		cctx, cs := p.tracer.Start(ctx, opCreate+" "+env.Subject,
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(messageAttrs(env, opCreate, semconv.MessagingOperationTypeCreate)...))
+		ss := p.createStart(env)
+		cctx, cs := p.tracer.Start(ctx, ss.name, ss.opts...)
+		if cs.IsRecording() {
+			cs.SetAttributes(semconv.MessagingMessageID(env.ID))
+		}
 		p.prop.Inject(cctx, HeaderCarrier(env.Header))
 		if span.IsRecording() {
 			span.AddLink(trace.Link{SpanContext: cs.SpanContext()})
