@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -23,13 +24,14 @@ type route struct {
 	consumer jetstream.ConsumerConfig
 	attrs    []slog.Attr
 
-	// latest is the last delivery handed to dispatch (a jetstream.Msg),
-	// and blocked tells that dispatch waits for a free runner: what the
-	// stall check reads. nudged is the latest delivery when the check last
-	// restarted the subscription, kept by the route's consume goroutine.
+	// latest is the last delivery handed to dispatch (a jetstream.Msg;
+	// Consume hands it no other type), and blocked tells that dispatch
+	// waits for a free runner: what the stall check reads. asked is the
+	// latest delivery when the check last asked the server, kept by the
+	// route's consume goroutine.
 	latest  atomic.Value
 	blocked atomic.Bool
-	nudged  jetstream.Msg
+	asked   any
 }
 
 func (w *Worker) newRoute(rt tasks.Route) *route {
@@ -116,10 +118,13 @@ const stallCheck = 100 * time.Millisecond
 // buffered messages run out; by itself it pulls again only when two
 // heartbeats, half the pull expiry each, have gone missing. So when no
 // delivery has come for a whole check, dispatch is not waiting for a runner,
-// and the server says tasks wait with no pull for them and room under
-// MaxAckPending, the subscription is drained and started again. The server
-// drops pulls nobody listens to any more, so no delivery is lost. It is done
-// at most once per delivery.
+// the last delivery said more tasks were pending, and the server says tasks
+// wait with no pull for them and room under MaxAckPending, the subscription
+// is drained and started again. The server is asked at most once per
+// delivery, so an idle worker asks nothing. It drops pulls nobody listens to
+// any more, so nothing is delivered to the old subscription (with gateways or
+// leaf nodes it may still be for a moment; such a task comes back after the
+// ack wait).
 func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, cc jetstream.ConsumeContext) watchResult {
 	t := time.NewTicker(stallCheck)
 	defer t.Stop()
@@ -133,12 +138,15 @@ func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, c
 			return watchClosed
 		case <-t.C:
 			last := r.latest.Load()
-			quiet := last != nil && last == seen && last != any(r.nudged) && !r.blocked.Load()
+			quiet := last != nil && last == seen && last != r.asked && !r.blocked.Load()
 			seen = last
-			if !quiet || !w.starved(ctx, cons) {
+			if !quiet {
 				continue
 			}
-			r.nudged = last.(jetstream.Msg)
+			r.asked = last
+			if d, err := wire.ReadDelivery(last.(jetstream.Msg)); err != nil || d.Pending == 0 || !w.starved(ctx, cons) {
+				continue
+			}
 			w.logRoute(ctx, r, slog.LevelInfo, "jetq: consumer stopped pulling with tasks waiting; pulling again")
 			w.drain(cc)
 			return watchStalled

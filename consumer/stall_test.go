@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -66,6 +67,13 @@ func TestWorkerPullsAgainWhenConsumeStopsPulling(t *testing.T) {
 		}
 		return nil
 	})
+	// The check's questions to the server, seen as they are sent.
+	infos := make(chan *nats.Msg, 16)
+	isub, err := b.js.Conn().ChanSubscribe("$JS.API.CONSUMER.INFO.JETQ_TASKS.>", infos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer isub.Unsubscribe() //nolint:errcheck
 	_, js := embeddedtest.Connect(t, b.srv)
 	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithConcurrency(4))
 	if err != nil {
@@ -97,10 +105,19 @@ func TestWorkerPullsAgainWhenConsumeStopsPulling(t *testing.T) {
 	if n := consumes.Load(); n != 2 {
 		t.Errorf("Consume started %d times, want 2: the stalled one and its replacement", n)
 	}
-	// An empty queue is quiet, not stalled: a few checks later the
-	// subscription is still the same.
-	time.Sleep(5 * 100 * time.Millisecond)
+	if n := len(infos); n != 1 {
+		t.Fatalf("the check asked the server %d times, want once: when the stand-in stopped", n)
+	}
+	<-infos
+	// An empty queue is quiet, not stalled, and the check asks nothing
+	// about it: its last delivery said no more were pending.
+	select {
+	case <-time.After(5 * 100 * time.Millisecond):
+	case m := <-infos:
+		t.Errorf("the check asked %s about an idle consumer", m.Subject)
+	}
 	if n := consumes.Load(); n != 2 {
 		t.Errorf("Consume started %d times on an empty queue, want still 2", n)
 	}
 }
+

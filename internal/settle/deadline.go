@@ -7,25 +7,32 @@ import (
 )
 
 // deadlineCtx is the context one attempt runs under: its parent's, ending at
-// a deadline or when the attempt returns. Unlike [context.WithDeadline] it
-// arms no timer and registers nothing with its parent until Done is first
-// called. A handler that returns without waiting on its ctx — most of them —
-// costs one allocation, instead of a timer and an entry in the parent's
-// child set, which every handler of the worker takes the same lock to add
-// and remove.
+// a deadline or when the attempt returns. It is [context.WithDeadline] made
+// only when Done is first called. A handler that returns without waiting on
+// its ctx — most of them — costs one allocation, instead of a timer and an
+// entry in the parent's child set, which every handler of the worker takes
+// the same lock to add and remove. Once made, the real context answers
+// Done, Err and Value, so contexts derived from this one register with it
+// directly, as with any standard context.
 //
-// Err looks at the clock and the parent while Done has not been asked for,
-// so it reports the deadline and the parent's end on time either way.
+// While nothing is made, Err looks at the clock and the parent, so it
+// reports the deadline and the parent's end on time either way.
 type deadlineCtx struct {
 	parent   context.Context
 	deadline time.Time
 
-	mu    sync.Mutex
-	done  chan struct{} // made by the first Done
-	err   error         // set once, when the context ends
-	timer *time.Timer   // armed by the first Done
-	stop  func() bool   // unregisters from the parent, set by the first Done
+	mu     sync.Mutex
+	inner  context.Context // context.WithDeadline(parent, deadline), made by the first Done
+	cancel context.CancelFunc
+	err    error // why it ended before inner was made
 }
+
+// closed is the Done channel of a context that ended before anyone asked.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 func withDeadline(parent context.Context, deadline time.Time) *deadlineCtx {
 	if pd, ok := parent.Deadline(); ok && pd.Before(deadline) {
@@ -37,45 +44,51 @@ func withDeadline(parent context.Context, deadline time.Time) *deadlineCtx {
 // Deadline returns the earlier of the attempt's deadline and the parent's.
 func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
-// Value returns the parent's value for key.
-func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
-
-// Done returns a channel closed when the context ends, arming the deadline's
-// timer and the watch on the parent the first time.
+// Done returns a channel closed when the context ends, making the real
+// context the first time.
 func (c *deadlineCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done != nil {
-		return c.done
+	if c.inner == nil {
+		if c.err == nil {
+			c.check()
+		}
+		if c.err != nil {
+			return closed
+		}
+		c.inner, c.cancel = context.WithDeadline(c.parent, c.deadline)
 	}
-	c.done = make(chan struct{})
-	if c.err == nil {
-		c.check()
-	}
-	if c.err != nil {
-		close(c.done)
-		return c.done
-	}
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.end(context.DeadlineExceeded) })
-	if c.parent.Done() != nil {
-		c.stop = context.AfterFunc(c.parent, func() { c.end(c.parent.Err()) })
-	}
-	return c.done
+	return c.inner.Done()
 }
 
 // Err returns nil while the context lasts, then why it ended.
 func (c *deadlineCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil && c.done == nil {
-		// Nothing armed to tell us: look.
-		c.check()
+	if c.inner != nil {
+		return c.inner.Err()
+	}
+	if c.err == nil {
+		c.check() // nothing made to tell us: look
 	}
 	return c.err
 }
 
+// Value returns the real context's value for key once it is made, the
+// parent's before: the standard library finds the real context's
+// cancellation through it.
+func (c *deadlineCtx) Value(key any) any {
+	c.mu.Lock()
+	inner := c.inner
+	c.mu.Unlock()
+	if inner != nil {
+		return inner.Value(key)
+	}
+	return c.parent.Value(key)
+}
+
 // check ends the context if its parent has ended or its deadline passed.
-// It runs with mu held, before Done has armed anything.
+// It runs with mu held, before the real context is made.
 func (c *deadlineCtx) check() {
 	if err := c.parent.Err(); err != nil {
 		c.err = err
@@ -84,23 +97,15 @@ func (c *deadlineCtx) check() {
 	}
 }
 
-// end ends the context with err, unless it has ended already, and releases
-// the timer and the watch on the parent.
-func (c *deadlineCtx) end(err error) {
+// end ends the context with context.Canceled, unless it has ended already,
+// and releases the real context's timer and its place in the parent.
+func (c *deadlineCtx) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil {
-		return
-	}
-	c.err = err
-	if c.done != nil {
-		close(c.done)
-	}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	if c.stop != nil {
-		c.stop()
+	if c.inner != nil {
+		c.cancel()
+	} else if c.err == nil {
+		c.err = context.Canceled
 	}
 }
 

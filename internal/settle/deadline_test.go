@@ -3,6 +3,7 @@ package settle
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestDeadlineEndStopsIt(t *testing.T) {
 	t.Parallel()
 	c := withDeadline(context.Background(), time.Now().Add(30*time.Millisecond))
 	done := c.Done()
-	c.end(context.Canceled)
+	c.end()
 	select {
 	case <-done:
 	default:
@@ -127,6 +128,29 @@ func TestDeadlinePropagatesToChildren(t *testing.T) {
 	}
 }
 
+// TestDeadlineChildrenNeedNoGoroutine derives contexts from an attempt's,
+// as errgroup or a per-call timeout in a handler does: like children of a
+// standard context, they must register with it, not each start a goroutine
+// to watch it. Not parallel: it counts the process's goroutines.
+func TestDeadlineChildrenNeedNoGoroutine(t *testing.T) {
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	c := withDeadline(parent, time.Now().Add(time.Hour))
+	before := runtime.NumGoroutine()
+	var cancels []context.CancelFunc
+	for range 100 {
+		_, cancel := context.WithTimeout(c, time.Minute)
+		cancels = append(cancels, cancel)
+	}
+	if n := runtime.NumGoroutine() - before; n > 10 {
+		t.Errorf("100 children of an attempt's context started %d goroutines", n)
+	}
+	for _, cancel := range cancels {
+		cancel()
+	}
+	c.end()
+}
+
 func TestDeadlineConcurrentUse(t *testing.T) {
 	t.Parallel()
 	parent, cancel := context.WithCancel(context.Background())
@@ -145,7 +169,7 @@ func TestDeadlineConcurrentUse(t *testing.T) {
 			case 2:
 				cancel()
 			case 3:
-				c.end(context.Canceled)
+				c.end()
 			}
 		}()
 	}

@@ -17,7 +17,7 @@ import (
 // the error then says so.
 func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout time.Duration, started func(deadline time.Time)) (timedOut bool, err error) {
 	hctx := withDeadline(ctx, time.Now().Add(timeout))
-	defer hctx.end(context.Canceled)
+	defer hctx.end()
 	if started != nil {
 		started(hctx.deadline)
 	}

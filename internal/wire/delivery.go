@@ -18,6 +18,8 @@ type Delivery struct {
 	StreamSeq uint64
 	// Timestamp is when the stream stored the message.
 	Timestamp time.Time
+	// Pending is how many messages the consumer had left to deliver.
+	Pending uint64
 }
 
 // ReadDelivery reads the delivery information of msg. It reads the reply
@@ -33,7 +35,7 @@ func ReadDelivery(msg jetstream.Msg) (Delivery, error) {
 		return Delivery{}, err
 	}
 	return Delivery{Stream: md.Stream, Consumer: md.Consumer, NumDelivered: md.NumDelivered,
-		StreamSeq: md.Sequence.Stream, Timestamp: md.Timestamp}, nil
+		StreamSeq: md.Sequence.Stream, Timestamp: md.Timestamp, Pending: md.NumPending}, nil
 }
 
 // parseAckReply reads the two forms of reply subject a server delivers with:
@@ -69,10 +71,12 @@ func parseAckReply(reply string) (Delivery, bool) {
 	delivered, ok1 := parseUint(t[2])
 	sseq, ok2 := parseUint(t[3])
 	ns, ok3 := parseUint(t[5])
-	if !ok1 || !ok2 || !ok3 || ns > math.MaxInt64 || t[0] == "" || t[1] == "" {
+	pending, ok4 := parseUint(t[6])
+	if !ok1 || !ok2 || !ok3 || !ok4 || ns > math.MaxInt64 || t[0] == "" || t[1] == "" {
 		return Delivery{}, false
 	}
-	return Delivery{Stream: t[0], Consumer: t[1], NumDelivered: delivered, StreamSeq: sseq, Timestamp: time.Unix(0, int64(ns))}, true
+	return Delivery{Stream: t[0], Consumer: t[1], NumDelivered: delivered, StreamSeq: sseq,
+		Timestamp: time.Unix(0, int64(ns)), Pending: pending}, true
 }
 
 // parseUint reads a decimal number of at most 19 digits.

@@ -47,9 +47,9 @@ func TestReadDeliveryAgreesWithMetadata(t *testing.T) {
 			t.Fatalf("ReadDelivery: %v; Metadata: %v", err, mdErr)
 		}
 		want := Delivery{Stream: md.Stream, Consumer: md.Consumer, NumDelivered: md.NumDelivered,
-			StreamSeq: md.Sequence.Stream, Timestamp: md.Timestamp}
+			StreamSeq: md.Sequence.Stream, Timestamp: md.Timestamp, Pending: md.NumPending}
 		if got.Stream != want.Stream || got.Consumer != want.Consumer || got.NumDelivered != want.NumDelivered ||
-			got.StreamSeq != want.StreamSeq || !got.Timestamp.Equal(want.Timestamp) {
+			got.StreamSeq != want.StreamSeq || !got.Timestamp.Equal(want.Timestamp) || got.Pending != want.Pending {
 			t.Errorf("delivery %d: ReadDelivery = %+v, Metadata says %+v", i, got, want)
 		}
 		if i == 0 {
@@ -64,7 +64,7 @@ func TestParseAckReply(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 1, 8, 0, 0, 123, time.UTC)
 	ns := "1796112000000000123"
-	want := Delivery{Stream: "JETQ_TASKS", Consumer: "default:email:send", NumDelivered: 3, StreamSeq: 42, Timestamp: at}
+	want := Delivery{Stream: "JETQ_TASKS", Consumer: "default:email:send", NumDelivered: 3, StreamSeq: 42, Timestamp: at, Pending: 7}
 	for _, reply := range []string{
 		"$JS.ACK.JETQ_TASKS.default:email:send.3.42.40." + ns + ".7",                                 // before domains
 		"$JS.ACK._.Z2CXXF2TXA3PZNQ9J8DAQR.JETQ_TASKS.default:email:send.3.42.40." + ns + ".7",        // no domain, no token
@@ -72,7 +72,7 @@ func TestParseAckReply(t *testing.T) {
 	} {
 		got, ok := parseAckReply(reply)
 		if !ok || got.Stream != want.Stream || got.Consumer != want.Consumer || got.NumDelivered != want.NumDelivered ||
-			got.StreamSeq != want.StreamSeq || !got.Timestamp.Equal(want.Timestamp) {
+			got.StreamSeq != want.StreamSeq || !got.Timestamp.Equal(want.Timestamp) || got.Pending != want.Pending {
 			t.Errorf("parseAckReply(%q) = %+v, %v; want %+v", reply, got, ok, want)
 		}
 	}
@@ -84,6 +84,7 @@ func TestParseAckReply(t *testing.T) {
 		"$JS.ACK.JETQ_TASKS.c.x.42.40.123.7",   // delivered is no number
 		"$JS.ACK.JETQ_TASKS.c.3.-4.40.123.7",   // nor is the sequence
 		"$JS.ACK..c.3.42.40.123.7",             // no stream
+		"$JS.ACK.JETQ_TASKS.c.3.42.40.123.",    // nor a pending count
 		"$JS.ACK.JETQ_TASKS.c.3.42.40.12345678901234567890.7", // time overflows
 		"$JS.ACK.JETQ_TASKS.c.3.42.40.9999999999999999999.7",  // int64 nanoseconds, that is
 	} {
