@@ -120,4 +120,3 @@ func TestWorkerPullsAgainWhenConsumeStopsPulling(t *testing.T) {
 		t.Errorf("Consume started %d times on an empty queue, want still 2", n)
 	}
 }
-
