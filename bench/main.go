@@ -100,11 +100,11 @@ func run(ctx context.Context, o options) error {
 	var rows []row
 	for _, conn := range []connKind{inProcess, loopbackTCP} {
 		if o.want("a") {
-			enq, e2e, err := measureBatch(ctx, o, conn, 16, 0)
+			enq, e2e, cpu, err := measureBatch(ctx, o, conn, 16, 0)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, enq, e2e)
+			rows = append(rows, enq, e2e, cpu)
 		}
 		if o.want("b") {
 			r, err := measureSingle(ctx, o, conn)
@@ -114,7 +114,7 @@ func run(ctx context.Context, o options) error {
 			rows = append(rows, r)
 		}
 		if o.want("c") {
-			_, e2e, err := measureBatch(ctx, o, conn, 64, time.Millisecond)
+			_, e2e, _, err := measureBatch(ctx, o, conn, 64, time.Millisecond)
 			if err != nil {
 				return err
 			}

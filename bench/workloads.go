@@ -103,7 +103,7 @@ func each(runs int, fn func(jetqSide bool) error) error {
 
 // measureBatch enqueues o.n tasks (o.nSync with a handler that works) as one
 // batch, then processes them at the given concurrency.
-func measureBatch(ctx context.Context, o options, conn connKind, concurrency int, work time.Duration) (enq, e2e row, err error) {
+func measureBatch(ctx context.Context, o options, conn connKind, concurrency int, work time.Duration) (enq, e2e, cpu row, err error) {
 	n := o.n
 	label := fmt.Sprintf("(a) end to end, no-op, concurrency %d", concurrency)
 	if work > 0 {
@@ -112,6 +112,7 @@ func measureBatch(ctx context.Context, o options, conn connKind, concurrency int
 	}
 	enq = row{workload: "(a) EnqueueBatch vs PublishAsync", conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
 	e2e = row{workload: label, conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
+	cpu = row{workload: label + ", CPU per task", conn: conn.String(), unit: "µs", note: "client and server"}
 	payloads := make([]Payload, n)
 	for i := range payloads {
 		payloads[i] = payload(i)
@@ -134,14 +135,16 @@ func measureBatch(ctx context.Context, o options, conn connKind, concurrency int
 		enq.add(jetqSide, res.enq)
 		e2e.add(jetqSide, res.e2e)
 		e2e.addPauses(jetqSide, res.progress)
+		cpu.add(jetqSide, res.cpu.Seconds()*1e6/float64(len(payloads)))
 		return nil
 	})
-	return enq, e2e, err
+	return enq, e2e, cpu, err
 }
 
 // batchResult is one run of a batch workload.
 type batchResult struct {
-	enq, e2e float64 // tasks/s
+	enq, e2e float64       // tasks/s
+	cpu      time.Duration // the process's CPU time from consumer creation to the last task
 	progress *progress
 }
 
@@ -204,7 +207,7 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
-	start = time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	go func() { stopped <- w.Run(wctx) }()
 	select {
 	case <-res.progress.done:
@@ -212,7 +215,7 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 		cancel()
 		return res, fmt.Errorf("jetq processed %d of %d", res.progress.count.Load(), len(payloads))
 	}
-	res.e2e = float64(len(payloads)) / time.Since(start).Seconds()
+	res.e2e, res.cpu = float64(len(payloads))/time.Since(start).Seconds(), cpuTime()-cpu0
 	cancel()
 	return res, <-stopped
 }
@@ -240,7 +243,7 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	res.progress = newProgress(len(payloads))
 	// Timed from before the consumer is created, as the jetq side's time
 	// includes its worker creating its own.
-	start = time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
 	if err != nil {
 		return res, err
@@ -255,7 +258,7 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	case <-time.After(5 * time.Minute):
 		return res, fmt.Errorf("raw processed %d of %d", res.progress.count.Load(), len(payloads))
 	}
-	res.e2e = float64(len(payloads)) / time.Since(start).Seconds()
+	res.e2e, res.cpu = float64(len(payloads))/time.Since(start).Seconds(), cpuTime()-cpu0
 	return res, nil
 }
 
