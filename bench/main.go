@@ -59,7 +59,6 @@ type row struct {
 	// run of a row whose runs handle tasks, and their total length.
 	pauses [2]int64
 	paused [2]time.Duration
-	timed  bool
 }
 
 // add records v for one side: jetq's, or the raw baseline's.
@@ -77,7 +76,6 @@ func (r *row) addPauses(jetqSide bool, p *progress) {
 	if jetqSide {
 		side = 1
 	}
-	r.timed = true
 	r.pauses[side] += p.pauses.Load()
 	r.paused[side] += time.Duration(p.paused.Load())
 }
@@ -161,7 +159,7 @@ func printTable(rows []row) {
 			ratio = fmt.Sprintf("%.0f%%", 100*jq/raw)
 		}
 		note := r.note
-		if r.timed && r.pauses != [2]int64{} {
+		if r.pauses != [2]int64{} {
 			note = strings.TrimSpace(fmt.Sprintf("%s  pauses >= %v: %d (%.1f s) / %d (%.1f s)", note, pauseMin,
 				r.pauses[0], r.paused[0].Seconds(), r.pauses[1], r.paused[1].Seconds()))
 		}

@@ -70,7 +70,7 @@ type processor struct {
 	prop     propagation.TextMapPropagator
 	linkOnly bool
 	metrics  consumerMetrics
-	starts   sync.Map // subject → *spanStart
+	starts   spanStarts
 	// deadLetters is deadLetterMiddleware as a value, made once rather
 	// than for every task.
 	deadLetters tasks.EnqueueMiddleware
@@ -83,23 +83,34 @@ type spanStart struct {
 	opts []trace.SpanStartOption
 }
 
-func (m *processor) spanStart(subject string) *spanStart {
-	if s, ok := m.starts.Load(subject); ok {
+// spanStarts holds the spanStart of each subject, made by the first task
+// of the subject.
+type spanStarts struct{ m sync.Map }
+
+// get returns the spanStart of subject, making it with build the first time.
+func (c *spanStarts) get(subject string, build func() *spanStart) *spanStart {
+	if s, ok := c.m.Load(subject); ok {
 		return s.(*spanStart)
 	}
-	s := &spanStart{
-		name: opProcess + " " + subject,
-		opts: []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindConsumer),
-			// Only the attributes the conventions mark as relevant for
-			// sampling go in at the start; the rest are set only if the span
-			// records, so a no-op provider costs little.
-			trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opProcess),
-				semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(subject)),
-		},
-	}
-	m.starts.Store(subject, s)
+	s := build()
+	c.m.Store(subject, s)
 	return s
+}
+
+func (m *processor) spanStart(subject string) *spanStart {
+	return m.starts.get(subject, func() *spanStart {
+		return &spanStart{
+			name: opProcess + " " + subject,
+			opts: []trace.SpanStartOption{
+				trace.WithSpanKind(trace.SpanKindConsumer),
+				// Only the attributes the conventions mark as relevant for
+				// sampling go in at the start; the rest are set only if the
+				// span records, so a no-op provider costs little.
+				trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opProcess),
+					semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(subject)),
+			},
+		}
+	})
 }
 
 func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks.Handler) error {

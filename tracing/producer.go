@@ -3,7 +3,6 @@ package tracing
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -64,7 +63,7 @@ type producer struct {
 	tracer  trace.Tracer
 	prop    propagation.TextMapPropagator
 	metrics producerMetrics
-	creates sync.Map // subject → *spanStart of its create spans
+	creates spanStarts // of create spans
 }
 
 // createStart is what every create span of one subject starts with, worked
@@ -72,19 +71,16 @@ type producer struct {
 // the start; the message ID is set only if the span records, so a no-op
 // provider costs little.
 func (p *producer) createStart(env *tasks.Envelope) *spanStart {
-	if s, ok := p.creates.Load(env.Subject); ok {
-		return s.(*spanStart)
-	}
-	s := &spanStart{
-		name: opCreate + " " + env.Subject,
-		opts: []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opCreate), semconv.MessagingOperationTypeCreate,
-				semconv.MessagingDestinationName(env.Subject), keyTask.String(env.Name), keyQueue.String(env.Queue)),
-		},
-	}
-	p.creates.Store(env.Subject, s)
-	return s
+	return p.creates.get(env.Subject, func() *spanStart {
+		return &spanStart{
+			name: opCreate + " " + env.Subject,
+			opts: []trace.SpanStartOption{
+				trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opCreate), semconv.MessagingOperationTypeCreate,
+					semconv.MessagingDestinationName(env.Subject), keyTask.String(env.Name), keyQueue.String(env.Queue)),
+			},
+		}
+	})
 }
 
 func (p *producer) sendOne(ctx context.Context, batch []*tasks.Envelope, next tasks.Enqueuer) []error {
