@@ -20,9 +20,11 @@ type job struct {
 	msg   jetstream.Msg
 	env   *tasks.Envelope // points to envelope
 	route *route
-	// envelope and ctx are allocated with the job: one allocation a delivery.
+	// envelope and the contexts are allocated with the job: one allocation
+	// a delivery.
 	envelope tasks.Envelope
 	ctx      jobCtx
+	attempt  settle.Ctx
 	slot     int
 	// malformed is why the delivery cannot be read as a task, if it cannot.
 	malformed error
@@ -152,7 +154,7 @@ func (w *Worker) terminal(r *route) tasks.Handler {
 		}
 		timedOut, err := settle.Attempt(ctx, r.run, env, r.spec.Timeout, func(dl time.Time) {
 			j.deadline.Store(dl.UnixNano())
-		})
+		}, &j.attempt)
 		w.settle(ctx, j, err, timedOut)
 		return err
 	}

@@ -133,15 +133,21 @@ func (d *Definition[T]) Encode(v T) ([]byte, error) {
 // Errors wrap [ErrInvalidPayload].
 func (d *Definition[T]) Decode(data []byte) (T, error) {
 	var v T
-	if err := d.spec.Codec.Unmarshal(data, &v); err != nil {
-		return v, fmt.Errorf("%w: task %q: decode: %w", ErrInvalidPayload, d.spec.Name, err)
+	err := d.decodeInto(data, &v)
+	return v, err
+}
+
+// decodeInto is [Definition.Decode] into *v, which the worker's typed
+// handler points at its task's Payload: task and payload are then one
+// allocation.
+func (d *Definition[T]) decodeInto(data []byte, v *T) error {
+	if err := d.spec.Codec.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%w: task %q: decode: %w", ErrInvalidPayload, d.spec.Name, err)
 	}
 	if d.validates {
-		if err := validate(d.spec.Name, v); err != nil {
-			return v, err
-		}
+		return validate(d.spec.Name, *v)
 	}
-	return v, nil
+	return nil
 }
 
 // Validate reports whether the spec can be used to enqueue and run tasks. The

@@ -92,11 +92,7 @@ func typedHandler[T any](d *Definition[T], fn HandlerFunc[T]) Handler {
 		if ct := env.Header.Get("Content-Type"); ct != "" && ct != want {
 			return fmt.Errorf("%w: task %q: %w: got %q, want %q", ErrInvalidPayload, d.spec.Name, errContentType, ct, want)
 		}
-		payload, err := d.Decode(env.Body)
-		if err != nil {
-			return err
-		}
-		return fn(ctx, &Task[T]{
+		t := &Task[T]{
 			ID:          env.ID,
 			Name:        env.Name,
 			Queue:       env.Queue,
@@ -104,7 +100,10 @@ func typedHandler[T any](d *Definition[T], fn HandlerFunc[T]) Handler {
 			MaxAttempts: env.MaxAttempts,
 			EnqueuedAt:  env.EnqueuedAt,
 			Header:      env.Header,
-			Payload:     payload,
-		})
+		}
+		if err := d.decodeInto(env.Body, &t.Payload); err != nil {
+			return err
+		}
+		return fn(ctx, t)
 	}
 }

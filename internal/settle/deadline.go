@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// deadlineCtx is the context one attempt runs under: its parent's, ending at
+// Ctx is the context one attempt runs under: its parent's, ending at
 // a deadline or when the attempt returns. It is [context.WithDeadline] made
 // only when Done is first called. A handler that returns without waiting on
 // its ctx — most of them — costs one allocation, instead of a timer and an
@@ -17,7 +17,10 @@ import (
 //
 // While nothing is made, Err looks at the clock and the parent, so it
 // reports the deadline and the parent's end on time either way.
-type deadlineCtx struct {
+//
+// A caller that allocates per delivery anyway can hold the Ctx in its own
+// value and pass it to [Attempt]; a Ctx serves one attempt.
+type Ctx struct {
 	parent   context.Context
 	deadline time.Time
 
@@ -34,19 +37,26 @@ var closed = func() chan struct{} {
 	return c
 }()
 
-func withDeadline(parent context.Context, deadline time.Time) *deadlineCtx {
+// start makes c the context of an attempt under parent ending at deadline,
+// or at the parent's deadline if that is sooner.
+func (c *Ctx) start(parent context.Context, deadline time.Time) *Ctx {
 	if pd, ok := parent.Deadline(); ok && pd.Before(deadline) {
 		deadline = pd
 	}
-	return &deadlineCtx{parent: parent, deadline: deadline}
+	c.parent, c.deadline = parent, deadline
+	return c
+}
+
+func withDeadline(parent context.Context, deadline time.Time) *Ctx {
+	return new(Ctx).start(parent, deadline)
 }
 
 // Deadline returns the earlier of the attempt's deadline and the parent's.
-func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *Ctx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // Done returns a channel closed when the context ends, making the real
 // context the first time.
-func (c *deadlineCtx) Done() <-chan struct{} {
+func (c *Ctx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner == nil {
@@ -62,7 +72,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 }
 
 // Err returns nil while the context lasts, then why it ended.
-func (c *deadlineCtx) Err() error {
+func (c *Ctx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner != nil {
@@ -77,7 +87,7 @@ func (c *deadlineCtx) Err() error {
 // Value returns the real context's value for key once it is made, the
 // parent's before: the standard library finds the real context's
 // cancellation through it.
-func (c *deadlineCtx) Value(key any) any {
+func (c *Ctx) Value(key any) any {
 	c.mu.Lock()
 	inner := c.inner
 	c.mu.Unlock()
@@ -89,7 +99,7 @@ func (c *deadlineCtx) Value(key any) any {
 
 // check ends the context if its parent has ended or its deadline passed.
 // It runs with mu held, before the real context is made.
-func (c *deadlineCtx) check() {
+func (c *Ctx) check() {
 	if err := c.parent.Err(); err != nil {
 		c.err = err
 	} else if !time.Now().Before(c.deadline) {
@@ -99,7 +109,7 @@ func (c *deadlineCtx) check() {
 
 // end ends the context with context.Canceled, unless it has ended already,
 // and releases the real context's timer and its place in the parent.
-func (c *deadlineCtx) end() {
+func (c *Ctx) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner != nil {
@@ -110,6 +120,6 @@ func (c *deadlineCtx) end() {
 }
 
 // String names the context, as the standard library's contexts do.
-func (c *deadlineCtx) String() string {
+func (c *Ctx) String() string {
 	return "jetq.attempt(deadline " + c.deadline.String() + ")"
 }

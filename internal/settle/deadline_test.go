@@ -187,17 +187,23 @@ func TestAttemptTimesOutWithTheLazyContext(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	timedOut, err := Attempt(context.Background(), func(ctx context.Context, _ *tasks.Envelope) error { return waits(ctx) },
-		nil, 20*time.Millisecond, func(dl time.Time) { deadline = dl })
+	// The caller holds the attempt's context.
+	var in Ctx
+	var got context.Context
+	timedOut, err := Attempt(context.Background(), func(ctx context.Context, _ *tasks.Envelope) error { got = ctx; return waits(ctx) },
+		nil, 20*time.Millisecond, func(dl time.Time) { deadline = dl }, &in)
 	if !timedOut || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Attempt = %v, %v; want timed out, DeadlineExceeded", timedOut, err)
 	}
 	if deadline.IsZero() {
 		t.Error("started was not told the deadline")
 	}
+	if got != context.Context(&in) || in.deadline != deadline {
+		t.Errorf("the handler ran under %v, not the context held by the caller (deadline %v)", got, in.deadline)
+	}
 	// A handler that returns in time is not timed out, even if it fails.
 	timedOut, err = Attempt(context.Background(), func(ctx context.Context, _ *tasks.Envelope) error { return errors.New("boom") },
-		nil, time.Hour, nil)
+		nil, time.Hour, nil, nil)
 	if timedOut || err == nil {
 		t.Fatalf("Attempt = %v, %v; want not timed out, boom", timedOut, err)
 	}

@@ -14,9 +14,13 @@ import (
 
 // Attempt runs h on env under timeout, turning a panic into a
 // [*tasks.PanicError]. timedOut reports a failure after the deadline passed;
-// the error then says so.
-func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout time.Duration, started func(deadline time.Time)) (timedOut bool, err error) {
-	hctx := withDeadline(ctx, time.Now().Add(timeout))
+// the error then says so. The attempt's context lives in in, or in a Ctx of
+// its own when in is nil.
+func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout time.Duration, started func(deadline time.Time), in *Ctx) (timedOut bool, err error) {
+	if in == nil {
+		in = new(Ctx)
+	}
+	hctx := in.start(ctx, time.Now().Add(timeout))
 	defer hctx.end()
 	if started != nil {
 		started(hctx.deadline)
