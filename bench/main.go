@@ -89,20 +89,33 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
+// pairedRatio is the median of jetq/raw over the runs, each run's two sides
+// measured back to back.
+func pairedRatio(raw, jetq []float64) float64 {
+	rs := make([]float64, 0, len(raw))
+	for i := range min(len(raw), len(jetq)) {
+		if raw[i] > 0 {
+			rs = append(rs, jetq[i]/raw[i])
+		}
+	}
+	return median(rs)
+}
+
 func (o options) want(w string) bool {
 	return o.only == "" || slices.Contains(strings.Split(o.only, ","), w)
 }
 
 func run(ctx context.Context, o options) error {
-	fmt.Printf("jetq bench: %d runs per side, medians; %d tasks per throughput run\n\n", o.runs, o.n)
+	fmt.Printf("jetq bench: %d runs per side, medians; %d tasks per throughput run\n", o.runs, o.n)
+	fmt.Printf("jetq/raw: the median of the runs' ratios, each run's sides measured back to back (the ratio of the medians)\n\n")
 	var rows []row
 	for _, conn := range []connKind{inProcess, loopbackTCP} {
 		if o.want("a") {
-			enq, e2e, cpu, err := measureBatch(ctx, o, conn, 16, 0)
+			enq, e2e, flowing, cpu, err := measureBatch(ctx, o, conn, 16, 0)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, enq, e2e, cpu)
+			rows = append(rows, enq, e2e, flowing, cpu)
 		}
 		if o.want("b") {
 			r, err := measureSingle(ctx, o, conn)
@@ -112,7 +125,7 @@ func run(ctx context.Context, o options) error {
 			rows = append(rows, r)
 		}
 		if o.want("c") {
-			_, e2e, _, err := measureBatch(ctx, o, conn, 64, time.Millisecond)
+			_, e2e, _, _, err := measureBatch(ctx, o, conn, 64, time.Millisecond)
 			if err != nil {
 				return err
 			}
@@ -156,7 +169,7 @@ func printTable(rows []row) {
 		raw, jq := median(r.raw), median(r.jetq)
 		ratio := "-"
 		if raw > 0 {
-			ratio = fmt.Sprintf("%.0f%%", 100*jq/raw)
+			ratio = fmt.Sprintf("%.0f%% (%.0f%%)", 100*pairedRatio(r.raw, r.jetq), 100*jq/raw)
 		}
 		note := r.note
 		if r.pauses != [2]int64{} {

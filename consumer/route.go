@@ -108,27 +108,46 @@ const (
 	watchStalled                    // cc had stopped pulling; it is drained
 )
 
-// stallCheck is how often a route looks for a subscription that stopped
-// pulling.
-const stallCheck = 100 * time.Millisecond
+// The stall check: while deliveries flow, a route looks every stallTick for
+// a subscription that has stopped pulling; while it is idle or its runners
+// are all busy, every stallIdle. A delivery is overdue when none has come for
+// stallQuiet, or for stallRTTs of the server's last answer to the check if
+// that is longer (a distant server is slower to answer a pull). Once the
+// server says no pull waits, a delivery already on its way has that answer's
+// time and stallGrace more to reach dispatch.
+const (
+	stallTick  = 5 * time.Millisecond
+	stallIdle  = 100 * time.Millisecond
+	stallQuiet = 15 * time.Millisecond
+	stallRTTs  = 20
+	stallGrace = 5 * time.Millisecond
+)
 
 // watch waits until the worker stops or cc ends, and meanwhile looks out for
 // a subscription that has stopped pulling. nats.go's Consume can skip the
 // pull it owes when its previous pull request is still being sent as the
 // buffered messages run out; by itself it pulls again only when two
-// heartbeats, half the pull expiry each, have gone missing. So when no
-// delivery has come for a whole check, dispatch is not waiting for a runner,
-// the last delivery said more tasks were pending, and the server says tasks
-// wait with no pull for them and room under MaxAckPending, the subscription
-// is drained and started again. The server is asked at most once per
-// delivery, so an idle worker asks nothing. It drops pulls nobody listens to
-// any more, so nothing is delivered to the old subscription (with gateways or
-// leaf nodes it may still be for a moment; such a task comes back after the
-// ack wait).
+// heartbeats, half the pull expiry each, have gone missing. So when a
+// delivery is overdue, dispatch is not waiting for a runner, the last
+// delivery said more tasks were pending, the server says tasks wait with no
+// pull for them and room under MaxAckPending, and no delivery came while it
+// answered, the subscription is drained and started again. The server is
+// asked at most once per delivery, so an idle worker asks nothing. It drops
+// pulls nobody listens to any more, so nothing is delivered to the old
+// subscription (with gateways or leaf nodes it may still be for a moment;
+// such a task comes back after the ack wait).
 func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, cc jetstream.ConsumeContext) watchResult {
-	t := time.NewTicker(stallCheck)
+	t := time.NewTicker(stallIdle)
 	defer t.Stop()
+	tick, quiet := stallIdle, stallQuiet
+	every := func(d time.Duration) {
+		if tick != d {
+			tick = d
+			t.Reset(d)
+		}
+	}
 	var seen any
+	var since time.Time // when seen was first seen
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,15 +155,30 @@ func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, c
 			return watchStopped
 		case <-cc.Closed():
 			return watchClosed
-		case <-t.C:
+		case now := <-t.C:
 			last := r.latest.Load()
-			quiet := last != nil && last == seen && last != r.asked && !r.blocked.Load()
-			seen = last
-			if !quiet {
+			if last != seen {
+				seen, since = last, now
+				every(stallTick)
+				continue
+			}
+			if last == nil || last == r.asked || r.blocked.Load() {
+				every(stallIdle) // idle, or every runner busy: nothing is owed
+				continue
+			}
+			if now.Sub(since) < quiet {
 				continue
 			}
 			r.asked = last
-			if d, err := wire.ReadDelivery(last.(jetstream.Msg)); err != nil || d.Pending == 0 || !w.starved(ctx, cons) {
+			if d, err := wire.ReadDelivery(last.(jetstream.Msg)); err != nil || d.Pending == 0 {
+				continue
+			}
+			asked := time.Now()
+			starved := w.starved(ctx, cons)
+			quiet = max(stallQuiet, stallRTTs*time.Since(asked))
+			// The server sends what a pull asked for before it answers, but
+			// dispatch may not have it yet: give it a moment.
+			if !starved || w.delivered(ctx, r, last, time.Since(asked)+stallGrace) {
 				continue
 			}
 			w.logRoute(ctx, r, slog.LevelInfo, "jetq: consumer stopped pulling with tasks waiting; pulling again")
@@ -152,6 +186,18 @@ func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, c
 			return watchStalled
 		}
 	}
+}
+
+// delivered reports whether a delivery other than last has reached dispatch
+// after d.
+func (w *Worker) delivered(ctx context.Context, r *route, last any, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return r.latest.Load() != last
 }
 
 // starved asks the server whether the route's consumer has tasks waiting,

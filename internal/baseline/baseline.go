@@ -105,7 +105,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, p Payl
 // nats.go's defaults (30 s pulls, 15 s heartbeats) that pause lasts 30 s, in
 // about one run of 100 000 tasks in three, and the comparison would measure
 // that luck rather than the framework; here it lasts 1 s. (jetq's worker
-// notices the missing pull itself, within about 0.2 s.)
+// notices the missing pull itself, within about 20 ms.)
 func Consume(cons jetstream.Consumer, concurrency int, work time.Duration, handled func()) (jetstream.ConsumeContext, error) {
 	sem := make(chan struct{}, concurrency)
 	return cons.Consume(func(m jetstream.Msg) {
