@@ -19,6 +19,7 @@ type options struct {
 	latency time.Duration
 	rssN    int
 	only    string
+	verbose bool
 }
 
 func main() {
@@ -32,6 +33,7 @@ func main() {
 	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
 	flag.IntVar(&o.rssN, "rss-n", 1_000_000, "tasks queued and drained for the memory workload")
 	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,h,tracing")
+	flag.BoolVar(&o.verbose, "v", false, "also print every run's figures, raw and jetq, in the order they ran")
 	flag.Parse()
 	if *role != "" {
 		if err := runRole(*role, *url, o.rssN); err != nil {
@@ -154,6 +156,9 @@ func run(ctx context.Context, o options) error {
 		rows = append(rows, r)
 	}
 	printTable(rows)
+	if o.verbose {
+		printRuns(rows)
+	}
 	if o.want("e") {
 		if err := measureRSS(ctx, o); err != nil {
 			return err
@@ -179,6 +184,17 @@ func printTable(rows []row) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t  %s\n", r.workload, r.conn, r.unit, format(raw), format(jq), ratio, note)
 	}
 	tw.Flush()
+	fmt.Println()
+}
+
+// printRuns lists each row's figures run by run, with each run's ratio.
+func printRuns(rows []row) {
+	for _, r := range rows {
+		fmt.Printf("%s, %s (%s), raw / jetq / ratio per run:\n", r.workload, r.conn, r.unit)
+		for i := range min(len(r.raw), len(r.jetq)) {
+			fmt.Printf("  %10s %10s %5.0f%%\n", format(r.raw[i]), format(r.jetq[i]), 100*r.jetq[i]/r.raw[i])
+		}
+	}
 	fmt.Println()
 }
 

@@ -174,11 +174,16 @@ func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, c
 				continue
 			}
 			asked := time.Now()
-			starved := w.starved(ctx, cons)
-			quiet = max(stallQuiet, stallRTTs*time.Since(asked))
+			starved, err := w.starved(ctx, cons)
+			if err != nil {
+				r.asked = nil // ask again at the next check
+				continue
+			}
+			rtt := time.Since(asked)
+			quiet = max(stallQuiet, stallRTTs*rtt)
 			// The server sends what a pull asked for before it answers, but
 			// dispatch may not have it yet: give it a moment.
-			if !starved || w.delivered(ctx, r, last, time.Since(asked)+stallGrace) {
+			if !starved || w.delivered(ctx, r, last, rtt+stallGrace) {
 				continue
 			}
 			w.logRoute(ctx, r, slog.LevelInfo, "jetq: consumer stopped pulling with tasks waiting; pulling again")
@@ -202,15 +207,15 @@ func (w *Worker) delivered(ctx context.Context, r *route, last any, d time.Durat
 
 // starved asks the server whether the route's consumer has tasks waiting,
 // room to deliver them, and no pull request to deliver them to.
-func (w *Worker) starved(ctx context.Context, cons jetstream.Consumer) bool {
+func (w *Worker) starved(ctx context.Context, cons jetstream.Consumer) (bool, error) {
 	ictx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	info, err := cons.Info(ictx)
 	if err != nil {
-		return false // the next check asks again
+		return false, err
 	}
 	room := info.Config.MaxAckPending <= 0 || info.NumAckPending < info.Config.MaxAckPending
-	return info.NumPending > 0 && info.NumWaiting == 0 && room && !info.Paused
+	return info.NumPending > 0 && info.NumWaiting == 0 && room && !info.Paused, nil
 }
 
 // drain ends cc once the deliveries it has buffered are dispatched; in a
