@@ -2,9 +2,12 @@
 // uses nats.go's jetstream package directly, with the same stream, the same
 // consumer settings and the same JSON payloads: the physical limit jetq is
 // judged against. Runs alternate between the two so that noise on the
-// machine hits both alike; the table shows medians and the ratio jetq/raw.
+// machine hits both alike, each run and each of its phases starting on a
+// collected heap; the table shows the medians of 9 runs per side and jetq/raw
+// as the median of the runs' own ratios (the ratio of the medians after it).
 //
-//	go run ./bench            # the full suite, about four minutes on 2 cores
+//	go run ./bench            # the full suite, about eight minutes on 2 cores
+//	go run ./bench -v         # the same, with every run's figures
 //	go run ./bench -quick     # fewer and smaller runs, about a minute
 //
 // Workloads: (a) a batch of no-op tasks enqueued with EnqueueBatch, then

@@ -27,7 +27,7 @@ func main() {
 	quick := flag.Bool("quick", false, "fewer and smaller runs (about a minute)")
 	role := flag.String("role", "", "internal: run as the server, producer or worker process of workload (e)")
 	url := flag.String("url", "", "internal: the server URL for -role")
-	flag.IntVar(&o.runs, "runs", 5, "runs of each side per measurement; the median is shown")
+	flag.IntVar(&o.runs, "runs", 9, "runs of each side per measurement; the median is shown")
 	flag.IntVar(&o.n, "n", 100_000, "tasks per throughput run")
 	flag.IntVar(&o.nSync, "n-sync", 20_000, "tasks per run of single Enqueue calls and of the 1 ms handler")
 	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
