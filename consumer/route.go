@@ -176,7 +176,9 @@ func (w *Worker) watch(ctx context.Context, r *route, cons jetstream.Consumer, c
 			asked := time.Now()
 			starved, err := w.starved(ctx, cons)
 			if err != nil {
-				r.asked = nil // ask again at the next check
+				// Not asked again for this delivery, so a server that cannot
+				// answer is not asked every tick: missed heartbeats make
+				// nats.go pull again by itself.
 				continue
 			}
 			rtt := time.Since(asked)
