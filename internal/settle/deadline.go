@@ -9,9 +9,9 @@ import (
 // Ctx is the context one attempt runs under: its parent's, ending at
 // a deadline or when the attempt returns. It is [context.WithDeadline] made
 // only when Done is first called. A handler that returns without waiting on
-// its ctx — most of them — costs one allocation, instead of a timer and an
-// entry in the parent's child set, which every handler of the worker takes
-// the same lock to add and remove. Once made, the real context answers
+// its ctx — most of them — costs at most the Ctx itself, instead of a timer
+// and an entry in the parent's child set, which every handler of the worker
+// takes the same lock to add and remove. Once made, the real context answers
 // Done, Err and Value, so contexts derived from this one register with it
 // directly, as with any standard context.
 //
@@ -45,10 +45,6 @@ func (c *Ctx) start(parent context.Context, deadline time.Time) *Ctx {
 	}
 	c.parent, c.deadline = parent, deadline
 	return c
-}
-
-func withDeadline(parent context.Context, deadline time.Time) *Ctx {
-	return new(Ctx).start(parent, deadline)
 }
 
 // Deadline returns the earlier of the attempt's deadline and the parent's.

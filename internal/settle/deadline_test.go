@@ -12,6 +12,12 @@ import (
 )
 
 // waitErr polls ctx.Err until it is not nil or a second has passed.
+// withDeadline is a Ctx of its own for the attempt under parent ending at
+// deadline, as Attempt makes when the caller holds none.
+func withDeadline(parent context.Context, deadline time.Time) *Ctx {
+	return new(Ctx).start(parent, deadline)
+}
+
 func waitErr(ctx context.Context) error {
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		if err := ctx.Err(); err != nil {
