@@ -148,7 +148,12 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 		m.metrics.started(ctx, env, start)
 	}
 
-	err := next(tasks.WithDeadLetterMiddleware(ctx, m.deadLetters), env)
+	// A span that neither records nor has a context is a no-op tracer's:
+	// the dead-letter span would be one too, so the ctx goes without it.
+	if span.IsRecording() || span.SpanContext().IsValid() {
+		ctx = tasks.WithDeadLetterMiddleware(ctx, m.deadLetters)
+	}
+	err := next(ctx, env)
 
 	o := env.Outcome
 	if err == nil {

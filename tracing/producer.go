@@ -127,10 +127,21 @@ func (p *producer) sendBatch(ctx context.Context, batch []*tasks.Envelope, next 
 	ctx, span := p.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	defer span.End()
 
-	creates := make([]trace.Span, len(batch))
+	// A span that neither records nor has a context is a no-op tracer's,
+	// and so would every create span be: the tasks then carry what ctx
+	// holds, baggage for one, and no span is made for each.
+	noop := !span.IsRecording() && !span.SpanContext().IsValid()
+	var creates []trace.Span
+	if !noop {
+		creates = make([]trace.Span, len(batch))
+	}
 	for i, env := range batch {
 		if custom := p.custom(env); custom.IsValid() {
 			span.AddLink(trace.Link{SpanContext: custom})
+			continue
+		}
+		if noop {
+			p.prop.Inject(ctx, HeaderCarrier(env.Header))
 			continue
 		}
 		ss := p.createStart(env)
@@ -154,9 +165,9 @@ func (p *producer) sendBatch(ctx context.Context, batch []*tasks.Envelope, next 
 			}
 			failed++
 		}
-		if cs := creates[i]; cs != nil {
-			stored(cs, env, errs[i])
-			cs.End()
+		if i < len(creates) && creates[i] != nil {
+			stored(creates[i], env, errs[i])
+			creates[i].End()
 		}
 	}
 	if failed > 0 && span.IsRecording() {
