@@ -13,13 +13,17 @@ import (
 
 // options are the command's flags.
 type options struct {
-	runs    int
-	n       int
-	nSync   int
-	latency time.Duration
-	rssN    int
-	only    string
-	verbose bool
+	runs int
+	// tracingRuns are the runs of each side of the tracing row. Its sides
+	// differ by a few per cent, much less than runs of the same code spread
+	// on a busy machine, so it takes more runs to tell them apart.
+	tracingRuns int
+	n           int
+	nSync       int
+	latency     time.Duration
+	rssN        int
+	only        string
+	verbose     bool
 }
 
 func main() {
@@ -28,6 +32,7 @@ func main() {
 	role := flag.String("role", "", "internal: run as the server, producer or worker process of workload (e)")
 	url := flag.String("url", "", "internal: the server URL for -role")
 	flag.IntVar(&o.runs, "runs", 9, "runs of each side per measurement; the median is shown")
+	flag.IntVar(&o.tracingRuns, "runs-tracing", 27, "runs of each side for the tracing row, which measures a cost of a few per cent")
 	flag.IntVar(&o.n, "n", 100_000, "tasks per throughput run")
 	flag.IntVar(&o.nSync, "n-sync", 20_000, "tasks per run of single Enqueue calls and of the 1 ms handler")
 	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
@@ -43,7 +48,7 @@ func main() {
 		return
 	}
 	if *quick {
-		o.runs, o.n, o.nSync, o.latency, o.rssN = 3, 20_000, 5_000, 3*time.Second, 200_000
+		o.runs, o.tracingRuns, o.n, o.nSync, o.latency, o.rssN = 3, 5, 20_000, 5_000, 3*time.Second, 200_000
 	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -108,7 +113,7 @@ func (o options) want(w string) bool {
 }
 
 func run(ctx context.Context, o options) error {
-	fmt.Printf("jetq bench: %d runs per side, medians; %d tasks per throughput run\n", o.runs, o.n)
+	fmt.Printf("jetq bench: %d runs per side (%d for tracing), medians; %d tasks per throughput run\n", o.runs, o.tracingRuns, o.n)
 	fmt.Printf("jetq/raw: the median of the runs' ratios, each run's sides measured back to back (the ratio of the medians)\n\n")
 	var rows []row
 	for _, conn := range []connKind{inProcess, loopbackTCP} {

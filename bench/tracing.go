@@ -21,7 +21,7 @@ func measureTracing(ctx context.Context, o options) (row, error) {
 		payloads[i] = payload(i)
 	}
 	opts := []tracing.Option{tracing.WithTracerProvider(tracenoop.NewTracerProvider()), tracing.WithMeterProvider(metricnoop.NewMeterProvider())}
-	err := each(o.runs, func(traced bool) error {
+	err := each(o.tracingRuns, func(traced bool) error {
 		e, err := newEnv(ctx, inProcess)
 		if err != nil {
 			return err
