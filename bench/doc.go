@@ -3,10 +3,11 @@
 // consumer settings and the same JSON payloads: the physical limit jetq is
 // judged against. Runs alternate between the two so that noise on the
 // machine hits both alike, each run and each of its phases starting on a
-// collected heap; the table shows the medians of 9 runs per side and jetq/raw
-// as the median of the runs' own ratios (the ratio of the medians after it).
+// collected heap; the table shows the medians of 9 runs per side (27 for the
+// tracing row, whose sides differ by a few per cent) and jetq/raw as the
+// median of the runs' own ratios (the ratio of the medians after it).
 //
-//	go run ./bench            # the full suite, about eight minutes on 2 cores
+//	go run ./bench            # the full suite, about ten minutes on 2 cores
 //	go run ./bench -v         # the same, with every run's figures
 //	go run ./bench -quick     # fewer and smaller runs, about a minute
 //
