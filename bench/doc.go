@@ -19,7 +19,9 @@
 // server in a third process; (f) in-process and loopback TCP connections;
 // the cost of the tracing middleware with a no-op provider; and (h) the raw
 // baseline carrying jetq's seven headers, which separates the cost of the
-// wire format from the cost of jetq's code.
+// wire format from the cost of jetq's code. -only tracing-control runs the
+// tracing row with neither side traced: what its median reads for two sides
+// that do not differ.
 //
 // bench/README.md holds the results of a full run and how to read them.
 package main

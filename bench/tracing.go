@@ -12,10 +12,15 @@ import (
 
 // measureTracing compares the end-to-end batch with and without the tracing
 // middlewares over no-op providers: what tracing costs a service that has not
-// configured an exporter. The raw column is jetq without tracing here.
-func measureTracing(ctx context.Context, o options) (row, error) {
+// configured an exporter. The raw column is jetq without tracing here. With
+// control, neither side is traced: the row then shows what its median of
+// pairs reads for two sides that do not differ, the noise it is read against.
+func measureTracing(ctx context.Context, o options, control bool) (row, error) {
 	r := row{workload: "(g) tracing middlewares, no-op providers", conn: inProcess.String(), unit: "tasks/s",
 		higherIsBetter: true, note: "raw column: jetq without tracing"}
+	if control {
+		r.workload, r.note = "(g) control: jetq without tracing both ways", "the same code on both sides"
+	}
 	payloads := make([]Payload, o.n)
 	for i := range payloads {
 		payloads[i] = payload(i)
@@ -29,7 +34,7 @@ func measureTracing(ctx context.Context, o options) (row, error) {
 		defer e.close()
 		var pmw []tasks.EnqueueMiddleware
 		var cmw []tasks.Middleware
-		if traced {
+		if traced && !control {
 			pmw, cmw = []tasks.EnqueueMiddleware{tracing.Producer(opts...)}, []tasks.Middleware{tracing.Consumer(opts...)}
 		}
 		res, err := jetqBatch(ctx, e, payloads, 16, 0, pmw, cmw)
