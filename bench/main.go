@@ -108,8 +108,14 @@ func pairedRatio(raw, jetq []float64) float64 {
 	return median(rs)
 }
 
+// want reports whether workload w runs: all run when -only names none.
 func (o options) want(w string) bool {
-	return o.only == "" || slices.Contains(strings.Split(o.only, ","), w)
+	return o.only == "" || o.asked(w)
+}
+
+// asked reports whether -only names workload w.
+func (o options) asked(w string) bool {
+	return slices.Contains(strings.Split(o.only, ","), w)
 }
 
 func run(ctx context.Context, o options) error {
@@ -160,7 +166,7 @@ func run(ctx context.Context, o options) error {
 		}
 		rows = append(rows, r)
 	}
-	if slices.Contains(strings.Split(o.only, ","), "tracing-control") {
+	if o.asked("tracing-control") {
 		r, err := measureTracing(ctx, o, true)
 		if err != nil {
 			return err

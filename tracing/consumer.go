@@ -97,6 +97,13 @@ func (c *spanStarts) get(subject string, build func() *spanStart) *spanStart {
 	return s
 }
 
+// isNoop reports whether span neither records nor has a context: a no-op
+// tracer's, whose children would be no-ops as well. An SDK span always has a
+// context, sampled or not.
+func isNoop(span trace.Span) bool {
+	return !span.IsRecording() && !span.SpanContext().IsValid()
+}
+
 func (m *processor) spanStart(subject string) *spanStart {
 	return m.starts.get(subject, func() *spanStart {
 		return &spanStart{
@@ -148,9 +155,9 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 		m.metrics.started(ctx, env, start)
 	}
 
-	// A span that neither records nor has a context is a no-op tracer's:
-	// the dead-letter span would be one too, so the ctx goes without it.
-	if span.IsRecording() || span.SpanContext().IsValid() {
+	// A no-op span's dead-letter span would be a no-op too: the ctx goes
+	// without the middleware and its allocation.
+	if !isNoop(span) {
 		ctx = tasks.WithDeadLetterMiddleware(ctx, m.deadLetters)
 	}
 	err := next(ctx, env)

@@ -127,10 +127,9 @@ func (p *producer) sendBatch(ctx context.Context, batch []*tasks.Envelope, next 
 	ctx, span := p.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	defer span.End()
 
-	// A span that neither records nor has a context is a no-op tracer's,
-	// and so would every create span be: the tasks then carry what ctx
-	// holds, baggage for one, and no span is made for each.
-	noop := !span.IsRecording() && !span.SpanContext().IsValid()
+	// Under a no-op send span every create span would be a no-op too: the
+	// tasks then carry what ctx holds, baggage for one, and get no span.
+	noop := isNoop(span)
 	var creates []trace.Span
 	if !noop {
 		creates = make([]trace.Span, len(batch))
