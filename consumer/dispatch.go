@@ -28,11 +28,19 @@ type job struct {
 	slot     int
 	// malformed is why the delivery cannot be read as a task, if it cannot.
 	malformed error
+	// stored is when the work stream stored the message.
+	stored time.Time
+	// progress is the status reporter of a tracked task, set before its
+	// handler runs.
+	progress atomic.Pointer[progress]
 	// deadline is the handler's deadline in Unix nanoseconds, 0 before it runs.
 	deadline atomic.Int64
 	// settled is won by whoever settles the delivery: the handler's return
 	// or the heartbeat giving up on a handler that overran its deadline.
 	settled atomic.Bool
+	// filing is set while its dead-letter record is being filed: the
+	// heartbeat keeps the delivery alive meanwhile.
+	filing atomic.Bool
 	// freed is won by whoever gives the slot back.
 	freed atomic.Bool
 }
@@ -119,7 +127,7 @@ func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
 		_ = msg.NakWithDelay(time.Second)
 		return true
 	}
-	j := &job{msg: msg, route: r, slot: slot}
+	j := &job{msg: msg, route: r, slot: slot, stored: d.Timestamp}
 	j.env = &j.envelope
 	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, msg, d, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
@@ -176,7 +184,13 @@ func (w *Worker) heartbeat() {
 		case now := <-t.C:
 			for i := range w.running {
 				j := w.running[i].Load()
-				if j == nil || j.settled.Load() {
+				switch {
+				case j == nil:
+					continue
+				case j.filing.Load():
+					_ = j.msg.InProgress() // not redelivered while its record is filed
+					continue
+				case j.settled.Load():
 					continue
 				}
 				if dl := j.deadline.Load(); dl != 0 && now.UnixNano() > dl+int64(w.cfg.releaseGrace) {

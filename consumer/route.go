@@ -255,6 +255,7 @@ func (w *Worker) startConsume(ctx context.Context, r *route) (jetstream.Consumer
 	cc, err := consume(
 		func(msg jetstream.Msg) { w.dispatch(r, msg) },
 		jetstream.PullMaxMessages(w.cfg.prefetch),
+		jetstream.PullPriorityGroup(wire.PriorityGroup),
 		// Short pulls: a pull lost to a leader change or a frozen server is
 		// noticed by missing heartbeats within pullExpiry, not 30 s.
 		jetstream.PullExpiry(pullExpiry),

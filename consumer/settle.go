@@ -3,10 +3,12 @@ package consumer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/settle"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
@@ -26,12 +28,14 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 	return settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
 }
 
-// apply tells the server what o says and logs it. A dead-letter record is
-// published, and its acknowledgement awaited, before the Term that deletes
-// the task; if it cannot be filed the task is retried instead, so it is never
-// lost. It returns the outcome applied.
+// apply tells the server what o says, records the status of a tracked
+// task and logs it. A dead-letter record is published, and its
+// acknowledgement awaited, before the Term that deletes the task; a record
+// that cannot be filed yet is tried again while the delivery is kept alive,
+// so a failed filing never turns into another run of the task or another
+// reason. It returns the outcome applied.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outcome {
-	msg, env := j.msg, j.env
+	msg := j.msg
 	var err error
 	switch o.Action {
 	case tasks.ActionAck:
@@ -42,10 +46,11 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 		err = msg.Nak()
 	case tasks.ActionDeadLetter:
 		if derr := w.deadLetter(ctx, j, o); derr != nil {
-			w.logTask(ctx, j, slog.LevelError, "jetq: cannot file dead-letter record; retrying the task instead",
+			// Only a forced stop ends the filing: the task goes back.
+			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the task's dead-letter record could be filed; handing the task back",
 				slog.String(keyReason, string(o.Reason)), slog.String(keyError, derr.Error()))
-			o = tasks.Outcome{Action: tasks.ActionRetry, Delay: settle.Delay(j.route.spec.Backoff, env.Attempt), Err: o.Err}
-			err = msg.NakWithDelay(o.Delay)
+			o = tasks.Outcome{Action: tasks.ActionRelease, Err: o.Err}
+			err = msg.Nak()
 			break
 		}
 		err = msg.TermWithReason(string(o.Reason))
@@ -54,11 +59,17 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle task; the server will redeliver it",
 			slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
 	}
+	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)
 	return o
 }
 
-// deadLetter files the record of j and waits for the server to store it.
+// fileTimeout bounds each try at filing a dead-letter record.
+const fileTimeout = 5 * time.Second
+
+// deadLetter files the record of j and waits for the server to store it,
+// trying again with a backoff until it is stored. It returns an error only
+// when the worker is forced to stop first.
 func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error {
 	env, spec := j.env, j.route.spec
 	f := wire.Failure{
@@ -67,19 +78,21 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 		Stream:     env.Stream,
 		Seq:        env.Sequence,
 		Subject:    env.Subject,
+		StoredAt:   j.stored,
 		Deliveries: env.Attempt,
 		At:         time.Now(),
 	}
-	rec := wire.DeadLetter(w.cfg.topology.Names, spec.Queue, spec.Name, j.msg.Headers(), j.msg.Data(), f)
+	h, data := j.msg.Headers(), j.msg.Data()
+	rec := w.filer.Record(spec.Queue, spec.Name, h, data, f)
 	renv := &tasks.Envelope{
 		ID: rec.Header.Get(wire.HeaderMsgID), Name: spec.Name, Queue: spec.Queue, Subject: rec.Subject,
 		EnqueuedAt: f.At, Header: tasks.Header(rec.Header), Body: rec.Data,
 		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, Outcome: o,
 	}
 	publish := func(ctx context.Context, batch []*tasks.Envelope) []error {
-		ack, err := w.js.PublishMsg(ctx, rec)
+		ack, err := w.filer.File(ctx, rec, h, data)
 		if err != nil {
-			return []error{fmt.Errorf("publish to %s: %w", rec.Subject, err)}
+			return []error{err}
 		}
 		batch[0].Stream, batch[0].Sequence, batch[0].Duplicate = ack.Stream, ack.Sequence, ack.Duplicate
 		return []error{nil}
@@ -87,11 +100,31 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 	if mw := tasks.DeadLetterMiddleware(ctx); mw != nil {
 		publish = mw(publish)
 	}
+	j.filing.Store(true)
+	defer j.filing.Store(false)
 	// The record must be filed even when the worker is being stopped, and
 	// inside the trace of ctx.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return publish(pctx, []*tasks.Envelope{renv})[0]
+	base := context.WithoutCancel(ctx)
+	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
+	for {
+		pctx, cancel := context.WithTimeout(base, fileTimeout)
+		err := publish(pctx, []*tasks.Envelope{renv})[0]
+		cancel()
+		if err == nil {
+			return nil
+		}
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again",
+			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
+		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			// The dead-letter stream was deleted: make it again.
+			ectx, cancel := context.WithTimeout(base, fileTimeout)
+			_, _ = w.cfg.topology.Ensure(ectx, w.js, w.log)
+			cancel()
+		}
+		if bo.Wait(w.baseCtx) != nil {
+			return err
+		}
+	}
 }
 
 // errorText is what a dead-letter record says about err; a panic brings its stack.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -22,7 +23,7 @@ import (
 // goroutine and its message handler: once in some hundred thousand
 // deliveries on a busy machine, which no test can bring about on demand.
 func stalledConsume(cons jetstream.Consumer, h jetstream.MessageHandler, n int) (jetstream.ConsumeContext, error) {
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(2*time.Second))
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchPriorityGroup(wire.PriorityGroup))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func TestWorkerPullsAgainWhenConsumeStopsPulling(t *testing.T) {
 func TestWorkerKeepsAConsumeWhoseDeliveryCameLate(t *testing.T) {
 	t.Parallel()
 	rig := runStallRig(t, "stall.late", 20, func(rig *stallRig, cons jetstream.Consumer, h jetstream.MessageHandler) (jetstream.ConsumeContext, error) {
-		batch, err := cons.Fetch(6, jetstream.FetchMaxWait(2*time.Second))
+		batch, err := cons.Fetch(6, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchPriorityGroup(wire.PriorityGroup))
 		if err != nil {
 			return nil, err
 		}

@@ -10,38 +10,51 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// trackState records the status of tasks whose definition asks for it:
-// running before the handler, then what the settlement made of the attempt.
-// Records are advisory: a failed write is logged and the task goes on.
+// trackState records that a tracked task is running before its handler runs
+// and gives the handler a progress reporter. What the attempt ended as is
+// recorded by the settlement itself ([Worker.recordOutcome]), whoever
+// settles: the handler's return, or the heartbeat abandoning a handler that
+// overran its deadline or a stop.
 func (w *Worker) trackState(next tasks.Handler) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
 		rep := &progress{w: w, st: state.Of(env)}
 		rep.st.State = tasks.StateRunning
+		if j, _ := ctx.Value(jobKey{}).(*job); j != nil {
+			j.progress.Store(rep)
+		}
 		w.putState(ctx, rep.st)
-		err := next(tasks.WithProgressReporter(ctx, rep), env)
-
-		rep.mu.Lock()
-		st := rep.st
-		rep.mu.Unlock()
-		o := env.Outcome
-		switch o.Action {
-		case tasks.ActionAck:
-			st.State = tasks.StateDone
-		case tasks.ActionRetry:
-			st.State, st.NextAttemptAt = tasks.StateRetrying, time.Now().Add(o.Delay).UTC()
-		case tasks.ActionDeadLetter:
-			st.State, st.Reason = tasks.StateDeadLettered, o.Reason
-		case tasks.ActionRelease:
-			st.State = tasks.StateQueued
-		default:
-			return err // not settled here: abandoned, its next delivery records it
-		}
-		if o.Err != nil {
-			st.Error = o.Err.Error()
-		}
-		w.putState(ctx, st)
-		return err
+		return next(tasks.WithProgressReporter(ctx, rep), env)
 	}
+}
+
+// recordOutcome records what the settlement o made of a tracked task's
+// attempt. Records are advisory: a failed write is logged and the task goes
+// on. Later progress reports of an abandoned handler are not recorded.
+func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
+	rep := j.progress.Load()
+	if rep == nil {
+		return // not tracked, or settled before its handler began
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	rep.final = true
+	st := rep.st
+	switch o.Action {
+	case tasks.ActionAck:
+		st.State = tasks.StateDone
+	case tasks.ActionRetry:
+		st.State, st.NextAttemptAt = tasks.StateRetrying, time.Now().Add(o.Delay).UTC()
+	case tasks.ActionDeadLetter:
+		st.State, st.Reason = tasks.StateDeadLettered, o.Reason
+	case tasks.ActionRelease:
+		st.State = tasks.StateQueued
+	default:
+		return
+	}
+	if o.Err != nil {
+		st.Error = o.Err.Error()
+	}
+	w.putState(ctx, st)
 }
 
 func (w *Worker) putState(ctx context.Context, st tasks.Status) {
@@ -51,17 +64,22 @@ func (w *Worker) putState(ctx context.Context, st tasks.Status) {
 	}
 }
 
-// progress is the [tasks.ProgressReporter] of one running task.
+// progress is the [tasks.ProgressReporter] of one running task. mu is held
+// across each write, so a progress report never lands after the attempt's
+// final record.
 type progress struct {
-	w  *Worker
-	mu sync.Mutex
-	st tasks.Status
+	w     *Worker
+	mu    sync.Mutex
+	st    tasks.Status
+	final bool // the attempt's outcome is recorded: no more reports
 }
 
 func (p *progress) ReportProgress(ctx context.Context, pr tasks.Progress) error {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.final {
+		return nil
+	}
 	p.st.Progress = &pr
-	st := p.st
-	p.mu.Unlock()
-	return p.w.states.Put(ctx, st)
+	return p.w.states.Put(ctx, p.st)
 }

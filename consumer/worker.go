@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/state"
@@ -30,7 +31,8 @@ type Worker struct {
 	log    *slog.Logger
 	routes []*route
 
-	states *state.Store // statuses of tracked tasks
+	states *state.Store       // statuses of tracked tasks
+	filer  *deadletter.Filer // files dead-letter records
 
 	// work hands deliveries to the runners, one goroutine per slot of
 	// concurrency; running[slot] is the job a runner works on.
@@ -85,6 +87,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		drained:    make(chan struct{}),
 		fatal:      make(chan error, 1),
 		states:     state.NewStore(js, cfg.topology),
+		filer:      deadletter.New(js, cfg.topology),
 	}
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())

@@ -203,7 +203,6 @@ func checkRecord(t *testing.T, m *jetstream.RawStreamMsg, r producer.Result, rea
 		"Jetq-Dlq-Stream":     "JETQ_TASKS",
 		"Jetq-Dlq-Seq":        strconv.FormatUint(r.Sequence, 10),
 		"Jetq-Dlq-Deliveries": strconv.Itoa(deliveries),
-		"Nats-Msg-Id":         "JETQ_TASKS:" + strconv.FormatUint(r.Sequence, 10),
 	} {
 		if want == "" {
 			if h.Get(k) == "" {
@@ -217,6 +216,10 @@ func checkRecord(t *testing.T, m *jetstream.RawStreamMsg, r producer.Result, rea
 	}
 	if h.Get("Jetq-Dlq-At") == "" || h.Get("Jetq-Dlq-Subject") == "" {
 		t.Errorf("record lacks time or subject: %v", h)
+	}
+	// "<stream>:<seq>:<stored at>": unique beyond the stream's life.
+	if id, want := h.Get("Nats-Msg-Id"), "JETQ_TASKS:"+strconv.FormatUint(r.Sequence, 10)+":"; !strings.HasPrefix(id, want) || len(id) == len(want) {
+		t.Errorf("record Nats-Msg-Id: got %q, want %q and the stored time", id, want)
 	}
 }
 

@@ -40,6 +40,12 @@ type Entry struct {
 	Subject   string `json:"subject"`
 	// Payload is the task's encoded payload, as its producer sent it.
 	Payload []byte `json:"payload,omitempty"`
+	// Truncated reports a record whose original did not fit beside the
+	// failure: the record keeps the headers that identify and trace the
+	// task, and the payload only if it fit; the whole original is stored
+	// apart. [Inspector.Get] returns it restored, and a replay restores it
+	// exactly. Entries from List carry what the record itself holds.
+	Truncated bool `json:"truncated,omitempty"`
 	// Header is the record's header: the task's own headers (trace context
 	// included, server-interpreted Nats-* ones excepted), the Jetq-Dlq-*
 	// ones describing the failure, and the record's Nats-Msg-Id.
@@ -67,15 +73,17 @@ func entryOf(n wire.Names, rec record) (Entry, error) {
 		return Entry{}, fmt.Errorf("dlq: record %d: %w", rec.seq, err)
 	}
 	e := Entry{
-		Seq: rec.seq, ID: h.Get(wire.HeaderID), Task: h.Get(wire.HeaderTask), Queue: h.Get(wire.HeaderQueue),
+		Seq: rec.seq, ID: h.Get(wire.HeaderID),
 		Reason: f.Reason, Error: f.Error, Deliveries: f.Deliveries, FailedAt: f.At,
 		Stream: f.Stream, StreamSeq: f.Seq, Subject: f.Subject, Payload: rec.data, Header: h,
+		Truncated: wire.Original(h) != "",
 	}
-	if e.Task == "" || e.Queue == "" {
-		// A task from a non-jetq publisher: the record's subject says.
-		if q, t, err := n.ParseDLQSubject(rec.subject); err == nil {
-			e.Queue, e.Task = q, t
-		}
+	// The subject, not the task's own headers, is what Filter selects and
+	// Purge deletes by; the headers say only when it cannot be read.
+	if q, t, err := n.ParseDLQSubject(rec.subject); err == nil {
+		e.Queue, e.Task = q, t
+	} else {
+		e.Queue, e.Task = h.Get(wire.HeaderQueue), h.Get(wire.HeaderTask)
 	}
 	if at, err := wire.ParseTime(h.Get(wire.HeaderEnqueuedAt)); err == nil {
 		e.EnqueuedAt = at

@@ -340,7 +340,7 @@ func TestForwardersShareTheWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchPriorityGroup(wire.PriorityGroup))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,7 +266,7 @@ func fileRecord(t *testing.T, js jetstream.JetStream, queue, name string, reason
 	rec := wire.DeadLetter(names, queue, name, nats.Header(env.Header), body, wire.Failure{
 		Reason: reason, Error: "boom", Stream: "JETQ_TASKS", Seq: uint64(1_000_000 + n),
 		Subject: env.Subject, Deliveries: 1, At: at,
-	})
+	}, wire.Limits{})
 	ack, err := js.PublishMsg(context.Background(), rec)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -21,8 +23,10 @@ import (
 // server — no stream, no consumer — and a missing dead-letter stream reads
 // as an empty one. An Inspector is safe for concurrent use.
 type Inspector struct {
-	js    jetstream.JetStream
-	names wire.Names
+	js     jetstream.JetStream
+	names  wire.Names
+	topo   wire.Topology
+	states *state.Store
 }
 
 // NewInspector returns an inspector working through js. It does no I/O. It
@@ -36,7 +40,7 @@ func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Inspector{js: js, names: c.topo.Names}, nil
+	return &Inspector{js: js, names: c.topo.Names, topo: c.topo, states: state.NewStore(js, c.topo)}, nil
 }
 
 // errNoStream is returned by reader when nothing was ever dead-lettered.
@@ -162,15 +166,21 @@ func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
-// Get returns the record at seq. It returns an error wrapping [ErrNotFound]
-// when there is none, and another error when the message at seq is not a
+// Get returns the record at seq. The entry of a truncated record (see
+// [Entry.Truncated]) has the original's payload and headers, read back from
+// where the record points. It returns an error wrapping [ErrNotFound] when
+// there is none, and another error when the message at seq is not a
 // dead-letter record this version can read.
 func (in *Inspector) Get(ctx context.Context, seq uint64) (Entry, error) {
 	r, err := in.reader(ctx)
 	if err != nil {
 		return Entry{}, err
 	}
-	return in.get(ctx, r, seq)
+	e, err := in.get(ctx, r, seq)
+	if err != nil || !e.Truncated {
+		return e, err
+	}
+	return in.restore(ctx, e)
 }
 
 func (in *Inspector) get(ctx context.Context, r *reader, seq uint64) (Entry, error) {
@@ -184,15 +194,59 @@ func (in *Inspector) get(ctx context.Context, r *reader, seq uint64) (Entry, err
 	return entryOf(in.names, record{seq: seq, subject: m.Subject, stored: m.Time, header: m.Header, data: m.Data})
 }
 
+// restore gives the entry of a truncated record its original's payload and
+// headers; the record's own Jetq-Dlq-* and ID headers stay.
+func (in *Inspector) restore(ctx context.Context, e Entry) (Entry, error) {
+	obs, err := deadletter.OpenObjects(ctx, in.js, in.topo, false)
+	if err != nil {
+		return e, fmt.Errorf("dlq: record %d: %w", e.Seq, err)
+	}
+	b, err := obs.GetBytes(ctx, wire.Original(e.Header))
+	if err != nil {
+		return e, fmt.Errorf("dlq: record %d: original %s: %w", e.Seq, wire.Original(e.Header), err)
+	}
+	h, data, err := wire.DecodeOriginal(b)
+	if err != nil {
+		return e, fmt.Errorf("dlq: record %d: %w", e.Seq, err)
+	}
+	merged := nats.Header{}
+	for k, v := range h {
+		if !strings.HasPrefix(k, "Nats-") {
+			merged[k] = v
+		}
+	}
+	for k, v := range e.Header {
+		if strings.HasPrefix(k, "Jetq-Dlq-") || k == wire.HeaderID || k == wire.HeaderMsgID {
+			merged[k] = v
+		}
+	}
+	e.Header, e.Payload = merged, data
+	return e, nil
+}
+
+// dropOriginal removes the stored original of a truncated record, once the
+// record is gone. What is left behind expires with the records' max age.
+func (in *Inspector) dropOriginal(ctx context.Context, e Entry) {
+	if !e.Truncated {
+		return
+	}
+	if obs, err := deadletter.OpenObjects(ctx, in.js, in.topo, false); err == nil {
+		_ = obs.Delete(ctx, wire.Original(e.Header))
+	}
+}
+
 // Replay sends the task of the record at seq back to its queue as a fresh
 // task, then deletes the record. The task keeps its ID, payload and headers
-// (trace context included) and gets a new enqueue time; its attempts count
-// from 1 again, and a Jetq-Replay-Of header names the record. It is
-// published with the Nats-Msg-Id "<task ID>:replay:<seq>": unlike the task
-// ID, which the work stream may still remember from the original enqueue,
-// it is new to the work stream, while a Replay repeated after a failure
-// between its publish and its delete is dropped as a duplicate within the
-// work stream's duplicates window — one record is never replayed twice.
+// (trace context included), restored exactly from a truncated record's
+// stored original, and gets a new enqueue time; its attempts count from 1
+// again, and a Jetq-Replay-Of header names the record ("<dlq stream>:<seq>").
+// It is published with the Nats-Msg-Id "<task ID>:replay:<seq>": unlike the
+// task ID, which the work stream may still remember from the original
+// enqueue, it is new to the work stream, while a Replay repeated after a
+// failure between its publish and its delete is dropped as a duplicate
+// within the work stream's duplicates window — one record is never replayed
+// twice. A tracked task's status becomes queued again, unless a worker has
+// picked the task up already, and then follows the new run.
 //
 // Replay returns an error wrapping [ErrNotFound] when there is no record at
 // seq, and leaves the record in place when the work stream did not store
@@ -210,6 +264,12 @@ func (in *Inspector) Replay(ctx context.Context, seq uint64) error {
 }
 
 func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
+	if e.Truncated {
+		var err error
+		if e, err = in.restore(ctx, e); err != nil {
+			return err
+		}
+	}
 	subject := e.Subject
 	if subject == "" {
 		subject = in.names.TaskSubject(e.Queue, e.Task)
@@ -224,7 +284,10 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 	msg.Header.Set(wire.HeaderID, e.ID) // workers read the task ID from here first
 	msg.Header.Set(wire.HeaderMsgID, ReplayID(e.ID, e.Seq))
 	msg.Header.Set(wire.HeaderEnqueuedAt, wire.FormatTime(time.Now()))
-	msg.Header.Set(wire.HeaderReplayOf, wire.RecordID(in.names.DLQStream(), e.Seq))
+	msg.Header.Set(wire.HeaderReplayOf, in.names.DLQStream()+":"+strconv.FormatUint(e.Seq, 10))
+	// Read before the publish: a worker may run the task at once, and its
+	// records must not be overwritten by the reset.
+	st, rev, serr := in.states.Read(ctx, e.ID)
 	ack, err := in.js.PublishMsg(ctx, msg)
 	if err != nil {
 		return fmt.Errorf("dlq: replay record %d to %s: %w", e.Seq, subject, err)
@@ -232,11 +295,19 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 	if ack.Stream != in.names.WorkStream() {
 		return fmt.Errorf("dlq: replay record %d: stored by stream %s, not %s; the record stays", e.Seq, ack.Stream, in.names.WorkStream())
 	}
+	if serr == nil {
+		st = tasks.Status{ID: st.ID, Task: st.Task, Queue: st.Queue, State: tasks.StateQueued,
+			MaxAttempts: st.MaxAttempts, EnqueuedAt: time.Now().UTC()}
+		if err := in.states.Swap(ctx, st, rev); err != nil && !errors.Is(err, state.ErrChanged) {
+			return fmt.Errorf("dlq: replay record %d: reset status of task %s: %w", e.Seq, e.ID, err)
+		}
+	}
 	// Gone meanwhile: replayed or removed by someone else. The task is back
 	// in its queue either way (once only, if it was a replay).
 	if err := in.delete(ctx, r, e.Seq); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	in.dropOriginal(ctx, e)
 	return nil
 }
 
@@ -263,14 +334,22 @@ func (in *Inspector) ReplayAll(ctx context.Context, f Filter) (int, error) {
 	return n, err
 }
 
-// Delete removes the record at seq for good. It returns an error wrapping
-// [ErrNotFound] when there is none.
+// Delete removes the record at seq for good, and the stored original of a
+// truncated record. It returns an error wrapping [ErrNotFound] when there
+// is none.
 func (in *Inspector) Delete(ctx context.Context, seq uint64) error {
 	r, err := in.reader(ctx)
 	if err != nil {
 		return err
 	}
-	return in.delete(ctx, r, seq)
+	e, gerr := in.get(ctx, r, seq)
+	if err := in.delete(ctx, r, seq); err != nil {
+		return err
+	}
+	if gerr == nil {
+		in.dropOriginal(ctx, e)
+	}
+	return nil
 }
 
 func (in *Inspector) delete(ctx context.Context, r *reader, seq uint64) error {
@@ -296,8 +375,9 @@ func gone(err error) bool {
 // applied in f.Order's direction) and returns how many it removed. When f
 // selects by Task and Queue only, the server purges by subject in one
 // request, records filed during the purge included; otherwise the records
-// filed when Purge started are read and deleted one by one. The zero Filter
-// purges the whole stream. It returns an error wrapping [ErrInvalidOption]
+// filed when Purge started are read and deleted one by one, with the stored
+// originals of truncated records (a purge by subject leaves those to expire
+// with the records' max age). The zero Filter purges the whole stream. It returns an error wrapping [ErrInvalidOption]
 // for an invalid filter.
 func (in *Inspector) Purge(ctx context.Context, f Filter) (int, error) {
 	if err := f.validate(); err != nil {
@@ -313,6 +393,7 @@ func (in *Inspector) Purge(ctx context.Context, f Filter) (int, error) {
 		} else if err != nil {
 			return false, err
 		}
+		in.dropOriginal(ctx, e)
 		n++
 		return true, nil
 	})

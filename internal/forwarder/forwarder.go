@@ -12,7 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
 )
 
@@ -61,9 +63,11 @@ type Config struct {
 // Forwarder files the records of tasks the server gave up on. Its methods
 // are safe for concurrent use.
 type Forwarder struct {
-	js  jetstream.JetStream
-	cfg Config
-	log *slog.Logger
+	js     jetstream.JetStream
+	cfg    Config
+	log    *slog.Logger
+	filer  *deadletter.Filer
+	states *state.Store
 
 	filed, terminated atomic.Int64
 }
@@ -76,7 +80,8 @@ func New(js jetstream.JetStream, cfg Config) *Forwarder {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
 	}
-	return &Forwarder{js: js, cfg: cfg, log: cfg.Log}
+	return &Forwarder{js: js, cfg: cfg, log: cfg.Log,
+		filer: deadletter.New(js, cfg.Topology), states: state.NewStore(js, cfg.Topology)}
 }
 
 // Filed is how many max-deliveries events this forwarder has turned into a
@@ -99,6 +104,13 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	sctx, stopSentinels := context.WithCancel(ctx)
+	var sentinels sync.WaitGroup
+	sentinels.Go(func() { f.sentinels(sctx) })
+	defer func() {
+		stopSentinels()
+		sentinels.Wait()
+	}()
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
 	started, recovering := false, false
 	for ctx.Err() == nil {

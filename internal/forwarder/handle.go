@@ -133,28 +133,33 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 	if err != nil {
 		queue, name = "_unknown", "_unknown" // keep it anyway: never lose a task
 	}
-	rec := wire.DeadLetter(names, queue, name, raw.Header, raw.Data, wire.Failure{
-		Reason: tasks.ReasonMaxDeliveries,
-		Error: fmt.Sprintf("the server gave up after %d deliveries without an acknowledgement (consumer %s): the worker died or hung on the last attempt",
-			adv.Deliveries, adv.Consumer),
+	reason := fmt.Sprintf("the server gave up after %d deliveries without an acknowledgement (consumer %s): the worker died or hung on the last attempt",
+		adv.Deliveries, adv.Consumer)
+	rec := f.filer.Record(queue, name, raw.Header, raw.Data, wire.Failure{
+		Reason:     tasks.ReasonMaxDeliveries,
+		Error:      reason,
 		Stream:     adv.Stream,
 		Seq:        adv.StreamSeq,
 		Subject:    raw.Subject,
+		StoredAt:   raw.Time,
 		Deliveries: adv.Deliveries,
 		At:         time.Now(),
 	})
-	ack, err := f.js.PublishMsg(ctx, rec)
+	ack, err := f.filer.File(ctx, rec, raw.Header, raw.Data)
 	if err != nil {
-		return fmt.Errorf("file record: %w", err)
-	}
-	if ack.Stream != names.DLQStream() {
-		// Deleting the task now would leave it only in a stream jetq does not read.
-		return fmt.Errorf("file record: stored by stream %s, not %s", ack.Stream, names.DLQStream())
+		return err
 	}
 	if h := f.cfg.Hooks.AfterPublish; h != nil {
 		if err := h(); err != nil {
 			return err
 		}
+	}
+	id := rec.Header.Get(wire.HeaderID)
+	if err := f.states.Settle(ctx, id, func(st *tasks.Status) {
+		st.State, st.Reason, st.Error = tasks.StateDeadLettered, tasks.ReasonMaxDeliveries, reason
+		st.Attempt = adv.Deliveries
+	}); err != nil {
+		return fmt.Errorf("record status of task %s: %w", id, err)
 	}
 	if err := work.DeleteMsg(ctx, adv.StreamSeq); err != nil && !gone(err) {
 		return fmt.Errorf("delete task %d: %w", adv.StreamSeq, err)
@@ -165,7 +170,7 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 		level = slog.LevelInfo // filed before, by the worker or by a forwarder that crashed
 	}
 	f.log.LogAttrs(ctx, level, "jetq: task dead-lettered by the forwarder",
-		slog.String(keyTask, name), slog.String(keyQueue, queue), slog.String(keyID, rec.Header.Get(wire.HeaderID)),
+		slog.String(keyTask, name), slog.String(keyQueue, queue), slog.String(keyID, id),
 		slog.Uint64(keySeq, adv.StreamSeq), slog.Int(keyDeliveries, adv.Deliveries), slog.Bool("already_filed", ack.Duplicate))
 	return nil
 }

@@ -38,6 +38,12 @@ func NewStore(js jetstream.JetStream, topo wire.Topology) *Store {
 
 // bucket opens the bucket, creating it if it is missing.
 func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	return s.open(ctx, true)
+}
+
+// open opens the bucket; with create it creates a missing one, without a
+// missing bucket is an error wrapping [ErrNotFound].
+func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.kv != nil {
@@ -46,6 +52,9 @@ func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	name := s.topo.StatusBucket()
 	kv, err := s.js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		if !create {
+			return nil, fmt.Errorf("status bucket %s: %w", name, ErrNotFound)
+		}
 		storage := jetstream.FileStorage
 		if s.topo.Memory {
 			storage = jetstream.MemoryStorage
@@ -134,6 +143,67 @@ func (s *Store) Get(ctx context.Context, id string) (tasks.Status, error) {
 		return tasks.Status{}, err
 	}
 	return decode(e.Value())
+}
+
+// Read returns the status of task id with its revision, for [Store.Swap].
+// It creates no bucket: a missing bucket or record is an error wrapping
+// [ErrNotFound], as for a task that is not tracked.
+func (s *Store) Read(ctx context.Context, id string) (tasks.Status, uint64, error) {
+	kv, err := s.open(ctx, false)
+	if err != nil {
+		return tasks.Status{}, 0, err
+	}
+	e, err := kv.Get(ctx, Key(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return tasks.Status{}, 0, fmt.Errorf("task %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return tasks.Status{}, 0, err
+	}
+	st, err := decode(e.Value())
+	return st, e.Revision(), err
+}
+
+// ErrChanged is returned by [Store.Swap] when the status was written since
+// it was read.
+var ErrChanged = errors.New("status changed since it was read")
+
+// Swap records st as the task's status if it is still at revision rev.
+func (s *Store) Swap(ctx context.Context, st tasks.Status, rev uint64) error {
+	kv, err := s.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	st.UpdatedAt = time.Now().UTC()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Update(ctx, Key(st.ID), b, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return ErrChanged
+	}
+	return err
+}
+
+// Settle records, for a tracked task, that it ended as change says: change
+// edits the status read. Untracked tasks (no record, no bucket) are left
+// alone and nil is returned. A write that raced another is read and made
+// again.
+func (s *Store) Settle(ctx context.Context, id string, change func(*tasks.Status)) error {
+	for {
+		st, rev, err := s.Read(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		change(&st)
+		if err := s.Swap(ctx, st, rev); !errors.Is(err, ErrChanged) {
+			return err
+		}
+	}
 }
 
 // Wait returns the status of task id once it is final, watching for changes

@@ -80,7 +80,7 @@ func delivered(b *testing.B, names Names, spec tasks.Spec) jetstream.Msg {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	msg, err := cons.Next(jetstream.FetchMaxWait(5*time.Second), jetstream.FetchPriorityGroup(PriorityGroup))
 	if err != nil {
 		b.Fatal(err)
 	}

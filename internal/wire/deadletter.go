@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,18 +23,87 @@ type Failure struct {
 	Stream  string
 	Seq     uint64
 	Subject string
+	// StoredAt is when the work stream stored the original message. With
+	// Stream and Seq it makes the record's identity (see [RecordID]); it is
+	// not a header of its own.
+	StoredAt time.Time
 	// Deliveries is how often the message was delivered.
 	Deliveries int
 	// At is when the record was filed.
 	At time.Time
 }
 
+// RecordID is the Nats-Msg-Id of the dead-letter record of the message that
+// stream stored at seq at time stored: "<stream>:<seq>:<stored, Unix ns>".
+// The worker and the forwarder both derive it from the same delivery, so the
+// dead-letter stream's deduplication keeps one record per message. The
+// stored time keeps it unique when a work stream is recreated and its
+// sequences start at 1 again.
+func RecordID(stream string, seq uint64, stored time.Time) string {
+	return stream + ":" + strconv.FormatUint(seq, 10) + ":" + strconv.FormatInt(stored.UnixNano(), 10)
+}
+
+// MaxHeaderBytes is the largest header block the server stores (err 10097
+// beyond it).
+const MaxHeaderBytes = 65535
+
+// Limits are the sizes a message must keep to be stored. The zero Limits
+// bounds the header block by [MaxHeaderBytes] and nothing else.
+type Limits struct {
+	// Header bounds the encoded header block; 0 or more than
+	// MaxHeaderBytes means MaxHeaderBytes.
+	Header int
+	// Payload bounds header block and body together: the server's
+	// max_payload. 0 means unbounded.
+	Payload int
+}
+
+func (l Limits) fits(h nats.Header, body int) bool {
+	hl := l.Header
+	if hl <= 0 || hl > MaxHeaderBytes {
+		hl = MaxHeaderBytes
+	}
+	n := HeaderSize(h)
+	return n <= hl && (l.Payload <= 0 || n+body <= l.Payload)
+}
+
+// HeaderSize is the size of h encoded as a NATS header block.
+func HeaderSize(h nats.Header) int {
+	if len(h) == 0 {
+		return 0
+	}
+	n := len("NATS/1.0\r\n") + len("\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
+}
+
+// keptHeaders are what a truncated record keeps of the original's headers:
+// what identifies and traces the task.
+var keptHeaders = []string{
+	HeaderTask, HeaderQueue, HeaderEnqueuedAt, HeaderVersion, HeaderContentType, HeaderReplayOf,
+	"traceparent", "tracestate",
+}
+
+// maxKeptValue bounds each header value a truncated record keeps.
+const maxKeptValue = 1024
+
 // DeadLetter builds the dead-letter record of the task message with subject,
 // header and data that failed as f says. The record keeps the body and the
 // headers, drops the server-interpreted Nats-* ones, makes sure Jetq-Id holds
 // the task ID, and sets Nats-Msg-Id to [RecordID] so a second filing of the
 // same message is dropped as a duplicate.
-func DeadLetter(n Names, queue, name string, h nats.Header, data []byte, f Failure) *nats.Msg {
+//
+// The record always fits lim. When the original's headers and body do not
+// fit beside the failure's, the record is truncated: it keeps the headers
+// that identify and trace the task, the body only if it fits, and a
+// Jetq-Dlq-Original header naming where the caller must store the whole
+// original ([EncodeOriginal]) before filing the record; see [Original].
+func DeadLetter(n Names, queue, name string, h nats.Header, data []byte, f Failure, lim Limits) *nats.Msg {
+	id := TaskID(tasks.Header(h), f.Stream, f.Seq)
 	out := make(nats.Header, len(h)+8)
 	for k, v := range h {
 		if strings.HasPrefix(k, "Nats-") {
@@ -41,19 +111,74 @@ func DeadLetter(n Names, queue, name string, h nats.Header, data []byte, f Failu
 		}
 		out[k] = v
 	}
-	out[HeaderID] = []string{TaskID(tasks.Header(h), f.Stream, f.Seq)}
-	out[HeaderMsgID] = []string{RecordID(f.Stream, f.Seq)}
-	out[HeaderDLQReason] = []string{string(f.Reason)}
-	out[HeaderDLQError] = []string{headerSafe(f.Error, MaxErrorLen)}
-	out[HeaderDLQStream] = []string{f.Stream}
-	out[HeaderDLQSeq] = []string{strconv.FormatUint(f.Seq, 10)}
-	out[HeaderDLQSubject] = []string{f.Subject}
-	out[HeaderDLQDeliveries] = []string{strconv.Itoa(f.Deliveries)}
-	out[HeaderDLQAt] = []string{FormatTime(f.At)}
-	return &nats.Msg{Subject: n.DLQSubject(queue, name), Header: out, Data: data}
+	failure(out, id, f, MaxErrorLen)
+	rec := &nats.Msg{Subject: n.DLQSubject(queue, name), Header: out, Data: data}
+	if lim.fits(out, len(data)) {
+		return rec
+	}
+
+	// Truncated: what identifies the task, the failure, a pointer to the rest.
+	for _, errLen := range []int{MaxErrorLen, 256} {
+		small := make(nats.Header, len(keptHeaders)+10)
+		for _, k := range keptHeaders {
+			if v := h.Get(k); v != "" && len(v) <= maxKeptValue {
+				small[k] = []string{v}
+			}
+		}
+		failure(small, headerSafe(id, maxKeptValue), f, errLen)
+		small[HeaderDLQOriginal] = []string{RecordID(f.Stream, f.Seq, f.StoredAt)}
+		rec.Header, rec.Data = small, data
+		if !lim.fits(small, len(data)) {
+			rec.Data = nil
+		}
+		if lim.fits(small, len(rec.Data)) {
+			break
+		}
+	}
+	return rec
+}
+
+// failure sets the headers that describe f, the task ID and the record's
+// identity on h.
+func failure(h nats.Header, id string, f Failure, errLen int) {
+	h[HeaderID] = []string{id}
+	h[HeaderMsgID] = []string{RecordID(f.Stream, f.Seq, f.StoredAt)}
+	h[HeaderDLQReason] = []string{string(f.Reason)}
+	h[HeaderDLQError] = []string{headerSafe(f.Error, errLen)}
+	h[HeaderDLQStream] = []string{f.Stream}
+	h[HeaderDLQSeq] = []string{strconv.FormatUint(f.Seq, 10)}
+	h[HeaderDLQSubject] = []string{f.Subject}
+	h[HeaderDLQDeliveries] = []string{strconv.Itoa(f.Deliveries)}
+	h[HeaderDLQAt] = []string{FormatTime(f.At)}
+}
+
+// Original is the name under which a truncated record's original message is
+// stored in the dead-letter objects bucket, or "" when rec is whole.
+func Original(h nats.Header) string { return h.Get(HeaderDLQOriginal) }
+
+// original is how a truncated record's original message is stored.
+type original struct {
+	Header nats.Header `json:"header"`
+	Data   []byte      `json:"data"`
+}
+
+// EncodeOriginal encodes a message's header and body for the dead-letter
+// objects bucket, exactly as they were.
+func EncodeOriginal(h nats.Header, data []byte) ([]byte, error) {
+	return json.Marshal(original{Header: h, Data: data})
+}
+
+// DecodeOriginal reads what [EncodeOriginal] wrote.
+func DecodeOriginal(b []byte) (nats.Header, []byte, error) {
+	var o original
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, nil, fmt.Errorf("%w: stored original: %w", ErrMalformed, err)
+	}
+	return o.Header, o.Data, nil
 }
 
 // ParseFailure reads the failure a dead-letter record's header describes.
+// StoredAt is left zero.
 func ParseFailure(h nats.Header) (Failure, error) {
 	f := Failure{
 		Reason:  tasks.Reason(h.Get(HeaderDLQReason)),

@@ -34,7 +34,7 @@ func TestReadDeliveryAgreesWithMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 4 {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		msg, err := cons.Next(jetstream.FetchMaxWait(5*time.Second), jetstream.FetchPriorityGroup(PriorityGroup))
 		if err != nil {
 			t.Fatal(err)
 		}

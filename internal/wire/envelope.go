@@ -115,13 +115,14 @@ func Msg(env *tasks.Envelope) *nats.Msg {
 // redeliveries), the enqueue time from the stream's timestamp. Everything in
 // env is overwritten. A message of another wire version or whose headers
 // contradict its subject is malformed: the error wraps [ErrMalformed], and
-// env holds what could be read.
+// env holds what could be read, always including the ID.
 func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, d Delivery, subject, queue, name string) error {
 	h := tasks.Header(msg.Headers())
 	if h == nil {
 		h = tasks.Header{}
 	}
 	*env = tasks.Envelope{
+		ID:       TaskID(h, d.Stream, d.StreamSeq),
 		Subject:  msg.Subject(),
 		Header:   h,
 		Body:     msg.Data(),
@@ -146,7 +147,6 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, d Delivery, subj
 	if q := h.Get(HeaderQueue); q != "" && q != queue {
 		return fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderQueue, q, env.Subject)
 	}
-	env.ID = TaskID(h, d.Stream, d.StreamSeq)
 	env.EnqueuedAt = d.Timestamp.UTC()
 	if s := h.Get(HeaderEnqueuedAt); s != "" {
 		if at, err := ParseTime(s); err == nil {
@@ -165,12 +165,5 @@ func TaskID(h tasks.Header, stream string, seq uint64) string {
 	if id := h.Get(HeaderMsgID); id != "" {
 		return id
 	}
-	return RecordID(stream, seq)
-}
-
-// RecordID is the Nats-Msg-Id of the dead-letter record of the message at seq
-// in stream, "<stream>:<seq>": the worker and the forwarder both use it, so the
-// dead-letter stream's deduplication keeps one record per message.
-func RecordID(stream string, seq uint64) string {
 	return stream + ":" + strconv.FormatUint(seq, 10)
 }

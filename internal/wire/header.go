@@ -26,6 +26,10 @@ const (
 	HeaderDLQSubject    = "Jetq-Dlq-Subject"
 	HeaderDLQDeliveries = "Jetq-Dlq-Deliveries"
 	HeaderDLQAt         = "Jetq-Dlq-At"
+	// HeaderDLQOriginal marks a truncated record: the original message did
+	// not fit beside the failure and is stored under this name in the
+	// dead-letter objects bucket.
+	HeaderDLQOriginal = "Jetq-Dlq-Original"
 )
 
 // TimeFormat is the layout of time headers: RFC 3339 with nanoseconds, UTC.

@@ -98,6 +98,10 @@ func (n Names) ParseDLQSubject(subject string) (queue, name string, err error) {
 	return n.ParseTaskSubject(n.Prefix() + ".task." + rest)
 }
 
+// DLQObjects is the object store bucket holding the originals of truncated
+// dead-letter records, "JETQ_DLQ_ORIGINALS".
+func (n Names) DLQObjects() string { return n.stream("DLQ_ORIGINALS") }
+
 // EventsStream is the stream that keeps the work stream's advisories, "JETQ_EVENTS".
 func (n Names) EventsStream() string { return n.stream("EVENTS") }
 
@@ -109,6 +113,12 @@ func (n Names) EventSubjects() []string {
 		"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + n.WorkStream() + ".>",
 	}
 }
+
+// PriorityGroup is the priority group of every task type's durable
+// consumer. Workers pull in it; the forwarder keeps a pull waiting in it
+// that takes no task (see the forwarder package), which makes the server
+// notice a task's last delivery expiring when no worker pulls.
+const PriorityGroup = "jetq"
 
 // StatusBucket is the key-value bucket of tracked tasks' states, "JETQ_STATUS".
 func (n Names) StatusBucket() string { return n.stream("STATUS") }

@@ -115,6 +115,18 @@ func (t Topology) DLQStream() jetstream.StreamConfig {
 	}
 }
 
+// DLQObjects is the configuration of the object store bucket that keeps the
+// originals of truncated dead-letter records as long as the records.
+func (t Topology) DLQObjects() jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{
+		Bucket:      t.Names.DLQObjects(),
+		Description: "jetq originals of dead-letter records too large to keep whole",
+		TTL:         orDefault(t.DLQMaxAge, DefaultDLQMaxAge),
+		Storage:     t.storage(),
+		Replicas:    t.replicas(),
+	}
+}
+
 // EventsStream is the configuration of the stream that keeps the work
 // stream's max-deliveries and terminated advisories. The server publishes
 // advisories only while someone listens, so this stream must exist before
@@ -138,7 +150,9 @@ func (t Topology) EventsStream() jetstream.StreamConfig {
 
 // Consumer is the configuration of the durable consumer of one task type.
 // MaxDeliver is the task's MaxAttempts, so the server gives up (and advises)
-// exactly when the worker would have dead-lettered.
+// exactly when the worker would have dead-lettered. Pulls name
+// [PriorityGroup]: its overflow policy lets the forwarder keep a pull
+// waiting that takes no task.
 func (t Topology) Consumer(spec tasks.Spec, ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       t.Durable(spec.Queue, spec.Name),
@@ -150,6 +164,9 @@ func (t Topology) Consumer(spec tasks.Spec, ackWait time.Duration, maxAckPending
 		MaxDeliver:    spec.MaxAttempts,
 		MaxAckPending: maxAckPending,
 		Replicas:      t.replicas(),
+		// Server 2.11 or newer.
+		PriorityPolicy: jetstream.PriorityPolicyOverflow,
+		PriorityGroups: []string{PriorityGroup},
 	}
 }
 

@@ -80,8 +80,9 @@ func TestDeadLetterGolden(t *testing.T) {
 	f := Failure{
 		Reason: tasks.ReasonMaxAttempts, Error: "smtp: 550 mailbox unavailable\nat line 2",
 		Stream: "JETQ_TASKS", Seq: 42, Subject: "jetq.task.critical.email.send", Deliveries: 5, At: at,
+		StoredAt: at.Add(-time.Second),
 	}
-	rec := DeadLetter(Names{}, "critical", "email.send", orig, []byte(`{"to":"ada@example.com"}`), f)
+	rec := DeadLetter(Names{}, "critical", "email.send", orig, []byte(`{"to":"ada@example.com"}`), f, Limits{})
 	golden(t, "deadletter_v1.txt", render(rec))
 
 	back, err := ParseFailure(rec.Header)
@@ -89,6 +90,7 @@ func TestDeadLetterGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Error = "smtp: 550 mailbox unavailable | at line 2"
+	f.StoredAt = time.Time{} // in the record's ID, not a header of its own
 	if back != f {
 		t.Errorf("ParseFailure: got %+v, want %+v", back, f)
 	}
@@ -97,14 +99,14 @@ func TestDeadLetterGolden(t *testing.T) {
 func TestDeadLetterKeepsTaskIDOfRawMessages(t *testing.T) {
 	t.Parallel()
 	rec := DeadLetter(Names{}, "default", "x", nats.Header{"Nats-Msg-Id": {"raw-1"}, "Nats-Expected-Stream": {"S"}}, nil,
-		Failure{Reason: tasks.ReasonPermanent, Stream: "JETQ_TASKS", Seq: 9, At: at})
+		Failure{Reason: tasks.ReasonPermanent, Stream: "JETQ_TASKS", Seq: 9, At: at}, Limits{})
 	if got := rec.Header.Get(HeaderID); got != "raw-1" {
 		t.Errorf("Jetq-Id %q, want raw-1", got)
 	}
 	if got := rec.Header.Get("Nats-Expected-Stream"); got != "" {
 		t.Errorf("server-interpreted header kept: %q", got)
 	}
-	rec = DeadLetter(Names{}, "default", "x", nil, nil, Failure{Reason: tasks.ReasonPermanent, Stream: "JETQ_TASKS", Seq: 9, At: at})
+	rec = DeadLetter(Names{}, "default", "x", nil, nil, Failure{Reason: tasks.ReasonPermanent, Stream: "JETQ_TASKS", Seq: 9, At: at}, Limits{})
 	if got := rec.Header.Get(HeaderID); got != "JETQ_TASKS:9" {
 		t.Errorf("Jetq-Id of a message without IDs %q, want JETQ_TASKS:9", got)
 	}
