@@ -18,9 +18,15 @@ var (
 	queueRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 )
 
-// maxNameLen keeps a subject (prefix, queue and name) well inside the limits of
-// NATS subjects and consumer names.
-const maxNameLen = 200
+// Limits on names, in bytes. maxNameLen and maxQueueLen bound each name on its
+// own; maxRouteLen bounds len(queue)+1+len(name), the length of the durable
+// consumer the worker names queue + ":" + name, to the longest consumer name
+// nats-server accepts (JSMaxNameLen).
+const (
+	maxNameLen  = 200
+	maxQueueLen = 64
+	maxRouteLen = 255
+)
 
 // Definition is a typed task: its name, its queue, how often it may be tried
 // and how long one attempt may run. One value is used on both sides: producers
@@ -38,9 +44,12 @@ type Definition[T any] struct {
 // Spec is the untyped description of a [Definition], as producers, workers and
 // tools see it. The zero Spec is invalid; [Spec.Validate] says why.
 type Spec struct {
-	// Name is the task name, lower-case dot-separated tokens such as "email.send".
+	// Name is the task name, lower-case dot-separated tokens such as
+	// "email.send", at most 200 bytes.
 	Name string
-	// Queue is the queue the task travels on, one token; default "default".
+	// Queue is the queue the task travels on, one token of at most 64 bytes;
+	// default "default". Queue and Name together, len(Queue)+1+len(Name),
+	// are at most 255 bytes.
 	Queue string
 	// MaxAttempts is how many times the task may be tried, at least 1; default 25.
 	MaxAttempts int
@@ -59,9 +68,10 @@ type Spec struct {
 // Define returns the definition of the task called name with payload type T.
 //
 // Define panics when name is not lower-case dot-separated tokens
-// ([a-z0-9_-]+ joined by dots) or an option is out of range, like
-// regexp.MustCompile on a bad literal: a definition is meant to be a
-// package-level value written once. Use [New] for names that arrive at run time.
+// ([a-z0-9_-]+ joined by dots), a name or queue is too long (see
+// [Spec.Validate]) or an option is out of range, like regexp.MustCompile on a
+// bad literal: a definition is meant to be a package-level value written once.
+// Use [New] for names that arrive at run time.
 func Define[T any](name string, opts ...Option) *Definition[T] {
 	d, err := New[T](name, opts...)
 	if err != nil {
@@ -151,14 +161,23 @@ func (d *Definition[T]) decodeInto(data []byte, v *T) error {
 }
 
 // Validate reports whether the spec can be used to enqueue and run tasks. The
-// error wraps [ErrInvalidName] for a bad name or queue and [ErrInvalidOption]
-// for anything else.
+// name must pass [ValidateName] and the queue [ValidateQueue], and together
+// they must fit the name of the task's durable consumer, queue + ":" + name:
+// len(queue)+1+len(name) at most 255 bytes, the longest consumer name
+// nats-server accepts. The error wraps [ErrInvalidName] for a bad name or
+// queue and [ErrInvalidOption] for anything else.
 func (s Spec) Validate() error {
 	if err := ValidateName(s.Name); err != nil {
 		return err
 	}
 	if err := ValidateQueue(s.Queue); err != nil {
 		return err
+	}
+	// Each name passes on its own, so both are longer than the 20 bytes shown.
+	if n := len(s.Queue) + 1 + len(s.Name); n > maxRouteLen {
+		return fmt.Errorf("%w: task name %.20q… (%d bytes) and queue %.20q… (%d bytes) are too long together: "+
+			"len(queue)+1+len(name) is %d bytes, the limit is %d, the longest consumer name the server accepts; shorten the name or the queue",
+			ErrInvalidName, s.Name, len(s.Name), s.Queue, len(s.Queue), n, maxRouteLen)
 	}
 	switch {
 	case s.MaxAttempts < 1:
@@ -172,8 +191,9 @@ func (s Spec) Validate() error {
 }
 
 // ValidateName reports whether name is a valid task name: lower-case
-// dot-separated tokens of [a-z0-9_-], at most 200 bytes. The error wraps
-// [ErrInvalidName] and says what is wrong.
+// dot-separated tokens of [a-z0-9_-], at most 200 bytes. [Spec.Validate] also
+// bounds the name together with its queue. The error wraps [ErrInvalidName]
+// and says what is wrong.
 func ValidateName(name string) error {
 	switch {
 	case name == "":
@@ -187,13 +207,14 @@ func ValidateName(name string) error {
 }
 
 // ValidateQueue reports whether queue is a valid queue name: one token of
-// [a-z0-9_-], at most 64 bytes. The error wraps [ErrInvalidName].
+// [a-z0-9_-], at most 64 bytes. [Spec.Validate] also bounds the queue together
+// with the task name. The error wraps [ErrInvalidName].
 func ValidateQueue(queue string) error {
 	switch {
 	case queue == "":
 		return fmt.Errorf("%w: queue name is empty", ErrInvalidName)
-	case len(queue) > 64:
-		return fmt.Errorf("%w: queue name %.20q… is %d bytes, the limit is 64", ErrInvalidName, queue, len(queue))
+	case len(queue) > maxQueueLen:
+		return fmt.Errorf("%w: queue name %.20q… is %d bytes, the limit is %d", ErrInvalidName, queue, len(queue), maxQueueLen)
 	case !queueRE.MatchString(queue):
 		return fmt.Errorf("%w: queue name %q must be one token of a-z, 0-9, '_' and '-'", ErrInvalidName, queue)
 	}

@@ -11,7 +11,9 @@
 //		tasks.WithMaxAttempts(5), tasks.WithTimeout(30*time.Second))
 //
 // Names are lower-case dot-separated tokens ("billing.charge"); they become
-// NATS subject tokens, so anything else is refused.
+// NATS subject tokens, so anything else is refused. A name is at most 200
+// bytes and a queue at most 64; together, len(queue)+1+len(name) is at most
+// 255, since the worker's durable consumer is named queue + ":" + name.
 //
 // # Handlers and outcomes
 //

@@ -8,8 +8,10 @@ import (
 // Option configures a [Definition]; pass options to [Define] or [New].
 type Option func(*Spec)
 
-// WithQueue puts the task on the named queue, one token of [a-z0-9_-].
-// Default [DefaultQueue]. Workers serve a task on the queue its definition names.
+// WithQueue puts the task on the named queue, one token of [a-z0-9_-] and at
+// most 64 bytes; with the task name, len(queue)+1+len(name) must be at most
+// 255 bytes (see [Spec.Validate]). Default [DefaultQueue]. Workers serve a
+// task on the queue its definition names.
 func WithQueue(queue string) Option {
 	return func(s *Spec) { s.Queue = queue }
 }

@@ -72,6 +72,51 @@ func TestNewValidatesOptions(t *testing.T) {
 	}
 }
 
+func TestNewBoundsQueueAndNameTogether(t *testing.T) {
+	t.Parallel()
+	// The worker's durable consumer is named queue + ":" + name, and
+	// nats-server refuses consumer names longer than 255 bytes.
+	for name, tc := range map[string]struct {
+		queue, task string
+		ok          bool
+	}{
+		"longest name on the default queue": {"default", strings.Repeat("n", 200), true},
+		"longest queue, 255 together":       {strings.Repeat("q", 64), strings.Repeat("n", 190), true},
+		"longest queue, 256 together":       {strings.Repeat("q", 64), strings.Repeat("n", 191), false},
+		"longest queue and longest name":    {strings.Repeat("q", 64), strings.Repeat("n.", 99) + "nn", false},
+	} {
+		_, err := tasks.New[order](tc.task, tasks.WithQueue(tc.queue))
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%s: got %v, want nil", name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, tasks.ErrInvalidName) {
+			t.Errorf("%s: got %v, want an error wrapping %v", name, err, tasks.ErrInvalidName)
+			continue
+		}
+		total := fmt.Sprintf("len(queue)+1+len(name) is %d bytes, the limit is 255", len(tc.queue)+1+len(tc.task))
+		for _, want := range []string{fmt.Sprintf("(%d bytes)", len(tc.task)), fmt.Sprintf("(%d bytes)", len(tc.queue)), total, "shorten the name or the queue"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got %q, want it to contain %q", name, err, want)
+			}
+		}
+	}
+}
+
+func TestDefinePanicsOnNameTooLongForItsQueue(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		v := recover()
+		err, ok := v.(error)
+		if !ok || !errors.Is(err, tasks.ErrInvalidName) || !strings.Contains(err.Error(), "265 bytes") {
+			t.Errorf("panic value: got %v, want an ErrInvalidName giving the 265 bytes", v)
+		}
+	}()
+	tasks.Define[order](strings.Repeat("n", 200), tasks.WithQueue(strings.Repeat("q", 64)))
+}
+
 func TestEncodeDecodeValidate(t *testing.T) {
 	t.Parallel()
 	def := tasks.Define[order]("shop.order")
