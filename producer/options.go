@@ -128,6 +128,7 @@ type EnqueueOption func(*enqueueConfig)
 
 type enqueueConfig struct {
 	id     string
+	idSet  bool // WithID was given, so id is checked even when empty
 	ids    []string
 	header tasks.Header
 }
@@ -135,14 +136,15 @@ type enqueueConfig struct {
 // WithID gives the task the ID id instead of a generated one, for [Enqueue].
 // Within the work stream's deduplication window a second task with the same
 // ID is dropped and its [Result] says Duplicate, so enqueueing is idempotent:
-// use a key of the work, such as "welcome-email:42". At most 200 bytes,
-// printable, no spaces.
+// use a key of the work, such as "welcome-email:42". 1 to 200 bytes,
+// printable, no spaces: an empty id is refused with [ErrInvalidOption] rather
+// than replaced by a generated one, which would not be idempotent.
 func WithID(id string) EnqueueOption {
-	return func(c *enqueueConfig) { c.id = id }
+	return func(c *enqueueConfig) { c.id, c.idSet = id, true }
 }
 
 // WithIDs gives the tasks of an [EnqueueBatch] the IDs ids, one per payload
-// in order; see [WithID].
+// in order; see [WithID]. Each ID is checked as WithID's is.
 func WithIDs(ids ...string) EnqueueOption {
 	return func(c *enqueueConfig) { c.ids = ids }
 }
@@ -159,7 +161,7 @@ func WithHeader(key, value string) EnqueueOption {
 }
 
 func (c *enqueueConfig) validate(batch bool, n int) error {
-	if c.id != "" && batch {
+	if c.idSet && batch {
 		return fmt.Errorf("%w: WithID names one task; use WithIDs with EnqueueBatch", ErrInvalidOption)
 	}
 	if c.ids != nil && !batch {
@@ -168,7 +170,7 @@ func (c *enqueueConfig) validate(batch bool, n int) error {
 	if c.ids != nil && len(c.ids) != n {
 		return fmt.Errorf("%w: WithIDs got %d IDs for %d tasks", ErrInvalidOption, len(c.ids), n)
 	}
-	if c.id != "" {
+	if c.idSet {
 		if err := validateID(c.id); err != nil {
 			return err
 		}

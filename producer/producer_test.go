@@ -161,6 +161,18 @@ func TestInvalidInputIsRefusedAndNothingEnqueued(t *testing.T) {
 			_, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}}, producer.WithID("x"))
 			return err
 		}, producer.ErrInvalidOption, "WithIDs"},
+		"empty ID": {func() error {
+			_, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"}, producer.WithID(""))
+			return err
+		}, producer.ErrInvalidOption, "task ID must be 1 to 200 bytes, got 0"},
+		"empty ID in a batch": {func() error {
+			_, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}}, producer.WithIDs(""))
+			return err
+		}, producer.ErrInvalidOption, "task 0: producer: invalid option: task ID must be 1 to 200 bytes, got 0"},
+		"empty WithID on a batch": {func() error {
+			_, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}}, producer.WithID(""))
+			return err
+		}, producer.ErrInvalidOption, "WithIDs"},
 	} {
 		err := tc.run()
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.mentions) {
@@ -181,6 +193,10 @@ func TestInvalidTaskNamesAreRefused(t *testing.T) {
 	}
 	if _, err := tasks.New[Email]("ok.name", tasks.WithQueue("Bad Queue")); !errors.Is(err, tasks.ErrInvalidName) {
 		t.Errorf("bad queue: got %v", err)
+	}
+	// Each passes on its own; the durable consumer queue:name would be 265 bytes.
+	if _, err := tasks.New[Email](strings.Repeat("a", 200), tasks.WithQueue(strings.Repeat("q", 64))); !errors.Is(err, tasks.ErrInvalidName) {
+		t.Errorf("name and queue too long together: got %v, want ErrInvalidName", err)
 	}
 }
 
