@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/settle"
 	"github.com/jetq/jetq/internal/wire"
@@ -82,8 +80,13 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 		Deliveries: env.Attempt,
 		At:         time.Now(),
 	}
+	// The record must be filed even when the worker is being stopped, and
+	// inside the trace of ctx.
+	base := context.WithoutCancel(ctx)
 	h, data := j.msg.Headers(), j.msg.Data()
-	rec := w.filer.Record(spec.Queue, spec.Name, h, data, f)
+	lctx, cancel := context.WithTimeout(base, fileTimeout)
+	rec := w.filer.Record(lctx, spec.Queue, spec.Name, h, data, f)
+	cancel()
 	renv := &tasks.Envelope{
 		ID: rec.Header.Get(wire.HeaderMsgID), Name: spec.Name, Queue: spec.Queue, Subject: rec.Subject,
 		EnqueuedAt: f.At, Header: tasks.Header(rec.Header), Body: rec.Data,
@@ -102,9 +105,6 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 	}
 	j.filing.Store(true)
 	defer j.filing.Store(false)
-	// The record must be filed even when the worker is being stopped, and
-	// inside the trace of ctx.
-	base := context.WithoutCancel(ctx)
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
 	for {
 		pctx, cancel := context.WithTimeout(base, fileTimeout)
@@ -115,12 +115,6 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 		}
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again",
 			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
-		if errors.Is(err, jetstream.ErrNoStreamResponse) {
-			// The dead-letter stream was deleted: make it again.
-			ectx, cancel := context.WithTimeout(base, fileTimeout)
-			_, _ = w.cfg.topology.Ensure(ectx, w.js, w.log)
-			cancel()
-		}
 		if bo.Wait(w.baseCtx) != nil {
 			return err
 		}

@@ -87,7 +87,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		drained:    make(chan struct{}),
 		fatal:      make(chan error, 1),
 		states:     state.NewStore(js, cfg.topology),
-		filer:      deadletter.New(js, cfg.topology),
+		filer:      deadletter.New(js, cfg.topology, cfg.log),
 	}
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())

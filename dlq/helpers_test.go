@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,17 +67,36 @@ func (w testWriter) Write(p []byte) (int, error) {
 // runWorker runs a worker on its own connection until the test ends.
 func (b *bundle) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
 	t.Helper()
+	w := b.startWorker(t, reg, opts...)
+	t.Cleanup(func() { w.stop(t) })
+}
+
+// runningWorker is a worker a test started.
+type runningWorker struct {
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// startWorker runs a worker on its own connection until stopped.
+func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
+	t.Helper()
 	_, js := embeddedtest.Connect(t, b.srv)
 	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+	rw := &runningWorker{cancel: cancel, done: make(chan error, 1)}
+	go func() { rw.done <- w.Run(ctx) }()
+	return rw
+}
+
+// stop stops the worker and checks what Run returned; once.
+func (rw *runningWorker) stop(t *testing.T) {
+	rw.once.Do(func() {
+		rw.cancel()
+		if err := <-rw.done; err != nil {
 			t.Errorf("worker's Run: %v", err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -17,27 +18,35 @@ import (
 type Filer struct {
 	js   jetstream.JetStream
 	topo wire.Topology
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	dlq     jetstream.Stream
 	objects jetstream.ObjectStore
 }
 
-// New returns a filer for the streams of topo; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology) *Filer {
-	return &Filer{js: js, topo: topo}
+// New returns a filer for the streams of topo, logging to log the streams
+// it makes again; it does no I/O.
+func New(js jetstream.JetStream, topo wire.Topology, log *slog.Logger) *Filer {
+	return &Filer{js: js, topo: topo, log: log}
 }
 
-// Limits are the sizes a record must keep: the server's header limit and
-// the connection's max_payload.
-func (f *Filer) Limits() wire.Limits {
-	return wire.Limits{Header: wire.MaxHeaderBytes, Payload: int(f.js.Conn().MaxPayload())}
+// Limits are the sizes a record must keep: the server's header limit, the
+// connection's max_payload and the dead-letter stream's max message size.
+func (f *Filer) Limits(ctx context.Context) wire.Limits {
+	lim := wire.Limits{Header: wire.MaxHeaderBytes, Payload: int(f.js.Conn().MaxPayload())}
+	if s, err := f.stream(ctx); err == nil {
+		if m := int(s.CachedInfo().Config.MaxMsgSize); m > 0 && (lim.Payload <= 0 || m < lim.Payload) {
+			lim.Payload = m
+		}
+	}
+	return lim
 }
 
 // Record builds the record of the original message (h, data) that failed
 // as fail says, within [Filer.Limits].
-func (f *Filer) Record(queue, name string, h nats.Header, data []byte, fail wire.Failure) *nats.Msg {
-	return wire.DeadLetter(f.topo.Names, queue, name, h, data, fail, f.Limits())
+func (f *Filer) Record(ctx context.Context, queue, name string, h nats.Header, data []byte, fail wire.Failure) *nats.Msg {
+	return wire.DeadLetter(f.topo.Names, queue, name, h, data, fail, f.Limits(ctx))
 }
 
 // File stores rec, built by [Filer.Record] from the original message (h,
@@ -73,6 +82,12 @@ func (f *Filer) File(ctx context.Context, rec *nats.Msg, h nats.Header, data []b
 
 func (f *Filer) publish(ctx context.Context, rec *nats.Msg) (*jetstream.PubAck, error) {
 	ack, err := f.js.PublishMsg(ctx, rec)
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		// No stream takes the subject: the dead-letter stream was deleted.
+		if _, eerr := f.topo.Ensure(ctx, f.js, f.log); eerr == nil {
+			ack, err = f.js.PublishMsg(ctx, rec)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file record on %s: %w", rec.Subject, err)
 	}

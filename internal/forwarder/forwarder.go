@@ -81,7 +81,7 @@ func New(js jetstream.JetStream, cfg Config) *Forwarder {
 		cfg.AckWait = DefaultAckWait
 	}
 	return &Forwarder{js: js, cfg: cfg, log: cfg.Log,
-		filer: deadletter.New(js, cfg.Topology), states: state.NewStore(js, cfg.Topology)}
+		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: state.NewStore(js, cfg.Topology)}
 }
 
 // Filed is how many max-deliveries events this forwarder has turned into a

@@ -135,7 +135,7 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 	}
 	reason := fmt.Sprintf("the server gave up after %d deliveries without an acknowledgement (consumer %s): the worker died or hung on the last attempt",
 		adv.Deliveries, adv.Consumer)
-	rec := f.filer.Record(queue, name, raw.Header, raw.Data, wire.Failure{
+	rec := f.filer.Record(ctx, queue, name, raw.Header, raw.Data, wire.Failure{
 		Reason:     tasks.ReasonMaxDeliveries,
 		Error:      reason,
 		Stream:     adv.Stream,
