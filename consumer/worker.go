@@ -31,7 +31,7 @@ type Worker struct {
 	log    *slog.Logger
 	routes []*route
 
-	states *state.Store       // statuses of tracked tasks
+	states *state.Store      // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
 
 	// work hands deliveries to the runners, one goroutine per slot of

@@ -56,7 +56,7 @@ func TestStatusOfATaskAbandonedOnItsTimeout(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Job]) error {
-		<-release // deaf to its ctx
+		<-release                                     // deaf to its ctx
 		_ = tasks.ReportProgress(ctx, 90, "too late") // recorded nowhere: the attempt is settled
 		return nil
 	})
