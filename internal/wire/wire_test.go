@@ -199,3 +199,62 @@ func TestNewIDIsUniqueAcrossGoroutines(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestDeadLetterAlwaysFits(t *testing.T) {
+	t.Parallel()
+	lim := Limits{Header: MaxHeaderBytes, Payload: 1 << 20}
+	long := strings.Repeat("e", 3*MaxErrorLen)
+	for _, hsize := range []int{0, 1 << 10, 60 << 10, MaxHeaderBytes - 300} {
+		for _, bsize := range []int{0, 100, 900 << 10, lim.Payload - hsize - 400} {
+			h := nats.Header{"Jetq-Id": {"id-1"}, "Jetq-Task": {"x"}, "Jetq-Queue": {"default"}, "traceparent": {"00-aa-bb-01"}}
+			if hsize > 0 {
+				h["X-Big"] = []string{strings.Repeat("h", hsize)}
+			}
+			body := bytes.Repeat([]byte("b"), max(bsize, 0))
+			f := Failure{Reason: tasks.ReasonPermanent, Error: long, Stream: "JETQ_TASKS", Seq: 7, StoredAt: at, At: at}
+			rec := DeadLetter(Names{}, "default", "x", h, body, f, lim)
+			name := fmt.Sprintf("headers %d, body %d", hsize, bsize)
+			if n := HeaderSize(rec.Header); n > lim.Header || n+len(rec.Data) > lim.Payload {
+				t.Errorf("%s: record of %d header bytes and %d body bytes does not fit %+v", name, n, len(rec.Data), lim)
+			}
+			whole := HeaderSize(h)+len(body)+8*1024 <= lim.Payload && HeaderSize(h)+8*1024 <= lim.Header
+			if truncated := Original(rec.Header) != ""; whole && truncated {
+				t.Errorf("%s: truncated a record that fits whole", name)
+			}
+			if Original(rec.Header) != "" && Original(rec.Header) != rec.Header.Get(HeaderMsgID) {
+				t.Errorf("%s: original stored as %q, want the record's ID %q", name, Original(rec.Header), rec.Header.Get(HeaderMsgID))
+			}
+			if _, err := ParseFailure(rec.Header); err != nil || rec.Header.Get(HeaderID) != "id-1" || rec.Header.Get("traceparent") == "" {
+				t.Errorf("%s: record lost its failure (%v), ID or trace context", name, err)
+			}
+		}
+	}
+}
+
+func TestTruncatedDeadLetterGolden(t *testing.T) {
+	t.Parallel()
+	orig := nats.Header{
+		"Jetq-Id":      {"0193a4f2-7b1c-7def-8123-456789abcdef"},
+		"Jetq-Task":    {"report.build"},
+		"Jetq-Queue":   {"default"},
+		"Jetq-Version": {"1"},
+		"Content-Type": {"application/json"},
+		"X-Big":        {strings.Repeat("h", 200)},
+	}
+	f := Failure{
+		Reason: tasks.ReasonPermanent, Error: "too big", Stream: "JETQ_TASKS", Seq: 3,
+		Subject: "jetq.task.default.report.build", StoredAt: at.Add(-time.Second), Deliveries: 1, At: at,
+	}
+	body := []byte(`{"rows":"` + strings.Repeat("r", 300) + `"}`)
+	rec := DeadLetter(Names{}, "default", "report.build", orig, body, f, Limits{Payload: 900})
+	golden(t, "deadletter_truncated_v1.txt", render(rec))
+
+	b, err := EncodeOriginal(orig, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, data, err := DecodeOriginal(b)
+	if err != nil || !bytes.Equal(data, body) || h.Get("X-Big") != orig.Get("X-Big") || len(h) != len(orig) {
+		t.Errorf("original round trip: %v, %d bytes, %d headers", err, len(data), len(h))
+	}
+}
