@@ -19,8 +19,12 @@
 // it after the definition's backoff (tasks.RetryAfter picks the delay), and
 // the last attempt files it in the dead-letter stream; tasks.Permanent and
 // payloads that do not decode or validate are dead-lettered at once. The
-// record is stored before the task is removed, so a task is never lost. A
-// panic is recovered and retried; an attempt that outlives the definition's
+// record is stored before the task is removed, so a task is never lost; a
+// record that cannot be stored yet is tried again while the task is kept
+// alive, so a filing failure never runs the task again or changes its
+// reason. A tracked task's status (tasks.WithStateTracking) is recorded by
+// whatever settles it, the handler's return or the heartbeat abandoning a
+// handler past its timeout. A panic is recovered and retried; an attempt that outlives the definition's
 // timeout has its ctx cancelled.
 //
 // # Long tasks and failures

@@ -11,7 +11,20 @@
 // the JETQ_EVENTS stream keeps until a [Forwarder] files the record with
 // reason max_deliveries. Run one or more next to the workers, or let the
 // workers run it (consumer.WithForwarder): forwarders share their work, and
-// the two paths never file one task twice.
+// the two paths never file one task twice. A forwarder files the tasks of
+// every type, including types no worker serves any more.
+//
+// # Records always fit
+//
+// A record keeps the task's payload and headers and adds the failure. When
+// that would not fit the server's limits (a 64 KiB header block, the
+// max_payload in all), the record is truncated: it keeps the headers that
+// identify and trace the task, the payload if it fits, and points to the
+// whole original, stored in the JETQ_DLQ_ORIGINALS object store for as long
+// as records are kept ([Entry.Truncated]). [Inspector.Get] and replays
+// restore the original exactly. A record that cannot be stored yet (the
+// stream is down or was deleted) is tried again; the task is never run
+// again, nor given another reason, because of it.
 //
 // # Inspecting and replaying
 //

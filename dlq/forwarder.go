@@ -14,12 +14,18 @@ import (
 // ack, Nak or record ever came. The server then keeps the task in the work
 // stream and publishes a max-deliveries advisory, which the JETQ_EVENTS
 // stream keeps, so a Forwarder that is down misses nothing. For each one it
-// reads the task back, files its record with reason max_deliveries, deletes
-// the task from the work stream, and only then acknowledges the advisory; a
-// crash between any two steps leaves the advisory to be redone, and the
-// record's Nats-Msg-Id ("<stream>:<seq>", the one the worker uses) keeps
-// one record per task within the dead-letter stream's duplicates window
-// (an hour).
+// reads the task back, files its record with reason max_deliveries (and
+// marks a tracked task dead_lettered), deletes the task from the work
+// stream, and only then acknowledges the advisory; a crash between any two
+// steps leaves the advisory to be redone, and the record's Nats-Msg-Id
+// ("<stream>:<seq>:<stored at>", the one the worker uses) keeps one record
+// per task within the dead-letter stream's duplicates window (an hour).
+//
+// The server looks at a task's expired last delivery only while a pull
+// waits on its durable. So a Forwarder keeps a pull waiting on every task
+// durable, one that never takes a task: a task whose last worker died is
+// filed about an ack wait later even when no worker of its type runs any
+// more — its workers all died, or the type was retired.
 //
 // Any number of Forwarders may run, in any processes: they share one
 // durable consumer, "jetq-forwarder", and so their work. A Worker runs one

@@ -25,7 +25,7 @@ func (m *processor) deadLetterMiddleware(next tasks.Enqueuer) tasks.Enqueuer {
 				semconv.MessagingOperationName(opSend),
 				semconv.MessagingOperationTypeSend,
 				semconv.MessagingDestinationName(rec.Subject),
-				// The record's Nats-Msg-Id, "<stream>:<seq>" (DESIGN, Wire format).
+				// The record's Nats-Msg-Id, "<stream>:<seq>:<stored at>" (the wire format).
 				semconv.MessagingMessageID(rec.ID),
 				keyTask.String(rec.Name),
 				keyQueue.String(rec.Queue),
