@@ -268,7 +268,7 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	// Timed from before the consumer is created, as the jetq side's time
 	// includes its worker creating its own.
 	start, cpu0 := time.Now(), cpuTime()
-	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, rawConsumer(noop.Spec()))
 	if err != nil {
 		return res, err
 	}
@@ -396,7 +396,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 			if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
 				return err
 			}
-			cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(noop.Spec(), 30*time.Second, 0))
+			cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, rawConsumer(noop.Spec()))
 			if err != nil {
 				return err
 			}
@@ -488,4 +488,12 @@ func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
 		return nil
 	})
 	return enq, e2e, err
+}
+
+// rawConsumer is the durable the raw side consumes from: jetq's, less the
+// priority group only jetq's forwarder needs.
+func rawConsumer(spec tasks.Spec) jetstream.ConsumerConfig {
+	cfg := topo.Consumer(spec, 30*time.Second, 0)
+	cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
+	return cfg
 }

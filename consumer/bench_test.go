@@ -44,6 +44,7 @@ func BenchmarkProcess(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec(), 30*time.Second, 0)
+			cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil // raw JetStream
 			cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
 			if err != nil {
 				b.Fatal(err)

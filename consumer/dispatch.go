@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,21 +16,19 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// job is one delivery holding a handler slot.
+// job is one delivery in the worker's hands, from its arrival until it is
+// settled.
 type job struct {
 	msg   jetstream.Msg
-	env   *tasks.Envelope // points to envelope
 	route *route
-	// envelope and the contexts are allocated with the job: one allocation
-	// a delivery.
+	// envelope is allocated with the job: one allocation a delivery.
 	envelope tasks.Envelope
-	ctx      jobCtx
-	attempt  settle.Ctx
-	slot     int
+	env      *tasks.Envelope // points to envelope
 	// malformed is why the delivery cannot be read as a task, if it cannot.
 	malformed error
 	// stored is when the work stream stored the message.
 	stored time.Time
+	slot   int
 	// progress is the status reporter of a tracked task, set before its
 	// handler runs.
 	progress atomic.Pointer[progress]
@@ -38,131 +37,142 @@ type job struct {
 	// settled is won by whoever settles the delivery: the handler's return
 	// or the heartbeat giving up on a handler that overran its deadline.
 	settled atomic.Bool
-	// filing is set while its dead-letter record is being filed: the
-	// heartbeat keeps the delivery alive meanwhile.
+	// filing is set while its dead-letter record is being filed.
 	filing atomic.Bool
 	// freed is won by whoever gives the slot back.
 	freed atomic.Bool
 }
 
-type jobKey struct{}
-
-// jobCtx is the context a delivery's middleware and handler run under: the
-// worker's, carrying the job for the terminal handler to find.
-type jobCtx struct {
-	context.Context
-	j *job
+// hand is the set of deliveries the worker holds, for the heartbeat.
+type hand struct {
+	mu   sync.Mutex
+	jobs map[*job]struct{}
 }
 
-// Value returns the job for jobKey, else what the worker's context holds.
-func (c *jobCtx) Value(key any) any {
-	if key == (jobKey{}) {
-		return c.j
+func (h *hand) add(j *job) {
+	h.mu.Lock()
+	h.jobs[j] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *hand) remove(j *job) {
+	h.mu.Lock()
+	delete(h.jobs, j)
+	h.mu.Unlock()
+}
+
+func (h *hand) all() []*job {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*job, 0, len(h.jobs))
+	for j := range h.jobs {
+		out = append(out, j)
 	}
-	return c.Context.Value(key)
+	return out
 }
 
-// delivery is a message on its way from a route's Consume to a runner.
-type delivery struct {
-	r   *route
-	msg jetstream.Msg
-}
-
-// dispatch is the Consume callback: it hands the delivery to a free runner,
-// heartbeating it while every runner is busy. Blocking here is what keeps the
-// client from pulling more than the worker can run.
-func (w *Worker) dispatch(r *route, msg jetstream.Msg) {
-	d := delivery{r: r, msg: msg}
-	r.latest.Store(msg)
+// hold takes a delivery into the worker's hands and queues it for a runner;
+// in a forced stop it is handed straight back.
+func (w *Worker) hold(r *route, msg jetstream.Msg) {
+	j := &job{msg: msg, route: r, slot: -1}
+	j.env = &j.envelope
+	w.hand.add(j)
 	if w.baseCtx.Err() != nil {
-		_ = msg.Nak() // forced stop: hand it straight back
+		w.handBack(j)
 		return
 	}
-	select {
-	case w.work <- d:
-		return
-	default:
+	w.queue <- j // room for every credit: never blocks
+}
+
+// handBack returns a delivery no handler ran for immediate redelivery.
+func (w *Worker) handBack(j *job) {
+	if j.settled.CompareAndSwap(false, true) {
+		_ = j.msg.Nak()
 	}
-	r.blocked.Store(true)
-	defer r.blocked.Store(false)
-	t := time.NewTicker(w.cfg.ackWait / 3)
-	defer t.Stop()
-	for {
-		select {
-		case w.work <- d:
-			return
-		case <-w.baseCtx.Done():
-			_ = msg.Nak()
-			return
-		case <-t.C:
-			_ = msg.InProgress()
-		}
-	}
+	w.let(j)
+}
+
+// let lets go of j: out of the worker's hands, its credit given back.
+func (w *Worker) let(j *job) {
+	w.hand.remove(j)
+	w.credits.give(1)
 }
 
 // runner is one of the worker's concurrency handler goroutines, owning slot
-// until every route has stopped, or until its handler is abandoned and a
-// replacement takes the slot over.
+// until the pulls have stopped and the queue is empty, or until its handler
+// is abandoned and a replacement takes the slot over.
 func (w *Worker) runner(slot int) {
 	for {
+		var j *job
 		select {
-		case d := <-w.work:
-			if !w.run(d.r, d.msg, slot) {
-				return // abandoned: the slot has a new runner
+		case j = <-w.queue:
+		case <-w.pullsDone:
+			select {
+			case j = <-w.queue:
+			default:
+				w.active.Done()
+				return
 			}
-		case <-w.routesDone:
-			w.active.Done()
-			return
+		}
+		if !w.run(j, slot) {
+			return // abandoned: the slot has a new runner
 		}
 	}
 }
 
 // run processes one delivery on slot. It reports whether the runner still
 // owns the slot: false when the heartbeat gave up on the handler meanwhile.
-func (w *Worker) run(r *route, msg jetstream.Msg, slot int) bool {
-	d, err := wire.ReadDelivery(msg)
+func (w *Worker) run(j *job, slot int) bool {
+	if w.baseCtx.Err() != nil {
+		w.handBack(j) // forced stop: not started, straight back
+		return true
+	}
+	r := j.route
+	md, err := j.msg.Metadata()
 	if err != nil {
 		// A pull consumer only delivers JetStream messages; this is a bug.
 		w.logRoute(w.baseCtx, r, slog.LevelError, "jetq: delivery without metadata; returning it", slog.String(keyError, err.Error()))
-		_ = msg.NakWithDelay(time.Second)
+		_ = j.msg.NakWithDelay(time.Second)
+		w.let(j)
 		return true
 	}
-	j := &job{msg: msg, route: r, slot: slot, stored: d.Timestamp}
-	j.env = &j.envelope
-	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, msg, d, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
+	j.stored = md.Timestamp
+	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, j.msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
+	j.slot = slot
 	w.running[slot].Store(j)
 
-	j.ctx = jobCtx{Context: w.baseCtx, j: j}
-	ctx := context.Context(&j.ctx)
-	err = r.handler(ctx, j.env)
+	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
+	err = h(w.baseCtx, j.env)
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.
-		w.settle(ctx, j, err, false)
+		w.settle(w.baseCtx, j, err, false)
 	}
 	if !j.release() {
 		return false
 	}
 	w.running[slot].CompareAndSwap(j, nil)
+	w.let(j)
 	return true
 }
 
-// terminal is the innermost handler of a route: it runs the registered
-// handler under the task's timeout and settles the delivery.
-func (w *Worker) terminal(r *route) tasks.Handler {
+// terminal is the innermost handler of j's delivery: it records a tracked
+// task as running, runs the registered handler under the task's timeout,
+// and settles the delivery.
+func (w *Worker) terminal(j *job) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
-		j, _ := ctx.Value(jobKey{}).(*job)
-		if j == nil {
-			return errors.New("consumer: a middleware replaced the worker's ctx instead of deriving from it")
-		}
 		if j.malformed != nil {
 			err := fmt.Errorf("%w: %w", tasks.ErrInvalidPayload, j.malformed)
 			w.settle(ctx, j, err, false)
 			return err
 		}
+		r := j.route
+		if r.spec.TrackState {
+			ctx = w.trackRunning(ctx, j)
+		}
 		timedOut, err := settle.Attempt(ctx, r.run, env, r.spec.Timeout, func(dl time.Time) {
 			j.deadline.Store(dl.UnixNano())
-		}, &j.attempt)
+		})
 		w.settle(ctx, j, err, timedOut)
 		return err
 	}
@@ -172,8 +182,9 @@ func (w *Worker) terminal(r *route) tasks.Handler {
 // handler returns, or the heartbeat when it abandons the handler.
 func (j *job) release() bool { return j.freed.CompareAndSwap(false, true) }
 
-// heartbeat tells the server, every third of the ack wait, that running
-// tasks are alive, and gives up on handlers that overran their deadline.
+// heartbeat tells the server, every third of the ack wait, that the
+// deliveries in the worker's hands are alive — queued, running or being
+// filed — and gives up on handlers that overran their deadline.
 func (w *Worker) heartbeat() {
 	t := time.NewTicker(w.cfg.ackWait / 3)
 	defer t.Stop()
@@ -182,20 +193,16 @@ func (w *Worker) heartbeat() {
 		case <-w.drained:
 			return
 		case now := <-t.C:
-			for i := range w.running {
-				j := w.running[i].Load()
+			for _, j := range w.hand.all() {
 				switch {
-				case j == nil:
-					continue
 				case j.filing.Load():
-					_ = j.msg.InProgress() // not redelivered while its record is filed
-					continue
 				case j.settled.Load():
 					continue
-				}
-				if dl := j.deadline.Load(); dl != 0 && now.UnixNano() > dl+int64(w.cfg.releaseGrace) {
-					w.abandon(w.baseCtx, j)
-					continue
+				default:
+					if dl := j.deadline.Load(); dl != 0 && now.UnixNano() > dl+int64(w.cfg.releaseGrace) {
+						w.abandon(w.baseCtx, j)
+						continue
+					}
 				}
 				_ = j.msg.InProgress()
 			}
@@ -217,9 +224,10 @@ func (w *Worker) abandon(ctx context.Context, j *job) {
 	} else {
 		err = errors.New("worker stopped before the handler returned")
 	}
-	w.apply(ctx, j, w.decide(j, err, timedOut))
+	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
 	if j.release() {
 		w.running[j.slot].CompareAndSwap(j, nil)
+		w.let(j)
 		go w.runner(j.slot) // the stuck goroutine keeps its handler; the slot gets a new runner
 	}
 }

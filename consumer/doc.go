@@ -32,9 +32,12 @@
 // While a handler runs the worker tells the server every third of the ack
 // wait ([WithAckWait]) that it is alive, so a long task is not redelivered;
 // a worker that dies stops doing so, and its tasks come back to other
-// workers. The worker recreates consumers deleted on the server, resumes
-// after a dropped connection, and pulls again when its subscription has
-// stopped pulling while tasks wait, by itself, saying so in its log.
+// workers. The worker asks the server only for what it can hold: its free
+// slots plus a small prefetch ([WithPrefetch]), each delivery heartbeated
+// from the moment it arrives, so no task waits unseen in a client buffer
+// while its ack wait runs out. It recreates consumers deleted on the
+// server and resumes after a dropped connection by itself, saying so in its
+// log.
 //
 // # Stopping
 //

@@ -60,10 +60,12 @@ func WithConcurrency(n int) Option {
 	return func(c *config) { c.concurrency = n }
 }
 
-// WithPrefetch sets how many deliveries of one task type the worker pulls
-// ahead of free handler slots. Default: the concurrency. A prefetched delivery
-// waits unseen by heartbeats, so for tasks that run longer than half the ack
-// wait keep it small (1) to avoid their redelivery to other workers.
+// WithPrefetch sets how many deliveries, across task types, the worker may
+// hold beyond its busy handler slots, so a freed slot finds its next task
+// without a round trip to the server. Default: the concurrency. A held
+// delivery is heartbeated like a running one, so however long the tasks
+// run, none is redelivered elsewhere while the worker holds it; a smaller
+// prefetch leaves more of a backlog to other workers.
 func WithPrefetch(n int) Option {
 	return func(c *config) { c.prefetch = n }
 }

@@ -10,21 +10,17 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// trackState records that a tracked task is running before its handler runs
-// and gives the handler a progress reporter. What the attempt ended as is
+// trackRunning records that j's tracked task is running and returns the
+// handler's ctx with its progress reporter. What the attempt ends as is
 // recorded by the settlement itself ([Worker.recordOutcome]), whoever
 // settles: the handler's return, or the heartbeat abandoning a handler that
 // overran its deadline or a stop.
-func (w *Worker) trackState(next tasks.Handler) tasks.Handler {
-	return func(ctx context.Context, env *tasks.Envelope) error {
-		rep := &progress{w: w, st: state.Of(env)}
-		rep.st.State = tasks.StateRunning
-		if j, _ := ctx.Value(jobKey{}).(*job); j != nil {
-			j.progress.Store(rep)
-		}
-		w.putState(ctx, rep.st)
-		return next(tasks.WithProgressReporter(ctx, rep), env)
-	}
+func (w *Worker) trackRunning(ctx context.Context, j *job) context.Context {
+	rep := &progress{w: w, st: state.Of(j.env)}
+	rep.st.State = tasks.StateRunning
+	j.progress.Store(rep)
+	w.putState(ctx, rep.st)
+	return tasks.WithProgressReporter(ctx, rep)
 }
 
 // recordOutcome records what the settlement o made of a tracked task's

@@ -34,11 +34,15 @@ type Worker struct {
 	states *state.Store      // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
 
-	// work hands deliveries to the runners, one goroutine per slot of
-	// concurrency; running[slot] is the job a runner works on.
-	work       chan delivery
-	running    []atomic.Pointer[job]
-	routesDone chan struct{} // closed when no route delivers any more
+	// queue hands the deliveries in hand to the runners, one goroutine per
+	// slot of concurrency; running[slot] is the job a runner works on, and
+	// hand every delivery held. credits bound the deliveries held and the
+	// tasks asked for (see intake.go).
+	queue     chan *job
+	running   []atomic.Pointer[job]
+	hand      hand
+	credits   *credits
+	pullsDone chan struct{} // closed when no route delivers any more
 
 	// stopCtx ends when the worker begins to stop: no more pulls.
 	stopCtx  context.Context
@@ -53,10 +57,6 @@ type Worker struct {
 	active     sync.WaitGroup // route loops and jobs holding a slot
 	drained    chan struct{}  // closed once active reaches zero after Run began
 	fatal      chan error
-
-	// consumeFunc, when set by a test, stands in for Consume on the
-	// route's consumer.
-	consumeFunc func(jetstream.Consumer, jetstream.MessageHandler, ...jetstream.PullConsumeOpt) (jetstream.ConsumeContext, error)
 }
 
 // New returns a worker for the tasks registered in reg that its options let
@@ -81,13 +81,13 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		js:         js,
 		cfg:        cfg,
 		log:        cfg.log,
-		work:       make(chan delivery),
-		running:    make([]atomic.Pointer[job], cfg.concurrency),
-		routesDone: make(chan struct{}),
-		drained:    make(chan struct{}),
-		fatal:      make(chan error, 1),
-		states:     state.NewStore(js, cfg.topology),
-		filer:      deadletter.New(js, cfg.topology, cfg.log),
+		running:   make([]atomic.Pointer[job], cfg.concurrency),
+		hand:      hand{jobs: map[*job]struct{}{}},
+		pullsDone: make(chan struct{}),
+		drained:   make(chan struct{}),
+		fatal:     make(chan error, 1),
+		states:    state.NewStore(js, cfg.topology),
+		filer:     deadletter.New(js, cfg.topology, cfg.log),
 	}
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())
@@ -99,6 +99,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	if len(w.routes) == 0 {
 		return nil, fmt.Errorf("%w: the registry has no task on queues %v", ErrNoHandlers, cfg.queues)
 	}
+	// Slots, the prefetch, and a waiting pull of one task per idle type.
+	n := cfg.concurrency + cfg.prefetch + len(w.routes)
+	w.credits, w.queue = newCredits(n), make(chan *job, n)
 	return w, nil
 }
 
@@ -134,12 +137,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		routes.Add(1)
 		go func() {
 			defer routes.Done()
-			w.consume(r)
+			w.pull(r)
 		}()
 	}
 	go func() {
 		routes.Wait()
-		close(w.routesDone)
+		close(w.pullsDone)
 	}()
 	go w.watchConnection()
 	go w.heartbeat()

@@ -137,9 +137,9 @@ func (b *bundle) runForwarder(t *testing.T, opts ...dlq.Option) *runningForwarde
 
 // dieOnEveryAttempt makes each delivery of def meet a worker that dies
 // mid-task: the worker's connection is closed from inside the handler, so
-// no ack, Nak or record ever reaches the server. It returns once the server
-// has given up on the task (its max-deliveries advisory is in the events
-// stream).
+// no ack, Nak or record ever reaches the server. It returns once the last
+// attempt's worker is dead; the server gives up on the task an ack wait
+// later, when a pull waits on the task's durable (a forwarder's does).
 func (b *bundle) dieOnEveryAttempt(t *testing.T, def *tasks.Definition[Job]) {
 	t.Helper()
 	for attempt := 1; attempt <= def.Spec().MaxAttempts; attempt++ {
@@ -169,7 +169,6 @@ func (b *bundle) dieOnEveryAttempt(t *testing.T, def *tasks.Definition[Job]) {
 			t.Fatalf("dead worker's Run: %v", err)
 		}
 	}
-	b.waitAdvisories(t, 1)
 }
 
 // waitAdvisories waits until the events stream holds n max-deliveries advisories.

@@ -12,18 +12,16 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// Attempt runs h on env under timeout, turning a panic into a
-// [*tasks.PanicError]. timedOut reports a failure after the deadline passed;
-// the error then says so. The attempt's context lives in in, or in a Ctx of
-// its own when in is nil.
-func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout time.Duration, started func(deadline time.Time), in *Ctx) (timedOut bool, err error) {
-	if in == nil {
-		in = new(Ctx)
-	}
-	hctx := in.start(ctx, time.Now().Add(timeout))
-	defer hctx.end()
+// Attempt runs h on env under a context that ends after timeout, turning a
+// panic into a [*tasks.PanicError]. started, if not nil, is told the
+// attempt's deadline before h runs. timedOut reports a failure after the
+// deadline passed; the error then says so.
+func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout time.Duration, started func(deadline time.Time)) (timedOut bool, err error) {
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if started != nil {
-		started(hctx.deadline)
+		dl, _ := hctx.Deadline()
+		started(dl)
 	}
 	err = call(hctx, h, env)
 	if err != nil && errors.Is(hctx.Err(), context.DeadlineExceeded) {

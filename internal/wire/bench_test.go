@@ -51,11 +51,11 @@ func BenchmarkEnvelope(b *testing.B) {
 		var env tasks.Envelope
 		b.ReportAllocs()
 		for b.Loop() {
-			d, err := ReadDelivery(msg)
+			md, err := msg.Metadata()
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := ReadRoute(&env, names, msg, d, subject, spec.Queue, spec.Name); err != nil {
+			if err := ReadRoute(&env, names, msg, md, subject, spec.Queue, spec.Name); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -116,20 +116,20 @@ func Msg(env *tasks.Envelope) *nats.Msg {
 // env is overwritten. A message of another wire version or whose headers
 // contradict its subject is malformed: the error wraps [ErrMalformed], and
 // env holds what could be read, always including the ID.
-func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, d Delivery, subject, queue, name string) error {
+func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.MsgMetadata, subject, queue, name string) error {
 	h := tasks.Header(msg.Headers())
 	if h == nil {
 		h = tasks.Header{}
 	}
 	*env = tasks.Envelope{
-		ID:       TaskID(h, d.Stream, d.StreamSeq),
+		ID:       TaskID(h, md.Stream, md.Sequence.Stream),
 		Subject:  msg.Subject(),
 		Header:   h,
 		Body:     msg.Data(),
-		Attempt:  int(d.NumDelivered),
-		Stream:   d.Stream,
-		Sequence: d.StreamSeq,
-		Consumer: d.Consumer,
+		Attempt:  int(md.NumDelivered),
+		Stream:   md.Stream,
+		Sequence: md.Sequence.Stream,
+		Consumer: md.Consumer,
 	}
 	if v := h.Get(HeaderVersion); v != "" && v != Version {
 		return fmt.Errorf("%w: wire version %q, this worker reads %q", ErrMalformed, v, Version)
@@ -147,7 +147,7 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, d Delivery, subj
 	if q := h.Get(HeaderQueue); q != "" && q != queue {
 		return fmt.Errorf("%w: header %s=%q contradicts subject %q", ErrMalformed, HeaderQueue, q, env.Subject)
 	}
-	env.EnqueuedAt = d.Timestamp.UTC()
+	env.EnqueuedAt = md.Timestamp.UTC()
 	if s := h.Get(HeaderEnqueuedAt); s != "" {
 		if at, err := ParseTime(s); err == nil {
 			env.EnqueuedAt = at

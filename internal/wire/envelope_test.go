@@ -26,7 +26,8 @@ func TestReadRouteSetsIDOfMalformedMessages(t *testing.T) {
 	t.Parallel()
 	names := Names{}
 	subject := names.TaskSubject("default", "real.task")
-	d := Delivery{Stream: "JETQ_TASKS", Consumer: "default:real:task", NumDelivered: 1, StreamSeq: 7}
+	md := &jetstream.MsgMetadata{Stream: "JETQ_TASKS", Consumer: "default:real:task", NumDelivered: 1,
+		Sequence: jetstream.SequencePair{Stream: 7}}
 	for _, tc := range []struct {
 		name    string
 		subject string
@@ -39,7 +40,7 @@ func TestReadRouteSetsIDOfMalformedMessages(t *testing.T) {
 		{"not a task subject, no IDs", "jetq.task.default", nats.Header{}, "JETQ_TASKS:7"},
 	} {
 		var env tasks.Envelope
-		err := ReadRoute(&env, names, fakeMsg{subject: tc.subject, header: tc.header}, d, subject, "default", "real.task")
+		err := ReadRoute(&env, names, fakeMsg{subject: tc.subject, header: tc.header}, md, subject, "default", "real.task")
 		if !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: got error %v, want one wrapping %v", tc.name, err, ErrMalformed)
 		}

@@ -258,3 +258,16 @@ func TestTruncatedDeadLetterGolden(t *testing.T) {
 		t.Errorf("original round trip: %v, %d bytes, %d headers", err, len(data), len(h))
 	}
 }
+
+func TestTimeHeadersRoundTrip(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.FixedZone("east", 5*3600+30*60))
+	s := FormatTime(at)
+	if s != "2026-11-30T21:34:05.000000006Z" {
+		t.Errorf("FormatTime = %q, want UTC with nanoseconds", s)
+	}
+	back, err := ParseTime(s)
+	if err != nil || !back.Equal(at) {
+		t.Errorf("ParseTime(%q) = %v, %v; want %v", s, back, err, at)
+	}
+}

@@ -52,6 +52,6 @@ func Run[T any](ctx context.Context, def *tasks.Definition[T], fn tasks.HandlerF
 		ID: c.id, Name: spec.Name, Queue: spec.Queue, EnqueuedAt: c.now,
 		Header: c.header, Body: body, Attempt: c.attempt, MaxAttempts: spec.MaxAttempts,
 	}
-	timedOut, err := settle.Attempt(ctx, reg.Routes()[0].Handler, env, spec.Timeout, nil, nil)
+	timedOut, err := settle.Attempt(ctx, reg.Routes()[0].Handler, env, spec.Timeout, nil)
 	return settle.Decide(err, c.attempt, spec.MaxAttempts, timedOut, false, spec.Backoff)
 }
