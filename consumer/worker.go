@@ -78,9 +78,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		return nil, err
 	}
 	w := &Worker{
-		js:         js,
-		cfg:        cfg,
-		log:        cfg.log,
+		js:        js,
+		cfg:       cfg,
+		log:       cfg.log,
 		running:   make([]atomic.Pointer[job], cfg.concurrency),
 		hand:      hand{jobs: map[*job]struct{}{}},
 		pullsDone: make(chan struct{}),
