@@ -493,7 +493,7 @@ func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
 // rawConsumer is the durable the raw side consumes from: jetq's, less the
 // priority group only jetq's forwarder needs.
 func rawConsumer(spec tasks.Spec) jetstream.ConsumerConfig {
-	cfg := topo.Consumer(spec, 30*time.Second, 0)
+	cfg := topo.Consumer(spec)
 	cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
 	return cfg
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -43,7 +42,7 @@ func BenchmarkProcess(b *testing.B) {
 			done := make(chan struct{})
 			b.ReportAllocs()
 			b.ResetTimer()
-			cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec(), 30*time.Second, 0)
+			cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec())
 			cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil // raw JetStream
 			cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
 			if err != nil {

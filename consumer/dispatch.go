@@ -182,11 +182,16 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 // handler returns, or the heartbeat when it abandons the handler.
 func (j *job) release() bool { return j.freed.CompareAndSwap(false, true) }
 
-// heartbeat tells the server, every third of the ack wait, that the
-// deliveries in the worker's hands are alive — queued, running or being
-// filed — and gives up on handlers that overran their deadline.
+// heartbeat tells the server, every third of the shortest ack wait of the
+// worker's task types, that the deliveries in the worker's hands are alive —
+// queued, running or being filed — and gives up on handlers that overran
+// their deadline.
 func (w *Worker) heartbeat() {
-	t := time.NewTicker(w.cfg.ackWait / 3)
+	every := tasks.DefaultAckWait
+	for _, r := range w.routes {
+		every = min(every, r.consumer.AckWait)
+	}
+	t := time.NewTicker(every / 3)
 	defer t.Stop()
 	for {
 		select {

@@ -30,7 +30,7 @@
 // # Long tasks and failures
 //
 // While a handler runs the worker tells the server every third of the ack
-// wait ([WithAckWait]) that it is alive, so a long task is not redelivered;
+// wait (tasks.WithAckWait) that it is alive, so a long task is not redelivered;
 // a worker that dies stops doing so, and its tasks come back to other
 // workers. The worker asks the server only for what it can hold: its free
 // slots plus a small prefetch ([WithPrefetch]), each delivery heartbeated

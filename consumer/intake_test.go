@@ -30,7 +30,7 @@ func TestLongTasksBehindABacklogRunOnce(t *testing.T) {
 			b := setup(t)
 			ctx := context.Background()
 			const ackWait, work, n = time.Second, 2500 * time.Millisecond, 24
-			def := tasks.Define[Args]("test.long", tasks.WithTimeout(time.Minute))
+			def := tasks.Define[Args]("test.long", tasks.WithTimeout(time.Minute), tasks.WithAckWait(ackWait))
 			var mu sync.Mutex
 			runs := map[string]int{}
 			done := make(chan struct{}, n*3)
@@ -56,7 +56,7 @@ func TestLongTasksBehindABacklogRunOnce(t *testing.T) {
 				ids[r.ID] = true
 			}
 			for _, c := range tc.concurrency {
-				b.startWorker(t, reg, consumer.WithAckWait(ackWait), consumer.WithConcurrency(c))
+				b.startWorker(t, reg, consumer.WithConcurrency(c))
 			}
 			for range n {
 				select {
@@ -80,4 +80,55 @@ func TestLongTasksBehindABacklogRunOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaxConcurrencyCapsEveryWorker runs a capped task type on three
+// workers of concurrency 10: at no time do more than the cap's handlers run
+// across them, and every task finishes.
+func TestMaxConcurrencyCapsEveryWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const limit, n = 4, 60
+	def := tasks.Define[Args]("test.capped", tasks.WithMaxConcurrency(limit))
+	var mu sync.Mutex
+	running, peak, finished := 0, 0, 0
+	done := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // the work; long enough for the workers to overlap
+		mu.Lock()
+		defer mu.Unlock()
+		running--
+		if finished++; finished == n {
+			close(done)
+		}
+		return nil
+	})
+	for i := range n {
+		if _, err := producer.Enqueue(ctx, b.p, def, Args{N: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		b.startWorker(t, reg, consumer.WithConcurrency(10))
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%d of %d tasks finished", finished, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > limit {
+		t.Errorf("%d handlers ran at once across the workers, cap %d", peak, limit)
+	}
+	if peak < 2 {
+		t.Errorf("at most %d handler ran at once: the workers never overlapped, so the test shows nothing", peak)
+	}
+	t.Logf("peak %d handlers at once, cap %d, %d tasks", peak, limit, n)
 }

@@ -18,7 +18,6 @@ type config struct {
 	middleware      []tasks.Middleware
 	concurrency     int
 	prefetch        int
-	ackWait         time.Duration
 	shutdownTimeout time.Duration
 	releaseGrace    time.Duration
 	queues          []string
@@ -31,7 +30,6 @@ func defaultConfig() config {
 	return config{
 		log:             slog.Default(),
 		concurrency:     10,
-		ackWait:         30 * time.Second,
 		shutdownTimeout: 30 * time.Second,
 		releaseGrace:    500 * time.Millisecond,
 	}
@@ -68,14 +66,6 @@ func WithConcurrency(n int) Option {
 // prefetch leaves more of a backlog to other workers.
 func WithPrefetch(n int) Option {
 	return func(c *config) { c.prefetch = n }
-}
-
-// WithAckWait sets how long the server waits for a sign of life from a
-// worker before it redelivers a task elsewhere; the worker sends one every
-// third of it while a handler runs. It is how fast a crashed worker's tasks
-// come back. Default 30 s, at least 1 s.
-func WithAckWait(d time.Duration) Option {
-	return func(c *config) { c.ackWait = d }
 }
 
 // WithShutdownTimeout bounds the graceful stop that follows the cancellation
@@ -135,8 +125,6 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: concurrency must be at least 1, got %d", ErrInvalidOption, c.concurrency)
 	case c.prefetch < 1:
 		return fmt.Errorf("%w: prefetch must be at least 1, got %d", ErrInvalidOption, c.prefetch)
-	case c.ackWait < time.Second:
-		return fmt.Errorf("%w: ack wait must be at least 1s, got %v", ErrInvalidOption, c.ackWait)
 	case c.shutdownTimeout < 0:
 		return fmt.Errorf("%w: shutdown timeout must not be negative, got %v", ErrInvalidOption, c.shutdownTimeout)
 	}

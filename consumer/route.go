@@ -22,7 +22,7 @@ func (w *Worker) newRoute(rt tasks.Route) *route {
 	return &route{
 		spec:     rt.Spec,
 		run:      rt.Handler,
-		consumer: w.cfg.topology.Consumer(rt.Spec, w.cfg.ackWait, 0),
+		consumer: w.cfg.topology.Consumer(rt.Spec),
 		attrs:    []slog.Attr{slog.String(keyTask, rt.Spec.Name), slog.String(keyQueue, rt.Spec.Queue)},
 	}
 }

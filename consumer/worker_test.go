@@ -352,7 +352,8 @@ func TestTimedOutHandlerSeesItsCtxCancelled(t *testing.T) {
 func TestHandlerIgnoringItsTimeoutIsAbandoned(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[Args]("test.stuck", tasks.WithTimeout(200*time.Millisecond), tasks.WithMaxAttempts(1))
+	def := tasks.Define[Args]("test.stuck", tasks.WithTimeout(200*time.Millisecond), tasks.WithMaxAttempts(1),
+		tasks.WithAckWait(time.Second))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	reg := tasks.NewRegistry()
@@ -360,7 +361,7 @@ func TestHandlerIgnoringItsTimeoutIsAbandoned(t *testing.T) {
 		<-release // ignores ctx
 		return nil
 	})
-	b.startWorker(t, reg, consumer.WithAckWait(time.Second))
+	b.startWorker(t, reg)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
@@ -373,7 +374,7 @@ func TestLongHandlerIsNotRedeliveredWhileAlive(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const ackWait = time.Second
-	def := tasks.Define[Args]("test.long")
+	def := tasks.Define[Args]("test.long", tasks.WithAckWait(ackWait))
 	rec := newRecorder()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
@@ -386,8 +387,8 @@ func TestLongHandlerIsNotRedeliveredWhileAlive(t *testing.T) {
 		}
 	})
 	// Two workers, so a redelivery would have somewhere to go.
-	b.startWorker(t, reg, consumer.WithAckWait(ackWait))
-	b.startWorker(t, reg, consumer.WithAckWait(ackWait))
+	b.startWorker(t, reg)
+	b.startWorker(t, reg)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +483,7 @@ func TestShutdownDeadlineHandsTaskToAnotherWorker(t *testing.T) {
 func TestKilledWorkerTasksAreRedelivered(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[Args]("test.crash")
+	def := tasks.Define[Args]("test.crash", tasks.WithAckWait(time.Second))
 	first := make(chan struct{})
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -492,7 +493,7 @@ func TestKilledWorkerTasksAreRedelivered(t *testing.T) {
 		<-release
 		return nil
 	})
-	a := b.startWorker(t, regA, consumer.WithAckWait(time.Second))
+	a := b.startWorker(t, regA)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +510,7 @@ func TestKilledWorkerTasksAreRedelivered(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, regB, consumer.WithAckWait(time.Second))
+	b.startWorker(t, regB)
 	c := rec.next(t, 15*time.Second)
 	if c.task.ID != r.ID || c.task.Attempt != 2 {
 		t.Errorf("redelivered %s attempt %d, want %s attempt 2", c.task.ID, c.task.Attempt, r.ID)
@@ -596,7 +597,6 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		want error
 	}{
 		"zero concurrency": {reg, []consumer.Option{consumer.WithConcurrency(0)}, consumer.ErrInvalidOption},
-		"short ack wait":   {reg, []consumer.Option{consumer.WithAckWait(time.Millisecond)}, consumer.ErrInvalidOption},
 		"bad queue":        {reg, []consumer.Option{consumer.WithQueues("Not A Queue")}, consumer.ErrInvalidOption},
 		"bad prefix":       {reg, []consumer.Option{consumer.WithPrefix("a.b")}, consumer.ErrInvalidOption},
 		"no handlers":      {tasks.NewRegistry(), nil, consumer.ErrNoHandlers},

@@ -20,7 +20,7 @@ func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
 	names := wire.Names{}
 	at := time.Now().UTC()
 	// The task's own headers say queue "other", task "other.task".
-	spec := tasks.Define[Job]("other.task", tasks.WithQueue("other")).Spec()
+	spec := tasks.Define[Job]("other.task", tasks.WithAckWait(time.Second), tasks.WithQueue("other")).Spec()
 	body := []byte(`{"n":1}`)
 	env := wire.NewEnvelope(names, spec, "task-1", body, at.Add(-time.Minute))
 	cases := []struct {

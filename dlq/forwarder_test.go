@@ -24,7 +24,7 @@ func TestForwarderFilesTasksOfDeadWorkers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.crashy", tasks.WithMaxAttempts(2))
+	def := tasks.Define[Job]("dlq.crashy", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(2))
 	r, err := producer.Enqueue(ctx, b.p, def, Job{N: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestForwarderFilesTasksOfDeadWorkers(t *testing.T) {
 func TestForwarderKilledBetweenPublishAndDelete(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[Job]("dlq.crash-twice", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.crash-twice", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Job{}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestWorkerAndForwarderNeverFileOneTaskTwice(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.both-paths", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.both-paths", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	r, err := producer.Enqueue(ctx, b.p, def, Job{})
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +127,7 @@ func TestWorkerAndForwarderNeverFileOneTaskTwice(t *testing.T) {
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
 		return tasks.Permanent(errors.New("card expired"))
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithAckWait(time.Second),
-		consumer.WithMiddleware(crashAfterFiling(nc)))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithMiddleware(crashAfterFiling(nc)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +157,7 @@ func TestForwarderSettlesOddEvents(t *testing.T) {
 	ctx := context.Background()
 	// A task its worker dead-lettered and terminated: a record, a
 	// MSG_TERMINATED event, and no task left.
-	filed := tasks.Define[Job]("dlq.filed", tasks.WithMaxAttempts(3))
+	filed := tasks.Define[Job]("dlq.filed", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(3))
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, filed, func(context.Context, *tasks.Task[Job]) error { return tasks.Permanent(errors.New("no")) })
 	b.runWorker(t, reg)
@@ -169,7 +168,7 @@ func TestForwarderSettlesOddEvents(t *testing.T) {
 	b.waitRecords(t, 1)
 	b.workEmpty(t)
 	// A task no worker serves: alive, and it must stay so.
-	live, err := producer.Enqueue(ctx, b.p, tasks.Define[Job]("dlq.live"), Job{N: 2})
+	live, err := producer.Enqueue(ctx, b.p, tasks.Define[Job]("dlq.live", tasks.WithAckWait(time.Second)), Job{N: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +244,7 @@ func TestForwarderRecreatesItsConsumer(t *testing.T) {
 		return nil
 	})
 
-	def := tasks.Define[Job]("dlq.after-recovery", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.after-recovery", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	if _, err := producer.Enqueue(ctx, b.p, def, Job{}); err != nil {
 		t.Fatal(err)
 	}
@@ -284,14 +283,14 @@ func TestForwarderEndsWithItsConnection(t *testing.T) {
 func TestWorkerWithForwarderFilesMaxDeliveries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[Job]("dlq.worker-forwards", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.worker-forwards", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Job{}); err != nil {
 		t.Fatal(err)
 	}
 	b.dieOnEveryAttempt(t, def)
 	// A worker of another task type, running the forwarder.
 	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, tasks.Define[Job]("dlq.other"), func(context.Context, *tasks.Task[Job]) error { return nil })
+	tasks.MustHandle(reg, tasks.Define[Job]("dlq.other", tasks.WithAckWait(time.Second)), func(context.Context, *tasks.Task[Job]) error { return nil })
 	b.runWorker(t, reg, consumer.WithForwarder())
 	if e := b.waitRecords(t, 1)[0]; e.Reason != tasks.ReasonMaxDeliveries || e.Task != "dlq.worker-forwards" {
 		t.Errorf("record %+v", e)
@@ -327,7 +326,7 @@ func TestForwardersShareTheWork(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.unanswered", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.unanswered", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	const n = 6
 	for i := range n {
 		if _, err := producer.Enqueue(ctx, b.p, def, Job{N: i}); err != nil {
@@ -336,7 +335,7 @@ func TestForwardersShareTheWork(t *testing.T) {
 	}
 	// The task type's durable, as a worker would create it, with a 1 s ack
 	// wait; its deliveries are fetched and never acknowledged.
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", wire.Topology{}.Consumer(def.Spec(), time.Second, 0))
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", wire.Topology{}.Consumer(def.Spec()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,7 +154,7 @@ func (b *bundle) dieOnEveryAttempt(t *testing.T, def *tasks.Definition[Job]) {
 			close(started)
 			return nil
 		})
-		w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithAckWait(time.Second))
+		w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func TestReplayRunsTheTaskAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.fixable", tasks.WithMaxAttempts(3))
+	def := tasks.Define[Job]("dlq.fixable", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(3))
 	var fixed atomic.Bool
 	reg := tasks.NewRegistry()
 	runs := fixable(reg, def, &fixed)
@@ -97,7 +97,7 @@ func TestReplayRedoneAfterACrashRunsOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.replayed-twice", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.replayed-twice", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	var fixed atomic.Bool
 	reg := tasks.NewRegistry()
 	runs := fixable(reg, def, &fixed)
@@ -140,7 +140,7 @@ func TestReplayAllReplaysWhatWasThere(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.again", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.again", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	var fixed atomic.Bool // never: each replay fails and is filed again
 	reg := tasks.NewRegistry()
 	runs := fixable(reg, def, &fixed)

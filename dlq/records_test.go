@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/wire"
@@ -53,7 +52,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		{"body near max_payload", "", Blob{strings.Repeat("b", maxPayload-2048)}, tasks.ReasonPermanent},
 		{"both, last attempt", strings.Repeat("h", 32*1024), Blob{strings.Repeat("b", maxPayload-34*1024)}, tasks.ReasonMaxAttempts},
 	}
-	def := tasks.Define[Blob]("dlq.oversized", tasks.WithMaxAttempts(2),
+	def := tasks.Define[Blob]("dlq.oversized", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(2),
 		tasks.WithBackoff(tasks.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond}))
 	var fixed atomic.Bool
 	calls := make(chan seen, 100)
@@ -68,7 +67,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		}
 		return tasks.Permanent(errors.New(strings.Repeat("e", 6000)))
 	})
-	b.runWorker(t, reg, consumer.WithAckWait(2*time.Second))
+	b.runWorker(t, reg)
 
 	ids := map[string]int{}
 	for i, c := range cases {
@@ -142,7 +141,7 @@ func TestRawMessageWithHugeHeadersIsFiled(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.poison-big", tasks.WithMaxAttempts(5))
+	def := tasks.Define[Job]("dlq.poison-big", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(5))
 	var calls atomic.Int32
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
@@ -176,7 +175,7 @@ func TestFilingThatFailsIsTriedAgainNotRetried(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.no-stream", tasks.WithMaxAttempts(3))
+	def := tasks.Define[Job]("dlq.no-stream", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(3))
 	var calls atomic.Int32
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {

@@ -15,12 +15,12 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// killOnLastAttempt runs one worker of def, with concurrency n and ack wait
-// ackWait, for n tasks enqueued already: every attempt but the last fails,
+// killOnLastAttempt runs one worker of def, with concurrency n, for n tasks
+// enqueued already: every attempt but the last fails,
 // and once all n tasks are in their last attempt the worker dies (its
 // connection is closed), so no ack, Nak or record ever comes. It returns
 // when the worker is dead.
-func (b *bundle) killOnLastAttempt(t *testing.T, def *tasks.Definition[Job], n int, ackWait time.Duration) {
+func (b *bundle) killOnLastAttempt(t *testing.T, def *tasks.Definition[Job], n int) {
 	t.Helper()
 	nc, js := embeddedtest.Connect(t, b.srv)
 	last := def.Spec().MaxAttempts
@@ -38,8 +38,7 @@ func (b *bundle) killOnLastAttempt(t *testing.T, def *tasks.Definition[Job], n i
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithAckWait(ackWait),
-		consumer.WithConcurrency(n))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithConcurrency(n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +65,7 @@ func TestTasksOfAWorkerlessTypeAreFiled(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	const n, ackWait = 12, 9 * time.Second
-	def := tasks.Define[Job]("dlq.retired", tasks.WithMaxAttempts(2))
+	def := tasks.Define[Job]("dlq.retired", tasks.WithAckWait(ackWait), tasks.WithMaxAttempts(2))
 	for i := range n {
 		if _, err := producer.Enqueue(ctx, b.p, def, Job{N: i}); err != nil {
 			t.Fatal(err)
@@ -74,7 +73,7 @@ func TestTasksOfAWorkerlessTypeAreFiled(t *testing.T) {
 	}
 	b.runForwarder(t)
 	b.runForwarder(t)
-	b.killOnLastAttempt(t, def, n, ackWait)
+	b.killOnLastAttempt(t, def, n)
 	died := time.Now()
 
 	entries := b.waitRecords(t, n)
@@ -95,8 +94,8 @@ func TestRecreatedWorkStreamKeepsEveryRecord(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	doomed := tasks.Define[Job]("dlq.doomed", tasks.WithMaxAttempts(1))
-	crashy := tasks.Define[Job]("dlq.crashy-again", tasks.WithMaxAttempts(1))
+	doomed := tasks.Define[Job]("dlq.doomed", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
+	crashy := tasks.Define[Job]("dlq.crashy-again", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, doomed, func(context.Context, *tasks.Task[Job]) error {
 		return tasks.Permanent(errors.New("no such account"))
@@ -154,7 +153,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.deleted-record", tasks.WithMaxAttempts(1))
+	def := tasks.Define[Job]("dlq.deleted-record", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1))
 	r, err := producer.Enqueue(ctx, b.p, def, Job{N: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +163,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
 		return tasks.Permanent(errors.New("card expired"))
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithAckWait(time.Second),
-		consumer.WithMiddleware(crashAfterFiling(nc)))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithMiddleware(crashAfterFiling(nc)))
 	if err != nil {
 		t.Fatal(err)
 	}

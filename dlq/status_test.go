@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -34,7 +33,7 @@ func (b *bundle) final(t *testing.T, id string) tasks.Status {
 func TestStatusOfATaskFiledByTheForwarder(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[Job]("dlq.tracked-crash", tasks.WithMaxAttempts(1), tasks.WithStateTracking())
+	def := tasks.Define[Job]("dlq.tracked-crash", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1), tasks.WithStateTracking())
 	r := enqueue(t, b, def, Job{N: 1})
 	b.dieOnEveryAttempt(t, def)
 	b.runForwarder(t)
@@ -50,7 +49,7 @@ func TestStatusOfATaskFiledByTheForwarder(t *testing.T) {
 func TestStatusOfATaskAbandonedOnItsTimeout(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[Job]("dlq.tracked-stuck", tasks.WithMaxAttempts(1), tasks.WithStateTracking(),
+	def := tasks.Define[Job]("dlq.tracked-stuck", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1), tasks.WithStateTracking(),
 		tasks.WithTimeout(200*time.Millisecond))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -60,7 +59,7 @@ func TestStatusOfATaskAbandonedOnItsTimeout(t *testing.T) {
 		_ = tasks.ReportProgress(ctx, 90, "too late") // recorded nowhere: the attempt is settled
 		return nil
 	})
-	b.runWorker(t, reg, consumer.WithAckWait(2*time.Second))
+	b.runWorker(t, reg)
 	r := enqueue(t, b, def, Job{N: 2})
 	st := b.final(t, r)
 	if st.State != tasks.StateDeadLettered || st.Reason != tasks.ReasonTimeout {
@@ -77,7 +76,7 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	def := tasks.Define[Job]("dlq.tracked-replay", tasks.WithMaxAttempts(1), tasks.WithStateTracking())
+	def := tasks.Define[Job]("dlq.tracked-replay", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(1), tasks.WithStateTracking())
 	var fixed atomic.Bool
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Job]) error {

@@ -69,7 +69,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 			return nil
 		})
 		w, err := consumer.New(connect(node), reg, consumer.WithReplicas(3), consumer.WithConcurrency(16),
-			consumer.WithAckWait(2*time.Second), consumer.WithLogger(log.With("worker", i+1)))
+			consumer.WithLogger(log.With("worker", i+1)))
 		if err != nil {
 			t.Fatal(err)
 		}

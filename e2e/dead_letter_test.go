@@ -56,7 +56,8 @@ func TestDeadLetterAccounting(t *testing.T) {
 
 	mixed := tasks.Define[Kind]("acct.mixed", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
 		tasks.WithBackoff(tasks.Backoff{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond}))
-	retired := tasks.Define[Kind]("acct.retired", tasks.WithStateTracking(), tasks.WithMaxAttempts(2))
+	retired := tasks.Define[Kind]("acct.retired", tasks.WithStateTracking(), tasks.WithMaxAttempts(2),
+		tasks.WithAckWait(3*time.Second))
 
 	var mu sync.Mutex
 	succeeded := map[string]int{}
@@ -261,7 +262,7 @@ func killRetiredWorker(t *testing.T, connect func(...nats.Option) (*nats.Conn, e
 		return ctx.Err()
 	})
 	w, err := consumer.New(js, reg, consumer.WithLogger(slog.New(slog.DiscardHandler)),
-		consumer.WithConcurrency(n), consumer.WithAckWait(3*time.Second))
+		consumer.WithConcurrency(n))
 	if err != nil {
 		t.Fatal(err)
 	}

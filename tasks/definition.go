@@ -11,7 +11,11 @@ const (
 	DefaultQueue       = "default"
 	DefaultMaxAttempts = 25
 	DefaultTimeout     = 30 * time.Minute
+	DefaultAckWait     = 30 * time.Second
 )
+
+// MinAckWait is the shortest ack wait [WithAckWait] accepts.
+const MinAckWait = time.Second
 
 var (
 	nameRE  = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
@@ -58,6 +62,14 @@ type Spec struct {
 	Timeout time.Duration
 	// Backoff shapes the delays between failed attempts.
 	Backoff Backoff
+	// AckWait is how long the server waits for a sign of life from the
+	// worker running a task before it redelivers the task elsewhere; the
+	// worker sends one every third of it for every task it holds. At least
+	// [MinAckWait]; default 30 s.
+	AckWait time.Duration
+	// MaxConcurrency caps how many tasks of this definition run at once
+	// across every worker; 0, the default, means no cap.
+	MaxConcurrency int
 	// Codec encodes and decodes the payload; default [JSON].
 	Codec Codec
 	// TrackState records each task's [Status] in a key-value bucket, for
@@ -88,6 +100,7 @@ func New[T any](name string, opts ...Option) (*Definition[T], error) {
 		Queue:       DefaultQueue,
 		MaxAttempts: DefaultMaxAttempts,
 		Timeout:     DefaultTimeout,
+		AckWait:     DefaultAckWait,
 		Codec:       JSON,
 	}
 	for _, opt := range opts {
@@ -184,6 +197,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: task %q: max attempts must be at least 1, got %d", ErrInvalidOption, s.Name, s.MaxAttempts)
 	case s.Timeout <= 0:
 		return fmt.Errorf("%w: task %q: timeout must be positive, got %v", ErrInvalidOption, s.Name, s.Timeout)
+	case s.AckWait < MinAckWait:
+		return fmt.Errorf("%w: task %q: ack wait must be at least %v, got %v", ErrInvalidOption, s.Name, MinAckWait, s.AckWait)
+	case s.MaxConcurrency < 0:
+		return fmt.Errorf("%w: task %q: max concurrency must not be negative (0: no cap), got %d", ErrInvalidOption, s.Name, s.MaxConcurrency)
 	case s.Codec == nil:
 		return fmt.Errorf("%w: task %q: codec is nil", ErrInvalidOption, s.Name)
 	}

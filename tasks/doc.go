@@ -15,6 +15,15 @@
 // bytes and a queue at most 64; together, len(queue)+1+len(name) is at most
 // 255, since the worker's durable consumer is named queue + ":" + name.
 //
+// What the server keeps per task type is declared here too, so that every
+// worker asks for the same: [WithAckWait], how soon a silent worker's task
+// goes to another, and [WithMaxConcurrency], a cap on how many of the type
+// run at once across all workers:
+//
+//	var Charge = tasks.Define[ChargeArgs]("billing.charge",
+//		tasks.WithMaxConcurrency(4), // the payment API allows four at a time
+//		tasks.WithAckWait(time.Minute))
+//
 // # Handlers and outcomes
 //
 // A handler is func(ctx, *Task[T]) error. Returning nil acknowledges the task;

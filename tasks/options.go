@@ -31,6 +31,25 @@ func WithTimeout(d time.Duration) Option {
 	return func(s *Spec) { s.Timeout = d }
 }
 
+// WithAckWait sets how long the server waits for a sign of life from the
+// worker running a task before it redelivers the task to another worker: how
+// fast a crashed worker's tasks come back. Workers send one every third of
+// it for every task they hold, so a long task is not redelivered while it
+// runs. It is a setting of the task type's durable consumer, shared by every
+// worker, which is why it lives here. At least 1 s; default 30 s.
+func WithAckWait(d time.Duration) Option {
+	return func(s *Spec) { s.AckWait = d }
+}
+
+// WithMaxConcurrency caps how many tasks of this definition run at once
+// across every worker of every host: at most n are handed out until one is
+// settled. It becomes the MaxAckPending of the task type's durable consumer,
+// so the server enforces it, whatever the workers' own concurrency. Default
+// 0: no cap.
+func WithMaxConcurrency(n int) Option {
+	return func(s *Spec) { s.MaxConcurrency = n }
+}
+
 // WithBackoff sets the delays between failed attempts. Zero fields keep their
 // defaults (see [Backoff]).
 func WithBackoff(b Backoff) Option {

@@ -71,12 +71,12 @@ func run(ctx context.Context, cfg config, stdout io.Writer) ([]tasks.Status, err
 	}
 
 	transcode := tasks.Define[Video]("video.transcode", tasks.WithStateTracking(),
-		tasks.WithTimeout(cfg.timeout), tasks.WithMaxAttempts(1))
+		tasks.WithTimeout(cfg.timeout), tasks.WithMaxAttempts(1), tasks.WithAckWait(cfg.ackWait))
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, transcode, func(ctx context.Context, t *tasks.Task[Video]) error {
 		return transcodeVideo(ctx, cfg, t.Payload)
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(quiet), consumer.WithAckWait(cfg.ackWait))
+	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func delivered(b *testing.B, names Names, spec tasks.Spec) jetstream.Msg {
 	if _, err := js.PublishMsg(ctx, Msg(env)); err != nil {
 		b.Fatal(err)
 	}
-	cons, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(spec, time.Minute, 0))
+	cons, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(spec))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/tasks"
@@ -27,7 +26,7 @@ func TestLongestSpecHasAServableDurable(t *testing.T) {
 	if n := len(topo.Durable(longest.Queue, longest.Name)); n != 255 {
 		t.Fatalf("durable of the longest spec: got %d bytes, want 255", n)
 	}
-	if _, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(longest, time.Minute, 0)); err != nil {
+	if _, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(longest)); err != nil {
 		t.Errorf("durable of the longest spec: %v", err)
 	}
 
@@ -36,7 +35,7 @@ func TestLongestSpecHasAServableDurable(t *testing.T) {
 	if err := tooLong.Validate(); err == nil {
 		t.Errorf("tasks accepts name %d bytes on queue %d bytes, want it refused", len(tooLong.Name), len(queue))
 	}
-	if _, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(tooLong, time.Minute, 0)); err == nil {
+	if _, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(tooLong)); err == nil {
 		t.Errorf("server created a durable of %d bytes, want it refused", len(topo.Durable(tooLong.Queue, tooLong.Name)))
 	}
 }

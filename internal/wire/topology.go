@@ -148,19 +148,26 @@ func (t Topology) EventsStream() jetstream.StreamConfig {
 	}
 }
 
-// Consumer is the configuration of the durable consumer of one task type.
-// MaxDeliver is the task's MaxAttempts, so the server gives up (and advises)
-// exactly when the worker would have dead-lettered. Pulls name
+// Consumer is the configuration of the durable consumer of one task type,
+// all of it from the task's definition, so every worker asks for the same:
+// MaxDeliver is the task's MaxAttempts, so the server gives up (and
+// advises) exactly when the worker would have dead-lettered; AckWait is the
+// definition's; MaxAckPending is its MaxConcurrency, the cluster-wide cap,
+// or unlimited (what a worker holds is bounded by the worker). Pulls name
 // [PriorityGroup]: its overflow policy lets the forwarder keep a pull
 // waiting that takes no task.
-func (t Topology) Consumer(spec tasks.Spec, ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
+func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
+	maxAckPending := -1
+	if spec.MaxConcurrency > 0 {
+		maxAckPending = spec.MaxConcurrency
+	}
 	return jetstream.ConsumerConfig{
 		Durable:       t.Durable(spec.Queue, spec.Name),
 		Description:   "jetq worker of task " + spec.Name + " on queue " + spec.Queue,
 		FilterSubject: t.TaskSubject(spec.Queue, spec.Name),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       orDefault(spec.AckWait, tasks.DefaultAckWait),
 		MaxDeliver:    spec.MaxAttempts,
 		MaxAckPending: maxAckPending,
 		Replicas:      t.replicas(),

@@ -25,15 +25,14 @@ func main() {
 	name := flag.String("name", "e2eworker", "worker name")
 	replicas := flag.Int("replicas", 3, "stream and consumer replicas")
 	concurrency := flag.Int("concurrency", 8, "handlers at once")
-	ackWait := flag.Duration("ack-wait", 2*time.Second, "consumer ack wait")
 	flag.Parse()
-	if err := run(*servers, *out, *name, *replicas, *concurrency, *ackWait); err != nil {
+	if err := run(*servers, *out, *name, *replicas, *concurrency); err != nil {
 		fmt.Fprintln(os.Stderr, "e2eworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(servers, out, name string, replicas, concurrency int, ackWait time.Duration) error {
+func run(servers, out, name string, replicas, concurrency int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", name)
@@ -65,7 +64,7 @@ func run(servers, out, name string, replicas, concurrency int, ackWait time.Dura
 		return err
 	})
 	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithReplicas(replicas),
-		consumer.WithConcurrency(concurrency), consumer.WithAckWait(ackWait), consumer.WithShutdownTimeout(5*time.Second))
+		consumer.WithConcurrency(concurrency), consumer.WithShutdownTimeout(5*time.Second))
 	if err != nil {
 		return err
 	}

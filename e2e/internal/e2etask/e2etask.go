@@ -16,9 +16,9 @@ type Payload struct {
 
 // Work is the scenario task. Many attempts and short backoff: faults may
 // cost a task several deliveries, and the scenario wants it handled, not
-// dead-lettered.
+// dead-lettered; a 2 s ack wait brings a killed worker's tasks back soon.
 var Work = tasks.Define[Payload]("e2e.work",
-	tasks.WithMaxAttempts(50), tasks.WithTimeout(30*time.Second),
+	tasks.WithMaxAttempts(50), tasks.WithTimeout(30*time.Second), tasks.WithAckWait(2*time.Second),
 	tasks.WithBackoff(tasks.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}))
 
 // ConnectOptions reconnect forever and ping every second, so a client of a
