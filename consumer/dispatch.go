@@ -102,6 +102,10 @@ func (w *Worker) let(j *job) {
 // until the pulls have stopped and the queue is empty, or until its handler
 // is abandoned and a replacement takes the slot over.
 func (w *Worker) runner(slot int) {
+	// The runner's own child of the worker's ctx parents its attempts'
+	// deadlines, so runners do not queue on one parent to register them.
+	ctx, cancel := context.WithCancel(w.baseCtx)
+	defer cancel()
 	for {
 		var j *job
 		select {
@@ -114,7 +118,7 @@ func (w *Worker) runner(slot int) {
 				return
 			}
 		}
-		if !w.run(j, slot) {
+		if !w.run(ctx, j, slot) {
 			return // abandoned: the slot has a new runner
 		}
 	}
@@ -122,7 +126,7 @@ func (w *Worker) runner(slot int) {
 
 // run processes one delivery on slot. It reports whether the runner still
 // owns the slot: false when the heartbeat gave up on the handler meanwhile.
-func (w *Worker) run(j *job, slot int) bool {
+func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	if w.baseCtx.Err() != nil {
 		w.handBack(j) // forced stop: not started, straight back
 		return true
@@ -143,10 +147,10 @@ func (w *Worker) run(j *job, slot int) bool {
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
-	err = h(w.baseCtx, j.env)
+	err = h(ctx, j.env)
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.
-		w.settle(w.baseCtx, j, err, false)
+		w.settle(ctx, j, err, false)
 	}
 	if !j.release() {
 		return false
