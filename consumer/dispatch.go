@@ -37,8 +37,11 @@ type job struct {
 	// settled is won by whoever settles the delivery: the handler's return
 	// or the heartbeat giving up on a handler that overran its deadline.
 	settled atomic.Bool
-	// filing is set while its dead-letter record is being filed.
-	filing atomic.Bool
+	// filing is set while its dead-letter record is being filed in the
+	// background, and handedOff once that filing owns the delivery.
+	filing, handedOff atomic.Bool
+	// gone is won by whoever lets the delivery go (see let).
+	gone atomic.Bool
 	// freed is won by whoever gives the slot back.
 	freed atomic.Bool
 }
@@ -92,10 +95,12 @@ func (w *Worker) handBack(j *job) {
 	w.let(j)
 }
 
-// let lets go of j: out of the worker's hands, its credit given back.
+// let lets go of j, once: out of the worker's hands, its credit given back.
 func (w *Worker) let(j *job) {
-	w.hand.remove(j)
-	w.credits.give(1)
+	if j.gone.CompareAndSwap(false, true) {
+		w.hand.remove(j)
+		w.credits.give(1)
+	}
 }
 
 // runner is one of the worker's concurrency handler goroutines, owning slot
@@ -156,7 +161,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 		return false
 	}
 	w.running[slot].CompareAndSwap(j, nil)
-	w.let(j)
+	if !j.handedOff.Load() {
+		w.let(j)
+	}
 	return true
 }
 
@@ -236,7 +243,9 @@ func (w *Worker) abandon(ctx context.Context, j *job) {
 	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
 	if j.release() {
 		w.running[j.slot].CompareAndSwap(j, nil)
-		w.let(j)
+		if !j.handedOff.Load() {
+			w.let(j)
+		}
 		go w.runner(j.slot) // the stuck goroutine keeps its handler; the slot gets a new runner
 	}
 }

@@ -28,10 +28,12 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 
 // apply tells the server what o says, records the status of a tracked
 // task and logs it. A dead-letter record is published, and its
-// acknowledgement awaited, before the Term that deletes the task; a record
-// that cannot be filed yet is tried again while the delivery is kept alive,
-// so a failed filing never turns into another run of the task or another
-// reason. It returns the outcome applied.
+// acknowledgement awaited, before the Term that deletes the task. A record
+// that cannot be filed at the first try is filed in the background: the
+// slot is free for the next task while the delivery stays in the worker's
+// hands, heartbeated, until its record is stored, so a failed filing never
+// turns into another run of the task or another reason. It returns the
+// outcome applied.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outcome {
 	msg := j.msg
 	var err error
@@ -43,32 +45,67 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 	case tasks.ActionRelease:
 		err = msg.Nak()
 	case tasks.ActionDeadLetter:
-		if derr := w.deadLetter(ctx, j, o); derr != nil {
-			// Only a forced stop ends the filing: the task goes back.
-			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the task's dead-letter record could be filed; handing the task back",
-				slog.String(keyReason, string(o.Reason)), slog.String(keyError, derr.Error()))
-			o = tasks.Outcome{Action: tasks.ActionRelease, Err: o.Err}
-			err = msg.Nak()
-			break
+		file := w.recordFiler(ctx, j, o)
+		if ferr := file(); ferr != nil {
+			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again in the background",
+				slog.String(keyReason, string(o.Reason)), slog.String(keyError, ferr.Error()))
+			j.filing.Store(true)
+			j.handedOff.Store(true)
+			w.active.Add(1)
+			go w.fileLater(ctx, j, o, file)
+			return o
 		}
 		err = msg.TermWithReason(string(o.Reason))
 	}
+	w.applied(ctx, j, o, err)
+	return o
+}
+
+// applied records and logs the outcome o of j, whose settlement with the
+// server returned err.
+func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error) {
 	if err != nil {
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle task; the server will redeliver it",
 			slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
 	}
 	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)
-	return o
 }
 
-// fileTimeout bounds each try at filing a dead-letter record.
-const fileTimeout = 5 * time.Second
+// fileTimeout bounds each try at filing a dead-letter record, so a frozen
+// dead-letter stream holds a slot for that long at most.
+const fileTimeout = 2 * time.Second
 
-// deadLetter files the record of j and waits for the server to store it,
-// trying again with a backoff until it is stored. It returns an error only
-// when the worker is forced to stop first.
-func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error {
+// fileLater keeps trying to file j's record, with a backoff, and then
+// terminates the task; the heartbeat keeps the delivery alive meanwhile.
+// Only a forced stop ends it first: the task is then handed back.
+func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file func() error) {
+	defer w.active.Done()
+	defer w.let(j)
+	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
+	var err error
+	for {
+		if bo.Wait(w.baseCtx) != nil {
+			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the task's dead-letter record could be filed; handing the task back",
+				slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
+			j.filing.Store(false)
+			o = tasks.Outcome{Action: tasks.ActionRelease, Err: o.Err}
+			w.applied(ctx, j, o, j.msg.Nak())
+			return
+		}
+		if err = file(); err == nil {
+			break
+		}
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again",
+			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
+	}
+	j.filing.Store(false)
+	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+}
+
+// recordFiler builds j's dead-letter record and returns a func that makes
+// one try at filing it, within fileTimeout.
+func (w *Worker) recordFiler(ctx context.Context, j *job, o tasks.Outcome) func() error {
 	env, spec := j.env, j.route.spec
 	f := wire.Failure{
 		Reason:     o.Reason,
@@ -103,21 +140,10 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, o tasks.Outcome) error 
 	if mw := tasks.DeadLetterMiddleware(ctx); mw != nil {
 		publish = mw(publish)
 	}
-	j.filing.Store(true)
-	defer j.filing.Store(false)
-	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
-	for {
+	return func() error {
 		pctx, cancel := context.WithTimeout(base, fileTimeout)
-		err := publish(pctx, []*tasks.Envelope{renv})[0]
-		cancel()
-		if err == nil {
-			return nil
-		}
-		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again",
-			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
-		if bo.Wait(w.baseCtx) != nil {
-			return err
-		}
+		defer cancel()
+		return publish(pctx, []*tasks.Envelope{renv})[0]
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/wire"
@@ -200,5 +202,66 @@ func TestFilingThatFailsIsTriedAgainNotRetried(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("handler calls: %d, want 1", n)
+	}
+}
+
+// TestFilingInTheBackgroundFreesTheSlot makes the dead-letter subjects go to
+// a stream jetq does not read, so a task's record cannot be filed for a
+// while. The worker, with a single slot, goes on with the next task
+// meanwhile; once the stray stream is gone, the record is filed, with the
+// task's own reason, and the task never ran again.
+func TestFilingInTheBackgroundFreesTheSlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	doomed := tasks.Define[Job]("dlq.cannot-file", tasks.WithAckWait(time.Second))
+	fine := tasks.Define[Job]("dlq.fine", tasks.WithAckWait(time.Second))
+	var doomedRuns atomic.Int32
+	ran := make(chan struct{}, 1)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, doomed, func(context.Context, *tasks.Task[Job]) error {
+		doomedRuns.Add(1)
+		return tasks.Permanent(errors.New("card expired"))
+	})
+	tasks.MustHandle(reg, fine, func(context.Context, *tasks.Task[Job]) error {
+		ran <- struct{}{}
+		return nil
+	})
+	b.runWorker(t, reg, consumer.WithConcurrency(1))
+	next := func() {
+		t.Helper()
+		if _, err := producer.Enqueue(ctx, b.p, fine, Job{N: 2}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ran:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the next task never ran while the record waited: the slot stayed taken")
+		}
+	}
+	next() // the streams exist, and the producer knows them
+	if err := b.js.DeleteStream(ctx, "JETQ_DLQ"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "STRAY", Subjects: []string{"jetq.dlq.>"}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(ctx, b.p, doomed, Job{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error {
+		if doomedRuns.Load() == 0 {
+			return errors.New("the doomed task has not run")
+		}
+		return nil
+	})
+	next()
+	if err := b.js.DeleteStream(ctx, "STRAY"); err != nil {
+		t.Fatal(err)
+	}
+	e := b.waitRecords(t, 1)[0]
+	b.workEmpty(t)
+	if e.Reason != tasks.ReasonPermanent || doomedRuns.Load() != 1 {
+		t.Errorf("record reason %q after %d runs, want permanent after 1", e.Reason, doomedRuns.Load())
 	}
 }
