@@ -131,11 +131,13 @@ func run(ctx context.Context, o options) error {
 			rows = append(rows, enq, e2e, flowing, cpu)
 		}
 		if o.want("b") {
-			r, err := measureSingle(ctx, o, conn)
-			if err != nil {
-				return err
+			for _, callers := range []int{8, 64} {
+				r, err := measureSingle(ctx, o, conn, callers)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, r)
 			}
-			rows = append(rows, r)
 		}
 		if o.want("c") {
 			_, e2e, _, _, err := measureBatch(ctx, o, conn, 64, time.Millisecond)

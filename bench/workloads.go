@@ -286,10 +286,10 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	return res, nil
 }
 
-// measureSingle enqueues o.nSync tasks one call at a time from 8 goroutines.
-func measureSingle(ctx context.Context, o options, conn connKind) (row, error) {
-	r := row{workload: "(b) Enqueue vs sync publish, 8 goroutines", conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
-	const goroutines = 8
+// measureSingle enqueues o.nSync tasks one call at a time from goroutines
+// callers, against raw synchronous publishes with a message ID.
+func measureSingle(ctx context.Context, o options, conn connKind, goroutines int) (row, error) {
+	r := row{workload: fmt.Sprintf("(b) Enqueue vs sync publish, %d goroutines", goroutines), conn: conn.String(), unit: "tasks/s", higherIsBetter: true}
 	err := each(o.runs, func(jetqSide bool) error {
 		e, err := newEnv(ctx, conn)
 		if err != nil {

@@ -198,7 +198,7 @@ func checkRecord(t *testing.T, m *jetstream.RawStreamMsg, r producer.Result, rea
 	h := m.Header
 	for k, want := range map[string]string{
 		"Jetq-Id":             r.ID,
-		"Jetq-Task":           "",
+		"Jetq-Enqueued-At":    "",
 		"Jetq-Dlq-Reason":     reason,
 		"Jetq-Dlq-Stream":     "JETQ_TASKS",
 		"Jetq-Dlq-Seq":        strconv.FormatUint(r.Sequence, 10),

@@ -23,6 +23,8 @@ func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
 	spec := tasks.Define[Job]("other.task", tasks.WithAckWait(time.Second), tasks.WithQueue("other")).Spec()
 	body := []byte(`{"n":1}`)
 	env := wire.NewEnvelope(names, spec, "task-1", body, at.Add(-time.Minute))
+	env.Header.Set(wire.HeaderTask, "other.task") // as a raw publisher may say
+	env.Header.Set(wire.HeaderQueue, "other")
 	cases := []struct {
 		name, subject, wantQueue, wantTask string
 	}{

@@ -111,6 +111,17 @@ func BenchmarkEnqueue(b *testing.B) {
 		_, js := benchProducer(b)
 		run(b, func(i int) error { return baseline.Publish(ctx, js, benchSubject, baseline.NewPayload(i)) })
 	})
+	b.Run("raw-with-jetq-headers", func(b *testing.B) {
+		_, js := benchProducer(b)
+		run(b, func(i int) error {
+			m, err := baseline.Msg(benchSubject, baseline.NewPayload(i), true, benchTask.Spec())
+			if err != nil {
+				return err
+			}
+			_, err = js.PublishMsg(ctx, m)
+			return err
+		})
+	})
 	b.Run("jetq", func(b *testing.B) {
 		p, _ := benchProducer(b)
 		run(b, func(i int) error {

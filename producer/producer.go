@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,8 +26,8 @@ type Producer struct {
 	enqueue    tasks.Enqueuer
 	states     *state.Store
 
-	mu          sync.Mutex
-	provisioned bool
+	mu          sync.Mutex  // held while provisioning
+	provisioned atomic.Bool // read without mu by every enqueue
 }
 
 // Result is the outcome of enqueueing one task.
@@ -66,15 +67,18 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 // enqueue does it too. Use it to fail fast at start-up. It does not retry:
 // see [Producer.ensure] for that.
 func (p *Producer) Provision(ctx context.Context) error {
+	if p.provisioned.Load() {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.provisioned {
+	if p.provisioned.Load() {
 		return nil
 	}
 	if _, err := p.cfg.topology.Ensure(ctx, p.js, p.cfg.log); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
-	p.provisioned = true
+	p.provisioned.Store(true)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,28 +77,37 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 // is gone. Most often nobody answered because of a leader election, and
 // then there is nothing to do; a failure shows in the retried publish.
 func (p *Producer) reprovision(ctx context.Context) {
-	if _, err := p.js.Stream(ctx, p.cfg.topology.Names.WorkStream()); !errors.Is(err, jetstream.ErrStreamNotFound) {
+	// Briefly: while a stream has no leader nobody answers, and the
+	// retried publish should go out as soon as a new leader is elected.
+	lctx, cancel := context.WithTimeout(ctx, reprovisionCheck)
+	_, err := p.js.Stream(lctx, p.cfg.topology.Names.WorkStream())
+	cancel()
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return
 	}
-	p.mu.Lock()
-	p.provisioned = false
-	p.mu.Unlock()
+	p.provisioned.Store(false)
 	_ = p.Provision(ctx)
 }
 
-// publishSync publishes batch[i] and waits for its acknowledgement. It returns
-// {i} when the failure is worth a retry.
+// reprovisionCheck bounds the look-up of the work stream after nobody
+// answered a publish.
+const reprovisionCheck = 500 * time.Millisecond
+
+// noRetry leaves retries to publish, which knows the task may have been
+// stored by an earlier try.
+var noRetry = jetstream.WithRetryAttempts(0)
+
+// publishSync publishes batch[i] and waits for its acknowledgement, at most
+// the ack timeout. It returns {i} when the failure is worth a retry.
 func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i int, errs []error, retried []bool) []int {
-	reply, err := p.request(ctx, wire.Msg(batch[i]))
-	var ack pubAck
-	if err == nil {
-		ack, err = readAck(reply, p.workStream)
-	}
+	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
+	ack, err := p.js.PublishMsg(actx, wire.Msg(batch[i]), noRetry)
+	cancel()
 	if err == nil {
 		errs[i] = p.stored(batch[i], ack, retried[i])
 		return nil
 	}
-	if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
 	}
 	errs[i] = p.classify(ctx, err)
@@ -109,30 +117,10 @@ func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i i
 	return nil
 }
 
-// request publishes m and waits for the answer, at most the ack timeout and
-// at most as long as ctx lasts. A ctx that cannot end, or ends sooner, needs
-// no context of its own: a timeout context costs a timer and, under a
-// cancellable parent, a registration with it on every call.
-func (p *Producer) request(ctx context.Context, m *nats.Msg) (*nats.Msg, error) {
-	nc := p.js.Conn()
-	if ctx.Done() == nil {
-		return nc.RequestMsg(m, p.cfg.ackTimeout)
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= p.cfg.ackTimeout {
-		return nc.RequestMsgWithContext(ctx, m)
-	}
-	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
-	defer cancel()
-	return nc.RequestMsgWithContext(actx, m)
-}
-
-// publishAsync publishes the tasks in todo with at most the window's worth of
-// acknowledgements outstanding, and waits for all of them. It returns the
+// publishAsync publishes the tasks in todo with nats.go's asynchronous
+// publish, at most the window's worth of acknowledgements outstanding, and
+// waits for all of them, each at most the ack timeout. It returns the
 // indexes worth a retry.
-//
-// The acknowledgements come back on an inbox of this call's own, the reply
-// subject of the k-th publish ending in k: reading them from a channel in
-// this goroutine needs no lock, map or future per task.
 func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, todo []int, errs []error, retried []bool) []int {
 	var again []int
 	fail := func(i int, err error) {
@@ -141,106 +129,65 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 			again = append(again, i)
 		}
 	}
-	nc := p.js.Conn()
-	window := min(p.cfg.window, len(todo))
-	inbox := nc.NewInbox() + "."
-	acks := make(chan *nats.Msg, window) // never full: at most window publishes are unanswered
-	sub, err := nc.ChanSubscribe(inbox+"*", acks)
-	if err != nil {
-		for _, i := range todo {
-			fail(i, err)
-		}
-		return again
-	}
-	defer sub.Unsubscribe() //nolint:errcheck // late answers are dropped either way
-
-	const (
-		unsent = iota
-		waiting
-		settled
-	)
-	state := make([]uint8, len(todo))
-	msgs := make([]nats.Msg, len(todo))
-	outstanding := 0
-	receive := func(m *nats.Msg) {
-		k, err := strconv.Atoi(m.Subject[min(len(inbox), len(m.Subject)):])
-		if err != nil || k < 0 || k >= len(todo) || state[k] != waiting {
-			return // not an answer to this call's publishes
-		}
-		state[k] = settled
-		outstanding--
-		i := todo[k]
-		ack, err := readAck(m, p.workStream)
-		if err != nil {
-			fail(i, err)
-			return
-		}
-		errs[i] = p.stored(batch[i], ack, retried[i])
-	}
+	futures := make([]jetstream.PubAckFuture, len(todo))
 	timer := time.NewTimer(p.cfg.ackTimeout)
 	defer timer.Stop()
-	// await receives the answers that have arrived and, while more than limit
-	// publishes are unanswered, waits for more. It reports false when
-	// ackTimeout passed without any answer, or ctx ended.
-	await := func(limit int) bool {
-		for outstanding > 0 {
-			select {
-			case m := <-acks:
-				receive(m)
-				continue
-			default:
-			}
-			if outstanding <= limit {
-				return true
-			}
-			timer.Reset(p.cfg.ackTimeout)
-			select {
-			case m := <-acks:
-				receive(m)
-			case <-timer.C:
-				return false
-			case <-ctx.Done():
-				return false
-			}
+	// await settles the k-th publish; false when no answer came within the
+	// ack timeout, or ctx ended.
+	await := func(k int) bool {
+		f, i := futures[k], todo[k]
+		if f == nil {
+			return true // not sent: failed already
 		}
+		timer.Reset(p.cfg.ackTimeout)
+		select {
+		case ack := <-f.Ok():
+			errs[i] = p.stored(batch[i], ack, retried[i])
+		case err := <-f.Err():
+			fail(i, err)
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+		futures[k] = nil
 		return true
 	}
-
-	ok := true
+	sent, settled, ok := 0, 0, true
 	for k, i := range todo {
 		if k%64 == 0 && ctx.Err() != nil {
 			break
 		}
-		if outstanding >= window {
-			if ok = await(window - 1); !ok {
+		if sent-settled >= p.cfg.window {
+			if ok = await(settled); !ok {
 				break
 			}
+			settled++
 		}
-		env := batch[i]
-		msgs[k] = nats.Msg{Subject: env.Subject, Reply: inbox + strconv.Itoa(k), Header: nats.Header(env.Header), Data: env.Body}
-		if err := nc.PublishMsg(&msgs[k]); err != nil {
-			state[k] = settled
+		f, err := p.js.PublishMsgAsync(wire.Msg(batch[i]), noRetry)
+		sent++
+		if err != nil {
 			fail(i, err)
 			continue
 		}
-		state[k] = waiting
-		outstanding++
+		futures[k] = f
 	}
-	if ok {
-		ok = await(0)
+	for ok && settled < sent {
+		ok = await(settled)
+		settled++
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		for k, i := range todo {
-			if state[k] != settled {
+			if futures[k] != nil || k >= sent {
 				errs[i] = fmt.Errorf("producer: %w", ctx.Err())
 			}
 		}
 		return nil
-	}
-	if !ok {
+	case !ok:
 		timeout := fmt.Errorf("no acknowledgement within %v: %w", p.cfg.ackTimeout, nats.ErrTimeout)
 		for k, i := range todo {
-			if state[k] != settled {
+			if futures[k] != nil || k >= sent {
 				fail(i, timeout)
 			}
 		}
@@ -249,13 +196,18 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 }
 
 // stored records the server's acknowledgement on env.
-func (p *Producer) stored(env *tasks.Envelope, ack pubAck, retried bool) error {
-	if ack.stream != p.workStream {
-		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.stream, p.workStream, env.Subject)
+func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bool) error {
+	if ack.Stream != p.workStream {
+		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.Stream, p.workStream, env.Subject)
 	}
-	env.Stream, env.Sequence = ack.stream, ack.seq
-	env.Duplicate = ack.duplicate && !retried
+	env.Stream, env.Sequence = ack.Stream, ack.Sequence
+	env.Duplicate = ack.Duplicate && !retried
 	return nil
+}
+
+// isNoResponders reports an error meaning no stream answered.
+func isNoResponders(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // classify turns a publish error into the error the caller sees.

@@ -111,6 +111,10 @@ func DeadLetter(n Names, queue, name string, h nats.Header, data []byte, f Failu
 		}
 		out[k] = v
 	}
+	if out.Get(HeaderEnqueuedAt) == "" && !f.StoredAt.IsZero() {
+		// A task stored at once was enqueued when the stream stored it.
+		out[HeaderEnqueuedAt] = []string{FormatTime(f.StoredAt)}
+	}
 	failure(out, id, f, MaxErrorLen)
 	rec := &nats.Msg{Subject: n.DLQSubject(queue, name), Header: out, Data: data}
 	if lim.fits(out, len(data)) {

@@ -26,38 +26,36 @@ func NewEnvelope(n Names, spec tasks.Spec, id string, body []byte, now time.Time
 // Template holds what the envelopes of one enqueue call share — subject,
 // enqueue time, content type — worked out once for a whole batch.
 type Template struct {
-	name, queue, subject, at, contentType string
-	t                                     time.Time
-	maxAttempts                           int
+	name, queue, subject, contentType string
+	t                                 time.Time
+	maxAttempts                       int
 }
 
 // NewTemplate prepares the envelopes of tasks of spec enqueued at now.
 func NewTemplate(n Names, spec tasks.Spec, now time.Time) Template {
-	at := now.UTC()
+	ct := spec.Codec.ContentType()
+	if ct == tasks.JSON.ContentType() {
+		ct = "" // the default: no header needed
+	}
 	return Template{
 		name: spec.Name, queue: spec.Queue, subject: n.TaskSubject(spec.Queue, spec.Name),
-		at: FormatTime(at), contentType: spec.Codec.ContentType(), t: at, maxAttempts: spec.MaxAttempts,
+		contentType: ct, t: now.UTC(), maxAttempts: spec.MaxAttempts,
 	}
 }
 
 // Envelope builds the envelope of one task with ID id and encoded payload
 // body. Its header is fresh and may be extended by middleware.
 func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
-	s := new(struct {
-		env  tasks.Envelope
-		vals [headerCount]string
-	})
-	t.fill(&s.env, id, body, s.vals[:])
-	return &s.env
+	env := new(tasks.Envelope)
+	t.fill(env, id, body)
+	return env
 }
 
 // Envelopes builds the envelopes of len(bodies) tasks, the i-th with ID
 // ids[i] (a new ID where ids is nil) and encoded payload bodies[i]. The
-// envelopes and their header values share two allocations; each header map
-// is its own.
+// envelopes share one allocation; each header map is its own.
 func (t *Template) Envelopes(ids []string, bodies [][]byte) []*tasks.Envelope {
 	slab := make([]tasks.Envelope, len(bodies))
-	vals := make([]string, headerCount*len(bodies))
 	envs := make([]*tasks.Envelope, len(bodies))
 	for i, body := range bodies {
 		var id string
@@ -68,28 +66,22 @@ func (t *Template) Envelopes(ids []string, bodies [][]byte) []*tasks.Envelope {
 			id = NewID()
 		}
 		envs[i] = &slab[i]
-		t.fill(envs[i], id, body, vals[headerCount*i:headerCount*(i+1)])
+		t.fill(envs[i], id, body)
 	}
 	return envs
 }
 
-// headerCount is the number of headers every task message carries.
-const headerCount = 7
-
-// fill sets env to the task with ID id and encoded payload body, its header
-// values stored in vals, of length headerCount.
-func (t *Template) fill(env *tasks.Envelope, id string, body []byte, vals []string) {
-	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6] = id, id, t.name, t.queue, t.at, Version, t.contentType
-	// Each value slice is capacity-capped so that a middleware's Add to one
-	// header cannot spill into the next.
-	h := make(tasks.Header, headerCount+1) // one swiss-map group: ours, plus a traceparent
-	h[HeaderMsgID] = vals[0:1:1]
-	h[HeaderID] = vals[1:2:2]
-	h[HeaderTask] = vals[2:3:3]
-	h[HeaderQueue] = vals[3:4:4]
-	h[HeaderEnqueuedAt] = vals[4:5:5]
-	h[HeaderVersion] = vals[5:6:6]
-	h[HeaderContentType] = vals[6:7:7]
+// fill sets env to the task with ID id and encoded payload body. Its message
+// carries only what the subject and the stream do not say: the ID as
+// Nats-Msg-Id (the server's deduplication key), and the content type when it
+// is not JSON. Queue and task name are the subject's tokens; the enqueue
+// time is the stream's timestamp; the wire version is 1 when unsaid.
+func (t *Template) fill(env *tasks.Envelope, id string, body []byte) {
+	h := make(tasks.Header, 2) // ours, plus room for a traceparent
+	h[HeaderMsgID] = []string{id}
+	if t.contentType != "" {
+		h[HeaderContentType] = []string{t.contentType}
+	}
 	*env = tasks.Envelope{
 		ID:          id,
 		Name:        t.name,

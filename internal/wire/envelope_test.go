@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,6 +47,38 @@ func TestReadRouteSetsIDOfMalformedMessages(t *testing.T) {
 		}
 		if env.ID != tc.wantID {
 			t.Errorf("%s: got env.ID %q, want %q", tc.name, env.ID, tc.wantID)
+		}
+	}
+}
+
+// TestReadRouteReadsEveryForm reads a task as this version writes it (the ID
+// alone) and as earlier ones did (every header): both are the same task.
+func TestReadRouteReadsEveryForm(t *testing.T) {
+	t.Parallel()
+	names := Names{}
+	subject := names.TaskSubject("critical", "email.send")
+	stored := time.Date(2026, 11, 25, 9, 30, 0, 5, time.UTC)
+	md := &jetstream.MsgMetadata{Stream: "JETQ_TASKS", Consumer: "critical:email:send", NumDelivered: 2,
+		Sequence: jetstream.SequencePair{Stream: 42}, Timestamp: stored}
+	const id = "0193a4f2-7b1c-7def-8123-456789abcdef"
+	for _, tc := range []struct {
+		name   string
+		header nats.Header
+		at     time.Time
+	}{
+		{"lean", nats.Header{HeaderMsgID: {id}}, stored},
+		{"every header", nats.Header{
+			HeaderMsgID: {id}, HeaderID: {id}, HeaderTask: {"email.send"}, HeaderQueue: {"critical"},
+			HeaderEnqueuedAt: {"2026-11-25T09:29:59.000000000Z"}, HeaderVersion: {"1"}, HeaderContentType: {"application/json"},
+		}, time.Date(2026, 11, 25, 9, 29, 59, 0, time.UTC)},
+	} {
+		var env tasks.Envelope
+		if err := ReadRoute(&env, names, fakeMsg{subject: subject, header: tc.header}, md, subject, "critical", "email.send"); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if env.ID != id || env.Name != "email.send" || env.Queue != "critical" || env.Attempt != 2 ||
+			env.Sequence != 42 || !env.EnqueuedAt.Equal(tc.at) {
+			t.Errorf("%s: read %+v", tc.name, env)
 		}
 	}
 }
