@@ -1,7 +1,6 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jetq/jetq/internal/testkit"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,7 +46,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testLogger(t)))
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func setup(t *testing.T) *bundle {
 func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
 	t.Helper()
 	nc, js := embeddedtest.Connect(t, b.srv)
-	opts = append([]consumer.Option{consumer.WithLogger(testLogger(t))}, opts...)
+	opts = append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)
 	w, err := consumer.New(js, reg, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -103,20 +104,6 @@ func (rw *runningWorker) wait(t *testing.T, within time.Duration) error {
 		t.Fatalf("Run did not return within %v", within)
 		return nil
 	}
-}
-
-// testLogger sends the worker's log to the test's log, so a failing test
-// shows what the worker saw.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }
 
 // recorder collects calls made to a handler.
@@ -166,7 +153,7 @@ func dlqRecords(t *testing.T, js jetstream.JetStream, want int) []*jetstream.Raw
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var s jetstream.Stream
-	waitFor(t, 30*time.Second, func() error {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		var err error
 		if s, err = js.Stream(ctx, "JETQ_DLQ"); err != nil {
 			return err
@@ -195,26 +182,10 @@ func dlqRecords(t *testing.T, js jetstream.JetStream, want int) []*jetstream.Raw
 	return out
 }
 
-// waitFor polls cond until it returns nil or within passes.
-func waitFor(t *testing.T, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // workEmpty waits until the work stream holds no task.
 func workEmpty(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
-	waitFor(t, 30*time.Second, func() error {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		s, err := js.Stream(context.Background(), "JETQ_TASKS")
 		if err != nil {
 			return err
@@ -248,7 +219,7 @@ type logBook struct {
 }
 
 func newLogBook(t *testing.T) (*slog.Logger, func(msg string) bool) {
-	b := logBook{Handler: testLogger(t).Handler(), mu: &sync.Mutex{}, msgs: &[]string{}}
+	b := logBook{Handler: testkit.Logger(t).Handler(), mu: &sync.Mutex{}, msgs: &[]string{}}
 	has := func(msg string) bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()

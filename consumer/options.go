@@ -16,6 +16,7 @@ type Option func(*config)
 type config struct {
 	log             *slog.Logger
 	middleware      []tasks.Middleware
+	deadLetter      []tasks.EnqueueMiddleware
 	concurrency     int
 	prefetch        int
 	shutdownTimeout time.Duration
@@ -50,6 +51,16 @@ func WithLogger(l *slog.Logger) Option {
 // outermost; tracing and metrics plug in here. Calls add up.
 func WithMiddleware(mw ...tasks.Middleware) Option {
 	return func(c *config) { c.middleware = append(c.middleware, mw...) }
+}
+
+// WithDeadLetterMiddleware wraps every publish of a dead-letter record with
+// mw, the first outermost; calls add up. The record reaches mw as a batch of
+// one envelope: Subject, ID (the record's Nats-Msg-Id), Name, Queue, Header
+// and Body of the record, and the Outcome being applied; after next it has
+// Stream and Sequence. Its ctx is the one the delivery's middleware passed
+// on, so tracing.DeadLetter puts the record's span under the attempt's.
+func WithDeadLetterMiddleware(mw ...tasks.EnqueueMiddleware) Option {
+	return func(c *config) { c.deadLetter = append(c.deadLetter, mw...) }
 }
 
 // WithConcurrency bounds how many handlers run at once in this process,

@@ -137,9 +137,7 @@ func (w *Worker) recordFiler(ctx context.Context, j *job, o tasks.Outcome) func(
 		batch[0].Stream, batch[0].Sequence, batch[0].Duplicate = ack.Stream, ack.Sequence, ack.Duplicate
 		return []error{nil}
 	}
-	if mw := tasks.DeadLetterMiddleware(ctx); mw != nil {
-		publish = mw(publish)
-	}
+	publish = tasks.ChainEnqueue(publish, w.cfg.deadLetter...)
 	return func() error {
 		pctx, cancel := context.WithTimeout(base, fileTimeout)
 		defer cancel()

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/internal/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -639,7 +641,7 @@ func TestWorkerSurvivesDroppedConnection(t *testing.T) {
 	if err := srv.NATS().DisconnectClientByID(cid); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() error {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		if !logged("jetq: connection lost; tasks pause until it is back") || !logged("jetq: connection restored; pulling again") {
 			return errors.New("the worker did not log the lost and restored connection")
 		}

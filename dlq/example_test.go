@@ -96,8 +96,85 @@ func ExampleInspector() {
 // their last attempt are dead-lettered too. Workers can run it themselves
 // instead: consumer.WithForwarder().
 func ExampleForwarder() {
-	ctx := context.Background() // cancel it to stop the forwarder
-	nc, err := nats.Connect(nats.DefaultURL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := embedded.Start(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown()
+	connect := func() (*nats.Conn, jetstream.JetStream) {
+		nc, err := srv.Connect()
+		if err != nil {
+			log.Fatal(err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return nc, js
+	}
+	nc, js := connect()
+	defer nc.Close()
+
+	f, err := dlq.NewForwarder(js, dlq.WithLogger(quiet)) // dlq.WithReplicas(3) in a cluster
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { _ = f.Run(ctx) }() // cancel ctx to stop it
+
+	// A worker that dies in the middle of the task's only attempt.
+	resize := tasks.Define[string]("image.resize", tasks.WithMaxAttempts(1), tasks.WithAckWait(time.Second))
+	wnc, wjs := connect()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, resize, func(ctx context.Context, t *tasks.Task[string]) error {
+		wnc.Close() // the process is killed: no ack, no record
+		return nil
+	})
+	w, err := consumer.New(wjs, reg, consumer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+	p, err := producer.New(js, producer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := producer.Enqueue(ctx, p, resize, "cat.png", producer.WithID("resize:cat")); err != nil {
+		log.Fatal(err)
+	}
+
+	in, err := dlq.NewInspector(js)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var entries []dlq.Entry
+	for len(entries) == 0 && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond) // about an ack wait after the worker died
+		if entries, err = in.List(ctx, dlq.Filter{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if len(entries) == 0 {
+		log.Fatal("the task was never dead-lettered")
+	}
+	fmt.Println(entries[0].ID, entries[0].Reason, string(entries[0].Payload))
+	// Output:
+	// resize:cat max_deliveries "cat.png"
+}
+
+// Page through the newest records of one task, a page at a time.
+func ExampleInspector_List() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := embedded.Start(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := srv.Connect()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -106,30 +183,53 @@ func ExampleForwarder() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	f, err := dlq.NewForwarder(js, dlq.WithReplicas(3))
+	send := tasks.Define[string]("email.send")
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, send, func(ctx context.Context, t *tasks.Task[string]) error {
+		return tasks.Permanent(fmt.Errorf("no mailbox %s", t.Payload))
+	})
+	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := f.Run(ctx); err != nil {
+	go func() { _ = w.Run(ctx) }()
+	defer w.Shutdown(ctx)
+	p, err := producer.New(js, producer.WithLogger(quiet))
+	if err != nil {
 		log.Fatal(err)
 	}
-}
+	for _, to := range []string{"ada", "bob", "cy", "dee", "eve"} {
+		if _, err := producer.Enqueue(ctx, p, send, to, producer.WithID("mail:"+to)); err != nil {
+			log.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // filed one after the other
+	}
+	in, err := dlq.NewInspector(js)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for st, _ := in.Stats(ctx); st.Total < 5 && ctx.Err() == nil; st, _ = in.Stats(ctx) {
+		time.Sleep(10 * time.Millisecond)
+	}
 
-// Page through the newest records of one task, a page at a time.
-func ExampleInspector_List() {
-	var (
-		ctx = context.Background()
-		in  *dlq.Inspector // from dlq.NewInspector
-	)
-	f := dlq.Filter{Task: "email.send", Order: dlq.NewestFirst, Limit: 50}
-	for {
+	f := dlq.Filter{Task: "email.send", Order: dlq.NewestFirst, Limit: 2}
+	for n := 1; ; n++ {
 		page, err := in.List(ctx, f)
-		if err != nil || len(page) == 0 {
-			return
+		if err != nil {
+			log.Fatal(err)
 		}
+		if len(page) == 0 {
+			break
+		}
+		fmt.Print("page ", n, ":")
 		for _, e := range page {
-			fmt.Println(e.Seq, e.FailedAt, e.Reason, e.Error)
+			fmt.Print(" ", e.ID, " (", e.Error, ")")
 		}
+		fmt.Println()
 		f.After = page[len(page)-1].Seq
 	}
+	// Output:
+	// page 1: mail:eve (permanent: no mailbox eve) mail:dee (permanent: no mailbox dee)
+	// page 2: mail:cy (permanent: no mailbox cy) mail:bob (permanent: no mailbox bob)
+	// page 3: mail:ada (permanent: no mailbox ada)
 }

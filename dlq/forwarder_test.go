@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/internal/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -91,20 +93,15 @@ func TestForwarderKilledBetweenPublishAndDelete(t *testing.T) {
 	}
 }
 
-// crashAfterFiling is a worker middleware that kills the worker (closes its
-// connection) right after its dead-letter record is stored and before the
-// Term that would delete the task.
-func crashAfterFiling(nc *nats.Conn) tasks.Middleware {
-	return func(next tasks.Handler) tasks.Handler {
-		return func(ctx context.Context, env *tasks.Envelope) error {
-			ctx = tasks.WithDeadLetterMiddleware(ctx, func(publish tasks.Enqueuer) tasks.Enqueuer {
-				return func(ctx context.Context, batch []*tasks.Envelope) []error {
-					errs := publish(ctx, batch)
-					nc.Close()
-					return errs
-				}
-			})
-			return next(ctx, env)
+// crashAfterFiling is a dead-letter middleware that kills the worker
+// (closes its connection) right after its dead-letter record is stored and
+// before the Term that would delete the task.
+func crashAfterFiling(nc *nats.Conn) tasks.EnqueueMiddleware {
+	return func(publish tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			errs := publish(ctx, batch)
+			nc.Close()
+			return errs
 		}
 	}
 }
@@ -127,7 +124,7 @@ func TestWorkerAndForwarderNeverFileOneTaskTwice(t *testing.T) {
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
 		return tasks.Permanent(errors.New("card expired"))
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithMiddleware(crashAfterFiling(nc)))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithDeadLetterMiddleware(crashAfterFiling(nc)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +256,7 @@ func TestForwarderEndsWithItsConnection(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	nc, js := embeddedtest.Connect(t, b.srv)
-	f, err := dlq.NewForwarder(js, dlq.WithLogger(testLogger(t)))
+	f, err := dlq.NewForwarder(js, dlq.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

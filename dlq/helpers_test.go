@@ -1,14 +1,14 @@
 package dlq_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jetq/jetq/internal/testkit"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,7 +39,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testLogger(t)))
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,20 +48,6 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	return &bundle{srv: srv, js: js, p: p, in: in}
-}
-
-// testLogger sends a component's log to the test's log, so a failing test
-// shows what it saw.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }
 
 // runWorker runs a worker on its own connection until the test ends.
@@ -82,7 +68,7 @@ type runningWorker struct {
 func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
 	t.Helper()
 	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testLogger(t))}, opts...)...)
+	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +107,7 @@ func (rf *runningForwarder) stop() error {
 func (b *bundle) runForwarder(t *testing.T, opts ...dlq.Option) *runningForwarder {
 	t.Helper()
 	_, js := embeddedtest.Connect(t, b.srv)
-	f, err := dlq.NewForwarder(js, append([]dlq.Option{dlq.WithLogger(testLogger(t))}, opts...)...)
+	f, err := dlq.NewForwarder(js, append([]dlq.Option{dlq.WithLogger(testkit.Logger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +140,7 @@ func (b *bundle) dieOnEveryAttempt(t *testing.T, def *tasks.Definition[Job]) {
 			close(started)
 			return nil
 		})
-		w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)))
+		w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,17 +228,7 @@ func (b *bundle) workEmpty(t *testing.T) {
 // waitFor polls cond until it returns nil, for at most 30 s.
 func waitFor(t *testing.T, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 30*time.Second, cond)
 }
 
 // waitRecords waits until the dead-letter stream holds want records and

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
@@ -354,21 +355,13 @@ func (in *Inspector) Delete(ctx context.Context, seq uint64) error {
 
 func (in *Inspector) delete(ctx context.Context, r *reader, seq uint64) error {
 	err := r.stream.DeleteMsg(ctx, seq)
-	if err != nil && gone(err) {
+	if err != nil && retry.Gone(err) {
 		return fmt.Errorf("%w: %d", ErrNotFound, seq)
 	}
 	if err != nil {
 		return fmt.Errorf("dlq: delete record %d: %w", seq, err)
 	}
 	return nil
-}
-
-// gone reports a delete that failed because the message is not there.
-func gone(err error) bool {
-	s := err.Error()
-	return errors.Is(err, jetstream.ErrMsgNotFound) ||
-		errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) &&
-			(strings.Contains(s, "no message found") || strings.Contains(s, "err_code=10043")) // sequence not found
 }
 
 // Purge removes every record f selects (f.Limit and f.Order aside, f.After

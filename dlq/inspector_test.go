@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/internal/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -144,7 +146,7 @@ func TestReplayAllReplaysWhatWasThere(t *testing.T) {
 	var fixed atomic.Bool // never: each replay fails and is filed again
 	reg := tasks.NewRegistry()
 	runs := fixable(reg, def, &fixed)
-	if _, err := (wire.Topology{}).Ensure(ctx, b.js, testLogger(t)); err != nil {
+	if _, err := (wire.Topology{}).Ensure(ctx, b.js, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

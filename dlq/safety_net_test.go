@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/internal/testkit"
+
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
@@ -38,7 +40,7 @@ func (b *bundle) killOnLastAttempt(t *testing.T, def *tasks.Definition[Job], n i
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithConcurrency(n))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithConcurrency(n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
 		return tasks.Permanent(errors.New("card expired"))
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithMiddleware(crashAfterFiling(nc)))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithDeadLetterMiddleware(crashAfterFiling(nc)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,15 +92,11 @@ func (p *Producer) reprovision(ctx context.Context) {
 // answered a publish.
 const reprovisionCheck = 500 * time.Millisecond
 
-// noRetry leaves retries to publish, which knows the task may have been
-// stored by an earlier try.
-var noRetry = jetstream.WithRetryAttempts(0)
-
 // publishSync publishes batch[i] and waits for its acknowledgement, at most
 // the ack timeout. It returns {i} when the failure is worth a retry.
 func (p *Producer) publishSync(ctx context.Context, batch []*tasks.Envelope, i int, errs []error, retried []bool) []int {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.ackTimeout)
-	ack, err := p.js.PublishMsg(actx, wire.Msg(batch[i]), noRetry)
+	ack, err := p.js.PublishMsg(actx, wire.Msg(batch[i]))
 	cancel()
 	if err == nil {
 		errs[i] = p.stored(batch[i], ack, retried[i])
@@ -164,7 +159,7 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 			}
 			settled++
 		}
-		f, err := p.js.PublishMsgAsync(wire.Msg(batch[i]), noRetry)
+		f, err := p.js.PublishMsgAsync(wire.Msg(batch[i]))
 		sent++
 		if err != nil {
 			fail(i, err)
@@ -214,7 +209,7 @@ func isNoResponders(err error) bool {
 func (p *Producer) classify(ctx context.Context, err error) error {
 	var apiErr *jetstream.APIError
 	switch {
-	case errors.As(err, &apiErr) && queueFull(apiErr):
+	case errors.As(err, &apiErr) && retry.Full(apiErr):
 		return fmt.Errorf("%w: stream %s: %s", ErrQueueFull, p.cfg.topology.Names.WorkStream(), apiErr.Description)
 	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
 		return fmt.Errorf("producer: %w: %w", tasks.ErrInvalidPayload, err)
@@ -225,31 +220,5 @@ func (p *Producer) classify(ctx context.Context, err error) error {
 // retryable reports whether a publish that failed with err may succeed when
 // repeated with the same ID.
 func (p *Producer) retryable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		// 503 answers are a cluster without a leader or quorum; a full queue
-		// is the caller's decision.
-		return apiErr.Code == 503 && !queueFull(apiErr)
-	}
-	return errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrDisconnected) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) ||
-		errors.Is(err, nats.ErrReconnectBufExceeded)
-}
-
-// queueFull reports a stream or server that refuses messages for lack of room.
-func queueFull(e *jetstream.APIError) bool {
-	switch e.ErrorCode {
-	case 10047, 10023: // insufficient storage / resources on the server
-		return true
-	case 10077: // store failed: the DiscardNew limits say why
-		return strings.Contains(e.Description, "maximum messages") || strings.Contains(e.Description, "maximum bytes")
-	}
-	return false
+	return ctx.Err() == nil && retry.Transient(err)
 }

@@ -38,23 +38,3 @@ func ChainEnqueue(e Enqueuer, mw ...EnqueueMiddleware) Enqueuer {
 	}
 	return e
 }
-
-type deadLetterKey struct{}
-
-// WithDeadLetterMiddleware returns a ctx under which the worker publishes
-// the dead-letter record of the delivery being processed through mw: a
-// [Middleware] sets it on the ctx it passes to next. The record reaches mw as
-// a batch of one envelope: Subject, ID (the record's Nats-Msg-Id), Name,
-// Queue, Header and Body of the record, and the Outcome being applied; after
-// next the envelope has Stream and Sequence. Tracing uses it to time the
-// record's publish in the task's trace.
-func WithDeadLetterMiddleware(ctx context.Context, mw EnqueueMiddleware) context.Context {
-	return context.WithValue(ctx, deadLetterKey{}, mw)
-}
-
-// DeadLetterMiddleware returns the middleware set with
-// [WithDeadLetterMiddleware], or nil.
-func DeadLetterMiddleware(ctx context.Context) EnqueueMiddleware {
-	mw, _ := ctx.Value(deadLetterKey{}).(EnqueueMiddleware)
-	return mw
-}

@@ -37,9 +37,9 @@ import (
 // handler that overran its timeout), jetq.retry.delay in seconds or
 // jetq.dead_letter.reason, and an event named after the outcome, such as
 // jetq.retry. A handler error is recorded as an exception event, with status
-// Error and error.type. A dead-lettered task also gets a
-// "send <prefix>.dlq.<queue>.<name>" child span timing the publish of its
-// dead-letter record.
+// Error and error.type. [DeadLetter], given to
+// consumer.WithDeadLetterMiddleware, adds a child span timing the publish
+// of a dead-lettered task's record.
 //
 // Metrics: messaging.client.consumed.messages counts deliveries,
 // messaging.process.duration times them by jetq.outcome,
@@ -57,7 +57,6 @@ func Consumer(opts ...Option) tasks.Middleware {
 		linkOnly: c.linkOnly,
 		metrics:  newConsumerMetrics(c.meter()),
 	}
-	m.deadLetters = m.deadLetterMiddleware
 	return func(next tasks.Handler) tasks.Handler {
 		return func(ctx context.Context, env *tasks.Envelope) error {
 			return m.process(ctx, env, next)
@@ -71,9 +70,6 @@ type processor struct {
 	linkOnly bool
 	metrics  consumerMetrics
 	starts   spanStarts
-	// deadLetters is deadLetterMiddleware as a value, made once rather
-	// than for every task.
-	deadLetters tasks.EnqueueMiddleware
 }
 
 // spanStart is what every span of one kind about one subject starts with,
@@ -155,11 +151,6 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 		m.metrics.started(ctx, env, start)
 	}
 
-	// A no-op span's dead-letter span would be a no-op too: the ctx goes
-	// without the middleware and its allocation.
-	if !isNoop(span) {
-		ctx = tasks.WithDeadLetterMiddleware(ctx, m.deadLetters)
-	}
 	err := next(ctx, env)
 
 	o := env.Outcome

@@ -3,13 +3,14 @@
 //
 // # Setup
 //
-//	shutdown, err := tracing.Setup(ctx, "billing") // OTLP/HTTP, OTEL_EXPORTER_OTLP_* variables
-//	defer shutdown(context.Background())
 //	p, err := producer.New(js, producer.WithMiddleware(tracing.Producer()))
-//	w, err := consumer.New(js, reg, consumer.WithMiddleware(tracing.Consumer()))
+//	w, err := consumer.New(js, reg, consumer.WithMiddleware(tracing.Consumer()),
+//		consumer.WithDeadLetterMiddleware(tracing.DeadLetter()))
 //
 // [Producer] and [Consumer] use the otel globals unless given [WithTracerProvider],
-// [WithMeterProvider] or [WithPropagators]; [Setup] installs them.
+// [WithMeterProvider] or [WithPropagators]. The package depends on the
+// OpenTelemetry API only; telemetry.Setup installs an SDK with OTLP
+// exporters as the globals.
 //
 // # Traces
 //
@@ -23,8 +24,9 @@
 // Spans follow the OpenTelemetry messaging conventions (semconv v1.43.0) with
 // messaging.system "nats"; jetq's own attributes are under jetq.*.
 //
-// A dead-lettered task gets a "send jetq.dlq.<queue>.<name>" span under its
-// last process span, timing the publish of its dead-letter record. A task
+// With [DeadLetter], a dead-lettered task gets a "send jetq.dlq.<queue>.<name>"
+// span under its last process span, timing the publish of its dead-letter
+// record. A task
 // replayed from the dead-letter stream carries [ReplayHeader]: its processing
 // starts a new trace linked to the original.
 //

@@ -24,7 +24,7 @@ import (
 
 // A task enqueued inside a request is processed in the request's trace:
 // its send span, one process span per attempt, and the handler's own spans
-// under each attempt. In a real program, tracing.Setup installs the
+// under each attempt. In a real program, telemetry.Setup installs the
 // providers and the middlewares need no options.
 func Example() {
 	ctx := context.Background()

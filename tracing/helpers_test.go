@@ -1,14 +1,14 @@
 package tracing_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/jetq/jetq/internal/testkit"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -61,7 +61,7 @@ func setup(t *testing.T, opts ...tracing.Option) *bundle {
 		_ = b.tp.Shutdown(context.Background())
 		_ = b.mp.Shutdown(context.Background())
 	})
-	p, err := producer.New(b.js, producer.WithLogger(testLogger(t)),
+	p, err := producer.New(b.js, producer.WithLogger(testkit.Logger(t)),
 		producer.WithMiddleware(tracing.Producer(b.options(opts...)...)))
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +82,9 @@ func (b *bundle) options(opts ...tracing.Option) []tracing.Option {
 func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...tracing.Option) {
 	t.Helper()
 	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)),
-		consumer.WithMiddleware(tracing.Consumer(b.options(opts...)...)))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)),
+		consumer.WithMiddleware(tracing.Consumer(b.options(opts...)...)),
+		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(b.options(opts...)...)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func (b *bundle) tracer() trace.Tracer { return b.tp.Tracer("test") }
 func (b *bundle) waitSpans(t *testing.T, cond func(spans []sdktrace.ReadOnlySpan) error) []sdktrace.ReadOnlySpan {
 	t.Helper()
 	var spans []sdktrace.ReadOnlySpan
-	waitFor(t, 30*time.Second, func() error {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		spans = b.spans.Ended()
 		return cond(spans)
 	})
@@ -140,22 +141,6 @@ func (b *bundle) collect(t *testing.T) metricdata.ResourceMetrics {
 		t.Fatal(err)
 	}
 	return rm
-}
-
-// waitFor polls cond until it returns nil or within passes.
-func waitFor(t *testing.T, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // named returns the spans called name, in start order.
@@ -248,17 +233,4 @@ func fixedHex(n int, seed byte) string {
 		b[i] = seed + byte(i)
 	}
 	return hex.EncodeToString(b)
-}
-
-// testLogger sends the library's log to the test's log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }

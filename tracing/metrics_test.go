@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/internal/testkit"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -83,7 +85,7 @@ func TestMetrics(t *testing.T) {
 
 	task := attribute.String("jetq.task.name", "metrics.task")
 	var rm metricdata.ResourceMetrics
-	waitFor(t, 30*time.Second, func() error {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		rm = b.collect(t)
 		if got := total(rm, "messaging.process.duration", task); got != 4 {
 			return fmt.Errorf("processed deliveries: got %v, want 4", got)

@@ -155,11 +155,8 @@ func TestConsumerRecordsOutcomes(t *testing.T) {
 				env.Outcome = tc.outcome
 				if tc.outcome.Action == tasks.ActionDeadLetter {
 					// As the worker does: file the record through the
-					// middleware the process span put in ctx.
-					mw := tasks.DeadLetterMiddleware(ctx)
-					if mw == nil {
-						t.Fatal("no dead-letter middleware in the handler's ctx")
-					}
+					// dead-letter middleware, under the handler's ctx.
+					mw := tracing.DeadLetter(u.opts...)
 					rec := &tasks.Envelope{Subject: "jetq.dlq.default.unit.task", ID: "JETQ_TASKS:9", Name: env.Name, Queue: env.Queue, Outcome: tc.outcome}
 					mw(func(_ context.Context, batch []*tasks.Envelope) []error {
 						batch[0].Stream, batch[0].Sequence = "JETQ_DLQ", 1

@@ -20,7 +20,7 @@ type config struct {
 
 // newConfig applies opts and fills what they left out from the otel
 // globals. The globals delegate to whatever is installed later, so a
-// middleware built before [Setup] runs still reports to Setup's providers.
+// middleware built before telemetry.Setup runs still reports to its providers.
 func newConfig(opts []Option) config {
 	var c config
 	for _, opt := range opts {
@@ -75,7 +75,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithPropagators injects and extracts the trace context in task headers
 // with p. Default: the global propagator, otel.GetTextMapPropagator(), which
-// propagates nothing until one is installed ([Setup] installs W3C trace
+// propagates nothing until one is installed (telemetry.Setup installs W3C trace
 // context and baggage). A nil p keeps the default.
 func WithPropagators(p propagation.TextMapPropagator) Option {
 	return func(c *config) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jetq/jetq/internal/testkit"
+
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -453,8 +455,9 @@ func TestAmbientSpanIsLinked(t *testing.T) {
 		}
 	}
 	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)),
-		consumer.WithMiddleware(outer, tracing.Consumer(b.options()...)))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)),
+		consumer.WithMiddleware(outer, tracing.Consumer(b.options()...)),
+		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(b.options()...)))
 	if err != nil {
 		t.Fatal(err)
 	}

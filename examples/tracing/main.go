@@ -22,6 +22,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/telemetry"
 	"github.com/jetq/jetq/tracing"
 )
 
@@ -71,7 +72,7 @@ func run() error {
 			os.Setenv("OTEL_METRICS_EXPORTER", "none")
 		}
 		var err error
-		if shutdown, err = tracing.Setup(ctx, "jetq-example"); err != nil {
+		if shutdown, err = telemetry.Setup(ctx, "jetq-example"); err != nil {
 			return err
 		}
 	} else {
@@ -133,7 +134,8 @@ func run() error {
 	})
 	// The tracing middleware goes first, so that it sees the settlement last.
 	w, err := consumer.New(js, reg, consumer.WithLogger(log),
-		consumer.WithMiddleware(tracing.Consumer(), watch))
+		consumer.WithMiddleware(tracing.Consumer(), watch),
+		consumer.WithDeadLetterMiddleware(tracing.DeadLetter()))
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -161,7 +161,7 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 	}); err != nil {
 		return fmt.Errorf("record status of task %s: %w", id, err)
 	}
-	if err := work.DeleteMsg(ctx, adv.StreamSeq); err != nil && !gone(err) {
+	if err := work.DeleteMsg(ctx, adv.StreamSeq); err != nil && !retry.Gone(err) {
 		return fmt.Errorf("delete task %d: %w", adv.StreamSeq, err)
 	}
 	f.filed.Add(1)
@@ -173,15 +173,4 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 		slog.String(keyTask, name), slog.String(keyQueue, queue), slog.String(keyID, id),
 		slog.Uint64(keySeq, adv.StreamSeq), slog.Int(keyDeliveries, adv.Deliveries), slog.Bool("already_filed", ack.Duplicate))
 	return nil
-}
-
-// gone reports a delete that failed because the message is not there.
-func gone(err error) bool {
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return true
-	}
-	s := err.Error()
-	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) &&
-		(strings.Contains(s, "no message found") || strings.Contains(s, fmt.Sprintf("err_code=%d", jetstream.JSErrCodeMessageNotFound)) ||
-			strings.Contains(s, "err_code=10043")) // sequence not found
 }

@@ -1,4 +1,4 @@
-package tracing
+package telemetry
 
 import (
 	"context"
@@ -19,36 +19,37 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// SetupOption configures [Setup].
-type SetupOption func(*setupConfig)
+// Option configures [Setup].
+type Option func(*config)
 
-type setupConfig struct {
+type config struct {
 	version string
 	attrs   []attribute.KeyValue
 	sampler sdktrace.Sampler
 }
 
 // WithServiceVersion sets the resource's service.version. Default: none.
-func WithServiceVersion(v string) SetupOption {
-	return func(c *setupConfig) { c.version = v }
+func WithServiceVersion(v string) Option {
+	return func(c *config) { c.version = v }
 }
 
 // WithResourceAttributes adds attrs to the resource that describes this
 // process, such as deployment.environment.name. Calls add up; the
 // OTEL_RESOURCE_ATTRIBUTES variable overrides them.
-func WithResourceAttributes(attrs ...attribute.KeyValue) SetupOption {
-	return func(c *setupConfig) { c.attrs = append(c.attrs, attrs...) }
+func WithResourceAttributes(attrs ...attribute.KeyValue) Option {
+	return func(c *config) { c.attrs = append(c.attrs, attrs...) }
 }
 
 // WithSampler samples traces with s. Default: what OTEL_TRACES_SAMPLER
 // says, else every trace whose parent is sampled or that has none
 // (ParentBased(AlwaysSample)). A nil s keeps the default.
-func WithSampler(s sdktrace.Sampler) SetupOption {
-	return func(c *setupConfig) { c.sampler = s }
+func WithSampler(s sdktrace.Sampler) Option {
+	return func(c *config) { c.sampler = s }
 }
 
 // Setup exports this process's traces and metrics over OTLP/HTTP and makes
-// them the otel globals, which [Producer] and [Consumer] use by default.
+// them the otel globals, which tracing.Producer and tracing.Consumer use by
+// default.
 //
 // The exporters follow the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT
 // (default https://localhost:4318; an http:// endpoint turns TLS off), the
@@ -73,8 +74,8 @@ func WithSampler(s sdktrace.Sampler) SetupOption {
 // shutdown flushes what is buffered and stops both exporters, within its
 // ctx; call it before the process exits. It returns the errors of both, and
 // the same result when called again.
-func Setup(ctx context.Context, serviceName string, opts ...SetupOption) (shutdown func(context.Context) error, err error) {
-	var cfg setupConfig
+func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown func(context.Context) error, err error) {
+	var cfg config
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -99,7 +100,7 @@ func Setup(ctx context.Context, serviceName string, opts ...SetupOption) (shutdo
 		// A malformed OTEL_RESOURCE_ATTRIBUTES loses only its own attributes.
 		otel.Handle(err)
 	case err != nil:
-		return nil, fmt.Errorf("tracing: resource: %w", err)
+		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
 
 	tracesOn, err := exporterOn("OTEL_TRACES_EXPORTER")
@@ -117,7 +118,7 @@ func Setup(ctx context.Context, serviceName string, opts ...SetupOption) (shutdo
 	if tracesOn {
 		exp, err := otlptracehttp.New(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("tracing: trace exporter: %w", err)
+			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
 		}
 		tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
 		if cfg.sampler != nil {
@@ -131,7 +132,7 @@ func Setup(ctx context.Context, serviceName string, opts ...SetupOption) (shutdo
 			if tp != nil {
 				_ = tp.Shutdown(ctx)
 			}
-			return nil, fmt.Errorf("tracing: metric exporter: %w", err)
+			return nil, fmt.Errorf("telemetry: metric exporter: %w", err)
 		}
 		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res))
 	}
@@ -158,7 +159,7 @@ func Setup(ctx context.Context, serviceName string, opts ...SetupOption) (shutdo
 				errs = append(errs, mp.Shutdown(ctx))
 			}
 			if err := errors.Join(errs...); err != nil {
-				result = fmt.Errorf("tracing: shutdown: %w", err)
+				result = fmt.Errorf("telemetry: shutdown: %w", err)
 			}
 		})
 		return result
@@ -174,6 +175,6 @@ func exporterOn(name string) (bool, error) {
 	case "none":
 		return false, nil
 	default:
-		return false, fmt.Errorf("tracing: %s=%q: Setup exports with otlp, or none", name, v)
+		return false, fmt.Errorf("telemetry: %s=%q: Setup exports with otlp, or none", name, v)
 	}
 }

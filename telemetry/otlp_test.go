@@ -1,4 +1,4 @@
-package tracing_test
+package telemetry_test
 
 import (
 	"compress/gzip"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jetq/jetq/internal/testkit"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -28,6 +30,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/telemetry"
 	"github.com/jetq/jetq/tracing"
 )
 
@@ -147,6 +150,11 @@ func stringAttrs(kvs []*commonpb.KeyValue) map[string]string {
 	return out
 }
 
+// Args is the payload of the test tasks.
+type Args struct {
+	N int `json:"n"`
+}
+
 // runOne enqueues one task of a fresh definition through a producer and a
 // worker with the given middleware and waits until it is handled.
 func runOne(t *testing.T, name string, pmw tasks.EnqueueMiddleware, cmw tasks.Middleware) {
@@ -160,14 +168,14 @@ func runOne(t *testing.T, name string, pmw tasks.EnqueueMiddleware, cmw tasks.Mi
 		close(handled)
 		return nil
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testLogger(t)), consumer.WithMiddleware(cmw))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithMiddleware(cmw))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.Run(ctx) }()
-	p, err := producer.New(js, producer.WithLogger(testLogger(t)), producer.WithMiddleware(pmw))
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithMiddleware(pmw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +238,7 @@ func TestSetup(t *testing.T) {
 		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
 	})
 	ctx := context.Background()
-	shutdown, err := tracing.Setup(ctx, "jetq-setup-test", tracing.WithServiceVersion("1.2.3"))
+	shutdown, err := telemetry.Setup(ctx, "jetq-setup-test", telemetry.WithServiceVersion("1.2.3"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +310,7 @@ func TestSetupExporterVariables(t *testing.T) {
 			otel.SetTracerProvider(tp)
 			otel.SetMeterProvider(mp)
 			t.Cleanup(func() { otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator()) })
-			shutdown, err := tracing.Setup(context.Background(), "jetq-test")
+			shutdown, err := telemetry.Setup(context.Background(), "jetq-test")
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("Setup accepted it")

@@ -1,0 +1,39 @@
+package testkit
+
+import (
+	"bytes"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// Logger returns a logger that writes to t's log at Info and above, so a
+// failing test shows what the component saw.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(writer{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type writer struct{ t testing.TB }
+
+func (w writer) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// WaitFor polls cond every 20 ms until it returns nil, and fails t with
+// cond's last error when within has passed.
+func WaitFor(t testing.TB, within time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v: %v", within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
