@@ -14,7 +14,6 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/forwarder"
-	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/tasks"
 )
@@ -243,28 +242,21 @@ func (w *Worker) provision(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(w.stopCtx, cancel)
 	defer stop()
-	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
-	for {
-		work, err := w.cfg.topology.Ensure(ctx, w.js, w.log)
-		if err == nil {
-			// On a WorkQueue stream consumers must have the stream's
-			// replicas, whoever created it and however.
-			for _, r := range w.routes {
-				r.consumer.Replicas = work.Replicas
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return nil // stopped before it started: not a failure
-		}
-		if !retry.Transient(err) {
-			return fmt.Errorf("consumer: %w", err)
-		}
-		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot provision streams yet; retrying", slog.String(keyError, err.Error()))
-		if bo.Wait(ctx) != nil {
-			return nil
-		}
+	work, err := w.cfg.topology.Provision(ctx, w.js, w.log, 0)
+	switch {
+	case ctx.Err() != nil:
+		return nil // stopped before it started: not a failure
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return ErrConnectionClosed
+	case err != nil:
+		return fmt.Errorf("consumer: %w", err)
 	}
+	// On a WorkQueue stream consumers must have the stream's replicas,
+	// whoever created it and however.
+	for _, r := range w.routes {
+		r.consumer.Replicas = work.Replicas
+	}
+	return nil
 }
 
 // watchConnection logs connection losses and recoveries, and ends Run when

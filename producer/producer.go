@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
@@ -64,8 +63,9 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 }
 
 // Provision creates the streams jetq needs if they are missing; the first
-// enqueue does it too. Use it to fail fast at start-up. It does not retry:
-// see [Producer.ensure] for that.
+// enqueue does it too. Use it to fail fast at start-up. While the server
+// cannot answer yet (a cluster electing leaders) it tries again, within the
+// retry timeout ([WithRetryTimeout]) and ctx.
 func (p *Producer) Provision(ctx context.Context) error {
 	if p.provisioned.Load() {
 		return nil
@@ -75,27 +75,11 @@ func (p *Producer) Provision(ctx context.Context) error {
 	if p.provisioned.Load() {
 		return nil
 	}
-	if _, err := p.cfg.topology.Ensure(ctx, p.js, p.cfg.log); err != nil {
+	if _, err := p.cfg.topology.Provision(ctx, p.js, p.cfg.log, p.cfg.retryTimeout); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
 	p.provisioned.Store(true)
 	return nil
-}
-
-// ensure provisions before an enqueue, retrying what a retry can fix (a
-// cluster electing leaders) within the retry timeout, as publishes do.
-func (p *Producer) ensure(ctx context.Context) error {
-	bo := retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
-	for {
-		err := p.Provision(ctx)
-		if err == nil || !p.retryable(ctx, err) {
-			return err
-		}
-		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: streams not reachable yet; retrying", slog.String("error", err.Error()))
-		if werr := bo.Wait(ctx); werr != nil {
-			return err
-		}
-	}
 }
 
 // Enqueue validates payload, encodes it and publishes it as one task of def,
@@ -120,7 +104,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 	if err != nil {
 		return Result{}, err
 	}
-	if err := p.ensure(ctx); err != nil {
+	if err := p.Provision(ctx); err != nil {
 		return Result{ID: env.ID}, err
 	}
 	errs := p.enqueue(ctx, []*tasks.Envelope{env})
@@ -164,7 +148,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 	if len(bodies) == 0 {
 		return nil, nil
 	}
-	if err := p.ensure(ctx); err != nil {
+	if err := p.Provision(ctx); err != nil {
 		return nil, err
 	}
 	results := make([]Result, len(bodies))

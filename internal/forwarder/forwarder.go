@@ -174,22 +174,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // provision creates the streams, retrying what a retry can fix. It returns
 // nil when ctx ends first.
 func (f *Forwarder) provision(ctx context.Context) error {
-	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
-	for {
-		_, err := f.cfg.Topology.Ensure(ctx, f.js, f.log)
-		switch {
-		case err == nil, ctx.Err() != nil:
-			return nil
-		case f.js.Conn().IsClosed():
-			return nats.ErrConnectionClosed
-		case !retry.Transient(err):
-			return err
-		}
-		f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot provision streams yet; retrying", slog.String(keyError, err.Error()))
-		if bo.Wait(ctx) != nil {
-			return nil
-		}
+	_, err := f.cfg.Topology.Provision(ctx, f.js, f.log, 0)
+	if ctx.Err() != nil {
+		return nil
 	}
+	return err
 }
 
 // session is one Consume on the shared durable.

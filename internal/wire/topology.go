@@ -8,8 +8,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -178,24 +180,69 @@ func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
 }
 
 // Ensure creates the streams that are missing and returns the work stream's
-// configuration as the server has it. A stream that exists is used as it is;
-// where it differs from what t asks for, a warning is logged. A work stream
-// that is not a WorkQueue stream over the task subjects cannot be used and is
-// an error.
+// configuration as the server has it. A stream that exists is used as it is:
+// where it differs from what t asks for (replicas, limits, windows), a
+// warning gives both values, since whoever created it decided for everyone.
+// A setting that breaks a guarantee is an error: a work stream that is not
+// a WorkQueue stream over the task subjects, or that evicts queued tasks
+// (DiscardOld with limits, or a max age), and a dead-letter stream that does not keep its
+// records (not Limits retention).
 func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (jetstream.StreamConfig, error) {
 	work, err := ensureStream(ctx, js, t.WorkStream(), log)
 	if err != nil {
 		return work, err
 	}
-	if work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, t.WorkSubjects()) {
+	switch {
+	case work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, t.WorkSubjects()):
 		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, t.WorkSubjects())
+	case work.Discard != jetstream.DiscardNew && (work.MaxMsgs > 0 || work.MaxBytes > 0 || work.MaxMsgsPerSubject > 0):
+		return work, fmt.Errorf("stream %s discards old messages when full, which would evict queued tasks; set its discard policy to new (nats stream edit %s --discard new)", work.Name, work.Name)
+	case work.MaxAge > 0:
+		return work, fmt.Errorf("stream %s removes messages after %v, which would evict queued tasks; remove its max age (nats stream edit %s --max-age 0)", work.Name, work.MaxAge, work.Name)
 	}
-	for _, cfg := range []jetstream.StreamConfig{t.DLQStream(), t.EventsStream()} {
-		if _, err := ensureStream(ctx, js, cfg, log); err != nil {
-			return work, err
-		}
+	dlq, err := ensureStream(ctx, js, t.DLQStream(), log)
+	if err != nil {
+		return work, err
+	}
+	if dlq.Retention != jetstream.LimitsPolicy {
+		return work, fmt.Errorf("stream %s exists with %s retention, which would drop dead-letter records; it must keep them (limits retention): delete it or choose another prefix", dlq.Name, dlq.Retention)
+	}
+	if _, err := ensureStream(ctx, js, t.EventsStream(), log); err != nil {
+		return work, err
 	}
 	return work, nil
+}
+
+// Provision makes the streams as [Topology.Ensure] does, and tries again —
+// after 100 ms, doubling to 2 s — while the server cannot answer yet (a
+// cluster electing its leaders, a restart), logging each retry, for at most
+// budget (0: until ctx ends). It is the one provisioning loop of producers,
+// workers and forwarders. It returns the work stream's configuration, or
+// ctx's error when ctx ends first, nats.ErrConnectionClosed when the
+// connection is closed, and at once the error of a stream that exists in a
+// form jetq cannot use.
+func (t Topology) Provision(ctx context.Context, js jetstream.JetStream, log *slog.Logger, budget time.Duration) (jetstream.StreamConfig, error) {
+	bo := retry.New(100*time.Millisecond, 2*time.Second, budget)
+	for {
+		work, err := t.Ensure(ctx, js, log)
+		switch {
+		case err == nil:
+			return work, nil
+		case ctx.Err() != nil:
+			return work, ctx.Err()
+		case js.Conn().IsClosed():
+			return work, nats.ErrConnectionClosed
+		case !retry.Transient(err):
+			return work, err
+		}
+		log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot provision streams yet; retrying", slog.String("error", err.Error()))
+		if werr := bo.Wait(ctx); werr != nil {
+			if errors.Is(werr, retry.ErrBudget) {
+				return work, err
+			}
+			return work, werr
+		}
+	}
 }
 
 // requestTimeout bounds each provisioning request: while a cluster elects
