@@ -105,7 +105,9 @@ func (w *Worker) pull(r *route) {
 	ctx := w.stopCtx
 	var batches sync.WaitGroup
 	defer batches.Wait()
-	bo := retry.New(200*time.Millisecond, 15*time.Second, 0)
+	// At most a second between tries: pulls resume soon after a new
+	// consumer leader is elected.
+	bo := retry.New(100*time.Millisecond, time.Second, 0)
 	var cons jetstream.Consumer
 	idle, recovering := true, false
 	for ctx.Err() == nil {
