@@ -157,25 +157,48 @@ func (w *Worker) pull(r *route) {
 			bo.Reset()
 		case end := <-ended:
 			idle = end.got == 0
-			if end.err == nil {
+			switch w.pullEnded(ctx, r, end.err) {
+			case pullAgain:
 				bo.Reset()
-				continue
-			}
-			switch {
-			case errors.Is(end.err, context.Canceled), errors.Is(end.err, context.DeadlineExceeded):
-			case errors.Is(end.err, jetstream.ErrNoHeartbeat):
-				w.logRoute(ctx, r, slog.LevelInfo, "jetq: pull lost its heartbeat; pulling again")
-			case errors.Is(end.err, jetstream.ErrConsumerDeleted), errors.Is(end.err, jetstream.ErrConsumerNotFound):
-				w.logRoute(ctx, r, slog.LevelWarn, "jetq: consumer deleted on the server; recreating it")
+			case pullRecreate:
 				cons, recovering = nil, true
-			default:
-				if !w.pullFailed(ctx, r, "jetq: pull failed; retrying", end.err) || bo.Wait(ctx) != nil {
+			case pullBackOff:
+				if bo.Wait(ctx) != nil {
 					return
 				}
+			case pullStop:
+				return
 			}
 		case <-ctx.Done():
 		}
 	}
+}
+
+// What a puller does after a pull ended.
+type afterPull int
+
+const (
+	pullAgain    afterPull = iota // pull again now
+	pullRecreate                  // create the consumer again, then pull
+	pullBackOff                   // wait a little, then pull
+	pullStop                      // the worker stops or the connection is gone
+)
+
+// pullEnded logs how a pull of route r ended, with err, and says what next.
+func (w *Worker) pullEnded(ctx context.Context, r *route, err error) afterPull {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return pullAgain
+	case errors.Is(err, jetstream.ErrNoHeartbeat):
+		w.logRoute(ctx, r, slog.LevelInfo, "jetq: pull lost its heartbeat; pulling again")
+		return pullAgain
+	case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		w.logRoute(ctx, r, slog.LevelWarn, "jetq: consumer deleted on the server; recreating it")
+		return pullRecreate
+	case !w.pullFailed(ctx, r, "jetq: pull failed; retrying", err):
+		return pullStop
+	}
+	return pullBackOff
 }
 
 // pullFailed logs a failed request of route r's puller. It reports whether
