@@ -12,14 +12,14 @@
 //	go run ./bench -quick     # fewer and smaller runs, about a minute
 //
 // Workloads: (a) a batch of no-op tasks enqueued with EnqueueBatch, then
-// processed at concurrency 16; (b) single Enqueue calls from 8 goroutines;
+// processed at concurrency 16; (b) single Enqueue calls from 8 and from 64 goroutines;
 // (c) a 1 ms handler at concurrency 64; (d) latency from enqueue to handler
 // start at a steady 1 000 tasks/s; (e) the peak RSS of a worker process and
 // a producer process while 1 000 000 tasks are queued and drained, against a
 // server in a third process; (f) in-process and loopback TCP connections;
 // the cost of the tracing middleware with a no-op provider; and (h) the raw
-// baseline carrying jetq's seven headers, which separates the cost of the
-// wire format from the cost of jetq's code. -only tracing-control runs the
+// baseline carrying jetq's headers, which separates the cost of the wire
+// format from the cost of jetq's code. -only tracing-control runs the
 // tracing row with neither side traced: what its median reads for two sides
 // that do not differ.
 //

@@ -252,7 +252,7 @@ func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, 
 }
 
 // rawBatchHeaders is rawBatch; with jetqHeaders every message carries the
-// seven headers of jetq's wire format instead of Nats-Msg-Id alone.
+// headers of jetq's wire format instead of Nats-Msg-Id alone.
 func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration, jetqHeaders bool) (res batchResult, err error) {
 	if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
 		return res, err
@@ -464,10 +464,10 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 }
 
 // measureHeaders compares the raw baseline with the raw baseline carrying
-// jetq's seven headers: how much of jetq's cost is its wire format.
+// jetq's headers: how much of jetq's cost is its wire format.
 func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
-	enq = row{workload: "(h) PublishAsync with jetq's headers", conn: inProcess.String(), unit: "tasks/s", note: "jetq column: the raw code with jetq's 7 headers"}
-	e2e = row{workload: "(h) raw end to end with jetq's headers", conn: inProcess.String(), unit: "tasks/s", note: "jetq column: the raw code with jetq's 7 headers"}
+	enq = row{workload: "(h) PublishAsync with jetq's headers", conn: inProcess.String(), unit: "tasks/s", note: "jetq column: the raw code with jetq's headers"}
+	e2e = row{workload: "(h) raw end to end with jetq's headers", conn: inProcess.String(), unit: "tasks/s", note: "jetq column: the raw code with jetq's headers"}
 	payloads := make([]Payload, o.n)
 	for i := range payloads {
 		payloads[i] = payload(i)

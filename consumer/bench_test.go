@@ -22,7 +22,7 @@ var benchTask = tasks.Define[baseline.Payload]("bench.process")
 // through one worker at concurrency 16 on the in-process connection: jetq's
 // worker, and the hand-written baseline (raw) on the same durable consumer
 // settings, draining messages its own code published (one header,
-// Nats-Msg-Id) or carrying jetq's seven headers (the cost of the wire format
+// Nats-Msg-Id) or carrying jetq's headers (the cost of the wire format
 // alone). Each side's timing includes creating its consumer. ns/op is per
 // task; allocs/op is per task, client and server together.
 //

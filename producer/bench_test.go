@@ -51,7 +51,7 @@ func purge(b *testing.B, js jetstream.JetStream) {
 // BenchmarkEnqueueBatch publishes b.N tasks in batches of 4 000 over the
 // in-process connection: jetq's EnqueueBatch, and the hand-written baseline
 // (raw: JSON, a Nats-Msg-Id, PublishMsgAsync, every ack awaited). The
-// raw-with-jetq-headers case is the baseline carrying jetq's seven headers
+// raw-with-jetq-headers case is the baseline carrying jetq's headers
 // instead of one: the cost of the wire format alone. Compare ns/op;
 // allocs/op is per task, client and server together.
 //

@@ -38,7 +38,7 @@ func Payloads(n int) []Payload {
 }
 
 // Msg encodes p as a message on subject with a fresh Nats-Msg-Id. With
-// jetqHeaders it carries jetq's seven task headers (for spec) instead of the
+// jetqHeaders it carries jetq's task headers (for spec) instead of the
 // ID alone: the raw code paying for jetq's wire format and nothing else.
 func Msg(subject string, p Payload, jetqHeaders bool, spec tasks.Spec) (*nats.Msg, error) {
 	data, err := json.Marshal(p)

@@ -15,7 +15,7 @@ var benchBody = []byte(`{"user_id":42,"email":"ada.lovelace@example.com","subjec
 	`"body":"Hello Ada, here is what happened in your projects this week: 3 merged, 2 opened.","tags":["weekly","summary"]}`)
 
 // BenchmarkEnvelope measures the wire format's own cost per task: building the
-// envelope of a new task (ID, seven headers) and its NATS message (encode),
+// envelope of a new task (ID and headers) and its NATS message (encode),
 // and reading the envelope of a delivered message, metadata included (decode).
 // Payload encoding is the codec's and not included.
 //
