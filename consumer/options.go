@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // Option configures a [Worker]; pass options to [New].
@@ -22,8 +23,8 @@ type config struct {
 	shutdownTimeout time.Duration
 	releaseGrace    time.Duration
 	queues          []string
-	prefix          string
-	topology        wire.Topology
+	topo            topology.Topology // as the options say
+	topology        wire.Topology     // what topo describes, made by validate
 	forward         bool
 }
 
@@ -101,31 +102,37 @@ func WithForwarder() Option {
 	return func(c *config) { c.forward = true }
 }
 
+// WithTopology sets every stream setting at once, for the streams the
+// worker creates when it is the first: give the same [topology.Topology] to
+// every producer, worker, forwarder and tracker of a deployment, so that
+// none decides limits or replicas for the others. WithPrefix, WithReplicas
+// and WithMemoryStorage each set one of its fields; options apply in order.
+// Default: the zero Topology, jetq's defaults.
+func WithTopology(t topology.Topology) Option {
+	return func(c *config) { c.topo = t }
+}
+
 // WithPrefix must match the producers' prefix (default "jetq").
 func WithPrefix(prefix string) Option {
-	return func(c *config) { c.prefix = prefix }
+	return func(c *config) { c.topo.Prefix = prefix }
 }
 
 // WithReplicas sets the replicas of the streams and consumers the worker
 // creates: 1 by default, 3 in a cluster. On a WorkQueue stream consumer
 // replicas must equal the stream's.
 func WithReplicas(n int) Option {
-	return func(c *config) { c.topology.Replicas = n }
+	return func(c *config) { c.topo.Replicas = n }
 }
 
 // WithMemoryStorage creates missing streams in memory rather than on disk:
 // for tests and benchmarks, never where tasks must survive a restart.
 func WithMemoryStorage() Option {
-	return func(c *config) { c.topology.Memory = true }
+	return func(c *config) { c.topo.Memory = true }
 }
 
 func (c *config) validate() error {
-	names, err := wire.NewNames(c.prefix)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	c.topology.Names = names
-	if err := c.topology.Validate(); err != nil {
+	var err error
+	if c.topology, err = wire.FromPublic(c.topo); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	if c.prefetch == 0 {

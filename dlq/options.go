@@ -7,6 +7,7 @@ import (
 
 	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // Option configures a [Forwarder] or an [Inspector]; pass options to
@@ -14,9 +15,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	log    *slog.Logger
-	prefix string
-	topo   wire.Topology
+	log  *slog.Logger
+	pub  topology.Topology // as the options say
+	topo wire.Topology     // what pub describes, made by newConfig
 	// Set by tests only (export_test.go).
 	hooks   forwarder.Hooks
 	ackWait time.Duration
@@ -34,18 +35,28 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithTopology sets every stream setting at once: give the same
+// [topology.Topology] to every producer, worker, forwarder and inspector of
+// a deployment. A Forwarder creates missing streams from it; an Inspector
+// uses its prefix and storage (for the originals of truncated records).
+// WithPrefix and WithReplicas each set one of its fields; options apply in
+// order. Default: the zero Topology, jetq's defaults.
+func WithTopology(t topology.Topology) Option {
+	return func(c *config) { c.pub = t }
+}
+
 // WithPrefix sets the prefix every stream and subject name derives from. It
 // must match the producers' and workers' prefix. Default "jetq"; a prefix
 // is one lower-case token of at most 32 bytes starting with a letter.
 func WithPrefix(prefix string) Option {
-	return func(c *config) { c.prefix = prefix }
+	return func(c *config) { c.pub.Prefix = prefix }
 }
 
 // WithReplicas sets the replicas of the streams a Forwarder creates when
 // they are missing: 1 by default, 3 in a cluster, at most 5. The forwarder's
 // consumer takes the events stream's replicas, whoever created it.
 func WithReplicas(n int) Option {
-	return func(c *config) { c.topo.Replicas = n }
+	return func(c *config) { c.pub.Replicas = n }
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -53,12 +64,8 @@ func newConfig(opts []Option) (config, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
-	names, err := wire.NewNames(c.prefix)
-	if err != nil {
-		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	c.topo.Names = names
-	if err := c.topo.Validate(); err != nil {
+	var err error
+	if c.topo, err = wire.FromPublic(c.pub); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return c, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 var (
@@ -21,17 +22,26 @@ var (
 )
 
 // Option configures a [Tracker].
-type Option func(*wire.Topology, *string)
+type Option func(*topology.Topology)
+
+// WithTopology gives the tracker the deployment's [topology.Topology]: its
+// prefix must match the producers' and workers', and its replicas and
+// storage apply to the status bucket if the tracker is the first to create
+// it. WithPrefix and WithReplicas each set one of its fields; options apply
+// in order. Default: the zero Topology, jetq's defaults.
+func WithTopology(t topology.Topology) Option {
+	return func(p *topology.Topology) { *p = t }
+}
 
 // WithPrefix must match the producers' and workers' prefix (default "jetq").
 func WithPrefix(prefix string) Option {
-	return func(_ *wire.Topology, p *string) { *p = prefix }
+	return func(t *topology.Topology) { t.Prefix = prefix }
 }
 
 // WithReplicas sets the replicas of the status bucket if the tracker is the
 // first to create it: 1 by default, 3 in a cluster.
 func WithReplicas(n int) Option {
-	return func(t *wire.Topology, _ *string) { t.Replicas = n }
+	return func(t *topology.Topology) { t.Replicas = n }
 }
 
 // Tracker reads the statuses of tracked tasks. It is safe for concurrent
@@ -47,17 +57,12 @@ func NewTracker(js jetstream.JetStream, opts ...Option) (*Tracker, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
 	}
-	var topo wire.Topology
-	var prefix string
+	var pub topology.Topology
 	for _, opt := range opts {
-		opt(&topo, &prefix)
+		opt(&pub)
 	}
-	names, err := wire.NewNames(prefix)
+	topo, err := wire.FromPublic(pub)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	topo.Names = names
-	if err := topo.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return &Tracker{store: state.NewStore(js, topo)}, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // Defaults of a [Topology].
@@ -39,6 +40,18 @@ type Topology struct {
 	DLQMaxAge time.Duration
 	// Memory keeps the streams in memory instead of files (tests, benchmarks).
 	Memory bool
+}
+
+// FromPublic is the topology that t describes. It returns an error for a
+// prefix or a field out of range.
+func FromPublic(t topology.Topology) (Topology, error) {
+	names, err := NewNames(t.Prefix)
+	if err != nil {
+		return Topology{}, err
+	}
+	out := Topology{Names: names, Replicas: t.Replicas, MaxTasks: t.MaxTasks, MaxBytes: t.MaxBytes,
+		Duplicates: t.DedupWindow, DLQMaxAge: t.DeadLetterMaxAge, Memory: t.Memory}
+	return out, out.Validate()
 }
 
 // Validate reports a topology whose fields are out of range.
