@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetq/jetq/internal/state"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -16,8 +16,8 @@ import (
 // settles: the handler's return, or the heartbeat abandoning a handler that
 // overran its deadline or a stop.
 func (w *Worker) trackRunning(ctx context.Context, j *job) context.Context {
-	rep := &progress{w: w, st: state.Of(j.env)}
-	rep.st.State = tasks.StateRunning
+	rep := &progress{w: w, st: status.Of(j.env)}
+	rep.st.State = status.Running
 	j.progress.Store(rep)
 	w.putState(ctx, rep.st)
 	return tasks.WithProgressReporter(ctx, rep)
@@ -37,13 +37,13 @@ func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 	st := rep.st
 	switch o.Action {
 	case tasks.ActionAck:
-		st.State = tasks.StateDone
+		st.State = status.Done
 	case tasks.ActionRetry:
-		st.State, st.NextAttemptAt = tasks.StateRetrying, time.Now().Add(o.Delay).UTC()
+		st.State, st.NextAttemptAt = status.Retrying, time.Now().Add(o.Delay).UTC()
 	case tasks.ActionDeadLetter:
-		st.State, st.Reason = tasks.StateDeadLettered, o.Reason
+		st.State, st.Reason = status.DeadLettered, o.Reason
 	case tasks.ActionRelease:
-		st.State = tasks.StateQueued
+		st.State = status.Queued
 	default:
 		return
 	}
@@ -53,7 +53,7 @@ func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 	w.putState(ctx, st)
 }
 
-func (w *Worker) putState(ctx context.Context, st tasks.Status) {
+func (w *Worker) putState(ctx context.Context, st status.Status) {
 	if err := w.states.Put(context.WithoutCancel(ctx), st); err != nil {
 		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record task state",
 			slog.String(keyID, st.ID), slog.String(keyError, err.Error()))
@@ -66,16 +66,16 @@ func (w *Worker) putState(ctx context.Context, st tasks.Status) {
 type progress struct {
 	w     *Worker
 	mu    sync.Mutex
-	st    tasks.Status
+	st    status.Status
 	final bool // the attempt's outcome is recorded: no more reports
 }
 
-func (p *progress) ReportProgress(ctx context.Context, pr tasks.Progress) error {
+func (p *progress) ReportProgress(ctx context.Context, percent float64, note string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.final {
 		return nil
 	}
-	p.st.Progress = &pr
+	p.st.Progress = &status.Progress{Percent: percent, Note: note}
 	return p.w.states.Put(ctx, p.st)
 }

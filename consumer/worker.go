@@ -14,7 +14,7 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/forwarder"
-	"github.com/jetq/jetq/internal/state"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -30,7 +30,7 @@ type Worker struct {
 	log    *slog.Logger
 	routes []*route
 
-	states *state.Store      // statuses of tracked tasks
+	states *status.Store     // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
 
 	// queue hands the deliveries in hand to the runners, one goroutine per
@@ -76,6 +76,10 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	states, err := status.NewStore(js, cfg.topo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
 	w := &Worker{
 		js:        js,
 		cfg:       cfg,
@@ -85,7 +89,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		pullsDone: make(chan struct{}),
 		drained:   make(chan struct{}),
 		fatal:     make(chan error, 1),
-		states:    state.NewStore(js, cfg.topology),
+		states:    states,
 		filer:     deadletter.New(js, cfg.topology, cfg.log),
 	}
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
@@ -151,7 +155,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			defer w.active.Done()
 			// Provisioned above; stopped with the pulls, and counted in
 			// active so that Shutdown waits for its event in hand.
-			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topology, Log: w.log, Provisioned: true})
+			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topology, States: w.states, Log: w.log, Provisioned: true})
 			// A closed connection ends Run too, which reports it.
 			if err := f.Run(w.stopCtx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 				w.log.LogAttrs(w.stopCtx, slog.LevelError, "jetq: dead-letter forwarder stopped", slog.String(keyError, err.Error()))

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/status"
 )
 
 // Forwarder files the dead-letter records of the tasks the server gave up
@@ -45,8 +46,12 @@ func NewForwarder(js jetstream.JetStream, opts ...Option) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
+	states, err := status.NewStore(js, c.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
 	return &Forwarder{f: forwarder.New(js, forwarder.Config{
-		Topology: c.topo, Log: c.log, AckWait: c.ackWait, Hooks: c.hooks,
+		Topology: c.topo, States: states, Log: c.log, AckWait: c.ackWait, Hooks: c.hooks,
 	})}, nil
 }
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/retry"
-	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -27,7 +27,7 @@ type Inspector struct {
 	js     jetstream.JetStream
 	names  wire.Names
 	topo   wire.Topology
-	states *state.Store
+	states *status.Store
 }
 
 // NewInspector returns an inspector working through js. It does no I/O. It
@@ -41,7 +41,11 @@ func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Inspector{js: js, names: c.topo.Names, topo: c.topo, states: state.NewStore(js, c.topo)}, nil
+	states, err := status.NewStore(js, c.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Inspector{js: js, names: c.topo.Names, topo: c.topo, states: states}, nil
 }
 
 // errNoStream is returned by reader when nothing was ever dead-lettered.
@@ -297,9 +301,9 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 		return fmt.Errorf("dlq: replay record %d: stored by stream %s, not %s; the record stays", e.Seq, ack.Stream, in.names.WorkStream())
 	}
 	if serr == nil {
-		st = tasks.Status{ID: st.ID, Task: st.Task, Queue: st.Queue, State: tasks.StateQueued,
+		st = status.Status{ID: st.ID, Task: st.Task, Queue: st.Queue, State: status.Queued,
 			MaxAttempts: st.MaxAttempts, EnqueuedAt: time.Now().UTC()}
-		if err := in.states.Swap(ctx, st, rev); err != nil && !errors.Is(err, state.ErrChanged) {
+		if err := in.states.Swap(ctx, st, rev); err != nil && !errors.Is(err, status.ErrChanged) {
 			return fmt.Errorf("dlq: replay record %d: reset status of task %s: %w", e.Seq, e.ID, err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // final waits, at most 30 s, for the tracked task id to reach a final state.
-func (b *bundle) final(t *testing.T, id string) tasks.Status {
+func (b *bundle) final(t *testing.T, id string) status.Status {
 	t.Helper()
 	tr, err := status.NewTracker(b.js)
 	if err != nil {
@@ -38,7 +38,7 @@ func TestStatusOfATaskFiledByTheForwarder(t *testing.T) {
 	b.dieOnEveryAttempt(t, def)
 	b.runForwarder(t)
 	st := b.final(t, r)
-	if st.State != tasks.StateDeadLettered || st.Reason != tasks.ReasonMaxDeliveries || st.Error == "" {
+	if st.State != status.DeadLettered || st.Reason != tasks.ReasonMaxDeliveries || st.Error == "" {
 		t.Errorf("status %+v, want dead_lettered, max_deliveries, with the error", st)
 	}
 }
@@ -62,7 +62,7 @@ func TestStatusOfATaskAbandonedOnItsTimeout(t *testing.T) {
 	b.runWorker(t, reg)
 	r := enqueue(t, b, def, Job{N: 2})
 	st := b.final(t, r)
-	if st.State != tasks.StateDeadLettered || st.Reason != tasks.ReasonTimeout {
+	if st.State != status.DeadLettered || st.Reason != tasks.ReasonTimeout {
 		t.Errorf("status %+v, want dead_lettered with reason timeout", st)
 	}
 	if e := b.waitRecords(t, 1)[0]; e.Reason != tasks.ReasonTimeout {
@@ -87,7 +87,7 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 	})
 	w := b.startWorker(t, reg)
 	id := enqueue(t, b, def, Job{N: 3})
-	if st := b.final(t, id); st.State != tasks.StateDeadLettered {
+	if st := b.final(t, id); st.State != status.DeadLettered {
 		t.Fatalf("status %+v, want dead_lettered", st)
 	}
 	e := b.waitRecords(t, 1)[0]
@@ -105,11 +105,11 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != tasks.StateQueued || st.Reason != "" || st.Error != "" || st.Attempt != 0 {
+	if st.State != status.Queued || st.Reason != "" || st.Error != "" || st.Attempt != 0 {
 		t.Errorf("status right after the replay: %+v, want queued with no attempt, reason or error", st)
 	}
 	b.runWorker(t, reg)
-	if st := b.final(t, id); st.State != tasks.StateDone || st.Attempt != 1 {
+	if st := b.final(t, id); st.State != status.Done || st.Attempt != 1 {
 		t.Errorf("status after the replayed run: %+v, want done on attempt 1", st)
 	}
 }

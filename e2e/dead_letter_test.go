@@ -214,9 +214,9 @@ func TestDeadLetterAccounting(t *testing.T) {
 		}
 		counts[string(st.State)]++
 		switch {
-		case reason == "" && (succeeded[id] != 1 || dead || st.State != tasks.StateDone):
+		case reason == "" && (succeeded[id] != 1 || dead || st.State != status.Done):
 			t.Errorf("task %s: succeeded %d times, record %v, status %s; want once, none, done", id, succeeded[id], dead, st.State)
-		case reason != "" && (!dead || e.Reason != reason || st.State != tasks.StateDeadLettered || st.Reason != reason):
+		case reason != "" && (!dead || e.Reason != reason || st.State != status.DeadLettered || st.Reason != reason):
 			t.Errorf("task %s: record %v reason %q, status %s reason %q; want %s in both", id, dead, e.Reason, st.State, st.Reason, reason)
 		case reason != "" && succeeded[id] != 0:
 			t.Errorf("task %s: dead-lettered with %s but succeeded %d times", id, reason, succeeded[id])
@@ -229,8 +229,8 @@ func TestDeadLetterAccounting(t *testing.T) {
 		t.Errorf("truncated records: %d, want %d", truncated, 2*(10+5))
 	}
 	t.Logf("accounting: %d tasks: %d done, %d dead-lettered (%d truncated; %d by the forwarder), %d queued, %d other; %d records",
-		len(want), counts[string(tasks.StateDone)], counts[string(tasks.StateDeadLettered)], truncated, doomed,
-		counts[string(tasks.StateQueued)], len(want)-counts[string(tasks.StateDone)]-counts[string(tasks.StateDeadLettered)]-counts[string(tasks.StateQueued)],
+		len(want), counts[string(status.Done)], counts[string(status.DeadLettered)], truncated, doomed,
+		counts[string(status.Queued)], len(want)-counts[string(status.Done)]-counts[string(status.DeadLettered)]-counts[string(status.Queued)],
 		len(entries))
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -23,7 +23,7 @@ type Producer struct {
 	cfg        config
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
-	states     *state.Store
+	states     *status.Store
 
 	mu          sync.Mutex  // held while provisioning
 	provisioned atomic.Bool // read without mu by every enqueue
@@ -57,7 +57,11 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Producer{js: js, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: state.NewStore(js, cfg.topology)}
+	states, err := status.NewStore(js, cfg.topo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	p := &Producer{js: js, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: states}
 	p.enqueue = tasks.ChainEnqueue(p.publish, cfg.middleware...)
 	return p, nil
 }
@@ -231,7 +235,7 @@ func (p *Producer) recordQueued(ctx context.Context, spec tasks.Spec, envs []*ta
 		if errs[i] != nil || env.Duplicate {
 			continue
 		}
-		if err := p.states.Queued(ctx, state.Of(env)); err != nil {
+		if err := p.states.Queued(ctx, status.Of(env)); err != nil {
 			p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record task state",
 				slog.String("task_id", env.ID), slog.String("error", err.Error()))
 			return

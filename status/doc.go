@@ -1,6 +1,8 @@
-// Package status reads where tracked tasks stand: queued, running,
-// retrying (with the attempt and the time of the next), done, or
-// dead-lettered with the reason.
+// Package status is the one home of task state: where tracked tasks stand —
+// queued, running, retrying (with the attempt and the time of the next),
+// done, or dead-lettered with the reason — its types ([Status], [State],
+// [Progress]), the [Store] that producers, workers, forwarders and replays
+// write through, and the [Tracker] applications read with.
 //
 // # Tracking
 //
@@ -10,7 +12,8 @@
 //
 // The producer records "queued" when it enqueues, the worker "running" when
 // a handler starts and what the settlement made of each attempt; a handler
-// may add its progress with tasks.ReportProgress. The records live in a
+// may add its progress with tasks.ReportProgress. A task the forwarder files
+// becomes dead_lettered, and a replayed one queued again. The records live in a
 // JetStream key-value bucket (JETQ_STATUS, kept 7 days after the last
 // update), so they survive restarts of workers and services.
 //

@@ -7,9 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/internal/state"
-	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -47,7 +44,7 @@ func WithReplicas(n int) Option {
 // Tracker reads the statuses of tracked tasks. It is safe for concurrent
 // use; create one and share it.
 type Tracker struct {
-	store *state.Store
+	store *Store
 }
 
 // NewTracker returns a tracker reading through js. It does no I/O; the
@@ -61,16 +58,16 @@ func NewTracker(js jetstream.JetStream, opts ...Option) (*Tracker, error) {
 	for _, opt := range opts {
 		opt(&pub)
 	}
-	topo, err := wire.FromPublic(pub)
+	store, err := NewStore(js, pub)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		return nil, err
 	}
-	return &Tracker{store: state.NewStore(js, topo)}, nil
+	return &Tracker{store: store}, nil
 }
 
 // Get returns the status of the task with ID id now. It returns an error
 // wrapping [ErrNotFound] when none is recorded.
-func (t *Tracker) Get(ctx context.Context, id string) (tasks.Status, error) {
+func (t *Tracker) Get(ctx context.Context, id string) (Status, error) {
 	st, err := t.store.Get(ctx, id)
 	return st, wrap(err)
 }
@@ -79,7 +76,7 @@ func (t *Tracker) Get(ctx context.Context, id string) (tasks.Status, error) {
 // its final status. It waits for a task with no status yet too, so it may be
 // called right after enqueueing. When ctx ends first it returns the last
 // status seen and ctx's error.
-func (t *Tracker) Wait(ctx context.Context, id string) (tasks.Status, error) {
+func (t *Tracker) Wait(ctx context.Context, id string) (Status, error) {
 	st, err := t.store.Wait(ctx, id)
 	return st, wrap(err)
 }
@@ -88,8 +85,8 @@ func wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, state.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, ErrNotFound):
+		return err
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}

@@ -25,7 +25,7 @@ var tracked = tasks.Define[Job]("status.job", tasks.WithStateTracking(), tasks.W
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func handler(tr *status.Tracker, seen chan<- tasks.Status) tasks.HandlerFunc[Job] {
+func handler(tr *status.Tracker, seen chan<- status.Status) tasks.HandlerFunc[Job] {
 	return func(ctx context.Context, t *tasks.Task[Job]) error {
 		_ = tasks.ReportProgress(ctx, 50, "half way")
 		st, err := tr.Get(ctx, t.ID)
@@ -82,30 +82,30 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := tr.Get(ctx, r.ID)
-	if err != nil || st.State != tasks.StateQueued || st.Attempt != 0 || st.Task != "status.job" || st.MaxAttempts != 3 {
+	if err != nil || st.State != status.Queued || st.Attempt != 0 || st.Task != "status.job" || st.MaxAttempts != 3 {
 		t.Fatalf("before any worker: %+v, %v", st, err)
 	}
-	seen := make(chan tasks.Status, 10)
+	seen := make(chan status.Status, 10)
 	startWorker(t, js, handler(tr, seen))
 
 	first := <-seen
-	if first.State != tasks.StateRunning || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
+	if first.State != status.Running || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
 		t.Errorf("inside attempt 1: %+v", first)
 	}
 	// Between the attempts the task is retrying, with the time of the next.
-	waitState(t, tr, r.ID, tasks.StateRetrying, func(st tasks.Status) {
+	waitState(t, tr, r.ID, status.Retrying, func(st status.Status) {
 		if st.Attempt != 1 || st.Error != "not yet" || st.NextAttemptAt.IsZero() || time.Until(st.NextAttemptAt) > time.Second {
 			t.Errorf("retrying: %+v", st)
 		}
 	})
 	final, err := tr.Wait(ctx, r.ID)
-	if err != nil || final.State != tasks.StateDone || final.Attempt != 2 {
+	if err != nil || final.State != status.Done || final.Attempt != 2 {
 		t.Errorf("final: %+v, %v", final, err)
 	}
 }
 
 // waitState polls until the task is in state want and checks it.
-func waitState(t *testing.T, tr *status.Tracker, id string, want tasks.State, check func(tasks.Status)) {
+func waitState(t *testing.T, tr *status.Tracker, id string, want status.State, check func(status.Status)) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		st, err := tr.Get(context.Background(), id)
@@ -124,13 +124,13 @@ func TestStatusDeadLettered(t *testing.T) {
 	js, p, tr := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	startWorker(t, js, handler(tr, make(chan tasks.Status, 10)))
+	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
 	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, err := tr.Wait(ctx, r.ID)
-	if err != nil || st.State != tasks.StateDeadLettered || st.Reason != tasks.ReasonPermanent || st.Error != "permanent: cannot ever work" {
+	if err != nil || st.State != status.DeadLettered || st.Reason != tasks.ReasonPermanent || st.Error != "permanent: cannot ever work" {
 		t.Errorf("got %+v, %v", st, err)
 	}
 }
@@ -144,10 +144,10 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := make(chan tasks.Status, 10)
+	seen := make(chan status.Status, 10)
 	stop := startWorker(t, js, handler(tr, seen))
 	<-seen
-	waitState(t, tr, r.ID, tasks.StateRetrying, func(tasks.Status) {})
+	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
 	stop()
 
 	// A new worker (and a new tracker, as after a service restart).
@@ -155,12 +155,12 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := tr2.Get(ctx, r.ID); err != nil || st.State != tasks.StateRetrying {
+	if st, err := tr2.Get(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
 	startWorker(t, js, handler(tr2, seen))
 	st, err := tr2.Wait(ctx, r.ID)
-	if err != nil || st.State != tasks.StateDone || st.Attempt != 2 {
+	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
 	}
 }

@@ -72,7 +72,7 @@ type Spec struct {
 	MaxConcurrency int
 	// Codec encodes and decodes the payload; default [JSON].
 	Codec Codec
-	// TrackState records each task's [Status] in a key-value bucket, for
+	// TrackState records each task's status in a key-value bucket, for
 	// status.Tracker to read. Default false.
 	TrackState bool
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -65,20 +66,20 @@ func (s *service) post(t *testing.T, path, contentType string, body []byte) (int
 	return resp.StatusCode, out
 }
 
-func (s *service) task(t *testing.T, id string) (int, tasks.Status) {
+func (s *service) task(t *testing.T, id string) (int, status.Status) {
 	t.Helper()
 	resp, err := http.Get(s.http.URL + "/tasks/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var st tasks.Status
+	var st status.Status
 	_ = json.NewDecoder(resp.Body).Decode(&st)
 	return resp.StatusCode, st
 }
 
 // follow polls GET /tasks/{id} and returns every state it saw, until want.
-func (s *service) follow(t *testing.T, id string, want tasks.State) (seen []tasks.State, last tasks.Status) {
+func (s *service) follow(t *testing.T, id string, want status.State) (seen []status.State, last status.Status) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		code, st := s.task(t, id)
@@ -158,13 +159,13 @@ func TestTaskStatesThroughRetryDoneAndDeadLetter(t *testing.T) {
 	if code != http.StatusAccepted || out["id"] == nil || out["status"] != "/tasks/"+out["id"].(string) {
 		t.Fatalf("valid email: %d %v", code, out)
 	}
-	seen, last := s.follow(t, out["id"].(string), tasks.StateDone)
-	if !contains(seen, tasks.StateRetrying) || last.Attempt != 2 {
+	seen, last := s.follow(t, out["id"].(string), status.Done)
+	if !contains(seen, status.Retrying) || last.Attempt != 2 {
 		t.Errorf("flaky email: states %v, last %+v; want a retrying state and done on attempt 2", seen, last)
 	}
 
 	_, out = s.post(t, "/send-email", "application/json", []byte(`{"recipient": "bob@invalid.example", "content": "hi"}`))
-	_, last = s.follow(t, out["id"].(string), tasks.StateDeadLettered)
+	_, last = s.follow(t, out["id"].(string), status.DeadLettered)
 	if last.Reason != tasks.ReasonPermanent || last.Error == "" {
 		t.Errorf("dead-lettered email: %+v", last)
 	}
@@ -173,7 +174,7 @@ func TestTaskStatesThroughRetryDoneAndDeadLetter(t *testing.T) {
 	}
 }
 
-func contains(states []tasks.State, s tasks.State) bool {
+func contains(states []status.State, s status.State) bool {
 	for _, x := range states {
 		if x == s {
 			return true
@@ -205,7 +206,7 @@ func TestUploadProcessingSurvivesServiceRestart(t *testing.T) {
 	dir := t.TempDir()
 	first := startService(t, js, dir, 3*time.Second)
 	id := upload(t, first, "report.csv", "a,b\n1,2\n")
-	first.follow(t, id, tasks.StateRunning)
+	first.follow(t, id, status.Running)
 
 	// The service restarts before the slow step finishes: its worker hands
 	// the task back at the shutdown deadline.
@@ -214,7 +215,7 @@ func TestUploadProcessingSurvivesServiceRestart(t *testing.T) {
 	_ = first.stop(ctx)
 
 	second := startService(t, js, dir, 100*time.Millisecond)
-	_, last := second.follow(t, id, tasks.StateDone)
+	_, last := second.follow(t, id, status.Done)
 	if last.Attempt != 2 || last.Progress == nil || last.Progress.Percent != 100 {
 		t.Errorf("after the restart: %+v", last)
 	}

@@ -53,7 +53,7 @@ func main() {
 
 // run transcodes a short video that finishes and a long one that outlives its
 // deadline, printing progress, and returns their final statuses.
-func run(ctx context.Context, cfg config, stdout io.Writer) ([]tasks.Status, error) {
+func run(ctx context.Context, cfg config, stdout io.Writer) ([]status.Status, error) {
 	quiet := slog.New(slog.DiscardHandler)
 	srv, err := embedded.Start(ctx)
 	if err != nil {
@@ -106,7 +106,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) ([]tasks.Status, err
 	}
 
 	// Follow progress until both are final.
-	final := make([]tasks.Status, len(ids))
+	final := make([]status.Status, len(ids))
 	printed := map[string]string{}
 	for tick := time.NewTicker(cfg.secondCost * 5); ; <-tick.C {
 		left := 0

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -29,10 +30,10 @@ func TestTranscodes(t *testing.T) {
 	}
 	t.Log(out.String())
 	intro, feature := final[0], final[1]
-	if intro.State != tasks.StateDone || intro.Attempt != 1 {
+	if intro.State != status.Done || intro.Attempt != 1 {
 		t.Errorf("intro: %+v, want done on its only attempt", intro)
 	}
-	if feature.State != tasks.StateDeadLettered || feature.Reason != tasks.ReasonTimeout || !strings.Contains(feature.Error, "context deadline exceeded") {
+	if feature.State != status.DeadLettered || feature.Reason != tasks.ReasonTimeout || !strings.Contains(feature.Error, "context deadline exceeded") {
 		t.Errorf("feature: %+v, want dead-lettered for its timeout", feature)
 	}
 	if !strings.Contains(out.String(), "intro.mp4    running ") || !strings.Contains(out.String(), "% encoded ") {

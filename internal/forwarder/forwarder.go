@@ -14,8 +14,8 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/retry"
-	"github.com/jetq/jetq/internal/state"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 )
 
 // Durable is the name of the consumer all forwarders share on the events stream.
@@ -48,6 +48,9 @@ type Config struct {
 	// Topology names the streams; its Replicas and Memory apply to the
 	// streams the forwarder creates when they are missing.
 	Topology wire.Topology
+	// States records what the forwarder files for tracked tasks; nil
+	// records nothing.
+	States *status.Store
 	// Log receives the forwarder's lines; nil means slog.Default().
 	Log *slog.Logger
 	// Provisioned says the caller has created the streams already, so Run
@@ -67,7 +70,7 @@ type Forwarder struct {
 	cfg    Config
 	log    *slog.Logger
 	filer  *deadletter.Filer
-	states *state.Store
+	states *status.Store
 
 	filed, terminated atomic.Int64
 }
@@ -81,7 +84,7 @@ func New(js jetstream.JetStream, cfg Config) *Forwarder {
 		cfg.AckWait = DefaultAckWait
 	}
 	return &Forwarder{js: js, cfg: cfg, log: cfg.Log,
-		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: state.NewStore(js, cfg.Topology)}
+		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: cfg.States}
 }
 
 // Filed is how many max-deliveries events this forwarder has turned into a

@@ -1,4 +1,4 @@
-package state
+package status
 
 import (
 	"context"
@@ -13,16 +13,18 @@ import (
 
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // TTL is how long a status is kept after its last update.
 const TTL = 7 * 24 * time.Hour
 
-// ErrNotFound is returned for a task with no recorded status.
-var ErrNotFound = errors.New("no status recorded")
-
-// Store reads and writes statuses. It opens (and if needed creates) the
-// bucket on first use and is safe for concurrent use.
+// Store reads and writes the statuses of tracked tasks in the status bucket:
+// producers record "queued", workers "running" and then what each attempt
+// ended as, forwarders and replays what they did, and a [Tracker] reads.
+// It opens (and, to write, creates) the bucket on first use and is safe for
+// concurrent use. Applications read with a Tracker; the writes are the
+// producer's, the worker's and the dlq package's hooks.
 type Store struct {
 	js   jetstream.JetStream
 	topo wire.Topology
@@ -31,9 +33,14 @@ type Store struct {
 	kv jetstream.KeyValue
 }
 
-// NewStore returns a store for the bucket of topo; it does no I/O.
-func NewStore(js jetstream.JetStream, topo wire.Topology) *Store {
-	return &Store{js: js, topo: topo}
+// NewStore returns a store for the status bucket of t; it does no I/O. It
+// returns an error wrapping [ErrInvalidOption] for a topology out of range.
+func NewStore(js jetstream.JetStream, t topology.Topology) (*Store, error) {
+	topo, err := wire.FromPublic(t)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Store{js: js, topo: topo}, nil
 }
 
 // bucket opens the bucket, creating it if it is missing.
@@ -97,12 +104,12 @@ func Key(id string) string {
 
 // Queued records a task just enqueued, unless a worker has recorded it
 // already (or it is a duplicate of a tracked task).
-func (s *Store) Queued(ctx context.Context, st tasks.Status) error {
+func (s *Store) Queued(ctx context.Context, st Status) error {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return err
 	}
-	st.State, st.UpdatedAt = tasks.StateQueued, time.Now().UTC()
+	st.State, st.UpdatedAt = Queued, time.Now().UTC()
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -115,7 +122,7 @@ func (s *Store) Queued(ctx context.Context, st tasks.Status) error {
 }
 
 // Put records st as the task's status.
-func (s *Store) Put(ctx context.Context, st tasks.Status) error {
+func (s *Store) Put(ctx context.Context, st Status) error {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return err
@@ -130,17 +137,17 @@ func (s *Store) Put(ctx context.Context, st tasks.Status) error {
 }
 
 // Get returns the status of task id, or an error wrapping [ErrNotFound].
-func (s *Store) Get(ctx context.Context, id string) (tasks.Status, error) {
+func (s *Store) Get(ctx context.Context, id string) (Status, error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
-		return tasks.Status{}, err
+		return Status{}, err
 	}
 	e, err := kv.Get(ctx, Key(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return tasks.Status{}, fmt.Errorf("task %q: %w", id, ErrNotFound)
+		return Status{}, fmt.Errorf("task %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return tasks.Status{}, err
+		return Status{}, err
 	}
 	return decode(e.Value())
 }
@@ -148,17 +155,17 @@ func (s *Store) Get(ctx context.Context, id string) (tasks.Status, error) {
 // Read returns the status of task id with its revision, for [Store.Swap].
 // It creates no bucket: a missing bucket or record is an error wrapping
 // [ErrNotFound], as for a task that is not tracked.
-func (s *Store) Read(ctx context.Context, id string) (tasks.Status, uint64, error) {
+func (s *Store) Read(ctx context.Context, id string) (Status, uint64, error) {
 	kv, err := s.open(ctx, false)
 	if err != nil {
-		return tasks.Status{}, 0, err
+		return Status{}, 0, err
 	}
 	e, err := kv.Get(ctx, Key(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return tasks.Status{}, 0, fmt.Errorf("task %q: %w", id, ErrNotFound)
+		return Status{}, 0, fmt.Errorf("task %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return tasks.Status{}, 0, err
+		return Status{}, 0, err
 	}
 	st, err := decode(e.Value())
 	return st, e.Revision(), err
@@ -169,7 +176,7 @@ func (s *Store) Read(ctx context.Context, id string) (tasks.Status, uint64, erro
 var ErrChanged = errors.New("status changed since it was read")
 
 // Swap records st as the task's status if it is still at revision rev.
-func (s *Store) Swap(ctx context.Context, st tasks.Status, rev uint64) error {
+func (s *Store) Swap(ctx context.Context, st Status, rev uint64) error {
 	kv, err := s.open(ctx, false)
 	if err != nil {
 		return err
@@ -190,7 +197,7 @@ func (s *Store) Swap(ctx context.Context, st tasks.Status, rev uint64) error {
 // edits the status read. Untracked tasks (no record, no bucket) are left
 // alone and nil is returned. A write that raced another is read and made
 // again.
-func (s *Store) Settle(ctx context.Context, id string, change func(*tasks.Status)) error {
+func (s *Store) Settle(ctx context.Context, id string, change func(*Status)) error {
 	for {
 		st, rev, err := s.Read(ctx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -208,17 +215,17 @@ func (s *Store) Settle(ctx context.Context, id string, change func(*tasks.Status
 
 // Wait returns the status of task id once it is final, watching for changes
 // until ctx ends. A task with no status yet is waited for too.
-func (s *Store) Wait(ctx context.Context, id string) (tasks.Status, error) {
+func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
-		return tasks.Status{}, err
+		return Status{}, err
 	}
 	w, err := kv.Watch(ctx, Key(id))
 	if err != nil {
-		return tasks.Status{}, err
+		return Status{}, err
 	}
 	defer w.Stop()
-	var last tasks.Status
+	var last Status
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,17 +247,18 @@ func (s *Store) Wait(ctx context.Context, id string) (tasks.Status, error) {
 	}
 }
 
-func decode(b []byte) (tasks.Status, error) {
-	var st tasks.Status
+func decode(b []byte) (Status, error) {
+	var st Status
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("status record: %w", err)
 	}
 	return st, nil
 }
 
-// Of is the status an envelope starts from.
-func Of(env *tasks.Envelope) tasks.Status {
-	return tasks.Status{
+// Of is the status a task starts from: its identity, attempts and enqueue
+// time, as its envelope has them.
+func Of(env *tasks.Envelope) Status {
+	return Status{
 		ID: env.ID, Task: env.Name, Queue: env.Queue,
 		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, EnqueuedAt: env.EnqueuedAt,
 	}

@@ -1,0 +1,60 @@
+package status
+
+import (
+	"time"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// State is where a tracked task stands.
+type State string
+
+// The states of a tracked task.
+const (
+	// Queued: enqueued (or handed back, or replayed) and waiting for a worker.
+	Queued State = "queued"
+	// Running: a handler is working on it.
+	Running State = "running"
+	// Retrying: an attempt failed; the next comes at NextAttemptAt.
+	Retrying State = "retrying"
+	// Done: a handler succeeded. Final.
+	Done State = "done"
+	// DeadLettered: filed in the dead-letter stream with a reason. Final
+	// until the record is replayed.
+	DeadLettered State = "dead_lettered"
+)
+
+// Final reports whether nothing more happens to the task by itself.
+func (s State) Final() bool { return s == Done || s == DeadLettered }
+
+// Status is the recorded state of a task whose definition tracks it
+// (tasks.WithStateTracking).
+type Status struct {
+	ID    string `json:"id"`
+	Task  string `json:"task"`
+	Queue string `json:"queue"`
+	State State  `json:"state"`
+	// Attempt is the attempt running or last run; 0 while first queued.
+	Attempt     int `json:"attempt"`
+	MaxAttempts int `json:"max_attempts"`
+	// NextAttemptAt is when a retrying task runs again.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// Reason and Error say why a task was dead-lettered; Error also holds the
+	// last failure of a retrying task.
+	Reason tasks.Reason `json:"reason,omitempty"`
+	Error  string       `json:"error,omitempty"`
+	// Progress is what the handler last reported with tasks.ReportProgress.
+	Progress *Progress `json:"progress,omitempty"`
+	// EnqueuedAt is when the task was enqueued; UpdatedAt when this status
+	// was recorded.
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Progress is how far a running handler says it is.
+type Progress struct {
+	// Percent done, 0 to 100.
+	Percent float64 `json:"percent"`
+	// Note says what the handler is doing, such as "encoding 1080p".
+	Note string `json:"note,omitempty"`
+}
