@@ -260,12 +260,31 @@ func TestProcessesSurviveKilledAndFrozenNodes(t *testing.T) {
 	workers[0].signal(t, syscall.SIGKILL)
 	mark("SIGKILL worker-1")
 
+	// elected marks when the work stream has a leader other than old: how
+	// soon jetq resumes after it is the recovery jetq itself adds.
+	elected := func(old string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			s, err := js.Stream(ctx, "JETQ_TASKS")
+			cancel()
+			if c := s; err == nil && c.CachedInfo().Cluster != nil && c.CachedInfo().Cluster.Leader != "" && c.CachedInfo().Cluster.Leader != old {
+				mark("new stream leader " + c.CachedInfo().Cluster.Leader)
+				return
+			}
+		}
+		t.Logf("no new stream leader within 30 s of losing %s", old)
+	}
+	sleepUntil := func(at time.Time) { time.Sleep(time.Until(at)) }
+
 	// 2. The work stream's leader dies, and comes back.
 	time.Sleep(3 * time.Second) // let the fleet settle before the next fault
 	leader := byName[streamLeader(t, js, "JETQ_TASKS")]
 	leader.signal(t, syscall.SIGKILL)
 	mark("SIGKILL " + leader.name + " (stream leader)")
-	time.Sleep(4 * time.Second) // the node stays down a while
+	killed := time.Now()
+	elected(leader.name)
+	sleepUntil(killed.Add(4 * time.Second)) // the node stays down a while
 	leader.start(t)
 	mark("restart " + leader.name)
 
@@ -274,7 +293,9 @@ func TestProcessesSurviveKilledAndFrozenNodes(t *testing.T) {
 	frozen := byName[streamLeader(t, js, "JETQ_TASKS")]
 	frozen.signal(t, syscall.SIGSTOP)
 	mark("SIGSTOP " + frozen.name + " (stream leader)")
-	time.Sleep(12 * time.Second) // raft elections time out within 4–9 s
+	stopped := time.Now()
+	elected(frozen.name)
+	sleepUntil(stopped.Add(12 * time.Second)) // raft elections time out within 4–9 s
 	frozen.signal(t, syscall.SIGCONT)
 	mark("SIGCONT " + frozen.name)
 
