@@ -109,8 +109,8 @@ func (s *Store) Queued(ctx context.Context, st Status) error {
 	if err != nil {
 		return err
 	}
-	st.State, st.UpdatedAt = Queued, time.Now().UTC()
-	b, err := json.Marshal(st)
+	st.State = Queued
+	b, err := encode(st)
 	if err != nil {
 		return err
 	}
@@ -127,8 +127,7 @@ func (s *Store) Put(ctx context.Context, st Status) error {
 	if err != nil {
 		return err
 	}
-	st.UpdatedAt = time.Now().UTC()
-	b, err := json.Marshal(st)
+	b, err := encode(st)
 	if err != nil {
 		return err
 	}
@@ -138,25 +137,21 @@ func (s *Store) Put(ctx context.Context, st Status) error {
 
 // Get returns the status of task id, or an error wrapping [ErrNotFound].
 func (s *Store) Get(ctx context.Context, id string) (Status, error) {
-	kv, err := s.bucket(ctx)
-	if err != nil {
-		return Status{}, err
-	}
-	e, err := kv.Get(ctx, Key(id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Status{}, fmt.Errorf("task %q: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Status{}, err
-	}
-	return decode(e.Value())
+	st, _, err := s.read(ctx, id, true)
+	return st, err
 }
 
 // Read returns the status of task id with its revision, for [Store.Swap].
 // It creates no bucket: a missing bucket or record is an error wrapping
 // [ErrNotFound], as for a task that is not tracked.
 func (s *Store) Read(ctx context.Context, id string) (Status, uint64, error) {
-	kv, err := s.open(ctx, false)
+	return s.read(ctx, id, false)
+}
+
+// read returns the status of task id with its revision; with create, a
+// missing bucket is created (and the task then not found).
+func (s *Store) read(ctx context.Context, id string, create bool) (Status, uint64, error) {
+	kv, err := s.open(ctx, create)
 	if err != nil {
 		return Status{}, 0, err
 	}
@@ -181,8 +176,7 @@ func (s *Store) Swap(ctx context.Context, st Status, rev uint64) error {
 	if err != nil {
 		return err
 	}
-	st.UpdatedAt = time.Now().UTC()
-	b, err := json.Marshal(st)
+	b, err := encode(st)
 	if err != nil {
 		return err
 	}
@@ -245,6 +239,12 @@ func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
 			}
 		}
 	}
+}
+
+// encode is st as stored, stamped with the time of this write.
+func encode(st Status) ([]byte, error) {
+	st.UpdatedAt = time.Now().UTC()
+	return json.Marshal(st)
 }
 
 func decode(b []byte) (Status, error) {
