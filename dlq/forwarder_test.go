@@ -106,6 +106,25 @@ func crashAfterFiling(nc *nats.Conn) tasks.EnqueueMiddleware {
 	}
 }
 
+// fileThenDie runs a worker of def whose handler fails for good, and which
+// dies (its connection closed) right after the task's record is stored and
+// before the Term that would delete the task. It returns once it is dead.
+func (b *bundle) fileThenDie(t *testing.T, def *tasks.Definition[Job]) {
+	t.Helper()
+	nc, js := embeddedtest.Connect(t, b.srv)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
+		return tasks.Permanent(errors.New("card expired"))
+	})
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithDeadLetterMiddleware(crashAfterFiling(nc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); !errors.Is(err, consumer.ErrConnectionClosed) {
+		t.Fatalf("crashed worker's Run: %v", err)
+	}
+}
+
 // TestWorkerAndForwarderNeverFileOneTaskTwice lets a worker file a task's
 // record and die before its Term. The task stays in the work stream, the
 // server gives up on it, and the forwarder files it again under the same
@@ -119,18 +138,7 @@ func TestWorkerAndForwarderNeverFileOneTaskTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, js := embeddedtest.Connect(t, b.srv)
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
-		return tasks.Permanent(errors.New("card expired"))
-	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithDeadLetterMiddleware(crashAfterFiling(nc)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Run(ctx); !errors.Is(err, consumer.ErrConnectionClosed) {
-		t.Fatalf("crashed worker's Run: %v", err)
-	}
+	b.fileThenDie(t, def)
 	b.waitRecords(t, 1)
 	if n := msgs(t, b.js, "JETQ_TASKS"); n != 1 {
 		t.Fatalf("work stream after the crash: %d tasks, want 1 (never terminated)", n)

@@ -160,18 +160,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, js := embeddedtest.Connect(t, b.srv)
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
-		return tasks.Permanent(errors.New("card expired"))
-	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithDeadLetterMiddleware(crashAfterFiling(nc)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Run(ctx); !errors.Is(err, consumer.ErrConnectionClosed) {
-		t.Fatalf("crashed worker's Run: %v", err)
-	}
+	b.fileThenDie(t, def)
 	first := b.waitRecords(t, 1)[0]
 	if err := b.in.Delete(ctx, first.Seq); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -144,7 +145,7 @@ func TestDeadLetterAccounting(t *testing.T) {
 	}
 	settled := func(records int) {
 		t.Helper()
-		waitUntil(t, 60*time.Second, func() error {
+		testkit.WaitFor(t, 60*time.Second, func() error {
 			if n := streamMsgs(t, js, "JETQ_TASKS"); n != 0 {
 				return fmt.Errorf("work stream holds %d tasks", n)
 			}
@@ -289,20 +290,4 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
-}
-
-// waitUntil polls cond until it returns nil, for at most d.
-func waitUntil(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
