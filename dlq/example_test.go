@@ -198,18 +198,18 @@ func ExampleInspector_List() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, to := range []string{"ada", "bob", "cy", "dee", "eve"} {
-		if _, err := producer.Enqueue(ctx, p, send, to, producer.WithID("mail:"+to)); err != nil {
-			log.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond) // filed one after the other
-	}
 	in, err := dlq.NewInspector(js)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for st, _ := in.Stats(ctx); st.Total < 5 && ctx.Err() == nil; st, _ = in.Stats(ctx) {
-		time.Sleep(10 * time.Millisecond)
+	for i, to := range []string{"ada", "bob", "cy", "dee", "eve"} {
+		if _, err := producer.Enqueue(ctx, p, send, to, producer.WithID("mail:"+to)); err != nil {
+			log.Fatal(err)
+		}
+		// Filed one after the other: wait for this one's record.
+		for st, _ := in.Stats(ctx); st.Total <= i && ctx.Err() == nil; st, _ = in.Stats(ctx) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 
 	f := dlq.Filter{Task: "email.send", Order: dlq.NewestFirst, Limit: 2}
