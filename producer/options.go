@@ -99,9 +99,8 @@ func WithAsyncWindow(n int) Option {
 }
 
 // WithAckTimeout sets how long a publish waits for the server's
-// acknowledgement before it is retried with the same ID; in a batch, how long
-// the publishes still unanswered wait without any acknowledgement arriving.
-// Default 5 s.
+// acknowledgement, counted from its publish, before it is retried with the
+// same ID. Default 5 s.
 func WithAckTimeout(d time.Duration) Option {
 	return func(c *config) { c.ackTimeout = d }
 }

@@ -20,6 +20,8 @@ import (
 // own the connection: close that yourself when done.
 type Producer struct {
 	js         jetstream.JetStream
+	pub        jetstream.JetStream // publishes: js's connection, with jetq's ack timeout
+	pubOpts    []jetstream.PublishOpt
 	cfg        config
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
@@ -61,7 +63,19 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	p := &Producer{js: js, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: states}
+	// Publishes go through a JetStream context of the producer's own on js's
+	// connection, so that nats.go drops an acknowledgement that never comes
+	// after the ack timeout: without that, every lost one would hold a place
+	// among the connection's pending async publishes for good.
+	pub, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(cfg.ackTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	p := &Producer{
+		js: js, pub: pub, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: states,
+		// While the pending publishes are at nats.go's limit, wait for room.
+		pubOpts: []jetstream.PublishOpt{jetstream.WithStallWait(cfg.ackTimeout)},
+	}
 	p.enqueue = tasks.ChainEnqueue(p.publish, cfg.middleware...)
 	return p, nil
 }
