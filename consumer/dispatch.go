@@ -167,15 +167,19 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	return true
 }
 
-// terminal is the innermost handler of j's delivery: it records a tracked
-// task as running, runs the registered handler under the task's timeout,
-// and settles the delivery.
+// terminal is the innermost handler of j's delivery: it drops a task past
+// its deadline unrun, records a tracked task as running, runs the
+// registered handler under the task's timeout, and settles the delivery.
 func (w *Worker) terminal(j *job) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
 		if j.malformed != nil {
 			err := fmt.Errorf("%w: %w", tasks.ErrInvalidPayload, j.malformed)
 			w.settle(ctx, j, err, false)
 			return err
+		}
+		if w.expired(j, time.Now()) {
+			w.expire(ctx, j)
+			return nil
 		}
 		r := j.route
 		if r.spec.TrackState {

@@ -9,6 +9,7 @@ import (
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/settle"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -44,6 +45,8 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 		err = msg.NakWithDelay(o.Delay)
 	case tasks.ActionRelease:
 		err = msg.Nak()
+	case tasks.ActionExpire:
+		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
 	case tasks.ActionDeadLetter:
 		file := w.recordFiler(ctx, j, o)
 		if ferr := file(); ferr != nil {
@@ -70,6 +73,44 @@ func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error
 	}
 	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)
+	if err == nil && o.Action != tasks.ActionRetry && o.Action != tasks.ActionRelease {
+		w.releaseUnique(ctx, j)
+	}
+}
+
+// releaseUnique gives back the unique key of j's task, now settled for good.
+// A failure is logged: the key's TTL releases it then.
+func (w *Worker) releaseUnique(ctx context.Context, j *job) {
+	key := j.env.Header.Get(wire.HeaderUnique)
+	if key == "" {
+		return
+	}
+	if err := w.unique.Release(context.WithoutCancel(ctx), j.route.spec, key, j.env.ID); err != nil {
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot release unique key; its TTL will",
+			slog.String("unique_key", key), slog.String(keyError, err.Error()))
+	}
+}
+
+// expired reports whether j's task was picked up after its deadline: the
+// one it carries, or for tasks without one (periodic firings, other
+// publishers) its definition's expiry after it was stored.
+func (w *Worker) expired(j *job, now time.Time) bool {
+	dl := j.env.Deadline
+	if dl.IsZero() && j.route.spec.Expiry > 0 {
+		dl = j.env.EnqueuedAt.Add(j.route.spec.Expiry)
+	}
+	return !dl.IsZero() && now.After(dl)
+}
+
+// expire settles j's task, picked up after its deadline, without running it.
+func (w *Worker) expire(ctx context.Context, j *job) {
+	if !j.settled.CompareAndSwap(false, true) {
+		return
+	}
+	if j.route.spec.TrackState {
+		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
+	}
+	j.env.Outcome = w.apply(ctx, j, tasks.Outcome{Action: tasks.ActionExpire})
 }
 
 // fileTimeout bounds each try at filing a dead-letter record, so a frozen

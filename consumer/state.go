@@ -44,6 +44,8 @@ func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 		st.State, st.Reason = status.DeadLettered, o.Reason
 	case tasks.ActionRelease:
 		st.State = status.Queued
+	case tasks.ActionExpire:
+		st.State = status.Expired
 	default:
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -32,6 +33,7 @@ type Worker struct {
 
 	states *status.Store     // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
+	unique *unique.Store     // unique keys, released as tasks settle
 
 	// queue hands the deliveries in hand to the runners, one goroutine per
 	// slot of concurrency; running[slot] is the job a runner works on, and
@@ -91,6 +93,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		fatal:     make(chan error, 1),
 		states:    states,
 		filer:     deadletter.New(js, cfg.topology, cfg.log),
+		unique:    unique.New(js, cfg.topology),
 	}
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())

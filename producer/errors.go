@@ -14,6 +14,10 @@ var (
 	// byte limit, or the server its storage limit, and refuses new tasks. The
 	// task was not enqueued; retry later, once workers have caught up.
 	ErrQueueFull = errors.New("producer: queue is full")
+	// ErrUnsupported is wrapped when a call needs a feature the server does
+	// not have, such as delayed tasks on a server older than 2.14; the error
+	// names the version needed. Nothing was enqueued.
+	ErrUnsupported = errors.New("producer: not supported by this server")
 )
 
 // BatchError is returned by [EnqueueBatch] when some tasks were not enqueued.

@@ -136,6 +136,16 @@ type enqueueConfig struct {
 	idSet  bool // WithID was given, so id is checked even when empty
 	ids    []string
 	header tasks.Header
+
+	delay       time.Duration
+	delaySet    bool
+	runAt       time.Time
+	runAtSet    bool
+	deadline    time.Time
+	deadlineSet bool
+	unique      string
+	uniqueTTL   time.Duration
+	uniqueSet   bool
 }
 
 // WithID gives the task the ID id instead of a generated one, for [Enqueue].
@@ -165,7 +175,85 @@ func WithHeader(key, value string) EnqueueOption {
 	}
 }
 
+// WithDelay runs the task d from now instead of at once, for [Enqueue] and
+// [EnqueueBatch]. The server's own scheduler holds it (durable, replicated,
+// no poller) and fires it at most about 250 ms late, never early; it keeps
+// its ID, headers and trace context, and schedule.Cancel can withdraw it
+// until then. A negative d is refused; 0 means now. It needs nats-server
+// 2.14 or newer, and is refused with [ErrUnsupported] on older servers.
+func WithDelay(d time.Duration) EnqueueOption {
+	return func(c *enqueueConfig) { c.delay, c.delaySet = d, true }
+}
+
+// WithRunAt runs the task at t instead of at once; see [WithDelay]. A time
+// that has passed runs the task now, as a clock a little behind the
+// server's would otherwise make a call fail at random; the zero time is
+// refused.
+func WithRunAt(t time.Time) EnqueueOption {
+	return func(c *enqueueConfig) { c.runAt, c.runAtSet = t, true }
+}
+
+// WithDeadline drops the task unrun if no worker has started it by t; see
+// tasks.WithExpiry, whose deadline it replaces for this call. A deadline
+// that has passed, or that comes before the task is due, is refused.
+func WithDeadline(t time.Time) EnqueueOption {
+	return func(c *enqueueConfig) { c.deadline, c.deadlineSet = t, true }
+}
+
+// WithUnique makes the task unique by key among the queued, scheduled and
+// running tasks of its definition, for [Enqueue]: while one holds key, an
+// enqueue with the same key stores nothing and returns that task's ID with
+// Duplicate set. The key is released when the task settles (done,
+// dead-lettered or expired), and at the latest ttl after the task is due,
+// should its worker die and no other settle it. key is 1 to 256 bytes; ttl
+// at least 1 s. Unlike [WithID], whose deduplication lasts the dedup
+// window whatever happens to the task, a unique key lasts as long as the
+// task does. It needs nats-server 2.11 or newer.
+func WithUnique(key string, ttl time.Duration) EnqueueOption {
+	return func(c *enqueueConfig) { c.unique, c.uniqueTTL, c.uniqueSet = key, ttl, true }
+}
+
+// due returns when the tasks are due, zero for now.
+func (c *enqueueConfig) due(now time.Time) time.Time {
+	switch {
+	case c.delaySet && c.delay > 0:
+		return now.Add(c.delay)
+	case c.runAtSet && c.runAt.After(now):
+		return c.runAt
+	}
+	return time.Time{}
+}
+
+func (c *enqueueConfig) validateTiming(batch bool, now time.Time) error {
+	switch {
+	case c.delaySet && c.runAtSet:
+		return fmt.Errorf("%w: WithDelay and WithRunAt both say when the task runs; give one", ErrInvalidOption)
+	case c.delaySet && c.delay < 0:
+		return fmt.Errorf("%w: delay must not be negative, got %v", ErrInvalidOption, c.delay)
+	case c.runAtSet && c.runAt.IsZero():
+		return fmt.Errorf("%w: WithRunAt got the zero time; give the time the task should run", ErrInvalidOption)
+	case c.deadlineSet && c.deadline.IsZero():
+		return fmt.Errorf("%w: WithDeadline got the zero time; leave it out for no deadline", ErrInvalidOption)
+	case c.deadlineSet && !c.deadline.After(now):
+		return fmt.Errorf("%w: deadline %v has passed already", ErrInvalidOption, c.deadline.UTC().Format(time.RFC3339Nano))
+	case c.uniqueSet && batch:
+		return fmt.Errorf("%w: WithUnique names one task; enqueue unique tasks one at a time with Enqueue", ErrInvalidOption)
+	case c.uniqueSet && (c.unique == "" || len(c.unique) > wire.MaxUniqueKey):
+		return fmt.Errorf("%w: unique key must be 1 to %d bytes, got %d", ErrInvalidOption, wire.MaxUniqueKey, len(c.unique))
+	case c.uniqueSet && c.uniqueTTL < time.Second:
+		return fmt.Errorf("%w: unique key TTL must be at least 1s, got %v", ErrInvalidOption, c.uniqueTTL)
+	}
+	if due := c.due(now); c.deadlineSet && !due.IsZero() && !c.deadline.After(due) {
+		return fmt.Errorf("%w: deadline %v is not after the time the task runs, %v", ErrInvalidOption,
+			c.deadline.UTC().Format(time.RFC3339Nano), due.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
 func (c *enqueueConfig) validate(batch bool, n int) error {
+	if err := c.validateTiming(batch, time.Now()); err != nil {
+		return err
+	}
 	if c.idSet && batch {
 		return fmt.Errorf("%w: WithID names one task; use WithIDs with EnqueueBatch", ErrInvalidOption)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -26,9 +27,12 @@ type Producer struct {
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
 	states     *status.Store
+	unique     *unique.Store
 
 	mu          sync.Mutex  // held while provisioning
 	provisioned atomic.Bool // read without mu by every enqueue
+	schedules   atomic.Bool // the work stream takes scheduled tasks
+	ttl         atomic.Bool // the work stream takes per-task TTLs
 }
 
 // Result is the outcome of enqueueing one task.
@@ -73,6 +77,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	}
 	p := &Producer{
 		js: js, pub: pub, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: states,
+		unique: unique.New(js, cfg.topology),
 		// While the pending publishes are at nats.go's limit, wait for room.
 		pubOpts: []jetstream.PublishOpt{jetstream.WithStallWait(cfg.ackTimeout)},
 	}
@@ -93,9 +98,12 @@ func (p *Producer) Provision(ctx context.Context) error {
 	if p.provisioned.Load() {
 		return nil
 	}
-	if _, err := p.cfg.topology.Provision(ctx, p.js, p.cfg.log, p.cfg.retryTimeout); err != nil {
+	work, err := p.cfg.topology.Provision(ctx, p.js, p.cfg.log, p.cfg.retryTimeout)
+	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
+	p.schedules.Store(p.cfg.topology.Schedules(work))
+	p.ttl.Store(work.AllowMsgTTL)
 	p.provisioned.Store(true)
 	return nil
 }
@@ -109,6 +117,10 @@ func (p *Producer) Provision(ctx context.Context) error {
 // is full; in all these cases nothing was enqueued. Publishes that fail with
 // a disconnect or timeout are retried with the same ID until ctx is done or
 // the retry timeout passes.
+//
+// With [WithDelay] or [WithRunAt] the task waits in the schedule stream,
+// and the Result's Stream says so; with [WithUnique] and a key held, the
+// Result carries the holder's ID and Duplicate.
 func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payload T, opts ...EnqueueOption) (Result, error) {
 	ec, err := enqueueOptions(opts, false, 1)
 	if err != nil {
@@ -125,8 +137,23 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 	if err := p.Provision(ctx); err != nil {
 		return Result{ID: env.ID}, err
 	}
-	errs := p.enqueue(ctx, []*tasks.Envelope{env})
-	p.recordQueued(ctx, def.Spec(), []*tasks.Envelope{env}, errs)
+	spec, now := def.Spec(), time.Now()
+	envs := []*tasks.Envelope{env}
+	if err := p.timing(envs, spec, &ec, now); err != nil {
+		return Result{ID: env.ID}, err
+	}
+	holder, claimed, err := p.claim(ctx, env, spec, &ec, now)
+	if err != nil {
+		return Result{ID: env.ID}, err
+	}
+	if !claimed {
+		return Result{ID: holder, Duplicate: true}, nil
+	}
+	errs := p.enqueue(ctx, envs)
+	if errs[0] != nil {
+		p.unclaim(ctx, env, spec, &ec)
+	}
+	p.recordQueued(ctx, spec, envs, errs)
 	r := result(env, errs[0])
 	return r, r.Err
 }
@@ -170,6 +197,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		return nil, err
 	}
 	results := make([]Result, len(bodies))
+	spec, now := def.Spec(), time.Now()
 	n := len(bodies)
 	slices := (n + p.cfg.window - 1) / p.cfg.window
 	size := (n + slices - 1) / slices // about even, none larger than the window
@@ -183,6 +211,9 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		for _, env := range envs {
 			addHeader(env, ec.header)
 		}
+		if err := p.timing(envs, spec, &ec, now); err != nil {
+			return nil, err
+		}
 		var errs []error
 		if err := ctx.Err(); err != nil {
 			errs = make([]error, len(envs))
@@ -191,7 +222,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 			}
 		} else {
 			errs = p.enqueue(ctx, envs)
-			p.recordQueued(ctx, def.Spec(), envs, errs)
+			p.recordQueued(ctx, spec, envs, errs)
 		}
 		for i, env := range envs {
 			results[lo+i] = result(env, errs[i])

@@ -149,8 +149,12 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 
 // stored records the server's acknowledgement on env.
 func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bool) error {
-	if ack.Stream != p.workStream {
-		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.Stream, p.workStream, env.Subject)
+	want := p.workStream
+	if _, delayed := env.Header[wire.HeaderSchedule]; delayed {
+		want = p.cfg.topology.Names.ScheduleStream()
+	}
+	if ack.Stream != want {
+		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.Stream, want, env.Subject)
 	}
 	env.Stream, env.Sequence = ack.Stream, ack.Sequence
 	env.Duplicate = ack.Duplicate && !retried

@@ -13,6 +13,8 @@ type State string
 const (
 	// Queued: enqueued (or handed back, or replayed) and waiting for a worker.
 	Queued State = "queued"
+	// Scheduled: a delayed task waiting for its time (RunAt).
+	Scheduled State = "scheduled"
 	// Running: a handler is working on it.
 	Running State = "running"
 	// Retrying: an attempt failed; the next comes at NextAttemptAt.
@@ -22,10 +24,12 @@ const (
 	// DeadLettered: filed in the dead-letter stream with a reason. Final
 	// until the record is replayed.
 	DeadLettered State = "dead_lettered"
+	// Expired: picked up after its deadline and dropped unrun. Final.
+	Expired State = "expired"
 )
 
 // Final reports whether nothing more happens to the task by itself.
-func (s State) Final() bool { return s == Done || s == DeadLettered }
+func (s State) Final() bool { return s == Done || s == DeadLettered || s == Expired }
 
 // Status is the recorded state of a task whose definition tracks it
 // (tasks.WithStateTracking).
@@ -39,6 +43,8 @@ type Status struct {
 	MaxAttempts int `json:"max_attempts"`
 	// NextAttemptAt is when a retrying task runs again.
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// RunAt is when a delayed task is due.
+	RunAt time.Time `json:"run_at,omitzero"`
 	// Reason and Error say why a task was dead-lettered; Error also holds the
 	// last failure of a retrying task.
 	Reason tasks.Reason `json:"reason,omitempty"`

@@ -102,14 +102,17 @@ func Key(id string) string {
 	return b.String()
 }
 
-// Queued records a task just enqueued, unless a worker has recorded it
-// already (or it is a duplicate of a tracked task).
+// Queued records a task just enqueued as queued (scheduled, when st says
+// so), unless a worker has recorded it already (or it is a duplicate of a
+// tracked task).
 func (s *Store) Queued(ctx context.Context, st Status) error {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return err
 	}
-	st.State = Queued
+	if st.State != Scheduled {
+		st.State = Queued
+	}
 	b, err := encode(st)
 	if err != nil {
 		return err
@@ -258,8 +261,12 @@ func decode(b []byte) (Status, error) {
 // Of is the status a task starts from: its identity, attempts and enqueue
 // time, as its envelope has them.
 func Of(env *tasks.Envelope) Status {
-	return Status{
+	st := Status{
 		ID: env.ID, Task: env.Name, Queue: env.Queue,
 		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, EnqueuedAt: env.EnqueuedAt,
 	}
+	if at, err := wire.ParseTime(env.Header.Get(wire.HeaderRunAt)); err == nil && env.Attempt == 0 {
+		st.State, st.RunAt = Scheduled, at
+	}
+	return st
 }

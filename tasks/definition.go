@@ -75,6 +75,9 @@ type Spec struct {
 	// TrackState records each task's status in a key-value bucket, for
 	// status.Tracker to read. Default false.
 	TrackState bool
+	// Expiry is how long after it is due a task is still worth starting;
+	// a task not started by then is dropped unrun. 0, the default: never.
+	Expiry time.Duration
 }
 
 // Define returns the definition of the task called name with payload type T.
@@ -203,6 +206,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: task %q: max concurrency must not be negative (0: no cap), got %d", ErrInvalidOption, s.Name, s.MaxConcurrency)
 	case s.Codec == nil:
 		return fmt.Errorf("%w: task %q: codec is nil", ErrInvalidOption, s.Name)
+	case s.Expiry < 0:
+		return fmt.Errorf("%w: task %q: expiry must not be negative (0: never), got %v", ErrInvalidOption, s.Name, s.Expiry)
 	}
 	return s.Backoff.validate(s.Name)
 }

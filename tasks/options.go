@@ -50,6 +50,17 @@ func WithMaxConcurrency(n int) Option {
 	return func(s *Spec) { s.MaxConcurrency = n }
 }
 
+// WithExpiry drops the definition's tasks that have not started within d of
+// being due (enqueued, or their delay passed): a password-reset mail an hour
+// late is not worth sending. The server removes an expired task from the
+// queue (a per-message TTL, where the server supports it), and a worker that
+// picks one up settles it unrun, as expired: the handler never sees it,
+// tracked tasks read status "expired", and it is not dead-lettered. A call
+// can set its own deadline with producer.WithDeadline. Default 0: never.
+func WithExpiry(d time.Duration) Option {
+	return func(s *Spec) { s.Expiry = d }
+}
+
 // WithBackoff sets the delays between failed attempts. Zero fields keep their
 // defaults (see [Backoff]).
 func WithBackoff(b Backoff) Option {

@@ -69,6 +69,9 @@ type Envelope struct {
 	EnqueuedAt time.Time
 	// Header is the message header; middleware may add to it before publish.
 	Header Header
+	// Deadline is when the task stops being worth starting; zero: never.
+	// A worker settles a task picked up after it as [ActionExpire].
+	Deadline time.Time
 	// Body is the encoded payload.
 	Body []byte
 
@@ -103,6 +106,9 @@ const (
 	// ActionRelease: the worker stopped before the handler finished and handed
 	// the task back for immediate redelivery.
 	ActionRelease
+	// ActionExpire: the task was picked up after its Deadline and removed
+	// without running.
+	ActionExpire
 )
 
 // String returns the action's name as used in logs and traces.
@@ -116,6 +122,8 @@ func (a Action) String() string {
 		return "dead_letter"
 	case ActionRelease:
 		return "release"
+	case ActionExpire:
+		return "expire"
 	}
 	return "none"
 }

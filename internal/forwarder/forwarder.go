@@ -14,6 +14,7 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 )
@@ -71,6 +72,7 @@ type Forwarder struct {
 	log    *slog.Logger
 	filer  *deadletter.Filer
 	states *status.Store
+	unique *unique.Store
 
 	filed, terminated atomic.Int64
 }
@@ -84,7 +86,8 @@ func New(js jetstream.JetStream, cfg Config) *Forwarder {
 		cfg.AckWait = DefaultAckWait
 	}
 	return &Forwarder{js: js, cfg: cfg, log: cfg.Log,
-		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: cfg.States}
+		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: cfg.States,
+		unique: unique.New(js, cfg.Topology)}
 }
 
 // Filed is how many max-deliveries events this forwarder has turned into a

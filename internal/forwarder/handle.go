@@ -167,6 +167,13 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 	if err := work.DeleteMsg(ctx, adv.StreamSeq); err != nil && !retry.Gone(err) {
 		return fmt.Errorf("delete task %d: %w", adv.StreamSeq, err)
 	}
+	if key := raw.Header.Get(wire.HeaderUnique); key != "" {
+		spec := tasks.Spec{Queue: queue, Name: name}
+		if err := f.unique.Release(ctx, spec, key, wire.TaskID(tasks.Header(raw.Header), adv.Stream, adv.StreamSeq)); err != nil {
+			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot release unique key; its TTL will",
+				slog.String("unique_key", key), slog.String("error", err.Error()))
+		}
+	}
 	f.filed.Add(1)
 	level := slog.LevelWarn
 	if ack.Duplicate {

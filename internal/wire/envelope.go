@@ -145,13 +145,26 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.Ms
 			env.EnqueuedAt = at
 		}
 	}
+	if s := h.Get(HeaderDeadline); s != "" {
+		dl, err := ParseTime(s)
+		if err != nil {
+			return fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrMalformed, HeaderDeadline, s)
+		}
+		env.Deadline = dl
+	} else {
+		env.Deadline = periodicDeadline(h)
+	}
 	return nil
 }
 
 // TaskID is the ID of the task whose message has header h and sits at seq
-// in stream: Jetq-Id, else Nats-Msg-Id, else "<stream>:<seq>".
+// in stream: Jetq-Id, else a periodic firing's [PeriodicID], else
+// Nats-Msg-Id, else "<stream>:<seq>".
 func TaskID(h tasks.Header, stream string, seq uint64) string {
 	if id := h.Get(HeaderID); id != "" {
+		return id
+	}
+	if id := periodicID(h); id != "" {
 		return id
 	}
 	if id := h.Get(HeaderMsgID); id != "" {

@@ -111,6 +111,79 @@ func (t Topology) WorkStream() jetstream.StreamConfig {
 	}
 }
 
+// ScheduleStream is the configuration of the stream of schedules: delayed
+// tasks wait on jetq.sched.at.<id>, periodic declarations on
+// jetq.sched.every.<name>, and the server's scheduler fires each onto
+// jetq.fire.<queue>.<task>, from where the work stream sources it.
+//
+// Schedules cannot live in the work stream itself: a stream that schedules
+// may not discard new messages, and the work stream must, so that a full
+// queue refuses tasks instead of evicting them. So this stream is
+// unbounded (DiscardOld without limits evicts nothing), and a fired task
+// waits here while the work stream is full. WorkQueue retention lets the
+// work stream's sourcing remove what it copied; no other consumer may read
+// jetq.sched.>, since one that acknowledged a schedule would cancel it.
+func (t Topology) ScheduleStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              t.Names.ScheduleStream(),
+		Description:       "jetq delayed tasks and periodic declarations, fired by the server into the work stream",
+		Subjects:          []string{t.ScheduleSubjects(), t.FireSubjects()},
+		Retention:         jetstream.WorkQueuePolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		Storage:           t.storage(),
+		Replicas:          t.replicas(),
+		Duplicates:        orDefault(t.Duplicates, DefaultDuplicates),
+		AllowMsgSchedules: true,
+		AllowMsgTTL:       true,
+		AllowRollup:       true, // the server sets both for a schedule stream; stated so Ensure finds what it asked for
+		AllowDirect:       true,
+	}
+}
+
+// scheduleSource is how the work stream takes fired tasks from the
+// schedule stream: jetq.fire.<queue>.<task> becomes jetq.task.<queue>.<task>.
+func (t Topology) scheduleSource() *jetstream.StreamSource {
+	return &jetstream.StreamSource{
+		Name: t.Names.ScheduleStream(),
+		SubjectTransforms: []jetstream.SubjectTransformConfig{
+			{Source: t.FireSubjects(), Destination: t.WorkSubjects()},
+		},
+	}
+}
+
+// Schedules reports whether the work stream work takes fired tasks from
+// the schedule stream: whether delayed and periodic tasks can run.
+func (t Topology) Schedules(work jetstream.StreamConfig) bool {
+	for _, src := range work.Sources {
+		if src != nil && src.Name == t.Names.ScheduleStream() {
+			return true
+		}
+	}
+	return false
+}
+
+// SchedulingLevel is the JetStream API level of nats-server 2.14, the first
+// with cron and @every schedules; [MinSchedulingServer] names it.
+const SchedulingLevel = 4
+
+// MinSchedulingServer is the oldest server that runs schedules.
+const MinSchedulingServer = "nats-server 2.14"
+
+// UniqueBucket is the configuration of the bucket of unique keys: per-key
+// TTLs (server 2.11) bound how long a key outlives a task whose worker died.
+func (t Topology) UniqueBucket() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:         t.Names.UniqueBucket(),
+		Description:    "jetq unique keys of tasks queued, scheduled or running",
+		History:        1,
+		Storage:        t.storage(),
+		Replicas:       t.replicas(),
+		LimitMarkerTTL: time.Second,
+	}
+}
+
 // DLQStream is the configuration of the dead-letter stream: Limits retention
 // with a long MaxAge, and an hour of deduplication so the worker and the
 // forwarder cannot both file one task.
@@ -213,6 +286,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.
 	case work.MaxAge > 0:
 		return work, fmt.Errorf("stream %s removes messages after %v, which would evict queued tasks; remove its max age (nats stream edit %s --max-age 0)", work.Name, work.MaxAge, work.Name)
 	}
+	if work, err = t.ensureSchedules(ctx, js, work, log); err != nil {
+		return work, err
+	}
 	dlq, err := ensureStream(ctx, js, t.DLQStream(), log)
 	if err != nil {
 		return work, err
@@ -224,6 +300,46 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.
 		return work, err
 	}
 	return work, nil
+}
+
+// ensureSchedules creates the schedule stream and has the work stream
+// source it and take per-task TTLs, on servers that run schedules (a work
+// stream made by an older jetq is updated: both changes only add). On an
+// older server it leaves the work stream alone; the calls that need
+// schedules then say which server they need.
+func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
+	if t.Schedules(work) && work.AllowMsgTTL {
+		return work, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	info, err := js.AccountInfo(rctx)
+	cancel()
+	if err != nil {
+		return work, fmt.Errorf("read the server's API level: %w", err)
+	}
+	if info.API.Level < SchedulingLevel {
+		return work, nil
+	}
+	sched, err := ensureStream(ctx, js, t.ScheduleStream(), log)
+	if err != nil {
+		return work, err
+	}
+	if sched.Retention != jetstream.WorkQueuePolicy || !sched.AllowMsgSchedules {
+		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream that allows message schedules; delete it or choose another prefix", sched.Name)
+	}
+	want := work
+	want.AllowMsgTTL = true
+	if !t.Schedules(work) {
+		want.Sources = append(slices.Clone(work.Sources), t.scheduleSource())
+	}
+	rctx, cancel = context.WithTimeout(ctx, requestTimeout)
+	s, err := js.UpdateStream(rctx, want)
+	cancel()
+	if err != nil {
+		return work, fmt.Errorf("let stream %s take scheduled tasks from %s: %w", work.Name, sched.Name, err)
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "jetq: work stream takes scheduled tasks", slog.String("stream", work.Name), slog.String("from", sched.Name))
+	return s.CachedInfo().Config, nil
 }
 
 // Provision makes the streams as [Topology.Ensure] does, and tries again —

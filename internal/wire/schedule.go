@@ -1,0 +1,291 @@
+package wire
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// Header names of scheduled and periodic tasks. The server's scheduler
+// strips Nats-Msg-Id from the message it fires, so a scheduled task carries
+// its ID in Jetq-Id; a periodic task carries its declaration, from which
+// each firing's ID is derived.
+const (
+	// HeaderDeadline is when a task stops being worth running (RFC 3339).
+	HeaderDeadline = "Jetq-Deadline"
+	// HeaderUnique is the unique key a task holds while queued or running.
+	HeaderUnique = "Jetq-Unique"
+	// HeaderPeriodic names the periodic declaration that fired the task.
+	HeaderPeriodic = "Jetq-Periodic"
+	// HeaderPeriodicSchedule and HeaderPeriodicTimeZone are its schedule.
+	HeaderPeriodicSchedule = "Jetq-Periodic-Schedule"
+	HeaderPeriodicTimeZone = "Jetq-Periodic-Time-Zone"
+	// HeaderPeriodicStaleAfter is how long after its tick a firing is
+	// still worth starting (a Go duration).
+	HeaderPeriodicStaleAfter = "Jetq-Periodic-Stale-After"
+	// HeaderPeriodicHash identifies a declaration's content, so that
+	// declaring it again changes nothing.
+	HeaderPeriodicHash = "Jetq-Periodic-Hash"
+	// HeaderRunAt is when a delayed task is due (RFC 3339), on its schedule.
+	HeaderRunAt = "Jetq-Run-At"
+)
+
+// The server's scheduling headers (ADR-51).
+const (
+	HeaderSchedule         = "Nats-Schedule"
+	HeaderScheduleTarget   = "Nats-Schedule-Target"
+	HeaderScheduleTTL      = "Nats-Schedule-TTL"
+	HeaderScheduleTimeZone = "Nats-Schedule-Time-Zone"
+	HeaderScheduleNext     = "Nats-Schedule-Next"
+	HeaderTTL              = "Nats-TTL"
+)
+
+// ScheduleStream is the WorkQueue stream of pending schedules, "JETQ_SCHEDULES".
+func (n Names) ScheduleStream() string { return n.stream("SCHEDULES") }
+
+// ScheduleSubjects is where schedules wait, "jetq.sched.>".
+func (n Names) ScheduleSubjects() string { return n.Prefix() + ".sched.>" }
+
+// FireSubjects is where the server fires schedules, "jetq.fire.>"; the work
+// stream sources them from there as "jetq.task.>".
+func (n Names) FireSubjects() string { return n.Prefix() + ".fire.>" }
+
+// FireSubject is the target of a schedule of one task type:
+// "jetq.fire.<queue>.<name>".
+func (n Names) FireSubject(queue, name string) string {
+	return n.Prefix() + ".fire." + queue + "." + name
+}
+
+// DelayedSubject is the schedule subject of the delayed task id:
+// "jetq.sched.at.<id in unpadded base64url>". One schedule lives on a
+// subject, so every delayed task has its own.
+func (n Names) DelayedSubject(id string) string {
+	return n.DelayedSubjects() + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// DelayedSubjects is the prefix of every delayed task's subject, "jetq.sched.at.".
+func (n Names) DelayedSubjects() string { return n.Prefix() + ".sched.at." }
+
+// ParseDelayedSubject returns the task ID of a delayed task's subject.
+func (n Names) ParseDelayedSubject(subject string) (string, error) {
+	token, ok := strings.CutPrefix(subject, n.DelayedSubjects())
+	if !ok {
+		return "", fmt.Errorf("subject %q is not a delayed task's", subject)
+	}
+	id, err := base64.RawURLEncoding.DecodeString(token)
+	return string(id), err
+}
+
+// PeriodicSubject is the schedule subject of the periodic declaration name:
+// "jetq.sched.every.<name>".
+func (n Names) PeriodicSubject(name string) string { return n.PeriodicSubjects() + name }
+
+// PeriodicSubjects is the prefix of every periodic declaration's subject,
+// "jetq.sched.every.".
+func (n Names) PeriodicSubjects() string { return n.Prefix() + ".sched.every." }
+
+// UniqueBucket is the key-value bucket of unique keys held, "JETQ_UNIQUE".
+func (n Names) UniqueBucket() string { return n.stream("UNIQUE") }
+
+// UniqueKey is the bucket key of unique key key of a task type:
+// "<queue>.<name>.<key in unpadded base64url>".
+func UniqueKey(spec tasks.Spec, key string) string {
+	return spec.Queue + "." + spec.Name + "." + base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// MaxUniqueKey bounds a unique key's length in bytes.
+const MaxUniqueKey = 256
+
+// At is the server's schedule of a task due at t: "@at" with nanoseconds,
+// so that it never fires before t. (nats.go's WithScheduleAt drops the
+// fraction, which would fire up to a second early.)
+func At(t time.Time) string { return "@at " + t.UTC().Format(time.RFC3339Nano) }
+
+// TTL is the Nats-TTL value of d: whole seconds, rounded up, at least 1 s,
+// the server's minimum.
+func TTL(d time.Duration) string {
+	s := max((d+time.Second-1)/time.Second, 1)
+	return fmt.Sprintf("%ds", s)
+}
+
+// cronParser reads the server's six-field cron expressions (seconds first).
+// The server's parser derives from the same code (nats-server/server/cron.go).
+var cronParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+// descriptors are the server's named schedules, as it expands them.
+var descriptors = map[string]string{
+	"@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
+	"@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *", "@hourly": "0 0 * * * *",
+}
+
+// Schedule is a parsed periodic schedule.
+type Schedule struct {
+	every time.Duration // for "@every <d>"
+	cron  cron.Schedule
+	loc   *time.Location
+}
+
+// ParseSchedule parses a periodic schedule as the server reads it: a cron
+// expression with six fields (seconds first), "@every <duration>" of at
+// least 1 s, or @yearly, @annually, @monthly, @weekly, @daily, @midnight or
+// @hourly; cron and the named ones in time zone tz (an IANA name; "" is
+// UTC), which "@every" does not take.
+func ParseSchedule(spec, tz string) (Schedule, error) {
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		if tz != "" {
+			return Schedule{}, errors.New("@every takes no time zone; use a cron expression to fire at wall-clock times")
+		}
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < time.Second {
+			return Schedule{}, fmt.Errorf("schedule %q: @every needs a duration of at least 1s, such as \"@every 30s\"", spec)
+		}
+		return Schedule{every: d.Round(time.Second)}, nil
+	}
+	loc := time.UTC
+	if tz != "" {
+		var err error
+		if loc, err = time.LoadLocation(tz); err != nil || tz == "Local" {
+			return Schedule{}, fmt.Errorf("time zone %q is not an IANA time zone name such as \"Europe/Berlin\"", tz)
+		}
+	}
+	expr := spec
+	if d, ok := descriptors[spec]; ok {
+		expr = d
+	}
+	if strings.HasPrefix(expr, "@") || len(strings.Fields(expr)) != 6 {
+		return Schedule{}, fmt.Errorf("schedule %q: want a cron expression of six fields, seconds first (\"0 */5 * * * *\"), \"@every <duration>\" or one of @hourly, @daily, @weekly, @monthly, @yearly", spec)
+	}
+	c, err := cronParser.Parse(expr)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("schedule %q: %w", spec, err)
+	}
+	return Schedule{cron: c, loc: loc}, nil
+}
+
+// Next is the first firing after t.
+func (s Schedule) Next(t time.Time) time.Time {
+	if s.every > 0 {
+		return t.Round(time.Second).Add(s.every)
+	}
+	return s.cron.Next(t.In(s.loc)).UTC()
+}
+
+// NextAfter is the first firing after now of a schedule declared at
+// declared: "@every" counts its intervals from the declaration, as the
+// server does.
+func (s Schedule) NextAfter(declared, now time.Time) time.Time {
+	if s.every == 0 {
+		return s.Next(now)
+	}
+	first := s.Next(declared)
+	if !first.Before(now) {
+		return first.UTC()
+	}
+	n := now.Sub(first)/s.every + 1
+	return first.Add(n * s.every).UTC()
+}
+
+// Tick is the firing that the server announced next as following it: the
+// scheduled time of a fired periodic task, from its Nats-Schedule-Next.
+func (s Schedule) Tick(next time.Time) time.Time {
+	if s.every > 0 {
+		return next.Add(-s.every)
+	}
+	// The last firing before next: look back for a window that holds one,
+	// doubling it, then step forward to the last.
+	for back := time.Second; back < 6*366*24*time.Hour; back *= 2 {
+		t := s.Next(next.Add(-back))
+		if t.Before(next) {
+			for u := s.Next(t); u.Before(next); u = s.Next(u) {
+				t = u
+			}
+			return t.UTC()
+		}
+	}
+	return next.UTC()
+}
+
+// PeriodicID is the ID of the firing of periodic declaration name due at
+// tick: "<name>@<tick, RFC 3339 UTC>", the same whoever computes it.
+func PeriodicID(name string, tick time.Time) string {
+	return name + "@" + tick.UTC().Format(time.RFC3339)
+}
+
+// periodicTick reads the declaration name and scheduled time of a fired
+// periodic task with header h; ok is false when h is not one.
+func periodicTick(h tasks.Header) (name string, tick time.Time, ok bool) {
+	name = h.Get(HeaderPeriodic)
+	if name == "" {
+		return "", time.Time{}, false
+	}
+	next, err := time.Parse(time.RFC3339Nano, h.Get(HeaderScheduleNext))
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	s, err := ParseSchedule(h.Get(HeaderPeriodicSchedule), h.Get(HeaderPeriodicTimeZone))
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return name, s.Tick(next), true
+}
+
+// periodicID is the ID of a fired periodic task with header h, or "" when h
+// is not one.
+func periodicID(h tasks.Header) string {
+	if name, tick, ok := periodicTick(h); ok {
+		return PeriodicID(name, tick)
+	}
+	return ""
+}
+
+// periodicDeadline is when a fired periodic task with header h goes stale,
+// zero for never.
+func periodicDeadline(h tasks.Header) time.Time {
+	d, err := time.ParseDuration(h.Get(HeaderPeriodicStaleAfter))
+	if err != nil {
+		return time.Time{}
+	}
+	if _, tick, ok := periodicTick(h); ok {
+		return tick.Add(d)
+	}
+	return time.Time{}
+}
+
+// Delay turns env into a delayed task due at due: it is published on its
+// own schedule subject with the server's scheduling headers, keeps its ID in
+// Jetq-Id (the scheduler strips Nats-Msg-Id, which still deduplicates the
+// schedule itself), and fires onto its task subject's fire subject. With a
+// deadline, the fired task gets the TTL left from due to the deadline.
+func Delay(env *tasks.Envelope, n Names, due time.Time) {
+	h := env.Header
+	h[HeaderID] = []string{env.ID}
+	h[HeaderSchedule] = []string{At(due)}
+	h[HeaderScheduleTarget] = []string{n.FireSubject(env.Queue, env.Name)}
+	h[HeaderRunAt] = []string{FormatTime(due)}
+	if !env.Deadline.IsZero() {
+		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due))}
+	}
+	env.Subject = n.DelayedSubject(env.ID)
+}
+
+// SetDeadline gives env the deadline dl: the Jetq-Deadline header that a
+// worker checks at pickup.
+func SetDeadline(env *tasks.Envelope, dl time.Time) {
+	env.Deadline = dl
+	env.Header[HeaderDeadline] = []string{FormatTime(dl)}
+}
+
+// ParseFireSubject splits a schedule's target into queue and task name.
+func (n Names) ParseFireSubject(subject string) (queue, name string, err error) {
+	rest, ok := strings.CutPrefix(subject, n.Prefix()+".fire.")
+	if !ok {
+		return "", "", fmt.Errorf("subject %q is not a schedule target of prefix %q", subject, n.Prefix())
+	}
+	return n.ParseTaskSubject(n.Prefix() + ".task." + rest)
+}

@@ -1,0 +1,173 @@
+package schedule_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/tasks"
+)
+
+func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
+	t.Parallel()
+	js, p, s := setup(t)
+	def := tasks.Define[int]("report.build")
+	var got runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
+		got.add(tk.ID)
+		return nil
+	})
+	startWorker(t, js, reg)
+	ctx := context.Background()
+	due := map[string]time.Time{}
+	for i := range 40 {
+		d := time.Duration(i%8) * 250 * time.Millisecond
+		r, err := producer.Enqueue(ctx, p, def, i, producer.WithDelay(d), producer.WithID(fmt.Sprintf("r%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		due[r.ID] = time.Now().Add(d)
+	}
+	// A batch with a caller-chosen run time.
+	at := time.Now().Add(1500 * time.Millisecond)
+	rs, err := producer.EnqueueBatch(ctx, p, def, []int{100, 101, 102}, producer.WithRunAt(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		due[r.ID] = at
+		if r.Stream != "JETQ_SCHEDULES" {
+			t.Errorf("delayed task %s stored by %s, want JETQ_SCHEDULES", r.ID, r.Stream)
+		}
+	}
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		if n := len(got.all()); n < len(due) {
+			return fmt.Errorf("%d of %d ran", n, len(due))
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // room for a second run to show
+	for id := range due {
+		if n := got.count(id); n != 1 {
+			t.Errorf("task %s ran %d times", id, n)
+		}
+	}
+	for _, r := range got.all() {
+		// due was taken after the enqueue returned, so a run may start
+		// a little before it; never more than that call's time.
+		if early := due[r.ID].Sub(r.At); early > 100*time.Millisecond {
+			t.Errorf("task %s ran %v before its time", r.ID, early)
+		}
+	}
+	if l, err := s.ListDelayed(ctx, schedule.ListOptions{}); err != nil || len(l) != 0 {
+		t.Errorf("after all fired: %d delayed left, err %v", len(l), err)
+	}
+}
+
+func TestCancelledTaskNeverRuns(t *testing.T) {
+	t.Parallel()
+	js, p, s := setup(t)
+	def := tasks.Define[string]("mail.remind")
+	var got runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
+		got.add(tk.ID)
+		return nil
+	})
+	startWorker(t, js, reg)
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := producer.Enqueue(ctx, p, def, "x", producer.WithID(fmt.Sprintf("keep-%d", i)), producer.WithDelay(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := producer.Enqueue(ctx, p, def, "x", producer.WithID("drop"), producer.WithDelay(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListDelayed(ctx, schedule.ListOptions{Limit: 4})
+	if err != nil || len(list) != 4 {
+		t.Fatalf("first page: %d entries, err %v; want 4", len(list), err)
+	}
+	rest, err := s.ListDelayed(ctx, schedule.ListOptions{After: list[3].Sequence, Limit: 4})
+	if err != nil || len(rest) != 2 || rest[1].ID != "drop" || rest[1].Task != "mail.remind" || rest[1].Queue != "default" {
+		t.Fatalf("second page: %+v, err %v; want keep-4 and drop", rest, err)
+	}
+	if until := time.Until(rest[1].RunAt); until < 500*time.Millisecond || until > time.Second {
+		t.Errorf("drop is due in %v, want about 1s", until)
+	}
+	if err := s.Cancel(ctx, "drop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Cancel(ctx, "drop"); !errors.Is(err, schedule.ErrNotScheduled) {
+		t.Errorf("second cancel: %v, want ErrNotScheduled", err)
+	}
+	if err := s.Cancel(ctx, "never-was"); !errors.Is(err, schedule.ErrNotScheduled) {
+		t.Errorf("cancel of an unknown ID: %v, want ErrNotScheduled", err)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if n := len(got.all()); n < 5 {
+			return fmt.Errorf("%d of 5 ran", n)
+		}
+		return nil
+	})
+	if err := s.Cancel(ctx, "keep-0"); !errors.Is(err, schedule.ErrNotScheduled) {
+		t.Errorf("cancel after it fired: %v, want ErrNotScheduled", err)
+	}
+	time.Sleep(time.Second)
+	if n := got.count("drop"); n != 0 {
+		t.Errorf("the cancelled task ran %d times", n)
+	}
+}
+
+func TestDelayedTaskWithTheSameIDIsStoredOnce(t *testing.T) {
+	t.Parallel()
+	_, p, s := setup(t)
+	def := tasks.Define[int]("invoice.send")
+	ctx := context.Background()
+	first, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("inv-1"), producer.WithDelay(time.Hour))
+	if err != nil || first.Duplicate {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	again, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("inv-1"), producer.WithDelay(time.Hour))
+	if err != nil || !again.Duplicate {
+		t.Fatalf("again: %+v, %v; want Duplicate", again, err)
+	}
+	d, err := s.GetDelayed(ctx, "inv-1")
+	if err != nil || d.Sequence != first.Sequence {
+		t.Fatalf("GetDelayed: %+v, %v; want the first", d, err)
+	}
+}
+
+func TestBadTimingIsRefusedAndNothingStored(t *testing.T) {
+	t.Parallel()
+	_, p, s := setup(t)
+	def := tasks.Define[int]("bad.timing")
+	ctx := context.Background()
+	cases := map[string][]producer.EnqueueOption{
+		"negative delay":       {producer.WithDelay(-time.Second)},
+		"delay and run-at":     {producer.WithDelay(time.Second), producer.WithRunAt(time.Now().Add(time.Minute))},
+		"zero run-at":          {producer.WithRunAt(time.Time{})},
+		"deadline passed":      {producer.WithDeadline(time.Now().Add(-time.Second))},
+		"deadline before due":  {producer.WithDelay(time.Hour), producer.WithDeadline(time.Now().Add(time.Minute))},
+		"unique key too long":  {producer.WithUnique(string(make([]byte, 300)), time.Minute)},
+		"unique key empty":     {producer.WithUnique("", time.Minute)},
+		"unique TTL too short": {producer.WithUnique("k", time.Millisecond)},
+	}
+	for name, opts := range cases {
+		if _, err := producer.Enqueue(ctx, p, def, 1, opts...); !errors.Is(err, producer.ErrInvalidOption) {
+			t.Errorf("%s: got %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := producer.EnqueueBatch(ctx, p, def, []int{1}, producer.WithUnique("k", time.Minute)); !errors.Is(err, producer.ErrInvalidOption) {
+		t.Errorf("unique in a batch: got %v, want ErrInvalidOption", err)
+	}
+	if l, err := s.ListDelayed(ctx, schedule.ListOptions{}); err != nil || len(l) != 0 {
+		t.Errorf("delayed stored: %d, err %v", len(l), err)
+	}
+}

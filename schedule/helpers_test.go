@@ -1,0 +1,91 @@
+package schedule_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/tasks"
+)
+
+// run records each run of a task: its ID and when it started.
+type run struct {
+	ID string
+	At time.Time
+}
+
+// runs collects the runs of the tasks of a test.
+type runs struct {
+	mu   sync.Mutex
+	list []run
+}
+
+func (r *runs) add(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, run{id, time.Now()})
+}
+
+func (r *runs) all() []run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]run(nil), r.list...)
+}
+
+func (r *runs) count(id string) int {
+	n := 0
+	for _, x := range r.all() {
+		if x.ID == id {
+			n++
+		}
+	}
+	return n
+}
+
+// setup starts an in-process server and returns its JetStream, a producer
+// and the schedules.
+func setup(t *testing.T) (jetstream.JetStream, *producer.Producer, *schedule.Schedules) {
+	t.Helper()
+	js := embeddedtest.JetStream(t)
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedule.New(js, schedule.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, p, s
+}
+
+// startWorker runs a worker of reg until the test ends.
+func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry, opts ...consumer.Option) {
+	t.Helper()
+	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := w.Run(ctx); err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = w.Shutdown(sctx)
+		cancel()
+		<-done
+	})
+}

@@ -1,0 +1,225 @@
+package schedule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// Periodic declares a task that the server fires on a schedule.
+type Periodic struct {
+	// Name identifies the declaration across processes: lower-case
+	// dot-separated tokens of [a-z0-9_-], as task names, such as
+	// "reports.nightly".
+	Name string
+	// Schedule is a cron expression of six fields, seconds first
+	// ("0 30 2 * * *": 02:30:00 daily), "@every <duration>" of at least
+	// 1s, or one of @hourly, @daily (@midnight), @weekly, @monthly, @yearly
+	// (@annually).
+	Schedule string
+	// TimeZone is the IANA time zone of a cron schedule, such as
+	// "Europe/Berlin"; "" is UTC. "@every" takes none.
+	TimeZone string
+	// StaleAfter, if set, drops a tick that no worker has started within
+	// StaleAfter of its time, such as the one the server fires on recovery
+	// for the ticks it missed while down; at least 1s. 0, the default: that
+	// tick runs (once, however many were missed).
+	StaleAfter time.Duration
+}
+
+// PeriodicInfo is a declared periodic task.
+type PeriodicInfo struct {
+	Periodic
+	// Task and Queue are the task type it fires.
+	Task, Queue string
+	// Next is when it fires next.
+	Next time.Time
+	// DeclaredAt is when the current declaration was stored.
+	DeclaredAt time.Time
+}
+
+// ID is the task ID of the tick of periodic task name scheduled at tick:
+// "<name>@<tick in RFC 3339, UTC>", such as
+// "reports.nightly@2026-12-02T02:30:00Z".
+func ID(name string, tick time.Time) string { return wire.PeriodicID(name, tick) }
+
+// Declare makes p fire a task of def with payload on p's schedule. It is
+// idempotent: any number of processes may declare the same p at start-up,
+// and the task still fires once per tick. A declaration that differs from
+// the stored one under the same name (schedule, time zone, task or
+// payload) replaces it, and the new schedule applies from then on.
+//
+// An invalid name, schedule, time zone or payload is refused with an error
+// wrapping [ErrInvalidOption] or tasks.ErrInvalidPayload, and nothing is
+// stored. It needs nats-server 2.14 or newer ([ErrUnsupported]).
+func Declare[T any](ctx context.Context, s *Schedules, def *tasks.Definition[T], p Periodic, payload T) error {
+	if err := def.Check(); err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	if err := tasks.ValidateName(p.Name); err != nil {
+		return fmt.Errorf("%w: periodic task name: %w", ErrInvalidOption, err)
+	}
+	if _, err := wire.ParseSchedule(p.Schedule, p.TimeZone); err != nil {
+		return fmt.Errorf("%w: periodic task %q: %w", ErrInvalidOption, p.Name, err)
+	}
+	if p.StaleAfter != 0 && p.StaleAfter < time.Second {
+		return fmt.Errorf("%w: periodic task %q: StaleAfter must be at least 1s (0: run missed ticks once), got %v", ErrInvalidOption, p.Name, p.StaleAfter)
+	}
+	body, err := def.Encode(payload)
+	if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	st, err := s.scheduleStream(ctx)
+	if err != nil {
+		return err
+	}
+	msg := s.periodicMsg(def.Spec(), p, body)
+	subject := msg.Subject
+	for range 4 {
+		last, err := st.GetLastMsgForSubject(ctx, subject)
+		var seq uint64
+		switch {
+		case err == nil:
+			if last.Header.Get(wire.HeaderPeriodicHash) == msg.Header.Get(wire.HeaderPeriodicHash) {
+				return nil // declared as it is already
+			}
+			seq = last.Sequence
+		case !errors.Is(err, jetstream.ErrMsgNotFound):
+			return fmt.Errorf("schedule: read periodic task %q: %w", p.Name, err)
+		}
+		// Only over what was read: of two processes declaring at once, one
+		// stores, and the other reads that again.
+		_, err = s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq))
+		if err == nil {
+			return nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+			return fmt.Errorf("schedule: declare periodic task %q: %w", p.Name, err)
+		}
+	}
+	return fmt.Errorf("schedule: declare periodic task %q: declared concurrently with other specs again and again", p.Name)
+}
+
+// periodicMsg is the schedule message of p: the task's body with the
+// server's schedule headers and jetq's copy of the declaration, which the
+// fired task keeps and its ID derives from.
+func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.Msg {
+	h := nats.Header{}
+	h.Set(wire.HeaderSchedule, p.Schedule)
+	h.Set(wire.HeaderScheduleTarget, s.topo.Names.FireSubject(spec.Queue, spec.Name))
+	h.Set(wire.HeaderPeriodic, p.Name)
+	h.Set(wire.HeaderPeriodicSchedule, p.Schedule)
+	if p.TimeZone != "" {
+		h.Set(wire.HeaderScheduleTimeZone, p.TimeZone)
+		h.Set(wire.HeaderPeriodicTimeZone, p.TimeZone)
+	}
+	if p.StaleAfter > 0 {
+		h.Set(wire.HeaderScheduleTTL, wire.TTL(p.StaleAfter))
+		h.Set(wire.HeaderPeriodicStaleAfter, p.StaleAfter.String())
+	}
+	if ct := spec.Codec.ContentType(); ct != tasks.JSON.ContentType() {
+		h.Set(wire.HeaderContentType, ct)
+	}
+	sum := sha256.New()
+	for _, part := range []string{p.Schedule, p.TimeZone, p.StaleAfter.String(), spec.Queue, spec.Name, h.Get(wire.HeaderContentType)} {
+		sum.Write([]byte(part))
+		sum.Write([]byte{0})
+	}
+	sum.Write(body)
+	h.Set(wire.HeaderPeriodicHash, hex.EncodeToString(sum.Sum(nil)[:16]))
+	return &nats.Msg{Subject: s.topo.Names.PeriodicSubject(p.Name), Header: h, Data: body}
+}
+
+// ListPeriodic returns the declared periodic tasks, in the order declared.
+func (s *Schedules) ListPeriodic(ctx context.Context) ([]PeriodicInfo, error) {
+	st, err := s.scheduleStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []PeriodicInfo
+	filter := s.topo.Names.PeriodicSubjects() + ">"
+	for seq := uint64(1); ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("schedule: read periodic tasks: %w", err)
+		}
+		seq = m.Sequence + 1
+		if info, err := s.periodicInfo(m, time.Now()); err == nil {
+			out = append(out, info)
+		}
+	}
+}
+
+// GetPeriodic returns the periodic task name, or an error wrapping
+// [ErrNotFound].
+func (s *Schedules) GetPeriodic(ctx context.Context, name string) (PeriodicInfo, error) {
+	st, err := s.scheduleStream(ctx)
+	if err != nil {
+		return PeriodicInfo{}, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.PeriodicSubject(name))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return PeriodicInfo{}, fmt.Errorf("%q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return PeriodicInfo{}, fmt.Errorf("schedule: %w", err)
+	}
+	return s.periodicInfo(m, time.Now())
+}
+
+func (s *Schedules) periodicInfo(m *jetstream.RawStreamMsg, now time.Time) (PeriodicInfo, error) {
+	info := PeriodicInfo{
+		Periodic: Periodic{
+			Name:     m.Header.Get(wire.HeaderPeriodic),
+			Schedule: m.Header.Get(wire.HeaderPeriodicSchedule),
+			TimeZone: m.Header.Get(wire.HeaderPeriodicTimeZone),
+		},
+		DeclaredAt: m.Time.UTC(),
+	}
+	if v := m.Header.Get(wire.HeaderPeriodicStaleAfter); v != "" {
+		info.StaleAfter, _ = time.ParseDuration(v)
+	}
+	var err error
+	if info.Queue, info.Task, err = s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget)); err != nil {
+		return info, err
+	}
+	sched, err := wire.ParseSchedule(info.Schedule, info.TimeZone)
+	if err != nil {
+		return info, err
+	}
+	info.Next = sched.NextAfter(m.Time, now)
+	return info, nil
+}
+
+// RemovePeriodic deletes the periodic task name: it fires no more. Ticks
+// fired already still run. It returns an error wrapping [ErrNotFound] for
+// an unknown name.
+func (s *Schedules) RemovePeriodic(ctx context.Context, name string) error {
+	st, err := s.scheduleStream(ctx)
+	if err != nil {
+		return err
+	}
+	subject := s.topo.Names.PeriodicSubject(name)
+	if _, err := st.GetLastMsgForSubject(ctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("%q: %w", name, ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return fmt.Errorf("schedule: remove periodic task %q: %w", name, err)
+	}
+	return nil
+}
