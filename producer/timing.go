@@ -28,9 +28,10 @@ func (p *Producer) timing(envs []*tasks.Envelope, spec tasks.Spec, ec *enqueueCo
 		if !deadline.IsZero() {
 			wire.SetDeadline(env, deadline)
 			if due.IsZero() && p.ttl.Load() {
-				// The server frees the queue of it; the worker's check at
-				// pickup is what makes the deadline exact.
-				env.Header[wire.HeaderTTL] = []string{wire.TTL(deadline.Sub(now))}
+				// The worker's check at pickup makes the deadline exact
+				// (and counts the task); the server frees the queue of
+				// what no worker picked up a while after.
+				env.Header[wire.HeaderTTL] = []string{wire.TTL(deadline.Sub(now) + wire.TTLGrace)}
 			}
 		}
 		if !due.IsZero() {

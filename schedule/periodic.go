@@ -124,7 +124,7 @@ func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.
 		h.Set(wire.HeaderPeriodicTimeZone, p.TimeZone)
 	}
 	if p.StaleAfter > 0 {
-		h.Set(wire.HeaderScheduleTTL, wire.TTL(p.StaleAfter))
+		h.Set(wire.HeaderScheduleTTL, wire.TTL(p.StaleAfter+wire.TTLGrace))
 		h.Set(wire.HeaderPeriodicStaleAfter, p.StaleAfter.String())
 	}
 	if ct := spec.Codec.ContentType(); ct != tasks.JSON.ContentType() {

@@ -45,6 +45,10 @@ type Status struct {
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
 	// RunAt is when a delayed task is due.
 	RunAt time.Time `json:"run_at,omitzero"`
+	// Deadline is when the task stops being worth starting: a task still
+	// queued or scheduled past it reads as Expired, since no worker will
+	// run it.
+	Deadline time.Time `json:"deadline,omitzero"`
 	// Reason and Error say why a task was dead-lettered; Error also holds the
 	// last failure of a retrying task.
 	Reason tasks.Reason `json:"reason,omitempty"`

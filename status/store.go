@@ -252,7 +252,11 @@ func encode(st Status) ([]byte, error) {
 
 func decode(b []byte) (Status, error) {
 	var st Status
-	if err := json.Unmarshal(b, &st); err != nil {
+	err := json.Unmarshal(b, &st)
+	if (st.State == Queued || st.State == Scheduled) && !st.Deadline.IsZero() && time.Now().After(st.Deadline) {
+		st.State = Expired // no worker starts it now; the server's TTL removes it
+	}
+	if err != nil {
 		return st, fmt.Errorf("status record: %w", err)
 	}
 	return st, nil
@@ -264,6 +268,9 @@ func Of(env *tasks.Envelope) Status {
 	st := Status{
 		ID: env.ID, Task: env.Name, Queue: env.Queue,
 		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, EnqueuedAt: env.EnqueuedAt,
+	}
+	if !env.Deadline.IsZero() {
+		st.Deadline = env.Deadline.UTC()
 	}
 	if at, err := wire.ParseTime(env.Header.Get(wire.HeaderRunAt)); err == nil && env.Attempt == 0 {
 		st.State, st.RunAt = Scheduled, at

@@ -107,6 +107,12 @@ const MaxUniqueKey = 256
 // fraction, which would fire up to a second early.)
 func At(t time.Time) string { return "@at " + t.UTC().Format(time.RFC3339Nano) }
 
+// TTLGrace is how long after its deadline the server keeps a task that no
+// worker picked up, so that a worker running late still settles it as
+// expired (counted, and recorded for tracked tasks) before the server's TTL
+// removes it unseen.
+const TTLGrace = time.Minute
+
 // TTL is the Nats-TTL value of d: whole seconds, rounded up, at least 1 s,
 // the server's minimum.
 func TTL(d time.Duration) string {
@@ -269,7 +275,7 @@ func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	h[HeaderScheduleTarget] = []string{n.FireSubject(env.Queue, env.Name)}
 	h[HeaderRunAt] = []string{FormatTime(due)}
 	if !env.Deadline.IsZero() {
-		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due))}
+		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due) + TTLGrace)}
 	}
 	env.Subject = n.DelayedSubject(env.ID)
 }
