@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
@@ -54,7 +55,15 @@ func (r *runs) count(id string) int {
 // and the schedules.
 func setup(t *testing.T) (jetstream.JetStream, *producer.Producer, *schedule.Schedules) {
 	t.Helper()
-	js := embeddedtest.JetStream(t)
+	_, js, p, s := setupServer(t)
+	return js, p, s
+}
+
+// setupServer is setup that returns the server too.
+func setupServer(t *testing.T) (*embedded.Server, jetstream.JetStream, *producer.Producer, *schedule.Schedules) {
+	t.Helper()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +72,7 @@ func setup(t *testing.T) (jetstream.JetStream, *producer.Producer, *schedule.Sch
 	if err != nil {
 		t.Fatal(err)
 	}
-	return js, p, s
+	return srv, js, p, s
 }
 
 // startWorker runs a worker of reg until the test ends.

@@ -1,0 +1,160 @@
+package schedule_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+func TestUniqueKeyStoresOneTaskUntilItSettles(t *testing.T) {
+	t.Parallel()
+	js, p, _ := setup(t)
+	def := tasks.Define[int]("account.sync")
+	release := make(chan struct{})
+	var got runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
+		got.add(tk.ID)
+		<-release
+		return nil
+	})
+	startWorker(t, js, reg)
+	ctx := context.Background()
+	ids := make([]string, 100)
+	dups := make([]bool, 100)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := producer.Enqueue(ctx, p, def, i, producer.WithUnique("account:7", time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i], dups[i] = r.ID, r.Duplicate
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	for i := range ids {
+		if !dups[i] {
+			stored++
+		}
+		if ids[i] != ids[0] {
+			t.Fatalf("enqueue %d returned ID %s, enqueue 0 %s: want the one task's ID", i, ids[i], ids[0])
+		}
+	}
+	if stored != 1 {
+		t.Fatalf("%d enqueues stored a task, want 1", stored)
+	}
+	// While it runs, the key is held.
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		if got.count(ids[0]) != 1 {
+			return fmt.Errorf("not started")
+		}
+		return nil
+	})
+	if r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("account:7", time.Minute)); err != nil || !r.Duplicate || r.ID != ids[0] {
+		t.Fatalf("while running: %+v, %v; want the running task's ID", r, err)
+	}
+	// Another key is independent.
+	if r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("account:8", time.Minute)); err != nil || r.Duplicate {
+		t.Fatalf("another key: %+v, %v", r, err)
+	}
+	close(release)
+	// Once it completes, the key is free again.
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		r, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("account:7", time.Minute))
+		if err != nil {
+			return err
+		}
+		if r.Duplicate {
+			return fmt.Errorf("key still held by %s", r.ID)
+		}
+		return nil
+	})
+}
+
+func TestUniqueKeyOfAKilledWorkerIsFreedBySettlementOrTTL(t *testing.T) {
+	t.Parallel()
+	srv, js, p, _ := setupServer(t)
+	ctx := context.Background()
+	def := tasks.Define[int]("report.export", tasks.WithAckWait(2*time.Second))
+	started := make(chan string, 4)
+	hang := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
+		started <- tk.ID
+		<-hang
+		return nil
+	})
+	// A worker on its own connection, so that closing the connection kills it
+	// as a crashed process would: no settlement, no more heartbeats.
+	nc2, js2 := embeddedtest.Connect(t, srv)
+	w, err := consumer.New(js2, reg, consumer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		_ = w.Run(context.Background())
+	}()
+	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("export:1", 4*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := <-started; id != r.ID {
+		t.Fatalf("started %s, want %s", id, r.ID)
+	}
+	nc2.Close()
+	close(hang)
+	killed := time.Now()
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = w.Shutdown(sctx)
+		<-ran
+	}()
+	// No worker settles it, so the key's TTL frees it.
+	if r2, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("export:1", 4*time.Second)); err != nil || !r2.Duplicate {
+		t.Fatalf("right after the kill: %+v, %v; want the key held", r2, err)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		r3, err := producer.Enqueue(ctx, p, def, 3, producer.WithUnique("export:1", 4*time.Second))
+		if err != nil {
+			return err
+		}
+		if r3.Duplicate {
+			return fmt.Errorf("key still held by %s", r3.ID)
+		}
+		return nil
+	})
+	t.Logf("key free %v after the kill (TTL 4s)", time.Since(killed).Round(100*time.Millisecond))
+
+	// With a worker alive, the redelivered task settles and frees the key
+	// before its TTL.
+	r4, err := producer.Enqueue(ctx, p, def, 4, producer.WithUnique("export:2", time.Hour))
+	if err != nil || r4.Duplicate {
+		t.Fatal(r4, err)
+	}
+	startWorker(t, js, reg)
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		r5, err := producer.Enqueue(ctx, p, def, 5, producer.WithUnique("export:2", time.Hour))
+		if err != nil {
+			return err
+		}
+		if r5.Duplicate {
+			return fmt.Errorf("key still held by %s", r5.ID)
+		}
+		return nil
+	})
+}
