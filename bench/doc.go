@@ -17,11 +17,14 @@
 // start at a steady 1 000 tasks/s; (e) the peak RSS of a worker process and
 // a producer process while 1 000 000 tasks are queued and drained, against a
 // server in a third process; (f) in-process and loopback TCP connections;
-// the cost of the tracing middleware with a no-op provider; and (h) the raw
+// the cost of the tracing middleware with a no-op provider; (h) the raw
 // baseline carrying jetq's headers, which separates the cost of the wire
-// format from the cost of jetq's code. -only tracing-control runs the
-// tracing row with neither side traced: what its median reads for two sides
-// that do not differ.
+// format from the cost of jetq's code; and (s) how late 10 000 delayed
+// tasks start, their delays spread over 0-10 s (WithDelay, the server's
+// scheduler), with the tasks that ran more than once or before they were
+// due: one run of about 12 s, with no raw side. -only tracing-control runs
+// the tracing row with neither side traced: what its median reads for two
+// sides that do not differ.
 //
 // bench/README.md holds the results of a full run and how to read them.
 package main

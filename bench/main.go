@@ -37,7 +37,7 @@ func main() {
 	flag.IntVar(&o.nSync, "n-sync", 20_000, "tasks per run of single Enqueue calls and of the 1 ms handler")
 	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
 	flag.IntVar(&o.rssN, "rss-n", 1_000_000, "tasks queued and drained for the memory workload")
-	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,h,tracing; tracing-control, never run by default, is the tracing row untraced on both sides")
+	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,h,s,tracing; tracing-control, never run by default, is the tracing row untraced on both sides")
 	flag.BoolVar(&o.verbose, "v", false, "also print every run's figures, raw and jetq, in the order they ran")
 	flag.Parse()
 	if *role != "" {
@@ -154,6 +154,13 @@ func run(ctx context.Context, o options) error {
 		}
 		rows = append(rows, rs...)
 	}
+	if o.want("s") {
+		rs, err := measureDelayed(ctx)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, rs...)
+	}
 	if o.want("h") {
 		enq, e2e, err := measureHeaders(ctx, o)
 		if err != nil {
@@ -207,10 +214,17 @@ func printTable(rows []row) {
 	fmt.Println()
 }
 
-// printRuns lists each row's figures run by run, with each run's ratio.
+// printRuns lists each row's figures run by run, with each run's ratio; a
+// row with no raw baseline, its jetq figures alone.
 func printRuns(rows []row) {
 	for _, r := range rows {
 		fmt.Printf("%s, %s (%s), raw / jetq / ratio per run:\n", r.workload, r.conn, r.unit)
+		if len(r.raw) == 0 {
+			for _, v := range r.jetq {
+				fmt.Printf("  %10s %10s %6s\n", "-", format(v), "-")
+			}
+			continue
+		}
 		for i := range min(len(r.raw), len(r.jetq)) {
 			fmt.Printf("  %10s %10s %5.0f%%\n", format(r.raw[i]), format(r.jetq[i]), 100*r.jetq[i]/r.raw[i])
 		}
