@@ -1,12 +1,17 @@
 // Command jetq operates a jetq deployment: it inspects and replays the
-// dead-letter stream, shows the queues, enqueues tasks by hand, and runs an
-// embedded NATS server with JetStream for single-binary deployments.
+// dead-letter stream, shows the queues, enqueues tasks by hand, lists and
+// cancels delayed and periodic tasks, and runs an embedded NATS server with
+// JetStream for single-binary deployments.
 //
 //	jetq server --store-dir ./data            # a NATS server with JetStream on :4222
 //	jetq queues                               # per task: pending, in flight, dead-lettered
 //	jetq enqueue email.send '{"to":"ada@example.com"}'
 //	jetq dlq ls --task email.send             # what failed, and why
 //	jetq dlq replay 42                        # run it again
+//	jetq scheduled ls                         # delayed tasks waiting to fire
+//	jetq scheduled rm remind:ada              # cancel one before it fires
+//	jetq periodic ls                          # periodic tasks and when each fires next
+//	jetq periodic rm reports.nightly          # fire it no more
 //
 // # Connecting
 //

@@ -33,8 +33,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "jetq",
 		Short: "Operate jetq task queues on NATS JetStream",
-		Long: "jetq inspects and replays dead-lettered tasks, shows the queues, enqueues tasks by hand\n" +
-			"and runs an embedded NATS server with JetStream.",
+		Long: "jetq inspects and replays dead-lettered tasks, shows the queues, enqueues tasks by hand,\n" +
+			"lists and cancels delayed and periodic tasks and runs an embedded NATS server with JetStream.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -54,7 +54,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&g.timeout, "timeout", 10*time.Second, "how long to wait for the server")
 	f.BoolVar(&g.json, "json", false, "print JSON instead of tables")
 
-	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g))
+	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g))
 	return root
 }
 

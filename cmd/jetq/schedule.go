@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/tasks"
+)
+
+// delayedRow is one delayed task as `jetq scheduled ls` shows it.
+type delayedRow struct {
+	ID    string    `json:"id"`
+	Task  string    `json:"task"`
+	Queue string    `json:"queue"`
+	RunAt time.Time `json:"run_at"`
+	Seq   uint64    `json:"seq"`
+}
+
+// periodicRow is one periodic declaration as `jetq periodic ls` shows it.
+type periodicRow struct {
+	Name       string    `json:"name"`
+	Schedule   string    `json:"schedule"`
+	TimeZone   string    `json:"time_zone"`
+	StaleAfter string    `json:"stale_after,omitempty"`
+	Task       string    `json:"task"`
+	Queue      string    `json:"queue"`
+	Next       time.Time `json:"next"`
+	DeclaredAt time.Time `json:"declared_at"`
+}
+
+// withSchedules runs fn with the deployment's schedules, or with nil when
+// the server has no schedule stream for --prefix: then nothing was ever
+// scheduled there, and a command that only reads or removes provisions no
+// streams. An invalid option is a usage error.
+func (g *globals) withSchedules(cmd *cobra.Command, fn func(ctx context.Context, s *schedule.Schedules) error) error {
+	names, err := wire.NewNames(g.prefix)
+	if err != nil {
+		return usageError{err}
+	}
+	return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
+		s, err := schedule.New(js, schedule.WithPrefix(g.prefix), schedule.WithLogger(quietLog()))
+		if err != nil {
+			return usageError{err}
+		}
+		_, err = js.Stream(ctx, names.ScheduleStream())
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			s = nil
+		case err != nil:
+			return err
+		}
+		err = fn(ctx, s)
+		if errors.Is(err, schedule.ErrInvalidOption) {
+			return usageError{err}
+		}
+		return err
+	})
+}
+
+// scheduleStreamName is the schedule stream of --prefix, for messages.
+func (g *globals) scheduleStreamName() string {
+	names, err := wire.NewNames(g.prefix)
+	if err != nil {
+		return g.prefix
+	}
+	return names.ScheduleStream()
+}
+
+func newScheduledCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scheduled",
+		Short: "List and cancel delayed tasks waiting to fire",
+		Long: "scheduled works on the delayed tasks (enqueued with a delay or a run time) that the\n" +
+			"server keeps in the schedule stream until they are due.",
+	}
+	cmd.AddCommand(newScheduledLs(g), newScheduledRm(g))
+	return cmd
+}
+
+func newScheduledLs(g *globals) *cobra.Command {
+	var limit int
+	var after uint64
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List delayed tasks waiting to fire, in the order they were enqueued",
+		Example: "  jetq scheduled ls --limit 20\n  jetq scheduled ls --after 118 --limit 20",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 {
+				return usagef("--limit must be positive, got %d", limit)
+			}
+			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
+				var list []schedule.Delayed
+				if s != nil {
+					var err error
+					if list, err = s.ListDelayed(ctx, schedule.ListOptions{After: after, Limit: limit}); err != nil {
+						return err
+					}
+				}
+				rows := make([]delayedRow, len(list))
+				for i, d := range list {
+					rows[i] = delayedRow{ID: d.ID, Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
+				}
+				if g.json {
+					return g.printJSON(rows)
+				}
+				if len(rows) == 0 {
+					if s == nil {
+						fmt.Fprintf(g.stdout, "no delayed tasks: no stream %s on this server\n", g.scheduleStreamName())
+					} else {
+						fmt.Fprintln(g.stdout, "no delayed tasks waiting")
+					}
+					return nil
+				}
+				out := make([][]string, len(rows))
+				for i, r := range rows {
+					out[i] = []string{r.ID, r.Task, r.Queue, r.RunAt.Local().Format(time.RFC3339), strconv.FormatUint(r.Seq, 10)}
+				}
+				if err := g.table([]string{"ID", "TASK", "QUEUE", "RUN AT", "SEQ"}, out); err != nil {
+					return err
+				}
+				if len(rows) == limit {
+					fmt.Fprintf(g.stdout, "(more may follow: --after %d)\n", rows[len(rows)-1].Seq)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many tasks")
+	cmd.Flags().Uint64Var(&after, "after", 0, "continue after this sequence (paging)")
+	return cmd
+}
+
+func newScheduledRm(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm <id>...",
+		Aliases: []string{"cancel"},
+		Short:   "Cancel delayed tasks before they fire",
+		Long: "rm withdraws delayed tasks by task ID so that they never run. A task that fired\n" +
+			"already runs as any task; rm reports it, as it does an unknown ID.",
+		Example: "  jetq scheduled rm remind:ada remind:grace",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("rm needs the IDs of the delayed tasks to cancel")
+			}
+			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
+				return g.each(args, "cancelled", "task(s)", func(id string) error {
+					if s == nil {
+						return fmt.Errorf("task %q: %w", id, schedule.ErrNotScheduled)
+					}
+					return s.Cancel(ctx, id)
+				})
+			})
+		},
+	}
+}
+
+func newPeriodicCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "periodic",
+		Short: "List and remove periodic task declarations",
+		Long: "periodic works on the periodic tasks declared with schedule.Declare, which the server\n" +
+			"fires on their schedule.",
+	}
+	cmd.AddCommand(newPeriodicLs(g), newPeriodicRm(g))
+	return cmd
+}
+
+func newPeriodicLs(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List periodic tasks and when each fires next, in the order declared",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
+				var list []schedule.PeriodicInfo
+				if s != nil {
+					var err error
+					if list, err = s.ListPeriodic(ctx); err != nil {
+						return err
+					}
+				}
+				rows := make([]periodicRow, len(list))
+				for i, p := range list {
+					rows[i] = periodicRow{Name: p.Name, Schedule: p.Schedule, TimeZone: p.TimeZone,
+						Task: p.Task, Queue: p.Queue, Next: p.Next, DeclaredAt: p.DeclaredAt}
+					if p.StaleAfter > 0 {
+						rows[i].StaleAfter = p.StaleAfter.String()
+					}
+				}
+				if g.json {
+					return g.printJSON(rows)
+				}
+				if len(rows) == 0 {
+					if s == nil {
+						fmt.Fprintf(g.stdout, "no periodic tasks: no stream %s on this server\n", g.scheduleStreamName())
+					} else {
+						fmt.Fprintln(g.stdout, "no periodic tasks declared")
+					}
+					return nil
+				}
+				out := make([][]string, len(rows))
+				for i, r := range rows {
+					out[i] = []string{r.Name, r.Schedule, timeZone(r.Schedule, r.TimeZone), r.Task, r.Queue, r.Next.Local().Format(time.RFC3339)}
+				}
+				return g.table([]string{"NAME", "SCHEDULE", "TIME ZONE", "TASK", "QUEUE", "NEXT"}, out)
+			})
+		},
+	}
+}
+
+// timeZone is the TIME ZONE column: "" is UTC, and an interval has none.
+func timeZone(spec, tz string) string {
+	switch {
+	case tz != "":
+		return tz
+	case strings.HasPrefix(spec, "@every"):
+		return "-"
+	default:
+		return "UTC"
+	}
+}
+
+func newPeriodicRm(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm <name>...",
+		Aliases: []string{"delete"},
+		Short:   "Remove periodic tasks: they fire no more",
+		Long: "rm deletes periodic declarations by name. Ticks fired already still run, and a\n" +
+			"process that declares the task again at start-up brings it back.",
+		Example: "  jetq periodic rm reports.nightly",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("rm needs the names of the periodic tasks to remove")
+			}
+			for _, name := range args {
+				// A name is part of a subject: one like ">" must not reach a purge.
+				if err := tasks.ValidateName(name); err != nil {
+					return usagef("periodic task name: %w", err)
+				}
+			}
+			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
+				return g.each(args, "removed", "periodic task(s)", func(name string) error {
+					if s == nil {
+						return fmt.Errorf("%q: %w", name, schedule.ErrNotFound)
+					}
+					return s.RemovePeriodic(ctx, name)
+				})
+			})
+		},
+	}
+}
+
+// each applies one to every argument in turn, stops at the first error and
+// reports how many were done.
+func (g *globals) each(args []string, done, what string, one func(string) error) error {
+	n := 0
+	for _, a := range args {
+		if err := one(a); err != nil {
+			return fmt.Errorf("%w (%d %s before it)", err, n, done)
+		}
+		n++
+	}
+	if g.json {
+		return g.printJSON(map[string]int{done: n})
+	}
+	fmt.Fprintf(g.stdout, "%s %d %s\n", done, n, what)
+	return nil
+}
