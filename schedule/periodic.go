@@ -166,6 +166,9 @@ func (s *Schedules) ListPeriodic(ctx context.Context) ([]PeriodicInfo, error) {
 // GetPeriodic returns the periodic task name, or an error wrapping
 // [ErrNotFound].
 func (s *Schedules) GetPeriodic(ctx context.Context, name string) (PeriodicInfo, error) {
+	if err := tasks.ValidateName(name); err != nil {
+		return PeriodicInfo{}, fmt.Errorf("%w: periodic task name: %w", ErrInvalidOption, err)
+	}
 	st, err := s.scheduleStream(ctx)
 	if err != nil {
 		return PeriodicInfo{}, err
@@ -206,8 +209,12 @@ func (s *Schedules) periodicInfo(m *jetstream.RawStreamMsg, now time.Time) (Peri
 
 // RemovePeriodic deletes the periodic task name: it fires no more. Ticks
 // fired already still run. It returns an error wrapping [ErrNotFound] for
-// an unknown name.
+// an unknown name, and one wrapping [ErrInvalidOption] for a name that is
+// not a periodic task's (such as a wildcard).
 func (s *Schedules) RemovePeriodic(ctx context.Context, name string) error {
+	if err := tasks.ValidateName(name); err != nil {
+		return fmt.Errorf("%w: periodic task name: %w", ErrInvalidOption, err)
+	}
 	st, err := s.scheduleStream(ctx)
 	if err != nil {
 		return err

@@ -149,6 +149,11 @@ func TestBadDeclarationsAreRefused(t *testing.T) {
 	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 0 {
 		t.Errorf("stored: %d, %v", len(list), err)
 	}
+	for _, name := range []string{">", "*", "a.>"} {
+		if err := s.RemovePeriodic(ctx, name); !errors.Is(err, schedule.ErrInvalidOption) {
+			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidOption", name, err)
+		}
+	}
 }
 
 func TestExpiredTasksNeverReachTheHandler(t *testing.T) {

@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/tasks"
+)
+
+// oldServerVersion is the oldest nats-server jetq runs on (priority groups,
+// per-message and per-key TTLs: 2.11) and older than scheduling (2.14).
+const oldServerVersion = "v2.11.9"
+
+// oldServer returns nats-server oldServerVersion: the one .ci/run installs
+// into $(go env GOPATH)/nats-server-<version>/, or else one built here.
+func oldServer(t *testing.T) string {
+	t.Helper()
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(gopath)), "nats-server-"+oldServerVersion)
+	bin := filepath.Join(dir, "nats-server")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	cmd := exec.Command("go", "install", "github.com/nats-io/nats-server/v2@"+oldServerVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("install nats-server %s: %v\n%s", oldServerVersion, err, b)
+	}
+	return bin
+}
+
+// TestOlderServerRunsTasksAndRefusesSchedules runs jetq on nats-server 2.11,
+// which has no message scheduler: immediate, unique and expiring tasks
+// work, and what needs schedules says which server it needs.
+func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin := oldServer(t)
+	port := freePorts(t, 1)[0]
+	startProc(t, dir, "nats-old", bin, "-js", "-sd", filepath.Join(dir, "store"), "-a", "127.0.0.1", "-p", fmt.Sprint(port))
+	var nc *nats.Conn
+	testkit.WaitFor(t, 10*time.Second, func() (err error) {
+		nc, err = nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
+		return err
+	})
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("server %s", nc.ConnectedServerVersion())
+
+	def := tasks.Define[int]("old.server", tasks.WithExpiry(time.Hour))
+	done := make(chan string, 4)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
+		done <- tk.ID
+		return nil
+	})
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+	defer w.Shutdown(ctx) //nolint:errcheck
+
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = producer.Enqueue(ctx, p, def, 1, producer.WithDelay(time.Second))
+	if !errors.Is(err, producer.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
+		t.Errorf("delayed task: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	}
+	r, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("k", time.Minute))
+	if err != nil {
+		t.Fatalf("unique task: %v", err)
+	}
+	select {
+	case id := <-done:
+		if id != r.ID {
+			t.Errorf("ran %s, want %s", id, r.ID)
+		}
+	case <-ctx.Done():
+		t.Fatal("the task never ran")
+	}
+
+	s, err := schedule.New(js, schedule.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListDelayed(ctx, schedule.ListOptions{}); !errors.Is(err, schedule.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
+		t.Errorf("ListDelayed: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	}
+	err = schedule.Declare(ctx, s, def, schedule.Periodic{Name: "tick", Schedule: "@every 1s"}, 3)
+	if !errors.Is(err, schedule.ErrUnsupported) {
+		t.Errorf("Declare: got %v, want ErrUnsupported", err)
+	}
+}
