@@ -245,6 +245,7 @@ func (in *Inspector) dropOriginal(ctx context.Context, e Entry) {
 // (trace context included), restored exactly from a truncated record's
 // stored original, and gets a new enqueue time; its attempts count from 1
 // again, and a Jetq-Replay-Of header names the record ("<dlq stream>:<seq>").
+// It runs now, whatever its deadline or delay was, and holds no unique key.
 // It is published with the Nats-Msg-Id "<task ID>:replay:<seq>": unlike the
 // task ID, which the work stream may still remember from the original
 // enqueue, it is new to the work stream, while a Replay repeated after a
@@ -281,7 +282,7 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 	}
 	msg := nats.NewMsg(subject)
 	for k, v := range e.Header {
-		if !strings.HasPrefix(k, "Jetq-Dlq-") && !strings.HasPrefix(k, "Nats-") {
+		if !strings.HasPrefix(k, "Jetq-Dlq-") && !strings.HasPrefix(k, "Nats-") && !replayDrops[k] {
 			msg.Header[k] = v
 		}
 	}
@@ -315,6 +316,11 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 	in.dropOriginal(ctx, e)
 	return nil
 }
+
+// replayDrops are the headers of a task that a replay leaves out: a replay
+// runs the task now, so its deadline and run time are past, and its unique
+// key was released when it was dead-lettered.
+var replayDrops = map[string]bool{wire.HeaderDeadline: true, wire.HeaderRunAt: true, wire.HeaderUnique: true}
 
 // ReplayID is the Nats-Msg-Id of the replay of the task with ID id from the
 // record at seq: "<id>:replay:<seq>".

@@ -150,7 +150,7 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 // stored records the server's acknowledgement on env.
 func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bool) error {
 	want := p.workStream
-	if _, delayed := env.Header[wire.HeaderSchedule]; delayed {
+	if wire.Delayed(env) {
 		want = p.cfg.topology.Names.ScheduleStream()
 	}
 	if ack.Stream != want {

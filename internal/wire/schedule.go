@@ -263,11 +263,12 @@ func periodicDeadline(h tasks.Header) time.Time {
 	return time.Time{}
 }
 
-// Delay turns env into a delayed task due at due: it is published on its
-// own schedule subject with the server's scheduling headers, keeps its ID in
-// Jetq-Id (the scheduler strips Nats-Msg-Id, which still deduplicates the
-// schedule itself), and fires onto its task subject's fire subject. With a
-// deadline, the fired task gets the TTL left from due to the deadline.
+// Delay turns env into a delayed task due at due: it gets the server's
+// scheduling headers, keeps its ID in Jetq-Id (the scheduler strips
+// Nats-Msg-Id, which still deduplicates the schedule itself), and fires onto
+// its task subject's fire subject. With a deadline, the fired task gets the
+// TTL left from due to the deadline. env.Subject stays the task subject, as
+// middleware sees it; [Msg] publishes it on its schedule subject.
 func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	h := env.Header
 	h[HeaderID] = []string{env.ID}
@@ -277,8 +278,15 @@ func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	if !env.Deadline.IsZero() {
 		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due) + TTLGrace)}
 	}
-	env.Subject = n.DelayedSubject(env.ID)
+	h[headerScheduleSubject] = []string{n.DelayedSubject(env.ID)}
 }
+
+// headerScheduleSubject carries a delayed task's schedule subject from
+// [Delay] to [Msg]; it is not sent.
+const headerScheduleSubject = "Jetq-Schedule-Subject"
+
+// Delayed reports whether env was made a delayed task by [Delay].
+func Delayed(env *tasks.Envelope) bool { return env.Header[headerScheduleSubject] != nil }
 
 // SetDeadline gives env the deadline dl: the Jetq-Deadline header that a
 // worker checks at pickup.
