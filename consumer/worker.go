@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
-	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )

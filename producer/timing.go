@@ -67,4 +67,3 @@ func (p *Producer) unclaim(ctx context.Context, env *tasks.Envelope, spec tasks.
 		_ = p.unique.Release(context.WithoutCancel(ctx), spec, ec.unique, env.ID)
 	}
 }
-
