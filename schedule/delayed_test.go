@@ -170,4 +170,9 @@ func TestBadTimingIsRefusedAndNothingStored(t *testing.T) {
 	if l, err := s.ListDelayed(ctx, schedule.ListOptions{}); err != nil || len(l) != 0 {
 		t.Errorf("delayed stored: %d, err %v", len(l), err)
 	}
+	// A run time that has passed is now, not an error.
+	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithRunAt(time.Now().Add(-time.Minute)))
+	if err != nil || r.Stream != "JETQ_TASKS" {
+		t.Errorf("run-at in the past: %+v, %v; want the task queued at once", r, err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -19,7 +20,7 @@ import (
 
 func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	t.Parallel()
-	js, _, _ := setup(t)
+	srv, js, _, _ := setupServer(t)
 	def := tasks.Define[string]("metrics.rollup")
 	var got runs
 	reg := tasks.NewRegistry()
@@ -30,10 +31,11 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	startWorker(t, js, reg)
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "rollup.every-second", Schedule: "@every 1s"}
-	// Three "processes", each with its Schedules, declare at once.
+	// Three "processes", each with a connection of its own, declare at once.
 	var wg sync.WaitGroup
 	for range 3 {
-		s, err := schedule.New(js)
+		_, pjs := embeddedtest.Connect(t, srv)
+		s, err := schedule.New(pjs, schedule.WithLogger(testkit.Logger(t)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,6 +94,57 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	if err := s.RemovePeriodic(ctx, p.Name); !errors.Is(err, schedule.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
+}
+
+func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
+	t.Parallel()
+	js, _, s := setup(t)
+	def := tasks.Define[string]("feed.refresh")
+	ctx := context.Background()
+	p := schedule.Periodic{Name: "refresh", Schedule: "@every 1s", StaleAfter: time.Second}
+	if err := schedule.Declare(ctx, s, def, p, "all"); err != nil {
+		t.Fatal(err)
+	}
+	// No worker for a while: ticks pile up in the queue.
+	time.Sleep(4500 * time.Millisecond)
+	var got runs
+	var expired atomic.Int64
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
+		got.add(tk.ID)
+		return nil
+	})
+	count := func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error {
+			err := next(ctx, env)
+			if env.Outcome.Action == tasks.ActionExpire {
+				expired.Add(1)
+			}
+			return err
+		}
+	}
+	startWorker(t, js, reg, consumer.WithMiddleware(count))
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		if expired.Load() < 2 {
+			return fmt.Errorf("%d ticks expired", expired.Load())
+		}
+		return nil
+	})
+	time.Sleep(1500 * time.Millisecond)
+	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+		t.Fatal(err)
+	}
+	// The ticks that waited longer than StaleAfter expired; the fresh ones ran.
+	for _, r := range got.all() {
+		tick, err := time.Parse(time.RFC3339, r.ID[len(p.Name)+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if late := r.At.Sub(tick); late > p.StaleAfter {
+			t.Errorf("tick %s ran %v after its time, past StaleAfter", r.ID, late)
+		}
+	}
+	t.Logf("%d stale ticks skipped, %d ran", expired.Load(), len(got.all()))
 }
 
 func TestChangedDeclarationReplacesTheOld(t *testing.T) {
