@@ -3,9 +3,9 @@ package consumer_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/jetq/jetq/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testkit.VerifyNoLeaks(m)
 }

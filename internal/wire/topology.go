@@ -320,21 +320,30 @@ func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, w
 	if info.API.Level < SchedulingLevel {
 		return work, nil
 	}
-	sched, err := ensureStream(ctx, js, t.ScheduleStream(), log)
+	// Replicated and stored as the work stream, whoever made that.
+	want := t.ScheduleStream()
+	want.Replicas, want.Storage = work.Replicas, work.Storage
+	sched, err := ensureStream(ctx, js, want, log)
 	if err != nil {
 		return work, err
 	}
 	if sched.Retention != jetstream.WorkQueuePolicy || !sched.AllowMsgSchedules {
 		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream that allows message schedules; delete it or choose another prefix", sched.Name)
 	}
-	want := work
-	want.AllowMsgTTL = true
+	update := work
+	update.AllowMsgTTL = true
 	if !t.Schedules(work) {
-		want.Sources = append(slices.Clone(work.Sources), t.scheduleSource())
+		update.Sources = append(slices.Clone(work.Sources), t.scheduleSource())
 	}
 	rctx, cancel = context.WithTimeout(ctx, requestTimeout)
-	s, err := js.UpdateStream(rctx, want)
+	s, err := js.UpdateStream(rctx, update)
 	cancel()
+	if err != nil && !retry.Transient(err) {
+		// Tasks run without it; the calls that need schedules say so.
+		log.LogAttrs(ctx, slog.LevelWarn, "jetq: work stream cannot take scheduled tasks; delayed and periodic tasks are unavailable",
+			slog.String("stream", work.Name), slog.String("error", err.Error()))
+		return work, nil
+	}
 	if err != nil {
 		return work, fmt.Errorf("let stream %s take scheduled tasks from %s: %w", work.Name, sched.Name, err)
 	}
