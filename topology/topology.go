@@ -8,7 +8,7 @@ import "time"
 // days. It is a plain value, safe to copy and share.
 type Topology struct {
 	// Prefix derives every stream and subject name: streams PREFIX_TASKS,
-	// PREFIX_DLQ and PREFIX_EVENTS, subjects prefix.task.>. One lower-case
+	// PREFIX_SCHEDULES, PREFIX_DLQ and PREFIX_EVENTS, subjects prefix.task.>. One lower-case
 	// token of at most 32 bytes starting with a letter; "" means "jetq".
 	Prefix string
 	// Replicas of every stream, bucket and consumer: 1 to 5, 0 means 1.
