@@ -150,7 +150,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 		return Result{ID: holder, Duplicate: true}, nil
 	}
 	errs := p.enqueue(ctx, envs)
-	if errs[0] != nil {
+	if errs[0] != nil && notStored(errs[0]) {
 		p.unclaim(ctx, env, spec, &ec)
 	}
 	p.recordQueued(ctx, spec, envs, errs)

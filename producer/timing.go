@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -59,6 +60,14 @@ func (p *Producer) claim(ctx context.Context, env *tasks.Envelope, spec tasks.Sp
 		return "", false, fmt.Errorf("producer: unique key %q: %w", ec.unique, err)
 	}
 	return holder, ok, nil
+}
+
+// notStored reports a publish error after which the task is certainly not
+// stored. After others (no acknowledgement, say) it may be, and its unique
+// key is kept until its TTL.
+func notStored(err error) bool {
+	return errors.Is(err, ErrQueueFull) || errors.Is(err, tasks.ErrInvalidPayload) ||
+		errors.Is(err, ErrInvalidOption) || errors.Is(err, ErrUnsupported)
 }
 
 // unclaim releases env's unique key after its publish failed.

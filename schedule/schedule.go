@@ -10,7 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -32,6 +34,8 @@ type Schedules struct {
 	js   jetstream.JetStream
 	topo wire.Topology
 	log  *slog.Logger
+
+	unique *unique.Store
 
 	mu     sync.Mutex
 	stream jetstream.Stream
@@ -77,7 +81,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Schedules, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Schedules{js: js, topo: topo, log: c.log}, nil
+	return &Schedules{js: js, topo: topo, log: c.log, unique: unique.New(js, topo)}, nil
 }
 
 // scheduleStream provisions the streams, once, and returns the schedule
@@ -195,8 +199,8 @@ func (s *Schedules) GetDelayed(ctx context.Context, id string) (Delayed, error) 
 // Cancel withdraws the delayed task id so that it never runs. It returns an
 // error wrapping [ErrNotScheduled] when no such task waits: it has fired
 // already (then it runs, or has run, as any task), was cancelled, or never
-// existed. A cancel in the instant the server fires the task cannot stop
-// it; earlier it always does.
+// existed. A cancelled task's unique key is released. A cancel in the
+// instant the server fires the task cannot stop it; earlier it always does.
 func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	st, err := s.scheduleStream(ctx)
 	if err != nil {
@@ -217,6 +221,16 @@ func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("schedule: cancel task %q: %w", id, err)
+	}
+	if key := m.Header.Get(wire.HeaderUnique); key != "" {
+		queue, name, err := s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget))
+		if err == nil {
+			err = s.unique.Release(ctx, tasks.Spec{Queue: queue, Name: name}, key, id)
+		}
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot release the cancelled task's unique key; its TTL will",
+				slog.String("task_id", id), slog.String("error", err.Error()))
+		}
 	}
 	return nil
 }

@@ -83,6 +83,26 @@ func TestUniqueKeyStoresOneTaskUntilItSettles(t *testing.T) {
 	})
 }
 
+func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
+	t.Parallel()
+	_, p, s := setup(t)
+	def := tasks.Define[int]("digest.send")
+	ctx := context.Background()
+	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour), producer.WithDelay(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour), producer.WithDelay(time.Hour)); err != nil || !again.Duplicate || again.ID != r.ID {
+		t.Fatalf("while scheduled: %+v, %v; want the scheduled task's ID", again, err)
+	}
+	if err := s.Cancel(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour)); err != nil || after.Duplicate {
+		t.Fatalf("after the cancel: %+v, %v; want the key free", after, err)
+	}
+}
+
 func TestUniqueKeyOfAKilledWorkerIsFreedBySettlementOrTTL(t *testing.T) {
 	t.Parallel()
 	srv, js, p, _ := setupServer(t)
