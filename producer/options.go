@@ -204,7 +204,7 @@ func WithDeadline(t time.Time) EnqueueOption {
 // running tasks of its definition, for [Enqueue]: while one holds key, an
 // enqueue with the same key stores nothing and returns that task's ID with
 // Duplicate set. The key is released when the task settles (done,
-// dead-lettered or expired), and at the latest ttl after the task is due,
+// dead-lettered, expired or cancelled), and at the latest ttl after the task is due,
 // should its worker die and no other settle it. key is 1 to 256 bytes; ttl
 // at least 1 s. Unlike [WithID], whose deduplication lasts the dedup
 // window whatever happens to the task, a unique key lasts as long as the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
@@ -36,6 +37,7 @@ type Schedules struct {
 	log  *slog.Logger
 
 	unique *unique.Store
+	states *status.Store
 
 	mu     sync.Mutex
 	stream jetstream.Stream
@@ -81,7 +83,11 @@ func New(js jetstream.JetStream, opts ...Option) (*Schedules, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Schedules{js: js, topo: topo, log: c.log, unique: unique.New(js, topo)}, nil
+	states, err := status.NewStore(js, c.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Schedules{js: js, topo: topo, log: c.log, unique: unique.New(js, topo), states: states}, nil
 }
 
 // scheduleStream provisions the streams, once, and returns the schedule
@@ -199,7 +205,8 @@ func (s *Schedules) GetDelayed(ctx context.Context, id string) (Delayed, error) 
 // Cancel withdraws the delayed task id so that it never runs. It returns an
 // error wrapping [ErrNotScheduled] when no such task waits: it has fired
 // already (then it runs, or has run, as any task), was cancelled, or never
-// existed. A cancelled task's unique key is released. A cancel in the
+// existed. A cancelled task's unique key is released, and a tracked one
+// reads status "cancelled". A cancel in the
 // instant the server fires the task cannot stop it; earlier it always does.
 func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	st, err := s.scheduleStream(ctx)
@@ -221,6 +228,10 @@ func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("schedule: cancel task %q: %w", id, err)
+	}
+	if err := s.states.Settle(ctx, id, func(st *status.Status) { st.State = status.Cancelled }); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record the cancelled task's status",
+			slog.String("task_id", id), slog.String("error", err.Error()))
 	}
 	if key := m.Header.Get(wire.HeaderUnique); key != "" {
 		queue, name, err := s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget))

@@ -26,10 +26,14 @@ const (
 	DeadLettered State = "dead_lettered"
 	// Expired: picked up after its deadline and dropped unrun. Final.
 	Expired State = "expired"
+	// Cancelled: a delayed task withdrawn before it fired. Final.
+	Cancelled State = "cancelled"
 )
 
 // Final reports whether nothing more happens to the task by itself.
-func (s State) Final() bool { return s == Done || s == DeadLettered || s == Expired }
+func (s State) Final() bool {
+	return s == Done || s == DeadLettered || s == Expired || s == Cancelled
+}
 
 // Status is the recorded state of a task whose definition tracks it
 // (tasks.WithStateTracking).
