@@ -1,6 +1,7 @@
 // Package status is the one home of task state: where tracked tasks stand —
-// queued, running, retrying (with the attempt and the time of the next),
-// done, or dead-lettered with the reason — its types ([Status], [State],
+// queued or scheduled, running, retrying (with the attempt and the time of
+// the next), done, dead-lettered with the reason, expired or cancelled — its
+// types ([Status], [State],
 // [Progress]), the [Store] that producers, workers, forwarders and replays
 // write through, and the [Tracker] applications read with.
 //
@@ -13,7 +14,10 @@
 // The producer records "queued" when it enqueues, the worker "running" when
 // a handler starts and what the settlement made of each attempt; a handler
 // may add its progress with tasks.ReportProgress. A task the forwarder files
-// becomes dead_lettered, and a replayed one queued again. The records live in a
+// becomes dead_lettered, and a replayed one queued again. A delayed task is
+// "scheduled" with its run time until it fires, and "cancelled" if
+// schedule.Cancel withdraws it; one still queued past its deadline reads
+// "expired", as the worker records it when it drops it. The records live in a
 // JetStream key-value bucket (JETQ_STATUS, kept 7 days after the last
 // update), so they survive restarts of workers and services.
 //
@@ -21,5 +25,5 @@
 //
 //	tr, err := status.NewTracker(js)
 //	st, err := tr.Get(ctx, taskID)   // the status now
-//	st, err = tr.Wait(ctx, taskID)   // once the task is done or dead-lettered
+//	st, err = tr.Wait(ctx, taskID)   // once the task is final (State.Final)
 package status
