@@ -92,7 +92,7 @@ func newConsumerMetrics(m metric.Meter) consumerMetrics {
 	cm.duration, err = messagingconv.NewProcessDuration(m, metric.WithExplicitBucketBoundaries(processBuckets...))
 	handle(err)
 	cm.wait, err = m.Float64Histogram("jetq.task.wait.duration",
-		metric.WithDescription("Time from a task's enqueue to the start of an attempt; retries include their backoff."),
+		metric.WithDescription("Time from a task's enqueue (a delayed task's firing) to the start of an attempt; retries include their backoff."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(waitBuckets...))
 	handle(err)
