@@ -6,6 +6,8 @@
 //	jetq server --store-dir ./data            # a NATS server with JetStream on :4222
 //	jetq queues                               # per task: pending, in flight, dead-lettered
 //	jetq enqueue email.send '{"to":"ada@example.com"}'
+//	jetq enqueue mail.remind '{"to":"ada@example.com"}' --id remind:ada --delay 24h
+//	jetq enqueue user.sync '{"user":42}' --unique user:42  # dropped while another holds the key
 //	jetq dlq ls --task email.send             # what failed, and why
 //	jetq dlq replay 42                        # run it again
 //	jetq scheduled ls                         # delayed tasks waiting to fire
