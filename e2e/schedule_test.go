@@ -527,6 +527,11 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// This scenario is about schedules. A worker's acknowledgement that
+		// the consumer's leader has not replicated yet is lost with it, and
+		// the task runs again: at-least-once, as TestClusterSurvivesStreamLeaderLoss
+		// counts for any task. So the work consumer is led elsewhere first.
+		moveConsumerLeader(t, pjs, cl, leader)
 		leaders := schedulingLeaders(cl)
 		cl.Node(leader).Shutdown()
 		t.Logf("%v: shut down node %d, the leader of %s, with %d delayed tasks run and %d not yet fired (leaders: %s)",
@@ -572,4 +577,32 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 		}
 		dumpScheduling(t, cl)
 	}
+}
+
+// moveConsumerLeader makes the scenario's work consumer be led by another
+// node than victim, stepping its leader down until it is.
+func moveConsumerLeader(t *testing.T, js jetstream.JetStream, cl *embedded.Cluster, victim int) {
+	t.Helper()
+	ctx := context.Background()
+	durable := e2etask.Work.Spec().Queue + ":" + strings.ReplaceAll(e2etask.Work.Spec().Name, ".", ":")
+	name := cl.Node(victim).NATS().Name()
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		c, err := js.Consumer(lctx, "JETQ_TASKS", durable)
+		if err != nil {
+			return err
+		}
+		ci := c.CachedInfo()
+		if ci.Cluster == nil || ci.Cluster.Leader == "" {
+			return fmt.Errorf("consumer %s has no leader", durable)
+		}
+		if ci.Cluster.Leader != name {
+			return nil
+		}
+		if _, err := js.Conn().RequestWithContext(lctx, "$JS.API.CONSUMER.LEADER.STEPDOWN.JETQ_TASKS."+durable, nil); err != nil {
+			return err
+		}
+		return fmt.Errorf("consumer %s was led by node %d; stepped it down", durable, victim)
+	})
 }
