@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
@@ -175,4 +178,39 @@ func TestBadTimingIsRefusedAndNothingStored(t *testing.T) {
 	if err != nil || r.Stream != "JETQ_TASKS" {
 		t.Errorf("run-at in the past: %+v, %v; want the task queued at once", r, err)
 	}
+}
+
+func TestFiredTaskWaitsWhileTheQueueIsFull(t *testing.T) {
+	t.Parallel()
+	js := embeddedtest.JetStream(t)
+	topo := topology.Topology{MaxTasks: 1}
+	p, err := producer.New(js, producer.WithTopology(topo), producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := tasks.Define[int]("queue.full")
+	ctx := context.Background()
+	if _, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("first")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(ctx, p, def, 2); !errors.Is(err, producer.ErrQueueFull) {
+		t.Fatalf("immediate task on a full queue: %v, want ErrQueueFull", err)
+	}
+	if _, err := producer.Enqueue(ctx, p, def, 3, producer.WithID("later"), producer.WithDelay(500*time.Millisecond)); err != nil {
+		t.Fatalf("delayed task on a full queue: %v (it waits in the schedule stream)", err)
+	}
+	time.Sleep(1500 * time.Millisecond) // fired, and waiting for room
+	var got runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
+		got.add(tk.ID)
+		return nil
+	})
+	startWorker(t, js, reg, consumer.WithTopology(topo))
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if got.count("first") != 1 || got.count("later") != 1 {
+			return fmt.Errorf("ran %v", got.all())
+		}
+		return nil
+	})
 }
