@@ -21,11 +21,7 @@ func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
 	js, p, s := setup(t)
 	def := tasks.Define[int]("report.build")
 	var got runs
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
-		got.add(tk.ID)
-		return nil
-	})
+	reg := recorder(def, &got)
 	startWorker(t, js, reg)
 	ctx := context.Background()
 	due := map[string]time.Time{}
@@ -78,11 +74,7 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 	js, p, s := setup(t)
 	def := tasks.Define[string]("mail.remind")
 	var got runs
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
-		got.add(tk.ID)
-		return nil
-	})
+	reg := recorder(def, &got)
 	startWorker(t, js, reg)
 	ctx := context.Background()
 	for i := range 5 {
@@ -201,11 +193,7 @@ func TestFiredTaskWaitsWhileTheQueueIsFull(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond) // fired, and waiting for room
 	var got runs
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
-		got.add(tk.ID)
-		return nil
-	})
+	reg := recorder(def, &got)
 	startWorker(t, js, reg, consumer.WithTopology(topo))
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if got.count("first") != 1 || got.count("later") != 1 {

@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +98,28 @@ func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry, opts
 		cancel()
 		<-done
 	})
+}
+
+// recorder returns a registry whose handler of def records each run in got.
+func recorder[T any](def *tasks.Definition[T], got *runs) *tasks.Registry {
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[T]) error {
+		got.add(tk.ID)
+		return nil
+	})
+	return reg
+}
+
+// countExpired is worker middleware that counts the deliveries settled as
+// expired in n.
+func countExpired(n *atomic.Int64) tasks.Middleware {
+	return func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error {
+			err := next(ctx, env)
+			if env.Outcome.Action == tasks.ActionExpire {
+				n.Add(1)
+			}
+			return err
+		}
+	}
 }

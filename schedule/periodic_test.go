@@ -23,11 +23,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	srv, js, _, _ := setupServer(t)
 	def := tasks.Define[string]("metrics.rollup")
 	var got runs
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
-		got.add(tk.ID)
-		return nil
-	})
+	reg := recorder(def, &got)
 	startWorker(t, js, reg)
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "rollup.every-second", Schedule: "@every 1s"}
@@ -109,21 +105,8 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 	time.Sleep(4500 * time.Millisecond)
 	var got runs
 	var expired atomic.Int64
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
-		got.add(tk.ID)
-		return nil
-	})
-	count := func(next tasks.Handler) tasks.Handler {
-		return func(ctx context.Context, env *tasks.Envelope) error {
-			err := next(ctx, env)
-			if env.Outcome.Action == tasks.ActionExpire {
-				expired.Add(1)
-			}
-			return err
-		}
-	}
-	startWorker(t, js, reg, consumer.WithMiddleware(count))
+	reg := recorder(def, &got)
+	startWorker(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
 	testkit.WaitFor(t, 5*time.Second, func() error {
 		if expired.Load() < 2 {
 			return fmt.Errorf("%d ticks expired", expired.Load())
@@ -214,11 +197,7 @@ func TestExpiredTasksNeverReachTheHandler(t *testing.T) {
 	js, p, _ := setup(t)
 	def := tasks.Define[int]("password.reset", tasks.WithExpiry(time.Second), tasks.WithStateTracking())
 	var got runs
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
-		got.add(tk.ID)
-		return nil
-	})
+	reg := recorder(def, &got)
 	ctx := context.Background()
 	// Enqueued while no worker runs: they expire in the queue, one of them
 	// delayed first.
@@ -245,16 +224,7 @@ func TestExpiredTasksNeverReachTheHandler(t *testing.T) {
 		t.Errorf("late-0 before any worker: %+v, %v; want expired", st.State, err)
 	}
 	var expired atomic.Int64
-	count := func(next tasks.Handler) tasks.Handler {
-		return func(ctx context.Context, env *tasks.Envelope) error {
-			err := next(ctx, env)
-			if env.Outcome.Action == tasks.ActionExpire {
-				expired.Add(1)
-			}
-			return err
-		}
-	}
-	startWorker(t, js, reg, consumer.WithMiddleware(count))
+	startWorker(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if got.count("in-time") != 1 || expired.Load() != 6 {
 			return fmt.Errorf("in-time ran %d times, %d expired", got.count("in-time"), expired.Load())
