@@ -119,8 +119,9 @@ func (l *delayedLedger) handler() tasks.HandlerFunc[e2etask.Payload] {
 	}
 }
 
-// check logs the counts and fails t for any task that ran twice, never ran,
-// ran before its time, or was never enqueued. Each extra run is classified:
+// check logs the counts and fails t for any task that was fired or copied
+// twice, never ran, ran before its time, or was never enqueued; runs again
+// after a lost acknowledgement are counted. Each extra run is classified:
 // a redelivery of the same work-stream message (attempt > 1), a second copy
 // of the same fired message (same source sequence), or a second firing of
 // the schedule (another source sequence). from is the start of the
@@ -185,7 +186,17 @@ func (l *delayedLedger) check(t *testing.T, from time.Time) {
 		len(l.due), len(l.runs)-len(unknown), runs, dups, len(missing), len(early),
 		p50.Round(time.Millisecond), worst.Round(time.Millisecond))
 	if len(duplicated) > 0 {
-		t.Errorf("%d tasks ran more than once (%d extra runs: %d redelivered, %d copied twice from one fired message, %d fired twice), first: %v",
+		// A redelivery is the worker's at-least-once: an acknowledgement
+		// that a replicated consumer's leader had not yet agreed with its
+		// followers is lost with it, and the task runs again, delayed or
+		// not (TestClusterSurvivesStreamLeaderLoss counts the same). What
+		// schedules add must never happen: a fired task copied twice into
+		// the work stream, or a schedule firing twice.
+		report := t.Logf
+		if copied+refired > 0 {
+			report = t.Errorf
+		}
+		report("%d tasks ran more than once (%d extra runs: %d redelivered after an acknowledgement was lost, %d copied twice from one fired message, %d fired twice), first: %v",
 			len(duplicated), dups, redelivered, copied, refired, duplicated[:min(len(duplicated), 10)])
 		for _, id := range duplicated[:min(len(duplicated), 5)] {
 			for _, r := range l.runs[id] {
@@ -441,8 +452,10 @@ func TestDelayedTasksSurviveRestart(t *testing.T) {
 // TestDelayedTasksSurviveStreamLeaderLoss: a 3-node cluster, R3 streams,
 // delayed tasks due over 1 to 6 s with two workers running. While schedules
 // are pending, the node leading the schedule stream is shut down and
-// restarted, then the node leading the work stream; every task runs once and
-// none before its time.
+// restarted, then the node leading the work stream. Every task runs, none
+// before its time, and no schedule fires or is copied twice; a task whose
+// acknowledgement was lost with a consumer's leader runs again, and is
+// counted.
 func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -527,11 +540,6 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// This scenario is about schedules. A worker's acknowledgement that
-		// the consumer's leader has not replicated yet is lost with it, and
-		// the task runs again: at-least-once, as TestClusterSurvivesStreamLeaderLoss
-		// counts for any task. So the work consumer is led elsewhere first.
-		moveConsumerLeader(t, pjs, cl, leader)
 		leaders := schedulingLeaders(cl)
 		cl.Node(leader).Shutdown()
 		t.Logf("%v: shut down node %d, the leader of %s, with %d delayed tasks run and %d not yet fired (leaders: %s)",
@@ -577,32 +585,4 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 		}
 		dumpScheduling(t, cl)
 	}
-}
-
-// moveConsumerLeader makes the scenario's work consumer be led by another
-// node than victim, stepping its leader down until it is.
-func moveConsumerLeader(t *testing.T, js jetstream.JetStream, cl *embedded.Cluster, victim int) {
-	t.Helper()
-	ctx := context.Background()
-	durable := e2etask.Work.Spec().Queue + ":" + strings.ReplaceAll(e2etask.Work.Spec().Name, ".", ":")
-	name := cl.Node(victim).NATS().Name()
-	testkit.WaitFor(t, 30*time.Second, func() error {
-		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		c, err := js.Consumer(lctx, "JETQ_TASKS", durable)
-		if err != nil {
-			return err
-		}
-		ci := c.CachedInfo()
-		if ci.Cluster == nil || ci.Cluster.Leader == "" {
-			return fmt.Errorf("consumer %s has no leader", durable)
-		}
-		if ci.Cluster.Leader != name {
-			return nil
-		}
-		if _, err := js.Conn().RequestWithContext(lctx, "$JS.API.CONSUMER.LEADER.STEPDOWN.JETQ_TASKS."+durable, nil); err != nil {
-			return err
-		}
-		return fmt.Errorf("consumer %s was led by node %d; stepped it down", durable, victim)
-	})
 }
