@@ -38,8 +38,9 @@ type job struct {
 	// or the heartbeat giving up on a handler that overran its deadline.
 	settled atomic.Bool
 	// filing is set while its dead-letter record is being filed in the
-	// background, and handedOff once that filing owns the delivery.
-	filing, handedOff atomic.Bool
+	// background, confirming while its acknowledgement waits for the
+	// server's confirmation, and handedOff once either owns the delivery.
+	filing, confirming, handedOff atomic.Bool
 	// gone is won by whoever lets the delivery go (see let).
 	gone atomic.Bool
 	// freed is won by whoever gives the slot back.
@@ -215,7 +216,7 @@ func (w *Worker) heartbeat() {
 		case now := <-t.C:
 			for _, j := range w.hand.all() {
 				switch {
-				case j.filing.Load():
+				case j.filing.Load(), j.confirming.Load():
 				case j.settled.Load():
 					continue
 				default:

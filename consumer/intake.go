@@ -120,6 +120,9 @@ func (w *Worker) pull(r *route) {
 				recovering = true
 				continue
 			}
+			if ci := cons.CachedInfo(); ci != nil {
+				r.replicated.Store(ci.Cluster != nil && len(ci.Cluster.Replicas) > 0)
+			}
 			if recovering {
 				w.logRoute(ctx, r, slog.LevelInfo, "jetq: consumer recovered")
 				recovering = false

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -16,6 +17,9 @@ type route struct {
 	run      tasks.Handler // the registry's typed handler
 	consumer jetstream.ConsumerConfig
 	attrs    []slog.Attr
+	// replicated is set when the durable has followers: its
+	// acknowledgements are then confirmed (see confirmAck).
+	replicated atomic.Bool
 }
 
 func (w *Worker) newRoute(rt tasks.Route) *route {

@@ -40,6 +40,13 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 	var err error
 	switch o.Action {
 	case tasks.ActionAck:
+		if j.route.replicated.Load() {
+			j.confirming.Store(true)
+			j.handedOff.Store(true)
+			w.active.Add(1)
+			go w.confirmAck(ctx, j, o)
+			return o
+		}
 		err = msg.Ack()
 	case tasks.ActionRetry:
 		err = msg.NakWithDelay(o.Delay)
@@ -112,6 +119,33 @@ func (w *Worker) expire(ctx context.Context, j *job) {
 	}
 	j.env.Outcome = w.apply(ctx, j, tasks.Outcome{Action: tasks.ActionExpire})
 }
+
+// confirmAck acknowledges j's task and waits for the server to confirm it,
+// trying again while the consumer elects a new leader: a replicated
+// consumer whose leader goes down forgets the acknowledgements it had not
+// yet agreed with its followers, and would run those tasks again. Until the
+// confirmation the delivery stays in the worker's hands and heartbeated, so
+// the new leader does not redeliver it meanwhile; the slot is free already.
+// Only a forced stop ends it first.
+func (w *Worker) confirmAck(ctx context.Context, j *job, o tasks.Outcome) {
+	defer w.active.Done()
+	defer w.let(j)
+	bo := retry.New(100*time.Millisecond, 2*time.Second, 0)
+	var err error
+	for {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackConfirmTimeout)
+		err = j.msg.DoubleAck(actx)
+		cancel()
+		if err == nil || !retry.Transient(err) || bo.Wait(w.baseCtx) != nil {
+			break
+		}
+	}
+	j.confirming.Store(false)
+	w.applied(ctx, j, o, err)
+}
+
+// ackConfirmTimeout bounds each wait for an acknowledgement's confirmation.
+const ackConfirmTimeout = 2 * time.Second
 
 // fileTimeout bounds each try at filing a dead-letter record, so a frozen
 // dead-letter stream holds a slot for that long at most.
