@@ -54,7 +54,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&g.timeout, "timeout", 10*time.Second, "how long to wait for the server")
 	f.BoolVar(&g.json, "json", false, "print JSON instead of tables")
 
-	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g))
+	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newTaskCmd(g))
 	return root
 }
 
