@@ -211,11 +211,16 @@ func (s *Store) Settle(ctx context.Context, id string, change func(*Status)) err
 }
 
 // Wait returns the status of task id once it is final, watching for changes
-// until ctx ends. A task with no status yet is waited for too.
+// until ctx ends. The record must exist when Wait is called: a producer
+// records a tracked task as queued before its Enqueue returns, so a Wait
+// right after the enqueue finds it. With no record then — an unknown ID, a
+// definition that does not track state, a record expired, or no status
+// bucket at all — Wait returns at once with an error wrapping [ErrNotFound],
+// and creates no bucket.
 func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
-	kv, err := s.bucket(ctx)
+	kv, err := s.open(ctx, false)
 	if err != nil {
-		return Status{}, err
+		return Status{}, fmt.Errorf("task %q: %w", id, err)
 	}
 	w, err := kv.Watch(ctx, Key(id))
 	if err != nil {
@@ -223,6 +228,7 @@ func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
 	}
 	defer w.Stop()
 	var last Status
+	seen := false // a record was read
 	for {
 		select {
 		case <-ctx.Done():
@@ -231,9 +237,16 @@ func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
 			if !ok {
 				return last, fmt.Errorf("watch of task %q ended", id)
 			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue // end of the initial values, or a delete
+			if e == nil { // end of the initial values
+				if !seen {
+					return Status{}, fmt.Errorf("task %q: %w", id, ErrNotFound)
+				}
+				continue
 			}
+			if e.Operation() != jetstream.KeyValuePut {
+				continue // a delete or purge: the record is gone, but may come back (a replay)
+			}
+			seen = true
 			if last, err = decode(e.Value()); err != nil {
 				return last, err
 			}

@@ -73,9 +73,13 @@ func (t *Tracker) Get(ctx context.Context, id string) (Status, error) {
 }
 
 // Wait blocks until the task with ID id is done or dead-lettered and returns
-// its final status. It waits for a task with no status yet too, so it may be
-// called right after enqueueing. When ctx ends first it returns the last
-// status seen and ctx's error.
+// its final status. It may be called right after enqueueing: the producer
+// records a tracked task as queued before Enqueue returns. A task with no
+// status when Wait is called — an unknown ID, a definition without
+// tasks.WithStateTracking, a record expired after [TTL] — makes it return
+// at once with an error wrapping [ErrNotFound] instead of blocking until
+// ctx ends; track the definition, or check the ID. When ctx ends first it
+// returns the last status seen and ctx's error.
 func (t *Tracker) Wait(ctx context.Context, id string) (Status, error) {
 	st, err := t.store.Wait(ctx, id)
 	return st, wrap(err)

@@ -178,9 +178,62 @@ func TestUntrackedAndUnknownTasks(t *testing.T) {
 			t.Errorf("Get(%q): %v, want ErrNotFound", id, err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	// Wait answers at once, well before the caller's deadline.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := tr.Wait(wctx, "no-such-task"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Wait on an unknown task: %v", err)
+	for _, id := range []string{r.ID, "no-such-task"} {
+		start := time.Now()
+		if _, err := tr.Wait(wctx, id); !errors.Is(err, status.ErrNotFound) {
+			t.Errorf("Wait(%q): %v, want ErrNotFound", id, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Wait(%q) took %v, want an answer at once", id, d)
+		}
+	}
+}
+
+func TestWaitWithoutBucketCreatesNone(t *testing.T) {
+	t.Parallel()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	tr, err := status.NewTracker(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := tr.Wait(ctx, "any"); !errors.Is(err, status.ErrNotFound) {
+		t.Errorf("Wait without a status bucket: %v, want ErrNotFound", err)
+	}
+	if _, err := js.KeyValue(ctx, "JETQ_STATUS"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("Wait created the status bucket: %v", err)
+	}
+}
+
+// TestWaitRightAfterEnqueue: the producer records "queued" before Enqueue
+// returns, so a Wait that starts before any worker does still waits.
+func TestWaitRightAfterEnqueue(t *testing.T) {
+	t.Parallel()
+	js, p, tr := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := producer.Enqueue(ctx, p, tracked, Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		st  status.Status
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		st, err := tr.Wait(ctx, r.ID)
+		got <- result{st, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // Wait is watching, the task still queued
+	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
+	res := <-got
+	if res.err != nil || res.st.State != status.Done {
+		t.Errorf("Wait: %+v, %v", res.st, res.err)
 	}
 }
