@@ -239,8 +239,33 @@ func (w *Worker) receive(r *route, batch jetstream.MessageBatch, n int, flowing 
 }
 
 // ensureConsumer creates or updates the route's durable consumer.
+//
+// A durable that exists and records another payload type (see
+// [wire.MetaPayloadType]) means another service defines the same task name
+// with a different payload, or a deploy changed the type: a warning names
+// both types and the durable. The worker still serves the task, and its
+// definition wins: the update records the worker's type and schema, the
+// newest, and the warning is logged at each start while the two disagree.
 func (w *Worker) ensureConsumer(ctx context.Context, r *route) (jetstream.Consumer, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return w.js.CreateOrUpdateConsumer(cctx, w.cfg.topology.Names.WorkStream(), r.consumer)
+	stream := w.cfg.topology.Names.WorkStream()
+	if want := r.consumer.Metadata[wire.MetaPayloadType]; want != "" {
+		if have, err := w.js.Consumer(cctx, stream, r.consumer.Durable); err == nil {
+			if ci := have.CachedInfo(); ci != nil {
+				if old := ci.Config.Metadata[wire.MetaPayloadType]; old != "" && old != want {
+					w.logRoute(ctx, r, slog.LevelWarn, "jetq: task name collision: the durable consumer records another payload type; "+
+						"another service may define this task with a different payload. Serving it anyway and recording this worker's type",
+						slog.String(keyRecordedType, old), slog.String(keyPayloadType, want))
+				}
+			}
+		}
+	}
+	return w.js.CreateOrUpdateConsumer(cctx, stream, r.consumer)
 }
+
+// Log attribute keys of a payload type collision, beside those of log.go.
+const (
+	keyPayloadType  = "payload_type"  // the worker's
+	keyRecordedType = "recorded_type" // the durable's, recorded by another worker
+)

@@ -1,9 +1,13 @@
 package tasks
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"time"
+
+	"github.com/jetq/jetq/internal/schema"
 )
 
 // Defaults applied by [Define] and [New] when an option is not given.
@@ -78,6 +82,41 @@ type Spec struct {
 	// Expiry is how long after it is due a task is still worth starting;
 	// a task not started by then is dropped unrun. 0, the default: never.
 	Expiry time.Duration
+	// PayloadType is the Go type of the payload with its package path, such
+	// as "github.com/acme/app.EmailArgs", set by [Define] and [New]. Workers
+	// record it on their durable consumer, so that two services defining
+	// one task name with different payloads are told (see the consumer
+	// package), and tools can say what a task takes.
+	PayloadType string
+	// PayloadSchema is a JSON Schema of the payload, derived from its Go type
+	// by [Define] and [New] when the codec is [JSON]: objects with the
+	// fields' json names, "additionalProperties": false, every field without
+	// omitempty or omitzero required (encoding/json always writes it), and
+	// the JSON types of booleans, numbers, strings, arrays and maps. Empty
+	// when the payload accepts any JSON (json.RawMessage, an interface, its
+	// own UnmarshalJSON), for other codecs, and for a schema over
+	// [MaxPayloadSchema] bytes. Workers record it on their durable consumer,
+	// and `jetq enqueue` checks payloads against it.
+	PayloadSchema string
+}
+
+// MaxPayloadSchema is the size beyond which [Spec.PayloadSchema] is left
+// empty: the server bounds the metadata a consumer may carry.
+const MaxPayloadSchema = 16 << 10
+
+// payloadInfo sets spec's PayloadType and PayloadSchema from T.
+func payloadInfo[T any](spec *Spec) {
+	t := reflect.TypeFor[T]()
+	spec.PayloadType = schema.TypeName(t)
+	spec.PayloadSchema = ""
+	if spec.Codec == nil || spec.Codec.ContentType() != JSON.ContentType() {
+		return
+	}
+	if s := schema.For(t); s != nil {
+		if b, err := json.Marshal(s); err == nil && len(b) <= MaxPayloadSchema {
+			spec.PayloadSchema = string(b)
+		}
+	}
 }
 
 // Define returns the definition of the task called name with payload type T.
@@ -112,6 +151,7 @@ func New[T any](name string, opts ...Option) (*Definition[T], error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	payloadInfo[T](&spec)
 	return &Definition[T]{spec: spec, validates: hasValidate[T](), checked: true}, nil
 }
 

@@ -243,11 +243,22 @@ func (t Topology) EventsStream() jetstream.StreamConfig {
 // definition's; MaxAckPending is its MaxConcurrency, the cluster-wide cap,
 // or unlimited (what a worker holds is bounded by the worker). Pulls name
 // [PriorityGroup]: its overflow policy lets the forwarder keep a pull
-// waiting that takes no task.
+// waiting that takes no task. Its metadata (server 2.10 or newer) records
+// the payload's Go type under [MetaPayloadType] and its JSON Schema, if
+// any, under [MetaPayloadSchema], for the worker to notice two services
+// using one task name with different payloads and for `jetq enqueue` to
+// check payloads; a spec without them gets no metadata.
 func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
 	maxAckPending := -1
 	if spec.MaxConcurrency > 0 {
 		maxAckPending = spec.MaxConcurrency
+	}
+	var meta map[string]string
+	if spec.PayloadType != "" {
+		meta = map[string]string{MetaPayloadType: spec.PayloadType}
+		if spec.PayloadSchema != "" {
+			meta[MetaPayloadSchema] = spec.PayloadSchema
+		}
 	}
 	return jetstream.ConsumerConfig{
 		Durable:       t.Durable(spec.Queue, spec.Name),
@@ -262,8 +273,18 @@ func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
 		// Server 2.11 or newer.
 		PriorityPolicy: jetstream.PriorityPolicyOverflow,
 		PriorityGroups: []string{PriorityGroup},
+		Metadata:       meta,
 	}
 }
+
+// Keys of the metadata of a task's durable consumer, see [Topology.Consumer].
+const (
+	// MetaPayloadType is the Go type of the payload, with its package path.
+	MetaPayloadType = "jetq.payload.type"
+	// MetaPayloadSchema is the JSON Schema of the payload (see
+	// tasks.Spec.PayloadSchema).
+	MetaPayloadSchema = "jetq.payload.schema"
+)
 
 // Ensure creates the streams that are missing and returns the work stream's
 // configuration as the server has it. A stream that exists is used as it is:
