@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/jetq/jetq/embedded"
@@ -37,17 +40,55 @@ func usagef(format string, args ...any) error {
 
 // run executes the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
+	return runEnv(ctx, args, os.Getenv, stdout, stderr)
+}
+
+// runEnv is run reading the environment through getenv.
+func runEnv(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	root := newRootEnv(stdout, stderr, getenv)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "jetq:", err)
+	code := exitError
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) || errors.Is(err, embedded.ErrInvalidOption) {
-		fmt.Fprintln(stderr, "Run 'jetq --help' for usage.")
-		return exitUsage
+		code = exitUsage
 	}
-	return exitError
+	if asJSON, _ := root.PersistentFlags().GetBool("json"); asJSON || jsonFlagIn(args) {
+		// Errors go to stderr as under tables, so that stdout holds only
+		// the result a script reads.
+		b, _ := json.Marshal(errorJSON{Error: err.Error(), Code: code})
+		fmt.Fprintf(stderr, "%s\n", b)
+		return code
+	}
+	fmt.Fprintln(stderr, "jetq:", err)
+	if code == exitUsage {
+		fmt.Fprintln(stderr, "Run 'jetq --help' for usage.")
+	}
+	return code
+}
+
+// errorJSON is how an error is printed under --json.
+type errorJSON struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"`
+}
+
+// jsonFlagIn finds --json in args that cobra could not parse.
+func jsonFlagIn(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" {
+			return true
+		}
+		if v, ok := strings.CutPrefix(a, "--json="); ok {
+			b, err := strconv.ParseBool(v)
+			return err == nil && b
+		}
+	}
+	return false
 }

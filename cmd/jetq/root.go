@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -19,82 +21,232 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	server, creds, user, password, token string
-	tlsCert, tlsKey, tlsCA               string
-	prefix                               string
-	timeout                              time.Duration
-	json                                 bool
+	server, creds, nkey, user, password, token string
+	tlsCert, tlsKey, tlsCA                     string
+	context                                    string
+	prefix                                     string
+	timeout                                    time.Duration
+	json, version                              bool
 
 	stdout, stderr io.Writer
+	getenv         func(string) string
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr}
+	return newRootEnv(stdout, stderr, os.Getenv)
+}
+
+// newRootEnv is newRoot reading the environment through getenv.
+func newRootEnv(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
 	root := &cobra.Command{
 		Use:   "jetq",
 		Short: "Operate jetq task queues on NATS JetStream",
 		Long: "jetq inspects and replays dead-lettered tasks, shows the queues, enqueues tasks by hand,\n" +
-			"lists and cancels delayed and periodic tasks and runs an embedded NATS server with JetStream.",
+			"lists and cancels delayed and periodic tasks and runs an embedded NATS server with JetStream.\n\n" +
+			"It connects as the nats CLI does: flags first, then the NATS_* environment variables, then\n" +
+			"the nats context named by --context or NATS_CONTEXT, or else the one 'nats context select' chose.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.version {
+				return g.printVersion(cmd.Context())
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	f := root.PersistentFlags()
-	f.StringVarP(&g.server, "server", "s", envOr("NATS_URL", nats.DefaultURL), "NATS server URLs, comma separated (env NATS_URL)")
-	f.StringVar(&g.creds, "creds", "", "user credentials file")
-	f.StringVar(&g.user, "user", "", "user name")
-	f.StringVar(&g.password, "password", "", "password")
-	f.StringVar(&g.token, "token", "", "authentication token")
-	f.StringVar(&g.tlsCert, "tls-cert", "", "client certificate file")
-	f.StringVar(&g.tlsKey, "tls-key", "", "client private key file")
-	f.StringVar(&g.tlsCA, "tls-ca", "", "CA certificate file to verify the server")
+	f.StringVarP(&g.server, "server", "s", "", "NATS server URLs, comma separated (env NATS_URL; default "+nats.DefaultURL+")")
+	f.StringVar(&g.context, "context", "", "nats CLI context to connect with (env NATS_CONTEXT; default the selected one, if any)")
+	f.StringVar(&g.creds, "creds", "", "user credentials file (env NATS_CREDS)")
+	f.StringVar(&g.nkey, "nkey", "", "user NKey seed file (env NATS_NKEY)")
+	f.StringVar(&g.user, "user", "", "user name (env NATS_USER)")
+	f.StringVar(&g.password, "password", "", "password (env NATS_PASSWORD)")
+	f.StringVar(&g.token, "token", "", "authentication token (env NATS_TOKEN)")
+	f.StringVar(&g.tlsCert, "tlscert", "", "TLS client certificate file (env NATS_CERT)")
+	f.StringVar(&g.tlsKey, "tlskey", "", "TLS client private key file (env NATS_KEY)")
+	f.StringVar(&g.tlsCA, "tlsca", "", "TLS CA certificate file to verify the server (env NATS_CA)")
+	// The spellings of earlier jetq releases.
+	for alias, v := range map[string]*string{"tls-cert": &g.tlsCert, "tls-key": &g.tlsKey, "tls-ca": &g.tlsCA} {
+		f.StringVar(v, alias, "", "same as --"+strings.ReplaceAll(alias, "-", ""))
+		_ = f.MarkHidden(alias)
+	}
 	f.StringVar(&g.prefix, "prefix", "jetq", "name prefix of the jetq streams")
 	f.DurationVar(&g.timeout, "timeout", 10*time.Second, "how long to wait for the server")
-	f.BoolVar(&g.json, "json", false, "print JSON instead of tables")
+	f.BoolVar(&g.json, "json", false, "print JSON instead of tables, and errors as JSON on stderr")
+	root.Flags().BoolVar(&g.version, "version", false, "print the versions of jetq and of the server, if one is reachable")
 
-	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newTaskCmd(g))
+	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g))
 	return root
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// connSettings is how to connect: the flags merged with the environment and
+// the nats context.
+type connSettings struct {
+	url, urlFrom                     string // urlFrom says where url came from, for errors
+	user, password, token            string
+	creds, nkey                      string
+	cert, key, ca                    string
+	tlsFirst                         bool
+	inboxPrefix, jsDomain, jsAPIPref string
+}
+
+// settings merges, setting by setting, the flags, then the environment
+// variables the nats CLI reads, then the context named by --context or
+// NATS_CONTEXT, or else the selected context, if there is one.
+func (g *globals) settings() (connSettings, error) {
+	getenv := g.getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	return def
+	name := g.context
+	if name == "" {
+		name = getenv("NATS_CONTEXT")
+	}
+	nctx, err := loadContext(name, getenv)
+	if err != nil {
+		return connSettings{}, err
+	}
+	if nctx == nil {
+		nctx = &natsContext{}
+	}
+	pick := func(flag, env, fromCtx string) string {
+		if flag != "" {
+			return flag
+		}
+		if v := getenv(env); v != "" {
+			return v
+		}
+		return fromCtx
+	}
+	s := connSettings{
+		cert:        pick(g.tlsCert, "NATS_CERT", nctx.Cert),
+		key:         pick(g.tlsKey, "NATS_KEY", nctx.Key),
+		ca:          pick(g.tlsCA, "NATS_CA", nctx.CA),
+		tlsFirst:    nctx.TLSFirst,
+		inboxPrefix: nctx.InboxPrefix,
+		jsDomain:    nctx.JSDomain,
+		jsAPIPref:   nctx.JSAPIPrefix,
+	}
+	switch {
+	case g.server != "":
+		s.url, s.urlFrom = g.server, "--server"
+	case getenv("NATS_URL") != "":
+		s.url, s.urlFrom = getenv("NATS_URL"), "NATS_URL"
+	case nctx.URL != "":
+		s.url, s.urlFrom = nctx.URL, fmt.Sprintf("context %q", nctx.name)
+	default:
+		s.url, s.urlFrom = nats.DefaultURL, "the default"
+	}
+	// Credentials are taken as a whole from the flags and the environment,
+	// or else from the context: a --creds must not be mixed with the
+	// context's user and password.
+	s.user = pick(g.user, "NATS_USER", "")
+	s.password = pick(g.password, "NATS_PASSWORD", "")
+	s.token = pick(g.token, "NATS_TOKEN", "")
+	s.creds = pick(g.creds, "NATS_CREDS", "")
+	s.nkey = pick(g.nkey, "NATS_NKEY", "")
+	if s.user == "" && s.password == "" && s.token == "" && s.creds == "" && s.nkey == "" {
+		s.user, s.password, s.token, s.creds, s.nkey = nctx.User, nctx.Password, nctx.Token, nctx.Creds, nctx.NKey
+	}
+	return s, nil
+}
+
+// options are the connection options of s.
+func (s connSettings) options(timeout time.Duration) ([]nats.Option, error) {
+	opts := []nats.Option{nats.Name("jetq-cli"), nats.Timeout(timeout)}
+	if s.creds != "" && s.nkey != "" {
+		return nil, usagef("give a credentials file (--creds) or an NKey seed (--nkey), not both")
+	}
+	if s.creds != "" {
+		opts = append(opts, nats.UserCredentials(s.creds))
+	}
+	if s.nkey != "" {
+		o, err := nats.NkeyOptionFromSeed(s.nkey)
+		if err != nil {
+			return nil, fmt.Errorf("nkey seed %s: %w", s.nkey, err)
+		}
+		opts = append(opts, o)
+	}
+	if s.user != "" || s.password != "" {
+		opts = append(opts, nats.UserInfo(s.user, s.password))
+	}
+	if s.token != "" {
+		opts = append(opts, nats.Token(s.token))
+	}
+	if (s.cert == "") != (s.key == "") {
+		return nil, usagef("--tlscert and --tlskey go together")
+	}
+	if s.cert != "" {
+		opts = append(opts, nats.ClientCert(s.cert, s.key))
+	}
+	if s.ca != "" {
+		opts = append(opts, nats.RootCAs(s.ca))
+	}
+	if s.cert != "" || s.ca != "" || s.tlsFirst {
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	if s.tlsFirst {
+		opts = append(opts, nats.TLSHandshakeFirst())
+	}
+	if s.inboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(s.inboxPrefix))
+	}
+	return opts, nil
+}
+
+// dial connects with s, explaining a failure to find a server.
+func (s connSettings) dial(timeout time.Duration) (*nats.Conn, error) {
+	opts, err := s.options(timeout)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(s.url, opts...)
+	if err != nil {
+		err = fmt.Errorf("connect to %s (from %s): %w", redactURLs(s.url), s.urlFrom, err)
+		if errors.Is(err, nats.ErrNoServers) {
+			err = fmt.Errorf("%w; is a NATS server running there? Choose one with --server, NATS_URL or --context", err)
+		}
+		return nil, err
+	}
+	return nc, nil
+}
+
+// redactURLs hides the passwords in a comma-separated list of URLs.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // connect opens a connection with the global flags and returns it with its
 // JetStream context.
 func (g *globals) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
-	opts := []nats.Option{nats.Name("jetq-cli"), nats.Timeout(g.timeout)}
-	if g.creds != "" {
-		opts = append(opts, nats.UserCredentials(g.creds))
-	}
-	if g.user != "" || g.password != "" {
-		opts = append(opts, nats.UserInfo(g.user, g.password))
-	}
-	if g.token != "" {
-		opts = append(opts, nats.Token(g.token))
-	}
-	if (g.tlsCert == "") != (g.tlsKey == "") {
-		return nil, nil, usagef("--tls-cert and --tls-key go together")
-	}
-	if g.tlsCert != "" {
-		opts = append(opts, nats.ClientCert(g.tlsCert, g.tlsKey))
-	}
-	if g.tlsCA != "" {
-		opts = append(opts, nats.RootCAs(g.tlsCA))
-	}
-	if g.tlsCert != "" || g.tlsCA != "" {
-		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
-	}
-	nc, err := nats.Connect(g.server, opts...)
+	s, err := g.settings()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", g.server, err)
+		return nil, nil, err
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(g.timeout))
+	nc, err := s.dial(g.timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	jsOpts := []jetstream.JetStreamOpt{jetstream.WithDefaultTimeout(g.timeout)}
+	var js jetstream.JetStream
+	switch {
+	case s.jsDomain != "":
+		js, err = jetstream.NewWithDomain(nc, s.jsDomain, jsOpts...)
+	case s.jsAPIPref != "":
+		js, err = jetstream.NewWithAPIPrefix(nc, s.jsAPIPref, jsOpts...)
+	default:
+		js, err = jetstream.New(nc, jsOpts...)
+	}
 	if err != nil {
 		nc.Close()
 		return nil, nil, err

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// versionProbeTimeout bounds the wait for a server to report its version:
+// jetq --version must answer quickly whether or not one runs.
+const versionProbeTimeout = 2 * time.Second
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the versions of jetq and of the server, if one is reachable",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return g.printVersion(cmd.Context()) },
+	}
+}
+
+// versionInfo is what jetq --version reports.
+type versionInfo struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	Go        string `json:"go"`
+	Server    string `json:"server_version,omitempty"`
+	ServerURL string `json:"server_url"`
+	ServerErr string `json:"server_error,omitempty"`
+}
+
+// buildVersion reads the module version and VCS revision jetq was built with.
+func buildVersion() versionInfo {
+	v := versionInfo{Version: "(devel)"}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	v.Go = bi.GoVersion
+	if bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Revision = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
+	return v
+}
+
+func (g *globals) printVersion(context.Context) error {
+	v := buildVersion()
+	s, err := g.settings()
+	if err == nil {
+		v.ServerURL = redactURLs(s.url)
+		timeout := min(g.timeout, versionProbeTimeout)
+		nc, derr := s.dial(timeout)
+		if derr == nil {
+			v.Server = nc.ConnectedServerVersion()
+			v.ServerURL = nc.ConnectedUrlRedacted()
+			nc.Close()
+		}
+		err = derr
+	}
+	if err != nil {
+		v.ServerErr = err.Error()
+	}
+	if g.json {
+		return g.printJSON(v)
+	}
+	line := "jetq " + v.Version
+	var extra []string
+	if v.Revision != "" {
+		rev := v.Revision
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if v.Modified {
+			rev += ", modified"
+		}
+		extra = append(extra, "revision "+rev)
+	}
+	if v.Go != "" {
+		extra = append(extra, v.Go)
+	}
+	if len(extra) > 0 {
+		line += " (" + strings.Join(extra, ", ") + ")"
+	}
+	fmt.Fprintln(g.stdout, line)
+	if v.Server != "" {
+		fmt.Fprintf(g.stdout, "server %s at %s\n", v.Server, v.ServerURL)
+	} else {
+		fmt.Fprintf(g.stdout, "server: not reachable (%s)\n", firstLine(v.ServerErr))
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
