@@ -26,6 +26,7 @@ type config struct {
 	topo            topology.Topology // as the options say
 	topology        wire.Topology     // what topo describes, made by validate
 	forward         bool
+	presenceEvery   time.Duration
 }
 
 func defaultConfig() config {
@@ -34,6 +35,7 @@ func defaultConfig() config {
 		concurrency:     10,
 		shutdownTimeout: 30 * time.Second,
 		releaseGrace:    500 * time.Millisecond,
+		presenceEvery:   DefaultPresenceInterval,
 	}
 }
 
@@ -143,6 +145,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: concurrency must be at least 1, got %d", ErrInvalidOption, c.concurrency)
 	case c.prefetch < 1:
 		return fmt.Errorf("%w: prefetch must be at least 1, got %d", ErrInvalidOption, c.prefetch)
+	case c.presenceEvery < 100*time.Millisecond:
+		return fmt.Errorf("%w: presence interval must be at least 100ms, got %v", ErrInvalidOption, c.presenceEvery)
 	case c.shutdownTimeout < 0:
 		return fmt.Errorf("%w: shutdown timeout must not be negative, got %v", ErrInvalidOption, c.shutdownTimeout)
 	}

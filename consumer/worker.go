@@ -34,6 +34,8 @@ type Worker struct {
 	states *status.Store     // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
 	unique *unique.Store     // unique keys, released as tasks settle
+	// presence is the worker's entry in the presence bucket (presence.go).
+	presence *presence
 
 	// queue hands the deliveries in hand to the runners, one goroutine per
 	// slot of concurrency; running[slot] is the job a runner works on, and
@@ -94,7 +96,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		states:    states,
 		filer:     deadletter.New(js, cfg.topology, cfg.log),
 		unique:    unique.New(js, cfg.topology),
+		presence:  newPresence(),
 	}
+	w.cfg.middleware = append(w.cfg.middleware, w.noteRetries)
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())
 	for _, rt := range reg.Routes() {
@@ -152,6 +156,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	go w.watchConnection()
 	go w.heartbeat()
+	go w.announce()
 	if w.cfg.forward {
 		w.active.Add(1)
 		go func() {

@@ -1,0 +1,178 @@
+package consumer
+
+// Presence: what the server cannot tell.
+//
+// A consumer's NumAckPending counts every delivery not yet settled: the
+// ones a handler runs, but also the ones waiting out a retry backoff
+// (NakWithDelay keeps them pending) and the ones of a worker that died,
+// until their ack wait expires. The server lists none of them. So each
+// worker keeps an entry in the bucket JETQ_WORKERS, key its ID, rewritten
+// every presence interval with a TTL of three intervals: per task type,
+// the deliveries it holds, the handlers it runs and the earliest retry it
+// set. An entry that is not rewritten — the process died, or lost its
+// connection — expires on the server; a worker that stops deletes its own.
+// The queues package reads the bucket: running is what live workers hold.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// DefaultPresenceInterval is how often a worker rewrites its presence
+// entry by default.
+const DefaultPresenceInterval = 2 * time.Second
+
+// WithPresenceInterval sets how often the worker rewrites its presence
+// entry in the JETQ_WORKERS bucket, which the queues package reads to tell
+// running tasks from tasks waiting out a retry backoff. An entry lives
+// three intervals (at least a second), so a worker that died stops counting
+// as running that long after its last write. Default
+// [DefaultPresenceInterval]; it must be at least 100 ms.
+func WithPresenceInterval(d time.Duration) Option {
+	return func(c *config) { c.presenceEvery = d }
+}
+
+// presence is the worker's presence entry and the retries it set.
+type presence struct {
+	id      string
+	host    string
+	started time.Time
+
+	mu      sync.Mutex
+	retries map[*route][]time.Time // retry times set, pruned as they pass
+}
+
+func newPresence() *presence {
+	host, _ := os.Hostname()
+	return &presence{id: nuid.Next(), host: host, started: time.Now().UTC(), retries: map[*route][]time.Time{}}
+}
+
+// noteRetries is the innermost middleware: it notes when a task it saw
+// settled as a retry is due again.
+func (w *Worker) noteRetries(next tasks.Handler) tasks.Handler {
+	return func(ctx context.Context, env *tasks.Envelope) error {
+		err := next(ctx, env)
+		if env.Outcome.Action == tasks.ActionRetry {
+			if r := w.routeOf(env); r != nil {
+				p := w.presence
+				p.mu.Lock()
+				p.retries[r] = append(p.retries[r], time.Now().Add(env.Outcome.Delay))
+				p.mu.Unlock()
+			}
+		}
+		return err
+	}
+}
+
+func (w *Worker) routeOf(env *tasks.Envelope) *route {
+	for _, r := range w.routes {
+		if r.spec.Queue == env.Queue && r.spec.Name == env.Name {
+			return r
+		}
+	}
+	return nil
+}
+
+// announce keeps the worker's presence entry until the worker has drained,
+// then deletes it. A bucket it cannot create (a server older than 2.11)
+// is logged once and tried again each interval; tasks run regardless.
+func (w *Worker) announce() {
+	every := w.cfg.presenceEvery
+	ttl := wire.PresenceTTL(every)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var kv jetstream.KeyValue
+	warned := false
+	for {
+		if kv == nil {
+			var err error
+			if kv, err = w.presenceBucket(); err != nil && !warned {
+				warned = true
+				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: cannot keep worker presence; jetq queues will not tell running tasks from retrying ones",
+					slog.String(keyError, err.Error()))
+			}
+		}
+		if kv != nil {
+			w.writePresence(every, ttl)
+		}
+		select {
+		case <-w.drained:
+			if kv != nil && !w.js.Conn().IsClosed() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_ = kv.Purge(ctx, w.presence.id)
+				cancel()
+			}
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (w *Worker) presenceBucket() (jetstream.KeyValue, error) {
+	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
+	defer cancel()
+	kv, err := w.js.CreateKeyValue(ctx, w.cfg.topology.WorkersBucket())
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = w.js.KeyValue(ctx, w.cfg.topology.Names.WorkersBucket())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("presence bucket %s: %w", w.cfg.topology.Names.WorkersBucket(), err)
+	}
+	return kv, nil
+}
+
+// writePresence writes the worker's entry as of now, with ttl.
+func (w *Worker) writePresence(every, ttl time.Duration) {
+	now := time.Now()
+	p := w.presence
+	held := map[*route]int{}
+	for _, j := range w.hand.all() {
+		if j.settled.Load() && !j.filing.Load() && !j.confirming.Load() {
+			continue // settled, on its way out of the hand
+		}
+		held[j.route]++
+	}
+	running := map[*route]int{}
+	for i := range w.running {
+		if j := w.running[i].Load(); j != nil && !j.settled.Load() {
+			running[j.route]++
+		}
+	}
+	entry := wire.Presence{ID: p.id, Host: p.host, PID: os.Getpid(), Started: p.started, Updated: now.UTC(), Every: every}
+	p.mu.Lock()
+	for _, r := range w.routes {
+		due := slices.DeleteFunc(p.retries[r], func(at time.Time) bool { return !at.After(now) })
+		p.retries[r] = due
+		pt := wire.PresenceTask{Queue: r.spec.Queue, Task: r.spec.Name, Held: held[r], Running: running[r]}
+		if len(due) > 0 {
+			pt.NextRetryAt = slices.MinFunc(due, time.Time.Compare).UTC()
+		}
+		entry.Tasks = append(entry.Tasks, pt)
+	}
+	p.mu.Unlock()
+	data, err := json.Marshal(entry)
+	if err != nil {
+		return
+	}
+	msg := &nats.Msg{Subject: w.cfg.topology.Names.PresenceSubject(p.id), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgTTLHeader, wire.PresenceTTLHeader(ttl))
+	ctx, cancel := context.WithTimeout(context.Background(), every)
+	defer cancel()
+	if _, err := w.js.PublishMsg(ctx, msg); err != nil && !w.js.Conn().IsClosed() {
+		w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot write worker presence", slog.String(keyError, err.Error()))
+	}
+}
