@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetq/jetq/internal/schema"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -32,7 +35,10 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 		Use:   "enqueue <task> <json>",
 		Short: "Enqueue one task by hand",
 		Long: "enqueue publishes one task with a JSON payload, as a producer would. It refuses a task\n" +
-			"no worker has ever served on that queue (no consumer exists for it) unless --force is given.\n" +
+			"no worker has ever served on that queue (no consumer exists for it), naming the queues that\n" +
+			"serve a task of that name, and a payload that does not match the JSON Schema the task's\n" +
+			"workers recorded from their Go payload type: unknown fields, missing fields (those without\n" +
+			"omitempty or omitzero) and values of the wrong JSON type. --force enqueues anyway.\n" +
 			"--delay or --at hold the task in the schedule stream until it is due; --deadline drops it\n" +
 			"unrun if no worker has started it by then; --unique enqueues nothing while another task of\n" +
 			"the same definition holds the key, and names that task instead.",
@@ -89,7 +95,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
 				if !force {
-					if err := g.checkServed(ctx, js, def.Spec()); err != nil {
+					if err := g.checkServed(ctx, js, def.Spec(), []byte(args[1])); err != nil {
 						return err
 					}
 				}
@@ -137,7 +143,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 	f.StringVarP(&queue, "queue", "q", tasks.DefaultQueue, "queue of the task")
 	f.StringVar(&id, "id", "", "task ID (default: generated); a repeated ID is dropped as a duplicate")
 	f.StringArrayVarP(&headers, "header", "H", nil, "header name=value to add (repeatable)")
-	f.BoolVar(&force, "force", false, "enqueue even if no worker has ever served the task")
+	f.BoolVar(&force, "force", false, "enqueue even if no worker has ever served the task, or the payload does not match its workers' schema")
 	f.DurationVar(&delay, "delay", 0, "run the task this long from now (90s, 15m, 2h)")
 	f.StringVar(&at, "at", "", "run the task at this RFC 3339 time; one that has passed runs now")
 	f.StringVar(&deadline, "deadline", "", "drop the task unrun if no worker has started it by then: a duration from now (2h) or an RFC 3339 time")
@@ -159,20 +165,92 @@ func parseUntil(s string) (time.Time, error) {
 }
 
 // checkServed refuses a task that has no consumer on the work stream: a typo
-// in the task name would otherwise sit in the queue forever.
-func (g *globals) checkServed(ctx context.Context, js jetstream.JetStream, spec tasks.Spec) error {
+// in the task name or the queue would otherwise sit in the queue forever.
+// The error names the queues whose consumers serve a task of that name. Of
+// a served task it checks the payload against the schema its workers
+// recorded (see checkPayload).
+func (g *globals) checkServed(ctx context.Context, js jetstream.JetStream, spec tasks.Spec, payload []byte) error {
 	names, err := wire.NewNames(g.prefix)
 	if err != nil {
 		return usageError{err}
 	}
-	_, err = js.Consumer(ctx, names.WorkStream(), names.Durable(spec.Queue, spec.Name))
+	durable := names.Durable(spec.Queue, spec.Name)
+	cons, err := js.Consumer(ctx, names.WorkStream(), durable)
 	switch {
 	case err == nil:
-		return nil
+		return checkPayload(spec, cons.CachedInfo(), payload)
 	case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("unknown task %q on queue %q: no worker has served it (no consumer %q on %s); check the name, or use --force",
-			spec.Name, spec.Queue, names.Durable(spec.Queue, spec.Name), names.WorkStream())
 	default:
 		return err
 	}
+	msg := fmt.Sprintf("unknown task %q on queue %q: no worker has served it (no consumer %q on %s)",
+		spec.Name, spec.Queue, durable, names.WorkStream())
+	queues, err := servingQueues(ctx, js, names, spec.Name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s; check the name, or use --force (looking for it on other queues: %w)", msg, err)
+	case len(queues) == 0:
+		return fmt.Errorf("%s; check the name, or use --force", msg)
+	}
+	quoted := make([]string, len(queues))
+	for i, q := range queues {
+		quoted[i] = strconv.Quote(q)
+	}
+	return fmt.Errorf("%s; a task of that name is served on queue %s: use --queue %s, or --force",
+		msg, strings.Join(quoted, ", "), queues[0])
+}
+
+// servingQueues lists the queues with a consumer of the task called name,
+// in order: the work stream's durables are "<queue>:<name with ':' for '.'>".
+func servingQueues(ctx context.Context, js jetstream.JetStream, names wire.Names, name string) ([]string, error) {
+	st, err := js.Stream(ctx, names.WorkStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var queues []string
+	lister := st.ConsumerNames(ctx)
+	for durable := range lister.Name() {
+		queue, task, ok := strings.Cut(durable, ":")
+		if ok && strings.ReplaceAll(task, ":", ".") == name {
+			queues = append(queues, queue)
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(queues)
+	return queues, nil
+}
+
+// checkPayload refuses a payload that does not match the JSON Schema the
+// task's workers recorded on its consumer (wire.MetaPayloadSchema, from
+// their Go payload type): unknown fields, missing required fields (those
+// without omitempty or omitzero, which encoding/json always writes) and
+// values of the wrong JSON type. A consumer that records no schema, or one
+// this version cannot read, is not checked.
+func checkPayload(spec tasks.Spec, info *jetstream.ConsumerInfo, payload []byte) error {
+	if info == nil {
+		return nil
+	}
+	meta := info.Config.Metadata
+	text := meta[wire.MetaPayloadSchema]
+	if text == "" {
+		return nil
+	}
+	var s schema.Schema
+	if json.Unmarshal([]byte(text), &s) != nil {
+		return nil
+	}
+	if err := schema.Check(&s, payload); err != nil {
+		typ := meta[wire.MetaPayloadType]
+		if typ == "" {
+			typ = "its payload type"
+		}
+		return fmt.Errorf("payload refused: task %q on queue %q takes %s (as its workers recorded on consumer %q): %w; fix the payload, or use --force",
+			spec.Name, spec.Queue, typ, info.Name, err)
+	}
+	return nil
 }

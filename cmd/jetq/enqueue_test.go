@@ -197,3 +197,68 @@ func TestEnqueueBadTimingFlags(t *testing.T) {
 		}
 	}
 }
+
+// lastSeq is the last sequence of the work stream: how many tasks reached it.
+func (c *cli) lastSeq() uint64 {
+	c.t.Helper()
+	st, err := c.js.Stream(context.Background(), "JETQ_TASKS")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+func TestEnqueueChecksPayloadAndQueue(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.serve()
+	waitFor(t, func() bool {
+		_, err := c.js.Consumer(context.Background(), "JETQ_TASKS", "default:email:send")
+		return err == nil
+	})
+	const refused = `payload refused: task "email.send" on queue "default" takes github.com/jetq/jetq/cmd/jetq.Email (as its workers recorded on consumer "default:email:send"): `
+	for _, tc := range []struct {
+		payload  string
+		mentions string
+	}{
+		{`{"to":"ada@example.com","cc":"grace@example.com"}`, `$: unknown field "cc"; fix the payload, or use --force`},
+		{`{"To":"ada@example.com"}`, `$: missing required field "to"; $: unknown field "To" (did you mean "to"?)`},
+		{`{}`, `$: missing required field "to"`},
+		{`{"to":42}`, `$.to: want string, got integer`},
+		{`["ada@example.com"]`, `$: want object, got array`},
+	} {
+		code, out, errOut := c.jetq("enqueue", "email.send", tc.payload)
+		if code != exitError || !strings.Contains(errOut, refused+tc.mentions) || out != "" {
+			t.Errorf("enqueue email.send %s: exit %d, out %q, stderr %q; want exit %d mentioning %q", tc.payload, code, out, errOut, exitError, refused+tc.mentions)
+		}
+	}
+	if n := c.lastSeq(); n != 0 {
+		t.Fatalf("refused payloads reached the work stream: last seq %d", n)
+	}
+
+	// A task of that name on another queue: the error names the queue.
+	code, out, errOut := c.jetq("enqueue", "email.send", `{"to":"ada@example.com"}`, "--queue", "mail")
+	want := `unknown task "email.send" on queue "mail": no worker has served it (no consumer "mail:email:send" on JETQ_TASKS); ` +
+		`a task of that name is served on queue "default": use --queue default, or --force`
+	if code != exitError || !strings.Contains(errOut, want) || out != "" {
+		t.Errorf("enqueue --queue mail: exit %d, out %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	if n := c.lastSeq(); n != 0 {
+		t.Fatalf("a task for an unserved queue reached the work stream: last seq %d", n)
+	}
+
+	// A matching payload goes, and --force overrides the check.
+	if code, out, errOut := c.jetq("enqueue", "email.send", `{"to":"ada@example.com"}`); code != 0 || !strings.Contains(out, "enqueued") {
+		t.Errorf("matching payload: exit %d, out %q, stderr %q", code, out, errOut)
+	}
+	if code, out, errOut := c.jetq("enqueue", "email.send", `{"to":"ada@example.com","cc":1}`, "--force"); code != 0 || !strings.Contains(out, "enqueued") {
+		t.Errorf("--force: exit %d, out %q, stderr %q", code, out, errOut)
+	}
+	if n := c.lastSeq(); n != 2 {
+		t.Errorf("work stream last seq %d, want 2", n)
+	}
+}
