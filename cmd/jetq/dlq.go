@@ -5,17 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"mime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -93,16 +97,58 @@ func isInvalid(err error) bool {
 	return err != nil && strings.Contains(err.Error(), dlq.ErrInvalidOption.Error())
 }
 
-func parseSeqs(args []string) ([]uint64, error) {
-	seqs := make([]uint64, len(args))
+// ref names a dead-letter record: by its sequence, or by the ID of its task.
+type ref struct {
+	seq uint64
+	id  string
+}
+
+func (r ref) String() string {
+	if r.id != "" {
+		return fmt.Sprintf("task %q", r.id)
+	}
+	return "record " + strconv.FormatUint(r.seq, 10)
+}
+
+// parseRefs reads each argument as a record sequence when it is a number,
+// and as a task ID otherwise.
+func parseRefs(args []string) ([]ref, error) {
+	refs := make([]ref, len(args))
 	for i, a := range args {
 		n, err := strconv.ParseUint(a, 10, 64)
-		if err != nil || n == 0 {
+		switch {
+		case err == nil && n == 0:
 			return nil, usagef("%q is not a record sequence (a positive number, as `jetq dlq ls` shows)", a)
+		case err == nil:
+			refs[i] = ref{seq: n}
+		case strings.TrimSpace(a) == "":
+			return nil, usagef("an empty argument is neither a record sequence nor a task ID")
+		default:
+			refs[i] = ref{id: a}
 		}
-		seqs[i] = n
 	}
-	return seqs, nil
+	return refs, nil
+}
+
+// find returns the records of the task with ID id, oldest first, or an
+// error wrapping dlq.ErrNotFound when it has none.
+func find(ctx context.Context, in *dlq.Inspector, id string) ([]dlq.Entry, error) {
+	es, err := in.FindByTaskID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, fmt.Errorf("%w of task %q: it was not dead-lettered, or its record was replayed or removed (`jetq task show %s` tells where it is)", dlq.ErrNotFound, id, id)
+	}
+	return es, nil
+}
+
+func seqList(es []dlq.Entry) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = strconv.FormatUint(e.Seq, 10)
+	}
+	return strings.Join(s, ", ")
 }
 
 func newDLQLs(g *globals) *cobra.Command {
@@ -172,43 +218,52 @@ func shorten(s string, n int) string {
 
 func newDLQShow(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show <seq>",
-		Short: "Show one dead-lettered task: why it failed, its payload and headers",
-		Args:  exactArgs("<seq>"),
+		Use:   "show <seq>|<task ID>",
+		Short: "Show a dead-lettered task: why it failed, its payload and headers",
+		Long: "show prints the record at a sequence, or every record of a task ID (a task replayed and\n" +
+			"dead-lettered again, or enqueued again with its ID, has several): an argument that is a\n" +
+			"number is a sequence, anything else a task ID. Finding a task ID reads the whole dead-letter\n" +
+			"stream. With --json a sequence prints one object and a task ID an array of them, oldest\n" +
+			"first; a JSON payload prints as JSON.",
+		Example: "  jetq dlq show 42\n  jetq dlq show welcome-7f3a",
+		Args:    exactArgs("<seq>|<task ID>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			seqs, err := parseSeqs(args)
+			refs, err := parseRefs(args)
 			if err != nil {
 				return err
 			}
+			r := refs[0]
 			return g.inspect(cmd, func(ctx context.Context, in *dlq.Inspector) error {
-				e, err := in.Get(ctx, seqs[0])
+				if r.id == "" {
+					e, err := in.Get(ctx, r.seq)
+					if err != nil {
+						return err
+					}
+					if g.json {
+						return g.printJSON(entryJSON(e))
+					}
+					printEntry(g.stdout, e, "")
+					return nil
+				}
+				es, err := find(ctx, in, r.id)
 				if err != nil {
 					return err
 				}
 				if g.json {
-					return g.printJSON(e)
+					out := make([]any, len(es))
+					for i, e := range es {
+						out[i] = entryJSON(e)
+					}
+					return g.printJSON(out)
 				}
-				w := g.stdout
-				fmt.Fprintf(w, "record      %d\ntask        %s (queue %s)\nid          %s\nreason      %s\ndeliveries  %d\nfailed at   %s\n",
-					e.Seq, e.Task, e.Queue, e.ID, e.Reason, e.Deliveries, e.FailedAt.Local().Format(time.RFC3339))
-				if !e.EnqueuedAt.IsZero() {
-					fmt.Fprintf(w, "enqueued at %s\n", e.EnqueuedAt.Local().Format(time.RFC3339))
+				if len(es) > 1 {
+					fmt.Fprintf(g.stdout, "task %s has %d dead-letter records (%s), oldest first\n\n", r.id, len(es), seqList(es))
 				}
-				fmt.Fprintf(w, "was at      %s seq %d (%s)\nerror       %s\n\npayload\n", e.Stream, e.StreamSeq, e.Subject, e.Error)
-				var pretty bytes.Buffer
-				if json.Indent(&pretty, e.Payload, "  ", "  ") == nil {
-					fmt.Fprintf(w, "  %s\n", pretty.String())
-				} else {
-					fmt.Fprintf(w, "  %q\n", e.Payload)
-				}
-				fmt.Fprintln(w, "\nheaders")
-				keys := make([]string, 0, len(e.Header))
-				for k := range e.Header {
-					keys = append(keys, k)
-				}
-				slices.Sort(keys)
-				for _, k := range keys {
-					fmt.Fprintf(w, "  %s: %s\n", k, strings.Join(e.Header[k], ", "))
+				for i, e := range es {
+					if i > 0 {
+						fmt.Fprintln(g.stdout)
+					}
+					printEntry(g.stdout, e, "")
 				}
 				return nil
 			})
@@ -216,16 +271,80 @@ func newDLQShow(g *globals) *cobra.Command {
 	}
 }
 
+// printEntry writes a record for people, each line after indent.
+func printEntry(w io.Writer, e dlq.Entry, indent string) {
+	fmt.Fprintf(w, "%srecord      %d\n%stask        %s (queue %s)\n%sid          %s\n%sreason      %s\n%sdeliveries  %d\n%sfailed at   %s\n",
+		indent, e.Seq, indent, e.Task, e.Queue, indent, e.ID, indent, e.Reason, indent, e.Deliveries, indent, e.FailedAt.Local().Format(time.RFC3339))
+	if !e.EnqueuedAt.IsZero() {
+		fmt.Fprintf(w, "%senqueued at %s\n", indent, e.EnqueuedAt.Local().Format(time.RFC3339))
+	}
+	if of := e.Header.Get(wire.HeaderReplayOf); of != "" {
+		fmt.Fprintf(w, "%sreplay of   %s\n", indent, of)
+	}
+	fmt.Fprintf(w, "%swas at      %s seq %d (%s)\n%serror       %s\n\n%spayload\n", indent, e.Stream, e.StreamSeq, e.Subject, indent, e.Error, indent)
+	printPayload(w, e.Payload, indent)
+	fmt.Fprintf(w, "\n%sheaders\n", indent)
+	printHeader(w, e.Header, indent)
+}
+
+// printPayload writes a payload indented, as JSON when it is JSON.
+func printPayload(w io.Writer, payload []byte, indent string) {
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, payload, indent+"  ", "  ") == nil {
+		fmt.Fprintf(w, "%s  %s\n", indent, pretty.String())
+	} else {
+		fmt.Fprintf(w, "%s  %q\n", indent, payload)
+	}
+}
+
+// printHeader writes a header's keys in order, indented.
+func printHeader(w io.Writer, h nats.Header, indent string) {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		fmt.Fprintf(w, "%s  %s: %s\n", indent, k, strings.Join(h[k], ", "))
+	}
+}
+
+// jsonPayload is payload as JSON, for --json, when the header says it is
+// JSON (no Content-Type, or application/json) and it is valid JSON; nil
+// otherwise, and then the payload prints as base64 as before.
+func jsonPayload(h nats.Header, payload []byte) json.RawMessage {
+	if ct := h.Get(wire.HeaderContentType); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil
+		}
+	}
+	if len(payload) == 0 || !json.Valid(payload) {
+		return nil
+	}
+	return json.RawMessage(payload)
+}
+
+// entryJSON is e for --json: its payload as JSON when it is JSON.
+func entryJSON(e dlq.Entry) any {
+	if p := jsonPayload(e.Header, e.Payload); p != nil {
+		return struct {
+			dlq.Entry
+			Payload json.RawMessage `json:"payload"`
+		}{e, p}
+	}
+	return e
+}
+
 func newDLQReplay(g *globals) *cobra.Command {
 	var ff filterFlags
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "replay [<seq>...]",
+		Use:   "replay [<seq>|<task ID>...]",
 		Short: "Send dead-lettered tasks back to their queue, as fresh tasks with their IDs",
+		Long: "replay sends the tasks of records back to their queue. An argument that is a number is a\n" +
+			"record sequence, anything else a task ID; a task ID with several records replays the\n" +
+			"newest and says which (the others stay: remove them with `jetq dlq rm <seq>`).",
 		Example: `  jetq dlq replay 42 43
+  jetq dlq replay welcome-7f3a
   jetq dlq replay --all --task email.send --reason max_attempts`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.bulk(cmd, args, &ff, all, "replayed", func(ctx context.Context, in *dlq.Inspector, seq uint64) error {
+			return g.bulk(cmd, args, &ff, all, "replayed", pickNewest, func(ctx context.Context, in *dlq.Inspector, seq uint64) error {
 				return in.Replay(ctx, seq)
 			}, func(ctx context.Context, in *dlq.Inspector, f dlq.Filter) (int, error) {
 				return in.ReplayAll(ctx, f)
@@ -239,14 +358,16 @@ func newDLQReplay(g *globals) *cobra.Command {
 
 func newDLQRm(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:     "rm <seq>...",
+		Use:     "rm <seq>|<task ID>...",
 		Aliases: []string{"delete"},
 		Short:   "Remove dead-lettered tasks for good",
+		Long: "rm removes records. An argument that is a number is a record sequence, anything else a\n" +
+			"task ID; a task ID with several records is refused, with their sequences to choose from.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("rm needs the sequences of the records to remove")
+				return usagef("rm needs the sequences or task IDs of the records to remove")
 			}
-			return g.bulk(cmd, args, &filterFlags{}, false, "removed", func(ctx context.Context, in *dlq.Inspector, seq uint64) error {
+			return g.bulk(cmd, args, &filterFlags{}, false, "removed", pickOnly, func(ctx context.Context, in *dlq.Inspector, seq uint64) error {
 				return in.Delete(ctx, seq)
 			}, nil)
 		},
@@ -265,7 +386,7 @@ func newDLQPurge(g *globals) *cobra.Command {
 			if ff.empty() && !all {
 				return usagef("purge removes records for good: give filter flags, or --all for every record")
 			}
-			return g.bulk(cmd, nil, &ff, true, "removed", nil, func(ctx context.Context, in *dlq.Inspector, f dlq.Filter) (int, error) {
+			return g.bulk(cmd, nil, &ff, true, "removed", pickOnly, nil, func(ctx context.Context, in *dlq.Inspector, f dlq.Filter) (int, error) {
 				return in.Purge(ctx, f)
 			})
 		},
@@ -275,16 +396,47 @@ func newDLQPurge(g *globals) *cobra.Command {
 	return cmd
 }
 
-// bulk applies one to each sequence in args, or many to the filter with --all.
-func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all bool, done string,
+// pick says what a task ID with several records stands for.
+type pick int
+
+const (
+	// pickNewest takes the newest record, and says so.
+	pickNewest pick = iota
+	// pickOnly refuses an ambiguous task ID.
+	pickOnly
+)
+
+// resolve is the sequence of the record r names. A note says which of
+// several records of a task ID was picked.
+func resolve(ctx context.Context, in *dlq.Inspector, r ref, p pick) (seq uint64, note string, err error) {
+	if r.id == "" {
+		return r.seq, "", nil
+	}
+	es, err := find(ctx, in, r.id)
+	if err != nil {
+		return 0, "", err
+	}
+	newest := es[len(es)-1]
+	switch {
+	case len(es) == 1:
+		return newest.Seq, "", nil
+	case p == pickOnly:
+		return 0, "", usagef("task %q has %d dead-letter records (%s): give the sequence of the one meant (`jetq dlq show %s` shows them all)", r.id, len(es), seqList(es), r.id)
+	}
+	return newest.Seq, fmt.Sprintf("task %q has %d dead-letter records (%s): took the newest, %d", r.id, len(es), seqList(es), newest.Seq), nil
+}
+
+// bulk applies one to the record each argument names — a sequence, or a
+// task ID resolved as p says — or many to the filter with --all.
+func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all bool, done string, p pick,
 	one func(context.Context, *dlq.Inspector, uint64) error, many func(context.Context, *dlq.Inspector, dlq.Filter) (int, error)) error {
 	if all == (len(args) > 0) {
-		return usagef("give record sequences, or --all with filter flags, not both and not neither")
+		return usagef("give record sequences or task IDs, or --all with filter flags, not both and not neither")
 	}
 	if !all && !ff.empty() {
 		return usagef("filter flags go with --all")
 	}
-	seqs, err := parseSeqs(args)
+	refs, err := parseRefs(args)
 	if err != nil {
 		return err
 	}
@@ -299,7 +451,14 @@ func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all b
 				return err
 			}
 		}
-		for _, seq := range seqs {
+		for _, r := range refs {
+			seq, note, err := resolve(ctx, in, r, p)
+			if err != nil {
+				return fmt.Errorf("%s: %w (%d %s before it)", r, err, n, done)
+			}
+			if note != "" {
+				fmt.Fprintln(g.stderr, note)
+			}
 			if err := one(ctx, in, seq); err != nil {
 				return fmt.Errorf("record %d: %w (%d %s before it)", seq, err, n, done)
 			}

@@ -60,7 +60,10 @@ func (c *cli) jetq(args ...string) (int, string, string) {
 	var out, errb syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := run(ctx, append([]string{"--server", c.url}, args...), &out, &errb)
+	if len(args) == 0 || args[0] != "server" { // jetq server refuses client flags
+		args = append([]string{"--server", c.url}, args...)
+	}
+	code := run(ctx, args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -288,7 +291,8 @@ func TestDLQCommands(t *testing.T) {
 		code     int
 		mentions string
 	}{
-		{[]string{"dlq", "show", "abc"}, exitUsage, "not a record sequence"},
+		{[]string{"dlq", "show", "0"}, exitUsage, "not a record sequence"},
+		{[]string{"dlq", "show", "abc"}, exitError, `no such record of task "abc"`},
 		{[]string{"dlq", "show", "999"}, exitError, "no such record"},
 		{[]string{"dlq", "replay"}, exitUsage, "give record sequences"},
 		{[]string{"dlq", "replay", "1", "--all"}, exitUsage, "not both"},
