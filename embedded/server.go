@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,13 +22,14 @@ import (
 // returned by [Start]. Its methods are safe for concurrent use. The zero
 // value is not usable.
 type Server struct {
-	ns        *server.Server
-	log       *slogLogger
-	storeDir  string
-	ownsDir   bool          // storeDir was created by Start and is removed by Shutdown
-	release   func()        // frees a WithStoreDir dir for other servers; nil for a temp dir
-	clientURL string        // "" without a TCP listener
-	started   chan struct{} // closed when ns.Start returns
+	ns         *server.Server
+	log        *slogLogger
+	storeDir   string
+	ownsDir    bool          // storeDir was created by Start and is removed by Shutdown
+	release    func()        // frees a WithStoreDir dir for other servers; nil for a temp dir
+	clientURL  string        // "" without a TCP listener
+	monitorURL string        // "" without WithMonitoring
+	started    chan struct{} // closed when ns.Start returns
 
 	closed   atomic.Bool
 	shutdown sync.Once
@@ -47,11 +49,13 @@ type Server struct {
 //
 // Errors: an error wrapping [ErrInvalidOption] for invalid options (all
 // problems are reported, joined); one wrapping ctx's error or
-// [context.DeadlineExceeded] when the server is not ready in time; one when
-// another running Server of this process uses the same store directory
-// (nats-server itself does not lock it); otherwise the server's own reason,
-// such as a listen address in use or an unusable store directory. On error
-// nothing is left running and a temporary store directory is removed.
+// [context.DeadlineExceeded] when the server is not ready in time; one
+// wrapping [ErrStoreDirLocked] when another running server, of this process
+// or another, holds the store directory (Start locks dir/jetq.lock before
+// the store is opened, as nats-server itself does not lock it); otherwise
+// the server's own reason, such as a listen address in use, an unusable
+// store directory or TLS files that cannot be loaded. On error nothing is
+// left running and a temporary store directory is removed.
 func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("embedded: start: %w", context.Cause(ctx))
@@ -68,6 +72,20 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 			logger = slog.Default()
 		}
 	}
+	var base *server.Options
+	if cfg.configFile != "" {
+		o, err := server.ProcessConfigFile(cfg.configFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithConfigFile(%q): %v", ErrInvalidOption, cfg.configFile, err)
+		}
+		base = o
+		if !cfg.dirSet && o.StoreDir != "" {
+			cfg.storeDir, cfg.dirSet = o.StoreDir, true
+		}
+		if !cfg.nameSet && o.ServerName != "" {
+			cfg.serverName, cfg.nameSet = o.ServerName, true
+		}
+	}
 	name := cfg.serverName
 	if !cfg.nameSet {
 		name = defaultNamePrefix + randomSuffix()
@@ -78,6 +96,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		storeDir: cfg.storeDir,
 	}
 	if cfg.dirSet {
+		// Before the server exists: nats-server opens the store as it starts.
 		release, err := claimStoreDir(cfg.storeDir)
 		if err != nil {
 			return nil, err
@@ -90,7 +109,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		}
 		s.storeDir, s.ownsDir = dir, true
 	}
-	if err := s.start(ctx, cfg, name); err != nil {
+	if err := s.start(ctx, cfg, name, base); err != nil {
 		s.Shutdown()
 		return nil, err
 	}
@@ -99,21 +118,12 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 
 // start creates and runs the server and waits for it to be ready. The
 // caller shuts s down on error.
-func (s *Server) start(ctx context.Context, cfg *config, name string) error {
-	ns, err := server.NewServer(&server.Options{
-		ServerName:             name,
-		Host:                   cfg.host,
-		Port:                   cfg.port,
-		DontListen:             !cfg.listenSet,
-		NoSigs:                 true,
-		JetStream:              true,
-		StoreDir:               s.storeDir,
-		JetStreamMaxMemory:     cfg.maxMemory,
-		JetStreamMaxStore:      cfg.maxStore,
-		DisableJetStreamBanner: true, // a dozen Info lines per start, mostly defaults
-		Cluster:                server.ClusterOpts{Name: cfg.cluster, Host: cfg.routeHost, Port: cfg.routePort},
-		Routes:                 cfg.routeURLs,
-	})
+func (s *Server) start(ctx context.Context, cfg *config, name string, base *server.Options) error {
+	o, err := cfg.natsOptions(base, name, s.storeDir)
+	if err != nil {
+		return err
+	}
+	ns, err := server.NewServer(o)
 	if err != nil {
 		return fmt.Errorf("embedded: new server: %w", err)
 	}
@@ -163,7 +173,14 @@ func (s *Server) start(ctx context.Context, cfg *config, name string) error {
 		if !ok {
 			return fmt.Errorf("embedded: start: no client listener on %q", cfg.listen)
 		}
-		s.clientURL = clientURL(cfg.host, addr.Port)
+		s.clientURL = clientURL(o.Host, addr.Port)
+	}
+	if cfg.monitorSet {
+		addr := ns.MonitorAddr()
+		if addr == nil {
+			return fmt.Errorf("embedded: start: no monitoring listener on %q", cfg.monitor)
+		}
+		s.monitorURL = "http" + strings.TrimPrefix(clientURL(o.HTTPHost, addr.Port), "nats")
 	}
 	return nil
 }
@@ -216,6 +233,12 @@ func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
 // a random one and 127.0.0.1 in place of a wildcard host. It returns "" when
 // the server has no listener (the default). Safe for concurrent use.
 func (s *Server) ClientURL() string { return s.clientURL }
+
+// MonitorURL returns the base URL of the HTTP monitoring endpoint opened by
+// [WithMonitoring], such as "http://127.0.0.1:8222", with the chosen port
+// and 127.0.0.1 in place of a wildcard host; append "/varz" or "/jsz". It
+// returns "" without WithMonitoring. Safe for concurrent use.
+func (s *Server) MonitorURL() string { return s.monitorURL }
 
 // StoreDir returns the JetStream store directory given to [WithStoreDir] or,
 // by default, the temporary one Start created (removed by [Server.Shutdown]).
