@@ -10,7 +10,10 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -47,19 +50,37 @@ func WithSampler(s sdktrace.Sampler) Option {
 	return func(c *config) { c.sampler = s }
 }
 
-// Setup exports this process's traces and metrics over OTLP/HTTP and makes
-// them the otel globals, which tracing.Producer and tracing.Consumer use by
+// Setup exports this process's traces and metrics over OTLP and makes them
+// the otel globals, which tracing.Producer and tracing.Consumer use by
 // default.
 //
-// The exporters follow the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT
-// (default https://localhost:4318; an http:// endpoint turns TLS off), the
-// per-signal OTEL_EXPORTER_OTLP_TRACES_* and OTEL_EXPORTER_OTLP_METRICS_*,
-// OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE and the rest;
-// OTEL_TRACES_SAMPLER and OTEL_METRIC_EXPORT_INTERVAL (default 60 s) too.
-// OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER set to "none" turns that
-// signal off, leaving its global provider as it was; a backend that stores
-// only traces, such as Jaeger, wants OTEL_METRICS_EXPORTER=none. The
-// resource has service.name serviceName, unless OTEL_SERVICE_NAME or
+// Setup follows the standard OpenTelemetry variables:
+//
+//   - OTEL_SDK_DISABLED=true: Setup installs nothing and exports nothing,
+//     traces and metrics alike, whatever the other variables say; the
+//     globals stay as they were and shutdown does nothing.
+//   - OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER: "otlp" (the default)
+//     or "none", which turns that signal off and leaves its global provider
+//     as it was; a backend that stores only traces, such as Jaeger, wants
+//     OTEL_METRICS_EXPORTER=none. Any other exporter is an error, among them
+//     "prometheus": Setup only pushes. For a Prometheus scrape endpoint, set
+//     OTEL_METRICS_EXPORTER=none and install a meter provider of your own
+//     whose reader is go.opentelemetry.io/otel/exporters/prometheus (served
+//     by promhttp.Handler), or have an OpenTelemetry Collector take OTLP and
+//     expose it to Prometheus.
+//   - OTEL_EXPORTER_OTLP_PROTOCOL, overridden per signal by
+//     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL and
+//     OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/protobuf" (the default) or
+//     "grpc". Anything else, "http/json" included, is an error.
+//   - OTEL_EXPORTER_OTLP_ENDPOINT (default https://localhost:4318 over
+//     HTTP, https://localhost:4317 over gRPC; an http:// endpoint turns TLS
+//     off), the per-signal OTEL_EXPORTER_OTLP_TRACES_* and
+//     OTEL_EXPORTER_OTLP_METRICS_*, OTEL_EXPORTER_OTLP_HEADERS,
+//     OTEL_EXPORTER_OTLP_INSECURE and the rest, read by the exporters;
+//     OTEL_TRACES_SAMPLER and OTEL_METRIC_EXPORT_INTERVAL (default 60 s)
+//     too.
+//
+// The resource has service.name serviceName, unless OTEL_SERVICE_NAME or
 // OTEL_RESOURCE_ATTRIBUTES says otherwise; an empty serviceName leaves the
 // SDK's default, unknown_service:<program>. Setup installs the tracer
 // provider, the meter provider and a W3C trace context plus baggage
@@ -67,9 +88,9 @@ func WithSampler(s sdktrace.Sampler) Option {
 //
 // Setup does no network I/O: an unreachable collector shows up later, as
 // export errors reported to otel.Handle or returned by shutdown. It returns
-// an error only when an exporter or the resource cannot be built from the
-// configuration, or an exporter variable names an exporter other than otlp
-// or none.
+// an error, and installs nothing, only when a variable above has a value it
+// does not take, or an exporter or the resource cannot be built from the
+// configuration.
 //
 // shutdown flushes what is buffered and stops both exporters, within its
 // ctx; call it before the process exits. It returns the errors of both, and
@@ -78,6 +99,28 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 	var cfg config
 	for _, opt := range opts {
 		opt(&cfg)
+	}
+	if sdkDisabled() {
+		return func(context.Context) error { return nil }, nil
+	}
+	tracesOn, err := exporterOn("OTEL_TRACES_EXPORTER")
+	if err != nil {
+		return nil, err
+	}
+	metricsOn, err := exporterOn("OTEL_METRICS_EXPORTER")
+	if err != nil {
+		return nil, err
+	}
+	var tracesGRPC, metricsGRPC bool
+	if tracesOn {
+		if tracesGRPC, err = protocolGRPC("TRACES"); err != nil {
+			return nil, err
+		}
+	}
+	if metricsOn {
+		if metricsGRPC, err = protocolGRPC("METRICS"); err != nil {
+			return nil, err
+		}
 	}
 	var attrs []attribute.KeyValue
 	if serviceName != "" {
@@ -103,20 +146,17 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
 
-	tracesOn, err := exporterOn("OTEL_TRACES_EXPORTER")
-	if err != nil {
-		return nil, err
-	}
-	metricsOn, err := exporterOn("OTEL_METRICS_EXPORTER")
-	if err != nil {
-		return nil, err
-	}
 	var (
 		tp *sdktrace.TracerProvider
 		mp *sdkmetric.MeterProvider
 	)
 	if tracesOn {
-		exp, err := otlptracehttp.New(ctx)
+		var exp *otlptrace.Exporter
+		if tracesGRPC {
+			exp, err = otlptracegrpc.New(ctx)
+		} else {
+			exp, err = otlptracehttp.New(ctx)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
 		}
@@ -127,7 +167,12 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 		tp = sdktrace.NewTracerProvider(tpOpts...)
 	}
 	if metricsOn {
-		exp, err := otlpmetrichttp.New(ctx)
+		var exp sdkmetric.Exporter
+		if metricsGRPC {
+			exp, err = otlpmetricgrpc.New(ctx)
+		} else {
+			exp, err = otlpmetrichttp.New(ctx)
+		}
 		if err != nil {
 			if tp != nil {
 				_ = tp.Shutdown(ctx)
@@ -166,6 +211,12 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 	}, nil
 }
 
+// sdkDisabled reports whether OTEL_SDK_DISABLED is true (in any case), as
+// the specification says; any other value leaves the SDK on.
+func sdkDisabled() bool {
+	return strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true")
+}
+
 // exporterOn reads the exporter variable name, OTEL_TRACES_EXPORTER or
 // OTEL_METRICS_EXPORTER: "otlp" (the default) or "none".
 func exporterOn(name string) (bool, error) {
@@ -174,7 +225,36 @@ func exporterOn(name string) (bool, error) {
 		return true, nil
 	case "none":
 		return false, nil
+	case "prometheus":
+		if name == "OTEL_METRICS_EXPORTER" {
+			return false, fmt.Errorf("telemetry: %s=%q: Setup pushes metrics over OTLP only; "+
+				"for a Prometheus scrape endpoint set %s=none and install a meter provider whose reader is "+
+				"go.opentelemetry.io/otel/exporters/prometheus (served by promhttp.Handler), "+
+				"or have an OpenTelemetry Collector take OTLP and expose it to Prometheus", name, v, name)
+		}
+		fallthrough
 	default:
 		return false, fmt.Errorf("telemetry: %s=%q: Setup exports with otlp, or none", name, v)
+	}
+}
+
+// protocolGRPC reads the OTLP protocol of signal (TRACES or METRICS):
+// OTEL_EXPORTER_OTLP_<signal>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL.
+// It reports whether that is "grpc"; "http/protobuf" (the default) is the
+// other protocol Setup takes.
+func protocolGRPC(signal string) (bool, error) {
+	name := "OTEL_EXPORTER_OTLP_" + signal + "_PROTOCOL"
+	v, set := os.LookupEnv(name)
+	if v = strings.TrimSpace(v); !set || v == "" {
+		name = "OTEL_EXPORTER_OTLP_PROTOCOL"
+		v = strings.TrimSpace(os.Getenv(name))
+	}
+	switch v {
+	case "", "http/protobuf":
+		return false, nil
+	case "grpc":
+		return true, nil
+	default:
+		return false, fmt.Errorf("telemetry: %s=%q: Setup exports with grpc or http/protobuf", name, v)
 	}
 }
