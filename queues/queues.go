@@ -1,0 +1,391 @@
+package queues
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
+)
+
+// ErrInvalidOption is wrapped by the errors of [New] about options and of
+// [Inspector.Get] about a queue or task name.
+var ErrInvalidOption = errors.New("queues: invalid option")
+
+// Stats is what the queue of one task type holds. The JSON field names are
+// snake_case; durations are in nanoseconds.
+type Stats struct {
+	Queue string `json:"queue"`
+	Task  string `json:"task"`
+	// Pending counts the tasks stored and not yet delivered to a worker
+	// (the consumer's NumPending).
+	Pending uint64 `json:"pending"`
+	// Running counts the deliveries live workers hold and have not settled:
+	// running in a handler, or queued in a worker's prefetch (see the
+	// package documentation).
+	Running int `json:"running"`
+	// WaitingToRetry counts the deliveries not settled that no live worker
+	// holds: tasks waiting out a retry backoff, and deliveries of workers
+	// that are gone, due again once their ack wait expires.
+	WaitingToRetry int `json:"waiting_to_retry"`
+	// NextAttemptAt is the earliest retry a live worker set; zero when
+	// none is known.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// InFlight is Running plus WaitingToRetry: the deliveries not settled
+	// (the consumer's NumAckPending).
+	InFlight int `json:"in_flight"`
+	// Redelivered counts the deliveries not settled that were delivered
+	// more than once (the consumer's NumRedelivered).
+	Redelivered int `json:"redelivered"`
+	// DeadLettered counts the task type's records in the dead-letter stream.
+	DeadLettered uint64 `json:"dead_lettered"`
+	// Scheduled counts the delayed tasks of this type that have not fired.
+	Scheduled int `json:"scheduled"`
+	// OldestPendingAge is how long the oldest pending task has been stored;
+	// 0 when none is pending.
+	OldestPendingAge time.Duration `json:"oldest_pending_age"`
+	// Paused reports a consumer paused until PausedUntil.
+	Paused      bool      `json:"paused"`
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	// Workers counts the live worker processes serving the task type, from
+	// their presence entries.
+	Workers int `json:"workers"`
+	// Consumers is 1 when the task type has its durable consumer, 0 while
+	// no worker has ever served it.
+	Consumers int `json:"consumers"`
+}
+
+// Option configures an [Inspector]; pass options to [New].
+type Option func(*config)
+
+type config struct {
+	pub topology.Topology
+}
+
+// WithTopology sets the prefix the streams' names derive from, from the
+// [topology.Topology] given to every producer and worker of the deployment.
+// Only its Prefix matters: an Inspector creates nothing. Default: the zero
+// Topology.
+func WithTopology(t topology.Topology) Option {
+	return func(c *config) { c.pub = t }
+}
+
+// WithPrefix sets the prefix every stream and subject name derives from. It
+// must match the producers' and workers' prefix. Default "jetq".
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.pub.Prefix = prefix }
+}
+
+// Inspector reads queue statistics. It is safe for concurrent use.
+type Inspector struct {
+	js    jetstream.JetStream
+	names wire.Names
+}
+
+// New returns an Inspector reading through js. It does no I/O. It returns
+// an error wrapping [ErrInvalidOption] for a nil js or a bad prefix.
+func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	var cfg config
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	topo, err := wire.FromPublic(cfg.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Inspector{js: js, names: topo.Names}, nil
+}
+
+// List returns the statistics of every task type found on the work
+// stream (queued tasks or a consumer), the dead-letter stream or the
+// schedule stream, sorted by queue then task. With no work stream it
+// returns none.
+func (in *Inspector) List(ctx context.Context) ([]Stats, error) {
+	return in.collect(ctx, nil)
+}
+
+// Get returns the statistics of one task type; a task type the server
+// knows nothing of has zero counts. It returns an error wrapping
+// [ErrInvalidOption] for an invalid queue or task name.
+func (in *Inspector) Get(ctx context.Context, queue, task string) (Stats, error) {
+	if err := tasks.ValidateQueue(queue); err != nil {
+		return Stats{}, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	if err := tasks.ValidateName(task); err != nil {
+		return Stats{}, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	rows, err := in.collect(ctx, &key{queue, task})
+	if err != nil {
+		return Stats{}, err
+	}
+	for _, r := range rows {
+		if r.Queue == queue && r.Task == task {
+			return r, nil
+		}
+	}
+	return Stats{Queue: queue, Task: task}, nil
+}
+
+type key struct{ queue, task string }
+
+// live is what the live workers hold of one task type.
+type live struct {
+	workers, held int
+	nextRetry     time.Time
+}
+
+// collection gathers the rows of a List or a Get (only non-nil).
+type collection struct {
+	in   *Inspector
+	only *key
+	rows map[key]*Stats
+	cons map[key]*jetstream.ConsumerInfo
+}
+
+func (c *collection) row(k key) *Stats {
+	if c.rows[k] == nil {
+		c.rows[k] = &Stats{Queue: k.queue, Task: k.task}
+	}
+	return c.rows[k]
+}
+
+// subjects is the filter for the subjects under base ("jetq.task.") that
+// the collection wants.
+func (c *collection) subjects(base string) string {
+	if c.only != nil {
+		return base + c.only.queue + "." + c.only.task
+	}
+	return base + ">"
+}
+
+// parse reads the queue and task of subject under base.
+func (c *collection) parse(subject, base string) (key, bool) {
+	rest, ok := strings.CutPrefix(subject, base)
+	if !ok {
+		return key{}, false
+	}
+	q, t, err := c.in.names.ParseTaskSubject(c.in.names.Prefix() + ".task." + rest)
+	return key{q, t}, err == nil
+}
+
+func (in *Inspector) collect(ctx context.Context, only *key) ([]Stats, error) {
+	c := &collection{in: in, only: only, rows: map[key]*Stats{}, cons: map[key]*jetstream.ConsumerInfo{}}
+	work, err := in.js.Stream(ctx, in.names.WorkStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil // nothing was ever enqueued here (or the prefix is wrong)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queues: %w", err)
+	}
+	queued, err := c.work(ctx, work)
+	if err != nil {
+		return nil, err
+	}
+	workers, err := in.workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.deadLettered(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.scheduled(ctx); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	for k, r := range c.rows {
+		lv := workers[k]
+		r.Workers = lv.workers
+		from := uint64(1)
+		if ci := c.cons[k]; ci != nil {
+			r.Consumers = 1
+			r.Pending = ci.NumPending
+			r.InFlight = ci.NumAckPending
+			r.Redelivered = ci.NumRedelivered
+			r.Running = min(lv.held, ci.NumAckPending)
+			r.WaitingToRetry = ci.NumAckPending - r.Running
+			if r.WaitingToRetry > 0 {
+				r.NextAttemptAt = lv.nextRetry
+			}
+			if ci.Paused {
+				r.Paused = true
+				r.PausedUntil = now.Add(ci.PauseRemaining).UTC()
+				if ci.Config.PauseUntil != nil {
+					r.PausedUntil = ci.Config.PauseUntil.UTC()
+				}
+			}
+			from = ci.Delivered.Stream + 1
+		} else {
+			r.Pending = queued[k]
+		}
+		if r.Pending > 0 {
+			m, err := work.GetMsg(ctx, from, jetstream.WithGetMsgSubject(in.names.TaskSubject(k.queue, k.task)))
+			switch {
+			case err == nil:
+				r.OldestPendingAge = max(now.Sub(m.Time), 0)
+			case !errors.Is(err, jetstream.ErrMsgNotFound):
+				return nil, fmt.Errorf("queues: oldest pending task of %s: %w", k.task, err)
+			}
+		}
+	}
+	out := make([]Stats, 0, len(c.rows))
+	for _, r := range c.rows {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b Stats) int {
+		return cmp.Or(cmp.Compare(a.Queue, b.Queue), cmp.Compare(a.Task, b.Task))
+	})
+	return out, nil
+}
+
+// work reads the work stream's subjects and consumers. It returns the
+// tasks stored per task type.
+func (c *collection) work(ctx context.Context, work jetstream.Stream) (map[key]uint64, error) {
+	n := c.in.names
+	base := n.Prefix() + ".task."
+	info, err := work.Info(ctx, jetstream.WithSubjectFilter(c.subjects(base)))
+	if err != nil {
+		return nil, fmt.Errorf("queues: %w", err)
+	}
+	queued := map[key]uint64{}
+	for subj, count := range info.State.Subjects {
+		if k, ok := c.parse(subj, base); ok {
+			queued[k] = count
+			c.row(k)
+		}
+	}
+	take := func(ci *jetstream.ConsumerInfo) {
+		if ci.Config.Durable == "" {
+			return
+		}
+		k, ok := c.parse(ci.Config.FilterSubject, base)
+		if ok && ci.Config.Durable == n.Durable(k.queue, k.task) {
+			c.cons[k] = ci
+			c.row(k)
+		}
+	}
+	if c.only != nil {
+		cons, err := work.Consumer(ctx, n.Durable(c.only.queue, c.only.task))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return queued, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("queues: %w", err)
+		}
+		take(cons.CachedInfo())
+		return queued, nil
+	}
+	list := work.ListConsumers(ctx)
+	for ci := range list.Info() {
+		take(ci)
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("queues: list consumers: %w", err)
+	}
+	return queued, nil
+}
+
+// deadLettered counts the dead-letter records per task type.
+func (c *collection) deadLettered(ctx context.Context) error {
+	n := c.in.names
+	dlq, err := c.in.js.Stream(ctx, n.DLQStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("queues: %w", err)
+	}
+	base := n.Prefix() + ".dlq."
+	info, err := dlq.Info(ctx, jetstream.WithSubjectFilter(c.subjects(base)))
+	if err != nil {
+		return fmt.Errorf("queues: %w", err)
+	}
+	for subj, count := range info.State.Subjects {
+		if k, ok := c.parse(subj, base); ok {
+			c.row(k).DeadLettered = count
+		}
+	}
+	return nil
+}
+
+// scheduled counts the delayed tasks per task type, reading each
+// schedule's target.
+func (c *collection) scheduled(ctx context.Context) error {
+	n := c.in.names
+	st, err := c.in.js.Stream(ctx, n.ScheduleStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("queues: %w", err)
+	}
+	base := n.Prefix() + ".fire."
+	filter := n.DelayedSubjects() + "*"
+	for seq := uint64(1); ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("queues: read delayed tasks: %w", err)
+		}
+		seq = m.Sequence + 1
+		k, ok := c.parse(m.Header.Get(wire.HeaderScheduleTarget), base)
+		if ok && (c.only == nil || *c.only == k) {
+			c.row(k).Scheduled++
+		}
+	}
+}
+
+// workers reads the live workers' presence entries, per task type.
+func (in *Inspector) workers(ctx context.Context) (map[key]live, error) {
+	out := map[key]live{}
+	kv, err := in.js.KeyValue(ctx, in.names.WorkersBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queues: presence bucket: %w", err)
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("queues: read presence: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case e = <-w.Updates():
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if e == nil {
+			return out, nil // every live entry seen
+		}
+		var p wire.Presence
+		if json.Unmarshal(e.Value(), &p) != nil {
+			continue
+		}
+		for _, t := range p.Tasks {
+			k := key{t.Queue, t.Task}
+			lv := out[k]
+			lv.workers++
+			lv.held += t.Held
+			if !t.NextRetryAt.IsZero() && (lv.nextRetry.IsZero() || t.NextRetryAt.Before(lv.nextRetry)) {
+				lv.nextRetry = t.NextRetryAt
+			}
+			out[k] = lv
+		}
+	}
+}
