@@ -97,13 +97,10 @@ func (g *globals) printVersion(context.Context) error {
 	fmt.Fprintln(g.stdout, line)
 	if v.Server != "" {
 		fmt.Fprintf(g.stdout, "server %s at %s\n", v.Server, v.ServerURL)
+	} else if v.ServerURL != "" {
+		fmt.Fprintf(g.stdout, "server: not reachable at %s\n", v.ServerURL)
 	} else {
-		fmt.Fprintf(g.stdout, "server: not reachable (%s)\n", firstLine(v.ServerErr))
+		fmt.Fprintf(g.stdout, "server: unknown (%s)\n", v.ServerErr)
 	}
 	return nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
