@@ -202,7 +202,7 @@ func TestQueuesShowsCounts(t *testing.T) {
 		}
 	}
 	code, out, _ := c.jetq("queues")
-	if code != 0 || !strings.Contains(out, "DEAD-LETTERED") || !strings.Contains(out, "orphan.task") {
+	if code != 0 || !strings.Contains(out, "DLQ") || !strings.Contains(out, "orphan.task") {
 		t.Errorf("table: exit %d\n%s", code, out)
 	}
 }

@@ -1,152 +1,156 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"slices"
+	"io"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/queues"
 )
 
-// queueRow is one task type as `jetq queues` shows it.
-type queueRow struct {
-	Task         string `json:"task"`
-	Queue        string `json:"queue"`
-	Pending      uint64 `json:"pending"`
-	InFlight     int    `json:"in_flight"`
-	Redelivered  int    `json:"redelivered"`
-	Consumers    int    `json:"consumers"`
-	DeadLettered uint64 `json:"dead_lettered"`
-}
+// defaultWatch is the refresh interval of a bare --watch.
+const defaultWatch = 2 * time.Second
 
 func newQueuesCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var watch time.Duration
+	cmd := &cobra.Command{
 		Use:   "queues",
-		Short: "Show every task type: pending, in flight, redelivered, dead-lettered",
-		Long: "queues lists each task type found on the work stream or the dead-letter stream:\n" +
-			"tasks waiting (pending), delivered and not yet settled (in flight), delivered more\n" +
-			"than once and not yet settled (redelivered), the consumers serving it (0: no worker\n" +
-			"has ever served it) and records in the dead-letter stream.",
+		Short: "Show every task type: pending, running, retrying, scheduled, dead-lettered, workers",
+		Long: "queues lists each task type found on the work, dead-letter or schedule stream:\n" +
+			"tasks waiting to be delivered (PENDING), held by live workers (RUNNING), not settled\n" +
+			"and held by no live worker — waiting out a retry backoff, or delivered to a worker that\n" +
+			"is gone (RETRYING), delayed (SCHEDULED), dead-lettered (DLQ), how long the oldest\n" +
+			"pending task has waited (OLDEST), the live workers serving it (WORKERS) and whether its\n" +
+			"consumer is paused. Workers report what they hold every 2 s; one that is gone stops\n" +
+			"counting within three reports.\n\n" +
+			"--watch refreshes every interval (default 2s) until interrupted.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("watch") && watch < 100*time.Millisecond {
+				return usagef("--watch interval must be at least 100ms, got %v", watch)
+			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-				rows, err := g.queueRows(ctx, js)
+				in, err := queues.New(js, queues.WithPrefix(g.prefix))
 				if err != nil {
-					return err
+					return usageError{err}
 				}
-				if g.json {
-					return g.printJSON(orEmpty(rows))
+				if watch == 0 {
+					return g.showQueues(ctx, in, g.stdout)
 				}
-				if len(rows) == 0 {
-					fmt.Fprintf(g.stdout, "no tasks yet: no jetq streams with prefix %q on this server\n", g.prefix)
-					return nil
-				}
-				out := make([][]string, len(rows))
-				for i, r := range rows {
-					out[i] = []string{r.Task, r.Queue, strconv.FormatUint(r.Pending, 10), strconv.Itoa(r.InFlight),
-						strconv.Itoa(r.Redelivered), strconv.Itoa(r.Consumers), strconv.FormatUint(r.DeadLettered, 10)}
-				}
-				return g.table([]string{"TASK", "QUEUE", "PENDING", "IN FLIGHT", "REDELIVERED", "CONSUMERS", "DEAD-LETTERED"}, out)
+				return g.watchQueues(ctx, in, watch)
 			})
 		},
 	}
+	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "refresh every interval until interrupted (bare --watch: 2s)")
+	cmd.Flags().Lookup("watch").NoOptDefVal = defaultWatch.String()
+	return cmd
 }
 
-func (g *globals) queueRows(ctx context.Context, js jetstream.JetStream) ([]queueRow, error) {
-	names, err := wire.NewNames(g.prefix)
+// showQueues prints the statistics once to out.
+func (g *globals) showQueues(ctx context.Context, in *queues.Inspector, out io.Writer) error {
+	rows, err := in.List(ctx)
 	if err != nil {
-		return nil, usageError{err}
+		return err
 	}
-	rows := map[string]*queueRow{}
-	row := func(queue, task string) *queueRow {
-		k := queue + " " + task
-		if rows[k] == nil {
-			rows[k] = &queueRow{Task: task, Queue: queue}
-		}
-		return rows[k]
+	gg := *g
+	gg.stdout = out
+	if g.json {
+		return gg.printJSON(orEmpty(rows))
 	}
-	parse := func(subject, prefix string) (string, string, bool) {
-		q, t, err := names.ParseTaskSubject(names.Prefix() + ".task." + subject[len(prefix):])
-		return q, t, err == nil
+	if len(rows) == 0 {
+		fmt.Fprintf(out, "no tasks yet: no jetq streams with prefix %q on this server\n", g.prefix)
+		return nil
 	}
+	table := make([][]string, len(rows))
+	for i, r := range rows {
+		table[i] = []string{r.Queue, r.Task, strconv.FormatUint(r.Pending, 10), strconv.Itoa(r.Running),
+			retrying(r), strconv.Itoa(r.Scheduled), strconv.FormatUint(r.DeadLettered, 10),
+			age(r.OldestPendingAge), strconv.Itoa(r.Workers), paused(r)}
+	}
+	return gg.table([]string{"QUEUE", "TASK", "PENDING", "RUNNING", "RETRYING", "SCHEDULED", "DLQ", "OLDEST", "WORKERS", "PAUSED"}, table)
+}
 
-	work, err := js.Stream(ctx, names.WorkStream())
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil // nothing was ever enqueued here (or --prefix is wrong)
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Tasks waiting with no consumer show only in the stream's subject counts.
-	queued := map[string]uint64{}
-	info, err := work.Info(ctx, jetstream.WithSubjectFilter(names.WorkSubjects()))
-	if err != nil {
-		return nil, err
-	}
-	taskPrefix := names.Prefix() + ".task."
-	for subj, n := range info.State.Subjects {
-		if q, t, ok := parse(subj, taskPrefix); ok {
-			queued[q+" "+t] = n
-			row(q, t)
+// watchQueues shows the statistics every interval until ctx ends (Ctrl-C):
+// in place on a terminal, one table after another otherwise.
+func (g *globals) watchQueues(ctx context.Context, in *queues.Inspector, every time.Duration) error {
+	tty := isTerminal(g.stdout)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var buf bytes.Buffer
+		if tty {
+			buf.WriteString("\x1b[H\x1b[2J") // home, clear screen
 		}
-	}
-	consumers := work.ListConsumers(ctx)
-	for ci := range consumers.Info() {
-		q, t, ok := parse(ci.Config.FilterSubject, taskPrefix)
-		if !ok {
-			continue
+		fmt.Fprintf(&buf, "%s  every %v\n", time.Now().Format(time.TimeOnly), every)
+		err := g.showQueues(ctx, in, &buf)
+		if ctx.Err() != nil {
+			return nil
 		}
-		r := row(q, t)
-		r.Consumers++
-		r.Pending += ci.NumPending
-		r.InFlight += ci.NumAckPending
-		r.Redelivered += ci.NumRedelivered
-	}
-	if err := consumers.Err(); err != nil {
-		return nil, err
-	}
-	for k, r := range rows {
-		if r.Consumers == 0 {
-			r.Pending = queued[k]
-		}
-	}
-
-	dlq, err := js.Stream(ctx, names.DLQStream())
-	if err == nil {
-		info, err := dlq.Info(ctx, jetstream.WithSubjectFilter(names.DLQSubjects()))
 		if err != nil {
-			return nil, err
+			fmt.Fprintf(&buf, "error: %v\n", err)
 		}
-		dlqPrefix := names.Prefix() + ".dlq."
-		for subj, n := range info.State.Subjects {
-			if q, t, ok := parse(subj, dlqPrefix); ok {
-				row(q, t).DeadLettered = n
-			}
+		if !tty {
+			buf.WriteString("\n")
 		}
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, err
+		if _, err := g.stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
 	}
+}
 
-	out := make([]queueRow, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, *r)
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	slices.SortFunc(out, func(a, b queueRow) int {
-		if a.Queue != b.Queue {
-			if a.Queue < b.Queue {
-				return -1
-			}
-			return 1
-		}
-		if a.Task < b.Task {
-			return -1
-		}
-		return 1
-	})
-	return out, nil
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// retrying is the RETRYING cell: the count, and when the next is due.
+func retrying(r queues.Stats) string {
+	s := strconv.Itoa(r.WaitingToRetry)
+	if r.WaitingToRetry > 0 && !r.NextAttemptAt.IsZero() {
+		s += " (next in " + age(time.Until(r.NextAttemptAt)) + ")"
+	}
+	return s
+}
+
+// paused is the PAUSED cell.
+func paused(r queues.Stats) string {
+	if !r.Paused {
+		return "-"
+	}
+	if r.PausedUntil.IsZero() {
+		return "yes"
+	}
+	return "until " + r.PausedUntil.Local().Format(time.DateTime)
+}
+
+// age writes d briefly: 0s, 42s, 3m12s, 5h3m, 2d4h; "-" for none.
+func age(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }

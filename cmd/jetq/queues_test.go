@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/tasks"
+)
+
+// queueRow is the part of a `jetq queues --json` row that earlier versions
+// printed too, which scripts may read.
+type queueRow struct {
+	Task         string `json:"task"`
+	Queue        string `json:"queue"`
+	Pending      uint64 `json:"pending"`
+	InFlight     int    `json:"in_flight"`
+	Redelivered  int    `json:"redelivered"`
+	Consumers    int    `json:"consumers"`
+	DeadLettered uint64 `json:"dead_lettered"`
+}
+
+func TestQueuesRunningAndWatch(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	slow := tasks.Define[Email]("email.slow")
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, slow, func(ctx context.Context, _ *tasks.Task[Email]) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()), consumer.WithPresenceInterval(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { close(release); cancel(); <-done })
+	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(context.Background(), p, slow, Email{To: "a@b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(context.Background(), p, slow, Email{To: "c@d"}, producer.WithDelay(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, func() bool {
+		code, out, _ := c.jetq("queues", "--json")
+		var rows []queues.Stats
+		return code == 0 && json.Unmarshal([]byte(out), &rows) == nil && len(rows) == 1 &&
+			rows[0].Running == 1 && rows[0].Workers == 1 && rows[0].Scheduled == 1 && rows[0].WaitingToRetry == 0
+	})
+	code, out, _ := c.jetq("queues", "--json")
+	for _, field := range []string{`"waiting_to_retry": 0`, `"oldest_pending_age": 0`, `"in_flight": 1`} {
+		if code != 0 || !strings.Contains(out, field) {
+			t.Errorf("queues --json lacks %s: %s", field, out)
+		}
+	}
+	code, out, _ = c.jetq("queues")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING RETRYING SCHEDULED DLQ OLDEST WORKERS PAUSED" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 1 0 - 1 -" {
+		t.Errorf("queues table: %d\n%s", code, out)
+	}
+
+	// --watch prints table after table to a pipe, and stops on interrupt.
+	var wout, werr syncBuffer
+	wctx, stop := context.WithCancel(context.Background())
+	exited := make(chan int)
+	go func() { exited <- run(wctx, []string{"--server", c.url, "queues", "--watch=100ms"}, &wout, &werr) }()
+	waitFor(t, func() bool { return strings.Count(wout.String(), "QUEUE") >= 2 })
+	stop()
+	if code := <-exited; code != 0 || strings.Contains(wout.String(), "\x1b[") {
+		t.Errorf("queues --watch: exit %d, %q, %s", code, wout.String(), werr.String())
+	}
+	if code, _, errOut := c.jetq("queues", "--watch=1ms"); code != exitUsage || !strings.Contains(errOut, "at least 100ms") {
+		t.Errorf("queues --watch=1ms: %d %s", code, errOut)
+	}
+}
+
+func TestAge(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "-", 42 * time.Second: "42s", 3*time.Minute + 12*time.Second: "3m12s",
+		5*time.Hour + 3*time.Minute: "5h3m", 52 * time.Hour: "2d4h",
+	} {
+		if got := age(d); got != want {
+			t.Errorf("age(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
