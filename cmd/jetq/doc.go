@@ -17,12 +17,21 @@
 //
 // # Connecting
 //
-// The flags the NATS tools use: --server (or NATS_URL), --creds, --user and
-// --password, --token, --tls-cert, --tls-key and --tls-ca. --prefix names the
-// jetq deployment (default "jetq").
+// jetq connects as the nats CLI does and takes its flags: --server (-s),
+// --user and --password, --token, --creds, --nkey, --tlscert, --tlskey and
+// --tlsca, and --context. A flag left out is read from the environment
+// (NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY,
+// NATS_CERT, NATS_KEY, NATS_CA), and then from the nats context named by
+// --context or NATS_CONTEXT, or else from the one `nats context select`
+// chose, if any. Credentials (user, password, token, creds, nkey) come all
+// from the flags and the environment, or, when none is given there, all from
+// the context. --prefix names the jetq deployment (default "jetq").
+// jetq --version prints jetq's version and that of the server, if one
+// answers.
 //
 // # Output and exit codes
 //
-// Tables for people by default, --json for scripts. jetq exits 0 on success,
+// Tables for people by default, --json for scripts; under --json an error is
+// printed to stderr as {"error": "...", "code": 1}. jetq exits 0 on success,
 // 1 when the operation failed and 2 on a usage error.
 package main
