@@ -168,10 +168,10 @@ func (s *Server) start(ctx context.Context, cfg *config, name string, base *serv
 		return fmt.Errorf("embedded: start: JetStream is not enabled in store dir %q", s.storeDir)
 	}
 
-	if cfg.listenSet {
+	if !o.DontListen { // WithListen, or a config file's listen
 		addr, ok := ns.Addr().(*net.TCPAddr)
 		if !ok {
-			return fmt.Errorf("embedded: start: no client listener on %q", cfg.listen)
+			return fmt.Errorf("embedded: start: no client listener on %s", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
 		}
 		s.clientURL = clientURL(o.Host, addr.Port)
 	}
@@ -230,7 +230,8 @@ func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
 
 // ClientURL returns the URL of the TCP client listener, such as
 // "nats://127.0.0.1:4222", with the chosen port when [WithListen] asked for
-// a random one and 127.0.0.1 in place of a wildcard host. It returns "" when
+// a random one and 127.0.0.1 in place of a wildcard host; with
+// [WithConfigFile] and no WithListen, the file's listener. It returns "" when
 // the server has no listener (the default). Safe for concurrent use.
 func (s *Server) ClientURL() string { return s.clientURL }
 
