@@ -111,7 +111,7 @@ func TestStats(t *testing.T) {
 		}
 		r, b := rows["job.retry"], rows["job.block"]
 		switch {
-		case r.WaitingToRetry != 1 || r.Running != 0 || r.Workers != 1:
+		case r.WaitingToRetry != 1 || r.Running != 0 || r.Workers != 1 || r.NextAttemptAt.IsZero():
 			return fmt.Errorf("job.retry: %+v", r)
 		case b.Running != 1 || b.WaitingToRetry != 0 || b.Workers != 1:
 			return fmt.Errorf("job.block: %+v", b)
