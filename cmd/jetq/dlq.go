@@ -63,17 +63,17 @@ func (ff *filterFlags) empty() bool {
 	return *ff == filterFlags{}
 }
 
-// parseWhen reads "2h" as two hours ago, or an RFC 3339 time.
+// parseWhen reads "2h" or "7d" as that long ago, or an RFC 3339 time.
 func parseWhen(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
+	if d, err := parseDuration(s); err == nil {
 		return time.Now().Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a duration like 2h nor an RFC 3339 time", s)
+		return time.Time{}, fmt.Errorf("%q is neither a duration like 2h or 7d nor an RFC 3339 time", s)
 	}
 	return t, nil
 }

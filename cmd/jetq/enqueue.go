@@ -158,7 +158,7 @@ func parseUntil(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("empty: give a duration like 2h or an RFC 3339 time")
 	}
-	if d, err := time.ParseDuration(s); err == nil {
+	if d, err := parseDuration(s); err == nil {
 		return time.Now().Add(d), nil
 	}
 	return parseWhen(s)
