@@ -18,11 +18,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -204,6 +206,19 @@ func TestServerBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("Creds", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		conf, creds := writeOperatorFiles(t, dir)
+		srv := bin.server(t, "--config", conf)
+		if code, _, errOut := bin.run(t, "--server", srv.url, "queues"); code != exitError || !strings.Contains(strings.ToLower(errOut), "authorization violation") {
+			t.Errorf("client without credentials: exit %d, stderr %q; want refused", code, errOut)
+		}
+		if code, _, errOut := bin.run(t, "--server", srv.url, "--creds", creds, "queues"); code != 0 {
+			t.Errorf("client with the creds file: exit %d: %s", code, errOut)
+		}
+	})
+
 	t.Run("TLS", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
@@ -276,6 +291,72 @@ func getJSON(t *testing.T, url string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+// writeOperatorFiles writes a nats-server configuration in operator (JWT)
+// mode into dir — an operator, a system account and an application account
+// with unlimited JetStream, preloaded into a memory resolver, and a JetStream
+// store below dir — and a credentials file of a user of the application
+// account, returning the two file names.
+func writeOperatorFiles(t *testing.T, dir string) (confFile, credsFile string) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	okp, err := nkeys.CreateOperator()
+	must(err)
+	opub, _ := okp.PublicKey()
+	oc := jwt.NewOperatorClaims(opub)
+	oc.Name = "jetq-test"
+
+	account := func(name string, js bool) (string, string, nkeys.KeyPair) {
+		kp, err := nkeys.CreateAccount()
+		must(err)
+		pub, _ := kp.PublicKey()
+		ac := jwt.NewAccountClaims(pub)
+		ac.Name = name
+		if js {
+			ac.Limits.JetStreamLimits = jwt.JetStreamLimits{
+				MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit,
+				Streams: jwt.NoLimit, Consumer: jwt.NoLimit,
+			}
+		}
+		tok, err := ac.Encode(okp)
+		must(err)
+		return pub, tok, kp
+	}
+	sysPub, sysJWT, _ := account("SYS", false)
+	appPub, appJWT, appKP := account("APP", true)
+	oc.SystemAccount = sysPub
+	opJWT, err := oc.Encode(okp)
+	must(err)
+
+	ukp, err := nkeys.CreateUser()
+	must(err)
+	upub, _ := ukp.PublicKey()
+	uc := jwt.NewUserClaims(upub)
+	uc.Name = "app"
+	uc.IssuerAccount = appPub
+	userJWT, err := uc.Encode(appKP)
+	must(err)
+	seed, _ := ukp.Seed()
+	creds, err := jwt.FormatUserConfig(userJWT, seed)
+	must(err)
+
+	credsFile = filepath.Join(dir, "app.creds")
+	must(os.WriteFile(credsFile, creds, 0o600))
+	conf := "listen: 127.0.0.1:-1\n" +
+		"operator: " + opJWT + "\n" +
+		"system_account: " + sysPub + "\n" +
+		"resolver: MEMORY\n" +
+		"resolver_preload: {\n  " + sysPub + ": " + sysJWT + "\n  " + appPub + ": " + appJWT + "\n}\n" +
+		"jetstream: { store_dir: " + strconv.Quote(filepath.Join(dir, "store")) + " }\n"
+	confFile = filepath.Join(dir, "operator.conf")
+	must(os.WriteFile(confFile, []byte(conf), 0o600))
+	return confFile, credsFile
 }
 
 // writeTLSFiles writes a self-signed CA and a server certificate for
