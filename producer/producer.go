@@ -38,15 +38,16 @@ type Producer struct {
 // Result is the outcome of enqueueing one task.
 type Result struct {
 	// ID is the task ID, chosen with WithID or generated.
-	ID string
+	ID string `json:"id"`
 	// Stream and Sequence locate the stored task.
-	Stream   string
-	Sequence uint64
+	Stream   string `json:"stream"`
+	Sequence uint64 `json:"sequence"`
 	// Duplicate is true when the server already held a task with this ID
 	// within its deduplication window and dropped this one.
-	Duplicate bool
-	// Err is why the task was not enqueued, in [EnqueueBatch] results.
-	Err error
+	Duplicate bool `json:"duplicate"`
+	// Err is why the task was not enqueued, in [EnqueueBatch] results. It
+	// is not marshalled: an error value has no JSON form.
+	Err error `json:"-"`
 }
 
 // New returns a producer that publishes through js. It does no I/O: the

@@ -20,31 +20,33 @@ type Periodic struct {
 	// Name identifies the declaration across processes: lower-case
 	// dot-separated tokens of [a-z0-9_-], as task names, such as
 	// "reports.nightly".
-	Name string
+	Name string `json:"name"`
 	// Schedule is a cron expression of six fields, seconds first
 	// ("0 30 2 * * *": 02:30:00 daily), "@every <duration>" of at least
 	// 1s, or one of @hourly, @daily (@midnight), @weekly, @monthly, @yearly
 	// (@annually).
-	Schedule string
+	Schedule string `json:"schedule"`
 	// TimeZone is the IANA time zone of a cron schedule, such as
 	// "Europe/Berlin"; "" is UTC. "@every" takes none.
-	TimeZone string
+	TimeZone string `json:"time_zone"`
 	// StaleAfter, if set, drops a tick that no worker has started within
 	// StaleAfter of its time, such as the one the server fires on recovery
 	// for the ticks it missed while down; at least 1s. 0, the default: that
-	// tick runs (once, however many were missed).
-	StaleAfter time.Duration
+	// tick runs (once, however many were missed). In JSON it is in
+	// nanoseconds, as the durations of queues.Stats, and left out when 0.
+	StaleAfter time.Duration `json:"stale_after,omitzero"`
 }
 
 // PeriodicInfo is a declared periodic task.
 type PeriodicInfo struct {
 	Periodic
 	// Task and Queue are the task type it fires.
-	Task, Queue string
+	Task  string `json:"task"`
+	Queue string `json:"queue"`
 	// Next is when it fires next.
-	Next time.Time
+	Next time.Time `json:"next"`
 	// DeclaredAt is when the current declaration was stored.
-	DeclaredAt time.Time
+	DeclaredAt time.Time `json:"declared_at"`
 }
 
 // ID is the task ID of the tick of periodic task name scheduled at tick:

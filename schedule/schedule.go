@@ -117,12 +117,14 @@ func (s *Schedules) scheduleStream(ctx context.Context) (jetstream.Stream, error
 // Delayed is a delayed task waiting for its time.
 type Delayed struct {
 	// ID, Task and Queue identify the task.
-	ID, Task, Queue string
+	ID    string `json:"id"`
+	Task  string `json:"task"`
+	Queue string `json:"queue"`
 	// RunAt is when it is due.
-	RunAt time.Time
+	RunAt time.Time `json:"run_at"`
 	// Sequence is its place in the schedule stream: the cursor of
 	// [ListOptions.After].
-	Sequence uint64
+	Sequence uint64 `json:"sequence"`
 }
 
 // ListOptions pages [Schedules.ListDelayed].

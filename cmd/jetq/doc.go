@@ -31,7 +31,9 @@
 //
 // # Output and exit codes
 //
-// Tables for people by default, --json for scripts; under --json an error is
+// Tables for people by default, --json for scripts; the keys of --json
+// output are snake_case throughout (enqueue prints id, stream, sequence,
+// duplicate and, for a delayed task, run_at), and under --json an error is
 // printed to stderr as {"error": "...", "code": 1}. jetq exits 0 on success,
 // 1 when the operation failed and 2 on a usage error.
 package main

@@ -19,11 +19,21 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// enqueueResult is what `jetq enqueue --json` prints: the producer's result,
-// and for a delayed task when it runs.
+// enqueueResult is what `jetq enqueue --json` prints: the producer's result
+// (id, stream, sequence, duplicate), its error if any, and for a delayed task
+// when it runs.
 type enqueueResult struct {
 	producer.Result
-	RunAt time.Time `json:",omitzero"`
+	Error string    `json:"error,omitempty"`
+	RunAt time.Time `json:"run_at,omitzero"`
+}
+
+func newEnqueueResult(r producer.Result, runAt time.Time) enqueueResult {
+	v := enqueueResult{Result: r, RunAt: runAt}
+	if r.Err != nil {
+		v.Error = r.Err.Error()
+	}
+	return v
 }
 
 func newEnqueueCmd(g *globals) *cobra.Command {
@@ -120,7 +130,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 					due = time.Time{} // the task that was there runs when it runs
 				}
 				if g.json {
-					return g.printJSON(enqueueResult{Result: r, RunAt: due})
+					return g.printJSON(newEnqueueResult(r, due))
 				}
 				if r.Duplicate && r.Stream == "" {
 					// A unique key is held: nothing was published.

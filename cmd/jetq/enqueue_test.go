@@ -18,7 +18,30 @@ func (c *cli) enqueueJSON(args ...string) enqueueResult {
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
 		c.t.Fatalf("jetq enqueue %v --json: exit %d, out %q, err %q", args, code, out, errOut)
 	}
+	checkEnqueueKeys(c.t, out)
 	return r
+}
+
+// checkEnqueueKeys checks that out, what `jetq enqueue --json` printed, has
+// the snake_case keys of a result and no others.
+func checkEnqueueKeys(t *testing.T, out string) {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("enqueue --json: %v: %q", err, out)
+	}
+	for _, k := range []string{"id", "stream", "sequence", "duplicate"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("enqueue --json lacks %q: %s", k, out)
+		}
+	}
+	for k := range m {
+		switch k {
+		case "id", "stream", "sequence", "duplicate", "error", "run_at":
+		default:
+			t.Errorf("enqueue --json has key %q: %s", k, out)
+		}
+	}
 }
 
 // deadlineOf reads the Jetq-Deadline header of the message at seq in stream.
@@ -97,7 +120,7 @@ func TestEnqueueDelayedAndDeadline(t *testing.T) {
 		t.Errorf("--deadline 30m: deadline %v, want 30 minutes after %v", dl, before)
 	}
 	code, out, _ = c.jetq("enqueue", "mail.remind", `{}`, "--force", "--json")
-	if code != 0 || strings.Contains(out, "RunAt") {
+	if code != 0 || strings.Contains(out, "run_at") {
 		t.Errorf("an immediate task's JSON names a run time: %d %s", code, out)
 	}
 
@@ -186,7 +209,7 @@ func TestEnqueueBadTimingFlags(t *testing.T) {
 		{[]string{"--at", "2030-01-01"}, "for a time from now use --delay"},
 		{[]string{"--delay", "1d"}, `invalid argument "1d" for "--delay" flag`},
 		{[]string{"--delay"}, "flag needs an argument: --delay"},
-		{[]string{"--deadline", "soon"}, `--deadline: "soon" is neither a duration like 2h nor an RFC 3339 time`},
+		{[]string{"--deadline", "soon"}, `--deadline: "soon" is neither a duration like 2h or 7d nor an RFC 3339 time`},
 		{[]string{"--deadline", ""}, "--deadline: empty"},
 		{[]string{"--unique", "k", "--unique-ttl", "forever"}, `invalid argument "forever" for "--unique-ttl" flag`},
 	} {

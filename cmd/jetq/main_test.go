@@ -153,7 +153,8 @@ func TestEnqueueRefusesUnknownTaskAndBadInput(t *testing.T) {
 	}
 	code, out, _ = c.jetq("enqueue", "email.send", `{"to":"ada@example.com"}`, "--id", "cli-1", "--json")
 	var r producer.Result
-	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !r.Duplicate || r.ID != "cli-1" {
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !r.Duplicate || r.ID != "cli-1" ||
+		!strings.Contains(out, `"duplicate": true`) || !strings.Contains(out, `"id": "cli-1"`) {
 		t.Errorf("duplicate enqueue: exit %d, out %q", code, out)
 	}
 	if code, _, errOut := c.jetq("enqueue", "never.served", `{}`, "--force"); code != 0 {
