@@ -15,7 +15,7 @@ func TestResultJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"id":"welcome-1","stream":"JETQ_TASKS","sequence":7,"duplicate":true}`; string(b) != want {
+	if want := `{"id":"welcome-1","stream":"JETQ_TASKS","seq":7,"duplicate":true}`; string(b) != want {
 		t.Errorf("json.Marshal(Result) = %s, want %s", b, want)
 	}
 }

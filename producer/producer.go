@@ -41,7 +41,7 @@ type Result struct {
 	ID string `json:"id"`
 	// Stream and Sequence locate the stored task.
 	Stream   string `json:"stream"`
-	Sequence uint64 `json:"sequence"`
+	Sequence uint64 `json:"seq"`
 	// Duplicate is true when the server already held a task with this ID
 	// within its deduplication window and dropped this one.
 	Duplicate bool `json:"duplicate"`

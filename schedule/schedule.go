@@ -124,7 +124,7 @@ type Delayed struct {
 	RunAt time.Time `json:"run_at"`
 	// Sequence is its place in the schedule stream: the cursor of
 	// [ListOptions.After].
-	Sequence uint64 `json:"sequence"`
+	Sequence uint64 `json:"seq"`
 }
 
 // ListOptions pages [Schedules.ListDelayed].

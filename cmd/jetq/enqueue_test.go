@@ -30,14 +30,14 @@ func checkEnqueueKeys(t *testing.T, out string) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("enqueue --json: %v: %q", err, out)
 	}
-	for _, k := range []string{"id", "stream", "sequence", "duplicate"} {
+	for _, k := range []string{"id", "stream", "seq", "duplicate"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("enqueue --json lacks %q: %s", k, out)
 		}
 	}
 	for k := range m {
 		switch k {
-		case "id", "stream", "sequence", "duplicate", "error", "run_at":
+		case "id", "stream", "seq", "duplicate", "error", "run_at":
 		default:
 			t.Errorf("enqueue --json has key %q: %s", k, out)
 		}

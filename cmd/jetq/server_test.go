@@ -224,8 +224,10 @@ func TestServerBinary(t *testing.T) {
 		dir := t.TempDir()
 		ca, cert, key := writeTLSFiles(t, dir)
 		srv := bin.server(t, "--store-dir", filepath.Join(dir, "store"), "--server-tlscert", cert, "--server-tlskey", key)
-		if code, _, errOut := bin.run(t, "--server", srv.url, "--tls-ca", ca, "queues"); code != 0 {
-			t.Errorf("client with --tls-ca: exit %d: %s", code, errOut)
+		for _, flag := range []string{"--tlsca", "--tls-ca"} { // the nats CLI's spelling, and the older one
+			if code, _, errOut := bin.run(t, "--server", srv.url, flag, ca, "queues"); code != 0 {
+				t.Errorf("client with %s: exit %d: %s", flag, code, errOut)
+			}
 		}
 		if code, _, _ := bin.run(t, "--server", srv.url, "--timeout", "3s", "queues"); code == 0 {
 			t.Errorf("client without the CA reached a server with a self-signed certificate")
