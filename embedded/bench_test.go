@@ -6,45 +6,66 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded"
 )
 
-// BenchmarkSync measures, for each fsync policy, how fast a single file-store
-// server takes tasks in (one publish at a time, each waiting for its
+// BenchmarkSync measures, for each fsync policy of a single file-store
+// server and for a three-node cluster with replicas 3, how fast it takes
+// tasks in (one publish at a time, each waiting for its
 // acknowledgement, as a producer does) and drains them (fetch in batches of
 // 100, ack each, as a worker does). It prints figures for the README's
 // durability table and asserts nothing about them:
 //
 //	go test -run '^$' -bench Sync -benchtime 5000x ./embedded/
 func BenchmarkSync(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		opt  embedded.Option
-	}{
-		{"interval=2m", embedded.WithSyncInterval(2 * time.Minute)}, // nats-server's default
-		{"interval=1s", embedded.WithSyncInterval(time.Second)},     // embedded's default
-		{"always", embedded.WithSyncAlways()},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			srv, err := embedded.Start(b.Context(), embedded.WithStoreDir(b.TempDir()), tc.opt)
+	single := func(opt embedded.Option) func(b *testing.B) (*nats.Conn, int) {
+		return func(b *testing.B) (*nats.Conn, int) {
+			srv, err := embedded.Start(b.Context(), embedded.WithStoreDir(b.TempDir()), opt)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer srv.Shutdown()
+			b.Cleanup(srv.Shutdown)
 			nc, err := srv.Connect()
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer nc.Close()
-			js, _ := jetstream.New(nc)
-			ctx := context.Background()
-			stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage})
+			b.Cleanup(nc.Close)
+			return nc, 1
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		start func(b *testing.B) (*nats.Conn, int) // a connection, and the replicas to use
+	}{
+		{"interval=2m", single(embedded.WithSyncInterval(2 * time.Minute))}, // nats-server's default
+		{"interval=1s", single(embedded.WithSyncInterval(time.Second))},     // embedded's default
+		{"always", single(embedded.WithSyncAlways())},
+		{"R3,interval=1s", func(b *testing.B) (*nats.Conn, int) { // three in-process nodes
+			cl, err := embedded.StartCluster(b.Context(), 3, embedded.WithStoreDir(b.TempDir()))
 			if err != nil {
 				b.Fatal(err)
 			}
-			cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1})
+			b.Cleanup(cl.Shutdown)
+			nc, err := cl.Connect()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(nc.Close)
+			return nc, 3
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			nc, replicas := tc.start(b)
+			js, _ := jetstream.New(nc)
+			ctx := context.Background()
+			stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage, Replicas: replicas})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1, Replicas: replicas})
 			if err != nil {
 				b.Fatal(err)
 			}
