@@ -30,7 +30,7 @@ func claimStoreDir(dir string) (release func(), err error) {
 		return nil, fmt.Errorf("embedded: store dir %q: %w", dir, err)
 	}
 	if _, loaded := dirsInUse.LoadOrStore(abs, struct{}{}); loaded {
-		return nil, fmt.Errorf("embedded: store dir %q is in use by another server in this process: %w; shut that server down first or use another store dir", dir, ErrStoreDirLocked)
+		return nil, fmt.Errorf("%w: %q is in use by another server in this process; shut that server down first or use another store dir", ErrStoreDirLocked, dir)
 	}
 	unlock, err := lockStoreDir(dir, abs)
 	if err != nil {
@@ -64,8 +64,8 @@ func lockStoreDir(dir, abs string) (unlock func(), err error) {
 			}
 		}
 		f.Close()
-		return nil, fmt.Errorf("embedded: store dir %q is in use by another server%s holding %s: %w; stop that server first or use another store dir",
-			dir, holder, path, ErrStoreDirLocked)
+		return nil, fmt.Errorf("%w: %q is in use by another server%s holding %s; stop that server first or use another store dir",
+			ErrStoreDirLocked, dir, holder, path)
 	}
 	// The id is informational only: the lock is what keeps others out.
 	if err := f.Truncate(0); err == nil {
