@@ -22,9 +22,15 @@ func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
 	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
 }
 
-// decide maps a handler result to a settlement.
+// decide maps a handler result to a settlement. A retry whose next attempt
+// would come after the task's deadline is an expiry now: that attempt
+// would not run.
 func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
-	return settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
+	o := settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
+	if o.Action == tasks.ActionRetry && w.expired(j, time.Now().Add(o.Delay)) {
+		o = tasks.Outcome{Action: tasks.ActionExpire, Err: o.Err}
+	}
+	return o
 }
 
 // apply tells the server what o says, records the status of a tracked
@@ -126,11 +132,12 @@ func (w *Worker) expire(ctx context.Context, j *job) {
 // yet agreed with its followers, and would run those tasks again. Until the
 // confirmation the delivery stays in the worker's hands and heartbeated, so
 // the new leader does not redeliver it meanwhile; the slot is free already.
-// Only a forced stop ends it first.
+// It gives up after the ack wait, or at a forced stop.
 func (w *Worker) confirmAck(ctx context.Context, j *job, o tasks.Outcome) {
 	defer w.active.Done()
 	defer w.let(j)
-	bo := retry.New(100*time.Millisecond, 2*time.Second, 0)
+	// Within the ack wait: past it the server redelivers the task anyway.
+	bo := retry.New(100*time.Millisecond, 2*time.Second, j.route.consumer.AckWait)
 	var err error
 	for {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackConfirmTimeout)

@@ -143,15 +143,18 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 	if err := p.timing(envs, spec, &ec, now); err != nil {
 		return Result{ID: env.ID}, err
 	}
-	holder, claimed, err := p.claim(ctx, env, spec, &ec, now)
+	holder, publish, fresh, err := p.claim(ctx, env, spec, &ec, now)
 	if err != nil {
 		return Result{ID: env.ID}, err
 	}
-	if !claimed {
+	if !publish {
 		return Result{ID: holder, Duplicate: true}, nil
 	}
 	errs := p.enqueue(ctx, envs)
-	if errs[0] != nil && notStored(errs[0]) {
+	// A key this call took goes back if nothing was stored, or if the
+	// server dropped the task as a duplicate of one that ran already
+	// (that one released its key when it settled).
+	if fresh && (errs[0] != nil && notStored(errs[0]) || errs[0] == nil && env.Duplicate) {
 		p.unclaim(ctx, env, spec, &ec)
 	}
 	p.recordQueued(ctx, spec, envs, errs)

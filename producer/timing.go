@@ -43,10 +43,13 @@ func (p *Producer) timing(envs []*tasks.Envelope, spec tasks.Spec, ec *enqueueCo
 }
 
 // claim takes env's unique key for it. When another task holds the key, it
-// returns that task's ID and false; nothing is to be published then.
-func (p *Producer) claim(ctx context.Context, env *tasks.Envelope, spec tasks.Spec, ec *enqueueConfig, now time.Time) (string, bool, error) {
+// returns that task's ID and false; nothing is to be published then. fresh
+// is true when this call created the key (rather than finding it held by
+// env's own ID, as when a failed enqueue is retried with the same ID, which
+// is published again: the dedup window makes that safe).
+func (p *Producer) claim(ctx context.Context, env *tasks.Envelope, spec tasks.Spec, ec *enqueueConfig, now time.Time) (holder string, publish, fresh bool, err error) {
 	if !ec.uniqueSet {
-		return "", true, nil
+		return "", true, false, nil
 	}
 	// The key lasts until the task settles, and at most its TTL after the
 	// task is due.
@@ -57,9 +60,9 @@ func (p *Producer) claim(ctx context.Context, env *tasks.Envelope, spec tasks.Sp
 	env.Header[wire.HeaderUnique] = []string{ec.unique}
 	holder, ok, err := p.unique.Claim(ctx, spec, ec.unique, env.ID, ttl)
 	if err != nil {
-		return "", false, fmt.Errorf("producer: unique key %q: %w", ec.unique, err)
+		return "", false, false, fmt.Errorf("producer: unique key %q: %w", ec.unique, err)
 	}
-	return holder, ok, nil
+	return holder, ok || holder == env.ID, ok, nil
 }
 
 // notStored reports a publish error after which the task is certainly not

@@ -12,6 +12,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
@@ -201,4 +202,33 @@ func TestFiredTaskWaitsWhileTheQueueIsFull(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestARetryAfterTheDeadlineExpiresTheTask(t *testing.T) {
+	t.Parallel()
+	js, p, _ := setup(t)
+	def := tasks.Define[int]("retry.late", tasks.WithExpiry(2*time.Second), tasks.WithStateTracking())
+	var got runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[int]) error {
+		got.add(tk.ID)
+		return tasks.RetryAfter(time.Minute, errors.New("upstream busy"))
+	})
+	startWorker(t, js, reg)
+	ctx := context.Background()
+	r, err := producer.Enqueue(ctx, p, def, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := status.NewTracker(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := tr.Wait(ctx, r.ID)
+	if err != nil || st.State != status.Expired || st.Error == "" {
+		t.Fatalf("status %+v, %v; want expired with the last error", st, err)
+	}
+	if n := got.count(r.ID); n != 1 {
+		t.Errorf("ran %d times, want once", n)
+	}
 }

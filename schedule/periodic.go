@@ -31,8 +31,9 @@ type Periodic struct {
 	TimeZone string `json:"time_zone"`
 	// StaleAfter, if set, drops a tick that no worker has started within
 	// StaleAfter of its time, such as the one the server fires on recovery
-	// for the ticks it missed while down; at least 1s. 0, the default: that
-	// tick runs (once, however many were missed). In JSON it is in
+	// for the cron ticks it missed while down; at least 1s. 0, the default:
+	// that tick runs (once, however many were missed). The server fires an
+	// "@every" schedule on recovery as a fresh tick, which StaleAfter keeps. In JSON it is in
 	// nanoseconds, as the durations of queues.Stats, and left out when 0.
 	StaleAfter time.Duration `json:"stale_after,omitzero"`
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
@@ -208,8 +209,9 @@ func (s *Schedules) GetDelayed(ctx context.Context, id string) (Delayed, error) 
 // error wrapping [ErrNotScheduled] when no such task waits: it has fired
 // already (then it runs, or has run, as any task), was cancelled, or never
 // existed. A cancelled task's unique key is released, and a tracked one
-// reads status "cancelled". A cancel in the
-// instant the server fires the task cannot stop it; earlier it always does.
+// reads status "cancelled". A cancel in the instant the server fires the
+// task (within a few milliseconds of its time) may return nil and not stop
+// it; earlier it always does.
 func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	st, err := s.scheduleStream(ctx)
 	if err != nil {
@@ -225,7 +227,7 @@ func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	// The server looks a schedule up when it is due and fires nothing for a
 	// deleted one.
 	err = st.DeleteMsg(ctx, m.Sequence)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
+	if err != nil && retry.Gone(err) {
 		return fmt.Errorf("task %q: %w", id, ErrNotScheduled)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,4 +189,71 @@ func TestUniqueKeyOfAKilledWorkerIsFreedBySettlementOrTTL(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestUniqueEnqueueRetriedWithItsIDIsStored(t *testing.T) {
+	t.Parallel()
+	js := embeddedtest.JetStream(t)
+	// The first publish fails as a timed-out one would (it may or may not
+	// have been stored): the key stays with the task's ID, and the retry
+	// with that ID must still store the task.
+	var calls atomic.Int64
+	failFirst := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			if calls.Add(1) == 1 {
+				return []error{context.DeadlineExceeded}
+			}
+			return next(ctx, batch)
+		}
+	}
+	p, err := producer.New(js, producer.WithMiddleware(failFirst), producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := tasks.Define[int]("unique.retry")
+	ctx := context.Background()
+	if _, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("u-1"), producer.WithUnique("k", time.Hour)); err == nil {
+		t.Fatal("first enqueue: want the middleware's error")
+	}
+	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("u-1"), producer.WithUnique("k", time.Hour))
+	if err != nil || r.Duplicate || r.Sequence == 0 {
+		t.Fatalf("retry with the same ID: %+v, %v; want the task stored", r, err)
+	}
+	// Another task with the key is refused while u-1 is queued.
+	if other, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("k", time.Hour)); err != nil || !other.Duplicate || other.ID != "u-1" {
+		t.Fatalf("another task with the key: %+v, %v; want u-1's ID", other, err)
+	}
+}
+
+func TestRepeatedEnqueueOfAFinishedTaskLeavesItsKeyFree(t *testing.T) {
+	t.Parallel()
+	js, p, _ := setup(t)
+	def := tasks.Define[int]("unique.repeat")
+	var got runs
+	startWorker(t, js, recorder(def, &got))
+	ctx := context.Background()
+	if _, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("x"), producer.WithUnique("k", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		if got.count("x") != 1 {
+			return fmt.Errorf("x has not run")
+		}
+		return nil
+	})
+	// The same enqueue again, within the dedup window: dropped as a
+	// duplicate, and the key it took goes back.
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		r, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("x"), producer.WithUnique("k", time.Hour))
+		if err != nil {
+			return err
+		}
+		if !r.Duplicate || r.ID != "x" {
+			return fmt.Errorf("repeat: %+v, want a duplicate of x", r)
+		}
+		return nil
+	})
+	if r, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("k", time.Hour)); err != nil || r.Duplicate {
+		t.Fatalf("a new task with the key: %+v, %v; want it stored", r, err)
+	}
 }

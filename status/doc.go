@@ -16,8 +16,8 @@
 // may add its progress with tasks.ReportProgress. A task the forwarder files
 // becomes dead_lettered, and a replayed one queued again. A delayed task is
 // "scheduled" with its run time until it fires, and "cancelled" if
-// schedule.Cancel withdraws it; one still queued past its deadline reads
-// "expired", as the worker records it when it drops it. The records live in a
+// schedule.Cancel withdraws it; one still queued a minute past its deadline
+// reads "expired", as the worker records it when it drops it. The records live in a
 // JetStream key-value bucket (JETQ_STATUS, kept 7 days after the last
 // update), so they survive restarts of workers and services.
 //

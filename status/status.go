@@ -50,8 +50,8 @@ type Status struct {
 	// RunAt is when a delayed task is due.
 	RunAt time.Time `json:"run_at,omitzero"`
 	// Deadline is when the task stops being worth starting: a task still
-	// queued or scheduled past it reads as Expired, since no worker will
-	// run it.
+	// queued or scheduled a minute past it reads as Expired (the server's
+	// TTL has removed it; a worker that picks one up before records it).
 	Deadline time.Time `json:"deadline,omitzero"`
 	// Reason and Error say why a task was dead-lettered; Error also holds the
 	// last failure of a retrying task.

@@ -266,8 +266,10 @@ func encode(st Status) ([]byte, error) {
 func decode(b []byte) (Status, error) {
 	var st Status
 	err := json.Unmarshal(b, &st)
-	if (st.State == Queued || st.State == Scheduled) && !st.Deadline.IsZero() && time.Now().After(st.Deadline) {
-		st.State = Expired // no worker starts it now; the server's TTL removes it
+	if (st.State == Queued || st.State == Scheduled) && !st.Deadline.IsZero() && time.Now().After(st.Deadline.Add(wire.TTLGrace)) {
+		// A minute past its deadline no worker starts it, and the server's
+		// TTL removes it.
+		st.State = Expired
 	}
 	if err != nil {
 		return st, fmt.Errorf("status record: %w", err)

@@ -55,8 +55,10 @@ func WithMaxConcurrency(n int) Option {
 // late is not worth sending. The server removes an expired task from the
 // queue (a per-message TTL, where the server supports it), and a worker that
 // picks one up settles it unrun, as expired: the handler never sees it,
-// tracked tasks read status "expired", and it is not dead-lettered. A call
-// can set its own deadline with producer.WithDeadline. Default 0: never.
+// tracked tasks read status "expired", and it is not dead-lettered. An
+// attempt that fails when its retry would come after the deadline settles
+// the task as expired too. A call can set its own deadline with
+// producer.WithDeadline. Default 0: never.
 func WithExpiry(d time.Duration) Option {
 	return func(s *Spec) { s.Expiry = d }
 }

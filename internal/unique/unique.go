@@ -56,7 +56,7 @@ func (s *Store) Claim(ctx context.Context, spec tasks.Spec, key, id string, ttl 
 	}
 	k := wire.UniqueKey(spec, key)
 	for range 8 {
-		_, err := kv.Create(ctx, k, []byte(id), jetstream.KeyTTL(ttl.Round(time.Second)))
+		_, err := kv.Create(ctx, k, []byte(id), jetstream.KeyTTL((ttl+time.Second-1)/time.Second*time.Second))
 		if err == nil {
 			return id, true, nil
 		}

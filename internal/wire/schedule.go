@@ -171,6 +171,9 @@ func ParseSchedule(spec, tz string) (Schedule, error) {
 	if err != nil {
 		return Schedule{}, fmt.Errorf("schedule %q: %w", spec, err)
 	}
+	if c.Next(time.Now().In(loc)).IsZero() {
+		return Schedule{}, fmt.Errorf("schedule %q never fires (such as February 30); check the day and month fields", spec)
+	}
 	return Schedule{cron: c, loc: loc}, nil
 }
 
@@ -207,8 +210,8 @@ func (s Schedule) Tick(next time.Time) time.Time {
 	// doubling it, then step forward to the last.
 	for back := time.Second; back < 6*366*24*time.Hour; back *= 2 {
 		t := s.Next(next.Add(-back))
-		if t.Before(next) {
-			for u := s.Next(t); u.Before(next); u = s.Next(u) {
+		if !t.IsZero() && t.Before(next) {
+			for u := s.Next(t); !u.IsZero() && u.Before(next); u = s.Next(u) {
 				t = u
 			}
 			return t.UTC()

@@ -330,7 +330,11 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.
 // schedules then say which server they need.
 func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
 	if t.Schedules(work) && work.AllowMsgTTL {
-		return work, nil
+		// Set up before; the schedule stream may have been deleted since.
+		want := t.ScheduleStream()
+		want.Replicas, want.Storage = work.Replicas, work.Storage
+		_, err := ensureStream(ctx, js, want, log)
+		return work, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	info, err := js.AccountInfo(rctx)
