@@ -86,6 +86,13 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	return p, nil
 }
 
+// Close releases what the producer holds on the connection: the
+// subscription its acknowledgements arrive on, and a goroutine. Enqueues
+// still awaiting an acknowledgement fail. The connection stays open, and a
+// producer used after Close takes them again, until the next Close. A
+// producer that lives as long as its connection needs no Close.
+func (p *Producer) Close() { p.pub.CleanupPublisher() }
+
 // Provision creates the streams jetq needs if they are missing; the first
 // enqueue does it too. Use it to fail fast at start-up. While the server
 // cannot answer yet (a cluster electing leaders) it tries again, within the

@@ -435,3 +435,29 @@ func TestLargeBatchIsPublishedInSlices(t *testing.T) {
 		t.Errorf("work stream holds %d, want %d", n, 250+84)
 	}
 }
+
+// TestCloseReleasesTheConnectionsResources creates and closes many
+// producers on one connection: each holds a subscription and a goroutine
+// until Close.
+func TestCloseReleasesTheConnectionsResources(t *testing.T) {
+	t.Parallel()
+	p0, js := newProducer(t)
+	if _, err := producer.Enqueue(context.Background(), p0, sendEmail, Email{To: "a@b.c"}); err != nil {
+		t.Fatal(err)
+	}
+	nc := js.Conn()
+	before := nc.NumSubscriptions()
+	for range 20 {
+		p, err := producer.New(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := producer.Enqueue(context.Background(), p, sendEmail, Email{To: "a@b.c"}); err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+	}
+	if after := nc.NumSubscriptions(); after != before {
+		t.Errorf("subscriptions: %d before, %d after 20 producers were closed", before, after)
+	}
+}
