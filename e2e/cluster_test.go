@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/e2e/internal/e2etask"
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -29,22 +30,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	ctx := context.Background()
 	cl := embeddedtest.Cluster(t, 3)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	urls := cl.ClientURLs()
-
-	connect := func(first int) jetstream.JetStream {
-		// Each client prefers one node and fails over to the others.
-		servers := strings.Join(append([]string{urls[first]}, urls...), ",")
-		nc, err := nats.Connect(servers, e2etask.ConnectOptions(fmt.Sprintf("client-%d", first))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
-	}
+	connect := func(first int) jetstream.JetStream { return connectPreferring(t, cl, first, "client") }
 
 	const count = 20_000
 	a := newAccounting()
@@ -158,4 +144,22 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	t.Logf("processing resumed %v after the leader's node shut down (longest pause in the next 20 s: %v) and %v after its restart",
 		a.firstAfter(down).Round(time.Millisecond), a.longestGap(down, down.Add(20*time.Second)).Round(time.Millisecond),
 		a.firstAfter(back).Round(time.Millisecond))
+}
+
+// connectPreferring connects to cl preferring node first and failing over
+// to the others, as a client of a real deployment lists every node.
+func connectPreferring(t *testing.T, cl *embedded.Cluster, first int, name string) jetstream.JetStream {
+	t.Helper()
+	urls := cl.ClientURLs()
+	servers := strings.Join(append([]string{urls[first]}, urls...), ",")
+	nc, err := nats.Connect(servers, e2etask.ConnectOptions(fmt.Sprintf("%s-%d", name, first))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }

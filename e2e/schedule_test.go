@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -461,21 +460,7 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 	ctx := context.Background()
 	cl := embeddedtest.Cluster(t, 3)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	urls := cl.ClientURLs()
-	connect := func(first int) jetstream.JetStream {
-		// Each client prefers one node and fails over to the others.
-		servers := strings.Join(append([]string{urls[first]}, urls...), ",")
-		nc, err := nats.Connect(servers, e2etask.ConnectOptions(fmt.Sprintf("delayed-client-%d", first))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
-	}
+	connect := func(first int) jetstream.JetStream { return connectPreferring(t, cl, first, "delayed-client") }
 
 	const count = 500
 	l := newDelayedLedger()

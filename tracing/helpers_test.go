@@ -234,3 +234,20 @@ func fixedHex(n int, seed byte) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// sendInTrace checks that every span is in the trace of req and returns the
+// send span of subject, a producer span and req's child.
+func sendInTrace(t *testing.T, spans []sdktrace.ReadOnlySpan, req trace.SpanContext, subject string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	for _, s := range spans {
+		if s.SpanContext().TraceID() != req.TraceID() {
+			t.Errorf("span %q in trace %s, want %s", s.Name(), s.SpanContext().TraceID(), req.TraceID())
+		}
+	}
+	send := one(t, spans, "send "+subject)
+	checkParent(t, send, req)
+	if send.SpanKind() != trace.SpanKindProducer {
+		t.Errorf("send: kind %v, want producer", send.SpanKind())
+	}
+	return send
+}

@@ -81,17 +81,7 @@ func TestDelayedTaskIsOneTrace(t *testing.T) {
 	const subject = "jetq.task.default.trace.delayed"
 	spans := b.waitSpans(t, countNamed("process "+subject, 1))
 
-	send := one(t, spans, "send "+subject)
-	traceID := req.SpanContext().TraceID()
-	for _, s := range spans {
-		if s.SpanContext().TraceID() != traceID {
-			t.Errorf("span %q in trace %s, want %s", s.Name(), s.SpanContext().TraceID(), traceID)
-		}
-	}
-	checkParent(t, send, req.SpanContext())
-	if send.SpanKind() != trace.SpanKindProducer {
-		t.Errorf("send: kind %v, want producer", send.SpanKind())
-	}
+	send := sendInTrace(t, spans, req.SpanContext(), subject)
 	checkAttrs(t, send, map[attribute.Key]any{
 		"messaging.system":               "nats",
 		"messaging.operation.name":       "send",
