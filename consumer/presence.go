@@ -9,7 +9,7 @@ package consumer
 // worker keeps an entry in the bucket JETQ_WORKERS, key its ID, rewritten
 // every presence interval with a TTL of three intervals: per task type,
 // the deliveries it holds, the handlers it runs and the earliest retry it
-// set. An entry that is not rewritten — the process died, or lost its
+// set, and the tasks it settled since it started. An entry that is not rewritten — the process died, or lost its
 // connection — expires on the server; a worker that stops deletes its own.
 // The queues package reads the bucket: running is what live workers hold.
 
@@ -152,12 +152,14 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 			running[j.route]++
 		}
 	}
-	entry := wire.Presence{ID: p.id, Host: p.host, PID: os.Getpid(), Started: p.started, Updated: now.UTC(), Every: every}
+	entry := wire.Presence{ID: p.id, Host: p.host, PID: os.Getpid(), Started: p.started, Updated: now.UTC(), Every: every, Concurrency: w.cfg.concurrency}
 	p.mu.Lock()
 	for _, r := range w.routes {
 		due := slices.DeleteFunc(p.retries[r], func(at time.Time) bool { return !at.After(now) })
 		p.retries[r] = due
-		pt := wire.PresenceTask{Queue: r.spec.Queue, Task: r.spec.Name, Held: held[r], Running: running[r]}
+		pt := wire.PresenceTask{Queue: r.spec.Queue, Task: r.spec.Name, Held: held[r], Running: running[r],
+			Succeeded: r.done.succeeded.Load(), Failed: r.done.failed.Load(),
+			DeadLettered: r.done.deadLettered.Load(), Expired: r.done.expired.Load()}
 		if len(due) > 0 {
 			pt.NextRetryAt = slices.MinFunc(due, time.Time.Compare).UTC()
 		}

@@ -20,6 +20,32 @@ type route struct {
 	// replicated is set when the durable has followers: its
 	// acknowledgements are then confirmed (see confirmAck).
 	replicated atomic.Bool
+	// done counts the tasks this worker settled for good, by how
+	// (presence.go).
+	done counts
+}
+
+// counts are the settled tasks of one route, since the worker started.
+type counts struct {
+	succeeded, failed, deadLettered, expired atomic.Uint64
+}
+
+// count notes the outcome o, applied with the server's answer err.
+func (c *counts) count(o tasks.Outcome, err error) {
+	if err != nil {
+		return // the server will deliver the task again
+	}
+	switch o.Action {
+	case tasks.ActionAck:
+		c.succeeded.Add(1)
+	case tasks.ActionRetry:
+		c.failed.Add(1)
+	case tasks.ActionDeadLetter:
+		c.failed.Add(1)
+		c.deadLettered.Add(1)
+	case tasks.ActionExpire:
+		c.expired.Add(1)
+	}
 }
 
 func (w *Worker) newRoute(rt tasks.Route) *route {

@@ -84,6 +84,7 @@ func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle task; the server will redeliver it",
 			slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
 	}
+	j.route.done.count(o, err)
 	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)
 	if err == nil && o.Action != tasks.ActionRetry && o.Action != tasks.ActionRelease {

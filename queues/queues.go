@@ -3,7 +3,6 @@ package queues
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -348,35 +347,14 @@ func (c *collection) scheduled(ctx context.Context) error {
 	}
 }
 
-// workers reads the live workers' presence entries, per task type.
+// workers sums the live workers' presence entries per task type.
 func (in *Inspector) workers(ctx context.Context) (map[key]live, error) {
+	ps, err := in.presences(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := map[key]live{}
-	kv, err := in.js.KeyValue(ctx, in.names.WorkersBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("queues: presence bucket: %w", err)
-	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("queues: read presence: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case e = <-w.Updates():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if e == nil {
-			return out, nil // every live entry seen
-		}
-		var p wire.Presence
-		if json.Unmarshal(e.Value(), &p) != nil {
-			continue
-		}
+	for _, p := range ps {
 		for _, t := range p.Tasks {
 			k := key{t.Queue, t.Task}
 			lv := out[k]
@@ -388,4 +366,5 @@ func (in *Inspector) workers(ctx context.Context) (map[key]live, error) {
 			out[k] = lv
 		}
 	}
+	return out, nil
 }

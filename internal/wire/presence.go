@@ -46,13 +46,15 @@ func PresenceTTLHeader(ttl time.Duration) string {
 // Presence is a worker's presence entry: who it is and, per task type it
 // serves, the deliveries in its hands.
 type Presence struct {
-	ID      string         `json:"id"`
-	Host    string         `json:"host,omitempty"`
-	PID     int            `json:"pid,omitempty"`
-	Started time.Time      `json:"started"`
-	Updated time.Time      `json:"updated"`
-	Every   time.Duration  `json:"every"`
-	Tasks   []PresenceTask `json:"tasks"`
+	ID      string        `json:"id"`
+	Host    string        `json:"host,omitempty"`
+	PID     int           `json:"pid,omitempty"`
+	Started time.Time     `json:"started"`
+	Updated time.Time     `json:"updated"`
+	Every   time.Duration `json:"every"`
+	// Concurrency is how many handlers the worker runs at most.
+	Concurrency int            `json:"concurrency,omitempty"`
+	Tasks       []PresenceTask `json:"tasks"`
 }
 
 // PresenceTask is what a worker holds of one task type.
@@ -68,4 +70,12 @@ type PresenceTask struct {
 	// NextRetryAt is the earliest retry this worker set (NakWithDelay) that
 	// is still to come; zero if none.
 	NextRetryAt time.Time `json:"next_retry_at,omitzero"`
+	// Succeeded, Failed, DeadLettered and Expired count the tasks the
+	// worker settled since it started: succeeded, failed an attempt (to be
+	// retried or dead-lettered), dead-lettered, or dropped past their
+	// deadline.
+	Succeeded    uint64 `json:"succeeded,omitempty"`
+	Failed       uint64 `json:"failed,omitempty"`
+	DeadLettered uint64 `json:"dead_lettered,omitempty"`
+	Expired      uint64 `json:"expired,omitempty"`
 }

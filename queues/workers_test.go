@@ -1,0 +1,118 @@
+package queues_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/tasks"
+)
+
+// TestWorkers runs two workers, one of which settles three tasks of each
+// outcome, then closes the connection of the other as if its process were
+// killed: it leaves the list once its entry's TTL has passed.
+func TestWorkers(t *testing.T) {
+	ctx := context.Background()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	in, err := queues.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws, err := in.Workers(ctx); err != nil || len(ws) != 0 {
+		t.Fatalf("Workers on an empty server: %v %v", ws, err)
+	}
+	ok := tasks.Define[int]("work.ok")
+	bad := tasks.Define[int]("work.bad", tasks.WithMaxAttempts(2), tasks.WithBackoff(tasks.Backoff{Initial: 10 * time.Millisecond}))
+	other := tasks.Define[int]("other.idle", tasks.WithQueue("other"))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, ok, func(context.Context, *tasks.Task[int]) error { return nil })
+	tasks.MustHandle(reg, bad, func(context.Context, *tasks.Task[int]) error { return errors.New("no") })
+	reg2 := tasks.NewRegistry()
+	tasks.MustHandle(reg2, other, func(context.Context, *tasks.Task[int]) error { return nil })
+
+	start := func(reg *tasks.Registry, concurrency int) (close func()) {
+		nc, wjs := embeddedtest.Connect(t, srv)
+		w, err := consumer.New(wjs, reg, consumer.WithLogger(testkit.Logger(t)),
+			consumer.WithConcurrency(concurrency), consumer.WithPresenceInterval(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(runCtx) }()
+		t.Cleanup(func() {
+			stop()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("worker did not stop")
+			}
+		})
+		return nc.Close
+	}
+	start(reg, 3)
+	time.Sleep(50 * time.Millisecond) // so that the first starts first
+	kill := start(reg2, 7)
+
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := producer.Enqueue(ctx, p, ok, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := producer.Enqueue(ctx, p, bad, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, _ := os.Hostname()
+	var ws []queues.Worker
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if ws, err = in.Workers(ctx); err != nil {
+			return err
+		}
+		if len(ws) != 2 {
+			return fmt.Errorf("want 2 workers, got %+v", ws)
+		}
+		if w := ws[0]; w.Succeeded != 3 || w.Failed != 6 || w.DeadLettered != 3 {
+			return fmt.Errorf("first worker: want 3 succeeded, 6 failed attempts, 3 dead-lettered: %+v", w)
+		}
+		return nil
+	})
+	first, second := ws[0], ws[1]
+	if first.Host != host || first.PID != os.Getpid() || first.Concurrency != 3 || second.Concurrency != 7 ||
+		first.ID == second.ID || first.StartedAt.After(second.StartedAt) || time.Since(first.LastSeen) > 5*time.Second {
+		t.Errorf("workers: %+v", ws)
+	}
+	if len(first.Tasks) != 2 || first.Tasks[0].Task != "work.bad" || first.Tasks[0].DeadLettered != 3 || first.Tasks[1].Succeeded != 3 {
+		t.Errorf("first worker's tasks: %+v", first.Tasks)
+	}
+	if len(second.Tasks) != 1 || second.Tasks[0].Queue != "other" || second.Tasks[0].Succeeded != 0 {
+		t.Errorf("second worker's tasks: %+v", second.Tasks)
+	}
+
+	kill()
+	killed := time.Now()
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if ws, err = in.Workers(ctx); err != nil {
+			return err
+		}
+		if len(ws) != 1 || ws[0].ID != first.ID {
+			return fmt.Errorf("want only the first worker, got %+v", ws)
+		}
+		return nil
+	})
+	if gone := time.Since(killed); gone > 2*time.Second {
+		t.Errorf("the killed worker's entry lived %v; its TTL is 1 s after its last write", gone)
+	}
+}
