@@ -171,6 +171,46 @@ func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
+// Count returns how many records f selects, f.Limit and f.Order aside
+// (f.After applied in f.Order's direction). When f selects by Task and
+// Queue only, the server counts them by subject in one request; otherwise
+// the records are read, as List reads them. A missing dead-letter stream
+// counts as empty.
+func (in *Inspector) Count(ctx context.Context, f Filter) (int, error) {
+	if err := f.validate(); err != nil {
+		return 0, err
+	}
+	if f.bySubjectOnly() {
+		return in.countSubject(ctx, f.subject(in.names))
+	}
+	n := 0
+	err := in.scan(ctx, f, f.Order, func(*reader, Entry) (bool, error) {
+		n++
+		return true, nil
+	})
+	return n, err
+}
+
+// countSubject counts the records on subject from the stream's state.
+func (in *Inspector) countSubject(ctx context.Context, subject string) (int, error) {
+	r, err := in.reader(ctx)
+	if errors.Is(err, errNoStream) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	info, err := r.stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return 0, fmt.Errorf("dlq: count %s: %w", subject, err)
+	}
+	n := uint64(0)
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return int(n), nil
+}
+
 // Get returns the record at seq. The entry of a truncated record (see
 // [Entry.Truncated]) has the original's payload and headers, read back from
 // where the record points. It returns an error wrapping [ErrNotFound] when

@@ -79,7 +79,7 @@ func newRootEnv(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	f.BoolVar(&g.json, "json", false, "print JSON instead of tables, and errors as JSON on stderr")
 	root.Flags().BoolVar(&g.version, "version", false, "print the versions of jetq and of the server, if one is reachable")
 
-	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g), newTaskCmd(g), newWorkersCmd(g))
+	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g), newTaskCmd(g), newWorkersCmd(g), newDashboardCmd(g))
 	return root
 }
 

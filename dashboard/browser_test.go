@@ -1,0 +1,261 @@
+package dashboard_test
+
+import (
+	"errors"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/dashboard"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/status"
+	"github.com/jetq/jetq/tasks"
+)
+
+const token = "0123456789abcdef-test-token"
+
+// screenshotsEnv names a directory to write the README's screenshots to;
+// without it they go to a temporary directory.
+const screenshotsEnv = "JETQ_SCREENSHOTS"
+
+// browser starts a headless Debian chromium. A machine without one fails
+// the test: .ci/run installs it.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("the dashboard's tests need Debian's chromium: apt-get install -y chromium (.ci/run does)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1400, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelT)
+	return ctx
+}
+
+// pollText waits until the text of the element sel is want.
+func pollText(sel, want string) chromedp.Action[chromedp.Void] {
+	return poll(fmt.Sprintf(`(document.querySelector(%q)?.textContent ?? "").trim() === %q`, sel, want))
+}
+
+// poll waits until the JavaScript expression js is true.
+func poll(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(30*time.Second))
+}
+
+func click(sel string) chromedp.Action[chromedp.Void]   { return chromedp.Click(chromedp.CSS(sel)) }
+func visible(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+
+// shot saves a full-page screenshot as name.png in dir.
+func shot(dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, t)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	})
+}
+
+// page drives one browser tab.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// do runs steps, failing the test with what on an error.
+func (p page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text is the text of the element sel.
+func (p page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// TestBrowser drives the dashboard in a real browser against an embedded
+// server: the overview follows a workload, a dead letter is found by
+// filter, opened and replayed and its task then succeeds, a task is found
+// by ID, a killed worker leaves the workers page, and an action without
+// the token is refused.
+func TestBrowser(t *testing.T) {
+	ctx := context.Background()
+	srv := embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0"))
+	_, js := embeddedtest.Connect(t, srv)
+	log := testkit.Logger(t)
+	d, err := dashboard.New(js, dashboard.WithActions(token), dashboard.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := httptest.NewServer(d)
+	t.Cleanup(web.Close)
+	shots := os.Getenv(screenshotsEnv)
+	if shots == "" {
+		shots = t.TempDir()
+	}
+
+	report := tasks.Define[int]("report.build")
+	var fixed atomic.Bool
+	invoice := tasks.Define[map[string]any]("invoice.send", tasks.WithStateTracking(), tasks.WithMaxAttempts(1))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, report, func(context.Context, *tasks.Task[int]) error { return nil })
+	tasks.MustHandle(reg, invoice, func(context.Context, *tasks.Task[map[string]any]) error {
+		if !fixed.Load() {
+			return tasks.Permanent(errors.New("smtp: 550 mailbox unavailable"))
+		}
+		return nil
+	})
+	p, err := producer.New(js, producer.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := producer.Enqueue(ctx, p, report, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for i := range 3 {
+		res, err := producer.Enqueue(ctx, p, invoice, map[string]any{"to": fmt.Sprintf("c%d@example.com", i), "amount": 40 + i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ID)
+	}
+
+	b := page{t, browser(t)}
+	row := func(task, field string) string {
+		return fmt.Sprintf(`#queues tr[data-key="default/%s"] td[data-f=%s]`, task, field)
+	}
+	// The overview shows the five pending tasks, then, without a reload,
+	// the workload processed.
+	b.do("overview before the worker", chromedp.Navigate(web.URL+"/"),
+		pollText(row("report.build", "pending"), "5"), pollText("#total-pending", "8"))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithPresenceInterval(presenceEvery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- w.Run(wctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	b.do("overview after the worker", pollText(row("report.build", "pending"), "0"),
+		pollText(row("invoice.send", "dead_lettered"), "3"), pollText("#total-dlq", "3"), pollText("#total-workers", "1"),
+		poll(`document.getElementById("rates").textContent.startsWith("now:")`), shot(shots, "overview"))
+
+	// A dead letter is found by filter, opened, and cannot be replayed
+	// before signing in.
+	b.do("dead letters", chromedp.Navigate(web.URL+"/dlq"),
+		chromedp.SetValue(chromedp.CSS("#f-task"), "default/invoice.send"), chromedp.SetValue(chromedp.CSS("#f-reason"), "permanent"),
+		click("#apply"), visible("#records"),
+		poll(`document.querySelectorAll("#records tbody tr").length === 3 && location.search.includes("reason=permanent")`),
+		shot(shots, "dlq"),
+		click("#records tbody tr:first-child td:first-child a"), visible("#payload"), shot(shots, "record"))
+	recordURL, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if payload := b.text("#payload"); !strings.Contains(payload, "\n  \"amount\": 4") {
+		t.Errorf("the payload is not pretty-printed: %q", payload)
+	}
+	b.do("replay signed out", click("#replay"), visible("#error-text"))
+	if refused := b.text("#error-text"); !strings.Contains(refused, "needs the dashboard's token") {
+		t.Errorf("a replay without the token: %q", refused)
+	}
+	// Signed in, the record is replayed and its task succeeds.
+	fixed.Store(true)
+	b.do("replay", chromedp.Navigate(web.URL+"/login?next="+strings.TrimPrefix(recordURL, web.URL)),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), click("#sign-in"), visible("#replay"),
+		click("#replay"), visible("#flash"))
+	if flash := b.text("#flash"); !strings.Contains(flash, "replayed") {
+		t.Errorf("after the replay: %q", flash)
+	}
+	tr, err := status.NewTracker(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayedID := ""
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		n := 0
+		for _, id := range ids {
+			st, err := tr.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			if st.State == status.Done {
+				n++
+				replayedID = id
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("want the replayed task done and the others dead-lettered, %d done", n)
+		}
+		return nil
+	})
+
+	// The task is found by ID from the header's box.
+	b.do("task lookup", chromedp.Navigate(web.URL+"/"), chromedp.SendKeys(chromedp.CSS("header input[name=id]"), replayedID+"\r"),
+		visible("#state"), shot(shots, "task"))
+	if state := b.text("#state"); state != "done" {
+		t.Errorf("task %s: state %q, want done", replayedID, state)
+	}
+
+	// A worker process killed leaves the workers page once its entry's
+	// TTL has passed.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workerEnv+"="+srv.ClientURL())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	listed := fmt.Sprintf(`[...document.querySelectorAll("#workers tbody tr")].some(tr => tr.cells[2]?.textContent === "%d")`, cmd.Process.Pid)
+	b.do("workers page before the kill", chromedp.Navigate(web.URL+"/workers"), poll(listed), shot(shots, "workers"))
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// Its entry lives a second past its last write; the page refreshes
+	// every 2 s.
+	b.do("the killed worker leaves the page", chromedp.Poll[chromedp.Void]("!"+listed, chromedp.WithPollingTimeout(8*time.Second)))
+	t.Logf("the killed worker left the page %v after the kill", time.Since(killed).Round(10*time.Millisecond))
+
+	// Signed out, an action is refused again.
+	b.do("purge signed out", chromedp.Navigate(web.URL+"/dlq"), click("#logout"), visible("#login"),
+		chromedp.Navigate(web.URL+"/dlq"), click("#purge-all"), visible("#error-text"))
+	if msg := b.text("#error-text"); !strings.Contains(msg, "needs the dashboard's token") {
+		t.Errorf("a purge signed out: %q", msg)
+	}
+	if n, err := dlqCount(ctx, js); err != nil || n != 2 {
+		t.Errorf("dead letters left: %d %v, want the 2 not replayed", n, err)
+	}
+}

@@ -1,0 +1,49 @@
+// Package dashboard is jetq's web dashboard: an [http.Handler] to mount in
+// a server of your own, which `jetq dashboard` also serves.
+//
+//	d, err := dashboard.New(js, dashboard.WithBasePath("/jetq"))
+//	...
+//	mux.Handle("/jetq/", d)
+//
+// Its pages read the server's own state on every request — the work
+// stream's consumers, the dead-letter stream, the status, schedule and
+// presence buckets — never an event stream that could miss something, so
+// what they show after a restart of the dashboard is what is there:
+//
+//   - Overview (/): per queue and task type, pending, running, retrying,
+//     in flight, redelivered, dead-lettered, scheduled, the age of the
+//     oldest pending task, live workers and whether the consumer is
+//     paused, refreshed every 2 s without a reload; and a chart of the
+//     tasks processed, failed and dead-lettered per second over the last
+//     five minutes.
+//   - Task (/tasks?id=...): a task by ID: its status record (state,
+//     attempts, progress, last error, times), its dead-letter records and
+//     its schedule.
+//   - Dead letters (/dlq): filtered by task, queue, reason and time,
+//     newest first, paged by sequence so that a page costs the same with
+//     a hundred records or a hundred thousand; a record's page
+//     (/dlq/{seq}) shows its payload pretty-printed and its headers.
+//     Replay or delete one record, or replay or purge every record a
+//     filter selects after a confirmation page that says how many.
+//   - Workers (/workers): every live worker process with host, pid, task
+//     types, concurrency, in flight, tasks done and failed, start and last
+//     report, from the entries workers keep in JETQ_WORKERS (see package
+//     queues). A worker that dies leaves the page when its entry expires.
+//   - Scheduled (/scheduled): delayed tasks and periodic declarations.
+//   - /metrics: the Prometheus metrics of package metrics.
+//   - /api/overview and /api/workers: the JSON the pages refresh from.
+//
+// # Safety
+//
+// Reading is all a dashboard does unless [WithActions] is given: replay,
+// delete and purge are then allowed to a browser that signed in with the
+// token (a cookie holding a keyed hash of it), or to a request with the
+// header "Authorization: Bearer <token>"; every other POST is refused with
+// 403. Every POST is checked by [http.CrossOriginProtection], so another
+// site cannot make a signed-in browser act. [WithHidePayloads] keeps task
+// payloads off every page, for deployments where they hold personal data.
+// `jetq dashboard` listens on 127.0.0.1:8080 unless told otherwise.
+//
+// The templates, script and style sheet are embedded: the dashboard needs
+// no build step and loads nothing from the internet.
+package dashboard

@@ -1,0 +1,141 @@
+// jetq dashboard: refreshes the overview and the workers page every 2 s,
+// draws the overview's chart, and asks before a delete.
+"use strict";
+(function () {
+  const base = document.body.dataset.base || "";
+  const page = document.body.dataset.page;
+  const every = 2000;
+
+  // age writes a duration in nanoseconds as the server does: 42s, 3m12s, 5h3m, 2d4h.
+  function age(ns) {
+    const s = Math.floor(ns / 1e9);
+    if (s <= 0) return "-";
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60) + "s";
+    if (s < 48 * 3600) return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m";
+    return Math.floor(s / 86400) + "d" + Math.floor((s % 86400) / 3600) + "h";
+  }
+  function when(t) {
+    if (!t || t.startsWith("0001-")) return "-";
+    return new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  }
+  function cell(tr, text, field) {
+    const td = tr.insertCell();
+    td.textContent = text;
+    if (field) td.dataset.f = field;
+    return td;
+  }
+  function empty(tbody, cols, text) {
+    const tr = tbody.insertRow();
+    tr.className = "empty";
+    const td = cell(tr, text);
+    td.colSpan = cols;
+  }
+  function setText(id, v) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = v;
+  }
+
+  function showOverview(o) {
+    setText("total-pending", o.totals.pending);
+    setText("total-inflight", o.totals.in_flight);
+    setText("total-dlq", o.totals.dead_lettered);
+    setText("total-workers", o.workers);
+    setText("updated", when(o.at));
+    const tbody = document.querySelector("#queues tbody");
+    tbody.replaceChildren();
+    if (o.queues.length === 0) empty(tbody, 12, "No task types yet: nothing was enqueued with this prefix.");
+    for (const q of o.queues) {
+      const tr = tbody.insertRow();
+      tr.dataset.key = q.queue + "/" + q.task;
+      cell(tr, q.queue);
+      cell(tr, q.task);
+      for (const f of ["pending", "running", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
+      const dl = cell(tr, "", "dead_lettered");
+      if (q.dead_lettered > 0) {
+        const a = document.createElement("a");
+        a.href = base + "/dlq?" + new URLSearchParams({ queue: q.queue, task: q.task });
+        a.textContent = q.dead_lettered;
+        dl.append(a);
+      } else dl.textContent = "0";
+      cell(tr, q.scheduled, "scheduled");
+      cell(tr, age(q.oldest_pending_age), "oldest_pending_age");
+      cell(tr, q.workers, "workers");
+      cell(tr, q.paused ? (q.paused_until ? "until " + when(q.paused_until) : "yes") : "-", "paused");
+    }
+    drawChart(o.rates || []);
+  }
+
+  function drawChart(rates) {
+    const c = document.getElementById("chart");
+    if (!c) return;
+    const g = c.getContext("2d");
+    const w = c.width, h = c.height, pad = 28;
+    g.clearRect(0, 0, w, h);
+    const now = Date.now(), span = 5 * 60 * 1000;
+    let top = 1;
+    for (const r of rates) top = Math.max(top, r.processed, r.failed, r.dead_lettered);
+    g.strokeStyle = "#e3e6ea";
+    g.fillStyle = "#6b7480";
+    g.font = "11px system-ui, sans-serif";
+    for (let i = 0; i <= 2; i++) {
+      const y = h - pad - ((h - 2 * pad) * i) / 2;
+      g.beginPath(); g.moveTo(pad, y); g.lineTo(w - 4, y); g.stroke();
+      g.fillText(((top * i) / 2).toFixed(top < 10 ? 1 : 0), 2, y - 2);
+    }
+    g.fillText("-5m", pad, h - 8);
+    g.fillText("now", w - 28, h - 8);
+    const x = (t) => pad + ((w - pad - 4) * (1 - (now - new Date(t).getTime()) / span));
+    const y = (v) => h - pad - ((h - 2 * pad) * v) / top;
+    for (const [field, color] of [["processed", "#2563eb"], ["failed", "#c2410c"], ["dead_lettered", "#7c3aed"]]) {
+      g.strokeStyle = color;
+      g.lineWidth = 2;
+      g.beginPath();
+      rates.forEach((r, i) => (i ? g.lineTo(x(r.at), y(r[field])) : g.moveTo(x(r.at), y(r[field]))));
+      g.stroke();
+      g.fillStyle = color;
+      for (const r of rates) g.fillRect(x(r.at) - 2, y(r[field]) - 2, 4, 4);
+    }
+    const last = rates[rates.length - 1];
+    if (last) setText("rates", "now: " + last.processed.toFixed(1) + " processed/s, " + last.failed.toFixed(1) + " failed/s, " + last.dead_lettered.toFixed(1) + " dead-lettered/s");
+  }
+
+  function showWorkers(ws) {
+    const tbody = document.querySelector("#workers tbody");
+    tbody.replaceChildren();
+    if (ws.length === 0) empty(tbody, 10, "No live workers.");
+    for (const w of ws) {
+      const tr = tbody.insertRow();
+      tr.dataset.id = w.id;
+      cell(tr, w.id);
+      cell(tr, w.host);
+      cell(tr, w.pid);
+      cell(tr, (w.tasks || []).map((t) => t.queue + "/" + t.task).join(", "));
+      cell(tr, w.concurrency);
+      cell(tr, w.in_flight);
+      cell(tr, w.succeeded);
+      cell(tr, w.failed);
+      cell(tr, when(w.started_at));
+      cell(tr, age((Date.now() - new Date(w.last_seen).getTime()) * 1e6) + " ago");
+    }
+  }
+
+  function poll(path, show) {
+    const tick = () =>
+      fetch(base + path, { headers: { Accept: "application/json" } })
+        .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+        .then(show)
+        .catch(() => {})
+        .finally(() => setTimeout(tick, every));
+    tick();
+  }
+
+  if (page === "overview") poll("/api/overview", showOverview);
+  if (page === "workers") poll("/api/workers", showWorkers);
+
+  for (const f of document.querySelectorAll("form[data-confirm]")) {
+    f.addEventListener("submit", (e) => {
+      if (!confirm(f.dataset.confirm)) e.preventDefault();
+    });
+  }
+})();
