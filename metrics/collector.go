@@ -1,0 +1,151 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jetq/jetq/queues"
+)
+
+// The gauges of one task type, labelled queue and task.
+var (
+	labels = []string{"queue", "task"}
+
+	descPending = prometheus.NewDesc("jetq_queue_pending_tasks",
+		"Tasks stored and not yet delivered to a worker.", labels, nil)
+	descRunning = prometheus.NewDesc("jetq_queue_running_tasks",
+		"Deliveries live workers hold and have not settled: in a handler or in a worker's prefetch.", labels, nil)
+	descWaitingToRetry = prometheus.NewDesc("jetq_queue_waiting_to_retry_tasks",
+		"Deliveries not settled that no live worker holds: waiting out a retry backoff, or of a worker that is gone.", labels, nil)
+	descInFlight = prometheus.NewDesc("jetq_queue_in_flight_tasks",
+		"Deliveries not settled (running plus waiting to retry).", labels, nil)
+	descRedelivered = prometheus.NewDesc("jetq_queue_redelivered_tasks",
+		"Deliveries not settled that were delivered more than once.", labels, nil)
+	descScheduled = prometheus.NewDesc("jetq_queue_scheduled_tasks",
+		"Delayed tasks that have not fired yet.", labels, nil)
+	descOldest = prometheus.NewDesc("jetq_queue_oldest_pending_age_seconds",
+		"How long the oldest pending task has been stored; 0 when none is pending.", labels, nil)
+	descPaused = prometheus.NewDesc("jetq_queue_paused",
+		"1 while the task type's consumer is paused, else 0.", labels, nil)
+	descWorkers = prometheus.NewDesc("jetq_queue_workers",
+		"Live worker processes serving the task type.", labels, nil)
+	descDeadLettered = prometheus.NewDesc("jetq_dlq_tasks",
+		"Dead-letter records of the task type in the dead-letter stream.", labels, nil)
+)
+
+// The health of the collector's own read of the server.
+var (
+	descUp = prometheus.NewDesc("jetq_up",
+		"1 when the last scrape read the queue statistics from the server, 0 when it failed.", nil, nil)
+	descDuration = prometheus.NewDesc("jetq_scrape_duration_seconds",
+		"How long the scrape's read of the queue statistics took.", nil, nil)
+)
+
+// Collector is a prometheus.Collector of jetq's queue statistics, read from
+// the server on every scrape. Register it with a prometheus.Registerer, or
+// use [New], which does. It is safe for concurrent use; concurrent scrapes
+// each read the server.
+//
+// A scrape that cannot read the server within the timeout ([WithTimeout])
+// reports jetq_up 0, counts jetq_scrape_errors_total, logs the error at Warn
+// and reports no per-task gauges, so the other collectors of the registry
+// (the workers' OpenTelemetry metrics) are still served.
+//
+// Two Collectors report the same metric names: to watch two prefixes from
+// one registry, register each through prometheus.WrapRegistererWith with a
+// label that tells them apart.
+type Collector struct {
+	in      *queues.Inspector
+	timeout time.Duration
+	log     *slog.Logger
+	errs    prometheus.Counter
+}
+
+// NewCollector returns a Collector reading the queues through js. It does
+// no I/O. It returns an error wrapping [ErrInvalidOption] for a nil js, a
+// bad prefix or a timeout that is not positive.
+func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	in, err := queues.New(js, queues.WithTopology(cfg.pub))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Collector{
+		in:      in,
+		timeout: cfg.timeout,
+		log:     cfg.log,
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jetq_scrape_errors_total",
+			Help: "Scrapes that could not read the queue statistics from the server.",
+		}),
+	}, nil
+}
+
+// Describe sends the descriptors of every metric the Collector reports; it
+// implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPending, descRunning, descWaitingToRetry, descInFlight,
+		descRedelivered, descScheduled, descOldest, descPaused, descWorkers, descDeadLettered,
+		descUp, descDuration} {
+		ch <- d
+	}
+	c.errs.Describe(ch)
+}
+
+// Collect reads the statistics of every task type from the server, once,
+// and sends them; it implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	// Collect has no ctx (client_golang#1538): the timeout is what bounds it.
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	start := time.Now()
+	rows, err := c.in.List(ctx)
+	ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, time.Since(start).Seconds())
+	if err != nil {
+		c.errs.Inc()
+		attrs := []slog.Attr{slog.String(keyError, err.Error())}
+		if errors.Is(err, context.DeadlineExceeded) {
+			attrs = append(attrs, slog.Duration(keyTimeout, c.timeout))
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "metrics: cannot read queue statistics", attrs...)
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+		c.errs.Collect(ch)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
+	c.errs.Collect(ch)
+	for _, r := range rows {
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, r.Queue, r.Task)
+		}
+		gauge(descPending, float64(r.Pending))
+		gauge(descRunning, float64(r.Running))
+		gauge(descWaitingToRetry, float64(r.WaitingToRetry))
+		gauge(descInFlight, float64(r.InFlight))
+		gauge(descRedelivered, float64(r.Redelivered))
+		gauge(descScheduled, float64(r.Scheduled))
+		gauge(descOldest, r.OldestPendingAge.Seconds())
+		gauge(descPaused, boolValue(r.Paused))
+		gauge(descWorkers, float64(r.Workers))
+		gauge(descDeadLettered, float64(r.DeadLettered))
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,311 @@
+package metrics_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/metrics"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
+)
+
+// TestQueueGauges builds a known workload — tasks no worker serves, tasks
+// dead-lettered, one running after a failed attempt, one waiting out an
+// hour's backoff on a paused consumer, delayed tasks — and checks every
+// gauge of a scrape over HTTP against it.
+func TestQueueGauges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+
+	unserved := tasks.Define[int]("report.render")
+	dead := tasks.Define[int]("mail.send")
+	blocking := tasks.Define[int]("job.block", fast)
+	retrying := tasks.Define[int]("job.retry", tasks.WithMaxAttempts(3))
+	later := tasks.Define[int]("job.later")
+
+	release := make(chan struct{})
+	blocked, retried := make(chan struct{}, 1), make(chan struct{}, 1)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, dead, func(context.Context, *tasks.Task[int]) error {
+		return tasks.Permanent(errors.New("mailbox gone"))
+	})
+	tasks.MustHandle(reg, blocking, func(ctx context.Context, tk *tasks.Task[int]) error {
+		if tk.Attempt == 1 {
+			return errors.New("flaky") // the second attempt is a redelivery
+		}
+		blocked <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	})
+	tasks.MustHandle(reg, retrying, func(context.Context, *tasks.Task[int]) error {
+		retried <- struct{}{}
+		return tasks.RetryAfter(time.Hour, errors.New("not yet"))
+	})
+	b.startWorker(t, reg)
+	t.Cleanup(func() { close(release) }) // before the worker stops: it waits for its handlers
+
+	enqueue := func(def *tasks.Definition[int], n int, opts ...producer.EnqueueOption) {
+		t.Helper()
+		for i := range n {
+			if _, err := producer.Enqueue(ctx, b.p, def, i, opts...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	enqueue(unserved, 3)
+	enqueue(dead, 2)
+	enqueue(blocking, 1)
+	enqueue(retrying, 1)
+	enqueue(later, 2, producer.WithDelay(time.Hour))
+	for _, ch := range []chan struct{}{blocked, retried} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a handler did not start")
+		}
+	}
+	if _, err := b.js.PauseConsumer(ctx, "JETQ_TASKS", "default:job:retry", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	type row map[string]float64
+	want := map[string]row{
+		"report.render": {"jetq_queue_pending_tasks": 3},
+		"mail.send":     {"jetq_dlq_tasks": 2, "jetq_queue_workers": 1},
+		"job.block": {"jetq_queue_running_tasks": 1, "jetq_queue_in_flight_tasks": 1,
+			"jetq_queue_redelivered_tasks": 1, "jetq_queue_workers": 1},
+		"job.retry": {"jetq_queue_waiting_to_retry_tasks": 1, "jetq_queue_in_flight_tasks": 1,
+			"jetq_queue_paused": 1, "jetq_queue_workers": 1},
+		"job.later": {"jetq_queue_scheduled_tasks": 2},
+	}
+	gauges := []string{"jetq_queue_pending_tasks", "jetq_queue_running_tasks", "jetq_queue_waiting_to_retry_tasks",
+		"jetq_queue_in_flight_tasks", "jetq_queue_redelivered_tasks", "jetq_queue_scheduled_tasks",
+		"jetq_queue_paused", "jetq_queue_workers", "jetq_dlq_tasks"}
+	s := b.waitScrape(t, func(s scrape) error {
+		var errs []error
+		for task, r := range want {
+			for _, g := range gauges {
+				got, ok := s.value(g, map[string]string{"queue": "default", "task": task})
+				if !ok || got != r[g] {
+					errs = append(errs, fmt.Errorf("%s{task=%q}: got %v (present %v), want %v", g, task, got, ok, r[g]))
+				}
+			}
+		}
+		return errors.Join(errs...)
+	})
+
+	for task, r := range want {
+		age, _ := s.value("jetq_queue_oldest_pending_age_seconds", map[string]string{"queue": "default", "task": task})
+		if pending := r["jetq_queue_pending_tasks"] > 0; pending && (age <= 0 || age > 60) || !pending && age != 0 {
+			t.Errorf("jetq_queue_oldest_pending_age_seconds{task=%q}: got %v, want a moment with tasks pending, else 0", task, age)
+		}
+	}
+	for _, g := range append(gauges, "jetq_queue_oldest_pending_age_seconds") {
+		if got, want := len(s[g].GetMetric()), len(want); got != want {
+			t.Errorf("%s: got %d series, want one per task type, %d", g, got, want)
+		}
+		if got := s[g].GetType(); got != dto.MetricType_GAUGE {
+			t.Errorf("%s: type %v, want gauge", g, got)
+		}
+	}
+	if up, _ := s.value("jetq_up", nil); up != 1 {
+		t.Errorf("jetq_up: got %v, want 1", up)
+	}
+	if errs, ok := s.value("jetq_scrape_errors_total", nil); !ok || errs != 0 {
+		t.Errorf("jetq_scrape_errors_total: got %v (present %v), want 0", errs, ok)
+	}
+	if _, ok := s.value("jetq_scrape_duration_seconds", nil); !ok {
+		t.Error("jetq_scrape_duration_seconds missing")
+	}
+
+	// The collector's own names follow the Prometheus conventions.
+	var own []*dto.MetricFamily
+	for _, name := range s.names() {
+		if strings.HasPrefix(name, "jetq_queue_") || strings.HasPrefix(name, "jetq_dlq_") ||
+			strings.HasPrefix(name, "jetq_up") || strings.HasPrefix(name, "jetq_scrape_") {
+			own = append(own, s[name])
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(own).Lint()
+	if err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", problems, err)
+	}
+}
+
+// stalled is a server that never answers: every request waits for its
+// context to end.
+type stalled struct{ jetstream.JetStream }
+
+func (stalled) Stream(ctx context.Context, _ string) (jetstream.Stream, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// syncBuffer collects log output written from the handler's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestScrapeFailure checks that a scrape that cannot read the server
+// answers, says so in jetq_up and jetq_scrape_errors_total, logs why, and
+// still serves the other collectors.
+func TestScrapeFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		js      func(t *testing.T) jetstream.JetStream
+		wantLog string
+	}{
+		{"connection closed", func(t *testing.T) jetstream.JetStream {
+			nc, js := embeddedtest.Connect(t, embeddedtest.Server(t))
+			nc.Close()
+			return js
+		}, "connection closed"},
+		{"server does not answer", func(*testing.T) jetstream.JetStream { return stalled{} }, "timeout=100ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			m, err := metrics.New(tc.js(t), metrics.WithTimeout(100*time.Millisecond),
+				metrics.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			web := httptest.NewServer(m.Handler())
+			t.Cleanup(web.Close)
+			for i := 1; i <= 2; i++ {
+				s, err := get(web, "/") // fails unless 200
+				if err != nil {
+					t.Fatal(err)
+				}
+				if up, ok := s.value("jetq_up", nil); !ok || up != 0 {
+					t.Errorf("scrape %d: jetq_up got %v (present %v), want 0", i, up, ok)
+				}
+				if got, _ := s.value("jetq_scrape_errors_total", nil); got != float64(i) {
+					t.Errorf("scrape %d: jetq_scrape_errors_total got %v, want %d", i, got, i)
+				}
+				if _, ok := s["jetq_queue_pending_tasks"]; ok {
+					t.Errorf("scrape %d: queue gauges reported without a read of the server", i)
+				}
+				if _, ok := s["go_goroutines"]; !ok {
+					t.Errorf("scrape %d: the Go collector is not served: %v", i, s.names())
+				}
+			}
+			if got := logs.String(); !strings.Contains(got, "level=WARN") ||
+				!strings.Contains(got, "metrics: cannot read queue statistics") || !strings.Contains(got, tc.wantLog) {
+				t.Errorf("log: got %q, want a warning with %q", got, tc.wantLog)
+			}
+		})
+	}
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	js := stalled{}
+	for _, tc := range []struct {
+		name string
+		js   jetstream.JetStream
+		opts []metrics.Option
+	}{
+		{"nil js", nil, nil},
+		{"bad prefix", js, []metrics.Option{metrics.WithPrefix("Bad Prefix")}},
+		{"bad topology", js, []metrics.Option{metrics.WithTopology(topology.Topology{Replicas: 9})}},
+		{"zero timeout", js, []metrics.Option{metrics.WithTimeout(0)}},
+		{"negative timeout", js, []metrics.Option{metrics.WithTimeout(-time.Second)}},
+	} {
+		if _, err := metrics.NewCollector(tc.js, tc.opts...); !errors.Is(err, metrics.ErrInvalidOption) {
+			t.Errorf("NewCollector, %s: got %v, want ErrInvalidOption", tc.name, err)
+		}
+		if _, err := metrics.New(tc.js, tc.opts...); !errors.Is(err, metrics.ErrInvalidOption) {
+			t.Errorf("New, %s: got %v, want ErrInvalidOption", tc.name, err)
+		}
+	}
+	if _, err := metrics.New(js, metrics.WithPrefix("other"), metrics.WithTimeout(time.Second)); err != nil {
+		t.Errorf("New with valid options: %v", err)
+	}
+}
+
+// TestPrefix reads the queues of a deployment with its own prefix.
+func TestPrefix(t *testing.T) {
+	t.Parallel()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithPrefix("billing"), producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	if _, err := producer.Enqueue(context.Background(), p, tasks.Define[int]("invoice.send"), 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prefix string
+		want   int // series of jetq_queue_pending_tasks
+	}{{"billing", 1}, {"jetq", 0}} {
+		m, err := metrics.New(js, metrics.WithPrefix(tc.prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		web := httptest.NewServer(m.Handler())
+		s, err := get(web, "/")
+		web.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(s["jetq_queue_pending_tasks"].GetMetric()); got != tc.want {
+			t.Errorf("prefix %q: got %d series, want %d", tc.prefix, got, tc.want)
+		}
+		if up, _ := s.value("jetq_up", nil); up != 1 {
+			t.Errorf("prefix %q: jetq_up got %v, want 1", tc.prefix, up)
+		}
+	}
+}
+
+// TestHandlerNegotiates serves the protobuf format to a scraper that asks.
+func TestHandlerNegotiates(t *testing.T) {
+	t.Parallel()
+	m, err := metrics.New(stalled{}, metrics.WithTimeout(time.Millisecond), metrics.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	m.Handler().ServeHTTP(rec, req)
+	if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || !strings.HasPrefix(ct, "application/vnd.google.protobuf") {
+		t.Errorf("got %d %q, want 200 and protobuf", rec.Code, ct)
+	}
+}

@@ -1,0 +1,73 @@
+package metrics
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
+)
+
+// DefaultTimeout bounds one read of the server by a [Collector]: half of
+// Prometheus's default scrape_timeout (10 s), so a server that does not
+// answer reaches Prometheus as jetq_up 0 rather than as a failed scrape.
+const DefaultTimeout = 5 * time.Second
+
+// Option configures a [Collector] or a [Metrics]; pass options to
+// [NewCollector] or [New], which validate them.
+type Option func(*config)
+
+type config struct {
+	pub     topology.Topology
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+// WithTopology sets the prefix the streams' names derive from, from the
+// [topology.Topology] given to every producer and worker of the deployment.
+// Only its Prefix matters: a Collector creates nothing. WithPrefix sets the
+// same field; options apply in order. Default: the zero Topology.
+func WithTopology(t topology.Topology) Option {
+	return func(c *config) { c.pub = t }
+}
+
+// WithPrefix sets the prefix every stream and subject name derives from. It
+// must match the producers' and workers' prefix. Default "jetq"; a prefix is
+// one lower-case token of at most 32 bytes starting with a letter.
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.pub.Prefix = prefix }
+}
+
+// WithTimeout bounds each scrape's read of the server to d; a read that
+// takes longer is abandoned and the scrape reports jetq_up 0. Keep it below
+// Prometheus's scrape_timeout. Default [DefaultTimeout]; d must be positive.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
+}
+
+// WithLogger makes a Collector log with l: a Warn line with the error for
+// each scrape that could not read the server, and an Error line when
+// [Metrics.Handler] cannot gather the registry. Default slog.Default(); nil
+// keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{timeout: DefaultTimeout, log: slog.Default()}
+	for _, opt := range opts {
+		opt(&c)
+	}
+	if c.timeout <= 0 {
+		return c, fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidOption, c.timeout)
+	}
+	if _, err := wire.FromPublic(c.pub); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return c, nil
+}
