@@ -1,0 +1,137 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/dashboard"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
+)
+
+// Sizes of the pages benchmark: the dashboard must answer in under a
+// second with this many task types and dead-letter records.
+const (
+	benchTypes   = 200
+	benchRecords = 100_000
+)
+
+// BenchmarkPages times the overview and dead-letter pages with 200 task
+// types, each with its durable consumer and a few pending tasks, and
+// 100 000 dead-letter records spread over them:
+//
+//	go test -run '^$' -bench Pages -benchtime 20x ./dashboard/
+func BenchmarkPages(b *testing.B) {
+	ctx := context.Background()
+	js := embeddedtest.JetStream(b)
+	fill(b, ctx, js)
+	d, err := dashboard.New(js, dashboard.WithActions(token))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	b.Cleanup(srv.Close)
+	for _, bc := range []struct{ name, path string }{
+		{"overview", "/"},
+		{"api-overview", "/api/overview"},
+		{"dlq-newest", "/dlq"},
+		{"dlq-page-500", fmt.Sprintf("/dlq?after=%d", benchRecords-500*50)},
+		{"dlq-task", "/dlq?task=default/bench.t042"},
+		{"dlq-reason", "/dlq?reason=timeout"},
+		{"dlq-record", "/dlq/77777"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				resp, err := http.Get(srv.URL + bc.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("%s: %s", bc.path, resp.Status)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
+		})
+	}
+}
+
+// fill makes the task types' consumers with a worker, leaves three tasks
+// pending for each, and files the dead-letter records, one reason in ten
+// a timeout.
+func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) {
+	start := time.Now()
+	reg := tasks.NewRegistry()
+	defs := make([]*tasks.Definition[int], benchTypes)
+	for i := range defs {
+		defs[i] = tasks.Define[int](fmt.Sprintf("bench.t%03d", i))
+		tasks.MustHandle(reg, defs[i], func(context.Context, *tasks.Task[int]) error { return nil })
+	}
+	w, err := consumer.New(js, reg, consumer.WithLogger(quiet()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	for {
+		s, err := js.Stream(ctx, "JETQ_TASKS")
+		if err == nil {
+			info, err := s.Info(ctx)
+			if err == nil && info.State.Consumers >= benchTypes {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	<-done
+	topo, err := wire.FromPublic(topology.Topology{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, def := range defs {
+		for range 3 {
+			if _, err := js.PublishAsync(topo.Names.TaskSubject(def.Spec().Queue, def.Spec().Name), []byte(fmt.Sprint(i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	now := time.Now()
+	for i := range benchRecords {
+		spec := defs[i%benchTypes].Spec()
+		reason := tasks.ReasonMaxAttempts
+		if i%10 == 0 {
+			reason = tasks.ReasonTimeout
+		}
+		h := nats.Header{wire.HeaderTask: {spec.Name}, wire.HeaderQueue: {spec.Queue}}
+		f := wire.Failure{Reason: reason, Error: "upstream: connection refused", Stream: "JETQ_TASKS", Seq: uint64(i + 1),
+			Subject: topo.Names.TaskSubject(spec.Queue, spec.Name), StoredAt: now, Deliveries: 25, At: now}
+		rec := wire.DeadLetter(topo.Names, spec.Queue, spec.Name, h, []byte(`{"invoice":12345,"to":"ada@example.com"}`), f, wire.Limits{})
+		if _, err := js.PublishMsgAsync(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("records not stored within a minute")
+	}
+	b.Logf("%d task types, %d pending tasks and %d dead-letter records made in %v",
+		benchTypes, 3*benchTypes, benchRecords, time.Since(start).Round(time.Millisecond))
+}
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
