@@ -20,6 +20,7 @@ import (
 
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
@@ -78,8 +79,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // WithTimeout bounds the server requests behind one page. Default 10 s.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
-// WithMetrics serves h at /metrics, such as the Handler of a
-// metrics.Metrics built on the same connection. Default: no /metrics.
+// WithMetrics serves h at /metrics instead of the dashboard's own
+// metrics.Metrics, such as the Handler of one whose MeterProvider the
+// process's workers record to. Default: the Handler of a metrics.New on
+// the dashboard's connection and topology.
 func WithMetrics(h http.Handler) Option { return func(c *config) { c.metrics = h } }
 
 // minTokenLen is the shortest action token accepted.
@@ -143,6 +146,13 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 	if d.schedules, err = schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}
+	if d.cfg.metrics == nil {
+		m, err := metrics.New(js, metrics.WithTopology(cfg.pub), metrics.WithLogger(cfg.log))
+		if err != nil {
+			return nil, err
+		}
+		d.cfg.metrics = m.Handler()
+	}
 	if cfg.actions {
 		mac := hmac.New(sha256.New, []byte(cfg.token))
 		mac.Write([]byte("jetq dashboard session"))
@@ -174,9 +184,7 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /login", d.loginForm)
 	m.HandleFunc("POST /login", d.login)
 	m.HandleFunc("POST /logout", d.logout)
-	if d.cfg.metrics != nil {
-		m.Handle("GET /metrics", d.cfg.metrics)
-	}
+	m.Handle("GET /metrics", d.cfg.metrics)
 	d.mux = m
 	var h http.Handler = m
 	if d.cfg.base != "" {

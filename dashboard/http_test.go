@@ -182,6 +182,10 @@ func TestReadOnlyAndHiddenPayloads(t *testing.T) {
 	if code, body := c.get("/jetq/dlq/1"); code != http.StatusOK || !strings.Contains(body, "Payloads are hidden") {
 		t.Errorf("record page: %d %s", code, body)
 	}
+	if code, body := c.get("/jetq/metrics"); code != http.StatusOK ||
+		!strings.Contains(body, `jetq_dlq_tasks{queue="default",task="secret.fail"} 1`) {
+		t.Errorf("/metrics: %d %s", code, body)
+	}
 	if code, body := c.get("/jetq/dlq?since=yesterday"); code != http.StatusBadRequest || !strings.Contains(body, "since must be a time") {
 		t.Errorf("a bad filter: %d %s", code, body)
 	}
