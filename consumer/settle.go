@@ -209,7 +209,7 @@ func (w *Worker) recordFiler(ctx context.Context, j *job, o tasks.Outcome) func(
 	cancel()
 	renv := &tasks.Envelope{
 		ID: rec.Header.Get(wire.HeaderMsgID), Name: spec.Name, Queue: spec.Queue, Subject: rec.Subject,
-		EnqueuedAt: f.At, Header: tasks.Header(rec.Header), Body: rec.Data,
+		EnqueuedAt: f.At, Header: tasks.Header(rec.Header), Body: rec.Data, Server: env.Server,
 		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, Outcome: o,
 	}
 	publish := func(ctx context.Context, batch []*tasks.Envelope) []error {

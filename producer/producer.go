@@ -82,7 +82,15 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		// While the pending publishes are at nats.go's limit, wait for room.
 		pubOpts: []jetstream.PublishOpt{jetstream.WithStallWait(cfg.ackTimeout)},
 	}
-	p.enqueue = tasks.ChainEnqueue(p.publish, cfg.middleware...)
+	enqueue, nc := tasks.ChainEnqueue(p.publish, cfg.middleware...), js.Conn()
+	p.enqueue = func(ctx context.Context, batch []*tasks.Envelope) []error {
+		// The middleware see which server the tasks go to: server.address in traces.
+		server := nc.ConnectedAddr()
+		for _, env := range batch {
+			env.Server = server
+		}
+		return enqueue(ctx, batch)
+	}
 	return p, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,6 +246,9 @@ func TestSetup(t *testing.T) {
 	}
 	// No options: the middlewares use the globals Setup installed.
 	runOne(t, "setup.task", tracing.Producer(), tracing.Consumer())
+	if err := otel.GetTracerProvider().(*sdktrace.TracerProvider).ForceFlush(ctx); err != nil {
+		t.Fatalf("ForceFlush with the collector up: %v", err)
+	}
 	if err := shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +285,68 @@ func TestSetup(t *testing.T) {
 		if !got[name] {
 			t.Errorf("metric %s not exported; got %v", name, got)
 		}
+	}
+}
+
+// TestShutdownReportsFailedExports cannot run in parallel: it sets
+// environment variables and the otel globals.
+func TestShutdownReportsFailedExports(t *testing.T) {
+	// A port nothing listens on: every export is refused at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+down)
+	t.Cleanup(func() {
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	ctx := context.Background()
+	shutdown, err := telemetry.Setup(ctx, "jetq-collector-down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracer := otel.Tracer("test")
+	spans := func(n int) {
+		for range n {
+			_, span := tracer.Start(ctx, "work")
+			span.End()
+		}
+	}
+	counter, err := otel.Meter("test").Int64Counter("test.work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Add(ctx, 1)
+
+	spans(3)
+	err = otel.GetTracerProvider().(*sdktrace.TracerProvider).ForceFlush(ctx)
+	if err == nil {
+		t.Fatal("ForceFlush with the collector down: nil error")
+	}
+	for _, want := range []string{"1 of 1 span export failed, losing 3 spans", down} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("ForceFlush: %q does not say %q", err, want)
+		}
+	}
+
+	spans(2)
+	err = shutdown(ctx)
+	if err == nil {
+		t.Fatal("shutdown with the collector down: nil error")
+	}
+	// The spans ForceFlush reported are not reported again.
+	for _, want := range []string{"telemetry: shutdown: ", "1 of 1 span export failed, losing 2 spans",
+		"1 of 1 metric export failed", down + "/v1/traces", down + "/v1/metrics"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("shutdown: %q does not say %q", err, want)
+		}
+	}
+	if again := shutdown(ctx); again == nil || again.Error() != err.Error() {
+		t.Errorf("second shutdown: %v, want the first one's error", again)
 	}
 }
 

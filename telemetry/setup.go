@@ -87,14 +87,19 @@ func WithSampler(s sdktrace.Sampler) Option {
 // propagator as the globals, replacing what was there.
 //
 // Setup does no network I/O: an unreachable collector shows up later, as
-// export errors reported to otel.Handle or returned by shutdown. It returns
-// an error, and installs nothing, only when a variable above has a value it
-// does not take, or an exporter or the resource cannot be built from the
-// configuration.
+// export errors, which the SDK passes to otel.Handle as they happen and
+// Setup keeps count of. It returns an error, and installs nothing, only
+// when a variable above has a value it does not take, or an exporter or the
+// resource cannot be built from the configuration.
 //
 // shutdown flushes what is buffered and stops both exporters, within its
-// ctx; call it before the process exits. It returns the errors of both, and
-// the same result when called again.
+// ctx; call it before the process exits. It returns their errors, and an
+// error for each signal of which an export failed, with how many did, how
+// many spans were lost and the last failure's error, so that a collector
+// that was down is not reported as success. It returns the same result when
+// called again. The tracer provider's ForceFlush reports the span export
+// failures since its previous call the same way, and shutdown then does not
+// report them again.
 func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown func(context.Context) error, err error) {
 	var cfg config
 	for _, opt := range opts {
@@ -147,8 +152,9 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 	}
 
 	var (
-		tp *sdktrace.TracerProvider
-		mp *sdkmetric.MeterProvider
+		tp                   *sdktrace.TracerProvider
+		mp                   *sdkmetric.MeterProvider
+		spanErrs, metricErrs *exportErrors
 	)
 	if tracesOn {
 		var exp *otlptrace.Exporter
@@ -160,7 +166,12 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
 		}
-		tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
+		spanErrs = &exportErrors{signal: "span"}
+		bsp := sdktrace.NewBatchSpanProcessor(spanExporter{exp, spanErrs})
+		tpOpts := []sdktrace.TracerProviderOption{
+			sdktrace.WithSpanProcessor(flushReporter{bsp, spanErrs}),
+			sdktrace.WithResource(res),
+		}
 		if cfg.sampler != nil {
 			tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.sampler))
 		}
@@ -179,7 +190,9 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 			}
 			return nil, fmt.Errorf("telemetry: metric exporter: %w", err)
 		}
-		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res))
+		metricErrs = &exportErrors{signal: "metric"}
+		reader := sdkmetric.NewPeriodicReader(metricExporter{exp, metricErrs})
+		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
 	}
 	if tp != nil {
 		otel.SetTracerProvider(tp)
@@ -198,10 +211,10 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (shutdown fu
 			// Spans first: ending them may still record metrics.
 			var errs []error
 			if tp != nil {
-				errs = append(errs, tp.Shutdown(ctx))
+				errs = append(errs, spanErrs.report(tp.Shutdown(ctx)))
 			}
 			if mp != nil {
-				errs = append(errs, mp.Shutdown(ctx))
+				errs = append(errs, metricErrs.report(mp.Shutdown(ctx)))
 			}
 			if err := errors.Join(errs...); err != nil {
 				result = fmt.Errorf("telemetry: shutdown: %w", err)

@@ -3,6 +3,8 @@ package tracing
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -34,6 +36,21 @@ const (
 
 // systemNATS is messaging.system: semconv v1.43.0 has no constant for NATS.
 var systemNATS = semconv.MessagingSystemKey.String("nats")
+
+// appendServer appends to attrs the server.address and server.port of addr,
+// the host:port of the NATS server in tasks.Envelope.Server; nothing when
+// addr is empty or not host:port.
+func appendServer(attrs []attribute.KeyValue, addr string) []attribute.KeyValue {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return attrs
+	}
+	attrs = append(attrs, semconv.ServerAddress(host))
+	if p, err := strconv.Atoi(port); err == nil {
+		attrs = append(attrs, semconv.ServerPort(p))
+	}
+	return attrs
+}
 
 // Operation names, which for NATS are the operation types.
 const (

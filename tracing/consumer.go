@@ -23,12 +23,16 @@ import (
 // Each delivery gets a "process <subject>" span of kind CONSUMER covering the
 // handler and the settlement. By default it is the child of the producer's
 // span found in the task's header, so enqueue, every attempt and the
-// dead-lettering form one trace; it also links to that span, and to the
-// span of the worker's own ctx if there is one, as the messaging conventions
-// ask of a process span parented on the creation context. [WithLinkOnly]
-// makes it the child of the worker's ctx instead, linked to the producer's
-// span; so does [ReplayHeader] in the header. Baggage from the header is
-// put in the handler's ctx either way.
+// dead-lettering form one trace. If the worker's ctx holds a span, the
+// process span links to it, as the messaging conventions ask of a process
+// span parented on the creation context. Unlike the conventions' opt-in
+// structure, it does not link to its parent as well: Jaeger makes a parent
+// that is also linked a FOLLOWS_FROM reference, and tools that look for
+// CHILD_OF then show every attempt as a root. [WithLinkOnly] makes it the
+// child of the worker's ctx instead, linked to the producer's span; so does
+// [ReplayHeader] in the header. Baggage from the header is put in the
+// handler's ctx either way. The span has the server.address and server.port
+// of the NATS server the task came from (tasks.Envelope.Server).
 //
 // The span is in the ctx the handler and the settlement run under, so spans
 // the handler starts from its ctx nest under it. When next returns, the span
@@ -72,24 +76,31 @@ type processor struct {
 	starts   spanStarts
 }
 
-// spanStart is what every span of one kind about one subject starts with,
-// worked out once: a worker or a producer sees one subject per task type.
+// spanStart is what every span of one kind about one subject and server
+// starts with, worked out once: a worker or a producer sees one subject per
+// task type, and one server per node of the cluster.
 type spanStart struct {
 	name string
 	opts []trace.SpanStartOption
 }
 
-// spanStarts holds the spanStart of each subject, made by the first task
-// of the subject.
+// startKey is what a spanStart depends on: a subject, and a server's
+// host:port.
+type startKey struct{ subject, server string }
+
+// spanStarts holds the spanStart of each subject and server, made by the
+// first task of the pair.
 type spanStarts struct{ m sync.Map }
 
-// get returns the spanStart of subject, making it with build the first time.
-func (c *spanStarts) get(subject string, build func() *spanStart) *spanStart {
-	if s, ok := c.m.Load(subject); ok {
+// get returns the spanStart of env's subject and server, making it with
+// build the first time.
+func (c *spanStarts) get(env *tasks.Envelope, build func() *spanStart) *spanStart {
+	k := startKey{env.Subject, env.Server}
+	if s, ok := c.m.Load(k); ok {
 		return s.(*spanStart)
 	}
 	s := build()
-	c.m.Store(subject, s)
+	c.m.Store(k, s)
 	return s
 }
 
@@ -100,17 +111,18 @@ func isNoop(span trace.Span) bool {
 	return !span.IsRecording() && !span.SpanContext().IsValid()
 }
 
-func (m *processor) spanStart(subject string) *spanStart {
-	return m.starts.get(subject, func() *spanStart {
+func (m *processor) spanStart(env *tasks.Envelope) *spanStart {
+	return m.starts.get(env, func() *spanStart {
+		// Only the attributes the conventions mark as relevant for sampling
+		// go in at the start; the rest are set only if the span records, so
+		// a no-op provider costs little.
+		attrs := []attribute.KeyValue{systemNATS, semconv.MessagingOperationName(opProcess),
+			semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(env.Subject)}
 		return &spanStart{
-			name: opProcess + " " + subject,
+			name: opProcess + " " + env.Subject,
 			opts: []trace.SpanStartOption{
 				trace.WithSpanKind(trace.SpanKindConsumer),
-				// Only the attributes the conventions mark as relevant for
-				// sampling go in at the start; the rest are set only if the
-				// span records, so a no-op provider costs little.
-				trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opProcess),
-					semconv.MessagingOperationTypeProcess, semconv.MessagingDestinationName(subject)),
+				trace.WithAttributes(appendServer(attrs, env.Server)...),
 			},
 		}
 	})
@@ -118,7 +130,7 @@ func (m *processor) spanStart(subject string) *spanStart {
 
 func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks.Handler) error {
 	parent, links, replayOf := m.parent(ctx, env)
-	ss := m.spanStart(env.Subject)
+	ss := m.spanStart(env)
 	opts := ss.opts
 	if len(links) > 0 {
 		opts = append(slices.Clip(opts), trace.WithLinks(links...))
@@ -168,7 +180,8 @@ func (m *processor) process(ctx context.Context, env *tasks.Envelope, next tasks
 }
 
 // parent returns the ctx to start the process span from, its links, and the
-// dead-letter record a replayed task came from.
+// dead-letter record a replayed task came from. The span links only to
+// contexts that are not its parent.
 func (m *processor) parent(ctx context.Context, env *tasks.Envelope) (context.Context, []trace.Link, string) {
 	// Extract into an empty ctx: Extract leaves ctx as it is when the header
 	// has no trace context, and the worker's ctx may hold a span of its own.
@@ -181,12 +194,16 @@ func (m *processor) parent(ctx context.Context, env *tasks.Envelope) (context.Co
 	if !creation.IsValid() {
 		return ctx, nil, replayOf
 	}
-	links := []trace.Link{{SpanContext: creation}}
 	if m.linkOnly || replayOf != "" {
-		return ctx, links, replayOf
+		return ctx, []trace.Link{{SpanContext: creation}}, replayOf
 	}
-	if ambient := trace.SpanContextFromContext(ctx); ambient.IsValid() {
-		links = append(links, trace.Link{SpanContext: ambient})
+	// The child of the creation context keeps the worker's own span as a
+	// link. A link to the creation context too would make Jaeger read the
+	// parent as FOLLOWS_FROM.
+	var links []trace.Link
+	if ambient := trace.SpanContextFromContext(ctx); ambient.IsValid() &&
+		(ambient.TraceID() != creation.TraceID() || ambient.SpanID() != creation.SpanID()) {
+		links = []trace.Link{{SpanContext: ambient}}
 	}
 	return trace.ContextWithRemoteSpanContext(ctx, creation), links, ""
 }

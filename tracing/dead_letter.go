@@ -3,8 +3,8 @@ package tracing
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -15,7 +15,8 @@ import (
 // dead-letter record, for consumer.WithDeadLetterMiddleware: a
 // "send <prefix>.dlq.<queue>.<name>" span of kind PRODUCER, child of the
 // process span of the attempt that failed (see [Consumer]), with the reason
-// as jetq.dead_letter.reason and the record's stream and sequence. The
+// as jetq.dead_letter.reason, the record's stream and sequence, and the
+// server.address and server.port of the worker's NATS server. The
 // record keeps the task's own trace context, so that a replay links back to
 // the task's trace. Under a no-op tracer it costs nothing. The returned
 // middleware is safe for concurrent use.
@@ -30,19 +31,21 @@ func DeadLetter(opts ...Option) tasks.EnqueueMiddleware {
 
 func deadLetter(ctx context.Context, tracer trace.Tracer, next tasks.Enqueuer, batch []*tasks.Envelope) []error {
 	rec := batch[0]
+	attrs := make([]attribute.KeyValue, 0, 10)
+	attrs = append(attrs,
+		systemNATS,
+		semconv.MessagingOperationName(opSend),
+		semconv.MessagingOperationTypeSend,
+		semconv.MessagingDestinationName(rec.Subject),
+		// The record's Nats-Msg-Id, "<stream>:<seq>:<stored at>" (the wire format).
+		semconv.MessagingMessageID(rec.ID),
+		keyTask.String(rec.Name),
+		keyQueue.String(rec.Queue),
+		keyReason.String(string(rec.Outcome.Reason)),
+	)
 	ctx, span := tracer.Start(ctx, opSend+" "+rec.Subject,
 		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			systemNATS,
-			semconv.MessagingOperationName(opSend),
-			semconv.MessagingOperationTypeSend,
-			semconv.MessagingDestinationName(rec.Subject),
-			// The record's Nats-Msg-Id, "<stream>:<seq>:<stored at>" (the wire format).
-			semconv.MessagingMessageID(rec.ID),
-			keyTask.String(rec.Name),
-			keyQueue.String(rec.Queue),
-			keyReason.String(string(rec.Outcome.Reason)),
-		))
+		trace.WithAttributes(appendServer(attrs, rec.Server)...))
 	errs := next(ctx, batch)
 	if err := errs[0]; err != nil {
 		span.RecordError(err)

@@ -18,17 +18,18 @@
 // travels in the task's traceparent header ([HeaderCarrier] keeps the W3C keys
 // lower-case, so any NATS client can read and write them). Each attempt is a
 // "process jetq.task.<queue>.<name>" span, by default the child of the send
-// span, so a task's enqueue, retries and dead-lettering form one waterfall;
-// [WithLinkOnly] links instead. Handler spans started from the handler's ctx
-// nest under the process span, which records the settlement (jetq.outcome).
-// Spans follow the OpenTelemetry messaging conventions (semconv v1.43.0) with
-// messaging.system "nats"; jetq's own attributes are under jetq.*.
+// span and not also linked to it, so a task's enqueue, retries and
+// dead-lettering form one waterfall in Jaeger too; [WithLinkOnly] links
+// instead. Handler spans started from the handler's ctx nest under the
+// process span, which records the settlement (jetq.outcome). Spans follow the
+// OpenTelemetry messaging conventions (semconv v1.43.0) with messaging.system
+// "nats" and the server.address and server.port of the NATS server; jetq's
+// own attributes are under jetq.*.
 //
 // With [DeadLetter], a dead-lettered task gets a "send jetq.dlq.<queue>.<name>"
 // span under its last process span, timing the publish of its dead-letter
-// record. A task
-// replayed from the dead-letter stream carries [ReplayHeader]: its processing
-// starts a new trace linked to the original.
+// record. A task replayed from the dead-letter stream carries [ReplayHeader]:
+// its processing starts a new trace linked to the original.
 //
 // # Metrics
 //

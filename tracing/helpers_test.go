@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -50,10 +51,15 @@ type bundle struct {
 }
 
 // setup starts a server and a traced producer; opts go to both middlewares
-// after the bundle's providers and propagators.
+// after the bundle's providers and propagators. The server listens on
+// loopback, as a real one would on the network, so that spans have a
+// server.address: an in-process connection has none.
 func setup(t *testing.T, opts ...tracing.Option) *bundle {
 	t.Helper()
-	b := &bundle{srv: embeddedtest.Server(t), spans: tracetest.NewSpanRecorder(), metrics: sdkmetric.NewManualReader()}
+	b := &bundle{
+		srv:   embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0")),
+		spans: tracetest.NewSpanRecorder(), metrics: sdkmetric.NewManualReader(),
+	}
 	_, b.js = embeddedtest.Connect(t, b.srv)
 	b.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(b.spans))
 	b.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(b.metrics))
@@ -107,6 +113,17 @@ func runWorker(t *testing.T, w *consumer.Worker) {
 			t.Error("worker did not stop")
 		}
 	})
+}
+
+// serverAttrs are the server.address and server.port spans carry: those of
+// the bundle's server, which its connections reach on loopback.
+func (b *bundle) serverAttrs(t *testing.T) map[attribute.Key]any {
+	t.Helper()
+	u, err := url.Parse(b.srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[attribute.Key]any{"server.address": u.Hostname(), "server.port": u.Port()}
 }
 
 // tracer is the tracer the tests' own spans (requests, handlers) come from.
@@ -206,6 +223,28 @@ func hasLink(s sdktrace.ReadOnlySpan, sc trace.SpanContext) bool {
 		}
 	}
 	return false
+}
+
+// checkLinks fails the test unless s links to want and nothing else, in
+// that order.
+func checkLinks(t *testing.T, s sdktrace.ReadOnlySpan, want ...trace.SpanContext) {
+	t.Helper()
+	got := s.Links()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = got[i].SpanContext.TraceID() == want[i].TraceID() && got[i].SpanContext.SpanID() == want[i].SpanID()
+	}
+	if !ok {
+		gotIDs := make([]string, len(got))
+		for i, l := range got {
+			gotIDs[i] = l.SpanContext.SpanID().String()
+		}
+		wantIDs := make([]string, len(want))
+		for i, sc := range want {
+			wantIDs[i] = sc.SpanID().String()
+		}
+		t.Errorf("span %q: links to spans %v, want %v", s.Name(), gotIDs, wantIDs)
+	}
 }
 
 // checkParent fails the test unless child's parent is parent.

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/tracing"
@@ -200,6 +201,130 @@ func TestConsumerRecordsOutcomes(t *testing.T) {
 			}
 			if got, want := total(rm, "jetq.task.dead_lettered"), float64(tc.deadSpans); got != want {
 				t.Errorf("dead-lettered: got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// spanContext makes the context of a span that is not recorded here: a
+// producer's or a worker's elsewhere.
+func spanContext(t *testing.T, seed byte) trace.SpanContext {
+	t.Helper()
+	traceID, err := trace.TraceIDFromHex(fixedHex(16, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spanID, err := trace.SpanIDFromHex(fixedHex(8, seed+0x40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true})
+}
+
+// A process span links only to what is not its parent: Jaeger turns a link
+// to the parent into a FOLLOWS_FROM reference, and the attempt then shows as
+// a root.
+func TestProcessSpanLinksOnlyWhatIsNotItsParent(t *testing.T) {
+	t.Parallel()
+	creation, ambient := spanContext(t, 0x10), spanContext(t, 0x20)
+	none := trace.SpanContext{}
+	for _, tc := range []struct {
+		name       string
+		linkOnly   bool
+		replay     bool
+		ambient    bool
+		wantParent trace.SpanContext
+		wantLinks  []trace.SpanContext
+	}{
+		{name: "child", wantParent: creation},
+		{name: "child inside an ambient span", ambient: true, wantParent: creation, wantLinks: []trace.SpanContext{ambient}},
+		{name: "link only", linkOnly: true, wantParent: none, wantLinks: []trace.SpanContext{creation}},
+		{name: "link only inside an ambient span", linkOnly: true, ambient: true, wantParent: ambient, wantLinks: []trace.SpanContext{creation}},
+		{name: "replay", replay: true, wantParent: none, wantLinks: []trace.SpanContext{creation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			u := newUnit(t)
+			opts := u.opts
+			if tc.linkOnly {
+				opts = append(opts[:len(opts):len(opts)], tracing.WithLinkOnly())
+			}
+			h := tracing.Consumer(opts...)(func(context.Context, *tasks.Envelope) error { return nil })
+			env := envelope("t-1")
+			env.Header.Set("traceparent", "00-"+creation.TraceID().String()+"-"+creation.SpanID().String()+"-01")
+			if tc.replay {
+				env.Header.Set(tracing.ReplayHeader, "JETQ_TASKS:7")
+			}
+			ctx := context.Background()
+			if tc.ambient {
+				ctx = trace.ContextWithSpanContext(ctx, ambient)
+			}
+			if err := h(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			p := one(t, u.spans.Ended(), "process jetq.task.default.unit.task")
+			if got := p.Parent(); got.TraceID() != tc.wantParent.TraceID() || got.SpanID() != tc.wantParent.SpanID() {
+				t.Errorf("parent %s/%s, want %s/%s", got.TraceID(), got.SpanID(), tc.wantParent.TraceID(), tc.wantParent.SpanID())
+			}
+			checkLinks(t, p, tc.wantLinks...)
+		})
+	}
+}
+
+// Every messaging span names the NATS server it talked to, from the
+// envelope's host:port.
+func TestSpansCarryServerAddress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		server string
+		want   map[attribute.Key]any // nil: neither attribute
+	}{
+		{"10.1.2.80:4222", map[attribute.Key]any{"server.address": "10.1.2.80", "server.port": 4222}},
+		{"[::1]:4223", map[attribute.Key]any{"server.address": "::1", "server.port": 4223}},
+		{"", nil},
+	} {
+		t.Run(tc.server, func(t *testing.T) {
+			t.Parallel()
+			u := newUnit(t)
+			stored := func(_ context.Context, batch []*tasks.Envelope) []error { return make([]error, len(batch)) }
+			enqueue := tracing.Producer(u.opts...)(stored)
+			one := envelope("a")
+			one.Server = tc.server
+			two := []*tasks.Envelope{envelope("b"), envelope("c")}
+			for _, env := range two {
+				env.Server = tc.server
+			}
+			enqueue(context.Background(), []*tasks.Envelope{one})
+			enqueue(context.Background(), two)
+
+			process := tracing.Consumer(u.opts...)(func(ctx context.Context, env *tasks.Envelope) error {
+				rec := &tasks.Envelope{Subject: "jetq.dlq.default.unit.task", ID: "JETQ_TASKS:9", Name: env.Name,
+					Queue: env.Queue, Server: env.Server, Outcome: tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonPermanent}}
+				tracing.DeadLetter(u.opts...)(stored)(ctx, []*tasks.Envelope{rec})
+				return nil
+			})
+			env := envelope("a")
+			env.Server = tc.server
+			if err := process(context.Background(), env); err != nil {
+				t.Fatal(err)
+			}
+
+			spans := u.spans.Ended()
+			if got := len(spans); got != 6 {
+				t.Fatalf("spans %v, want 2 send, 2 create, process and dead-letter send", names(spans))
+			}
+			for _, s := range spans {
+				a := attrs(s)
+				if tc.want == nil {
+					if _, ok := a["server.address"]; ok {
+						t.Errorf("span %q: server.address %v, want none", s.Name(), a["server.address"])
+					}
+					if _, ok := a["server.port"]; ok {
+						t.Errorf("span %q: server.port %v, want none", s.Name(), a["server.port"])
+					}
+					continue
+				}
+				checkAttrs(t, s, tc.want)
 			}
 		})
 	}

@@ -29,7 +29,8 @@ import (
 //
 // A task whose header already holds a valid trace context (set with
 // producer.WithHeader) keeps it: no create span is made for it, and the
-// send span links to it.
+// send span links to it. Spans carry server.address and server.port of the
+// NATS server the tasks go to (tasks.Envelope.Server).
 //
 // Every task counts once in messaging.client.sent.messages, with error.type
 // when it was not stored. The returned middleware is safe for concurrent use.
@@ -71,13 +72,14 @@ type producer struct {
 // the start; the message ID is set only if the span records, so a no-op
 // provider costs little.
 func (p *producer) createStart(env *tasks.Envelope) *spanStart {
-	return p.creates.get(env.Subject, func() *spanStart {
+	return p.creates.get(env, func() *spanStart {
+		attrs := []attribute.KeyValue{systemNATS, semconv.MessagingOperationName(opCreate), semconv.MessagingOperationTypeCreate,
+			semconv.MessagingDestinationName(env.Subject), keyTask.String(env.Name), keyQueue.String(env.Queue)}
 		return &spanStart{
 			name: opCreate + " " + env.Subject,
 			opts: []trace.SpanStartOption{
 				trace.WithSpanKind(trace.SpanKindProducer),
-				trace.WithAttributes(systemNATS, semconv.MessagingOperationName(opCreate), semconv.MessagingOperationTypeCreate,
-					semconv.MessagingDestinationName(env.Subject), keyTask.String(env.Name), keyQueue.String(env.Queue)),
+				trace.WithAttributes(appendServer(attrs, env.Server)...),
 			},
 		}
 	})
@@ -123,6 +125,9 @@ func (p *producer) sendBatch(ctx context.Context, batch []*tasks.Envelope, next 
 	}
 	if queue, ok := common(batch, func(e *tasks.Envelope) string { return e.Queue }); ok {
 		attrs = append(attrs, keyQueue.String(queue))
+	}
+	if server, ok := common(batch, func(e *tasks.Envelope) string { return e.Server }); ok {
+		attrs = appendServer(attrs, server)
 	}
 	ctx, span := p.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	defer span.End()
@@ -186,7 +191,8 @@ func (p *producer) custom(env *tasks.Envelope) trace.SpanContext {
 
 // messageAttrs are the attributes of a span about one task being sent.
 func messageAttrs(env *tasks.Envelope, op string, opType attribute.KeyValue) []attribute.KeyValue {
-	return []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs = append(attrs,
 		systemNATS,
 		semconv.MessagingOperationName(op),
 		opType,
@@ -194,7 +200,8 @@ func messageAttrs(env *tasks.Envelope, op string, opType attribute.KeyValue) []a
 		semconv.MessagingMessageID(env.ID),
 		keyTask.String(env.Name),
 		keyQueue.String(env.Queue),
-	}
+	)
+	return appendServer(attrs, env.Server)
 }
 
 // stored records on span what became of env: where the server stored it, or

@@ -20,17 +20,25 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/tracing"
 )
 
 type config struct {
 	addr        string
 	dataDir     string
 	processTime time.Duration
+	// tracerProvider and propagators trace the requests and the tasks they
+	// enqueue; nil means the otel globals, which main sets up.
+	tracerProvider trace.TracerProvider
+	propagators    propagation.TextMapPropagator
 }
 
 // EmailArgs is the payload of email.send, and the body of POST /send-email.
@@ -110,8 +118,11 @@ func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) 
 	if err := os.MkdirAll(a.uploads, 0o755); err != nil {
 		return nil, err
 	}
+	// One trace per request: its server span, the enqueue under it, every
+	// attempt under the enqueue, and the dead-letter record under the last.
+	traced := []tracing.Option{tracing.WithTracerProvider(cfg.tracerProvider), tracing.WithPropagators(cfg.propagators)}
 	var err error
-	if a.p, err = producer.New(js, producer.WithLogger(log)); err != nil {
+	if a.p, err = producer.New(js, producer.WithLogger(log), producer.WithMiddleware(tracing.Producer(traced...))); err != nil {
 		return nil, err
 	}
 	if a.tracker, err = status.NewTracker(js); err != nil {
@@ -120,7 +131,9 @@ func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) 
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, SendEmail, a.sendEmail)
 	tasks.MustHandle(reg, ProcessFile, a.processFile)
-	if a.w, err = consumer.New(js, reg, consumer.WithLogger(log), consumer.WithShutdownTimeout(10*time.Second)); err != nil {
+	if a.w, err = consumer.New(js, reg, consumer.WithLogger(log), consumer.WithShutdownTimeout(10*time.Second),
+		consumer.WithMiddleware(tracing.Consumer(traced...)),
+		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(traced...))); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -132,9 +145,17 @@ func (a *app) stopWorker(ctx context.Context) error { return a.w.Shutdown(ctx) }
 
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /send-email", a.postSendEmail)
-	mux.HandleFunc("POST /upload-file", a.postUploadFile)
-	mux.HandleFunc("GET /tasks/{id}", a.getTask)
+	// Each route gets a server span named after its pattern, such as
+	// "POST /send-email", with http.route, and continues the caller's trace
+	// when the request has a traceparent header. The handlers enqueue with
+	// r.Context(), which holds the span.
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, otelhttp.NewHandler(h, pattern,
+			otelhttp.WithTracerProvider(a.cfg.tracerProvider), otelhttp.WithPropagators(a.cfg.propagators)))
+	}
+	handle("POST /send-email", a.postSendEmail)
+	handle("POST /upload-file", a.postUploadFile)
+	handle("GET /tasks/{id}", a.getTask)
 	return mux
 }
 

@@ -12,5 +12,13 @@
 // It runs an embedded NATS server, or uses NATS_URL when set. SIGTERM stops
 // it gracefully: no new requests, in-process work finished, workers drained.
 //
+// # Tracing
+//
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, telemetry.Setup exports over OTLP
+// and each request is one trace: otelhttp's "POST /send-email" server span
+// (the child of the caller's traceparent, if any), the enqueue's send span
+// under it, every attempt's process span under that, and the dead-letter
+// publish under the last attempt.
+//
 //	go run ./examples/http-hybrid
 package main

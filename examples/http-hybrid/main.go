@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/telemetry"
 )
 
 func main() {
@@ -35,6 +36,23 @@ func main() {
 func run(cfg config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	// Traces (and metrics) go over OTLP when a collector is configured, as
+	// the OTEL_* variables say; without one the otel globals trace nothing.
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+		shutdown, err := telemetry.Setup(ctx, "http-hybrid")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			// Spans or metrics the collector never got: worth a word, not a failed exit.
+			if err := shutdown(sctx); err != nil {
+				log.Warn("telemetry lost data", "error", err)
+			}
+		}()
+	}
 
 	js, closeNATS, err := connect(ctx, cfg.dataDir, log)
 	if err != nil {

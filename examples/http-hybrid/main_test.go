@@ -4,16 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -25,9 +35,9 @@ type service struct {
 	stop func(ctx context.Context) error
 }
 
-func startService(t *testing.T, js jetstream.JetStream, dataDir string, processTime time.Duration) *service {
+func startService(t *testing.T, js jetstream.JetStream, cfg config) *service {
 	t.Helper()
-	a, err := newApp(js, config{dataDir: dataDir, processTime: processTime}, slog.New(slog.DiscardHandler))
+	a, err := newApp(js, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +64,22 @@ func startService(t *testing.T, js jetstream.JetStream, dataDir string, processT
 
 func (s *service) post(t *testing.T, path, contentType string, body []byte) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(s.http.URL+path, contentType, bytes.NewReader(body))
+	return s.postWith(t, path, contentType, body, nil)
+}
+
+// postWith posts body with the headers in header as well.
+func (s *service) postWith(t *testing.T, path, contentType string, body []byte, header http.Header) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +139,7 @@ func workStreamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 func TestBadRequestsAre400AndEnqueueNothing(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
-	s := startService(t, js, t.TempDir(), time.Millisecond)
+	s := startService(t, js, config{dataDir: t.TempDir(), processTime: time.Millisecond})
 	for _, tc := range []struct {
 		body  string
 		field string
@@ -153,7 +178,7 @@ func TestBadRequestsAre400AndEnqueueNothing(t *testing.T) {
 func TestTaskStatesThroughRetryDoneAndDeadLetter(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
-	s := startService(t, js, t.TempDir(), time.Millisecond)
+	s := startService(t, js, config{dataDir: t.TempDir(), processTime: time.Millisecond})
 
 	code, out := s.post(t, "/send-email", "application/json", []byte(`{"recipient": "ada+flaky@example.com", "content": "hi"}`))
 	if code != http.StatusAccepted || out["id"] == nil || out["status"] != "/tasks/"+out["id"].(string) {
@@ -204,7 +229,7 @@ func TestUploadProcessingSurvivesServiceRestart(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
 	dir := t.TempDir()
-	first := startService(t, js, dir, 3*time.Second)
+	first := startService(t, js, config{dataDir: dir, processTime: 3 * time.Second})
 	id := upload(t, first, "report.csv", "a,b\n1,2\n")
 	first.follow(t, id, status.Running)
 
@@ -214,9 +239,146 @@ func TestUploadProcessingSurvivesServiceRestart(t *testing.T) {
 	defer cancel()
 	_ = first.stop(ctx)
 
-	second := startService(t, js, dir, 100*time.Millisecond)
+	second := startService(t, js, config{dataDir: dir, processTime: 100 * time.Millisecond})
 	_, last := second.follow(t, id, status.Done)
 	if last.Attempt != 2 || last.Progress == nil || last.Progress.Percent != 100 {
 		t.Errorf("after the restart: %+v", last)
+	}
+}
+
+// Span names of the email.send trace.
+const (
+	serverSpan  = "POST /send-email"
+	sendSpan    = "send jetq.task.default.email.send"
+	processSpan = "process jetq.task.default.email.send"
+	deadSpan    = "send jetq.dlq.default.email.send"
+)
+
+// One request is one trace: its server span, the enqueue under it, every
+// attempt under the enqueue, and the dead-letter record under the last.
+func TestRequestTracesThroughEveryAttempt(t *testing.T) {
+	t.Parallel()
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	for _, tc := range []struct {
+		name, recipient string
+		traceparent     string   // the caller's, if any
+		outcomes        []string // jetq.outcome of each attempt
+	}{
+		{"dead-lettered, in the caller's trace", "bob@invalid.example", "00-" + callerTrace + "-" + callerSpan + "-01", []string{"dead_letter"}},
+		{"retried, in a trace of its own", "ada+flaky@example.com", "", []string{"retry", "ack"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			exp := tracetest.NewInMemoryExporter()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			// A TCP listener, as in production: spans name the server's address.
+			js := embeddedtest.JetStream(t, embedded.WithListen("127.0.0.1:0"))
+			s := startService(t, js, config{dataDir: t.TempDir(), processTime: time.Millisecond, tracerProvider: tp,
+				propagators: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})})
+
+			header := http.Header{}
+			if tc.traceparent != "" {
+				header.Set("traceparent", tc.traceparent)
+			}
+			body := []byte(`{"recipient": "` + tc.recipient + `", "content": "hi"}`)
+			if code, out := s.postWith(t, "/send-email", "application/json", body, header); code != http.StatusAccepted {
+				t.Fatalf("POST /send-email: %d %v", code, out)
+			}
+
+			// The last span to end: the dead-letter publish's, else the last attempt's.
+			want := map[string]int{serverSpan: 1, sendSpan: 1, processSpan: len(tc.outcomes)}
+			if tc.outcomes[len(tc.outcomes)-1] == "dead_letter" {
+				want[deadSpan] = 1
+			}
+			var spans map[string][]tracetest.SpanStub
+			testkit.WaitFor(t, 30*time.Second, func() error {
+				spans = byName(exp.GetSpans())
+				for name, n := range want {
+					if len(spans[name]) < n {
+						return fmt.Errorf("%d %q spans, want %d", len(spans[name]), name, n)
+					}
+				}
+				return nil
+			})
+			for name, got := range spans {
+				if len(got) != want[name] {
+					t.Errorf("%d %q spans, want %d", len(got), name, want[name])
+				}
+			}
+
+			srv := spans[serverSpan][0]
+			traceID := srv.SpanContext.TraceID()
+			if tc.traceparent != "" {
+				if traceID.String() != callerTrace || srv.Parent.SpanID().String() != callerSpan || !srv.Parent.IsRemote() {
+					t.Errorf("server span: trace %s, parent %s (remote %v), want the caller's span %s in trace %s",
+						traceID, srv.Parent.SpanID(), srv.Parent.IsRemote(), callerSpan, callerTrace)
+				}
+			} else if srv.Parent.IsValid() {
+				t.Errorf("server span: parent %s, want none: it is the root", srv.Parent.SpanID())
+			}
+			if srv.SpanKind != trace.SpanKindServer {
+				t.Errorf("server span: kind %v, want server", srv.SpanKind)
+			}
+			checkAttrs(t, srv, map[attribute.Key]string{"http.route": "/send-email", "http.response.status_code": "202"})
+
+			for _, ss := range spans {
+				for _, s := range ss {
+					if s.SpanContext.TraceID() != traceID {
+						t.Errorf("span %q in trace %s, want %s", s.Name, s.SpanContext.TraceID(), traceID)
+					}
+				}
+			}
+			nats := map[attribute.Key]string{"server.address": "127.0.0.1"}
+			send := spans[sendSpan][0]
+			checkParent(t, send, srv)
+			checkAttrs(t, send, nats)
+			procs := spans[processSpan]
+			slices.SortFunc(procs, func(a, b tracetest.SpanStub) int { return a.StartTime.Compare(b.StartTime) })
+			for i, p := range procs {
+				// A child of send, not a root that links to it.
+				checkParent(t, p, send)
+				for _, l := range p.Links {
+					t.Errorf("attempt %d: links to span %s, want no links", i+1, l.SpanContext.SpanID())
+				}
+				checkAttrs(t, p, map[attribute.Key]string{"jetq.task.attempt": strconv.Itoa(i + 1), "jetq.outcome": tc.outcomes[i]})
+				checkAttrs(t, p, nats)
+			}
+			if dead := spans[deadSpan]; len(dead) == 1 {
+				checkParent(t, dead[0], procs[len(procs)-1])
+				checkAttrs(t, dead[0], map[attribute.Key]string{"jetq.dead_letter.reason": "permanent"})
+				checkAttrs(t, dead[0], nats)
+			}
+		})
+	}
+}
+
+func byName(spans tracetest.SpanStubs) map[string][]tracetest.SpanStub {
+	out := map[string][]tracetest.SpanStub{}
+	for _, s := range spans {
+		out[s.Name] = append(out[s.Name], s)
+	}
+	return out
+}
+
+// checkParent fails the test unless parent is child's parent.
+func checkParent(t *testing.T, child, parent tracetest.SpanStub) {
+	t.Helper()
+	if child.Parent.TraceID() != parent.SpanContext.TraceID() || child.Parent.SpanID() != parent.SpanContext.SpanID() {
+		t.Errorf("span %q: parent %s, want %q (%s)", child.Name, child.Parent.SpanID(), parent.Name, parent.SpanContext.SpanID())
+	}
+}
+
+// checkAttrs compares the attributes of s named in want, as strings, with want.
+func checkAttrs(t *testing.T, s tracetest.SpanStub, want map[attribute.Key]string) {
+	t.Helper()
+	got := map[attribute.Key]string{}
+	for _, kv := range s.Attributes {
+		got[kv.Key] = kv.Value.Emit()
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			t.Errorf("span %q: %s = %q (set: %v), want %q", s.Name, k, g, ok, w)
+		}
 	}
 }
