@@ -64,6 +64,19 @@ func poll(js string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(30*time.Second))
 }
 
+// waitURL waits until the page's URL holds part: a click that submits a
+// form navigates, and a poll of the old page dies with it.
+func waitURL(part string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if u, err := chromedp.Location()(ctx, t); err == nil && strings.Contains(u, part) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the page did not reach a URL with %q", part)
+	})
+}
+
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
@@ -172,14 +185,15 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done })
 	b.do("overview after the worker", pollText(row("report.build", "pending"), "0"),
 		pollText(row("invoice.send", "dead_lettered"), "3"), pollText("#total-dlq", "3"), pollText("#total-workers", "1"),
-		poll(`document.getElementById("rates").textContent.startsWith("now:")`), shot(shots, "overview"))
+		poll(`document.getElementById("rates").textContent.startsWith("now:") && document.getElementById("chart").dataset.points >= 3`),
+		shot(shots, "overview"))
 
 	// A dead letter is found by filter, opened, and cannot be replayed
 	// before signing in.
 	b.do("dead letters", chromedp.Navigate(web.URL+"/dlq"),
 		chromedp.SetValue(chromedp.CSS("#f-task"), "default/invoice.send"), chromedp.SetValue(chromedp.CSS("#f-reason"), "permanent"),
-		click("#apply"), visible("#records"),
-		poll(`document.querySelectorAll("#records tbody tr").length === 3 && location.search.includes("reason=permanent")`),
+		click("#apply"), waitURL("reason=permanent"), visible("#records"),
+		poll(`document.querySelectorAll("#records tbody tr").length === 3`),
 		shot(shots, "dlq"),
 		click("#records tbody tr:first-child td:first-child a"), visible("#payload"), shot(shots, "record"))
 	recordURL, err := chromedp.Run(b.ctx, chromedp.Location())

@@ -46,7 +46,9 @@ func TestDashboard(t *testing.T) {
 	go func() {
 		exited <- runEnv(ctx, []string{"--server", c.url, "dashboard", "--listen", addr, "--allow-actions", "--base-path", "/jetq"}, env, &out, &errb)
 	}()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "jetq dashboard on http://"+addr+"/jetq/ (actions on)") })
+	waitFor(t, func() bool {
+		return strings.Contains(out.String(), "jetq dashboard on http://"+addr+"/jetq/ (actions on)")
+	})
 	get := func(path string, h http.Header) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		req.Header = h

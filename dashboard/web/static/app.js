@@ -69,6 +69,7 @@
   function drawChart(rates) {
     const c = document.getElementById("chart");
     if (!c) return;
+    c.dataset.points = rates.length;
     const g = c.getContext("2d");
     const w = c.width, h = c.height, pad = 28;
     g.clearRect(0, 0, w, h);
