@@ -1,10 +1,13 @@
 // Command jetq operates a jetq deployment: it inspects and replays the
-// dead-letter stream, shows the queues, enqueues tasks by hand, lists and
+// dead-letter stream, shows the queues and the live workers, serves the web
+// dashboard, enqueues tasks by hand, lists and
 // cancels delayed and periodic tasks, and runs an embedded NATS server with
 // JetStream for single-binary deployments.
 //
 //	jetq server --store-dir ./data            # a NATS server with JetStream on :4222
 //	jetq queues                               # per task: pending, in flight, dead-lettered
+//	jetq workers                              # the live worker processes
+//	jetq dashboard --listen 127.0.0.1:8080    # the web dashboard and /metrics
 //	jetq enqueue email.send '{"to":"ada@example.com"}'
 //	jetq enqueue mail.remind '{"to":"ada@example.com"}' --id remind:ada --delay 24h
 //	jetq enqueue user.sync '{"user":42}' --unique user:42  # dropped while another holds the key
