@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/internal/human"
 	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
@@ -37,19 +38,19 @@ type page struct {
 }
 
 var funcs = template.FuncMap{
-	"age":  age,
+	"age":  human.Age,
 	"when": when,
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
 		}
-		return age(time.Since(t)) + " ago"
+		return human.Age(time.Since(t)) + " ago"
 	},
 	"until": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
 		}
-		return "in " + age(time.Until(t))
+		return "in " + human.Age(time.Until(t))
 	},
 	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) + "%" },
 }
@@ -148,22 +149,24 @@ func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 	return o, nil
 }
 
-func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
-	o, err := d.readOverview(r)
-	if err != nil {
-		d.fail(w, r, http.StatusBadGateway, err)
-		return
+// live returns the handlers of a page that refreshes itself: the page
+// name with what read returns, and the same as JSON for its script.
+func live[T any](d *Dashboard, name, title string, read func(*http.Request) (T, error)) (html, api http.HandlerFunc) {
+	serve := func(w http.ResponseWriter, r *http.Request, show func(T)) {
+		v, err := read(r)
+		if err != nil {
+			d.fail(w, r, http.StatusBadGateway, err)
+			return
+		}
+		show(v)
 	}
-	d.render(w, r, "overview", "Overview", o)
-}
-
-func (d *Dashboard) apiOverview(w http.ResponseWriter, r *http.Request) {
-	o, err := d.readOverview(r)
-	if err != nil {
-		d.fail(w, r, http.StatusBadGateway, err)
-		return
+	html = func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, func(v T) { d.render(w, r, name, title, v) })
 	}
-	writeJSON(w, http.StatusOK, o)
+	api = func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, func(v T) { writeJSON(w, http.StatusOK, v) })
+	}
+	return html, api
 }
 
 // Totals are the overview's counts over every task type.
@@ -459,24 +462,6 @@ func (d *Dashboard) readWorkers(r *http.Request) ([]queues.Worker, error) {
 	return orEmpty(ws), err
 }
 
-func (d *Dashboard) workers(w http.ResponseWriter, r *http.Request) {
-	ws, err := d.readWorkers(r)
-	if err != nil {
-		d.fail(w, r, http.StatusBadGateway, err)
-		return
-	}
-	d.render(w, r, "workers", "Workers", ws)
-}
-
-func (d *Dashboard) apiWorkers(w http.ResponseWriter, r *http.Request) {
-	ws, err := d.readWorkers(r)
-	if err != nil {
-		d.fail(w, r, http.StatusBadGateway, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ws)
-}
-
 // scheduledView is the scheduled page's data.
 type scheduledView struct {
 	Delayed  []schedule.Delayed
@@ -517,22 +502,6 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 		v.Notes = append(v.Notes, "queues: "+err.Error())
 	}
 	d.render(w, r, "scheduled", "Scheduled", v)
-}
-
-// age writes d briefly: 42s, 3m12s, 5h3m, 2d4h; "-" for none. The
-// script's age does the same.
-func age(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
-	}
-	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }
 
 // when writes t in UTC to the second; "-" for none.

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetq/jetq/internal/human"
 	"github.com/jetq/jetq/queues"
 )
 
@@ -72,7 +73,7 @@ func (g *globals) showQueues(ctx context.Context, in *queues.Inspector, out io.W
 	for i, r := range rows {
 		table[i] = []string{r.Queue, r.Task, strconv.FormatUint(r.Pending, 10), strconv.Itoa(r.Running),
 			retrying(r), strconv.Itoa(r.Scheduled), strconv.FormatUint(r.DeadLettered, 10),
-			age(r.OldestPendingAge), strconv.Itoa(r.Workers), paused(r)}
+			human.Age(r.OldestPendingAge), strconv.Itoa(r.Workers), paused(r)}
 	}
 	return gg.table([]string{"QUEUE", "TASK", "PENDING", "RUNNING", "RETRYING", "SCHEDULED", "DLQ", "OLDEST", "WORKERS", "PAUSED"}, table)
 }
@@ -124,7 +125,7 @@ func isTerminal(w io.Writer) bool {
 func retrying(r queues.Stats) string {
 	s := strconv.Itoa(r.WaitingToRetry)
 	if r.WaitingToRetry > 0 && !r.NextAttemptAt.IsZero() {
-		s += " (next in " + age(time.Until(r.NextAttemptAt)) + ")"
+		s += " (next in " + human.Age(time.Until(r.NextAttemptAt)) + ")"
 	}
 	return s
 }
@@ -138,19 +139,4 @@ func paused(r queues.Stats) string {
 		return "yes"
 	}
 	return "until " + r.PausedUntil.Local().Format(time.DateTime)
-}
-
-// age writes d briefly: 0s, 42s, 3m12s, 5h3m, 2d4h; "-" for none.
-func age(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
-	}
-	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }

@@ -90,14 +90,3 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 		t.Errorf("queues --watch=1ms: %d %s", code, errOut)
 	}
 }
-
-func TestAge(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0: "-", 42 * time.Second: "42s", 3*time.Minute + 12*time.Second: "3m12s",
-		5*time.Hour + 3*time.Minute: "5h3m", 52 * time.Hour: "2d4h",
-	} {
-		if got := age(d); got != want {
-			t.Errorf("age(%v) = %q, want %q", d, got, want)
-		}
-	}
-}

@@ -1,0 +1,17 @@
+package human
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAge(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "-", -time.Second: "-", 42 * time.Second: "42s", 3*time.Minute + 12*time.Second: "3m12s",
+		5*time.Hour + 3*time.Minute: "5h3m", 52 * time.Hour: "2d4h",
+	} {
+		if got := Age(d); got != want {
+			t.Errorf("Age(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
