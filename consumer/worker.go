@@ -36,6 +36,9 @@ type Worker struct {
 	unique *unique.Store     // unique keys, released as tasks settle
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
+	// tellServer is set when middleware of the user's may read
+	// Envelope.Server.
+	tellServer bool
 
 	// queue hands the deliveries in hand to the runners, one goroutine per
 	// slot of concurrency; running[slot] is the job a runner works on, and
@@ -98,6 +101,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		unique:    unique.New(js, cfg.topology),
 		presence:  newPresence(),
 	}
+	w.tellServer = len(w.cfg.middleware) > 0
 	w.cfg.middleware = append(w.cfg.middleware, w.noteRetries)
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())

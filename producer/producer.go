@@ -83,6 +83,10 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		pubOpts: []jetstream.PublishOpt{jetstream.WithStallWait(cfg.ackTimeout)},
 	}
 	enqueue, nc := tasks.ChainEnqueue(p.publish, cfg.middleware...), js.Conn()
+	p.enqueue = enqueue
+	if len(cfg.middleware) == 0 {
+		return p, nil
+	}
 	p.enqueue = func(ctx context.Context, batch []*tasks.Envelope) []error {
 		// The middleware see which server the tasks go to: server.address in traces.
 		server := nc.ConnectedAddr()

@@ -77,8 +77,9 @@ type Envelope struct {
 	// Server is the address, host:port, of the NATS server the producer
 	// publishes to or the worker received the task from, as
 	// nats.Conn.ConnectedAddr reports it before the middleware run: "pipe"
-	// over an in-process connection, empty when not connected. It is not
-	// part of the message.
+	// over an in-process connection, empty when not connected. It is set
+	// only for middleware (a producer or worker without any leaves it
+	// empty) and is not part of the message.
 	Server string
 
 	// Attempt and MaxAttempts are set on delivery: 1 on the first.
