@@ -20,6 +20,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -260,9 +261,11 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	// Its entry lives a second past its last write; the page refreshes
-	// every 2 s.
-	b.do("the killed worker leaves the page", chromedp.Poll[chromedp.Void]("!"+listed, chromedp.WithPollingTimeout(8*time.Second)))
+	// Its entry lives its TTL past its last write, the server removes it
+	// within a second of that, and the page refreshes every 2 s.
+	ttl := wire.PresenceTTL(presenceEvery)
+	b.do(fmt.Sprintf("the killed worker leaves the page within its TTL (%v) and a refresh", ttl),
+		chromedp.Poll[chromedp.Void]("!"+listed, chromedp.WithPollingTimeout(ttl+time.Second+2*time.Second+time.Second)))
 	t.Logf("the killed worker left the page %v after the kill", time.Since(killed).Round(10*time.Millisecond))
 
 	// Signed out, an action is refused again.
