@@ -20,10 +20,10 @@ import (
 
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/schedule"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -94,7 +94,7 @@ type Dashboard struct {
 	names     wire.Names
 	queues    *queues.Inspector
 	dlq       *dlq.Inspector
-	tracker   *status.Tracker
+	lookup    *lookup.Finder
 	schedules *schedule.Schedules
 	mux       *http.ServeMux
 	handler   http.Handler
@@ -140,7 +140,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 	if d.dlq, err = dlq.NewInspector(js, dlq.WithTopology(cfg.pub), dlq.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}
-	if d.tracker, err = status.NewTracker(js, status.WithTopology(cfg.pub)); err != nil {
+	if d.lookup, err = lookup.New(js, lookup.WithTopology(cfg.pub)); err != nil {
 		return nil, err
 	}
 	if d.schedules, err = schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(cfg.log)); err != nil {

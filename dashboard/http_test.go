@@ -207,3 +207,30 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Errorf("nil js: %v", err)
 	}
 }
+
+// TestTaskInWorkStream finds an untracked task that waits for a worker.
+func TestTaskInWorkStream(t *testing.T) {
+	js := embeddedtest.JetStream(t)
+	d, err := dashboard.New(js, dashboard.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	c := client{t, srv.URL}
+	def := tasks.Define[map[string]int]("report.render")
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(context.Background(), p, def, map[string]int{"quarter": 3}, producer.WithID("report:q3")); err != nil {
+		t.Fatal(err)
+	}
+	code, body := c.get("/tasks?id=report:q3")
+	if code != http.StatusOK || !strings.Contains(body, `<dd id="work-state">queued</dd>`) || !strings.Contains(body, "\n  &#34;quarter&#34;: 3\n") {
+		t.Errorf("a queued task: %d %s", code, body)
+	}
+	if code, body := c.get("/tasks?id=report:q4"); code != http.StatusNotFound || !strings.Contains(body, "No task report:q4 found") {
+		t.Errorf("an unknown task: %d %s", code, body)
+	}
+}

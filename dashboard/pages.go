@@ -19,9 +19,9 @@ import (
 
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/internal/human"
+	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/schedule"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -178,11 +178,8 @@ type Totals struct {
 
 // taskView is what the task page shows of one task.
 type taskView struct {
-	ID          string
-	Status      *status.Status
-	DeadLetters []dlq.Entry
-	Scheduled   *schedule.Delayed
-	Notes       []string
+	lookup.Result
+	Payload string // of the work-stream message, pretty-printed
 }
 
 func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
@@ -193,23 +190,16 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	v := &taskView{ID: id}
-	if st, err := d.tracker.Get(ctx, id); err == nil {
-		v.Status = &st
-	} else if !errors.Is(err, status.ErrNotFound) {
-		v.Notes = append(v.Notes, "status: "+err.Error())
+	res, err := d.lookup.Find(ctx, id)
+	if err != nil {
+		d.fail(w, r, http.StatusBadGateway, err)
+		return
 	}
-	if es, err := d.dlq.FindByTaskID(ctx, id); err == nil {
-		v.DeadLetters = es
-	} else {
-		v.Notes = append(v.Notes, "dead letters: "+err.Error())
+	v := &taskView{Result: res}
+	if res.Work != nil && !d.cfg.hidePayloads {
+		v.Payload = pretty(res.Work.Payload)
 	}
-	if dl, err := d.schedules.GetDelayed(ctx, id); err == nil {
-		v.Scheduled = &dl
-	} else if !errors.Is(err, schedule.ErrNotFound) && !errors.Is(err, schedule.ErrUnsupported) {
-		v.Notes = append(v.Notes, "schedule: "+err.Error())
-	}
-	if v.Status == nil && len(v.DeadLetters) == 0 && v.Scheduled == nil {
+	if !res.Found() {
 		w.WriteHeader(http.StatusNotFound)
 	}
 	d.render(w, r, "task", "Task "+id, v)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -15,14 +14,13 @@ import (
 
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/status"
-	"github.com/jetq/jetq/tasks"
 )
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = 1000
+const defaultScan = lookup.DefaultScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
@@ -124,7 +122,7 @@ func newTaskShow(g *globals) *cobra.Command {
 				return usageError{err}
 			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-				v, err := g.findTask(ctx, js, names, id, scan)
+				v, err := g.findTask(ctx, js, id, scan)
 				if err != nil {
 					return err
 				}
@@ -147,135 +145,37 @@ func newTaskShow(g *globals) *cobra.Command {
 	return cmd
 }
 
-// findTask looks the task up everywhere; what cannot be looked at is noted.
-func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, names wire.Names, id string, scan int) (*taskView, error) {
-	v := &taskView{ID: id, DeadLetters: []any{}}
-
-	// The status record, without creating the bucket.
-	if _, err := js.KeyValue(ctx, names.StatusBucket()); err == nil {
-		tr, err := status.NewTracker(js, status.WithPrefix(g.prefix))
-		if err != nil {
-			return nil, usageError{err}
-		}
-		st, err := tr.Get(ctx, id)
-		switch {
-		case err == nil:
-			v.Status = &st
-		case !errors.Is(err, status.ErrNotFound):
-			return nil, err
-		}
-	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("status bucket %s: %w", names.StatusBucket(), err)
-	}
-
-	// The dead-letter records.
-	in, err := dlq.NewInspector(js, dlq.WithPrefix(g.prefix))
+// findTask looks the task up everywhere with package lookup; what cannot
+// be looked at is noted.
+func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
+	f, err := lookup.New(js, lookup.WithPrefix(g.prefix), lookup.WithScan(scan))
 	if err != nil {
 		return nil, usageError{err}
 	}
-	if v.records, err = in.FindByTaskID(ctx, id); err != nil {
+	r, err := f.Find(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	for _, e := range v.records {
+	if scan == 0 {
+		r.Notes = []string{"work stream not looked at (--scan 0)"}
+	}
+	v := &taskView{ID: id, Status: r.Status, DeadLetters: []any{}, Notes: r.Notes, records: r.DeadLetters}
+	for _, e := range r.DeadLetters {
 		v.DeadLetters = append(v.DeadLetters, entryJSON(e))
 	}
-
-	// The delayed task, without creating the schedule stream.
-	if _, err := js.Stream(ctx, names.ScheduleStream()); err == nil {
-		s, err := schedule.New(js, schedule.WithPrefix(g.prefix), schedule.WithLogger(quietLog()))
-		if err != nil {
-			return nil, usageError{err}
+	if d := r.Scheduled; d != nil {
+		v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
+	}
+	if m := r.Work; m != nil {
+		v.Work = &workView{Stream: m.Stream, Seq: m.Seq, Subject: m.Subject, Task: m.Task, Queue: m.Queue,
+			State: m.State, StoredAt: m.StoredAt, Header: m.Header}
+		if p := jsonPayload(m.Header, m.Payload); p != nil {
+			v.Work.Payload = p
+		} else if len(m.Payload) > 0 {
+			v.Work.Payload = m.Payload
 		}
-		d, err := s.GetDelayed(ctx, id)
-		switch {
-		case err == nil:
-			v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
-		case !errors.Is(err, schedule.ErrNotScheduled):
-			return nil, err
-		}
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("stream %s: %w", names.ScheduleStream(), err)
 	}
-
-	// The work-stream message.
-	if scan == 0 {
-		v.Notes = append(v.Notes, "work stream not looked at (--scan 0)")
-		return v, nil
-	}
-	work, err := js.Stream(ctx, names.WorkStream())
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return v, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", names.WorkStream(), err)
-	}
-	subject := names.WorkSubjects()
-	if q, n := v.taskName(); n != "" {
-		subject = names.TaskSubject(q, n)
-	}
-	m, read, err := scanWork(ctx, work, subject, id, scan)
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		if read >= scan {
-			v.Notes = append(v.Notes, fmt.Sprintf("read the first %d messages on %s in %s without finding the task; "+
-				"more follow: raise --scan to read further", read, subject, names.WorkStream()))
-		}
-		return v, nil
-	}
-	v.Work, err = workOf(ctx, js, names, m)
-	return v, err
-}
-
-// scanWork reads the messages on subject in the work stream, oldest first,
-// at most limit, until one carries the task ID id. It returns that message,
-// or nil, and how many it read.
-func scanWork(ctx context.Context, s jetstream.Stream, subject, id string, limit int) (*jetstream.RawStreamMsg, int, error) {
-	stream := s.CachedInfo().Config.Name
-	from := uint64(1)
-	for read := 0; read < limit; read++ {
-		m, err := s.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil, read, nil // no more on subject
-		}
-		if err != nil {
-			return nil, read, fmt.Errorf("read %s: %w", stream, err)
-		}
-		if wire.TaskID(tasks.Header(m.Header), stream, m.Sequence) == id {
-			return m, read + 1, nil
-		}
-		from = m.Sequence + 1
-	}
-	return nil, limit, nil
-}
-
-// workOf describes a work-stream message; whether it was delivered is what
-// its durable consumer delivered so far: the work stream keeps a message
-// until it is acknowledged.
-func workOf(ctx context.Context, js jetstream.JetStream, names wire.Names, m *jetstream.RawStreamMsg) (*workView, error) {
-	w := &workView{Stream: names.WorkStream(), Seq: m.Sequence, Subject: m.Subject, State: "queued", StoredAt: m.Time, Header: m.Header}
-	if p := jsonPayload(m.Header, m.Data); p != nil {
-		w.Payload = p
-	} else if len(m.Data) > 0 {
-		w.Payload = m.Data
-	}
-	q, n, err := names.ParseTaskSubject(m.Subject)
-	if err != nil {
-		return w, nil
-	}
-	w.Queue, w.Task = q, n
-	c, err := js.Consumer(ctx, names.WorkStream(), names.Durable(q, n))
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return w, nil // no worker ever ran this task: queued
-	}
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", names.Durable(q, n), err)
-	}
-	if c.CachedInfo().Delivered.Stream >= m.Sequence {
-		w.State = "running"
-	}
-	return w, nil
+	return v, nil
 }
 
 // printTask writes v for people.

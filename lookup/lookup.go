@@ -1,0 +1,281 @@
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/status"
+	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
+)
+
+// DefaultScan is how many work-stream messages Find reads at most to find
+// a task's message.
+const DefaultScan = 1000
+
+// ErrInvalidOption is wrapped by the errors of [New] about its options and
+// of [Finder.Find] about an empty ID.
+var ErrInvalidOption = errors.New("lookup: invalid option")
+
+// Result is everything found about one task ID. The JSON field names are
+// snake_case.
+type Result struct {
+	ID string `json:"id"`
+	// Status is the status record of a tracked task (tasks.WithStateTracking).
+	Status *status.Status `json:"status"`
+	// DeadLetters are its dead-letter records, oldest first: several when it
+	// failed again after a replay.
+	DeadLetters []dlq.Entry `json:"dead_letters"`
+	// Work is its message in the work stream, while it is queued or running.
+	Work *Work `json:"work"`
+	// Scheduled is the delayed task waiting for its time.
+	Scheduled *schedule.Delayed `json:"scheduled"`
+	// Notes say what was not looked at, or only in part.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Work is a task's message in the work stream.
+type Work struct {
+	Stream  string `json:"stream"`
+	Seq     uint64 `json:"seq"`
+	Subject string `json:"subject"`
+	Task    string `json:"task"`
+	Queue   string `json:"queue"`
+	// State is "queued" (not delivered yet) or "running" (delivered to a
+	// worker and not acknowledged: a handler has it, or it waits to be
+	// delivered again).
+	State    string      `json:"state"`
+	StoredAt time.Time   `json:"stored_at"`
+	Header   nats.Header `json:"header,omitempty"`
+	Payload  []byte      `json:"payload,omitempty"`
+}
+
+// Found reports whether anything was found.
+func (r Result) Found() bool {
+	return r.Status != nil || len(r.DeadLetters) > 0 || r.Work != nil || r.Scheduled != nil
+}
+
+// Task is the queue and name of the task, from whatever was found; empty
+// when nothing was.
+func (r Result) Task() (queue, name string) {
+	switch {
+	case r.Status != nil && r.Status.Task != "":
+		return r.Status.Queue, r.Status.Task
+	case len(r.DeadLetters) > 0:
+		e := r.DeadLetters[len(r.DeadLetters)-1]
+		return e.Queue, e.Task
+	case r.Scheduled != nil:
+		return r.Scheduled.Queue, r.Scheduled.Task
+	case r.Work != nil:
+		return r.Work.Queue, r.Work.Task
+	}
+	return "", ""
+}
+
+// Option configures a [Finder]; pass options to [New].
+type Option func(*config)
+
+type config struct {
+	pub  topology.Topology
+	scan int
+}
+
+// WithTopology sets the deployment's topology; only its Prefix matters.
+// Default: the zero Topology.
+func WithTopology(t topology.Topology) Option { return func(c *config) { c.pub = t } }
+
+// WithPrefix sets the prefix of the deployment's stream and subject names.
+// Default "jetq".
+func WithPrefix(prefix string) Option { return func(c *config) { c.pub.Prefix = prefix } }
+
+// WithScan bounds how many work-stream messages Find reads to find the
+// task's message; 0 skips the work stream. Default [DefaultScan].
+func WithScan(n int) Option { return func(c *config) { c.scan = n } }
+
+// Finder finds tasks by ID. It is safe for concurrent use.
+type Finder struct {
+	js    jetstream.JetStream
+	cfg   config
+	names wire.Names
+	dlq   *dlq.Inspector
+}
+
+// New returns a Finder reading through js. It does no I/O. It returns an
+// error wrapping [ErrInvalidOption] for a nil js, a bad prefix or a
+// negative scan.
+func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	cfg := config{scan: DefaultScan}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if cfg.scan < 0 {
+		return nil, fmt.Errorf("%w: scan must not be negative, got %d", ErrInvalidOption, cfg.scan)
+	}
+	topo, err := wire.FromPublic(cfg.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	in, err := dlq.NewInspector(js, dlq.WithTopology(cfg.pub), dlq.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	return &Finder{js: js, cfg: cfg, names: topo.Names, dlq: in}, nil
+}
+
+// Find looks the task with ID id up everywhere. A result that found
+// nothing is not an error: see [Result.Found]. It returns an error when a
+// source could not be read, and one wrapping [ErrInvalidOption] for an
+// empty id.
+func (f *Finder) Find(ctx context.Context, id string) (Result, error) {
+	if id == "" {
+		return Result{}, fmt.Errorf("%w: the task ID is empty", ErrInvalidOption)
+	}
+	r := Result{ID: id, DeadLetters: []dlq.Entry{}}
+	var err error
+	if r.Status, err = f.status(ctx, id); err != nil {
+		return Result{}, err
+	}
+	if r.DeadLetters, err = f.dlq.FindByTaskID(ctx, id); err != nil {
+		return Result{}, err
+	}
+	if r.Scheduled, err = f.scheduled(ctx, id); err != nil {
+		return Result{}, err
+	}
+	if err := f.work(ctx, &r); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}
+
+// status reads the status record, without creating the bucket.
+func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) {
+	if _, err := f.js.KeyValue(ctx, f.names.StatusBucket()); errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("lookup: status bucket %s: %w", f.names.StatusBucket(), err)
+	}
+	tr, err := status.NewTracker(f.js, status.WithTopology(f.cfg.pub))
+	if err != nil {
+		return nil, err
+	}
+	st, err := tr.Get(ctx, id)
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &st, nil
+}
+
+// scheduled reads the delayed task, without creating the schedule stream.
+func (f *Finder) scheduled(ctx context.Context, id string) (*schedule.Delayed, error) {
+	if _, err := f.js.Stream(ctx, f.names.ScheduleStream()); errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("lookup: stream %s: %w", f.names.ScheduleStream(), err)
+	}
+	s, err := schedule.New(f.js, schedule.WithTopology(f.cfg.pub), schedule.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.GetDelayed(ctx, id)
+	switch {
+	case errors.Is(err, schedule.ErrNotScheduled):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &d, nil
+}
+
+// work finds the task's message in the work stream.
+func (f *Finder) work(ctx context.Context, r *Result) error {
+	if f.cfg.scan == 0 {
+		r.Notes = append(r.Notes, "work stream not looked at (scan 0)")
+		return nil
+	}
+	names := f.names
+	work, err := f.js.Stream(ctx, names.WorkStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lookup: stream %s: %w", names.WorkStream(), err)
+	}
+	subject := names.WorkSubjects()
+	if q, n := r.Task(); n != "" {
+		subject = names.TaskSubject(q, n)
+	}
+	m, read, err := scan(ctx, work, subject, r.ID, f.cfg.scan)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		if read >= f.cfg.scan {
+			r.Notes = append(r.Notes, fmt.Sprintf("read the first %d messages on %s in %s without finding the task; "+
+				"more follow: a larger scan (lookup.WithScan, jetq task show --scan) reads further", read, subject, names.WorkStream()))
+		}
+		return nil
+	}
+	r.Work, err = f.workOf(ctx, m)
+	return err
+}
+
+// scan reads the messages on subject in the work stream, oldest first, at
+// most limit, until one carries the task ID id. It returns that message,
+// or nil, and how many it read.
+func scan(ctx context.Context, s jetstream.Stream, subject, id string, limit int) (*jetstream.RawStreamMsg, int, error) {
+	stream := s.CachedInfo().Config.Name
+	from := uint64(1)
+	for read := 0; read < limit; read++ {
+		m, err := s.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, read, nil // no more on subject
+		}
+		if err != nil {
+			return nil, read, fmt.Errorf("lookup: read %s: %w", stream, err)
+		}
+		if wire.TaskID(tasks.Header(m.Header), stream, m.Sequence) == id {
+			return m, read + 1, nil
+		}
+		from = m.Sequence + 1
+	}
+	return nil, limit, nil
+}
+
+// workOf describes a work-stream message; whether it was delivered is what
+// its durable consumer delivered so far: the work stream keeps a message
+// until it is acknowledged.
+func (f *Finder) workOf(ctx context.Context, m *jetstream.RawStreamMsg) (*Work, error) {
+	names := f.names
+	w := &Work{Stream: names.WorkStream(), Seq: m.Sequence, Subject: m.Subject, State: "queued", StoredAt: m.Time, Header: m.Header, Payload: m.Data}
+	q, n, err := names.ParseTaskSubject(m.Subject)
+	if err != nil {
+		return w, nil
+	}
+	w.Queue, w.Task = q, n
+	c, err := f.js.Consumer(ctx, names.WorkStream(), names.Durable(q, n))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return w, nil // no worker ever ran this task: queued
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lookup: consumer %s: %w", names.Durable(q, n), err)
+	}
+	if c.CachedInfo().Delivered.Stream >= m.Sequence {
+		w.State = "running"
+	}
+	return w, nil
+}

@@ -1,0 +1,127 @@
+package lookup_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/lookup"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
+
+// TestFind finds a task in each place the server may hold it.
+func TestFind(t *testing.T) {
+	ctx := context.Background()
+	js := embeddedtest.JetStream(t)
+	f, err := lookup.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.Find(ctx, "nothing"); err != nil || r.Found() {
+		t.Fatalf("Find on an empty server: %+v %v", r, err)
+	}
+	if names := streamNames(t, js); len(names) != 0 {
+		t.Fatalf("Find created %v", names)
+	}
+
+	idle := tasks.Define[string]("mail.idle")
+	busy := tasks.Define[string]("mail.busy")
+	dead := tasks.Define[string]("mail.dead", tasks.WithStateTracking())
+	later := tasks.Define[string]("mail.later")
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, busy, func(ctx context.Context, _ *tasks.Task[string]) error {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	tasks.MustHandle(reg, dead, func(context.Context, *tasks.Task[string]) error { return tasks.Permanent(errors.New("bounced")) })
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue := func(def *tasks.Definition[string], id string, opts ...producer.EnqueueOption) {
+		t.Helper()
+		if _, err := producer.Enqueue(ctx, p, def, "x", append(opts, producer.WithID(id))...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(idle, "idle:1")
+	enqueue(busy, "busy:1")
+	enqueue(dead, "dead:1")
+	enqueue(later, "later:1", producer.WithDelay(time.Hour))
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	t.Cleanup(func() { close(release); stop(); <-done })
+	<-started
+
+	r, err := f.Find(ctx, "idle:1")
+	if err != nil || r.Work == nil || r.Work.State != "queued" || r.Work.Task != "mail.idle" || string(r.Work.Payload) != `"x"` || r.Status != nil {
+		t.Errorf("an untracked queued task: %+v %v", r, err)
+	}
+	if r, err := f.Find(ctx, "busy:1"); err != nil || r.Work == nil || r.Work.State != "running" {
+		t.Errorf("a running task: %+v %v", r, err)
+	}
+	if r, err := f.Find(ctx, "later:1"); err != nil || r.Scheduled == nil || r.Scheduled.Task != "mail.later" || r.Work != nil {
+		t.Errorf("a delayed task: %+v %v", r, err)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		r, err := f.Find(ctx, "dead:1")
+		if err != nil {
+			return err
+		}
+		if len(r.DeadLetters) != 1 || r.Status == nil || r.Status.State != "dead_lettered" || r.Work != nil {
+			return errors.New("not dead-lettered yet")
+		}
+		if q, n := r.Task(); q != "default" || n != "mail.dead" {
+			t.Errorf("Task() = %s %s", q, n)
+		}
+		return nil
+	})
+
+	// A bounded scan says where it stopped.
+	small, err := lookup.New(js, lookup.WithScan(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := small.Find(ctx, "nothing"); err != nil || r.Found() || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "read the first 1 messages") {
+		t.Errorf("a scan of 1: %+v %v", r, err)
+	}
+	if _, err := f.Find(ctx, ""); !errors.Is(err, lookup.ErrInvalidOption) {
+		t.Errorf("an empty ID: %v", err)
+	}
+	if _, err := lookup.New(js, lookup.WithScan(-1)); !errors.Is(err, lookup.ErrInvalidOption) {
+		t.Errorf("a negative scan: %v", err)
+	}
+}
+
+func streamNames(t *testing.T, js jetstream.JetStream) []string {
+	t.Helper()
+	var names []string
+	l := js.StreamNames(context.Background())
+	for n := range l.Name() {
+		names = append(names, n)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
