@@ -31,6 +31,10 @@ type Filter struct {
 	// both. They are matched by the server on the record's subject
 	// (<prefix>.dlq.<queue>.<task>): records of other tasks are not read.
 	Task, Queue string
+	// ID selects the records of one task ID. A record's subject does not
+	// name it, so the records are read and matched one by one; give Task
+	// and Queue too when they are known.
+	ID string
 	// Reason selects the records filed for one reason.
 	Reason tasks.Reason
 	// Since and Until bound when records were filed ([Entry.FailedAt]),
@@ -44,6 +48,11 @@ type Filter struct {
 	Limit int
 	// Order is the order of List's results and the direction of After.
 	Order Order
+	// MaxRead bounds how many records [Inspector.ListPage] reads to fill
+	// its page, so a filter that matches few of many records answers in
+	// bounded time; 0 means no bound. List, ReplayAll, Purge and Count
+	// ignore it.
+	MaxRead int
 	// After continues a listing past a record: pass the Seq of the last
 	// entry of the previous page, with the same Filter otherwise. Records
 	// after it in the chosen order are selected — greater sequences for
@@ -69,6 +78,8 @@ func (f Filter) validate() error {
 	switch {
 	case f.Reason != "" && !slices.Contains(reasons, f.Reason):
 		return fmt.Errorf("%w: reason %q is none of %v", ErrInvalidOption, f.Reason, reasons)
+	case f.MaxRead < 0:
+		return fmt.Errorf("%w: max read must be 0 or positive, got %d", ErrInvalidOption, f.MaxRead)
 	case f.Limit < -1:
 		return fmt.Errorf("%w: limit must be -1, 0 or positive, got %d", ErrInvalidOption, f.Limit)
 	case f.Order != OldestFirst && f.Order != NewestFirst:
@@ -101,12 +112,14 @@ func (f Filter) subject(n wire.Names) string {
 
 // bySubjectOnly reports whether the subject alone decides the selection.
 func (f Filter) bySubjectOnly() bool {
-	return f.Reason == "" && f.Since.IsZero() && f.Until.IsZero() && f.After == 0
+	return f.ID == "" && f.Reason == "" && f.Since.IsZero() && f.Until.IsZero() && f.After == 0
 }
 
 // match reports whether the filter selects e, whose subject matched already.
 func (f Filter) match(e Entry) bool {
 	switch {
+	case f.ID != "" && e.ID != f.ID:
+		return false
 	case f.Reason != "" && e.Reason != f.Reason:
 		return false
 	case !f.Since.IsZero() && e.FailedAt.Before(f.Since):

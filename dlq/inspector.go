@@ -110,6 +110,12 @@ func (in *Inspector) bounds(ctx context.Context, r *reader, f Filter, o Order) (
 // scan calls fn with each entry f selects in order o, until fn returns
 // false or an error. Limit is left to fn.
 func (in *Inspector) scan(ctx context.Context, f Filter, o Order, fn func(*reader, Entry) (bool, error)) error {
+	return in.scanRead(ctx, f, o, nil, fn)
+}
+
+// scanRead is scan calling read, when given, with the sequence of every
+// record read, selected or not, before fn; read returns false to stop.
+func (in *Inspector) scanRead(ctx context.Context, f Filter, o Order, read func(seq uint64) bool, fn func(*reader, Entry) (bool, error)) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -132,6 +138,9 @@ func (in *Inspector) scan(ctx context.Context, f Filter, o Order, fn func(*reade
 		case !b.after.IsZero() && o == OldestFirst && rec.stored.After(b.after):
 			return false, nil // every later record was filed later still
 		case !b.before.IsZero() && o == NewestFirst && rec.stored.Before(b.before):
+			return false, nil
+		}
+		if read != nil && !read(rec.seq) {
 			return false, nil
 		}
 		e, err := entryOf(in.names, rec)
@@ -169,6 +178,63 @@ func (in *Inspector) List(ctx context.Context, f Filter) ([]Entry, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Page is one page of [Inspector.ListPage].
+type Page struct {
+	// Entries are the records selected, at most Filter.Limit.
+	Entries []Entry `json:"entries"`
+	// Next is the Filter.After of the next page: the last entry's Seq when
+	// the page is full and more may follow, the last record read when
+	// Filter.MaxRead ended the read first; 0 when no selected record is
+	// left.
+	Next uint64 `json:"next"`
+	// Read counts the records read for the page.
+	Read int `json:"read"`
+	// Partial reports a page that Filter.MaxRead ended before it was full:
+	// records past Next may still match.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// ListPage is [Inspector.List] reading at most f.MaxRead records, so that
+// a filter that selects few of many records still answers in bounded time,
+// and saying where the next page starts. A page that ends the stream has
+// Next 0.
+func (in *Inspector) ListPage(ctx context.Context, f Filter) (Page, error) {
+	limit := f.limit()
+	var p Page
+	var last uint64
+	read := func(seq uint64) bool {
+		if f.MaxRead > 0 && p.Read >= f.MaxRead {
+			p.Partial = true
+			return false
+		}
+		p.Read++
+		last = seq
+		return true
+	}
+	err := in.scanRead(ctx, f, f.Order, read, func(_ *reader, e Entry) (bool, error) {
+		if limit > 0 && len(p.Entries) == limit {
+			p.Next = p.Entries[limit-1].Seq // one more matches: there is a next page
+			return false, nil
+		}
+		p.Entries = append(p.Entries, e)
+		return true, nil
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	switch {
+	case p.Next != 0:
+	case limit > 0 && len(p.Entries) == limit && p.Partial:
+		p.Next, p.Partial = p.Entries[limit-1].Seq, false // full; more may follow
+	case p.Partial:
+		p.Next = last
+	}
+	if p.Entries == nil {
+		p.Entries = []Entry{}
+	}
+	return p, nil
 }
 
 // Count returns how many records f selects, f.Limit and f.Order aside
