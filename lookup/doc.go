@@ -8,9 +8,12 @@
 //	r, err := f.Find(ctx, "order:7")
 //	if r.Found() { ... }
 //
-// It creates nothing on the server. The work stream is not indexed by task
-// ID, so Find reads its messages oldest first — on the task's own subject
-// when another source names the task, on every task subject otherwise — at
-// most [WithScan] of them (default [DefaultScan]), and says so in
-// [Result.Notes] when it stopped there.
+// It creates nothing on the server. Neither the work stream nor the
+// dead-letter stream is indexed by task ID, so Find reads their messages
+// and matches the ID: on the task's own subject when its status record or
+// schedule names the task, which costs a read of that task type's messages
+// only. Otherwise it reads at most the newest [WithDeadLetterScan]
+// dead-letter records (default [DefaultDeadLetterScan]) and the oldest
+// [WithScan] work-stream messages (default [DefaultScan]) of every task
+// type, and says so in [Result.Notes] when it stopped there.
 package lookup

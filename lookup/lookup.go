@@ -22,6 +22,10 @@ import (
 // a task's message.
 const DefaultScan = 1000
 
+// DefaultDeadLetterScan is how many dead-letter records Find reads at most,
+// newest first, for a task whose name nothing else told.
+const DefaultDeadLetterScan = 10_000
+
 // ErrInvalidOption is wrapped by the errors of [New] about its options and
 // of [Finder.Find] about an empty ID.
 var ErrInvalidOption = errors.New("lookup: invalid option")
@@ -85,8 +89,9 @@ func (r Result) Task() (queue, name string) {
 type Option func(*config)
 
 type config struct {
-	pub  topology.Topology
-	scan int
+	pub     topology.Topology
+	scan    int
+	dlqScan int
 }
 
 // WithTopology sets the deployment's topology; only its Prefix matters.
@@ -100,6 +105,13 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.pub.Prefix = 
 // WithScan bounds how many work-stream messages Find reads to find the
 // task's message; 0 skips the work stream. Default [DefaultScan].
 func WithScan(n int) Option { return func(c *config) { c.scan = n } }
+
+// WithDeadLetterScan bounds how many dead-letter records Find reads, newest
+// first, to find the records of a task whose queue and name neither its
+// status, its schedule nor its work-stream message told; -1 reads every
+// record. When they are known, Find reads only that task type's records,
+// all of them. Default [DefaultDeadLetterScan].
+func WithDeadLetterScan(n int) Option { return func(c *config) { c.dlqScan = n } }
 
 // Finder finds tasks by ID. It is safe for concurrent use.
 type Finder struct {
@@ -116,12 +128,15 @@ func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
 	}
-	cfg := config{scan: DefaultScan}
+	cfg := config{scan: DefaultScan, dlqScan: DefaultDeadLetterScan}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
 	if cfg.scan < 0 {
 		return nil, fmt.Errorf("%w: scan must not be negative, got %d", ErrInvalidOption, cfg.scan)
+	}
+	if cfg.dlqScan < 1 && cfg.dlqScan != -1 {
+		return nil, fmt.Errorf("%w: dead-letter scan must be positive or -1 for every record, got %d", ErrInvalidOption, cfg.dlqScan)
 	}
 	topo, err := wire.FromPublic(cfg.pub)
 	if err != nil {
@@ -147,10 +162,10 @@ func (f *Finder) Find(ctx context.Context, id string) (Result, error) {
 	if r.Status, err = f.status(ctx, id); err != nil {
 		return Result{}, err
 	}
-	if r.DeadLetters, err = f.dlq.FindByTaskID(ctx, id); err != nil {
+	if r.Scheduled, err = f.scheduled(ctx, id); err != nil {
 		return Result{}, err
 	}
-	if r.Scheduled, err = f.scheduled(ctx, id); err != nil {
+	if err := f.deadLetters(ctx, &r); err != nil {
 		return Result{}, err
 	}
 	if err := f.work(ctx, &r); err != nil {
@@ -178,6 +193,32 @@ func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) 
 		return nil, err
 	}
 	return &st, nil
+}
+
+// deadLetters reads the task's dead-letter records: those of its task
+// type when its name is known, else the newest records up to the bound.
+func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
+	queue, name := r.Task()
+	if name == "" {
+		p, err := f.dlq.ListPage(ctx, dlq.Filter{ID: r.ID, Order: dlq.NewestFirst, Limit: -1, MaxRead: max(f.cfg.dlqScan, 0)})
+		if err != nil {
+			return err
+		}
+		if p.Partial {
+			r.Notes = append(r.Notes, fmt.Sprintf("read the newest %d dead-letter records; older ones were not looked at "+
+				"(lookup.WithDeadLetterScan reads further)", p.Read))
+		}
+		if len(p.Entries) == 0 {
+			return nil
+		}
+		queue, name = p.Entries[0].Queue, p.Entries[0].Task
+	}
+	es, err := f.dlq.FindByTaskIDIn(ctx, r.ID, dlq.Filter{Queue: queue, Task: name})
+	if err != nil {
+		return err
+	}
+	r.DeadLetters = es
+	return nil
 }
 
 // scheduled reads the delayed task, without creating the schedule stream.

@@ -38,6 +38,7 @@ func TestFind(t *testing.T) {
 	busy := tasks.Define[string]("mail.busy")
 	dead := tasks.Define[string]("mail.dead", tasks.WithStateTracking())
 	later := tasks.Define[string]("mail.later")
+	dead2 := tasks.Define[string]("mail.dead2")
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, busy, func(ctx context.Context, _ *tasks.Task[string]) error {
@@ -49,6 +50,7 @@ func TestFind(t *testing.T) {
 		return nil
 	})
 	tasks.MustHandle(reg, dead, func(context.Context, *tasks.Task[string]) error { return tasks.Permanent(errors.New("bounced")) })
+	tasks.MustHandle(reg, dead2, func(context.Context, *tasks.Task[string]) error { return tasks.Permanent(errors.New("bounced")) })
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +99,36 @@ func TestFind(t *testing.T) {
 		return nil
 	})
 
+	// An untracked dead-lettered task is found among the newest records,
+	// and an older one not within a bound of one record.
+	enqueue(dead2, "dead2:1")
+	enqueue(dead2, "dead2:2")
+	older, seq := "", uint64(0)
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		older, seq = "", 0
+		for _, id := range []string{"dead2:1", "dead2:2"} {
+			r, err := f.Find(ctx, id)
+			if err != nil {
+				return err
+			}
+			if len(r.DeadLetters) != 1 || r.DeadLetters[0].Task != "mail.dead2" {
+				return errors.New("not dead-lettered yet")
+			}
+			if e := r.DeadLetters[0]; older == "" || e.Seq < seq {
+				older, seq = id, e.Seq
+			}
+		}
+		return nil
+	})
+	one, err := lookup.New(js, lookup.WithDeadLetterScan(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := one.Find(ctx, older); err != nil || len(r.DeadLetters) != 0 || len(r.Notes) != 1 ||
+		!strings.Contains(r.Notes[0], "read the newest 1 dead-letter records") {
+		t.Errorf("an older record beyond the bound: %+v %v", r, err)
+	}
+
 	// A bounded scan says where it stopped.
 	small, err := lookup.New(js, lookup.WithScan(1))
 	if err != nil {
@@ -110,6 +142,9 @@ func TestFind(t *testing.T) {
 	}
 	if _, err := lookup.New(js, lookup.WithScan(-1)); !errors.Is(err, lookup.ErrInvalidOption) {
 		t.Errorf("a negative scan: %v", err)
+	}
+	if _, err := lookup.New(js, lookup.WithDeadLetterScan(0)); !errors.Is(err, lookup.ErrInvalidOption) {
+		t.Errorf("a dead-letter scan of 0: %v", err)
 	}
 }
 

@@ -148,7 +148,7 @@ func newTaskShow(g *globals) *cobra.Command {
 // findTask looks the task up everywhere with package lookup; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
-	f, err := lookup.New(js, lookup.WithPrefix(g.prefix), lookup.WithScan(scan))
+	f, err := lookup.New(js, lookup.WithPrefix(g.prefix), lookup.WithScan(scan), lookup.WithDeadLetterScan(-1))
 	if err != nil {
 		return nil, usageError{err}
 	}
