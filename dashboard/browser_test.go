@@ -277,4 +277,19 @@ func TestBrowser(t *testing.T) {
 	if n, err := dlqCount(ctx, js); err != nil || n != 2 {
 		t.Errorf("dead letters left: %d %v, want the 2 not replayed", n, err)
 	}
+
+	// Signed in, a purge by filter says how many first, and purges them.
+	b.do("purge by filter", chromedp.Navigate(web.URL+"/login?next=/dlq%3Ftask%3Ddefault/invoice.send"),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), click("#sign-in"), visible("#purge-all"),
+		click("#purge-all"), visible("#confirm"), shot(shots, "confirm"))
+	if n := b.text("#count"); n != "2" {
+		t.Errorf("the confirmation counts %s records, want 2", n)
+	}
+	b.do("confirm the purge", click("#confirm"), visible("#flash"))
+	if flash := b.text("#flash"); flash != "2 records purged." {
+		t.Errorf("after the purge: %q", flash)
+	}
+	if n, err := dlqCount(ctx, js); err != nil || n != 0 {
+		t.Errorf("dead letters left after the purge: %d %v", n, err)
+	}
 }

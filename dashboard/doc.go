@@ -16,15 +16,20 @@
 //     paused, refreshed every 2 s without a reload; and a chart of the
 //     tasks processed, failed and dead-lettered per second over the last
 //     five minutes.
-//   - Task (/tasks?id=...): a task by ID: its status record (state,
-//     attempts, progress, last error, times), its dead-letter records and
-//     its schedule.
+//   - Task (/tasks?id=...): a task by ID, as package lookup finds it: its
+//     status record (state, attempts, progress, last error, times), its
+//     message in the work stream while queued or running, its dead-letter
+//     records and its schedule.
 //   - Dead letters (/dlq): filtered by task, queue, reason and time,
-//     newest first, paged by sequence so that a page costs the same with
-//     a hundred records or a hundred thousand; a record's page
-//     (/dlq/{seq}) shows its payload pretty-printed and its headers.
-//     Replay or delete one record, or replay or purge every record a
-//     filter selects after a confirmation page that says how many.
+//     newest first, 50 a page, paged by sequence. A task or queue filter
+//     is applied by the server, so its page costs the same with a hundred
+//     records or a hundred thousand; a reason or time filter is matched
+//     record by record, and a page reads at most 5 000 records before it
+//     offers to read on. A record's page (/dlq/{seq}) shows its payload
+//     pretty-printed and its headers. Replay or delete one record, or
+//     replay or purge every record a filter selects after a confirmation
+//     page that says how many; such a bulk action runs on for up to
+//     [BulkTimeout] if the browser leaves.
 //   - Workers (/workers): every live worker process with host, pid, task
 //     types, concurrency, in flight, tasks done and failed, start and last
 //     report, from the entries workers keep in JETQ_WORKERS (see package
@@ -37,12 +42,18 @@
 //
 // Reading is all a dashboard does unless [WithActions] is given: replay,
 // delete and purge are then allowed to a browser that signed in with the
-// token (a cookie holding a keyed hash of it), or to a request with the
-// header "Authorization: Bearer <token>"; every other POST is refused with
-// 403. Every POST is checked by [http.CrossOriginProtection], so another
-// site cannot make a signed-in browser act. [WithHidePayloads] keeps task
-// payloads off every page, for deployments where they hold personal data.
+// token, for 12 hours (an HttpOnly, SameSite=Strict cookie holding the
+// sign-in time and a keyed hash of it, checked by the server), or to a
+// request with the header "Authorization: Bearer <token>"; every other
+// POST is refused with 403. Every POST is checked by
+// [http.CrossOriginProtection], so another site cannot make a signed-in
+// browser act, and the pages forbid framing and foreign scripts and forms.
+// [WithHidePayloads] keeps task payloads, and the headers producers set,
+// off every page, for deployments where they hold personal data.
 // `jetq dashboard` listens on 127.0.0.1:8080 unless told otherwise.
+//
+// There is no pause action, as jetq has no pause yet; the overview and
+// the scheduled page show queues paused by other means.
 //
 // The templates, script and style sheet are embedded: the dashboard needs
 // no build step and loads nothing from the internet.

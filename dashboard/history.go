@@ -26,8 +26,10 @@ type Rate struct {
 // history turns the counters of successive reads into rates. The workers
 // count what they settled since they started, so a rate is the sum of
 // each worker's growth, a worker new since the last sample counting
-// whole if it started after it; the dead-letter stream's size gives the
-// dead-lettered rate, a drop (replay, purge) counting as none.
+// whole if it started after it. The dead-lettered rate is the growth of
+// the dead-letter stream's last sequence, which counts the records filed
+// by workers and forwarders alike and which replays, purges and expiry
+// leave as it is.
 type history struct {
 	mu    sync.Mutex
 	last  sample
@@ -37,7 +39,7 @@ type history struct {
 type sample struct {
 	at      time.Time
 	workers map[string]counted
-	dlq     uint64
+	filed   uint64
 }
 
 type counted struct {
@@ -45,18 +47,15 @@ type counted struct {
 	processed, failed uint64
 }
 
-// add notes a read of rows and workers at now and returns the rates of
-// the last historyLength.
-func (h *history) add(now time.Time, rows []queues.Stats, ws []queues.Worker) []Rate {
+// add notes a read of the workers and of the records filed at now and
+// returns the rates of the last historyLength.
+func (h *history) add(now time.Time, ws []queues.Worker, filed uint64) []Rate {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.last.at.IsZero() && now.Sub(h.last.at) < minSampleGap {
 		return h.copyRates()
 	}
-	s := sample{at: now, workers: make(map[string]counted, len(ws))}
-	for _, r := range rows {
-		s.dlq += r.DeadLettered
-	}
+	s := sample{at: now, workers: make(map[string]counted, len(ws)), filed: filed}
 	for _, w := range ws {
 		c := counted{started: w.StartedAt, failed: w.Failed}
 		for _, t := range w.Tasks {
@@ -78,7 +77,7 @@ func (h *history) add(now time.Time, rows []queues.Stats, ws []queues.Worker) []
 				failed += c.failed
 			}
 		}
-		dead := s.dlq - min(s.dlq, prev.dlq)
+		dead := s.filed - min(s.filed, prev.filed) // a recreated stream starts again
 		h.rates = append(h.rates, Rate{At: now, Processed: float64(processed) / secs,
 			Failed: float64(failed) / secs, DeadLettered: float64(dead) / secs})
 		for len(h.rates) > 0 && now.Sub(h.rates[0].At) > historyLength {

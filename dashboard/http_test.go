@@ -3,14 +3,17 @@ package dashboard_test
 import (
 	"context"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -18,6 +21,7 @@ import (
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -43,7 +47,7 @@ func deadLetters(t *testing.T, js jetstream.JetStream, n int) {
 		t.Fatal(err)
 	}
 	for range n {
-		if _, err := producer.Enqueue(ctx, p, def, "a secret payload"); err != nil {
+		if _, err := producer.Enqueue(ctx, p, def, "a secret payload", producer.WithHeader("Baggage", "user.email=ada@example.com")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,9 +139,11 @@ func TestActionsNeedTokenAndSameOrigin(t *testing.T) {
 		t.Fatalf("records after refused actions: %d %v", n, err)
 	}
 
-	// A bulk replay shows the count first, and acts only when confirmed.
+	// A bulk replay shows the count first, and acts only when confirmed;
+	// its Cancel goes back to the same filter.
 	form := url.Values{"task": {"default/secret.fail"}}
-	if code, body := c.post("/dlq/replay", form, bearer); code != http.StatusOK || !strings.Contains(body, `<strong id="count">3</strong>`) {
+	if code, body := c.post("/dlq/replay", form, bearer); code != http.StatusOK || !strings.Contains(body, `<strong id="count">3</strong>`) ||
+		!strings.Contains(body, `href="/dlq?queue=default&amp;task=secret.fail" id="cancel"`) {
 		t.Errorf("bulk replay's confirmation: %d %s", code, body)
 	}
 	if n, _ := dlqCount(ctx, js); n != 3 {
@@ -149,6 +155,101 @@ func TestActionsNeedTokenAndSameOrigin(t *testing.T) {
 	}
 	if n, err := dlqCount(ctx, js); err != nil || n != 0 {
 		t.Errorf("records after the purge: %d %v", n, err)
+	}
+	// The flash says only what the dashboard did.
+	if _, body := c.get("/dlq?done=purged&n=3"); !strings.Contains(body, "3 records purged.") {
+		t.Errorf("flash of a purge: %s", body)
+	}
+	if _, body := c.get("/dlq?done=Call+us+now&n=3"); strings.Contains(body, "Call us") || strings.Contains(body, `id="flash"`) {
+		t.Errorf("a made-up flash is shown: %s", body)
+	}
+}
+
+// TestDLQPaging follows the pages of a large stream, newest first, and a
+// sparse filter past the read bound.
+func TestDLQPaging(t *testing.T) {
+	js := embeddedtest.JetStream(t)
+	file(t, js, "timeout", 1)
+	file(t, js, "max_attempts", 5100)
+	d, err := dashboard.New(js, dashboard.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	c := client{t, srv.URL}
+	seen := map[string]bool{}
+	path, pages := "/dlq?task=default/page.fail", 0
+	for path != "" && pages < 3 {
+		code, body := c.get(path)
+		if code != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		for _, m := range recordLink.FindAllStringSubmatch(body, -1) {
+			if seen[m[1]] {
+				t.Errorf("record %s on two pages", m[1])
+			}
+			seen[m[1]] = true
+		}
+		path = nextLink(body)
+		pages++
+	}
+	if len(seen) != 150 || !seen["5101"] || !seen["4952"] || seen["4951"] {
+		t.Errorf("three pages showed %d records", len(seen))
+	}
+
+	// The one timeout is the oldest record: the first read stops at the
+	// bound and offers to read on, the next finds it.
+	code, body := c.get("/dlq?reason=timeout")
+	if code != http.StatusOK || !strings.Contains(body, `id="partial"`) || recordLink.MatchString(body) {
+		t.Fatalf("a sparse filter: %d %s", code, body)
+	}
+	_, body = c.get(nextLink(body))
+	if m := recordLink.FindAllStringSubmatch(body, -1); len(m) != 1 || m[0][1] != "1" || strings.Contains(body, `id="next"`) {
+		t.Errorf("reading on: %v %s", m, body)
+	}
+}
+
+var (
+	recordLink = regexp.MustCompile(`<td><a href="/dlq/(\d+)">`)
+	nextHref   = regexp.MustCompile(`<a href="([^"]*)" id="next">`)
+)
+
+// nextLink is the path of the page's next link, "" when it has none.
+func nextLink(body string) string {
+	m := nextHref.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// file files n dead-letter records of page.fail for reason, as a worker
+// does.
+func file(t *testing.T, js jetstream.JetStream, reason tasks.Reason, n int) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	names := wire.Names{}
+	now := time.Now()
+	for i := range n {
+		f := wire.Failure{Reason: reason, Error: "boom", Stream: "JETQ_TASKS", Seq: uint64(now.UnixNano()) + uint64(i),
+			Subject: names.TaskSubject("default", "page.fail"), StoredAt: now, Deliveries: 1, At: now}
+		h := nats.Header{wire.HeaderTask: {"page.fail"}, wire.HeaderQueue: {"default"}}
+		if _, err := js.PublishMsgAsync(wire.DeadLetter(names, "default", "page.fail", h, []byte(`{}`), f, wire.Limits{})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		t.Fatal("records not stored")
 	}
 }
 
@@ -179,7 +280,8 @@ func TestReadOnlyAndHiddenPayloads(t *testing.T) {
 			t.Errorf("%s: %d, shows the payload or fails: %s", path, code, body)
 		}
 	}
-	if code, body := c.get("/jetq/dlq/1"); code != http.StatusOK || !strings.Contains(body, "Payloads are hidden") {
+	if code, body := c.get("/jetq/dlq/1"); code != http.StatusOK || !strings.Contains(body, "Payloads are hidden") ||
+		strings.Contains(body, "ada@example.com") || !strings.Contains(body, "1 header of the producer's hidden") {
 		t.Errorf("record page: %d %s", code, body)
 	}
 	if code, body := c.get("/jetq/metrics"); code != http.StatusOK ||

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,6 +63,7 @@ func newDashboardCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("dashboard: listen on %s: %w", listen, err)
 				}
+				base = strings.TrimRight(base, "/") // as dashboard.WithBasePath does
 				mux := http.NewServeMux()
 				mux.Handle(base+"/", d)
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -83,7 +85,7 @@ func newDashboardCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on; loopback unless told otherwise")
-	cmd.Flags().StringVar(&base, "base-path", "", "path to serve under, such as /jetq (behind a proxy)")
+	cmd.Flags().StringVar(&base, "base-path", "", "path to serve under, such as /jetq; a proxy in front must forward it unchanged")
 	cmd.Flags().BoolVar(&actions, "allow-actions", false, "allow replay, delete and purge to holders of the token")
 	cmd.Flags().StringVar(&token, "dashboard-token", "", "the token actions need (default $"+tokenEnv+")")
 	cmd.Flags().BoolVar(&hide, "hide-payloads", false, "keep task payloads off every page")

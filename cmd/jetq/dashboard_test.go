@@ -44,7 +44,7 @@ func TestDashboard(t *testing.T) {
 		return ""
 	}
 	go func() {
-		exited <- runEnv(ctx, []string{"--server", c.url, "dashboard", "--listen", addr, "--allow-actions", "--base-path", "/jetq"}, env, &out, &errb)
+		exited <- runEnv(ctx, []string{"--server", c.url, "dashboard", "--listen", addr, "--allow-actions", "--base-path", "/jetq/"}, env, &out, &errb)
 	}()
 	waitFor(t, func() bool {
 		return strings.Contains(out.String(), "jetq dashboard on http://"+addr+"/jetq/ (actions on)")

@@ -63,8 +63,10 @@
       cell(tr, q.workers, "workers");
       cell(tr, q.paused ? (q.paused_until ? "until " + when(q.paused_until) : "yes") : "-", "paused");
     }
+    chartNow = new Date(o.at).getTime();
     drawChart(o.rates || []);
   }
+  let chartNow = Date.now();
 
   function drawChart(rates) {
     const c = document.getElementById("chart");
@@ -73,7 +75,7 @@
     const g = c.getContext("2d");
     const w = c.width, h = c.height, pad = 28;
     g.clearRect(0, 0, w, h);
-    const now = Date.now(), span = 5 * 60 * 1000;
+    const now = chartNow, span = 5 * 60 * 1000;
     let top = 1;
     for (const r of rates) top = Math.max(top, r.processed, r.failed, r.dead_lettered);
     g.strokeStyle = "#e3e6ea";
@@ -117,17 +119,33 @@
       cell(tr, w.succeeded);
       cell(tr, w.failed);
       cell(tr, when(w.started_at));
-      cell(tr, age((Date.now() - new Date(w.last_seen).getTime()) * 1e6) + " ago");
+      cell(tr, age((serverNow() - new Date(w.last_seen).getTime()) * 1e6) + " ago");
     }
   }
 
+  // serverNow is the server's clock as of its last answer, so that ages
+  // do not depend on the browser's.
+  let skew = 0;
+  const serverNow = () => Date.now() + skew;
+
+  // poll refreshes the page from path now (the chart is drawn only here)
+  // and every 2 s while the page is visible.
   function poll(path, show) {
-    const tick = () =>
+    const tick = () => {
+      if (document.hidden) {
+        setTimeout(tick, every);
+        return;
+      }
       fetch(base + path, { headers: { Accept: "application/json" } })
-        .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+        .then((r) => {
+          const date = Date.parse(r.headers.get("Date"));
+          if (!isNaN(date)) skew = date - Date.now();
+          return r.ok ? r.json() : Promise.reject(r.status);
+        })
         .then(show)
         .catch(() => {})
         .finally(() => setTimeout(tick, every));
+    };
     tick();
   }
 

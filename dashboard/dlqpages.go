@@ -1,0 +1,315 @@
+package dashboard
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/tasks"
+)
+
+// dlqPageSize is how many records a dead-letter page shows.
+const dlqPageSize = 50
+
+// dlqMaxRead bounds the records read for one dead-letter page, so that a
+// filter matching few of many records answers in bounded time: about
+// 0.2 s on the benchmark machine. The page then offers to read on.
+const dlqMaxRead = 5000
+
+// BulkTimeout bounds a replay or purge of every record a filter selects.
+// It runs on after the browser leaves; what it did is logged.
+const BulkTimeout = 10 * time.Minute
+
+// dlqListView is the dead-letter page's data.
+type dlqListView struct {
+	Filter  dlq.Filter
+	Since   string // the form's values, in the datetime-local format
+	Until   string
+	Reasons []tasks.Reason
+	Types   []queues.Stats // to pick a task from
+	Entries []dlq.Entry
+	// Next is the query of the next page, "" on the last; Partial says the
+	// read stopped at dlqMaxRead records before the page was full.
+	Next    template.URL
+	Partial bool
+	Read    int
+	ReadTo  uint64       // the last record read
+	First   template.URL // the query of the first page
+	Form    url.Values   // the filter, for the bulk actions' form
+	Total   int          // records in the stream
+	Notes   []string
+}
+
+func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) {
+	f, err := filterOf(r.URL.Query())
+	if err != nil {
+		d.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	ctx, cancel := d.reqCtx(r)
+	defer cancel()
+	f.Order, f.Limit, f.MaxRead = dlq.NewestFirst, dlqPageSize, dlqMaxRead
+	p, err := d.dlq.ListPage(ctx, f)
+	if err != nil {
+		code := http.StatusBadGateway
+		if errors.Is(err, dlq.ErrInvalidOption) {
+			code = http.StatusBadRequest
+		}
+		d.fail(w, r, code, err)
+		return
+	}
+	form := filterQuery(f)
+	v := dlqListView{Filter: f, Since: inputTime(f.Since), Until: inputTime(f.Until), Reasons: reasons,
+		Entries: p.Entries, Partial: p.Partial, Read: p.Read, ReadTo: p.Next, First: query(form), Form: form}
+	if p.Next != 0 {
+		q := filterQuery(f)
+		q.Set("after", strconv.FormatUint(p.Next, 10))
+		v.Next = query(q)
+	}
+	if v.Total, err = d.dlq.Count(ctx, dlq.Filter{}); err != nil {
+		v.Notes = append(v.Notes, "total: "+err.Error())
+	}
+	if rows, err := d.stats.get(ctx, d.queues); err == nil {
+		v.Types = slices.DeleteFunc(slices.Clone(rows), func(s queues.Stats) bool { return s.DeadLettered == 0 })
+	} else {
+		v.Notes = append(v.Notes, "task types: "+err.Error())
+	}
+	d.render(w, r, http.StatusOK, "dlq", "Dead letters", v)
+}
+
+var reasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tasks.ReasonMaxDeliveries, tasks.ReasonInvalidPayload, tasks.ReasonTimeout}
+
+// filterOf reads a dead-letter filter from a query or form: task as
+// "queue/task" (the picker) or a bare task name, queue, reason, since and
+// until in RFC 3339 or the UTC "2006-01-02T15:04" of a datetime-local
+// input (until then covers its whole minute), and after.
+func filterOf(q url.Values) (f dlq.Filter, err error) {
+	f.Task, f.Queue = strings.TrimSpace(q.Get("task")), strings.TrimSpace(q.Get("queue"))
+	if queue, task, ok := strings.Cut(f.Task, "/"); ok {
+		f.Queue, f.Task = queue, task
+	}
+	f.Reason = tasks.Reason(q.Get("reason"))
+	if f.Since, err = parseTime("since", q.Get("since"), false); err != nil {
+		return f, err
+	}
+	if f.Until, err = parseTime("until", q.Get("until"), true); err != nil {
+		return f, err
+	}
+	if a := q.Get("after"); a != "" {
+		if f.After, err = strconv.ParseUint(a, 10, 64); err != nil {
+			return f, fmt.Errorf("after must be a record's sequence, got %q", a)
+		}
+	}
+	return f, nil
+}
+
+// parseTime reads a filter time; with end, a time to the minute means the
+// end of that minute.
+func parseTime(name, s string, end bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02T15:04:05", s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02T15:04", s); err == nil {
+		if end {
+			t = t.Add(time.Minute - time.Nanosecond)
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%s must be a time such as 2026-12-01T15:04 (UTC) or RFC 3339, got %q", name, s)
+}
+
+// inputTime is t as a datetime-local input shows it, in UTC.
+func inputTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05")
+}
+
+// filterQuery is f as a query, After left out.
+func filterQuery(f dlq.Filter) url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"task": f.Task, "queue": f.Queue, "reason": string(f.Reason),
+		"since": inputTime(f.Since), "until": inputTime(f.Until)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// dlqRecordView is a record's page data.
+type dlqRecordView struct {
+	Entry   dlq.Entry
+	Payload string // pretty-printed
+	Headers [][2]string
+	Hidden  int // headers left out because payloads are hidden
+}
+
+// shownHeaders are the headers a dashboard that hides payloads still
+// shows: jetq's own and the server's, none of the producer's.
+func shownHeader(k string) bool {
+	return strings.HasPrefix(k, "Jetq-") || strings.HasPrefix(k, "Nats-")
+}
+
+func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		d.fail(w, r, http.StatusBadRequest, fmt.Errorf("a record is named by its sequence, a number; got %q", r.PathValue("seq")))
+		return
+	}
+	ctx, cancel := d.reqCtx(r)
+	defer cancel()
+	e, err := d.dlq.Get(ctx, seq)
+	if errors.Is(err, dlq.ErrNotFound) {
+		d.fail(w, r, http.StatusNotFound, fmt.Errorf("no dead-letter record %d: it was replayed, deleted or has expired", seq))
+		return
+	}
+	if err != nil {
+		d.fail(w, r, http.StatusBadGateway, err)
+		return
+	}
+	v := dlqRecordView{Entry: e}
+	if !d.cfg.hidePayloads {
+		v.Payload = pretty(e.Payload)
+	}
+	for k, vals := range e.Header {
+		if d.cfg.hidePayloads && !shownHeader(k) {
+			v.Hidden++
+			continue
+		}
+		for _, val := range vals {
+			v.Headers = append(v.Headers, [2]string{k, val})
+		}
+	}
+	slices.SortFunc(v.Headers, func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) })
+	d.render(w, r, http.StatusOK, "record", fmt.Sprintf("Dead letter %d", seq), v)
+}
+
+// pretty indents a JSON payload, and shows other payloads as they are.
+func pretty(b []byte) string {
+	var buf bytes.Buffer
+	if json.Indent(&buf, b, "", "  ") == nil {
+		return buf.String()
+	}
+	return string(b)
+}
+
+func (d *Dashboard) replayOne(w http.ResponseWriter, r *http.Request) {
+	d.one(w, r, doneReplayed, d.dlq.Replay)
+}
+
+func (d *Dashboard) deleteOne(w http.ResponseWriter, r *http.Request) {
+	d.one(w, r, doneDeleted, d.dlq.Delete)
+}
+
+// one applies do to the record of the request's path.
+func (d *Dashboard) one(w http.ResponseWriter, r *http.Request, done string, do func(ctx context.Context, seq uint64) error) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		d.fail(w, r, http.StatusBadRequest, fmt.Errorf("a record is named by its sequence, a number; got %q", r.PathValue("seq")))
+		return
+	}
+	ctx, cancel := d.reqCtx(r)
+	defer cancel()
+	err = do(ctx, seq)
+	if errors.Is(err, dlq.ErrNotFound) {
+		d.fail(w, r, http.StatusNotFound, fmt.Errorf("no dead-letter record %d: it was replayed, deleted or has expired", seq))
+		return
+	}
+	if err != nil {
+		d.fail(w, r, http.StatusBadGateway, err)
+		return
+	}
+	d.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "jetq dashboard: dead-letter record "+done, slog.Uint64("seq", seq), slog.String("remote", r.RemoteAddr))
+	http.Redirect(w, r, d.path("/dlq?"+url.Values{"done": {done}, "n": {strconv.FormatUint(seq, 10)}}.Encode()), http.StatusSeeOther)
+}
+
+type bulkAction int
+
+const (
+	bulkReplay bulkAction = iota
+	bulkPurge
+)
+
+// bulkView is the confirmation page of a bulk action.
+type bulkView struct {
+	Verb   string // "Replay" or "Purge"
+	Action string // its form's path
+	Count  int
+	Form   url.Values
+	Cancel template.URL // the list's query
+	Filter dlq.Filter
+}
+
+// bulk replays or purges every record a filter selects: the first POST
+// shows how many on a confirmation page, whose POST (confirm=yes) acts, on
+// a context of its own bounded by BulkTimeout.
+func (d *Dashboard) bulk(a bulkAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			d.fail(w, r, http.StatusBadRequest, err)
+			return
+		}
+		f, err := filterOf(r.PostForm)
+		if err != nil {
+			d.fail(w, r, http.StatusBadRequest, err)
+			return
+		}
+		f.After = 0
+		verb, path, past, done := "Replay", "/dlq/replay", "replayed", doneReplayN
+		if a == bulkPurge {
+			verb, path, past, done = "Purge", "/dlq/purge", "purged", donePurgedN
+		}
+		if r.PostForm.Get("confirm") != "yes" {
+			ctx, cancel := d.reqCtx(r)
+			defer cancel()
+			n, err := d.dlq.Count(ctx, f)
+			if err != nil {
+				d.fail(w, r, http.StatusBadGateway, err)
+				return
+			}
+			form := filterQuery(f)
+			d.render(w, r, http.StatusOK, "confirm", verb+" dead letters", bulkView{Verb: verb, Action: path, Count: n, Form: form, Cancel: query(form), Filter: f})
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), BulkTimeout)
+		defer cancel()
+		var n int
+		if a == bulkPurge {
+			n, err = d.dlq.Purge(ctx, f)
+		} else {
+			n, err = d.dlq.ReplayAll(ctx, f)
+		}
+		attrs := []slog.Attr{slog.Int("count", n), slog.String("filter", filterQuery(f).Encode()), slog.String("remote", r.RemoteAddr)}
+		if err != nil {
+			d.cfg.log.LogAttrs(r.Context(), slog.LevelWarn, "jetq dashboard: dead-letter records "+past+", then failed", append(attrs, slog.String("error", err.Error()))...)
+			d.fail(w, r, http.StatusBadGateway, fmt.Errorf("%s %d records, then: %w", past, n, err))
+			return
+		}
+		d.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "jetq dashboard: dead-letter records "+past, attrs...)
+		q := filterQuery(f)
+		q.Set("done", done)
+		q.Set("n", strconv.Itoa(n))
+		http.Redirect(w, r, d.path("/dlq?"+q.Encode()), http.StatusSeeOther)
+	}
+}
