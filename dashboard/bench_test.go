@@ -17,26 +17,30 @@ import (
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
 
 // Sizes of the pages benchmark: the dashboard must answer in under a
-// second with this many task types and dead-letter records.
+// second with this many task types and dead-letter records, next to
+// delayed tasks and live workers.
 const (
 	benchTypes   = 200
 	benchRecords = 100_000
+	benchDelayed = 10_000
+	benchWorkers = 3
 )
 
-// BenchmarkPages times the overview and dead-letter pages with 200 task
-// types, each with its durable consumer and a few pending tasks, and
-// 100 000 dead-letter records spread over them:
+// BenchmarkPages times the dashboard's pages with 200 task types, each
+// with its durable consumer and a few pending tasks, 100 000 dead-letter
+// records spread over them, 10 000 delayed tasks and 3 live workers:
 //
 //	go test -run '^$' -bench Pages -benchtime 20x ./dashboard/
 func BenchmarkPages(b *testing.B) {
 	ctx := context.Background()
 	js := embeddedtest.JetStream(b)
-	fill(b, ctx, js)
+	known := fill(b, ctx, js)
 	d, err := dashboard.New(js, dashboard.WithActions(token))
 	if err != nil {
 		b.Fatal(err)
@@ -50,7 +54,12 @@ func BenchmarkPages(b *testing.B) {
 		{"dlq-page-500", fmt.Sprintf("/dlq?after=%d", benchRecords-500*50)},
 		{"dlq-task", "/dlq?task=default/bench.t042"},
 		{"dlq-reason", "/dlq?reason=timeout"},
+		{"dlq-rare-reason", "/dlq?reason=permanent"},
 		{"dlq-record", "/dlq/77777"},
+		{"task-known", "/tasks?id=" + known},
+		{"task-unknown", "/tasks?id=nope"},
+		{"workers", "/workers"},
+		{"scheduled", "/scheduled"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
@@ -60,7 +69,7 @@ func BenchmarkPages(b *testing.B) {
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
 					b.Fatalf("%s: %s", bc.path, resp.Status)
 				}
 			}
@@ -70,9 +79,10 @@ func BenchmarkPages(b *testing.B) {
 }
 
 // fill makes the task types' consumers with a worker, leaves three tasks
-// pending for each, and files the dead-letter records, one reason in ten
-// a timeout.
-func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) {
+// pending for each, files the dead-letter records, one reason in ten a
+// timeout, enqueues the delayed tasks, and starts the workers. It returns
+// the ID of a delayed task.
+func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) string {
 	start := time.Now()
 	reg := tasks.NewRegistry()
 	defs := make([]*tasks.Definition[int], benchTypes)
@@ -130,8 +140,27 @@ func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) {
 	case <-time.After(time.Minute):
 		b.Fatal("records not stored within a minute")
 	}
-	b.Logf("%d task types, %d pending tasks and %d dead-letter records made in %v",
-		benchTypes, 3*benchTypes, benchRecords, time.Since(start).Round(time.Millisecond))
+	p, err := producer.New(js, producer.WithLogger(quiet()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := producer.EnqueueBatch(ctx, p, defs[7], make([]int, benchDelayed), producer.WithDelay(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range benchWorkers {
+		w, err := consumer.New(js, reg, consumer.WithLogger(quiet()), consumer.WithPresenceInterval(time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(wctx) }()
+		b.Cleanup(func() { stop(); <-done })
+	}
+	b.Logf("%d task types, %d pending tasks, %d dead-letter records, %d delayed tasks made in %v",
+		benchTypes, 3*benchTypes, benchRecords, benchDelayed, time.Since(start).Round(time.Millisecond))
+	return res[0].ID
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }

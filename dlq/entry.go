@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -56,10 +57,8 @@ type Entry struct {
 // direct get: they describe the read, not the record.
 var readHeaders = []string{
 	jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
-	jetstream.LastSequenceHeader, numPendingHeader,
+	jetstream.LastSequenceHeader, directget.NumPendingHeader,
 }
-
-const numPendingHeader = "Nats-Num-Pending"
 
 // entryOf reads the record rec; an error means rec is not a record this
 // version can read.

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
@@ -518,9 +519,9 @@ func (in *Inspector) purgeSubject(ctx context.Context, subject string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := withTimeout(ctx, in.js)
+	ctx, cancel := directget.WithTimeout(ctx, in.js)
 	defer cancel()
-	m, err := in.js.Conn().RequestWithContext(ctx, apiPrefix(in.js)+"STREAM.PURGE."+in.names.DLQStream(), body)
+	m, err := in.js.Conn().RequestWithContext(ctx, directget.APIPrefix(in.js)+"STREAM.PURGE."+in.names.DLQStream(), body)
 	if err != nil {
 		return 0, fmt.Errorf("dlq: purge %s: %w", subject, err)
 	}

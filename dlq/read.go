@@ -19,14 +19,14 @@ package dlq
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/directget"
 )
 
 const (
@@ -59,43 +59,11 @@ type reader struct {
 	stream jetstream.Stream
 	state  jetstream.StreamState
 	direct bool
-	api    string // JetStream API subject prefix, with its trailing dot
 }
 
 func newReader(js jetstream.JetStream, s jetstream.Stream) *reader {
 	info := s.CachedInfo()
-	return &reader{js: js, stream: s, state: info.State, direct: info.Config.AllowDirect, api: apiPrefix(js)}
-}
-
-// apiPrefix is the prefix of js's API subjects, domain or custom prefix included.
-func apiPrefix(js jetstream.JetStream) string {
-	o := js.Options()
-	switch {
-	case o.Domain != "":
-		return "$JS." + o.Domain + ".API."
-	case o.APIPrefix != "" && o.APIPrefix[len(o.APIPrefix)-1] == '.':
-		return o.APIPrefix
-	case o.APIPrefix != "":
-		return o.APIPrefix + "."
-	}
-	return jetstream.DefaultAPIPrefix
-}
-
-// withTimeout gives ctx js's default API timeout unless it has a deadline.
-func withTimeout(ctx context.Context, js jetstream.JetStream) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, js.Options().DefaultTimeout)
-}
-
-// directGetRequest is the server's JSApiMsgGetRequest, the fields we use.
-type directGetRequest struct {
-	Seq       uint64     `json:"seq,omitempty"`
-	StartTime *time.Time `json:"start_time,omitempty"`
-	NextFor   string     `json:"next_by_subj"`
-	Batch     int        `json:"batch"`
-	MaxBytes  int        `json:"max_bytes"`
+	return &reader{js: js, stream: s, state: info.State, direct: info.Config.AllowDirect}
 }
 
 // page reads up to n records on subject in sequence order, from the first at
@@ -107,65 +75,22 @@ func (r *reader) page(ctx context.Context, subject string, from uint64, at time.
 	if !r.direct {
 		return r.pageByLeader(ctx, subject, from, n)
 	}
-	req := directGetRequest{NextFor: subject, Batch: n, MaxBytes: pageBytes}
+	req := directget.Request{NextFor: subject, Batch: n, MaxBytes: pageBytes}
 	if at.IsZero() {
 		req.Seq = from
 	} else {
 		t := at.UTC()
 		req.StartTime = &t
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, false, err
-	}
-	nc := r.js.Conn()
-	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
+	msgs, more, err := directget.Batch(ctx, r.js, r.stream.CachedInfo().Config.Name, req)
 	if err != nil {
 		return nil, false, fmt.Errorf("dlq: read records: %w", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.PublishRequest(r.api+"DIRECT.GET."+r.stream.CachedInfo().Config.Name, inbox, body); err != nil {
-		return nil, false, fmt.Errorf("dlq: read records: %w", err)
+	recs = make([]record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = record{seq: m.Seq, subject: m.Subject, stored: m.Stored, header: m.Header, data: m.Data}
 	}
-	ctx, cancel := withTimeout(ctx, r.js)
-	defer cancel()
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("dlq: read records: %w", err)
-		}
-		if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
-			switch status {
-			case "204": // end of the batch
-				pending, _ := strconv.ParseUint(m.Header.Get(numPendingHeader), 10, 64)
-				return recs, pending > 0, nil
-			case "404": // nothing (more) on subject
-				return recs, false, nil
-			case "503":
-				return nil, false, fmt.Errorf("dlq: read records: %w", nats.ErrNoResponders)
-			}
-			return nil, false, fmt.Errorf("dlq: read records: status %s: %s", status, m.Header.Get("Description"))
-		}
-		rec, err := directRecord(m)
-		if err != nil {
-			return nil, false, fmt.Errorf("dlq: read records: %w", err)
-		}
-		recs = append(recs, rec)
-	}
-}
-
-// directRecord reads a message of a direct get batch.
-func directRecord(m *nats.Msg) (record, error) {
-	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-	if err != nil {
-		return record{}, fmt.Errorf("bad %s header: %w", jetstream.SequenceHeader, err)
-	}
-	stored, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-	if err != nil {
-		return record{}, fmt.Errorf("bad %s header: %w", jetstream.TimeStampHeaer, err)
-	}
-	return record{seq: seq, subject: m.Header.Get(jetstream.SubjectHeader), stored: stored, header: m.Header, data: m.Data}, nil
+	return recs, more, nil
 }
 
 // pageByLeader is page for a stream without direct gets: one request per

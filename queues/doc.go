@@ -17,8 +17,7 @@
 // number of its tasks in the work stream. DeadLettered counts the records
 // in JETQ_DLQ on jetq.dlq.<queue>.<task>; Scheduled the delayed tasks in
 // JETQ_SCHEDULES (jetq.sched.at.*) whose Nats-Schedule-Target is
-// jetq.fire.<queue>.<task>, read one by one, so it costs a request per
-// delayed task on the server.
+// jetq.fire.<queue>.<task>, read in batches of 256 a request.
 //
 // # Running and waiting to retry
 //

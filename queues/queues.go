@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -319,7 +321,8 @@ func (c *collection) deadLettered(ctx context.Context) error {
 }
 
 // scheduled counts the delayed tasks per task type, reading each
-// schedule's target.
+// schedule's target: in batches of direct gets, 256 a request, where the
+// schedule stream allows them (jetq's does), else one get a delayed task.
 func (c *collection) scheduled(ctx context.Context) error {
 	n := c.in.names
 	st, err := c.in.js.Stream(ctx, n.ScheduleStream())
@@ -331,7 +334,29 @@ func (c *collection) scheduled(ctx context.Context) error {
 	}
 	base := n.Prefix() + ".fire."
 	filter := n.DelayedSubjects() + "*"
+	count := func(h nats.Header) {
+		k, ok := c.parse(h.Get(wire.HeaderScheduleTarget), base)
+		if ok && (c.only == nil || *c.only == k) {
+			c.row(k).Scheduled++
+		}
+	}
+	direct := st.CachedInfo().Config.AllowDirect
 	for seq := uint64(1); ; {
+		if direct {
+			msgs, more, err := directget.Batch(ctx, c.in.js, n.ScheduleStream(),
+				directget.Request{Seq: seq, NextFor: filter, Batch: scheduledBatch, MaxBytes: scheduledBatchBytes})
+			if err != nil {
+				return fmt.Errorf("queues: read delayed tasks: %w", err)
+			}
+			for _, m := range msgs {
+				count(m.Header)
+				seq = m.Seq + 1
+			}
+			if !more || len(msgs) == 0 {
+				return nil
+			}
+			continue
+		}
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
@@ -340,12 +365,15 @@ func (c *collection) scheduled(ctx context.Context) error {
 			return fmt.Errorf("queues: read delayed tasks: %w", err)
 		}
 		seq = m.Sequence + 1
-		k, ok := c.parse(m.Header.Get(wire.HeaderScheduleTarget), base)
-		if ok && (c.only == nil || *c.only == k) {
-			c.row(k).Scheduled++
-		}
+		count(m.Header)
 	}
 }
+
+// scheduledBatch and scheduledBatchBytes bound one read of delayed tasks.
+const (
+	scheduledBatch      = 256
+	scheduledBatchBytes = 4 << 20
+)
 
 // workers sums the live workers' presence entries per task type.
 func (in *Inspector) workers(ctx context.Context) (map[key]live, error) {
