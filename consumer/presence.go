@@ -9,8 +9,9 @@ package consumer
 // worker keeps an entry in the bucket JETQ_WORKERS, key its ID, rewritten
 // every presence interval with a TTL of three intervals: per task type,
 // the deliveries it holds, the handlers it runs and the earliest retry it
-// set, and the tasks it settled since it started. An entry that is not rewritten — the process died, or lost its
-// connection — expires on the server; a worker that stops deletes its own.
+// set, and the tasks it settled since it started. An entry that is not
+// rewritten — the process died, or lost its connection — expires on the
+// server; a worker that stops deletes its own.
 // The queues package reads the bucket: running is what live workers hold.
 
 import (

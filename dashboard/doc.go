@@ -53,7 +53,8 @@
 // `jetq dashboard` listens on 127.0.0.1:8080 unless told otherwise.
 //
 // There is no pause action, as jetq has no pause yet; the overview and
-// the scheduled page show queues paused by other means.
+// the scheduled page show queues paused by other means. Nor does the task
+// page show a result: jetq keeps none yet.
 //
 // The templates, script and style sheet are embedded: the dashboard needs
 // no build step and loads nothing from the internet.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -329,7 +330,11 @@ func TestRequestTracesThroughEveryAttempt(t *testing.T) {
 					}
 				}
 			}
-			nats := map[attribute.Key]string{"server.address": "127.0.0.1"}
+			_, port, err := net.SplitHostPort(js.Conn().ConnectedAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			nats := map[attribute.Key]string{"server.address": "127.0.0.1", "server.port": port}
 			send := spans[sendSpan][0]
 			checkParent(t, send, srv)
 			checkAttrs(t, send, nats)
