@@ -24,7 +24,7 @@
 //     newest first, 50 a page, paged by sequence. A task or queue filter
 //     is applied by the server, so its page costs the same with a hundred
 //     records or a hundred thousand; a reason or time filter is matched
-//     record by record, and a page reads at most 5 000 records before it
+//     record by record, and a page reads at most 2 500 records before it
 //     offers to read on. A record's page (/dlq/{seq}) shows its payload
 //     pretty-printed and its headers. Replay or delete one record, or
 //     replay or purge every record a filter selects after a confirmation

@@ -198,13 +198,17 @@ func TestDLQPaging(t *testing.T) {
 		t.Errorf("three pages showed %d records", len(seen))
 	}
 
-	// The one timeout is the oldest record: the first read stops at the
-	// bound and offers to read on, the next finds it.
+	// The one timeout is the oldest record: each read stops at the bound
+	// and offers to read on, the third finds it.
 	code, body := c.get("/dlq?reason=timeout")
 	if code != http.StatusOK || !strings.Contains(body, `id="partial"`) || recordLink.MatchString(body) {
 		t.Fatalf("a sparse filter: %d %s", code, body)
 	}
-	_, body = c.get(nextLink(body))
+	for range 3 {
+		if next := nextLink(body); next != "" {
+			_, body = c.get(next)
+		}
+	}
 	if m := recordLink.FindAllStringSubmatch(body, -1); len(m) != 1 || m[0][1] != "1" || strings.Contains(body, `id="next"`) {
 		t.Errorf("reading on: %v %s", m, body)
 	}

@@ -1,10 +1,12 @@
 package dlq
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -236,6 +238,38 @@ func (in *Inspector) ListPage(ctx context.Context, f Filter) (Page, error) {
 		p.Entries = []Entry{}
 	}
 	return p, nil
+}
+
+// TaskCount is how many records one task type has.
+type TaskCount struct {
+	Queue   string `json:"queue"`
+	Task    string `json:"task"`
+	Records int    `json:"records"`
+}
+
+// ByTask counts the records of each task type, sorted by queue then task,
+// from the stream's subjects in one request. A missing dead-letter stream
+// has none.
+func (in *Inspector) ByTask(ctx context.Context) ([]TaskCount, error) {
+	r, err := in.reader(ctx)
+	if errors.Is(err, errNoStream) {
+		return []TaskCount{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	info, err := r.stream.Info(ctx, jetstream.WithSubjectFilter(in.names.DLQSubjects()))
+	if err != nil {
+		return nil, fmt.Errorf("dlq: count by task: %w", err)
+	}
+	out := make([]TaskCount, 0, len(info.State.Subjects))
+	for subject, n := range info.State.Subjects {
+		if q, t, err := in.names.ParseDLQSubject(subject); err == nil {
+			out = append(out, TaskCount{Queue: q, Task: t, Records: int(n)})
+		}
+	}
+	slices.SortFunc(out, func(a, b TaskCount) int { return cmp.Or(cmp.Compare(a.Queue, b.Queue), cmp.Compare(a.Task, b.Task)) })
+	return out, nil
 }
 
 // Count returns how many records f selects, f.Limit and f.Order aside

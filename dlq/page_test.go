@@ -91,6 +91,10 @@ func TestListPageAndCount(t *testing.T) {
 			t.Errorf("Count(%+v) = %d %v, want %d", *f, n, err, want)
 		}
 	}
+	if got, err := b.in.ByTask(ctx); err != nil || len(got) != 2 ||
+		got[0] != (dlq.TaskCount{Queue: "default", Task: "job.page", Records: 30}) || got[1] != (dlq.TaskCount{Queue: "other", Task: "job.other", Records: 1}) {
+		t.Errorf("ByTask: %+v %v", got, err)
+	}
 	if _, err := b.in.ListPage(ctx, dlq.Filter{MaxRead: -1}); !errors.Is(err, dlq.ErrInvalidOption) {
 		t.Errorf("a negative MaxRead: %v", err)
 	}

@@ -24,7 +24,7 @@ const DefaultScan = 1000
 
 // DefaultDeadLetterScan is how many dead-letter records Find reads at most,
 // newest first, for a task whose name nothing else told.
-const DefaultDeadLetterScan = 10_000
+const DefaultDeadLetterScan = 5000
 
 // ErrInvalidOption is wrapped by the errors of [New] about its options and
 // of [Finder.Find] about an empty ID.
