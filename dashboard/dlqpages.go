@@ -169,21 +169,35 @@ func shownHeader(k string) bool {
 	return strings.HasPrefix(k, "Jetq-") || strings.HasPrefix(k, "Nats-")
 }
 
-func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
+// withRecord calls do with the sequence in the request's path, and
+// answers its error: 400 for a path that is not a sequence, 404 for a
+// record that is gone, 502 for others. It reports whether do succeeded.
+func (d *Dashboard) withRecord(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, seq uint64) error) (uint64, bool) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
 	if err != nil {
 		d.fail(w, r, http.StatusBadRequest, fmt.Errorf("a record is named by its sequence, a number; got %q", r.PathValue("seq")))
-		return
+		return 0, false
 	}
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	e, err := d.dlq.Get(ctx, seq)
-	if errors.Is(err, dlq.ErrNotFound) {
+	switch err := do(ctx, seq); {
+	case errors.Is(err, dlq.ErrNotFound):
 		d.fail(w, r, http.StatusNotFound, fmt.Errorf("no dead-letter record %d: it was replayed, deleted or has expired", seq))
-		return
-	}
-	if err != nil {
+	case err != nil:
 		d.fail(w, r, http.StatusBadGateway, err)
+	default:
+		return seq, true
+	}
+	return seq, false
+}
+
+func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
+	var e dlq.Entry
+	seq, ok := d.withRecord(w, r, func(ctx context.Context, seq uint64) (err error) {
+		e, err = d.dlq.Get(ctx, seq)
+		return err
+	})
+	if !ok {
 		return
 	}
 	v := dlqRecordView{Entry: e}
@@ -222,20 +236,8 @@ func (d *Dashboard) deleteOne(w http.ResponseWriter, r *http.Request) {
 
 // one applies do to the record of the request's path.
 func (d *Dashboard) one(w http.ResponseWriter, r *http.Request, done string, do func(ctx context.Context, seq uint64) error) {
-	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
-	if err != nil {
-		d.fail(w, r, http.StatusBadRequest, fmt.Errorf("a record is named by its sequence, a number; got %q", r.PathValue("seq")))
-		return
-	}
-	ctx, cancel := d.reqCtx(r)
-	defer cancel()
-	err = do(ctx, seq)
-	if errors.Is(err, dlq.ErrNotFound) {
-		d.fail(w, r, http.StatusNotFound, fmt.Errorf("no dead-letter record %d: it was replayed, deleted or has expired", seq))
-		return
-	}
-	if err != nil {
-		d.fail(w, r, http.StatusBadGateway, err)
+	seq, ok := d.withRecord(w, r, do)
+	if !ok {
 		return
 	}
 	d.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "jetq dashboard: dead-letter record "+done, slog.Uint64("seq", seq), slog.String("remote", r.RemoteAddr))
