@@ -114,8 +114,8 @@ func filterOf(q url.Values) (f dlq.Filter, err error) {
 	return f, nil
 }
 
-// parseTime reads a filter time; with end, a time to the minute means the
-// end of that minute.
+// parseTime reads a filter time; with end, a time to the minute or the
+// second means the end of that minute or second.
 func parseTime(name, s string, end bool) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -124,6 +124,9 @@ func parseTime(name, s string, end bool) (time.Time, error) {
 		return t, nil
 	}
 	if t, err := time.Parse("2006-01-02T15:04:05", s); err == nil {
+		if end {
+			t = t.Add(time.Second - time.Nanosecond)
+		}
 		return t, nil
 	}
 	if t, err := time.Parse("2006-01-02T15:04", s); err == nil {
@@ -143,11 +146,18 @@ func inputTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05")
 }
 
-// filterQuery is f as a query, After left out.
+// filterQuery is f as a query, After left out; times to the nanosecond,
+// so that the next page and a bulk action select what this page did.
 func filterQuery(f dlq.Filter) url.Values {
+	exact := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
 	q := url.Values{}
 	for k, v := range map[string]string{"task": f.Task, "queue": f.Queue, "reason": string(f.Reason),
-		"since": inputTime(f.Since), "until": inputTime(f.Until)} {
+		"since": exact(f.Since), "until": exact(f.Until)} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -281,7 +291,9 @@ func (d *Dashboard) bulk(a bulkAction) http.HandlerFunc {
 			verb, path, past, done = "Purge", "/dlq/purge", "purged", donePurgedN
 		}
 		if r.PostForm.Get("confirm") != "yes" {
-			ctx, cancel := d.reqCtx(r)
+			// Counting by reason or time reads every record: as long as
+			// the action itself may take.
+			ctx, cancel := context.WithTimeout(r.Context(), BulkTimeout)
 			defer cancel()
 			n, err := d.dlq.Count(ctx, f)
 			if err != nil {

@@ -340,3 +340,28 @@ func TestTaskInWorkStream(t *testing.T) {
 		t.Errorf("an unknown task: %d %s", code, body)
 	}
 }
+
+// TestCreatesNothing opens every page on an empty server: no stream or
+// bucket appears.
+func TestCreatesNothing(t *testing.T) {
+	js := embeddedtest.JetStream(t)
+	d, err := dashboard.New(js, dashboard.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	c := client{t, srv.URL}
+	for _, path := range []string{"/", "/api/overview", "/dlq", "/dlq?reason=timeout", "/dlq/1", "/tasks?id=x", "/workers", "/api/workers", "/scheduled", "/metrics"} {
+		if code, body := c.get(path); code >= 500 {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	l := js.StreamNames(context.Background())
+	for name := range l.Name() {
+		t.Errorf("the dashboard created stream %s", name)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+}

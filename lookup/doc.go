@@ -10,10 +10,10 @@
 //
 // It creates nothing on the server. Neither the work stream nor the
 // dead-letter stream is indexed by task ID, so Find reads their messages
-// and matches the ID: on the task's own subject when its status record or
-// schedule names the task, which costs a read of that task type's messages
-// only. Otherwise it reads at most the newest [WithDeadLetterScan]
-// dead-letter records (default [DefaultDeadLetterScan]) and the oldest
-// [WithScan] work-stream messages (default [DefaultScan]) of every task
-// type, and says so in [Result.Notes] when it stopped there.
+// and matches the ID: on the task's own subjects when its status record or
+// schedule names the task, on every task subject otherwise. It reads at
+// most the newest [WithDeadLetterScan] dead-letter records (default
+// [DefaultDeadLetterScan]) and the oldest [WithScan] work-stream messages
+// (default [DefaultScan]), and says so in [Result.Notes] when it stopped
+// there.
 package lookup

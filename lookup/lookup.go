@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,7 +24,7 @@ import (
 const DefaultScan = 1000
 
 // DefaultDeadLetterScan is how many dead-letter records Find reads at most,
-// newest first, for a task whose name nothing else told.
+// newest first.
 const DefaultDeadLetterScan = 5000
 
 // ErrInvalidOption is wrapped by the errors of [New] about its options and
@@ -107,10 +108,9 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.pub.Prefix = 
 func WithScan(n int) Option { return func(c *config) { c.scan = n } }
 
 // WithDeadLetterScan bounds how many dead-letter records Find reads, newest
-// first, to find the records of a task whose queue and name neither its
-// status, its schedule nor its work-stream message told; -1 reads every
-// record. When they are known, Find reads only that task type's records,
-// all of them. Default [DefaultDeadLetterScan].
+// first, to find the task's: of its task type when its status or schedule
+// names it, of every type otherwise; -1 reads every record. Default
+// [DefaultDeadLetterScan].
 func WithDeadLetterScan(n int) Option { return func(c *config) { c.dlqScan = n } }
 
 // Finder finds tasks by ID. It is safe for concurrent use.
@@ -118,7 +118,8 @@ type Finder struct {
 	js    jetstream.JetStream
 	cfg   config
 	names wire.Names
-	dlq   *dlq.Inspector
+	dlq       *dlq.Inspector
+	schedules *schedule.Schedules
 }
 
 // New returns a Finder reading through js. It does no I/O. It returns an
@@ -146,7 +147,11 @@ func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Finder{js: js, cfg: cfg, names: topo.Names, dlq: in}, nil
+	sched, err := schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	return &Finder{js: js, cfg: cfg, names: topo.Names, dlq: in, schedules: sched}, nil
 }
 
 // Find looks the task with ID id up everywhere. A result that found
@@ -195,46 +200,40 @@ func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) 
 	return &st, nil
 }
 
-// deadLetters reads the task's dead-letter records: those of its task
-// type when its name is known, else the newest records up to the bound.
+// deadLetters reads the task's dead-letter records, newest first, at most
+// the bound of them: on its task type's subject when its name is known,
+// on every subject otherwise.
 func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
 	queue, name := r.Task()
-	if name == "" {
-		p, err := f.dlq.ListPage(ctx, dlq.Filter{ID: r.ID, Order: dlq.NewestFirst, Limit: -1, MaxRead: max(f.cfg.dlqScan, 0)})
-		if err != nil {
-			return err
-		}
-		if p.Partial {
-			r.Notes = append(r.Notes, fmt.Sprintf("read the newest %d dead-letter records; older ones were not looked at "+
-				"(lookup.WithDeadLetterScan reads further)", p.Read))
-		}
-		if len(p.Entries) == 0 {
-			return nil
-		}
-		queue, name = p.Entries[0].Queue, p.Entries[0].Task
-	}
-	es, err := f.dlq.FindByTaskIDIn(ctx, r.ID, dlq.Filter{Queue: queue, Task: name})
+	p, err := f.dlq.ListPage(ctx, dlq.Filter{Queue: queue, Task: name, ID: r.ID, Order: dlq.NewestFirst, Limit: -1, MaxRead: max(f.cfg.dlqScan, 0)})
 	if err != nil {
 		return err
 	}
-	r.DeadLetters = es
+	if p.Partial {
+		where := "dead-letter records"
+		if name != "" {
+			where = "dead-letter records of " + queue + "/" + name
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("read the newest %d %s; older ones were not looked at "+
+			"(lookup.WithDeadLetterScan reads further)", p.Read, where))
+	}
+	slices.Reverse(p.Entries) // oldest first
+	for i, e := range p.Entries {
+		if e.Truncated { // the whole original, as FindByTaskID gives it
+			if p.Entries[i], err = f.dlq.Get(ctx, e.Seq); err != nil {
+				return err
+			}
+		}
+	}
+	r.DeadLetters = p.Entries
 	return nil
 }
 
-// scheduled reads the delayed task, without creating the schedule stream.
+// scheduled reads the delayed task.
 func (f *Finder) scheduled(ctx context.Context, id string) (*schedule.Delayed, error) {
-	if _, err := f.js.Stream(ctx, f.names.ScheduleStream()); errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("lookup: stream %s: %w", f.names.ScheduleStream(), err)
-	}
-	s, err := schedule.New(f.js, schedule.WithTopology(f.cfg.pub), schedule.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		return nil, err
-	}
-	d, err := s.GetDelayed(ctx, id)
+	d, err := f.schedules.GetDelayed(ctx, id)
 	switch {
-	case errors.Is(err, schedule.ErrNotScheduled):
+	case errors.Is(err, schedule.ErrNotScheduled), errors.Is(err, schedule.ErrUnsupported):
 		return nil, nil
 	case err != nil:
 		return nil, err

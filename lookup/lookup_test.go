@@ -148,6 +148,35 @@ func TestFind(t *testing.T) {
 	}
 }
 
+// TestFindCreatesNothing looks a task up on a server whose dead-letter
+// and event streams were deleted: they stay deleted.
+func TestFindCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	js := embeddedtest.JetStream(t)
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"JETQ_DLQ", "JETQ_EVENTS", "JETQ_SCHEDULES"} {
+		if err := js.DeleteStream(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := lookup.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.Find(ctx, "x"); err != nil || r.Found() {
+		t.Fatalf("Find: %+v %v", r, err)
+	}
+	if names := streamNames(t, js); len(names) != 1 || names[0] != "JETQ_TASKS" {
+		t.Errorf("streams after Find: %v, want only JETQ_TASKS", names)
+	}
+}
+
 func streamNames(t *testing.T, js jetstream.JetStream) []string {
 	t.Helper()
 	var names []string

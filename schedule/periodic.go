@@ -145,8 +145,8 @@ func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.
 
 // ListPeriodic returns the declared periodic tasks, in the order declared.
 func (s *Schedules) ListPeriodic(ctx context.Context) ([]PeriodicInfo, error) {
-	st, err := s.scheduleStream(ctx)
-	if err != nil {
+	st, err := s.readStream(ctx)
+	if err != nil || st == nil {
 		return nil, err
 	}
 	var out []PeriodicInfo
@@ -172,9 +172,12 @@ func (s *Schedules) GetPeriodic(ctx context.Context, name string) (PeriodicInfo,
 	if err := tasks.ValidateName(name); err != nil {
 		return PeriodicInfo{}, fmt.Errorf("%w: periodic task name: %w", ErrInvalidOption, err)
 	}
-	st, err := s.scheduleStream(ctx)
+	st, err := s.readStream(ctx)
 	if err != nil {
 		return PeriodicInfo{}, err
+	}
+	if st == nil {
+		return PeriodicInfo{}, fmt.Errorf("%q: %w", name, ErrNotFound)
 	}
 	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.PeriodicSubject(name))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {

@@ -115,6 +115,30 @@ func (s *Schedules) scheduleStream(ctx context.Context) (jetstream.Stream, error
 	return st, nil
 }
 
+// readStream returns the schedule stream for a read, creating nothing:
+// nil when nothing was ever scheduled, an error wrapping [ErrUnsupported]
+// when the work stream takes no scheduled tasks (an older server).
+func (s *Schedules) readStream(ctx context.Context) (jetstream.Stream, error) {
+	st, err := s.js.Stream(ctx, s.topo.Names.ScheduleStream())
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	work, err := s.js.Stream(ctx, s.topo.Names.WorkStream())
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, nil // nothing enqueued yet
+	case err != nil:
+		return nil, fmt.Errorf("schedule: %w", err)
+	case !s.topo.Schedules(work.CachedInfo().Config):
+		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
+			ErrUnsupported, wire.MinSchedulingServer, s.topo.Names.WorkStream())
+	}
+	return nil, nil
+}
+
 // Delayed is a delayed task waiting for its time.
 type Delayed struct {
 	// ID, Task and Queue identify the task.
@@ -148,8 +172,8 @@ func (s *Schedules) ListDelayed(ctx context.Context, o ListOptions) ([]Delayed, 
 	if limit == 0 {
 		limit = 100
 	}
-	st, err := s.scheduleStream(ctx)
-	if err != nil {
+	st, err := s.readStream(ctx)
+	if err != nil || st == nil {
 		return nil, err
 	}
 	var out []Delayed
@@ -191,9 +215,12 @@ func (s *Schedules) delayed(m *jetstream.RawStreamMsg) (Delayed, error) {
 // GetDelayed returns the delayed task id, or an error wrapping
 // [ErrNotScheduled].
 func (s *Schedules) GetDelayed(ctx context.Context, id string) (Delayed, error) {
-	st, err := s.scheduleStream(ctx)
+	st, err := s.readStream(ctx)
 	if err != nil {
 		return Delayed{}, err
+	}
+	if st == nil {
+		return Delayed{}, fmt.Errorf("task %q: %w", id, ErrNotScheduled)
 	}
 	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.DelayedSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
