@@ -115,9 +115,9 @@ func WithDeadLetterScan(n int) Option { return func(c *config) { c.dlqScan = n }
 
 // Finder finds tasks by ID. It is safe for concurrent use.
 type Finder struct {
-	js    jetstream.JetStream
-	cfg   config
-	names wire.Names
+	js        jetstream.JetStream
+	cfg       config
+	names     wire.Names
 	dlq       *dlq.Inspector
 	schedules *schedule.Schedules
 }
