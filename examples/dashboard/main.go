@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/tracing"
 )
@@ -123,7 +124,14 @@ func run(listen string, runFor time.Duration) error {
 		return err
 	}
 	defer p.Close()
-	if _, err := producer.Enqueue(ctx, p, Nightly, "daily", producer.WithDelay(time.Hour)); err != nil {
+	if _, err := producer.Enqueue(ctx, p, Nightly, "catch-up", producer.WithDelay(time.Hour)); err != nil {
+		return err
+	}
+	sched, err := schedule.New(js, schedule.WithLogger(quiet))
+	if err != nil {
+		return err
+	}
+	if err := schedule.Declare(ctx, sched, Nightly, schedule.Periodic{Name: "reports.nightly", Schedule: "0 30 2 * * *", TimeZone: "Europe/Berlin"}, "daily"); err != nil {
 		return err
 	}
 	tick := time.NewTicker(time.Second)
