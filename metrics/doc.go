@@ -17,8 +17,7 @@
 // # Queue gauges
 //
 // Labelled queue and task, from one [queues.Inspector.List] per scrape
-// (package queues says where the numbers come from; delayed tasks cost a
-// request each):
+// (package queues says where the numbers come from):
 //
 //	jetq_queue_pending_tasks               stored, not yet delivered
 //	jetq_queue_running_tasks               held by live workers, not settled
@@ -32,7 +31,10 @@
 //	jetq_dlq_tasks                         its records in the dead-letter stream
 //
 // They describe the server, so every process serving them reports the same
-// values: aggregate them with max by (queue, task), not sum.
+// values: aggregate them with max by (queue, task), not sum. Each scrape
+// that serves them reads every task type's state from the server, so on a
+// large fleet serve them from one process (the dashboard does) and give the
+// workers [WithoutQueueGauges].
 //
 // # Failed scrapes
 //

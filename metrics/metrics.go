@@ -31,16 +31,23 @@ type Metrics struct {
 // no I/O. It returns an error wrapping [ErrInvalidOption] for a nil js, a
 // bad prefix or a timeout that is not positive.
 func New(js jetstream.JetStream, opts ...Option) (*Metrics, error) {
-	col, err := NewCollector(js, opts...)
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
-		col,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	cs := []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	if !cfg.noGauges {
+		col, err := NewCollector(js, opts...)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, col)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
@@ -54,7 +61,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Metrics, error) {
 		return nil, fmt.Errorf("metrics: prometheus exporter: %w", err)
 	}
 	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(col.log.Handler(), slog.LevelError),
+		ErrorLog: slog.NewLogLogger(cfg.log.Handler(), slog.LevelError),
 		Registry: reg, // counts promhttp_metric_handler_errors_total
 	})
 	return &Metrics{

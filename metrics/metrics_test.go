@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/tracing"
@@ -103,5 +105,25 @@ func TestRegistry(t *testing.T) {
 	}
 	if got, _ := s.value("jetq_up", nil); got != 1 {
 		t.Errorf("jetq_up: got %v, want 1", got)
+	}
+}
+
+// TestWithoutQueueGauges serves a worker's instruments without the queue
+// gauges: the scrape has the OTel counters and no jetq_queue_*, jetq_dlq_*
+// or jetq_up series.
+func TestWithoutQueueGauges(t *testing.T) {
+	t.Parallel()
+	b := setup(t, metrics.WithoutQueueGauges())
+	s := runWorkload(t, b)
+	for name := range s {
+		if strings.HasPrefix(name, "jetq_queue_") || strings.HasPrefix(name, "jetq_dlq_") || name == "jetq_up" {
+			t.Errorf("%s served without queue gauges", name)
+		}
+	}
+	if _, ok := s["messaging_client_consumed_messages_total"]; !ok {
+		t.Error("the OTel instruments are missing")
+	}
+	if _, err := metrics.New(nil, metrics.WithoutQueueGauges()); !errors.Is(err, metrics.ErrInvalidOption) {
+		t.Errorf("nil js: %v", err)
 	}
 }

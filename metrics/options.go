@@ -19,9 +19,10 @@ const DefaultTimeout = 5 * time.Second
 type Option func(*config)
 
 type config struct {
-	pub     topology.Topology
-	timeout time.Duration
-	log     *slog.Logger
+	pub      topology.Topology
+	timeout  time.Duration
+	log      *slog.Logger
+	noGauges bool
 }
 
 // WithTopology sets the prefix the streams' names derive from, from the
@@ -56,6 +57,16 @@ func WithLogger(l *slog.Logger) Option {
 			c.log = l
 		}
 	}
+}
+
+// WithoutQueueGauges leaves the queue gauges out of a [Metrics]: its
+// handler serves the OpenTelemetry instruments and the Go and process
+// collectors only, and a scrape reads nothing from the server. Give it to
+// the workers of a large fleet and serve the gauges from one process, such
+// as the dashboard: they describe the server, the same from every process,
+// and each scrape that serves them reads every task type's state.
+func WithoutQueueGauges() Option {
+	return func(c *config) { c.noGauges = true }
 }
 
 func newConfig(opts []Option) (config, error) {
