@@ -49,6 +49,7 @@ type dlqListView struct {
 	ReadTo  uint64       // the last record read
 	First   template.URL // the query of the first page
 	Form    url.Values   // the filter, for the bulk actions' form
+	Back    template.URL // this page, for its records' pages to return to
 	Total   int          // records in the stream
 	Notes   []string
 }
@@ -74,6 +75,13 @@ func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) {
 	form := filterQuery(f)
 	v := dlqListView{Filter: f, Since: inputTime(f.Since), Until: inputTime(f.Until), Reasons: reasons,
 		Entries: p.Entries, Partial: p.Partial, Read: p.Read, ReadTo: p.Next, First: query(form), Form: form}
+	here := filterQuery(f)
+	if f.After != 0 {
+		here.Set("after", strconv.FormatUint(f.After, 10))
+	}
+	if len(here) > 0 {
+		v.Back = query(url.Values{"back": {here.Encode()}})
+	}
 	if p.Next != 0 {
 		q := filterQuery(f)
 		q.Set("after", strconv.FormatUint(p.Next, 10))
@@ -170,7 +178,8 @@ type dlqRecordView struct {
 	Entry   dlq.Entry
 	Payload string // pretty-printed
 	Headers [][2]string
-	Hidden  int // headers left out because payloads are hidden
+	Hidden  int    // headers left out because payloads are hidden
+	Back    string // the list's query to return to after an action
 }
 
 // shownHeaders are the headers a dashboard that hides payloads still
@@ -210,7 +219,7 @@ func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := dlqRecordView{Entry: e}
+	v := dlqRecordView{Entry: e, Back: r.URL.Query().Get("back")}
 	if !d.cfg.hidePayloads {
 		v.Payload = pretty(e.Payload)
 	}
@@ -251,7 +260,29 @@ func (d *Dashboard) one(w http.ResponseWriter, r *http.Request, done string, do 
 		return
 	}
 	d.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "jetq dashboard: dead-letter record "+done, slog.Uint64("seq", seq), slog.String("remote", r.RemoteAddr))
-	http.Redirect(w, r, d.path("/dlq?"+url.Values{"done": {done}, "n": {strconv.FormatUint(seq, 10)}}.Encode()), http.StatusSeeOther)
+	q := backTo(r.PostFormValue("back"))
+	q.Set("done", done)
+	q.Set("n", strconv.FormatUint(seq, 10))
+	http.Redirect(w, r, d.path("/dlq?"+q.Encode()), http.StatusSeeOther)
+}
+
+// backTo is the list a record's page came from, read from its back value
+// as a filter and written anew, so that it can name nothing else; the
+// whole list when it does not read.
+func backTo(back string) url.Values {
+	q, err := url.ParseQuery(back)
+	if err != nil {
+		return url.Values{}
+	}
+	f, err := filterOf(q)
+	if err != nil {
+		return url.Values{}
+	}
+	out := filterQuery(f)
+	if f.After != 0 {
+		out.Set("after", strconv.FormatUint(f.After, 10))
+	}
+	return out
 }
 
 type bulkAction int

@@ -215,7 +215,7 @@ func TestDLQPaging(t *testing.T) {
 }
 
 var (
-	recordLink = regexp.MustCompile(`<td><a href="/dlq/(\d+)">`)
+	recordLink = regexp.MustCompile(`<td><a href="/dlq/(\d+)[?"]`)
 	nextHref   = regexp.MustCompile(`<a href="([^"]*)" id="next">`)
 )
 
@@ -276,7 +276,7 @@ func TestReadOnlyAndHiddenPayloads(t *testing.T) {
 		t.Errorf("replay on a read-only dashboard: %d %s", code, body)
 	}
 	code, list := c.get("/jetq/dlq")
-	if code != http.StatusOK || !strings.Contains(list, `href="/jetq/dlq/1"`) || strings.Contains(list, "replay-all") {
+	if code != http.StatusOK || !strings.Contains(list, `href="/jetq/dlq/1">`) || strings.Contains(list, "replay-all") {
 		t.Errorf("dead letters under /jetq: %d %s", code, list)
 	}
 	for _, path := range []string{"/jetq/dlq/1", "/jetq/tasks?id=x", "/jetq/"} {
@@ -363,5 +363,44 @@ func TestCreatesNothing(t *testing.T) {
 	}
 	if err := l.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestActionReturnsToList replays a record opened from a filtered list:
+// the redirect goes back to that list, and a made-up back to the whole list.
+func TestActionReturnsToList(t *testing.T) {
+	js := embeddedtest.JetStream(t)
+	deadLetters(t, js, 2)
+	d, err := dashboard.New(js, dashboard.WithActions(token), dashboard.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	c := client{t, srv.URL}
+	_, list := c.get("/dlq?task=default/secret.fail")
+	if !strings.Contains(list, `href="/dlq/2?back=queue%3Ddefault%26task%3Dsecret.fail"`) {
+		t.Fatalf("the list's record links do not carry it: %s", list)
+	}
+	bearer := http.Header{"Authorization": {"Bearer " + token}}
+	for back, want := range map[string]string{
+		"queue=default&task=secret.fail":      "/dlq?done=replayed&n=2&queue=default&task=secret.fail",
+		"next=//evil.example&since=yesterday": "/dlq?done=replayed&n=1",
+	} {
+		seq := "2"
+		if strings.Contains(back, "evil") {
+			seq = "1"
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/dlq/"+seq+"/replay", strings.NewReader(url.Values{"back": {back}}.Encode()))
+		req.Header = bearer.Clone()
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || got != want {
+			t.Errorf("replay with back %q: %d, Location %q, want %q", back, resp.StatusCode, got, want)
+		}
 	}
 }
