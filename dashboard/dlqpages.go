@@ -299,7 +299,19 @@ type bulkView struct {
 	Count  int
 	Form   url.Values
 	Cancel template.URL // the list's query
-	Filter dlq.Filter
+	Match  [][2]string  // what the filter selects: ("queue", "billing")…
+}
+
+// matching describes what f selects.
+func matching(f dlq.Filter) [][2]string {
+	var m [][2]string
+	for _, c := range [][2]string{{"queue", f.Queue}, {"task", f.Task}, {"reason", string(f.Reason)},
+		{"failed since", when(f.Since)}, {"failed until", when(f.Until)}} {
+		if c[1] != "" && c[1] != "-" {
+			m = append(m, c)
+		}
+	}
+	return m
 }
 
 // bulk replays or purges every record a filter selects: the first POST
@@ -332,7 +344,7 @@ func (d *Dashboard) bulk(a bulkAction) http.HandlerFunc {
 				return
 			}
 			form := filterQuery(f)
-			d.render(w, r, http.StatusOK, "confirm", verb+" dead letters", bulkView{Verb: verb, Action: path, Count: n, Form: form, Cancel: query(form), Filter: f})
+			d.render(w, r, http.StatusOK, "confirm", verb+" dead letters", bulkView{Verb: verb, Action: path, Count: n, Form: form, Cancel: query(form), Match: matching(f)})
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), BulkTimeout)
