@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -9,9 +8,6 @@ import (
 
 	"github.com/jetq/jetq/topology"
 )
-
-// ErrInvalidOption is wrapped by the errors of [New] about its options.
-var ErrInvalidOption = errors.New("dashboard: invalid option")
 
 // Option configures a [Dashboard]; pass options to [New].
 type Option func(*config)
