@@ -73,8 +73,27 @@ type client struct {
 	base string
 }
 
+// serve serves a dashboard of js with opts until the test ends.
+func serve(t *testing.T, js jetstream.JetStream, opts ...dashboard.Option) client {
+	t.Helper()
+	d, err := dashboard.New(js, append([]dashboard.Option{dashboard.WithLogger(testkit.Logger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	return client{t, srv.URL}
+}
+
 // post sends form to path with header h and returns the status and body.
 func (c client) post(path string, form url.Values, h http.Header) (int, string) {
+	c.t.Helper()
+	code, body, _ := c.postFor(path, form, h)
+	return code, body
+}
+
+// postFor is post returning the Location of a redirect too.
+func (c client) postFor(path string, form url.Values, h http.Header) (code int, body, location string) {
 	c.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -90,7 +109,7 @@ func (c client) post(path string, form url.Values, h http.Header) (int, string) 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp.Header.Get("Location")
 }
 
 func (c client) get(path string) (int, string) {
@@ -111,13 +130,7 @@ func TestActionsNeedTokenAndSameOrigin(t *testing.T) {
 	ctx := context.Background()
 	js := embeddedtest.JetStream(t)
 	deadLetters(t, js, 3)
-	d, err := dashboard.New(js, dashboard.WithActions(token), dashboard.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(d)
-	t.Cleanup(srv.Close)
-	c := client{t, srv.URL}
+	c := serve(t, js, dashboard.WithActions(token))
 	bearer := http.Header{"Authorization": {"Bearer " + token}}
 
 	if code, body := c.post("/dlq/1/delete", nil, nil); code != http.StatusForbidden || !strings.Contains(body, "needs the dashboard&#39;s token") {
@@ -171,13 +184,7 @@ func TestDLQPaging(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	file(t, js, "timeout", 1)
 	file(t, js, "max_attempts", 5100)
-	d, err := dashboard.New(js, dashboard.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(d)
-	t.Cleanup(srv.Close)
-	c := client{t, srv.URL}
+	c := serve(t, js)
 	seen := map[string]bool{}
 	path, pages := "/dlq?task=default/page.fail", 0
 	for path != "" && pages < 3 {
@@ -317,13 +324,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 // TestTaskInWorkStream finds an untracked task that waits for a worker.
 func TestTaskInWorkStream(t *testing.T) {
 	js := embeddedtest.JetStream(t)
-	d, err := dashboard.New(js, dashboard.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(d)
-	t.Cleanup(srv.Close)
-	c := client{t, srv.URL}
+	c := serve(t, js)
 	def := tasks.Define[map[string]int]("report.render")
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
@@ -345,13 +346,7 @@ func TestTaskInWorkStream(t *testing.T) {
 // bucket appears.
 func TestCreatesNothing(t *testing.T) {
 	js := embeddedtest.JetStream(t)
-	d, err := dashboard.New(js, dashboard.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(d)
-	t.Cleanup(srv.Close)
-	c := client{t, srv.URL}
+	c := serve(t, js)
 	for _, path := range []string{"/", "/api/overview", "/dlq", "/dlq?reason=timeout", "/dlq/1", "/tasks?id=x", "/workers", "/api/workers", "/scheduled", "/metrics"} {
 		if code, body := c.get(path); code >= 500 {
 			t.Errorf("%s: %d %s", path, code, body)
@@ -371,13 +366,7 @@ func TestCreatesNothing(t *testing.T) {
 func TestActionReturnsToList(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	deadLetters(t, js, 2)
-	d, err := dashboard.New(js, dashboard.WithActions(token), dashboard.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(d)
-	t.Cleanup(srv.Close)
-	c := client{t, srv.URL}
+	c := serve(t, js, dashboard.WithActions(token))
 	_, list := c.get("/dlq?task=default/secret.fail")
 	if !strings.Contains(list, `href="/dlq/2?back=queue%3Ddefault%26task%3Dsecret.fail"`) {
 		t.Fatalf("the list's record links do not carry it: %s", list)
@@ -391,16 +380,9 @@ func TestActionReturnsToList(t *testing.T) {
 		if strings.Contains(back, "evil") {
 			seq = "1"
 		}
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/dlq/"+seq+"/replay", strings.NewReader(url.Values{"back": {back}}.Encode()))
-		req.Header = bearer.Clone()
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || got != want {
-			t.Errorf("replay with back %q: %d, Location %q, want %q", back, resp.StatusCode, got, want)
+		code, _, got := c.postFor("/dlq/"+seq+"/replay", url.Values{"back": {back}}, bearer)
+		if code != http.StatusSeeOther || got != want {
+			t.Errorf("replay with back %q: %d, Location %q, want %q", back, code, got, want)
 		}
 	}
 }
