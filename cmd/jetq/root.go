@@ -32,10 +32,6 @@ type globals struct {
 	getenv         func(string) string
 }
 
-func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	return newRootEnv(stdout, stderr, os.Getenv)
-}
-
 // newRootEnv is newRoot reading the environment through getenv.
 func newRootEnv(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
