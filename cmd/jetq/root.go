@@ -32,7 +32,7 @@ type globals struct {
 	getenv         func(string) string
 }
 
-// newRootEnv is newRoot reading the environment through getenv.
+// newRootEnv builds the command tree, reading the environment through getenv.
 func newRootEnv(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
 	root := &cobra.Command{
