@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"net/http"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -122,18 +123,22 @@ func (p page) text(sel string) string {
 // server: the overview follows a workload, a dead letter is found by
 // filter, opened and replayed and its task then succeeds, a task is found
 // by ID, a killed worker leaves the workers page, and an action without
-// the token is refused.
+// the token is refused. The dashboard is mounted under /jetq of a mux, as
+// a service mounts it next to its own routes.
 func TestBrowser(t *testing.T) {
 	ctx := context.Background()
 	srv := embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0"))
 	_, js := embeddedtest.Connect(t, srv)
 	log := testkit.Logger(t)
-	d, err := dashboard.New(js, dashboard.WithActions(token), dashboard.WithLogger(log))
+	d, err := dashboard.New(js, dashboard.WithActions(token), dashboard.WithLogger(log), dashboard.WithBasePath("/jetq"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := httptest.NewServer(d)
-	t.Cleanup(web.Close)
+	mux := http.NewServeMux()
+	mux.Handle("/jetq/", d)
+	server := httptest.NewServer(mux)
+	t.Cleanup(server.Close)
+	base := server.URL + "/jetq"
 	shots := os.Getenv(screenshotsEnv)
 	if shots == "" {
 		shots = t.TempDir()
@@ -174,7 +179,7 @@ func TestBrowser(t *testing.T) {
 	}
 	// The overview shows the five pending tasks, then, without a reload,
 	// the workload processed.
-	b.do("overview before the worker", chromedp.Navigate(web.URL+"/"),
+	b.do("overview before the worker", chromedp.Navigate(base+"/"),
 		pollText(row("report.build", "pending"), "5"), pollText("#total-pending", "8"))
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -191,7 +196,7 @@ func TestBrowser(t *testing.T) {
 
 	// A dead letter is found by filter, opened, and cannot be replayed
 	// before signing in.
-	b.do("dead letters", chromedp.Navigate(web.URL+"/dlq"),
+	b.do("dead letters", chromedp.Navigate(base+"/dlq"),
 		chromedp.SetValue(chromedp.CSS("#f-task"), "default/invoice.send"), chromedp.SetValue(chromedp.CSS("#f-reason"), "permanent"),
 		click("#apply"), waitURL("reason=permanent"), visible("#records"),
 		poll(`document.querySelectorAll("#records tbody tr").length === 3`),
@@ -210,7 +215,7 @@ func TestBrowser(t *testing.T) {
 	}
 	// Signed in, the record is replayed and its task succeeds.
 	fixed.Store(true)
-	b.do("replay", chromedp.Navigate(web.URL+"/login?next="+strings.TrimPrefix(recordURL, web.URL)),
+	b.do("replay", chromedp.Navigate(base+"/login?next="+strings.TrimPrefix(recordURL, base)),
 		chromedp.SendKeys(chromedp.CSS("#token"), token), click("#sign-in"), visible("#replay"),
 		click("#replay"), visible("#flash"))
 	if flash := b.text("#flash"); !strings.Contains(flash, "replayed") {
@@ -240,7 +245,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// The task is found by ID from the header's box.
-	b.do("task lookup", chromedp.Navigate(web.URL+"/"), chromedp.SendKeys(chromedp.CSS("header input[name=id]"), replayedID+"\r"),
+	b.do("task lookup", chromedp.Navigate(base+"/"), chromedp.SendKeys(chromedp.CSS("header input[name=id]"), replayedID+"\r"),
 		visible("#state"), shot(shots, "task"))
 	if state := b.text("#state"); state != "done" {
 		t.Errorf("task %s: state %q, want done", replayedID, state)
@@ -256,7 +261,7 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	listed := fmt.Sprintf(`[...document.querySelectorAll("#workers tbody tr")].some(tr => tr.cells[2]?.textContent === "%d")`, cmd.Process.Pid)
-	b.do("workers page before the kill", chromedp.Navigate(web.URL+"/workers"), poll(listed), shot(shots, "workers"))
+	b.do("workers page before the kill", chromedp.Navigate(base+"/workers"), poll(listed), shot(shots, "workers"))
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +274,8 @@ func TestBrowser(t *testing.T) {
 	t.Logf("the killed worker left the page %v after the kill", time.Since(killed).Round(10*time.Millisecond))
 
 	// Signed out, an action is refused again.
-	b.do("purge signed out", chromedp.Navigate(web.URL+"/dlq"), click("#logout"), visible("#login"),
-		chromedp.Navigate(web.URL+"/dlq"), click("#purge-all"), visible("#error-text"))
+	b.do("purge signed out", chromedp.Navigate(base+"/dlq"), click("#logout"), visible("#login"),
+		chromedp.Navigate(base+"/dlq"), click("#purge-all"), visible("#error-text"))
 	if msg := b.text("#error-text"); !strings.Contains(msg, "needs the dashboard's token") {
 		t.Errorf("a purge signed out: %q", msg)
 	}
@@ -279,7 +284,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Signed in, a purge by filter says how many first, and purges them.
-	b.do("purge by filter", chromedp.Navigate(web.URL+"/login?next=/dlq%3Ftask%3Ddefault/invoice.send"),
+	b.do("purge by filter", chromedp.Navigate(base+"/login?next=/dlq%3Ftask%3Ddefault/invoice.send"),
 		chromedp.SendKeys(chromedp.CSS("#token"), token), click("#sign-in"), visible("#purge-all"),
 		click("#purge-all"), visible("#confirm"), shot(shots, "confirm"))
 	if n := b.text("#count"); n != "2" {
