@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/jetq/jetq/consumer"
@@ -283,15 +284,42 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("dead letters left: %d %v, want the 2 not replayed", n, err)
 	}
 
-	// Signed in, a purge by filter says how many first, and purges them.
-	b.do("purge by filter", chromedp.Navigate(base+"/login?next=/dlq%3Ftask%3Ddefault/invoice.send"),
-		chromedp.SendKeys(chromedp.CSS("#token"), token), click("#sign-in"), visible("#purge-all"),
-		click("#purge-all"), visible("#confirm"), shot(shots, "confirm"))
-	if n := b.text("#count"); n != "2" {
-		t.Errorf("the confirmation counts %s records, want 2", n)
+	// Signed in, a record deleted from its page, after the browser's
+	// confirmation, leads back to the filtered list.
+	dialogs := chromedp.Events(b.ctx, cdppage.JavascriptDialogOpening)
+	asked := make(chan string, 1)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			asked <- ev.Message
+			_, _ = chromedp.Call(b.ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	b.do("delete a record", chromedp.Navigate(base+"/login?next=/dlq%3Ftask%3Ddefault/invoice.send"),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), click("#sign-in"), visible("#records"),
+		click("#records tbody tr:first-child td:first-child a"), visible("#delete"), click("#delete"),
+		waitURL("done=deleted"), visible("#flash"))
+	select {
+	case q := <-asked:
+		if !strings.HasPrefix(q, "Delete dead-letter record ") {
+			t.Errorf("the delete asked %q", q)
+		}
+	default:
+		t.Error("the delete did not ask for confirmation")
+	}
+	if u, _ := chromedp.Run(b.ctx, chromedp.Location()); !strings.Contains(u, "task=invoice.send") {
+		t.Errorf("after the delete: %s, want the filtered list", u)
+	}
+
+	// A purge by filter says how many first, and purges them.
+	b.do("purge by filter", click("#purge-all"), visible("#confirm"), shot(shots, "confirm"))
+	if n := b.text("#count"); n != "1" {
+		t.Errorf("the confirmation counts %s records, want 1", n)
 	}
 	b.do("confirm the purge", click("#confirm"), visible("#flash"))
-	if flash := b.text("#flash"); flash != "2 records purged." {
+	if flash := b.text("#flash"); flash != "1 record purged." {
 		t.Errorf("after the purge: %q", flash)
 	}
 	if n, err := dlqCount(ctx, js); err != nil || n != 0 {

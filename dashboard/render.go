@@ -130,11 +130,18 @@ func flash(q url.Values) string {
 	case doneDeleted:
 		return fmt.Sprintf("Record %d deleted.", n)
 	case doneReplayN:
-		return fmt.Sprintf("%d records replayed.", n)
+		return fmt.Sprintf("%d %s replayed.", n, records(n))
 	case donePurgedN:
-		return fmt.Sprintf("%d records purged.", n)
+		return fmt.Sprintf("%d %s purged.", n, records(n))
 	}
 	return ""
+}
+
+func records(n uint64) string {
+	if n == 1 {
+		return "record"
+	}
+	return "records"
 }
 
 // query is v as the query of a link: html/template would escape a plain
