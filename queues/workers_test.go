@@ -60,7 +60,6 @@ func TestWorkers(t *testing.T) {
 		return nc.Close
 	}
 	start(reg, 3)
-	time.Sleep(50 * time.Millisecond) // so that the first starts first
 	kill := start(reg2, 7)
 
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
@@ -84,15 +83,15 @@ func TestWorkers(t *testing.T) {
 		if len(ws) != 2 {
 			return fmt.Errorf("want 2 workers, got %+v", ws)
 		}
-		if w := ws[0]; w.Succeeded != 3 || w.Failed != 6 || w.DeadLettered != 3 {
+		if w := byConcurrency(ws, 3); w.Succeeded != 3 || w.Failed != 6 || w.DeadLettered != 3 {
 			return fmt.Errorf("first worker: want 3 succeeded, 6 failed attempts, 3 dead-lettered: %+v", w)
 		}
 		return nil
 	})
-	first, second := ws[0], ws[1]
-	if first.Host != host || first.PID != os.Getpid() || first.Concurrency != 3 || second.Concurrency != 7 ||
-		first.ID == second.ID || first.StartedAt.After(second.StartedAt) || time.Since(first.LastSeen) > 5*time.Second {
-		t.Errorf("workers: %+v", ws)
+	first, second := byConcurrency(ws, 3), byConcurrency(ws, 7)
+	if first.Host != host || first.PID != os.Getpid() || first.ID == "" || first.ID == second.ID ||
+		ws[0].StartedAt.After(ws[1].StartedAt) || time.Since(first.LastSeen) > 5*time.Second {
+		t.Errorf("workers, oldest first: %+v", ws)
 	}
 	if len(first.Tasks) != 2 || first.Tasks[0].Task != "work.bad" || first.Tasks[0].DeadLettered != 3 || first.Tasks[1].Succeeded != 3 {
 		t.Errorf("first worker's tasks: %+v", first.Tasks)
@@ -115,4 +114,14 @@ func TestWorkers(t *testing.T) {
 	if gone := time.Since(killed); gone > 2*time.Second {
 		t.Errorf("the killed worker's entry lived %v; its TTL is 1 s after its last write", gone)
 	}
+}
+
+// byConcurrency is the worker of ws with concurrency n, or the zero Worker.
+func byConcurrency(ws []queues.Worker, n int) queues.Worker {
+	for _, w := range ws {
+		if w.Concurrency == n {
+			return w
+		}
+	}
+	return queues.Worker{}
 }
