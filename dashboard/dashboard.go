@@ -30,7 +30,6 @@ type Dashboard struct {
 	dlq       *dlq.Inspector
 	lookup    *lookup.Finder
 	schedules *schedule.Schedules
-	mux       *http.ServeMux
 	handler   http.Handler
 	pages     map[string]*template.Template
 	history   history
@@ -116,7 +115,6 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("POST /login", d.login)
 	m.HandleFunc("POST /logout", d.logout)
 	m.Handle("GET /metrics", d.cfg.metrics)
-	d.mux = m
 	var h http.Handler = m
 	if d.cfg.base != "" {
 		h = http.StripPrefix(d.cfg.base, h)

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/status"
@@ -46,23 +43,14 @@ type taskView struct {
 	// Notes say what could not be looked at, or only in part.
 	Notes []string `json:"notes,omitempty"`
 
-	records []dlq.Entry
+	found lookup.Result
 }
 
-// workView is a task message in the work stream.
+// workView is a task message in the work stream, its payload printed as
+// JSON when it is JSON.
 type workView struct {
-	Stream  string `json:"stream"`
-	Seq     uint64 `json:"seq"`
-	Subject string `json:"subject"`
-	Task    string `json:"task"`
-	Queue   string `json:"queue"`
-	// State is "queued" (not delivered yet) or "running" (delivered to a
-	// worker and not acknowledged: a handler has it, or it waits to be
-	// delivered again).
-	State    string      `json:"state"`
-	StoredAt time.Time   `json:"stored_at"`
-	Header   nats.Header `json:"header,omitempty"`
-	Payload  any         `json:"payload,omitempty"`
+	lookup.Work
+	Payload any `json:"payload,omitempty"`
 }
 
 // scheduledView is a delayed task not fired yet.
@@ -71,25 +59,6 @@ type scheduledView struct {
 	Queue string    `json:"queue"`
 	RunAt time.Time `json:"run_at"`
 	Seq   uint64    `json:"seq"`
-}
-
-// found reports whether anything was found.
-func (v *taskView) found() bool {
-	return v.Status != nil || len(v.records) > 0 || v.Work != nil || v.Scheduled != nil
-}
-
-// taskName is the queue and name of the task, from whatever was found.
-func (v *taskView) taskName() (queue, name string) {
-	switch {
-	case v.Status != nil && v.Status.Task != "":
-		return v.Status.Queue, v.Status.Task
-	case len(v.records) > 0:
-		e := v.records[len(v.records)-1]
-		return e.Queue, e.Task
-	case v.Scheduled != nil:
-		return v.Scheduled.Queue, v.Scheduled.Task
-	}
-	return "", ""
 }
 
 func newTaskShow(g *globals) *cobra.Command {
@@ -133,7 +102,7 @@ func newTaskShow(g *globals) *cobra.Command {
 				} else {
 					printTask(g.stdout, v)
 				}
-				if !v.found() {
+				if !v.found.Found() {
 					return fmt.Errorf("task %q: nothing found: no status record (is its definition tracked, with tasks.WithStateTracking?), "+
 						"no dead-letter record, no message in %s, nothing scheduled; check the ID and --prefix", id, names.WorkStream())
 				}
@@ -159,7 +128,7 @@ func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id strin
 	if scan == 0 {
 		r.Notes = []string{"work stream not looked at (--scan 0)"}
 	}
-	v := &taskView{ID: id, Status: r.Status, DeadLetters: []any{}, Notes: r.Notes, records: r.DeadLetters}
+	v := &taskView{ID: id, Status: r.Status, DeadLetters: []any{}, Notes: r.Notes, found: r}
 	for _, e := range r.DeadLetters {
 		v.DeadLetters = append(v.DeadLetters, entryJSON(e))
 	}
@@ -167,8 +136,7 @@ func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id strin
 		v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
 	}
 	if m := r.Work; m != nil {
-		v.Work = &workView{Stream: m.Stream, Seq: m.Seq, Subject: m.Subject, Task: m.Task, Queue: m.Queue,
-			State: m.State, StoredAt: m.StoredAt, Header: m.Header}
+		v.Work = &workView{Work: *m}
 		if p := jsonPayload(m.Header, m.Payload); p != nil {
 			v.Work.Payload = p
 		} else if len(m.Payload) > 0 {
@@ -181,10 +149,8 @@ func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id strin
 // printTask writes v for people.
 func printTask(w io.Writer, v *taskView) {
 	fmt.Fprintf(w, "task %s\n", v.ID)
-	if q, n := v.taskName(); n != "" {
+	if q, n := v.found.Task(); n != "" {
 		fmt.Fprintf(w, "  %s on queue %s\n", n, q)
-	} else if v.Work != nil && v.Work.Task != "" {
-		fmt.Fprintf(w, "  %s on queue %s\n", v.Work.Task, v.Work.Queue)
 	}
 
 	fmt.Fprintln(w, "\nstatus")
@@ -213,7 +179,7 @@ func printTask(w io.Writer, v *taskView) {
 		fmt.Fprintf(w, "  %s        %s seq %d (%s)\n", m.State, m.Stream, m.Seq, m.Subject)
 		printTime(w, "  stored at      ", m.StoredAt)
 		fmt.Fprintln(w, "  payload")
-		printPayload(w, rawPayload(m.Payload), "  ")
+		printPayload(w, m.Work.Payload, "  ")
 	} else {
 		fmt.Fprintln(w, "  not queued or running")
 	}
@@ -226,13 +192,13 @@ func printTask(w io.Writer, v *taskView) {
 	}
 
 	fmt.Fprintln(w, "\ndead letters")
-	if len(v.records) == 0 {
+	if len(v.found.DeadLetters) == 0 {
 		fmt.Fprintln(w, "  none")
 	}
-	if len(v.records) > 1 {
-		fmt.Fprintf(w, "  %d records (%s), oldest first\n", len(v.records), seqList(v.records))
+	if len(v.found.DeadLetters) > 1 {
+		fmt.Fprintf(w, "  %d records (%s), oldest first\n", len(v.found.DeadLetters), seqList(v.found.DeadLetters))
 	}
-	for i, e := range v.records {
+	for i, e := range v.found.DeadLetters {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
@@ -247,15 +213,4 @@ func printTime(w io.Writer, label string, t time.Time) {
 	if !t.IsZero() {
 		fmt.Fprintf(w, "%s%s\n", label, t.Local().Format(time.RFC3339))
 	}
-}
-
-// rawPayload is the bytes of a workView payload.
-func rawPayload(p any) []byte {
-	switch p := p.(type) {
-	case json.RawMessage:
-		return p
-	case []byte:
-		return p
-	}
-	return nil
 }
