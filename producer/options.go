@@ -250,8 +250,8 @@ func (c *enqueueConfig) validateTiming(batch bool, now time.Time) error {
 	return nil
 }
 
-func (c *enqueueConfig) validate(batch bool, n int) error {
-	if err := c.validateTiming(batch, time.Now()); err != nil {
+func (c *enqueueConfig) validate(batch bool, n int, now time.Time) error {
+	if err := c.validateTiming(batch, now); err != nil {
 		return err
 	}
 	if c.idSet && batch {

@@ -142,11 +142,12 @@ func (p *Producer) Provision(ctx context.Context) error {
 // and the Result's Stream says so; with [WithUnique] and a key held, the
 // Result carries the holder's ID and Duplicate.
 func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payload T, opts ...EnqueueOption) (Result, error) {
-	ec, err := enqueueOptions(opts, false, 1)
+	now := time.Now()
+	ec, err := enqueueOptions(opts, false, 1, now)
 	if err != nil {
 		return Result{}, err
 	}
-	tpl, err := template(p, def)
+	tpl, err := template(p, def, now)
 	if err != nil {
 		return Result{}, err
 	}
@@ -157,7 +158,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 	if err := p.Provision(ctx); err != nil {
 		return Result{ID: env.ID}, err
 	}
-	spec, now := def.Spec(), time.Now()
+	spec := def.Spec()
 	envs := []*tasks.Envelope{env}
 	if err := p.timing(envs, spec, &ec, now); err != nil {
 		return Result{ID: env.ID}, err
@@ -199,11 +200,12 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 // call per slice. If ctx ends part-way, the slices not yet begun are not
 // published and their results carry ctx's error.
 func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
-	ec, err := enqueueOptions(opts, true, len(payloads))
+	now := time.Now()
+	ec, err := enqueueOptions(opts, true, len(payloads), now)
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := template(p, def)
+	tpl, err := template(p, def, now)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +222,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		return nil, err
 	}
 	results := make([]Result, len(bodies))
-	spec, now := def.Spec(), time.Now()
+	spec := def.Spec()
 	n := len(bodies)
 	slices := (n + p.cfg.window - 1) / p.cfg.window
 	size := (n + slices - 1) / slices // about even, none larger than the window
@@ -255,20 +257,28 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 	return results, newBatchError(results)
 }
 
-func enqueueOptions(opts []EnqueueOption, batch bool, n int) (enqueueConfig, error) {
+// enqueueOptions applies and validates opts. Without options, the common
+// case, it returns the zero configuration, which is valid, as it is: ec
+// escapes to the heap once an option function sees it, and that would be
+// an allocation of the whole configuration on every call.
+func enqueueOptions(opts []EnqueueOption, batch bool, n int, now time.Time) (enqueueConfig, error) {
+	if len(opts) == 0 {
+		return enqueueConfig{}, nil
+	}
 	var ec enqueueConfig
 	for _, opt := range opts {
 		opt(&ec)
 	}
-	return ec, ec.validate(batch, n)
+	return ec, ec.validate(batch, n, now)
 }
 
-// template validates def once for a call and prepares what its tasks share.
-func template[T any](p *Producer, def *tasks.Definition[T]) (wire.Template, error) {
+// template validates def once for a call and prepares what its tasks,
+// enqueued at now, share.
+func template[T any](p *Producer, def *tasks.Definition[T], now time.Time) (wire.Template, error) {
 	if err := def.Check(); err != nil {
 		return wire.Template{}, fmt.Errorf("producer: %w", err)
 	}
-	return wire.NewTemplate(p.cfg.topology.Names, def.Spec(), time.Now()), nil
+	return wire.NewTemplate(p.cfg.topology.Names, def.Spec(), now), nil
 }
 
 // prepare validates and encodes one task; nothing is published yet.
@@ -276,9 +286,6 @@ func prepare[T any](tpl *wire.Template, def *tasks.Definition[T], payload T, id 
 	body, err := def.Encode(payload)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
-	}
-	if id == "" {
-		id = wire.NewID()
 	}
 	env := tpl.Envelope(id, body)
 	addHeader(env, header)

@@ -44,9 +44,13 @@ func NewTemplate(n Names, spec tasks.Spec, now time.Time) Template {
 	}
 }
 
-// Envelope builds the envelope of one task with ID id and encoded payload
-// body. Its header is fresh and may be extended by middleware.
+// Envelope builds the envelope of one task with ID id (a new ID where id is
+// "") and encoded payload body. Its header is fresh and may be extended by
+// middleware.
 func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
+	if id == "" {
+		id = NewIDAt(t.t)
+	}
 	env := new(tasks.Envelope)
 	t.fill(env, id, body)
 	return env
@@ -64,7 +68,7 @@ func (t *Template) Envelopes(ids []string, bodies [][]byte) []*tasks.Envelope {
 			id = ids[i]
 		}
 		if id == "" {
-			id = NewID()
+			id = NewIDAt(t.t)
 		}
 		envs[i] = &slab[i]
 		t.fill(envs[i], id, body)
