@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,6 @@ import (
 type Producer struct {
 	js         jetstream.JetStream
 	pub        jetstream.JetStream // publishes: js's connection, with jetq's ack timeout
-	pubOpts    []jetstream.PublishOpt
 	cfg        config
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
@@ -71,16 +71,17 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	// Publishes go through a JetStream context of the producer's own on js's
 	// connection, so that nats.go drops an acknowledgement that never comes
 	// after the ack timeout: without that, every lost one would hold a place
-	// among the connection's pending async publishes for good.
-	pub, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(cfg.ackTimeout))
+	// among the connection's pending async publishes for good. nats.go's own
+	// bound on pending publishes is lifted: each call bounds its own by the
+	// async window, and concurrent calls must not fail each other.
+	pub, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(cfg.ackTimeout),
+		jetstream.WithPublishAsyncMaxPending(math.MaxInt))
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	p := &Producer{
 		js: js, pub: pub, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: states,
 		unique: unique.New(js, cfg.topology),
-		// While the pending publishes are at nats.go's limit, wait for room.
-		pubOpts: []jetstream.PublishOpt{jetstream.WithStallWait(cfg.ackTimeout)},
 	}
 	enqueue, nc := tasks.ChainEnqueue(p.publish, cfg.middleware...), js.Conn()
 	p.enqueue = enqueue

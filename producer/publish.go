@@ -130,7 +130,7 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 		if ctx.Err() != nil {
 			break
 		}
-		f, err := p.pub.PublishMsgAsync(wire.Msg(batch[index(k)]), p.pubOpts...)
+		f, err := p.pub.PublishMsgAsync(wire.Msg(batch[index(k)]))
 		sent++
 		if err != nil {
 			fail(index(k), err)
