@@ -181,7 +181,7 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 			w.settle(ctx, j, err, false)
 			return err
 		}
-		if w.expired(j, time.Now()) {
+		if w.expired(j, 0) {
 			w.expire(ctx, j)
 			return nil
 		}

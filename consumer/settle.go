@@ -27,7 +27,7 @@ func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
 // would not run.
 func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 	o := settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
-	if o.Action == tasks.ActionRetry && w.expired(j, time.Now().Add(o.Delay)) {
+	if o.Action == tasks.ActionRetry && w.expired(j, o.Delay) {
 		o = tasks.Outcome{Action: tasks.ActionExpire, Err: o.Err}
 	}
 	return o
@@ -105,15 +105,16 @@ func (w *Worker) releaseUnique(ctx context.Context, j *job) {
 	}
 }
 
-// expired reports whether j's task was picked up after its deadline: the
-// one it carries, or for tasks without one (periodic firings, other
-// publishers) its definition's expiry after it was stored.
-func (w *Worker) expired(j *job, now time.Time) bool {
+// expired reports whether j's task is past its deadline after wait from
+// now: the deadline it carries, or for tasks without one (periodic
+// firings, other publishers) its definition's expiry after it was stored.
+// The clock is read only for a task that has a deadline.
+func (w *Worker) expired(j *job, wait time.Duration) bool {
 	dl := j.env.Deadline
 	if dl.IsZero() && j.route.spec.Expiry > 0 {
 		dl = j.env.EnqueuedAt.Add(j.route.spec.Expiry)
 	}
-	return !dl.IsZero() && now.After(dl)
+	return !dl.IsZero() && time.Now().Add(wait).After(dl)
 }
 
 // expire settles j's task, picked up after its deadline, without running it.
