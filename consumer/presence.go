@@ -30,7 +30,6 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/tasks"
 )
 
 // DefaultPresenceInterval is how often a worker rewrites its presence
@@ -62,30 +61,12 @@ func newPresence() *presence {
 	return &presence{id: nuid.Next(), host: host, started: time.Now().UTC(), retries: map[*route][]time.Time{}}
 }
 
-// noteRetries is the innermost middleware: it notes when a task it saw
-// settled as a retry is due again.
-func (w *Worker) noteRetries(next tasks.Handler) tasks.Handler {
-	return func(ctx context.Context, env *tasks.Envelope) error {
-		err := next(ctx, env)
-		if env.Outcome.Action == tasks.ActionRetry {
-			if r := w.routeOf(env); r != nil {
-				p := w.presence
-				p.mu.Lock()
-				p.retries[r] = append(p.retries[r], time.Now().Add(env.Outcome.Delay))
-				p.mu.Unlock()
-			}
-		}
-		return err
-	}
-}
-
-func (w *Worker) routeOf(env *tasks.Envelope) *route {
-	for _, r := range w.routes {
-		if r.spec.Queue == env.Queue && r.spec.Name == env.Name {
-			return r
-		}
-	}
-	return nil
+// noteRetry notes that a task of route r settled as a retry, due again
+// after delay.
+func (p *presence) noteRetry(r *route, delay time.Duration) {
+	p.mu.Lock()
+	p.retries[r] = append(p.retries[r], time.Now().Add(delay))
+	p.mu.Unlock()
 }
 
 // announce keeps the worker's presence entry until the worker has drained,

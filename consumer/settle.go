@@ -85,6 +85,9 @@ func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error
 			slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
 	}
 	j.route.done.count(o, err)
+	if o.Action == tasks.ActionRetry {
+		w.presence.noteRetry(j.route, o.Delay)
+	}
 	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)
 	if err == nil && o.Action != tasks.ActionRetry && o.Action != tasks.ActionRelease {

@@ -102,7 +102,6 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		presence:  newPresence(),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
-	w.cfg.middleware = append(w.cfg.middleware, w.noteRetries)
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())
 	for _, rt := range reg.Routes() {

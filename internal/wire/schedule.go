@@ -256,7 +256,11 @@ func periodicID(h tasks.Header) string {
 // periodicDeadline is when a fired periodic task with header h goes stale,
 // zero for never.
 func periodicDeadline(h tasks.Header) time.Time {
-	d, err := time.ParseDuration(h.Get(HeaderPeriodicStaleAfter))
+	s := h.Get(HeaderPeriodicStaleAfter)
+	if s == "" {
+		return time.Time{} // most tasks: no parse, and no error to allocate
+	}
+	d, err := time.ParseDuration(s)
 	if err != nil {
 		return time.Time{}
 	}
