@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,4 +125,69 @@ func byConcurrency(ws []queues.Worker, n int) queues.Worker {
 		}
 	}
 	return queues.Worker{}
+}
+
+// TestWorkersNextRetry: a task that failed and waits for its retry shows in
+// its worker's entry as the next retry of its type, and leaves it once it
+// has run again.
+func TestWorkersNextRetry(t *testing.T) {
+	ctx := context.Background()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	in, err := queues.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const delay = 2 * time.Second
+	flaky := tasks.Define[int]("work.flaky", tasks.WithBackoff(tasks.Backoff{Initial: delay, Max: delay}))
+	var attempts atomic.Int32
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, flaky, func(context.Context, *tasks.Task[int]) error {
+		if attempts.Add(1) == 1 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithPresenceInterval(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueued := time.Now()
+	if _, err := producer.Enqueue(ctx, p, flaky, 1); err != nil {
+		t.Fatal(err)
+	}
+	var next time.Time
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		ws, err := in.Workers(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ws) != 1 || len(ws[0].Tasks) != 1 || ws[0].Tasks[0].NextRetryAt.IsZero() {
+			return fmt.Errorf("want one worker with a retry due: %+v", ws)
+		}
+		next = ws[0].Tasks[0].NextRetryAt
+		return nil
+	})
+	// The backoff is jittered; the retry is due about delay after the failure.
+	if lo, hi := enqueued.Add(delay/2), time.Now().Add(2*delay); next.Before(lo) || next.After(hi) {
+		t.Errorf("next retry at %v, want between %v and %v", next, lo, hi)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		ws, err := in.Workers(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ws) != 1 || ws[0].Succeeded != 1 || !ws[0].Tasks[0].NextRetryAt.IsZero() {
+			return fmt.Errorf("want the retry run and no retry due: %+v", ws)
+		}
+		return nil
+	})
 }
