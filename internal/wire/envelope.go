@@ -48,16 +48,13 @@ func NewTemplate(n Names, spec tasks.Spec, now time.Time) Template {
 // "") and encoded payload body. Its header is fresh and may be extended by
 // middleware.
 func (t *Template) Envelope(id string, body []byte) *tasks.Envelope {
-	if id == "" {
-		id = NewIDAt(t.t)
-	}
 	env := new(tasks.Envelope)
 	t.fill(env, id, body)
 	return env
 }
 
 // Envelopes builds the envelopes of len(bodies) tasks, the i-th with ID
-// ids[i] (a new ID where ids is nil) and encoded payload bodies[i]. The
+// ids[i] (a new ID where ids is nil or ids[i] is "") and encoded payload bodies[i]. The
 // envelopes share one allocation; each header map is its own.
 func (t *Template) Envelopes(ids []string, bodies [][]byte) []*tasks.Envelope {
 	slab := make([]tasks.Envelope, len(bodies))
@@ -67,21 +64,22 @@ func (t *Template) Envelopes(ids []string, bodies [][]byte) []*tasks.Envelope {
 		if ids != nil {
 			id = ids[i]
 		}
-		if id == "" {
-			id = NewIDAt(t.t)
-		}
 		envs[i] = &slab[i]
 		t.fill(envs[i], id, body)
 	}
 	return envs
 }
 
-// fill sets env to the task with ID id and encoded payload body. Its message
+// fill sets env to the task with ID id (a new one where id is "") and
+// encoded payload body. Its message
 // carries only what the subject and the stream do not say: the ID as
 // Nats-Msg-Id (the server's deduplication key), and the content type when it
 // is not JSON. Queue and task name are the subject's tokens; the enqueue
 // time is the stream's timestamp; the wire version is 1 when unsaid.
 func (t *Template) fill(env *tasks.Envelope, id string, body []byte) {
+	if id == "" {
+		id = NewIDAt(t.t)
+	}
 	h := make(tasks.Header, 2) // ours, plus room for a traceparent
 	h[HeaderMsgID] = []string{id}
 	if t.contentType != "" {
