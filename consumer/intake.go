@@ -13,12 +13,7 @@ package consumer
 //
 // Pulls overlap: each task type's puller asks for the next batch once half
 // of the current one has come, so runners do not wait for a round trip
-// between batches. A batch waits for half the slots' worth of free credits
-// and takes up to the slots and the prefetch: each pull is a subscription,
-// a request and a goroutine in nats.go, and batches of up to twice the
-// concurrency ran the no-op workload of go run ./bench 20% faster over
-// loopback TCP than batches of at most the concurrency, at 10% less CPU a
-// task. An idle type keeps one pull for one task waiting; when a
+// between batches. An idle type keeps one pull for one task waiting; when a
 // task comes, it asks for more. A pull that expires, fails or misses its
 // heartbeats is simply made again: nothing waits unseen, so nothing needs a
 // watchdog.
@@ -133,8 +128,8 @@ func (w *Worker) pull(r *route) {
 				recovering = false
 			}
 		}
-		most := w.cfg.concurrency + w.cfg.prefetch
-		least := max(w.cfg.concurrency/2, 1)
+		most := w.cfg.concurrency
+		least := max(most/2, 1)
 		if idle {
 			least, most = 1, 1
 		}
