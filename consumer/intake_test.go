@@ -2,11 +2,13 @@ package consumer_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -131,4 +133,57 @@ func TestMaxConcurrencyCapsEveryWorker(t *testing.T) {
 		t.Errorf("at most %d handler ran at once: the workers never overlapped, so the test shows nothing", peak)
 	}
 	t.Logf("peak %d handlers at once, cap %d, %d tasks", peak, limit, n)
+}
+
+// TestAnEndedBacklogFreesItsPull: when one type's backlog ends part-way
+// through a batch, its pull gives back the credits of the tasks that did
+// not come within a second, so another type's tasks do not wait for them.
+// Worker: concurrency 10, prefetch 10, two types, so 22 credits. After its
+// first task, type a pulls for up to 20; with one task queued, that pull
+// waits. Type b's first task comes through its idle pull, and its next
+// pull needs 5 free credits, which only the end of a's pull gives back. A
+// pull that waited its full 5 s would hold b's second task that long.
+func TestAnEndedBacklogFreesItsPull(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	a := tasks.Define[int]("intake.a")
+	bt := tasks.Define[int]("intake.b")
+	started := make(chan string, 10)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, a, func(context.Context, *tasks.Task[int]) error { started <- "a"; return nil })
+	tasks.MustHandle(reg, bt, func(context.Context, *tasks.Task[int]) error { started <- "b"; return nil })
+	b.startWorker(t, reg, consumer.WithConcurrency(10))
+	wait := func(want string, within time.Duration) {
+		t.Helper()
+		select {
+		case got := <-started:
+			if got != want {
+				t.Fatalf("task %s started, want %s", got, want)
+			}
+		case <-time.After(within):
+			t.Fatalf("no task %s started within %v", want, within)
+		}
+	}
+	if _, err := producer.Enqueue(ctx, b.p, a, 1); err != nil {
+		t.Fatal(err)
+	}
+	wait("a", 10*time.Second)
+	// a's batch pull is out, waiting for tasks that will not come (its idle
+	// pull of one ended when the task came).
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		ci, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:intake:a")
+		if err != nil {
+			return err
+		}
+		if n := ci.CachedInfo().NumWaiting; n != 1 {
+			return fmt.Errorf("type a has %d pulls waiting, want 1", n)
+		}
+		return nil
+	})
+	if _, err := producer.EnqueueBatch(ctx, b.p, bt, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	wait("b", 10*time.Second)
+	wait("b", 3*time.Second)
 }
