@@ -44,7 +44,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMiddleware wraps every publish with mw, the first outermost; tracing
-// plugs in here. Calls add up.
+// plugs in here. Calls add up. The middleware runs on concurrent calls (the
+// producer's callers, and the slices of a large [EnqueueBatch]), so it must
+// be safe for concurrent use.
 func WithMiddleware(mw ...tasks.EnqueueMiddleware) Option {
 	return func(c *config) { c.middleware = append(c.middleware, mw...) }
 }
@@ -92,8 +94,9 @@ func WithMemoryStorage() Option {
 }
 
 // WithAsyncWindow bounds how many publishes of one [EnqueueBatch] await their
-// acknowledgement at once; a larger batch is also built and published in
-// slices of about this size, so that its memory stays bounded. Default 4000.
+// acknowledgement at once; a larger batch is built and published in slices
+// of about half this size, two at a time, so that its memory stays bounded.
+// Default 4000.
 func WithAsyncWindow(n int) Option {
 	return func(c *config) { c.window = n }
 }

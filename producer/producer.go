@@ -29,6 +29,7 @@ type Producer struct {
 	states     *status.Store
 	unique     *unique.Store
 
+	turns       sync.Map    // the first envelope of each EnqueueBatch slice in flight → its *turn
 	mu          sync.Mutex  // held while provisioning
 	provisioned atomic.Bool // read without mu by every enqueue
 	schedules   atomic.Bool // the work stream takes scheduled tasks
@@ -194,12 +195,15 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 // reason. Publishes that fail with a disconnect or timeout are retried with
 // the same ID.
 //
-// A large batch is published in slices of about the async window
-// ([WithAsyncWindow]), each built, published and acknowledged before the next,
-// so memory stays bounded by the window rather than the batch: only the
-// encoded payloads of the whole batch are held. Enqueue middleware sees one
-// call per slice. If ctx ends part-way, the slices not yet begun are not
-// published and their results carry ctx's error.
+// A large batch is published in slices of about half the async window
+// ([WithAsyncWindow]), two at a time: while the server acknowledges one, the
+// next is built and sent, so the connection does not idle between slices.
+// Memory stays bounded by the window rather than the batch: only the encoded
+// payloads of the whole batch are held. The tasks are sent in the batch's
+// order; those a failure made the producer publish again come later. Enqueue
+// middleware sees one call per slice, two of them at once. If ctx ends
+// part-way, the slices not yet begun are not published and their results
+// carry ctx's error.
 func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
 	now := time.Now()
 	ec, err := enqueueOptions(opts, true, len(payloads), now)
@@ -225,8 +229,17 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 	results := make([]Result, len(bodies))
 	spec := def.Spec()
 	n := len(bodies)
-	slices := (n + p.cfg.window - 1) / p.cfg.window
-	size := (n + slices - 1) / slices // about even, none larger than the window
+	half := max(p.cfg.window/2, 1)
+	slices := (n + half - 1) / half
+	size := (n + slices - 1) / slices // about even, none larger than half the window
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
+	slots := make(chan struct{}, 2)
+	var before *turn // the turn of the slice before
+	var (
+		panicked  any // a middleware's panic, raised again in the caller
+		panicOnce sync.Once
+	)
 	for lo := 0; lo < n; lo += size {
 		hi := min(lo+size, n)
 		var ids []string
@@ -240,22 +253,46 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		if err := p.timing(envs, spec, &ec, now); err != nil {
 			return nil, err
 		}
-		var errs []error
-		if err := ctx.Err(); err != nil {
-			errs = make([]error, len(envs))
-			for i := range errs {
-				errs[i] = fmt.Errorf("producer: %w", err)
+		t := newTurn(before)
+		before = t
+		slots <- struct{}{} // at most two slices in flight
+		inFlight.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panicOnce.Do(func() { panicked = r })
+				}
+				<-slots
+			}()
+			errs := p.enqueueSlice(ctx, spec, envs, t)
+			for i, env := range envs {
+				results[lo+i] = result(env, errs[i])
 			}
-		} else {
-			errs = p.enqueue(ctx, envs)
-			p.recordQueued(ctx, spec, envs, errs)
-		}
-		for i, env := range envs {
-			results[lo+i] = result(env, errs[i])
-		}
-		clear(bodies[lo:hi]) // published: let them go
+			clear(bodies[lo:hi]) // published: let them go
+		})
+	}
+	inFlight.Wait()
+	if panicked != nil {
+		panic(panicked)
 	}
 	return results, newBatchError(results)
+}
+
+// enqueueSlice enqueues one slice of an EnqueueBatch through the
+// middleware, its publishes sent in turn t.
+func (p *Producer) enqueueSlice(ctx context.Context, spec tasks.Spec, envs []*tasks.Envelope, t *turn) []error {
+	defer t.sent() // also when the middleware did not publish them
+	if err := ctx.Err(); err != nil {
+		errs := make([]error, len(envs))
+		for i := range errs {
+			errs[i] = fmt.Errorf("producer: %w", err)
+		}
+		return errs
+	}
+	p.turns.Store(envs[0], t)
+	defer p.turns.Delete(envs[0])
+	errs := p.enqueue(ctx, envs)
+	p.recordQueued(ctx, spec, envs, errs)
+	return errs
 }
 
 // enqueueOptions applies and validates opts. Without options, the common
