@@ -201,9 +201,10 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 // Memory stays bounded by the window rather than the batch: only the encoded
 // payloads of the whole batch are held. The tasks are sent in the batch's
 // order; those a failure made the producer publish again come later. Enqueue
-// middleware sees one call per slice, two of them at once. If ctx ends
-// part-way, the slices not yet begun are not published and their results
-// carry ctx's error.
+// middleware sees one call per slice, each begun once the slice before has
+// sent its tasks, so two may be running at once; a panic in one stops the
+// batch and is raised again here. If ctx ends part-way, the slices not yet
+// begun are not published and their results carry ctx's error.
 func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
 	now := time.Now()
 	ec, err := enqueueOptions(opts, true, len(payloads), now)
@@ -227,21 +228,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		return nil, err
 	}
 	results := make([]Result, len(bodies))
-	spec := def.Spec()
-	n := len(bodies)
-	half := max(p.cfg.window/2, 1)
-	slices := (n + half - 1) / half
-	size := (n + slices - 1) / slices // about even, none larger than half the window
-	var inFlight sync.WaitGroup
-	defer inFlight.Wait()
-	slots := make(chan struct{}, 2)
-	var before *turn // the turn of the slice before
-	var (
-		panicked  any // a middleware's panic, raised again in the caller
-		panicOnce sync.Once
-	)
-	for lo := 0; lo < n; lo += size {
-		hi := min(lo+size, n)
+	build := func(lo, hi int) ([]*tasks.Envelope, error) {
 		var ids []string
 		if ec.ids != nil {
 			ids = ec.ids[lo:hi]
@@ -250,49 +237,18 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		for _, env := range envs {
 			addHeader(env, ec.header)
 		}
-		if err := p.timing(envs, spec, &ec, now); err != nil {
-			return nil, err
-		}
-		t := newTurn(before)
-		before = t
-		slots <- struct{}{} // at most two slices in flight
-		inFlight.Go(func() {
-			defer func() {
-				if r := recover(); r != nil {
-					panicOnce.Do(func() { panicked = r })
-				}
-				<-slots
-			}()
-			errs := p.enqueueSlice(ctx, spec, envs, t)
-			for i, env := range envs {
-				results[lo+i] = result(env, errs[i])
-			}
-			clear(bodies[lo:hi]) // published: let them go
-		})
+		return envs, p.timing(envs, def.Spec(), &ec, now)
 	}
-	inFlight.Wait()
-	if panicked != nil {
-		panic(panicked)
+	settled := func(lo int, envs []*tasks.Envelope, errs []error) {
+		for i, env := range envs {
+			results[lo+i] = result(env, errs[i])
+		}
+		clear(bodies[lo : lo+len(envs)]) // published: let them go
+	}
+	if err := p.publishSlices(ctx, def.Spec(), len(bodies), build, settled); err != nil {
+		return nil, err
 	}
 	return results, newBatchError(results)
-}
-
-// enqueueSlice enqueues one slice of an EnqueueBatch through the
-// middleware, its publishes sent in turn t.
-func (p *Producer) enqueueSlice(ctx context.Context, spec tasks.Spec, envs []*tasks.Envelope, t *turn) []error {
-	defer t.sent() // also when the middleware did not publish them
-	if err := ctx.Err(); err != nil {
-		errs := make([]error, len(envs))
-		for i := range errs {
-			errs[i] = fmt.Errorf("producer: %w", err)
-		}
-		return errs
-	}
-	p.turns.Store(envs[0], t)
-	defer p.turns.Delete(envs[0])
-	errs := p.enqueue(ctx, envs)
-	p.recordQueued(ctx, spec, envs, errs)
-	return errs
 }
 
 // enqueueOptions applies and validates opts. Without options, the common

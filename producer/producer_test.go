@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -464,29 +465,93 @@ func TestLargeBatchIsPublishedInSlices(t *testing.T) {
 	}
 }
 
-// TestPanicInMiddlewareReachesTheCaller: a middleware that panics on a later
-// slice of a large batch, on a goroutine of the producer's, panics in the
-// EnqueueBatch call, where the caller can recover it.
-func TestPanicInMiddlewareReachesTheCaller(t *testing.T) {
+// TestBatchOrderSurvivesAnyMiddleware: middleware that serialises its calls
+// (a mutex around next) or passes a slice on in two halves still gets a large
+// batch through, every task stored in the batch's order.
+func TestBatchOrderSurvivesAnyMiddleware(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
-	boom := func(next tasks.Enqueuer) tasks.Enqueuer {
-		return func(ctx context.Context, batch []*tasks.Envelope) []error {
-			if calls.Add(1) == 2 {
-				panic("boom")
+	var mu sync.Mutex
+	middleware := map[string]tasks.EnqueueMiddleware{
+		"serialising": func(next tasks.Enqueuer) tasks.Enqueuer {
+			return func(ctx context.Context, batch []*tasks.Envelope) []error {
+				mu.Lock()
+				defer mu.Unlock()
+				return next(ctx, batch)
 			}
-			return next(ctx, batch)
-		}
+		},
+		"halving": func(next tasks.Enqueuer) tasks.Enqueuer {
+			return func(ctx context.Context, batch []*tasks.Envelope) []error {
+				mid := len(batch) / 2
+				return append(next(ctx, batch[:mid]), next(ctx, batch[mid:])...)
+			}
+		},
 	}
-	p, _ := newProducer(t, producer.WithAsyncWindow(10), producer.WithMiddleware(boom))
-	defer func() {
-		if r := recover(); r != "boom" {
-			t.Errorf("recovered %v, want the middleware's panic", r)
-		}
-	}()
-	payloads := slices.Repeat([]Email{{To: "a@b.c"}}, 20)
-	_, err := producer.EnqueueBatch(context.Background(), p, sendEmail, payloads)
-	t.Errorf("EnqueueBatch returned %v; want it to panic", err)
+	for name, mw := range middleware {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, _ := newProducer(t, producer.WithAsyncWindow(20), producer.WithMiddleware(mw))
+			for range 20 { // the order of a batch should not hang on timing
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				rs, err := producer.EnqueueBatch(ctx, p, sendEmail, slices.Repeat([]Email{{To: "a@b.c"}}, 95))
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 1; i < len(rs); i++ {
+					if rs[i].Sequence <= rs[i-1].Sequence {
+						t.Fatalf("task %d stored at %d, after task %d at %d: not in the batch's order", i, rs[i].Sequence, i-1, rs[i-1].Sequence)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAbortInMiddlewareReachesTheCaller: a middleware that panics, or calls
+// runtime.Goexit (as t.FailNow does), on a later slice of a large batch, on a
+// goroutine of the producer's, stops the batch, and the EnqueueBatch call
+// panics with its value or ends its goroutine, as it would have with the
+// middleware run there.
+func TestAbortInMiddlewareReachesTheCaller(t *testing.T) {
+	t.Parallel()
+	for name, abort := range map[string]func(){
+		"panic":  func() { panic("boom") },
+		"goexit": runtime.Goexit,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			mw := func(next tasks.Enqueuer) tasks.Enqueuer {
+				return func(ctx context.Context, batch []*tasks.Envelope) []error {
+					if calls.Add(1) == 2 {
+						abort()
+					}
+					return next(ctx, batch)
+				}
+			}
+			p, _ := newProducer(t, producer.WithAsyncWindow(10), producer.WithMiddleware(mw))
+			var recovered any
+			returned, ended := false, make(chan struct{})
+			go func() {
+				defer close(ended)
+				defer func() { recovered = recover() }()
+				_, _ = producer.EnqueueBatch(context.Background(), p, sendEmail, slices.Repeat([]Email{{To: "a@b.c"}}, 100))
+				returned = true
+			}()
+			<-ended
+			var want any = "boom"
+			if name == "goexit" {
+				want = nil
+			}
+			if returned || recovered != want {
+				t.Errorf("EnqueueBatch returned %v and panicked with %v; want neither a return nor a panic but %v", returned, recovered, want)
+			}
+			// The batch stops there: the slices not begun are not sent.
+			if n := calls.Load(); n > 3 {
+				t.Errorf("middleware called %d times; want at most 3 (the slice that stopped, and one in flight)", n)
+			}
+		})
+	}
 }
 
 // TestCloseReleasesTheConnectionsResources creates and closes many

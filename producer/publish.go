@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,13 +25,7 @@ import (
 // are retried; the server's deduplication makes that safe.
 func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error {
 	errs := make([]error, len(batch))
-	var t *turn // set for a slice of an EnqueueBatch
-	if len(batch) > 0 {
-		if v, ok := p.turns.Load(batch[0]); ok {
-			t = v.(*turn)
-		}
-	}
-	again := p.publishAsync(ctx, batch, nil, errs, false, t)
+	again := p.publishAsync(ctx, batch, nil, errs, false, p.turnOf(batch))
 	if len(again) == 0 {
 		return errs
 	}
@@ -86,7 +79,7 @@ const reprovisionCheck = 500 * time.Millisecond
 // of them when todo is nil) with nats.go's asynchronous publish, at most the
 // window's worth of acknowledgements outstanding, and waits for all of
 // them; nats.go ends each wait after the ack timeout. retried says the
-// tasks were published before. The tasks are sent in turn t, if not nil. It
+// tasks were published before. Once all are sent, t (if not nil) is told. It
 // returns the indexes worth a retry.
 func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, todo []int, errs []error, retried bool, t *turn) []int {
 	n := len(todo)
@@ -128,7 +121,6 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 		return true
 	}
 	sent, settled := 0, 0
-	t.wait(ctx)
 	for k := range n {
 		if sent-settled >= len(futures) {
 			if !await(settled) {
@@ -159,42 +151,6 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 		return nil
 	}
 	return again
-}
-
-// A turn orders the sending of consecutive slices of one EnqueueBatch, two
-// of which are in flight at once: a slice's tasks go out once the slice
-// before has sent all of its own, so the batch reaches the stream in order.
-type turn struct {
-	before <-chan struct{} // closed once the slice before has sent; nil for the first
-	done   chan struct{}
-	once   sync.Once
-}
-
-// newTurn returns the turn that follows before (nil for the first slice).
-func newTurn(before *turn) *turn {
-	t := &turn{done: make(chan struct{})}
-	if before != nil {
-		t.before = before.done
-	}
-	return t
-}
-
-// wait returns once the slice before has sent its tasks, or ctx has ended.
-func (t *turn) wait(ctx context.Context) {
-	if t == nil || t.before == nil {
-		return
-	}
-	select {
-	case <-t.before:
-	case <-ctx.Done():
-	}
-}
-
-// sent records that the slice's tasks are sent, or that they never will be.
-func (t *turn) sent() {
-	if t != nil {
-		t.once.Do(func() { close(t.done) })
-	}
 }
 
 // stored records the server's acknowledgement on env.
