@@ -228,6 +228,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		return nil, err
 	}
 	results := make([]Result, len(bodies))
+	spec := def.Spec()
 	build := func(lo, hi int) ([]*tasks.Envelope, error) {
 		var ids []string
 		if ec.ids != nil {
@@ -237,7 +238,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		for _, env := range envs {
 			addHeader(env, ec.header)
 		}
-		return envs, p.timing(envs, def.Spec(), &ec, now)
+		return envs, p.timing(envs, spec, &ec, now)
 	}
 	settled := func(lo int, envs []*tasks.Envelope, errs []error) {
 		for i, env := range envs {
@@ -245,7 +246,7 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition
 		}
 		clear(bodies[lo : lo+len(envs)]) // published: let them go
 	}
-	if err := p.publishSlices(ctx, def.Spec(), len(bodies), build, settled); err != nil {
+	if err := p.publishSlices(ctx, spec, len(bodies), build, settled); err != nil {
 		return nil, err
 	}
 	return results, newBatchError(results)
