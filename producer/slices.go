@@ -22,7 +22,8 @@ import (
 // tasks (or its middleware returned), so the batch is sent in order and no
 // middleware, not even one that serialises its calls, waits on a later
 // slice. A panic or runtime.Goexit in a slice's goroutine stops the batch
-// and is raised again in the caller, as errgroup does.
+// and is raised again in the caller, so that it stays recoverable there as
+// it was when the middleware ran on the caller's goroutine.
 func (p *Producer) publishSlices(ctx context.Context, spec tasks.Spec, n int,
 	build func(lo, hi int) ([]*tasks.Envelope, error), settled func(lo int, envs []*tasks.Envelope, errs []error)) error {
 	half := max(p.cfg.window/2, 1)
