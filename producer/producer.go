@@ -29,11 +29,12 @@ type Producer struct {
 	states     *status.Store
 	unique     *unique.Store
 
-	turns       sync.Map    // the first envelope of each EnqueueBatch slice in flight → its *turn
-	mu          sync.Mutex  // held while provisioning
-	provisioned atomic.Bool // read without mu by every enqueue
-	schedules   atomic.Bool // the work stream takes scheduled tasks
-	ttl         atomic.Bool // the work stream takes per-task TTLs
+	turns       sync.Map     // the first envelope of each EnqueueBatch slice in flight → its *turn
+	mu          sync.Mutex   // held while provisioning
+	provisioned atomic.Bool  // read without mu by every enqueue
+	schedules   atomic.Bool  // the work stream takes scheduled tasks
+	ttl         atomic.Bool  // the work stream takes per-task TTLs
+	dedupWindow atomic.Int64 // the work stream's deduplication window, a time.Duration
 }
 
 // Result is the outcome of enqueueing one task.
@@ -126,6 +127,7 @@ func (p *Producer) Provision(ctx context.Context) error {
 	}
 	p.schedules.Store(p.cfg.topology.Schedules(work))
 	p.ttl.Store(work.AllowMsgTTL)
+	p.dedupWindow.Store(int64(work.Duplicates))
 	p.provisioned.Store(true)
 	return nil
 }

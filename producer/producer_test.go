@@ -219,8 +219,8 @@ func TestFullQueueIsTypedError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"})
-	if !errors.Is(err, producer.ErrQueueFull) {
-		t.Fatalf("fourth enqueue: got %v, want ErrQueueFull", err)
+	if !errors.Is(err, producer.ErrQueueFull) || !errors.Is(err, producer.ErrRetryable) {
+		t.Fatalf("fourth enqueue: got %v, want ErrQueueFull, retryable", err)
 	}
 	rs, err = producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "a@b.c"}})
 	var be *producer.BatchError
@@ -263,6 +263,9 @@ func TestUnansweredEnqueueGivesUp(t *testing.T) {
 		_, err := producer.Enqueue(ctx, p, sendEmail, Email{To: "a@b.c"})
 		if !errors.Is(err, nats.ErrTimeout) || !strings.Contains(err.Error(), "no acknowledgement within 100ms") {
 			t.Errorf("%s ctx: got %v, want a timeout after retries", name, err)
+		}
+		if !errors.Is(err, producer.ErrUnavailable) || !errors.Is(err, producer.ErrRetryable) || !strings.Contains(err.Error(), "it may be stored; retry with the same ID") {
+			t.Errorf("%s ctx: got %v, want ErrUnavailable, retryable, saying the task may be stored", name, err)
 		}
 		if n := taken.Load() - before; n < 2 {
 			t.Errorf("%s ctx: published %d times, want the first try and at least one retry", name, n)

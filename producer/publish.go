@@ -24,27 +24,23 @@ import (
 // ./bench -only b). Failures that a retry with the same Nats-Msg-Id can fix
 // are retried; the server's deduplication makes that safe.
 func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error {
+	start := time.Now()
 	errs := make([]error, len(batch))
 	again := p.publishAsync(ctx, batch, nil, errs, false, p.turnOf(batch))
 	if len(again) == 0 {
 		return errs
 	}
-	bo := retry.New(50*time.Millisecond, 2*time.Second, p.cfg.retryTimeout)
+	bo := retry.Until(50*time.Millisecond, 2*time.Second, p.retryDeadline(start))
 	for len(again) > 0 {
 		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: retrying publish",
 			slog.Int("tasks", len(again)), slog.String("error", errs[again[0]].Error()))
-		if isNoResponders(errs[again[0]]) {
+		if retry.Classify(errs[again[0]]) == retry.Unavailable {
 			// Nobody answers for the stream: it may have been deleted.
 			p.reprovision(ctx)
 		}
 		if err := bo.Wait(ctx); err != nil {
-			if errors.Is(err, retry.ErrBudget) {
-				err = fmt.Errorf("producer: gave up after %v: %w", p.cfg.retryTimeout, errs[again[0]])
-			} else {
-				err = fmt.Errorf("producer: %w (last error: %w)", err, errs[again[0]])
-			}
 			for _, i := range again {
-				errs[i] = err
+				errs[i] = p.unavailable(batch[i], errs[i], time.Since(start), err)
 			}
 			return errs
 		}
@@ -53,6 +49,44 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 		again = p.publishAsync(ctx, batch, again, errs, true, nil)
 	}
 	return errs
+}
+
+// retryDeadline is when the retries of a publish begun at start end: after
+// the retry timeout, and in any case one ack timeout before the work
+// stream's deduplication window, counted from start, closes. Every try is
+// sent within the window of any earlier try the server stored, so the
+// server drops it as a duplicate: retries never store a task twice.
+func (p *Producer) retryDeadline(start time.Time) time.Time {
+	budget := p.cfg.retryTimeout
+	if window := time.Duration(p.dedupWindow.Load()); window > 0 && (budget == 0 || window-p.cfg.ackTimeout < budget) {
+		budget = max(window-p.cfg.ackTimeout, time.Nanosecond)
+	}
+	if budget == 0 {
+		return time.Time{} // no limit but ctx
+	}
+	return start.Add(budget)
+}
+
+// unavailable is the error of env's publish that still failed with last
+// when its retries stopped, after elapsed, because of stop (the retry
+// budget spent or ctx's error). It says what the last failure means for
+// the task, and wraps [ErrUnavailable], last and, if ctx ended, ctx's error.
+func (p *Producer) unavailable(env *tasks.Envelope, last error, elapsed time.Duration, stop error) error {
+	var what string
+	switch retry.Classify(last) {
+	case retry.NoQuorum:
+		what = fmt.Sprintf("the leader of stream %s cannot reach its peers; task %s not stored yet; retry with the same ID", p.workStream, env.ID)
+	case retry.Unavailable:
+		what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers); task %s not stored; retry with the same ID", p.workStream, env.ID)
+	case retry.NoAnswer:
+		what = fmt.Sprintf("stream %s did not acknowledge task %s (an election, or a leader cut off from its peers); it may be stored; retry with the same ID, which cannot store it twice", p.workStream, env.ID)
+	default:
+		return last
+	}
+	if errors.Is(stop, retry.ErrBudget) {
+		return fmt.Errorf("%w: %s (tried for %v): %w", ErrUnavailable, what, elapsed.Round(time.Millisecond), last)
+	}
+	return fmt.Errorf("%w: %s (%w after %v): %w", ErrUnavailable, what, stop, elapsed.Round(time.Millisecond), last)
 }
 
 // reprovision creates the streams again before a retry if the work stream
@@ -167,16 +201,11 @@ func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bo
 	return nil
 }
 
-// isNoResponders reports an error meaning no stream answered.
-func isNoResponders(err error) bool {
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
-}
-
 // classify turns a publish error into the error the caller sees.
 func (p *Producer) classify(ctx context.Context, err error) error {
 	var apiErr *jetstream.APIError
 	switch {
-	case errors.As(err, &apiErr) && retry.Full(apiErr):
+	case retry.Classify(err) == retry.NoRoom && errors.As(err, &apiErr):
 		return fmt.Errorf("%w: stream %s: %s", ErrQueueFull, p.cfg.topology.Names.WorkStream(), apiErr.Description)
 	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
 		return fmt.Errorf("producer: %w: %w", tasks.ErrInvalidPayload, err)

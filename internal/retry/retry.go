@@ -21,6 +21,17 @@ type Backoff struct {
 // New returns a Backoff whose waits end after budget has passed in all;
 // budget 0 means no limit but the ctx given to Wait.
 func New(initial, maxWait, budget time.Duration) *Backoff {
+	var deadline time.Time
+	if budget > 0 {
+		deadline = time.Now().Add(budget)
+	}
+	return Until(initial, maxWait, deadline)
+}
+
+// Until returns a Backoff whose waits end at deadline, for a budget that
+// began before the first wait; the zero time means no limit but the ctx
+// given to Wait.
+func Until(initial, maxWait time.Duration, deadline time.Time) *Backoff {
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     initial,
 		RandomizationFactor: 0.3,
@@ -30,11 +41,7 @@ func New(initial, maxWait, budget time.Duration) *Backoff {
 		Clock:               backoff.SystemClock,
 	}
 	b.Reset()
-	bo := &Backoff{b: b}
-	if budget > 0 {
-		bo.deadline = time.Now().Add(budget)
-	}
-	return bo
+	return &Backoff{b: b, deadline: deadline}
 }
 
 // Wait sleeps for the next interval. It returns ctx's error if ctx ends first
