@@ -98,18 +98,28 @@ func binaries(t *testing.T, dir string) (natsServer, worker, producer string) {
 	worker, producer = filepath.Join(dir, "e2eworker"), filepath.Join(dir, "e2eproducer")
 	build(worker, "./e2e/cmd/e2eworker")
 	build(producer, "./e2e/cmd/e2eproducer")
+	return natsServerBinary(t, dir), worker, producer
+}
+
+// natsServerBinary finds nats-server on PATH, or builds it into dir.
+func natsServerBinary(t *testing.T, dir string) string {
+	t.Helper()
 	natsServer, err := exec.LookPath("nats-server")
 	if err != nil {
 		// No install step ran: build the server this module depends on.
 		natsServer = filepath.Join(dir, "nats-server")
-		build(natsServer, "github.com/nats-io/nats-server/v2")
+		cmd := exec.Command("go", "build", "-o", natsServer, "github.com/nats-io/nats-server/v2")
+		cmd.Dir = ".."
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build nats-server: %v\n%s", err, b)
+		}
 	}
 	out, err := exec.Command(natsServer, "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s --version: %v", natsServer, err)
 	}
 	t.Logf("using %s: %s", natsServer, strings.TrimSpace(string(out)))
-	return natsServer, worker, producer
+	return natsServer
 }
 
 // freePorts returns n loopback ports that were free a moment ago.
