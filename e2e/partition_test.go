@@ -85,8 +85,30 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 	if err := sp.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	leader := streamLeader(t, setup, "JETQ_TASKS")
-	a := slices.IndexFunc([]string{"n1", "n2", "n3"}, func(n string) bool { return n == leader })
+	// The producer connects to the work stream's leader alone. A leader
+	// can move on a loaded machine: connect again until it stays put.
+	var (
+		leader string
+		a      int
+		p      *producer.Producer
+	)
+	for try := 1; ; try++ {
+		leader = streamLeader(t, setup, "JETQ_TASKS")
+		a = slices.Index([]string{"n1", "n2", "n3"}, leader)
+		pjs := connect("producer", a)
+		if p, err = producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if l := streamLeader(t, setup, "JETQ_TASKS"); l == leader {
+			break
+		} else if try == 5 {
+			t.Fatalf("JETQ_TASKS leader keeps moving: %s, then %s", leader, l)
+		}
+		pjs.Conn().Close()
+	}
 	others := []int{(a + 1) % 3, (a + 2) % 3}
 	t.Logf("%s leads JETQ_TASKS: the producer connects to it alone; workers to the other two", leader)
 
@@ -111,18 +133,6 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 		done := make(chan struct{})
 		go func() { _ = w.Run(wctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
-	}
-
-	pjs := connect("producer", a)
-	p, err := producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if l := streamLeader(t, setup, "JETQ_TASKS"); l != leader {
-		t.Fatalf("JETQ_TASKS leader moved from %s to %s before the cut", leader, l)
 	}
 
 	type outcome struct {
@@ -159,6 +169,7 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 	}
 	tick.Stop()
 	wg.Wait()
+	t.Logf("%s leads JETQ_TASKS once every Enqueue returned", streamLeader(t, setup, "JETQ_TASKS"))
 
 	// Every failure is retryable, and its retry with the same ID stores it.
 	var failed, stored []string

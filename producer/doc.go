@@ -17,9 +17,20 @@
 // Every task carries its ID in Nats-Msg-Id, so the server drops a second task
 // with the same ID within the work stream's deduplication window; [WithID]
 // chooses the ID (for idempotent enqueue), otherwise a time-ordered UUIDv7 is
-// generated. A publish that fails with a disconnect, a timeout or a leader
-// change is retried with the same ID, so a retry never duplicates a task.
-// A full queue is refused with [ErrQueueFull], which is worth retrying later.
+// generated. Enqueue returns nil only once the server has acknowledged the
+// task: stored (on a majority of a replicated stream's nodes) or dropped as a
+// duplicate of one stored.
+//
+// # Failures and retries
+//
+// A publish that a later try may get through (no acknowledgement within
+// [WithAckTimeout], a disconnect, a leader election, a leader cut off from its
+// peers) is sent again with the same ID until [WithRetryTimeout] (30 s from
+// the call) or ctx ends, and never after the deduplication window less one
+// ack timeout: retries cannot enqueue a task twice. What still fails wraps
+// [ErrUnavailable], whose message says whether the task is not stored yet,
+// not stored, or may be stored. It and [ErrQueueFull] wrap [ErrRetryable]:
+// call again later with the same ID. Other errors are final.
 //
 // # Streams
 //

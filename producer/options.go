@@ -109,8 +109,12 @@ func WithAckTimeout(d time.Duration) Option {
 }
 
 // WithRetryTimeout bounds how long a failing publish is retried, with
-// exponential backoff, before its error is returned; the call's ctx bounds it
-// too. Default 30 s.
+// exponential backoff, counted from the call, before an error wrapping
+// [ErrUnavailable] is returned; a try begun within it is awaited for up to
+// the ack timeout, and the call's ctx bounds it too. 0 retries until ctx
+// ends. Whatever it says, retries stop one ack timeout before the work
+// stream's deduplication window, counted from the first try, closes, so
+// that they cannot store a task twice. Default 30 s.
 func WithRetryTimeout(d time.Duration) Option {
 	return func(c *config) { c.retryTimeout = d }
 }

@@ -139,8 +139,10 @@ func (p *Producer) Provision(ctx context.Context) error {
 // not validate or encode, tasks.ErrInvalidName for an invalid definition,
 // [ErrInvalidOption] for bad options and [ErrQueueFull] when the work stream
 // is full; in all these cases nothing was enqueued. Publishes that fail with
-// a disconnect or timeout are retried with the same ID until ctx is done or
-// the retry timeout passes.
+// a disconnect, a timeout, a leader election or a leader cut off from its
+// peers are retried with the same ID until ctx is done or the retry timeout
+// passes; what still fails then wraps [ErrUnavailable]. [ErrQueueFull] and
+// [ErrUnavailable] wrap [ErrRetryable]: call again later with the same ID.
 //
 // With [WithDelay] or [WithRunAt] the task waits in the schedule stream,
 // and the Result's Stream says so; with [WithUnique] and a key held, the
@@ -194,8 +196,9 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 // anything is published, with an error that names its index and wraps
 // tasks.ErrInvalidPayload. Otherwise the error is nil when every task was
 // stored, or a [*BatchError] when some were not; their results carry the
-// reason. Publishes that fail with a disconnect or timeout are retried with
-// the same ID.
+// reason. Publishes that fail with a disconnect, a timeout, a leader
+// election or a leader cut off from its peers are retried with the same ID,
+// as [Enqueue] does.
 //
 // A large batch is published in slices of about half the async window
 // ([WithAsyncWindow]), two at a time: while the server acknowledges one, the
