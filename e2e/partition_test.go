@@ -31,7 +31,9 @@ import (
 // with its routes held silent and once with them reset. A cut-off leader
 // answers a republish with "duplicate message id is in process" (10158)
 // until it steps down; the producer must keep trying within its retry
-// timeout, not give up after the first ack timeout. Then:
+// timeout, not give up after the first ack timeout. Every fourth task goes
+// through a producer whose retry timeout is shorter than the cut, to see
+// the errors of those that outlast it. Then:
 //   - every Enqueue that returned nil is stored: a worker ran it;
 //   - every one that failed says it is retryable (producer.ErrRetryable),
 //     and its retry with the same ID after the heal stores it;
@@ -91,12 +93,16 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 		leader string
 		a      int
 		p      *producer.Producer
+		short  *producer.Producer // a retry timeout shorter than the cut
 	)
 	for try := 1; ; try++ {
 		leader = streamLeader(t, setup, "JETQ_TASKS")
 		a = slices.Index([]string{"n1", "n2", "n3"}, leader)
 		pjs := connect("producer", a)
 		if p, err = producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log)); err != nil {
+			t.Fatal(err)
+		}
+		if short, err = producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log), producer.WithRetryTimeout(shortRetry)); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.Provision(ctx); err != nil {
@@ -137,6 +143,7 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 
 	type outcome struct {
 		id         string
+		short      bool // enqueued by short
 		start, end time.Time
 		err        error
 	}
@@ -160,10 +167,15 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 			t.Logf("%s: healed at task %d", now.Format("15:04:05.000"), i)
 		}
 		outcomes[i].id = fmt.Sprintf("%s-%05d", mode, i)
+		outcomes[i].short = i%4 == 3
 		wg.Go(func() {
 			o := &outcomes[i]
 			o.start = time.Now()
-			_, o.err = producer.Enqueue(ctx, p, e2etask.Work, e2etask.Payload{}, producer.WithID(o.id))
+			via := p
+			if o.short {
+				via = short
+			}
+			_, o.err = producer.Enqueue(ctx, via, e2etask.Work, e2etask.Payload{}, producer.WithID(o.id))
 			o.end = time.Now()
 		})
 	}
@@ -176,7 +188,7 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 	kinds := map[string]int{}
 	var stall []time.Duration
 	for _, o := range outcomes {
-		if !o.start.Before(cutAt) && o.start.Before(healAt) {
+		if !o.short && !o.start.Before(cutAt) && o.start.Before(healAt) {
 			stall = append(stall, o.end.Sub(o.start))
 		}
 		if o.err == nil {
@@ -184,14 +196,17 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 			continue
 		}
 		failed = append(failed, o.id)
-		kinds[kind(o.err)]++
+		k := kind(o.err)
+		if kinds[k]++; kinds[k] == 1 {
+			t.Logf("first failure of its kind: %s after %v: %v", o.id, o.end.Sub(o.start).Round(time.Millisecond), o.err)
+		}
 		if !errors.Is(o.err, producer.ErrRetryable) {
 			t.Errorf("Enqueue %s failed after %v with %v, want a retryable error (producer.ErrRetryable)",
 				o.id, o.end.Sub(o.start).Round(time.Millisecond), o.err)
 		}
 	}
 	t.Logf("%d Enqueues, %d stored, %d failed %v", n, len(stored), len(failed), kinds)
-	t.Logf("Enqueue latency of the %d begun during the %v cut: %s", len(stall), healAt.Sub(cutAt).Round(time.Millisecond), quantiles(stall))
+	t.Logf("Enqueue latency of the %d with the default retry timeout begun during the %v cut: %s", len(stall), healAt.Sub(cutAt).Round(time.Millisecond), quantiles(stall))
 	for _, id := range failed {
 		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		_, err := producer.Enqueue(rctx, p, e2etask.Work, e2etask.Payload{}, producer.WithID(id))
@@ -237,6 +252,10 @@ func count(s []int, v int) (n int) {
 	return n
 }
 
+// shortRetry is the retry timeout of the scenario's second producer:
+// shorter than the cut, longer than the ack timeout.
+const shortRetry = 8 * time.Second
+
 // kind names an Enqueue error's sort for the log, without its task ID.
 func kind(err error) string {
 	s := err.Error()
@@ -266,12 +285,13 @@ func quantiles(ds []time.Duration) string {
 // nodes' client URLs and the proxy.
 func proxiedCluster(t *testing.T, dir, bin string) ([]string, *routeProxy) {
 	t.Helper()
+	proxy := newRouteProxy(t, 3)
 	ports := freePorts(t, 7)
 	var targets []string
 	for i := range 3 {
 		targets = append(targets, fmt.Sprintf("127.0.0.1:%d", ports[3+i]))
 	}
-	proxy := newRouteProxy(t, targets)
+	proxy.route(targets)
 	var urls []string
 	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)

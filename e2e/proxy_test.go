@@ -36,12 +36,13 @@ func (m cutMode) String() string {
 type routeProxy struct {
 	addrs [][]string // addrs[from][to]: where from's route to to connects
 
-	mu     sync.Mutex
-	cutOff int           // the node cut off, or -1
-	mode   cutMode       // how
-	healed chan struct{} // closed at the heal of the current cut
-	conns  map[*proxied]struct{}
-	closed bool
+	mu      sync.Mutex
+	targets []string      // the nodes' cluster addresses
+	cutOff  int           // the node cut off, or -1
+	mode    cutMode       // how
+	healed  chan struct{} // closed at the heal of the current cut
+	conns   map[*proxied]struct{}
+	closed  bool
 }
 
 // proxied is one route connection through the proxy.
@@ -54,17 +55,19 @@ type proxied struct {
 	closed bool
 }
 
-// newRouteProxy listens on loopback for routes between the nodes whose
-// cluster ports are targets; it stops at t's cleanup.
-func newRouteProxy(t *testing.T, targets []string) *routeProxy {
+// newRouteProxy listens on loopback for routes between n nodes; it stops
+// at t's cleanup. Its listeners hold their ports before the nodes' ports are
+// chosen, so none can be chosen twice. Tell it the nodes' cluster addresses
+// with [routeProxy.route] before they start.
+func newRouteProxy(t *testing.T, n int) *routeProxy {
 	t.Helper()
 	rp := &routeProxy{cutOff: -1, conns: map[*proxied]struct{}{}, healed: make(chan struct{})}
 	close(rp.healed)
 	var ls []net.Listener
-	rp.addrs = make([][]string, len(targets))
-	for from := range targets {
-		rp.addrs[from] = make([]string, len(targets))
-		for to, target := range targets {
+	rp.addrs = make([][]string, n)
+	for from := range n {
+		rp.addrs[from] = make([]string, n)
+		for to := range n {
 			if from == to {
 				continue
 			}
@@ -74,7 +77,7 @@ func newRouteProxy(t *testing.T, targets []string) *routeProxy {
 			}
 			ls = append(ls, l)
 			rp.addrs[from][to] = l.Addr().String()
-			go rp.serve(l, from, to, target)
+			go rp.serve(l, from, to)
 		}
 	}
 	t.Cleanup(func() {
@@ -91,6 +94,13 @@ func newRouteProxy(t *testing.T, targets []string) *routeProxy {
 		}
 	})
 	return rp
+}
+
+// route tells rp the nodes' cluster addresses, targets[node].
+func (rp *routeProxy) route(targets []string) {
+	rp.mu.Lock()
+	rp.targets = targets
+	rp.mu.Unlock()
 }
 
 // cut cuts node off from the others until [routeProxy.heal].
@@ -144,7 +154,7 @@ func (rp *routeProxy) gate(c *proxied) bool {
 	}
 }
 
-func (rp *routeProxy) serve(l net.Listener, from, to int, target string) {
+func (rp *routeProxy) serve(l net.Listener, from, to int) {
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -158,6 +168,7 @@ func (rp *routeProxy) serve(l net.Listener, from, to int, target string) {
 			return
 		}
 		rp.conns[c] = struct{}{}
+		target := rp.targets[to]
 		rp.mu.Unlock()
 		go rp.carry(c, target)
 	}

@@ -264,7 +264,7 @@ func TestUnansweredEnqueueGivesUp(t *testing.T) {
 		if !errors.Is(err, nats.ErrTimeout) || !strings.Contains(err.Error(), "no acknowledgement within 100ms") {
 			t.Errorf("%s ctx: got %v, want a timeout after retries", name, err)
 		}
-		if !errors.Is(err, producer.ErrUnavailable) || !errors.Is(err, producer.ErrRetryable) || !strings.Contains(err.Error(), "it may be stored; retry with the same ID") {
+		if !errors.Is(err, producer.ErrUnavailable) || !errors.Is(err, producer.ErrRetryable) || !strings.Contains(err.Error(), "may be stored; retry with the same ID") {
 			t.Errorf("%s ctx: got %v, want ErrUnavailable, retryable, saying the task may be stored", name, err)
 		}
 		if n := taken.Load() - before; n < 2 {

@@ -31,7 +31,11 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 		return errs
 	}
 	bo := retry.Until(50*time.Millisecond, 2*time.Second, p.retryDeadline(start))
+	unsure := make([]bool, len(batch)) // a try went unanswered: the task may be stored
 	for len(again) > 0 {
+		for _, i := range again {
+			unsure[i] = unsure[i] || retry.Classify(errs[i]) == retry.NoAnswer
+		}
 		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: retrying publish",
 			slog.Int("tasks", len(again)), slog.String("error", errs[again[0]].Error()))
 		if retry.Classify(errs[again[0]]) == retry.Unavailable {
@@ -40,7 +44,7 @@ func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error
 		}
 		if err := bo.Wait(ctx); err != nil {
 			for _, i := range again {
-				errs[i] = p.unavailable(batch[i], errs[i], time.Since(start), err)
+				errs[i] = p.unavailable(batch[i], errs[i], unsure[i], time.Since(start), err)
 			}
 			return errs
 		}
@@ -69,24 +73,29 @@ func (p *Producer) retryDeadline(start time.Time) time.Time {
 
 // unavailable is the error of env's publish that still failed with last
 // when its retries stopped, after elapsed, because of stop (the retry
-// budget spent or ctx's error). It says what the last failure means for
-// the task, and wraps [ErrUnavailable], last and, if ctx ended, ctx's error.
-func (p *Producer) unavailable(env *tasks.Envelope, last error, elapsed time.Duration, stop error) error {
+// budget spent or ctx's error); unsure says an earlier try went unanswered.
+// It says what the failures mean for the task, and wraps [ErrUnavailable],
+// last and, if ctx ended, ctx's error.
+func (p *Producer) unavailable(env *tasks.Envelope, last error, unsure bool, elapsed time.Duration, stop error) error {
 	var what string
 	switch retry.Classify(last) {
 	case retry.NoQuorum:
-		what = fmt.Sprintf("the leader of stream %s cannot reach its peers; task %s not stored yet; retry with the same ID", p.workStream, env.ID)
+		// The leader holds the earlier try uncommitted: nothing is stored.
+		what = fmt.Sprintf("the leader of stream %s cannot reach its peers; task %s not stored yet", p.workStream, env.ID)
 	case retry.Unavailable:
-		what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers); task %s not stored; retry with the same ID", p.workStream, env.ID)
+		what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers); task %s not stored", p.workStream, env.ID)
+		if unsure {
+			what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers), and an earlier try went unanswered; task %s may be stored", p.workStream, env.ID)
+		}
 	case retry.NoAnswer:
-		what = fmt.Sprintf("stream %s did not acknowledge task %s (an election, or a leader cut off from its peers); it may be stored; retry with the same ID, which cannot store it twice", p.workStream, env.ID)
+		what = fmt.Sprintf("no acknowledgement from stream %s (an election, or a leader cut off from its peers); task %s may be stored", p.workStream, env.ID)
 	default:
 		return last
 	}
 	if errors.Is(stop, retry.ErrBudget) {
-		return fmt.Errorf("%w: %s (tried for %v): %w", ErrUnavailable, what, elapsed.Round(time.Millisecond), last)
+		return fmt.Errorf("%w: %s; retry with the same ID (tried for %v): %w", ErrUnavailable, what, elapsed.Round(time.Millisecond), last)
 	}
-	return fmt.Errorf("%w: %s (%w after %v): %w", ErrUnavailable, what, stop, elapsed.Round(time.Millisecond), last)
+	return fmt.Errorf("%w: %s; retry with the same ID (%w after %v): %w", ErrUnavailable, what, stop, elapsed.Round(time.Millisecond), last)
 }
 
 // reprovision creates the streams again before a retry if the work stream
