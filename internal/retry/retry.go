@@ -44,12 +44,18 @@ func Until(initial, maxWait time.Duration, deadline time.Time) *Backoff {
 	return &Backoff{b: b, deadline: deadline}
 }
 
-// Wait sleeps for the next interval. It returns ctx's error if ctx ends first
-// and [ErrBudget] if the budget would be exceeded.
+// Wait sleeps for the next interval, or until the budget's end if that
+// comes first, so that a last try goes out at the end of the budget. It
+// returns ctx's error if ctx ends first and [ErrBudget] once the budget is
+// spent.
 func (bo *Backoff) Wait(ctx context.Context) error {
 	d := bo.b.NextBackOff()
-	if !bo.deadline.IsZero() && time.Now().Add(d).After(bo.deadline) {
-		return ErrBudget
+	if !bo.deadline.IsZero() {
+		left := time.Until(bo.deadline)
+		if left <= 0 {
+			return ErrBudget
+		}
+		d = min(d, left)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
