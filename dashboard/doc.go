@@ -10,7 +10,7 @@
 // presence buckets — never an event stream that could miss something, so
 // what they show after a restart of the dashboard is what is there:
 //
-//   - Overview (/): per queue and task type, pending, running, retrying,
+//   - Overview (/): per queue and task type, pending, running, held, retrying,
 //     in flight, redelivered, dead-lettered, scheduled, the age of the
 //     oldest pending task, live workers and whether the consumer is
 //     paused, refreshed every 2 s without a reload; and a chart of the

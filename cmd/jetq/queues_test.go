@@ -71,8 +71,8 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 	}
 	code, out, _ = c.jetq("queues")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING RETRYING SCHEDULED DLQ OLDEST WORKERS PAUSED" ||
-		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 1 0 - 1 -" {
+	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING HELD RETRYING SCHEDULED DLQ OLDEST WORKERS PAUSED" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 0 1 0 - 1 -" {
 		t.Errorf("queues table: %d\n%s", code, out)
 	}
 
@@ -88,5 +88,61 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 	}
 	if code, _, errOut := c.jetq("queues", "--watch=1ms"); code != exitUsage || !strings.Contains(errOut, "at least 100ms") {
 		t.Errorf("queues --watch=1ms: %d %s", code, errOut)
+	}
+}
+
+// TestQueuesHeldApartFromRunning gives a worker of concurrency 1 more
+// tasks than it runs: RUNNING is its one handler, and the deliveries in its
+// prefetch are HELD.
+func TestQueuesHeldApartFromRunning(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	slow := tasks.Define[Email]("email.held")
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, slow, func(ctx context.Context, _ *tasks.Task[Email]) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := producer.Enqueue(context.Background(), p, slow, Email{To: "a@b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()), consumer.WithConcurrency(1),
+		consumer.WithPresenceInterval(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { close(release); cancel(); <-done })
+
+	var row []string
+	waitFor(t, func() bool {
+		code, out, _ := c.jetq("queues")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != 0 || len(lines) != 2 {
+			return false
+		}
+		row = strings.Fields(lines[1])
+		// QUEUE TASK PENDING RUNNING HELD RETRYING ...
+		return len(row) == 11 && row[3] == "1" && row[4] != "0" && row[5] == "0"
+	})
+	code, out, _ := c.jetq("queues", "--json")
+	var rows []queues.Stats
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 {
+		t.Fatalf("queues --json: %d %s", code, out)
+	}
+	if r := rows[0]; r.Running != 1 || r.Held < 1 || r.Running+r.Held+r.WaitingToRetry != r.InFlight {
+		t.Errorf("want 1 running and the rest of the in-flight deliveries held: %+v (table row %v)", r, row)
 	}
 }

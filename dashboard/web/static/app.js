@@ -44,13 +44,13 @@
     setText("updated", when(o.at));
     const tbody = document.querySelector("#queues tbody");
     tbody.replaceChildren();
-    if (o.queues.length === 0) empty(tbody, 12, "No task types yet: nothing was enqueued with this prefix.");
+    if (o.queues.length === 0) empty(tbody, 13, "No task types yet: nothing was enqueued with this prefix.");
     for (const q of o.queues) {
       const tr = tbody.insertRow();
       tr.dataset.key = q.queue + "/" + q.task;
       cell(tr, q.queue);
       cell(tr, q.task);
-      for (const f of ["pending", "running", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
+      for (const f of ["pending", "running", "held", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
       const dl = cell(tr, "", "dead_lettered");
       if (q.dead_lettered > 0) {
         const a = document.createElement("a");
