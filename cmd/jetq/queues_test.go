@@ -116,15 +116,8 @@ func TestQueuesHeldApartFromRunning(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()), consumer.WithConcurrency(1),
-		consumer.WithPresenceInterval(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { close(release); cancel(); <-done })
+	c.runWorker(reg, consumer.WithConcurrency(1), consumer.WithPresenceInterval(200*time.Millisecond))
+	t.Cleanup(func() { close(release) }) // before the worker's stop
 
 	var row []string
 	waitFor(t, func() bool {

@@ -167,9 +167,7 @@ func printTask(w io.Writer, v *taskView) {
 		if st.Error != "" {
 			fmt.Fprintf(w, "  error       %s\n", st.Error)
 		}
-		if p := st.Progress; p != nil {
-			fmt.Fprintf(w, "  progress    %.0f%% %s\n", p.Percent, p.Note)
-		}
+		printProgress(w, st)
 	} else {
 		fmt.Fprintln(w, "  none recorded (the definition may not track state: tasks.WithStateTracking)")
 	}
@@ -207,6 +205,22 @@ func printTask(w io.Writer, v *taskView) {
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "\nnote: %s\n", n)
 	}
+}
+
+// printProgress writes the progress of a running task, and the last
+// progress of an attempt that ended for a task not done: the record keeps
+// it after the attempt, and "99% working" on a task done would mislead.
+func printProgress(w io.Writer, st *status.Status) {
+	p := st.Progress
+	if p == nil || st.State == status.Done {
+		return
+	}
+	text := strings.TrimSpace(fmt.Sprintf("%.0f%% %s", p.Percent, p.Note))
+	if st.State == status.Running {
+		fmt.Fprintf(w, "  progress    %s\n", text)
+		return
+	}
+	fmt.Fprintf(w, "  last progress %s (attempt %d, when it ended)\n", text, st.Attempt)
 }
 
 func printTime(w io.Writer, label string, t time.Time) {
