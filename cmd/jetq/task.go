@@ -70,6 +70,10 @@ func newTaskShow(g *globals) *cobra.Command {
 			"(tasks.WithStateTracking), its dead-letter records (several when it failed again after a\n" +
 			"replay), its message in the work stream while it is queued or running, and the delayed\n" +
 			"task still waiting for its time. It creates nothing on the server.\n\n" +
+			"The server tells only whether the work-stream message was delivered: its state is queued,\n" +
+			"running or waiting_to_retry as the task's status says, and delivered when no status tells\n" +
+			"more. Progress shows while the task runs; a task not done shows the last progress of the\n" +
+			"attempt that ended, labelled so, and a task done none.\n\n" +
 			"The work stream is not indexed by task ID: show reads its messages, on the task's subject\n" +
 			"when the status record, a dead-letter record or the schedule names the task, and on every\n" +
 			"task subject otherwise, oldest first, at most --scan of them; a message beyond them is\n" +
