@@ -143,6 +143,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 			Succeeded: r.done.succeeded.Load(), Failed: r.done.failed.Load(),
 			DeadLettered: r.done.deadLettered.Load(), Expired: r.done.expired.Load()}
 		if len(due) > 0 {
+			pt.Retrying = len(due)
 			pt.NextRetryAt = slices.MinFunc(due, time.Time.Compare).UTC()
 		}
 		entry.Tasks = append(entry.Tasks, pt)

@@ -190,7 +190,7 @@ func TestBrowser(t *testing.T) {
 	}
 	go func() { done <- w.Run(wctx) }()
 	t.Cleanup(func() { stop(); <-done })
-	b.do("overview after the worker", pollText(row("report.build", "pending"), "0"),
+	b.do("overview after the worker", pollText(row("report.build", "pending"), "0"), pollText(row("report.build", "held"), "0"),
 		pollText(row("invoice.send", "dead_lettered"), "3"), pollText("#total-dlq", "3"), pollText("#total-workers", "1"),
 		poll(`document.getElementById("rates").textContent.startsWith("now:") && document.getElementById("chart").dataset.points >= 3`),
 		shot(shots, "overview"))
@@ -262,7 +262,9 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	listed := fmt.Sprintf(`[...document.querySelectorAll("#workers tbody tr")].some(tr => tr.cells[2]?.textContent === "%d")`, cmd.Process.Pid)
-	b.do("workers page before the kill", chromedp.Navigate(base+"/workers"), poll(listed), shot(shots, "workers"))
+	// Its entry is rewritten every 200 ms: it was seen "just now", not "- ago".
+	seenNow := fmt.Sprintf(`[...document.querySelectorAll("#workers tbody tr")].some(tr => tr.cells[2]?.textContent === "%d" && tr.cells[9]?.textContent === "just now")`, cmd.Process.Pid)
+	b.do("workers page before the kill", chromedp.Navigate(base+"/workers"), poll(listed), poll(seenNow), shot(shots, "workers"))
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@
 // presence buckets — never an event stream that could miss something, so
 // what they show after a restart of the dashboard is what is there:
 //
-//   - Overview (/): per queue and task type, pending, running, retrying,
+//   - Overview (/): per queue and task type, pending, running, held, retrying,
 //     in flight, redelivered, dead-lettered, scheduled, the age of the
 //     oldest pending task, live workers and whether the consumer is
 //     paused, refreshed every 2 s without a reload; and a chart of the
@@ -19,7 +19,11 @@
 //   - Task (/tasks?id=...): a task by ID, as package lookup finds it: its
 //     status record (state, attempts, progress, last error, times), its
 //     message in the work stream while queued or running, its dead-letter
-//     records and its schedule.
+//     records and its schedule. The work stream's state agrees with the
+//     status (waiting_to_retry, not running, for a task waiting out a
+//     backoff; see package lookup). Progress is shown while the task runs;
+//     a task not done shows the last progress of its attempt that ended,
+//     labelled so, and a task done shows none.
 //   - Dead letters (/dlq): filtered by task, queue, reason and time,
 //     newest first, 50 a page, paged by sequence. A task or queue filter
 //     is applied by the server, so its page costs the same with a hundred
@@ -32,8 +36,9 @@
 //     [BulkTimeout] if the browser leaves.
 //   - Workers (/workers): every live worker process with host, pid, task
 //     types, concurrency, in flight, tasks done and failed, start and last
-//     report, from the entries workers keep in JETQ_WORKERS (see package
-//     queues). A worker that dies leaves the page when its entry expires.
+//     report ("just now" under a second), from the entries workers keep in
+//     JETQ_WORKERS (see package queues). A worker that dies leaves the page
+//     when its entry expires.
 //   - Scheduled (/scheduled): delayed tasks and periodic declarations.
 //   - /metrics: the Prometheus metrics of package metrics.
 //   - /api/overview and /api/workers: the JSON the pages refresh from.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,13 +52,7 @@ func deadLetters(t *testing.T, js jetstream.JetStream, n int) {
 			t.Fatal(err)
 		}
 	}
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(wctx) }()
+	stop := startWorker(t, js, reg)
 	testkit.WaitFor(t, 20*time.Second, func() error {
 		if c, err := dlqCount(ctx, js); err != nil || c != n {
 			return errors.New("not dead-lettered yet")
@@ -65,7 +60,22 @@ func deadLetters(t *testing.T, js jetstream.JetStream, n int) {
 		return nil
 	})
 	stop()
-	<-done
+}
+
+// startWorker runs a worker of reg until stop is called, or the test ends.
+func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) (stop func()) {
+	t.Helper()
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 type client struct {
@@ -384,5 +394,61 @@ func TestActionReturnsToList(t *testing.T) {
 		if code != http.StatusSeeOther || got != want {
 			t.Errorf("replay with back %q: %d, Location %q, want %q", back, code, got, want)
 		}
+	}
+}
+
+// TestTaskPageAfterAnAttempt shows tracked tasks whose handler reported
+// progress: one waiting out an hour's backoff is waiting to retry in its
+// status and in the work stream alike, its progress labelled as that of the
+// attempt that ended; one done shows no progress ("99% — working" would
+// mislead).
+func TestTaskPageAfterAnAttempt(t *testing.T) {
+	ctx := context.Background()
+	js := embeddedtest.JetStream(t)
+	c := serve(t, js)
+	def := tasks.Define[string]("report.track", tasks.WithStateTracking(), tasks.WithMaxAttempts(3))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
+		if tk.Payload == "retry" {
+			_ = tasks.ReportProgress(ctx, 40, "fetching")
+			return tasks.RetryAfter(time.Hour, errors.New("upstream busy"))
+		}
+		_ = tasks.ReportProgress(ctx, 99, "working")
+		return nil
+	})
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"retry", "ok"} {
+		if _, err := producer.Enqueue(ctx, p, def, id, producer.WithID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startWorker(t, js, reg)
+
+	var body string
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		_, body = c.get("/tasks?id=retry")
+		if !strings.Contains(body, `<dd id="state" class="state retrying">retrying</dd>`) {
+			return errors.New("not retrying yet")
+		}
+		return nil
+	})
+	if !strings.Contains(body, `<dd id="work-state">waiting_to_retry</dd>`) {
+		t.Errorf("a task retrying: the work stream disagrees with its status:\n%s", body)
+	}
+	if !strings.Contains(body, `<dt>Last progress</dt><dd id="progress">40% — fetching (attempt 1, when it ended)</dd>`) {
+		t.Errorf("a task retrying: its last progress is not labelled as that of the attempt that ended:\n%s", body)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		_, body = c.get("/tasks?id=ok")
+		if !strings.Contains(body, `<dd id="state" class="state done">done</dd>`) {
+			return errors.New("not done yet")
+		}
+		return nil
+	})
+	if strings.Contains(body, "99%") || strings.Contains(body, "working") {
+		t.Errorf("a task done shows its handler's last progress:\n%s", body)
 	}
 }

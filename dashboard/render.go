@@ -32,12 +32,7 @@ type page struct {
 var funcs = template.FuncMap{
 	"age":  human.Age,
 	"when": when,
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return human.Age(time.Since(t)) + " ago"
-	},
+	"ago":  ago,
 	"until": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -105,6 +100,7 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, code int, err e
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(serverTimeHeader, strconv.FormatInt(time.Now().UnixMilli(), 10))
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -167,6 +163,26 @@ func live[T any](d *Dashboard, name, title string, read func(*http.Request) (T, 
 	}
 	return html, api
 }
+
+// ago writes how long ago t was: "just now" under a second (a worker
+// rewrites its entry every 2 s by default, and neither an age of 0 s nor a
+// clock a moment ahead is "-"), else "42s ago"; "-" for none. The
+// dashboard's script writes a worker's last write the same way.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t)
+	if d < time.Second {
+		return "just now"
+	}
+	return human.Age(d) + " ago"
+}
+
+// serverTimeHeader carries the server's clock, in Unix milliseconds, on
+// every JSON answer: the script measures ages from it, as the Date header
+// has only whole seconds.
+const serverTimeHeader = "X-Jetq-Time"
 
 // when writes t in UTC to the second; "-" for none.
 func when(t time.Time) string {

@@ -16,4 +16,11 @@
 // [DefaultDeadLetterScan]) and the oldest [WithScan] work-stream messages
 // (default [DefaultScan]), and says so in [Result.Notes] when it stopped
 // there.
+//
+// The server tells whether a work-stream message was delivered, not what
+// became of the delivery: a handler may run it, a worker may hold it in its
+// prefetch, or it may wait out a retry backoff. [Work.State] says
+// [WorkRunning] or [WorkWaitingToRetry] when the task's status record says
+// so, and [WorkDelivered] when there is no status to tell, so that the work
+// stream never calls running a task that its status says waits to retry.
 package lookup

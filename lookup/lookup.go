@@ -55,14 +55,33 @@ type Work struct {
 	Subject string `json:"subject"`
 	Task    string `json:"task"`
 	Queue   string `json:"queue"`
-	// State is "queued" (not delivered yet) or "running" (delivered to a
-	// worker and not acknowledged: a handler has it, or it waits to be
-	// delivered again).
+	// State is one of the Work states: WorkQueued, WorkRunning,
+	// WorkWaitingToRetry or WorkDelivered.
 	State    string      `json:"state"`
 	StoredAt time.Time   `json:"stored_at"`
 	Header   nats.Header `json:"header,omitempty"`
 	Payload  []byte      `json:"payload,omitempty"`
 }
+
+// The states of a task's message in the work stream. The server tells
+// only whether the message was delivered; which of the delivered states
+// it is comes from the task's status record, so an untracked task
+// delivered and not acknowledged is WorkDelivered.
+const (
+	// WorkQueued: stored and not delivered to a worker yet.
+	WorkQueued = "queued"
+	// WorkRunning: delivered, and its status says a handler runs it.
+	WorkRunning = "running"
+	// WorkWaitingToRetry: delivered, and its status says an attempt failed
+	// and the next is still to come: it waits out its backoff, and no
+	// worker holds it.
+	WorkWaitingToRetry = "waiting_to_retry"
+	// WorkDelivered: delivered and not acknowledged, and no status says
+	// more: a handler runs it, a worker holds it in its prefetch, it waits
+	// out a retry backoff, or its worker is gone and it is due again after
+	// its ack wait.
+	WorkDelivered = "delivered"
+)
 
 // Found reports whether anything was found.
 func (r Result) Found() bool {
@@ -270,7 +289,7 @@ func (f *Finder) work(ctx context.Context, r *Result) error {
 		}
 		return nil
 	}
-	r.Work, err = f.workOf(ctx, m)
+	r.Work, err = f.workOf(ctx, m, r.Status)
 	return err
 }
 
@@ -298,10 +317,11 @@ func scan(ctx context.Context, s jetstream.Stream, subject, id string, limit int
 
 // workOf describes a work-stream message; whether it was delivered is what
 // its durable consumer delivered so far: the work stream keeps a message
-// until it is acknowledged.
-func (f *Finder) workOf(ctx context.Context, m *jetstream.RawStreamMsg) (*Work, error) {
+// until it is acknowledged. What a delivered message waits for comes from
+// the task's status st, when it has one.
+func (f *Finder) workOf(ctx context.Context, m *jetstream.RawStreamMsg, st *status.Status) (*Work, error) {
 	names := f.names
-	w := &Work{Stream: names.WorkStream(), Seq: m.Sequence, Subject: m.Subject, State: "queued", StoredAt: m.Time, Header: m.Header, Payload: m.Data}
+	w := &Work{Stream: names.WorkStream(), Seq: m.Sequence, Subject: m.Subject, State: WorkQueued, StoredAt: m.Time, Header: m.Header, Payload: m.Data}
 	q, n, err := names.ParseTaskSubject(m.Subject)
 	if err != nil {
 		return w, nil
@@ -315,7 +335,22 @@ func (f *Finder) workOf(ctx context.Context, m *jetstream.RawStreamMsg) (*Work, 
 		return nil, fmt.Errorf("lookup: consumer %s: %w", names.Durable(q, n), err)
 	}
 	if c.CachedInfo().Delivered.Stream >= m.Sequence {
-		w.State = "running"
+		w.State = delivered(st, time.Now())
 	}
 	return w, nil
+}
+
+// delivered is the state of a delivered message whose task's status, if
+// it has one, is st as of now. A retry whose time has come is delivered
+// again, and its status says so only once a handler runs it.
+func delivered(st *status.Status, now time.Time) string {
+	switch {
+	case st == nil:
+		return WorkDelivered
+	case st.State == status.Running:
+		return WorkRunning
+	case st.State == status.Retrying && st.NextAttemptAt.After(now):
+		return WorkWaitingToRetry
+	}
+	return WorkDelivered
 }

@@ -3,6 +3,7 @@ package lookup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,19 @@ import (
 )
 
 func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
+
+// runWorker runs a worker of reg until the test ends.
+func runWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) {
+	t.Helper()
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+}
 
 // TestFind finds a task in each place the server may hold it.
 func TestFind(t *testing.T) {
@@ -65,22 +79,16 @@ func TestFind(t *testing.T) {
 	enqueue(busy, "busy:1")
 	enqueue(dead, "dead:1")
 	enqueue(later, "later:1", producer.WithDelay(time.Hour))
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(wctx) }()
-	t.Cleanup(func() { close(release); stop(); <-done })
+	runWorker(t, js, reg)
+	t.Cleanup(func() { close(release) }) // before the worker's stop
 	<-started
 
 	r, err := f.Find(ctx, "idle:1")
 	if err != nil || r.Work == nil || r.Work.State != "queued" || r.Work.Task != "mail.idle" || string(r.Work.Payload) != `"x"` || r.Status != nil {
 		t.Errorf("an untracked queued task: %+v %v", r, err)
 	}
-	if r, err := f.Find(ctx, "busy:1"); err != nil || r.Work == nil || r.Work.State != "running" {
-		t.Errorf("a running task: %+v %v", r, err)
+	if r, err := f.Find(ctx, "busy:1"); err != nil || r.Work == nil || r.Work.State != lookup.WorkDelivered {
+		t.Errorf("an untracked task its handler runs: want delivered, no status telling more: %+v %v", r, err)
 	}
 	if r, err := f.Find(ctx, "later:1"); err != nil || r.Scheduled == nil || r.Scheduled.Task != "mail.later" || r.Work != nil {
 		t.Errorf("a delayed task: %+v %v", r, err)
@@ -188,4 +196,58 @@ func streamNames(t *testing.T, js jetstream.JetStream) []string {
 		t.Fatal(err)
 	}
 	return names
+}
+
+// TestWorkStateFollowsStatus finds tracked tasks delivered and not
+// acknowledged: the one waiting out its backoff is waiting to retry in the
+// work stream as in its status, never running; the one its handler runs is
+// running in both.
+func TestWorkStateFollowsStatus(t *testing.T) {
+	ctx := context.Background()
+	js := embeddedtest.JetStream(t)
+	f, err := lookup.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := tasks.Define[string]("mail.tracked", tasks.WithStateTracking(), tasks.WithMaxAttempts(3))
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
+		if tk.Payload == "retry" {
+			return tasks.RetryAfter(time.Hour, errors.New("mailbox full"))
+		}
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"retry", "block"} {
+		if _, err := producer.Enqueue(ctx, p, def, id, producer.WithID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runWorker(t, js, reg)
+	t.Cleanup(func() { close(release) }) // before the worker's stop
+	<-started
+
+	for id, want := range map[string][2]string{"retry": {"retrying", lookup.WorkWaitingToRetry}, "block": {"running", lookup.WorkRunning}} {
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			r, err := f.Find(ctx, id)
+			switch {
+			case err != nil:
+				return err
+			case r.Status == nil || string(r.Status.State) != want[0]:
+				return fmt.Errorf("task %s: status %+v, want %s", id, r.Status, want[0])
+			case r.Work == nil || r.Work.State != want[1]:
+				return fmt.Errorf("task %s, %s: work stream %+v, want %s", id, want[0], r.Work, want[1])
+			}
+			return nil
+		})
+	}
 }

@@ -20,11 +20,13 @@ var (
 	descPending = prometheus.NewDesc("jetq_queue_pending_tasks",
 		"Tasks stored and not yet delivered to a worker.", labels, nil)
 	descRunning = prometheus.NewDesc("jetq_queue_running_tasks",
-		"Deliveries live workers hold and have not settled: in a handler or in a worker's prefetch.", labels, nil)
+		"Tasks a handler of a live worker runs now.", labels, nil)
+	descHeld = prometheus.NewDesc("jetq_queue_held_tasks",
+		"Deliveries live workers hold with no handler running them: in a worker's prefetch, or being settled.", labels, nil)
 	descWaitingToRetry = prometheus.NewDesc("jetq_queue_waiting_to_retry_tasks",
 		"Deliveries not settled that no live worker holds: waiting out a retry backoff, or of a worker that is gone.", labels, nil)
 	descInFlight = prometheus.NewDesc("jetq_queue_in_flight_tasks",
-		"Deliveries not settled (running plus waiting to retry).", labels, nil)
+		"Deliveries not settled (running plus held plus waiting to retry).", labels, nil)
 	descRedelivered = prometheus.NewDesc("jetq_queue_redelivered_tasks",
 		"Deliveries not settled that were delivered more than once.", labels, nil)
 	descScheduled = prometheus.NewDesc("jetq_queue_scheduled_tasks",
@@ -96,7 +98,7 @@ func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
 // Describe sends the descriptors of every metric the Collector reports; it
 // implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPending, descRunning, descWaitingToRetry, descInFlight,
+	for _, d := range []*prometheus.Desc{descPending, descRunning, descHeld, descWaitingToRetry, descInFlight,
 		descRedelivered, descScheduled, descOldest, descPaused, descWorkers, descDeadLettered,
 		descUp, descDuration} {
 		ch <- d
@@ -132,6 +134,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descPending, float64(r.Pending))
 		gauge(descRunning, float64(r.Running))
+		gauge(descHeld, float64(r.Held))
 		gauge(descWaitingToRetry, float64(r.WaitingToRetry))
 		gauge(descInFlight, float64(r.InFlight))
 		gauge(descRedelivered, float64(r.Redelivered))

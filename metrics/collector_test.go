@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/metrics"
@@ -98,7 +99,7 @@ func TestQueueGauges(t *testing.T) {
 			"jetq_queue_paused": 1, "jetq_queue_workers": 1},
 		"job.later": {"jetq_queue_scheduled_tasks": 2},
 	}
-	gauges := []string{"jetq_queue_pending_tasks", "jetq_queue_running_tasks", "jetq_queue_waiting_to_retry_tasks",
+	gauges := []string{"jetq_queue_pending_tasks", "jetq_queue_running_tasks", "jetq_queue_held_tasks", "jetq_queue_waiting_to_retry_tasks",
 		"jetq_queue_in_flight_tasks", "jetq_queue_redelivered_tasks", "jetq_queue_scheduled_tasks",
 		"jetq_queue_paused", "jetq_queue_workers", "jetq_dlq_tasks"}
 	s := b.waitScrape(t, func(s scrape) error {
@@ -150,6 +151,43 @@ func TestQueueGauges(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Errorf("promlint: %v %v", problems, err)
 	}
+}
+
+// TestHeldGauge gives a worker of concurrency 1 more tasks than it runs:
+// jetq_queue_running_tasks is its one handler, and the deliveries in its
+// prefetch are jetq_queue_held_tasks.
+func TestHeldGauge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	slow := tasks.Define[int]("job.slow")
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, slow, func(ctx context.Context, _ *tasks.Task[int]) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	})
+	for i := range 4 {
+		if _, err := producer.Enqueue(ctx, b.p, slow, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.startWorker(t, reg, consumer.WithConcurrency(1), consumer.WithPrefetch(2))
+	t.Cleanup(func() { close(release) }) // before the worker stops: it waits for its handlers
+	lbl := map[string]string{"queue": "default", "task": "job.slow"}
+	b.waitScrape(t, func(s scrape) error {
+		running, _ := s.value("jetq_queue_running_tasks", lbl)
+		held, _ := s.value("jetq_queue_held_tasks", lbl)
+		waiting, _ := s.value("jetq_queue_waiting_to_retry_tasks", lbl)
+		inFlight, _ := s.value("jetq_queue_in_flight_tasks", lbl)
+		if running != 1 || held != inFlight-1 || waiting != 0 {
+			return fmt.Errorf("want 1 running and the rest of %v in flight held: running %v, held %v, waiting %v", inFlight, running, held, waiting)
+		}
+		return nil
+	})
 }
 
 // stalled is a server that never answers: every request waits for its

@@ -20,9 +20,10 @@
 // (package queues says where the numbers come from):
 //
 //	jetq_queue_pending_tasks               stored, not yet delivered
-//	jetq_queue_running_tasks               held by live workers, not settled
+//	jetq_queue_running_tasks               run by a handler of a live worker now
+//	jetq_queue_held_tasks                  held by live workers, no handler yet (prefetch)
 //	jetq_queue_waiting_to_retry_tasks      not settled, held by no live worker
-//	jetq_queue_in_flight_tasks             not settled: running + waiting to retry
+//	jetq_queue_in_flight_tasks             not settled: running + held + waiting to retry
 //	jetq_queue_redelivered_tasks           not settled, delivered more than once
 //	jetq_queue_scheduled_tasks             delayed, not fired yet
 //	jetq_queue_oldest_pending_age_seconds  age of the oldest pending task, 0 if none

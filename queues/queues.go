@@ -30,10 +30,13 @@ type Stats struct {
 	// Pending counts the tasks stored and not yet delivered to a worker
 	// (the consumer's NumPending).
 	Pending uint64 `json:"pending"`
-	// Running counts the deliveries live workers hold and have not settled:
-	// running in a handler, or queued in a worker's prefetch (see the
-	// package documentation).
+	// Running counts the tasks a handler of a live worker runs now (see
+	// the package documentation).
 	Running int `json:"running"`
+	// Held counts the other deliveries live workers hold and have not
+	// settled: waiting in a worker's prefetch for a free handler, or being
+	// settled (a dead-letter record filed, an acknowledgement confirmed).
+	Held int `json:"held"`
 	// WaitingToRetry counts the deliveries not settled that no live worker
 	// holds: tasks waiting out a retry backoff, and deliveries of workers
 	// that are gone, due again once their ack wait expires.
@@ -41,8 +44,8 @@ type Stats struct {
 	// NextAttemptAt is the earliest retry a live worker set; zero when
 	// none is known.
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	// InFlight is Running plus WaitingToRetry: the deliveries not settled
-	// (the consumer's NumAckPending).
+	// InFlight is Running plus Held plus WaitingToRetry: the deliveries
+	// not settled (the consumer's NumAckPending).
 	InFlight int `json:"in_flight"`
 	// Redelivered counts the deliveries not settled that were delivered
 	// more than once (the consumer's NumRedelivered).
@@ -141,10 +144,33 @@ func (in *Inspector) Get(ctx context.Context, queue, task string) (Stats, error)
 
 type key struct{ queue, task string }
 
-// live is what the live workers hold of one task type.
+// live is what the live workers hold of one task type, as their presence
+// entries last said.
 type live struct {
-	workers, held int
-	nextRetry     time.Time
+	workers int
+	// held counts the deliveries they hold, running counts the handlers
+	// they run, retrying the backoffs they set that are still to come.
+	held, running, retrying int
+	nextRetry               time.Time
+}
+
+// split divides the deliveries a consumer counts as not settled (acks, its
+// NumAckPending) into running, held and waiting to retry, from what the
+// live workers last said; the three add up to acks.
+//
+// The entries are up to one presence interval old while acks is current,
+// and each side is taken from what is known of it, not as what the other
+// leaves: the retries a live worker set are waiting (a count that moves
+// only when a backoff ends) however much an older entry says the workers
+// held, and what the live workers do not hold — retries set by a worker
+// that is gone, deliveries of a dead worker — is waiting too. Running
+// comes next, and held is the rest. Subtracting a stale held from a fresh
+// acks alone turned a task waiting out a long backoff into a running one
+// whenever the workers had settled other tasks since their last write.
+func (lv live) split(acks int) (running, held, waiting int) {
+	waiting = min(max(lv.retrying, acks-lv.held), acks)
+	running = min(lv.running, acks-waiting)
+	return running, acks - waiting - running, waiting
 }
 
 // collection gathers the rows of a List or a Get (only non-nil).
@@ -214,8 +240,7 @@ func (in *Inspector) collect(ctx context.Context, only *key) ([]Stats, error) {
 			r.Pending = ci.NumPending
 			r.InFlight = ci.NumAckPending
 			r.Redelivered = ci.NumRedelivered
-			r.Running = min(lv.held, ci.NumAckPending)
-			r.WaitingToRetry = ci.NumAckPending - r.Running
+			r.Running, r.Held, r.WaitingToRetry = lv.split(ci.NumAckPending)
 			if r.WaitingToRetry > 0 {
 				r.NextAttemptAt = lv.nextRetry
 			}
@@ -388,6 +413,8 @@ func (in *Inspector) workers(ctx context.Context) (map[key]live, error) {
 			lv := out[k]
 			lv.workers++
 			lv.held += t.Held
+			lv.running += t.Running
+			lv.retrying += t.Retrying
 			if !t.NextRetryAt.IsZero() && (lv.nextRetry.IsZero() || t.NextRetryAt.Before(lv.nextRetry)) {
 				lv.nextRetry = t.NextRetryAt
 			}

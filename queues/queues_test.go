@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
@@ -168,5 +169,156 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	if _, err := queues.New(js, queues.WithPrefix("Bad Prefix")); !errors.Is(err, queues.ErrInvalidOption) {
 		t.Errorf("bad prefix: %v", err)
+	}
+}
+
+// startWorker runs a worker of reg on its own connection until the test
+// ends.
+func startWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts ...consumer.Option) {
+	t.Helper()
+	_, wjs := embeddedtest.Connect(t, srv)
+	w, err := consumer.New(wjs, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("worker did not stop")
+		}
+	})
+}
+
+// TestRunningCountsHandlersOnly keeps a worker of concurrency 2 busy with
+// more tasks than it runs: Running is its 2 handlers, and what it holds
+// in its prefetch is Held, apart. (A worker that holds nothing beyond its
+// handlers has Held 0; Running is 2 all the same.)
+func TestRunningCountsHandlersOnly(t *testing.T) {
+	ctx := context.Background()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := queues.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := tasks.Define[int]("job.slow")
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, slow, func(ctx context.Context, _ *tasks.Task[int]) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	})
+	for i := range 8 {
+		if _, err := producer.Enqueue(ctx, p, slow, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startWorker(t, srv, reg, consumer.WithConcurrency(2), consumer.WithPrefetch(2), consumer.WithPresenceInterval(200*time.Millisecond))
+	t.Cleanup(func() { close(release) }) // before the worker's stop
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		s, err := in.Get(ctx, "default", "job.slow")
+		switch {
+		case err != nil:
+			return err
+		case s.Running != 2 || s.Held != s.InFlight-2 || s.WaitingToRetry != 0 || s.Workers != 1:
+			return fmt.Errorf("want 2 running, the rest of what the worker holds held: %+v", s)
+		}
+		t.Logf("running %d, held %d", s.Running, s.Held)
+		return nil
+	})
+}
+
+// TestWaitingToRetryOutlivesStalePresence settles tasks between two writes
+// of the worker's presence entry while another task waits out an hour's
+// backoff: the read of that moment has a current NumAckPending of 1 and an
+// entry that still says the worker holds 4. The task waiting to retry must
+// not turn into a running one: a gauge read every half second showed 0 in
+// 4 of 20 samples this way.
+func TestWaitingToRetryOutlivesStalePresence(t *testing.T) {
+	ctx := context.Background()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := queues.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := tasks.Define[int]("job.mixed", tasks.WithMaxAttempts(3))
+	release, started := make(chan struct{}), make(chan struct{}, 4)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, mixed, func(ctx context.Context, tk *tasks.Task[int]) error {
+		if tk.Payload == 0 {
+			return tasks.RetryAfter(time.Hour, errors.New("not yet"))
+		}
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	})
+	// A long interval: the test does all it needs between two writes.
+	const every = 5 * time.Second
+	startWorker(t, srv, reg, consumer.WithConcurrency(4), consumer.WithPresenceInterval(every))
+	if _, err := producer.Enqueue(ctx, p, mixed, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		if _, err := producer.Enqueue(ctx, p, mixed, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the blocking handlers did not start")
+		}
+	}
+	// Wait for the entry that says the worker holds the 4 and set the retry.
+	var seen time.Time
+	testkit.WaitFor(t, 3*every, func() error {
+		ws, err := in.Workers(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ws) != 1 || len(ws[0].Tasks) != 1 || ws[0].Tasks[0].InFlight != 4 || ws[0].Tasks[0].NextRetryAt.IsZero() {
+			return fmt.Errorf("want one worker holding 4 with a retry set: %+v", ws)
+		}
+		seen = ws[0].LastSeen
+		return nil
+	})
+	close(release)
+	var s queues.Stats
+	testkit.WaitFor(t, every, func() error {
+		if s, err = in.Get(ctx, "default", "job.mixed"); err != nil {
+			return err
+		}
+		if s.InFlight != 1 {
+			return fmt.Errorf("want the 4 settled and 1 in flight: %+v", s)
+		}
+		return nil
+	})
+	ws, err := in.Workers(ctx)
+	if err != nil || len(ws) != 1 || !ws[0].LastSeen.Equal(seen) {
+		t.Fatalf("the worker rewrote its entry before the read, which tells nothing then (a machine that slow needs a longer interval): %+v %v", ws, err)
+	}
+	if s.WaitingToRetry != 1 || s.Running != 0 || s.Held != 0 || s.NextAttemptAt.IsZero() {
+		t.Errorf("with the entry one write old: want 1 waiting to retry, none running or held: %+v", s)
 	}
 }

@@ -58,6 +58,10 @@ type Status struct {
 	Reason tasks.Reason `json:"reason,omitempty"`
 	Error  string       `json:"error,omitempty"`
 	// Progress is what the handler last reported with tasks.ReportProgress.
+	// The record keeps it when the attempt ends: while State is not
+	// Running it is the last progress of an attempt that ended, not of one
+	// under way, and a reader shows it so (the dashboard and `jetq task
+	// show` label it for a task that failed and leave it out for one done).
 	Progress *Progress `json:"progress,omitempty"`
 	// EnqueuedAt is when the task was enqueued; UpdatedAt when this status
 	// was recorded.

@@ -23,14 +23,15 @@ func newQueuesCmd(g *globals) *cobra.Command {
 	var watch time.Duration
 	cmd := &cobra.Command{
 		Use:   "queues",
-		Short: "Show every task type: pending, running, retrying, scheduled, dead-lettered, workers",
+		Short: "Show every task type: pending, running, held, retrying, scheduled, dead-lettered, workers",
 		Long: "queues lists each task type found on the work, dead-letter or schedule stream:\n" +
-			"tasks waiting to be delivered (PENDING), held by live workers (RUNNING), not settled\n" +
-			"and held by no live worker — waiting out a retry backoff, or delivered to a worker that\n" +
-			"is gone (RETRYING), delayed (SCHEDULED), dead-lettered (DLQ), how long the oldest\n" +
-			"pending task has waited (OLDEST), the live workers serving it (WORKERS) and whether its\n" +
-			"consumer is paused. Workers report what they hold every 2 s; one that is gone stops\n" +
-			"counting within three reports.\n\n" +
+			"tasks waiting to be delivered (PENDING), run by a handler of a live worker (RUNNING),\n" +
+			"delivered to a live worker that has no handler free for them yet — its prefetch — or is\n" +
+			"settling them (HELD), not settled and held by no live worker — waiting out a retry\n" +
+			"backoff, or delivered to a worker that is gone (RETRYING), delayed (SCHEDULED),\n" +
+			"dead-lettered (DLQ), how long the oldest pending task has waited (OLDEST), the live\n" +
+			"workers serving it (WORKERS) and whether its consumer is paused. Workers report what\n" +
+			"they hold every 2 s; one that is gone stops counting within three reports.\n\n" +
 			"--watch refreshes every interval (default 2s) until interrupted.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,10 +73,10 @@ func (g *globals) showQueues(ctx context.Context, in *queues.Inspector, out io.W
 	table := make([][]string, len(rows))
 	for i, r := range rows {
 		table[i] = []string{r.Queue, r.Task, strconv.FormatUint(r.Pending, 10), strconv.Itoa(r.Running),
-			retrying(r), strconv.Itoa(r.Scheduled), strconv.FormatUint(r.DeadLettered, 10),
+			strconv.Itoa(r.Held), retrying(r), strconv.Itoa(r.Scheduled), strconv.FormatUint(r.DeadLettered, 10),
 			human.Age(r.OldestPendingAge), strconv.Itoa(r.Workers), paused(r)}
 	}
-	return gg.table([]string{"QUEUE", "TASK", "PENDING", "RUNNING", "RETRYING", "SCHEDULED", "DLQ", "OLDEST", "WORKERS", "PAUSED"}, table)
+	return gg.table([]string{"QUEUE", "TASK", "PENDING", "RUNNING", "HELD", "RETRYING", "SCHEDULED", "DLQ", "OLDEST", "WORKERS", "PAUSED"}, table)
 }
 
 // watchQueues shows the statistics every interval until ctx ends (Ctrl-C):

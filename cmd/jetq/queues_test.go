@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,8 +72,8 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 	}
 	code, out, _ = c.jetq("queues")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING RETRYING SCHEDULED DLQ OLDEST WORKERS PAUSED" ||
-		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 1 0 - 1 -" {
+	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING HELD RETRYING SCHEDULED DLQ OLDEST WORKERS PAUSED" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 0 1 0 - 1 -" {
 		t.Errorf("queues table: %d\n%s", code, out)
 	}
 
@@ -89,4 +90,56 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 	if code, _, errOut := c.jetq("queues", "--watch=1ms"); code != exitUsage || !strings.Contains(errOut, "at least 100ms") {
 		t.Errorf("queues --watch=1ms: %d %s", code, errOut)
 	}
+}
+
+// TestQueuesHeldApartFromRunning gives a worker of concurrency 1 more
+// tasks than it runs: RUNNING is its one handler, and the deliveries in its
+// prefetch are HELD.
+func TestQueuesHeldApartFromRunning(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	slow := tasks.Define[Email]("email.held")
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, slow, func(ctx context.Context, _ *tasks.Task[Email]) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := producer.Enqueue(context.Background(), p, slow, Email{To: "a@b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.runWorker(reg, consumer.WithConcurrency(1), consumer.WithPrefetch(2), consumer.WithPresenceInterval(200*time.Millisecond))
+	t.Cleanup(func() { close(release) }) // before the worker's stop
+
+	// Until the table and the JSON agree on a steady state: the prefetch
+	// fills in the meantime.
+	var last string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last read:\n%s", last)
+		}
+	})
+	waitFor(t, func() bool {
+		code, table, _ := c.jetq("queues")
+		jcode, out, _ := c.jetq("queues", "--json")
+		last = table + out
+		lines := strings.Split(strings.TrimSpace(table), "\n")
+		var rows []queues.Stats
+		if code != 0 || jcode != 0 || len(lines) != 2 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 {
+			return false
+		}
+		// QUEUE TASK PENDING RUNNING HELD RETRYING ...
+		row, r := strings.Fields(lines[1]), rows[0]
+		return len(row) == 11 && row[3] == "1" && row[4] == strconv.Itoa(r.Held) && row[5] == "0" &&
+			r.Running == 1 && r.Held == r.InFlight-1 && r.WaitingToRetry == 0
+	})
 }

@@ -70,6 +70,10 @@ func newTaskShow(g *globals) *cobra.Command {
 			"(tasks.WithStateTracking), its dead-letter records (several when it failed again after a\n" +
 			"replay), its message in the work stream while it is queued or running, and the delayed\n" +
 			"task still waiting for its time. It creates nothing on the server.\n\n" +
+			"The server tells only whether the work-stream message was delivered: its state is queued,\n" +
+			"running or waiting_to_retry as the task's status says, and delivered when no status tells\n" +
+			"more. Progress shows while the task runs; a task not done shows the last progress of the\n" +
+			"attempt that ended, labelled so, and a task done none.\n\n" +
 			"The work stream is not indexed by task ID: show reads its messages, on the task's subject\n" +
 			"when the status record, a dead-letter record or the schedule names the task, and on every\n" +
 			"task subject otherwise, oldest first, at most --scan of them; a message beyond them is\n" +
@@ -167,9 +171,7 @@ func printTask(w io.Writer, v *taskView) {
 		if st.Error != "" {
 			fmt.Fprintf(w, "  error       %s\n", st.Error)
 		}
-		if p := st.Progress; p != nil {
-			fmt.Fprintf(w, "  progress    %.0f%% %s\n", p.Percent, p.Note)
-		}
+		printProgress(w, st)
 	} else {
 		fmt.Fprintln(w, "  none recorded (the definition may not track state: tasks.WithStateTracking)")
 	}
@@ -207,6 +209,22 @@ func printTask(w io.Writer, v *taskView) {
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "\nnote: %s\n", n)
 	}
+}
+
+// printProgress writes the progress of a running task, and the last
+// progress of an attempt that ended for a task not done: the record keeps
+// it after the attempt, and "99% working" on a task done would mislead.
+func printProgress(w io.Writer, st *status.Status) {
+	p := st.Progress
+	if p == nil || st.State == status.Done {
+		return
+	}
+	text := strings.TrimSpace(fmt.Sprintf("%.0f%% %s", p.Percent, p.Note))
+	if st.State == status.Running {
+		fmt.Fprintf(w, "  progress    %s\n", text)
+		return
+	}
+	fmt.Fprintf(w, "  last progress %s (attempt %d, when it ended)\n", text, st.Attempt)
 }
 
 func printTime(w io.Writer, label string, t time.Time) {

@@ -52,6 +52,20 @@ func (c *cli) show(id string) (shown, int) {
 	return v, code
 }
 
+// runWorker runs a worker of reg until the test ends; a handler still
+// running then has its ctx cancelled at the end of the shutdown timeout.
+func (c *cli) runWorker(reg *tasks.Registry, opts ...consumer.Option) {
+	c.t.Helper()
+	w, err := consumer.New(c.js, reg, append([]consumer.Option{consumer.WithLogger(quietLog())}, opts...)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(stopped) }()
+	c.t.Cleanup(func() { cancel(); <-stopped })
+}
+
 func (v shown) state() string {
 	if v.Status == nil {
 		return ""
@@ -107,14 +121,7 @@ func TestTaskShow(t *testing.T) {
 		}
 		return nil
 	})
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan struct{})
-	go func() { _ = w.Run(wctx); close(stopped) }()
-	t.Cleanup(func() { cancel(); <-stopped })
+	c.runWorker(reg)
 
 	// Done.
 	waitFor(t, func() bool { v, _ := c.show("queued-1"); return v.state() == "done" && v.Work == nil })
@@ -223,4 +230,43 @@ func compact(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+// TestTaskShowProgressOfEndedAttempt shows tasks whose handler reported
+// progress before its attempt ended: a task done shows none ("99% working"
+// would mislead), one dead-lettered shows it as the last progress of its
+// attempt.
+func TestTaskShowProgressOfEndedAttempt(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	ctx := context.Background()
+	def := tasks.Define[Email]("email.progress", tasks.WithStateTracking(), tasks.WithMaxAttempts(1))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Email]) error {
+		if tk.Payload.To == "bad" {
+			_ = tasks.ReportProgress(ctx, 50, "half way")
+			return tasks.Permanent(errContent("mailbox does not exist"))
+		}
+		_ = tasks.ReportProgress(ctx, 99, "working")
+		return nil
+	})
+	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"ok", "bad"} {
+		if _, err := producer.Enqueue(ctx, p, def, Email{To: to}, producer.WithID(to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.runWorker(reg)
+	waitFor(t, func() bool { v, _ := c.show("ok"); return v.state() == "done" })
+	waitFor(t, func() bool { v, _ := c.show("bad"); return v.state() == "dead_lettered" })
+
+	if code, out, _ := c.jetq("task", "show", "ok"); code != 0 || strings.Contains(out, "99%") {
+		t.Errorf("task show of a task done shows its handler's last progress: %d\n%s", code, out)
+	}
+	if code, out, _ := c.jetq("task", "show", "bad"); code != 0 || !strings.Contains(out, "  last progress 50% half way (attempt 1, when it ended)\n") {
+		t.Errorf("task show of a dead-lettered task: want its last progress labelled: %d\n%s", code, out)
+	}
 }

@@ -67,6 +67,11 @@ type PresenceTask struct {
 	Held int `json:"held"`
 	// Running counts the handlers running now.
 	Running int `json:"running"`
+	// Retrying counts the retries this worker set (NakWithDelay) that are
+	// still to come: deliveries waiting out a backoff, which the server
+	// counts as pending acknowledgement and no worker holds. Workers before
+	// it leave it out (0).
+	Retrying int `json:"retrying,omitempty"`
 	// NextRetryAt is the earliest retry this worker set (NakWithDelay) that
 	// is still to come; zero if none.
 	NextRetryAt time.Time `json:"next_retry_at,omitzero"`

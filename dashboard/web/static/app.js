@@ -15,6 +15,12 @@
     if (s < 48 * 3600) return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m";
     return Math.floor(s / 86400) + "d" + Math.floor((s % 86400) / 3600) + "h";
   }
+  // seen writes how long ago a worker last wrote, ms milliseconds, as the
+  // server does: "just now" under a second, else "42s ago".
+  function seen(ms) {
+    if (ms < 1000) return "just now";
+    return age(ms * 1e6) + " ago";
+  }
   function when(t) {
     if (!t || t.startsWith("0001-")) return "-";
     return new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
@@ -44,13 +50,13 @@
     setText("updated", when(o.at));
     const tbody = document.querySelector("#queues tbody");
     tbody.replaceChildren();
-    if (o.queues.length === 0) empty(tbody, 12, "No task types yet: nothing was enqueued with this prefix.");
+    if (o.queues.length === 0) empty(tbody, 13, "No task types yet: nothing was enqueued with this prefix.");
     for (const q of o.queues) {
       const tr = tbody.insertRow();
       tr.dataset.key = q.queue + "/" + q.task;
       cell(tr, q.queue);
       cell(tr, q.task);
-      for (const f of ["pending", "running", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
+      for (const f of ["pending", "running", "held", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
       const dl = cell(tr, "", "dead_lettered");
       if (q.dead_lettered > 0) {
         const a = document.createElement("a");
@@ -119,12 +125,14 @@
       cell(tr, w.succeeded);
       cell(tr, w.failed);
       cell(tr, when(w.started_at));
-      cell(tr, age((serverNow() - new Date(w.last_seen).getTime()) * 1e6) + " ago");
+      cell(tr, w.last_seen && !w.last_seen.startsWith("0001-") ? seen(serverNow() - new Date(w.last_seen).getTime()) : "-", "last_seen");
     }
   }
 
   // serverNow is the server's clock as of its last answer, so that ages
-  // do not depend on the browser's.
+  // do not depend on the browser's: to the millisecond from its
+  // X-Jetq-Time header (the Date header has whole seconds only, which
+  // made a worker seen a moment ago look seen in the future).
   let skew = 0;
   const serverNow = () => Date.now() + skew;
 
@@ -138,7 +146,8 @@
       }
       fetch(base + path, { headers: { Accept: "application/json" } })
         .then((r) => {
-          const date = Date.parse(r.headers.get("Date"));
+          const ms = Number(r.headers.get("X-Jetq-Time") || NaN);
+          const date = isNaN(ms) ? Date.parse(r.headers.get("Date")) : ms;
           if (!isNaN(date)) skew = date - Date.now();
           return r.ok ? r.json() : Promise.reject(r.status);
         })
