@@ -142,7 +142,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 				case r.Duplicate:
 					state = "duplicate of a task already enqueued; dropped"
 				case !due.IsZero():
-					state = "enqueued to run at " + due.Local().Format(time.RFC3339)
+					state = "enqueued to run at " + formatTime(due)
 				}
 				fmt.Fprintf(g.stdout, "%s on queue %s: %s (id %s, %s seq %d)\n", args[0], queue, state, r.ID, r.Stream, r.Sequence)
 				return nil
