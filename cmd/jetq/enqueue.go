@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/spf13/cobra"
 
-	"github.com/jetq/jetq/internal/schema"
+	"github.com/jetq/jetq/internal/schema/schemacheck"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -265,11 +265,11 @@ func checkPayload(spec tasks.Spec, info *jetstream.ConsumerInfo, payload []byte)
 	if text == "" {
 		return nil
 	}
-	var s schema.Schema
-	if json.Unmarshal([]byte(text), &s) != nil {
+	err := schemacheck.Check(text, payload)
+	if errors.Is(err, schemacheck.ErrSchema) {
 		return nil
 	}
-	if err := schema.Check(&s, payload); err != nil {
+	if err != nil {
 		typ := meta[wire.MetaPayloadType]
 		if typ == "" {
 			typ = "its payload type"
