@@ -39,6 +39,13 @@
 // server and resumes after a dropped connection by itself, saying so in its
 // log.
 //
+// # Payload checks
+//
+// While it runs, a worker answers payload checks for the tasks it serves, as
+// the NATS micro service "jetq-validate" on <prefix>.validate.<queue>.<task>:
+// it decodes the payload and calls its Validate method, as before a handler
+// runs, without running anything. `jetq enqueue` asks before it enqueues.
+//
 // # Stopping
 //
 // Cancelling Run's ctx, or [Worker.Shutdown], stops pulling and lets running
