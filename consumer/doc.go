@@ -45,6 +45,9 @@
 // the NATS micro service "jetq-validate" on <prefix>.validate.<queue>.<task>:
 // it decodes the payload and calls its Validate method, as before a handler
 // runs, without running anything. `jetq enqueue` asks before it enqueues.
+// The service shares the worker's connection; while it runs, NATS micro
+// wraps the connection's closed and error handlers, calling those set
+// before, and puts them back when the worker stops.
 //
 // # Stopping
 //
