@@ -39,6 +39,16 @@
 // server and resumes after a dropped connection by itself, saying so in its
 // log.
 //
+// # Payload checks
+//
+// While it runs, a worker answers payload checks for the tasks it serves, as
+// the NATS micro service "jetq-validate" on <prefix>.validate.<queue>.<task>:
+// it decodes the payload and calls its Validate method, as before a handler
+// runs, without running anything. `jetq enqueue` asks before it enqueues.
+// The service shares the worker's connection; while it runs, NATS micro
+// wraps the connection's closed and error handlers, calling those set
+// before, and puts them back when the worker stops.
+//
 // # Stopping
 //
 // Cancelling Run's ctx, or [Worker.Shutdown], stops pulling and lets running

@@ -30,6 +30,7 @@ type Worker struct {
 	cfg    config
 	log    *slog.Logger
 	routes []*route
+	reg    *tasks.Registry // payload checks for jetq enqueue (validate.go)
 
 	states *status.Store     // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
@@ -89,6 +90,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	}
 	w := &Worker{
 		js:        js,
+		reg:       reg,
 		cfg:       cfg,
 		log:       cfg.log,
 		running:   make([]atomic.Pointer[job], cfg.concurrency),
@@ -160,6 +162,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.watchConnection()
 	go w.heartbeat()
 	go w.announce()
+	go w.serveValidation()
 	if w.cfg.forward {
 		w.active.Add(1)
 		go func() {

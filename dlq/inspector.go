@@ -495,6 +495,10 @@ func (in *Inspector) Delete(ctx context.Context, seq uint64) error {
 		return err
 	}
 	e, gerr := in.get(ctx, r, seq)
+	if errors.Is(gerr, ErrNotFound) {
+		// Deleting past the last sequence fails with the store's own error.
+		return gerr
+	}
 	if err := in.delete(ctx, r, seq); err != nil {
 		return err
 	}

@@ -8,7 +8,11 @@
 // JetStream data in a new temporary directory that [Server.Shutdown]
 // removes, discards the server's log and limits JetStream to 1 GiB of
 // memory and 10 GiB of disk. The With* options change each of these;
-// invalid options make Start fail with an error wrapping [ErrInvalidOption].
+// invalid options make Start fail with an error wrapping [ErrInvalidOption],
+// and a taken port makes it fail, naming the port, before the server runs.
+// A server on a [WithStoreDir] directory keeps one name across restarts
+// (the file jetq.server_name in that directory), as a standalone
+// nats-server taking over the same store should too.
 //
 // # Connecting
 //

@@ -36,11 +36,18 @@ func (a *slogLogger) debugEnabled() bool {
 	return a.l.Enabled(context.Background(), slog.LevelDebug)
 }
 
-func (a *slogLogger) Noticef(format string, v ...any) { a.log(slog.LevelInfo, format, v) }
-func (a *slogLogger) Warnf(format string, v ...any)   { a.log(slog.LevelWarn, format, v) }
-func (a *slogLogger) Errorf(format string, v ...any)  { a.log(slog.LevelError, format, v) }
-func (a *slogLogger) Debugf(format string, v ...any)  { a.log(slog.LevelDebug, format, v) }
-func (a *slogLogger) Tracef(format string, v ...any)  { a.log(slog.LevelDebug, format, v) }
+// Noticef logs at Info, except "Server is ready" after a fatal error: a
+// server that could not listen is not ready.
+func (a *slogLogger) Noticef(format string, v ...any) {
+	if format == "Server is ready" && len(a.fatal) > 0 {
+		return
+	}
+	a.log(slog.LevelInfo, format, v)
+}
+func (a *slogLogger) Warnf(format string, v ...any)  { a.log(slog.LevelWarn, format, v) }
+func (a *slogLogger) Errorf(format string, v ...any) { a.log(slog.LevelError, format, v) }
+func (a *slogLogger) Debugf(format string, v ...any) { a.log(slog.LevelDebug, format, v) }
+func (a *slogLogger) Tracef(format string, v ...any) { a.log(slog.LevelDebug, format, v) }
 
 // Fatalf logs at Error and records the message; it never exits the process.
 func (a *slogLogger) Fatalf(format string, v ...any) {

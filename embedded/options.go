@@ -119,7 +119,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithServerName sets the server's name, as reported in its INFO and
-// monitoring data. Default: "jetq-embedded-" followed by random characters.
+// monitoring data. Default: "jetq-embedded-" followed by random characters,
+// chosen once per [WithStoreDir] directory and kept in its jetq.server_name
+// file, or anew for each temporary store.
 // An empty name or one containing white space makes Start fail with
 // [ErrInvalidOption].
 func WithServerName(name string) Option {

@@ -41,8 +41,11 @@ type Server struct {
 // Without options the server has no TCP listener, keeps JetStream data in a
 // new temporary directory, discards its log, is named "jetq-embedded-…" and
 // limits JetStream to 1 GiB of memory and 10 GiB of disk; see the With*
-// options. The server never installs signal handlers and never exits the
-// process, even on a fatal server error.
+// options. With [WithStoreDir] and no name, the server takes the name kept
+// in the store directory (file jetq.server_name, written on the first
+// start), so that it is the same on every start; see [Server.Name]. The
+// server never installs signal handlers and never exits the process, even
+// on a fatal server error.
 //
 // Start waits for the server until ctx is done or, if ctx has no deadline,
 // for at most 10 s. Call [Server.Shutdown] when done with the server.
@@ -52,8 +55,9 @@ type Server struct {
 // [context.DeadlineExceeded] when the server is not ready in time; one
 // wrapping [ErrStoreDirLocked] when another running server, of this process
 // or another, holds the store directory (Start locks dir/jetq.lock before
-// the store is opened, as nats-server itself does not lock it); otherwise
-// the server's own reason, such as a listen address in use, an unusable
+// the store is opened, as nats-server itself does not lock it); one naming
+// the port when the client, route or monitoring port is taken, before the
+// server starts; otherwise the server's own reason, such as an unusable
 // store directory or TLS files that cannot be loaded. On error nothing is
 // left running and a temporary store directory is removed.
 func Start(ctx context.Context, opts ...Option) (*Server, error) {
@@ -86,15 +90,8 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 			cfg.serverName, cfg.nameSet = o.ServerName, true
 		}
 	}
+	s := &Server{storeDir: cfg.storeDir}
 	name := cfg.serverName
-	if !cfg.nameSet {
-		name = defaultNamePrefix + randomSuffix()
-	}
-
-	s := &Server{
-		log:      newSlogLogger(logger.With(slog.String(logKeyServer, name))),
-		storeDir: cfg.storeDir,
-	}
 	if cfg.dirSet {
 		// Before the server exists: nats-server opens the store as it starts.
 		release, err := claimStoreDir(cfg.storeDir)
@@ -102,6 +99,14 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 		s.release = release
+		if !cfg.nameSet {
+			// The same name on every start, as a standalone nats-server
+			// taking over the store is told to keep.
+			if name, err = storeServerName(cfg.storeDir); err != nil {
+				release()
+				return nil, err
+			}
+		}
 	} else {
 		dir, err := os.MkdirTemp("", defaultNamePrefix+"*")
 		if err != nil {
@@ -109,6 +114,10 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		}
 		s.storeDir, s.ownsDir = dir, true
 	}
+	if name == "" {
+		name = defaultNamePrefix + randomSuffix()
+	}
+	s.log = newSlogLogger(logger.With(slog.String(logKeyServer, name)))
 	if err := s.start(ctx, cfg, name, base); err != nil {
 		s.Shutdown()
 		return nil, err
@@ -121,6 +130,11 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 func (s *Server) start(ctx context.Context, cfg *config, name string, base *server.Options) error {
 	o, err := cfg.natsOptions(base, name, s.storeDir)
 	if err != nil {
+		return err
+	}
+	// nats-server logs "Server is ready" before it gives up on a port it
+	// cannot bind; finding that first fails Start before anything runs.
+	if err := portsFree(o); err != nil {
 		return err
 	}
 	ns, err := server.NewServer(o)
@@ -181,6 +195,44 @@ func (s *Server) start(ctx context.Context, cfg *config, name string, base *serv
 			return fmt.Errorf("embedded: start: no monitoring listener on %q", cfg.monitor)
 		}
 		s.monitorURL = "http" + strings.TrimPrefix(clientURL(o.HTTPHost, addr.Port), "nats")
+	}
+	return nil
+}
+
+// portsFree reports a fixed port of o that another listener holds: the
+// client port, the route port and the monitoring port. Random ports
+// (-1) and listeners left off are not checked. What takes a port between
+// this check and the server's own listen is still reported by Start, from
+// the server's fatal error.
+func portsFree(o *server.Options) error {
+	check := func(what, host string, port int) error {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("embedded: start: %s port %d (%s) is taken; stop what listens there or choose another port: %w", what, port, addr, err)
+		}
+		return ln.Close()
+	}
+	if !o.DontListen {
+		port := o.Port
+		if port == 0 {
+			port = server.DEFAULT_PORT
+		}
+		if port > 0 {
+			if err := check("client", o.Host, port); err != nil {
+				return err
+			}
+		}
+	}
+	if o.Cluster.Port > 0 {
+		if err := check("route", o.Cluster.Host, o.Cluster.Port); err != nil {
+			return err
+		}
+	}
+	if o.HTTPPort > 0 {
+		if err := check("monitoring", o.HTTPHost, o.HTTPPort); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -246,6 +298,12 @@ func (s *Server) MonitorURL() string { return s.monitorURL }
 // The server keeps its data in the "jetstream" subdirectory. Safe for
 // concurrent use.
 func (s *Server) StoreDir() string { return s.storeDir }
+
+// Name returns the server's name: the one given to [WithServerName] or a
+// config file's server_name; else, for a [WithStoreDir] directory, the name
+// kept in its jetq.server_name file, the same on every start; else a new
+// "jetq-embedded-…" name. Safe for concurrent use.
+func (s *Server) Name() string { return s.ns.Name() }
 
 // NATS returns the underlying nats-server for advanced use, such as
 // monitoring calls (Varz, Jsz) or [server.Server.InProcessConn]. Shutting it

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -383,14 +384,26 @@ func TestWithLoggerFatalIsError(t *testing.T) {
 	}
 	defer ln.Close()
 	rec := newRecorder(slog.LevelInfo)
+	// Start checks the client, route and monitoring ports itself; a taken
+	// leafnode port is left to the server, which fails with Fatalf.
+	conf := filepath.Join(t.TempDir(), "leaf.conf")
+	if err := os.WriteFile(conf, []byte("leafnodes { listen: \""+ln.Addr().String()+"\" }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
-	_, err = embedded.Start(t.Context(), embedded.WithListen(ln.Addr().String()), embedded.WithLogger(slog.New(rec)))
+	_, err = embedded.Start(t.Context(), embedded.WithConfigFile(conf), embedded.WithLogger(slog.New(rec)))
 	if err == nil {
-		t.Fatal("Start on a port in use: got nil error")
+		t.Fatal("Start on a leafnode port in use: got nil error")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("Start on a leafnode port in use: got %q, want the server's reason", err)
 	}
 	errs := rec.find(func(r record) bool { return r.level == slog.LevelError })
 	if len(errs) == 0 || !strings.Contains(errs[0].msg, "address already in use") {
 		t.Errorf("Error records: got %v, want one about the address in use", errs)
+	}
+	if ready := rec.find(func(r record) bool { return r.msg == "Server is ready" }); len(ready) != 0 {
+		t.Errorf("a server that hit a fatal error logged %v; want no \"Server is ready\"", ready)
 	}
 	if debug := rec.find(func(r record) bool { return r.level < slog.LevelInfo }); len(debug) != 0 {
 		t.Errorf("records below Info from an Info handler: got %v, want none", debug)
@@ -481,4 +494,66 @@ func TestStoreDirInUse(t *testing.T) {
 
 	first.Shutdown()
 	start(t, embedded.WithStoreDir(dir)) // free again after Shutdown
+}
+
+func TestPortTakenFailsBeforeReady(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("net.Listen: %v", err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	rec := newRecorder(slog.LevelInfo)
+
+	_, err = embedded.Start(t.Context(), embedded.WithListen(ln.Addr().String()), embedded.WithStoreDir(t.TempDir()), embedded.WithLogger(slog.New(rec)))
+	if err == nil {
+		t.Fatal("Start on a port in use: got nil error")
+	}
+	if want := "client port " + port; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "taken") {
+		t.Errorf("Start on a port in use: got %q, want it to say the %s is taken", err, want)
+	}
+	if ready := rec.find(func(r record) bool { return r.msg == "Server is ready" }); len(ready) != 0 {
+		t.Errorf("a server that could not listen logged %v; want no \"Server is ready\"", ready)
+	}
+}
+
+func TestStoreDirKeepsServerName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var names []string
+	for range 2 {
+		srv, err := embedded.Start(t.Context(), embedded.WithStoreDir(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, srv.Name())
+		srv.Shutdown()
+	}
+	if names[0] != names[1] || !strings.HasPrefix(names[0], "jetq-embedded-") {
+		t.Errorf("server names on two starts with one store dir: %q; want one jetq-embedded-… name", names)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "jetq.server_name"))
+	if err != nil || strings.TrimSpace(string(b)) != names[0] {
+		t.Errorf("jetq.server_name: %q, %v; want %q", b, err, names[0])
+	}
+
+	// An explicit name wins and leaves the kept one alone; another store
+	// dir gets another name.
+	srv, err := embedded.Start(t.Context(), embedded.WithStoreDir(dir), embedded.WithServerName("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Name(); got != "n1" {
+		t.Errorf("WithServerName(n1): name %q", got)
+	}
+	srv.Shutdown()
+	srv, err = embedded.Start(t.Context(), embedded.WithStoreDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if got := srv.Name(); got == names[0] {
+		t.Errorf("another store dir got the same name %q", got)
+	}
 }

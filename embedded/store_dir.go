@@ -1,7 +1,9 @@
 package embedded
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,10 @@ import (
 // lockFileName is the file, inside a store directory, that a running server
 // holds an exclusive lock on.
 const lockFileName = "jetq.lock"
+
+// nameFileName is the file, inside a store directory, that keeps the name
+// of the server that uses it.
+const nameFileName = "jetq.server_name"
 
 // dirsInUse holds the absolute store directories of this process's running
 // servers. nats-server does not lock its store directory, and two servers
@@ -76,4 +82,27 @@ func lockStoreDir(dir, abs string) (unlock func(), err error) {
 		unlockFile(f)
 		f.Close()
 	}, nil
+}
+
+// storeServerName returns the server name kept in dir/jetq.server_name,
+// choosing one and writing it there on the first start. The caller holds
+// dir's lock.
+func storeServerName(dir string) (string, error) {
+	path := filepath.Join(dir, nameFileName)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		name := strings.TrimSpace(string(b))
+		if name == "" || strings.ContainsFunc(name, isSpace) {
+			return "", fmt.Errorf("%w: store dir %q: %s holds %q, not a server name; fix or delete the file, or give a name", ErrInvalidOption, dir, path, name)
+		}
+		return name, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("embedded: store dir %q: read the server name: %w", dir, err)
+	}
+	name := defaultNamePrefix + randomSuffix()
+	if err := os.WriteFile(path, []byte(name+"\n"), 0o640); err != nil {
+		return "", fmt.Errorf("embedded: store dir %q: keep the server name: %w", dir, err)
+	}
+	return name, nil
 }

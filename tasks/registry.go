@@ -22,6 +22,10 @@ type HandlerFunc[T any] func(ctx context.Context, t *Task[T]) error
 type Route struct {
 	Spec    Spec
 	Handler Handler
+	// Check decodes and validates a payload as the handler does before it
+	// runs, without running it; errors wrap [ErrInvalidPayload]. Workers
+	// answer `jetq enqueue`'s validate requests with it.
+	Check func(payload []byte) error
 }
 
 // Registry maps task names to handlers. The zero Registry is not usable; call
@@ -56,7 +60,8 @@ func Handle[T any](r *Registry, d *Definition[T], fn HandlerFunc[T]) error {
 	if _, ok := r.routes[spec.Name]; ok {
 		return fmt.Errorf("%w: task %q is already handled", ErrDuplicateHandler, spec.Name)
 	}
-	r.routes[spec.Name] = Route{Spec: spec, Handler: typedHandler(d, fn)}
+	check := func(payload []byte) error { _, err := d.Decode(payload); return err }
+	r.routes[spec.Name] = Route{Spec: spec, Handler: typedHandler(d, fn), Check: check}
 	return nil
 }
 

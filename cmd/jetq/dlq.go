@@ -59,6 +59,20 @@ func (ff *filterFlags) filter() (dlq.Filter, error) {
 	return f, nil
 }
 
+// describe names the records the flags select, for a question.
+func (ff *filterFlags) describe() string {
+	var parts []string
+	for _, p := range [][2]string{{"task", ff.task}, {"queue", ff.queue}, {"reason", ff.reason}, {"since", ff.since}, {"until", ff.until}} {
+		if p[1] != "" {
+			parts = append(parts, fmt.Sprintf("--%s %s", p[0], p[1]))
+		}
+	}
+	if len(parts) == 0 {
+		return "every dead-letter record"
+	}
+	return "every dead-letter record with " + strings.Join(parts, " ")
+}
+
 func (ff *filterFlags) empty() bool {
 	return *ff == filterFlags{}
 }
@@ -181,7 +195,7 @@ func newDLQLs(g *globals) *cobra.Command {
 				}
 				rows := make([][]string, len(entries))
 				for i, e := range entries {
-					rows[i] = []string{strconv.FormatUint(e.Seq, 10), e.FailedAt.Local().Format(time.DateTime), e.Task, e.Queue,
+					rows[i] = []string{strconv.FormatUint(e.Seq, 10), formatTime(e.FailedAt), e.Task, e.Queue,
 						string(e.Reason), strconv.Itoa(e.Deliveries), e.ID, shorten(e.Error, 60)}
 				}
 				if err := g.table([]string{"SEQ", "FAILED AT", "TASK", "QUEUE", "REASON", "DELIVERIES", "ID", "ERROR"}, rows); err != nil {
@@ -274,9 +288,9 @@ func newDLQShow(g *globals) *cobra.Command {
 // printEntry writes a record for people, each line after indent.
 func printEntry(w io.Writer, e dlq.Entry, indent string) {
 	fmt.Fprintf(w, "%srecord      %d\n%stask        %s (queue %s)\n%sid          %s\n%sreason      %s\n%sdeliveries  %d\n%sfailed at   %s\n",
-		indent, e.Seq, indent, e.Task, e.Queue, indent, e.ID, indent, e.Reason, indent, e.Deliveries, indent, e.FailedAt.Local().Format(time.RFC3339))
+		indent, e.Seq, indent, e.Task, e.Queue, indent, e.ID, indent, e.Reason, indent, e.Deliveries, indent, formatTime(e.FailedAt))
 	if !e.EnqueuedAt.IsZero() {
-		fmt.Fprintf(w, "%senqueued at %s\n", indent, e.EnqueuedAt.Local().Format(time.RFC3339))
+		fmt.Fprintf(w, "%senqueued at %s\n", indent, formatTime(e.EnqueuedAt))
 	}
 	if of := e.Header.Get(wire.HeaderReplayOf); of != "" {
 		fmt.Fprintf(w, "%sreplay of   %s\n", indent, of)
@@ -376,15 +390,22 @@ func newDLQRm(g *globals) *cobra.Command {
 
 func newDLQPurge(g *globals) *cobra.Command {
 	var ff filterFlags
-	var all bool
+	var all, yes bool
 	cmd := &cobra.Command{
-		Use:     "purge",
-		Short:   "Remove every dead-lettered task the filter selects",
-		Example: "  jetq dlq purge --task email.send --until 720h\n  jetq dlq purge --all",
+		Use:   "purge",
+		Short: "Remove every dead-lettered task the filter selects",
+		Long: "purge removes, for good, every record the filter flags select, or every record with --all.\n" +
+			"It asks first on a terminal; --yes confirms without asking, as a script must.",
+		Example: "  jetq dlq purge --task email.send --until 720h\n  jetq dlq purge --all --yes",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ff.empty() && !all {
 				return usagef("purge removes records for good: give filter flags, or --all for every record")
+			}
+			if !yes {
+				if err := g.confirm("remove "+ff.describe()+" for good?", "--yes"); err != nil {
+					return err
+				}
 			}
 			return g.bulk(cmd, nil, &ff, true, "removed", pickOnly, nil, func(ctx context.Context, in *dlq.Inspector, f dlq.Filter) (int, error) {
 				return in.Purge(ctx, f)
@@ -393,6 +414,7 @@ func newDLQPurge(g *globals) *cobra.Command {
 	}
 	ff.register(cmd.Flags())
 	cmd.Flags().BoolVar(&all, "all", false, "every record, when no filter flag is given")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
 	return cmd
 }
 
@@ -454,13 +476,13 @@ func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all b
 		for _, r := range refs {
 			seq, note, err := resolve(ctx, in, r, p)
 			if err != nil {
-				return fmt.Errorf("%s: %w (%d %s before it)", r, err, n, done)
+				return fmt.Errorf("%s: %w%s", r, err, doneBefore(n, done))
 			}
 			if note != "" {
 				fmt.Fprintln(g.stderr, note)
 			}
 			if err := one(ctx, in, seq); err != nil {
-				return fmt.Errorf("record %d: %w (%d %s before it)", seq, err, n, done)
+				return fmt.Errorf("record %d: %w%s", seq, err, doneBefore(n, done))
 			}
 			n++
 		}
@@ -470,6 +492,15 @@ func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all b
 		fmt.Fprintf(g.stdout, "%s %d record(s)\n", done, n)
 		return nil
 	})
+}
+
+// doneBefore says how many records a failing bulk command had already
+// handled, or nothing when it had handled none.
+func doneBefore(n int, done string) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d %s before it)", n, done)
 }
 
 func newDLQStats(g *globals) *cobra.Command {
@@ -488,7 +519,7 @@ func newDLQStats(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "%d record(s)", st.Total)
 				if st.Total > 0 {
-					fmt.Fprintf(g.stdout, ", filed %s to %s", st.Oldest.Local().Format(time.DateTime), st.Newest.Local().Format(time.DateTime))
+					fmt.Fprintf(g.stdout, ", filed %s to %s", formatTime(st.Oldest), formatTime(st.Newest))
 				}
 				fmt.Fprintln(g.stdout)
 				var rows [][]string

@@ -8,7 +8,8 @@
 //	jetq queues                               # per task: pending, in flight, dead-lettered
 //	jetq workers                              # the live worker processes
 //	jetq dashboard --listen 127.0.0.1:8080    # the web dashboard and /metrics
-//	jetq enqueue email.send '{"to":"ada@example.com"}'
+//	jetq enqueue email.send '{"to":"ada@example.com"}'  # checked by a live worker's Validate
+//	jetq enqueue email.send @mail.json        # the payload from a file; - reads stdin
 //	jetq enqueue mail.remind '{"to":"ada@example.com"}' --id remind:ada --delay 24h
 //	jetq enqueue user.sync '{"user":42}' --unique user:42  # dropped while another holds the key
 //	jetq dlq ls --task email.send             # what failed, and why
@@ -38,5 +39,6 @@
 // output are snake_case throughout (enqueue prints id, stream, sequence,
 // duplicate and, for a delayed task, run_at), and under --json an error is
 // printed to stderr as {"error": "...", "code": 1}. jetq exits 0 on success,
-// 1 when the operation failed and 2 on a usage error.
+// 1 when the operation failed and 2 on a usage error. Times print as RFC
+// 3339 in UTC. dlq purge asks on a terminal and otherwise needs --yes.
 package main

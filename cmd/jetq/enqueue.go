@@ -1,19 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/spf13/cobra"
 
-	"github.com/jetq/jetq/internal/schema"
+	"github.com/jetq/jetq/internal/schema/schemacheck"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -42,29 +47,36 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 	var delay, uniqueTTL time.Duration
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "enqueue <task> <json>",
+		Use:   "enqueue <task> <json>|-|@file",
 		Short: "Enqueue one task by hand",
 		Long: "enqueue publishes one task with a JSON payload, as a producer would. It refuses a task\n" +
 			"no worker has ever served on that queue (no consumer exists for it), naming the queues that\n" +
 			"serve a task of that name, and a payload that does not match the JSON Schema the task's\n" +
 			"workers recorded from their Go payload type: unknown fields, missing fields (those without\n" +
-			"omitempty or omitzero) and values of the wrong JSON type. --force enqueues anyway.\n" +
+			"omitempty or omitzero) and values of the wrong JSON type.\n" +
+			"It then asks a live worker of the task to decode the payload and run its Validate method, as\n" +
+			"the worker would before running it, and refuses what the worker refuses, with its reason;\n" +
+			"with no worker answering it refuses too, since no check could be made. --force skips every\n" +
+			"check and enqueues anyway. The payload is the argument, - for standard input, or @file.\n" +
 			"--delay or --at hold the task in the schedule stream until it is due; --deadline drops it\n" +
 			"unrun if no worker has started it by then; --unique enqueues nothing while another task of\n" +
 			"the same definition holds the key, and names that task instead.",
 		Example: `  jetq enqueue email.send '{"recipient":"ada@example.com","content":"hi"}'
+  jetq enqueue email.send @mail.json
+  make-payload | jetq enqueue email.send -
   jetq enqueue report.build '{"month":"2026-10"}' --queue reports --id report:2026-10
   jetq enqueue email.remind '{"recipient":"ada@example.com"}' --delay 24h --deadline 48h
   jetq enqueue report.build '{"month":"2026-10"}' --at 2026-11-01T06:00:00+01:00
   jetq enqueue user.sync '{"user":42}' --unique user:42 --unique-ttl 10m`,
-		Args: exactArgs("<task>", "<json>"),
+		Args: exactArgs("<task>", "<json>|-|@file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := tasks.New[json.RawMessage](args[0], tasks.WithQueue(queue))
 			if err != nil {
 				return usageError{err}
 			}
-			if !json.Valid([]byte(args[1])) {
-				return usagef("payload is not valid JSON: %s", args[1])
+			payload, err := g.readPayload(args[1])
+			if err != nil {
+				return err
 			}
 			f := cmd.Flags()
 			var opts []producer.EnqueueOption
@@ -105,7 +117,10 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
 				if !force {
-					if err := g.checkServed(ctx, js, def.Spec(), []byte(args[1])); err != nil {
+					if err := g.checkServed(ctx, js, def.Spec(), payload); err != nil {
+						return err
+					}
+					if err := g.checkLive(ctx, js.Conn(), def.Spec(), payload); err != nil {
 						return err
 					}
 				}
@@ -122,7 +137,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 				case runAt.After(now):
 					due = runAt
 				}
-				r, err := producer.Enqueue(ctx, p, def, json.RawMessage(args[1]), opts...)
+				r, err := producer.Enqueue(ctx, p, def, json.RawMessage(payload), opts...)
 				if err != nil {
 					return err
 				}
@@ -142,7 +157,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 				case r.Duplicate:
 					state = "duplicate of a task already enqueued; dropped"
 				case !due.IsZero():
-					state = "enqueued to run at " + due.Local().Format(time.RFC3339)
+					state = "enqueued to run at " + formatTime(due)
 				}
 				fmt.Fprintf(g.stdout, "%s on queue %s: %s (id %s, %s seq %d)\n", args[0], queue, state, r.ID, r.Stream, r.Sequence)
 				return nil
@@ -153,7 +168,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 	f.StringVarP(&queue, "queue", "q", tasks.DefaultQueue, "queue of the task")
 	f.StringVar(&id, "id", "", "task ID (default: generated); a repeated ID is dropped as a duplicate")
 	f.StringArrayVarP(&headers, "header", "H", nil, "header name=value to add (repeatable)")
-	f.BoolVar(&force, "force", false, "enqueue even if no worker has ever served the task, or the payload does not match its workers' schema")
+	f.BoolVar(&force, "force", false, "enqueue without any check: even if no worker serves the task, no live worker can check the payload, or the payload does not match")
 	f.DurationVar(&delay, "delay", 0, "run the task this long from now (90s, 15m, 2h)")
 	f.StringVar(&at, "at", "", "run the task at this RFC 3339 time; one that has passed runs now")
 	f.StringVar(&deadline, "deadline", "", "drop the task unrun if no worker has started it by then: a duration from now (2h) or an RFC 3339 time")
@@ -250,17 +265,77 @@ func checkPayload(spec tasks.Spec, info *jetstream.ConsumerInfo, payload []byte)
 	if text == "" {
 		return nil
 	}
-	var s schema.Schema
-	if json.Unmarshal([]byte(text), &s) != nil {
+	err := schemacheck.Check(text, payload)
+	if errors.Is(err, schemacheck.ErrSchema) {
 		return nil
 	}
-	if err := schema.Check(&s, payload); err != nil {
+	if err != nil {
 		typ := meta[wire.MetaPayloadType]
 		if typ == "" {
 			typ = "its payload type"
 		}
 		return fmt.Errorf("payload refused: task %q on queue %q takes %s (as its workers recorded on consumer %q): %w; fix the payload, or use --force",
 			spec.Name, spec.Queue, typ, info.Name, err)
+	}
+	return nil
+}
+
+// readPayload reads the payload argument: the JSON itself, - for standard
+// input, or @file for a file's contents. It must be valid JSON.
+func (g *globals) readPayload(arg string) ([]byte, error) {
+	var b []byte
+	var from string
+	switch {
+	case arg == "-":
+		if g.stdin.r == nil {
+			return nil, usagef("payload -: no standard input to read")
+		}
+		var err error
+		if b, err = io.ReadAll(g.stdin.r); err != nil {
+			return nil, fmt.Errorf("read the payload from standard input: %w", err)
+		}
+		from = "standard input"
+	case strings.HasPrefix(arg, "@"):
+		var err error
+		if b, err = os.ReadFile(arg[1:]); err != nil {
+			return nil, usagef("payload %s: %v", arg, err)
+		}
+		from = arg[1:]
+	default:
+		b, from = []byte(arg), "the argument"
+	}
+	b = bytes.TrimSpace(b)
+	if !json.Valid(b) {
+		return nil, usagef("payload from %s is not valid JSON: %s", from, shorten(string(b), 200))
+	}
+	return b, nil
+}
+
+// checkLive asks a live worker of the task to check the payload as it would
+// before running it: decode it and call its Validate method. A refusal is
+// an error with the worker's reason. No worker answering is an error too,
+// the check not being made: a payload that Validate refuses would only be
+// dead-lettered as invalid_payload once a worker takes it, so the operator
+// who enqueues by hand chooses, with --force, to enqueue unchecked.
+func (g *globals) checkLive(ctx context.Context, nc *nats.Conn, spec tasks.Spec, payload []byte) error {
+	names, err := wire.NewNames(g.prefix)
+	if err != nil {
+		return usageError{err}
+	}
+	subject := names.ValidateSubject(spec.Queue, spec.Name)
+	rctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	resp, err := nc.RequestWithContext(rctx, subject, payload)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return fmt.Errorf("payload not checked: no live worker of task %q on queue %q answered on %s (%v), so its Validate could not be run; "+
+			"start a worker (workers of jetq releases before this check do not answer), or use --force to enqueue unchecked: a payload the worker refuses is then dead-lettered as invalid_payload",
+			spec.Name, spec.Queue, subject, err)
+	case err != nil:
+		return fmt.Errorf("payload not checked: ask a worker of task %q on %s: %w", spec.Name, subject, err)
+	}
+	if reason := resp.Header.Get(micro.ErrorHeader); reason != "" {
+		return fmt.Errorf("payload refused by a worker of task %q on queue %q: %s; fix the payload, or use --force", spec.Name, spec.Queue, reason)
 	}
 	return nil
 }

@@ -45,7 +45,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runEnv is run reading the environment through getenv.
 func runEnv(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	root := newRootEnv(stdout, stderr, getenv)
+	return runIO(ctx, args, getenv, stdinOf(os.Stdin), stdout, stderr)
+}
+
+// runIO is runEnv reading standard input from in.
+func runIO(ctx context.Context, args []string, getenv func(string) string, in input, stdout, stderr io.Writer) int {
+	root := newRootEnv(in, stdout, stderr, getenv)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

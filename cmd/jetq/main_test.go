@@ -308,7 +308,7 @@ func TestDLQCommands(t *testing.T) {
 			t.Errorf("jetq %v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errOut, tc.code, tc.mentions)
 		}
 	}
-	if code, out, _ := c.jetq("dlq", "purge", "--all"); code != 0 || out != "removed 0 record(s)\n" {
+	if code, out, _ := c.jetq("dlq", "purge", "--all", "--yes"); code != 0 || out != "removed 0 record(s)\n" {
 		t.Errorf("purge --all: %d %q", code, out)
 	}
 }

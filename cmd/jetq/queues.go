@@ -139,5 +139,5 @@ func paused(r queues.Stats) string {
 	if r.PausedUntil.IsZero() {
 		return "yes"
 	}
-	return "until " + r.PausedUntil.Local().Format(time.DateTime)
+	return "until " + formatTime(r.PausedUntil)
 }

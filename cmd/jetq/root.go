@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -28,13 +29,14 @@ type globals struct {
 	timeout                                    time.Duration
 	json, version                              bool
 
+	stdin          input
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
 
 // newRootEnv builds the command tree, reading the environment through getenv.
-func newRootEnv(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+func newRootEnv(stdin input, stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := &cobra.Command{
 		Use:   "jetq",
 		Short: "Operate jetq task queues on NATS JetStream",
@@ -200,6 +202,9 @@ func (s connSettings) dial(timeout time.Duration) (*nats.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSchemes(s.url, s.urlFrom); err != nil {
+		return nil, err
+	}
 	nc, err := nats.Connect(s.url, opts...)
 	if err != nil {
 		err = fmt.Errorf("connect to %s (from %s): %w", redactURLs(s.url), s.urlFrom, err)
@@ -209,6 +214,28 @@ func (s connSettings) dial(timeout time.Duration) (*nats.Conn, error) {
 		return nil, err
 	}
 	return nc, nil
+}
+
+// checkSchemes refuses URLs that do not speak the NATS protocol: a server's
+// http:// monitoring port answers the client with an HTTP error, which
+// nats.Connect reports as a bare EOF.
+func checkSchemes(urls, from string) error {
+	for _, p := range strings.Split(urls, ",") {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		if err != nil || !strings.Contains(p, "://") {
+			continue // host:port; nats.Connect says what is wrong with the rest
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "nats", "tls", "ws", "wss":
+		case "http", "https":
+			return usagef("%s (from %s) is an HTTP URL, but jetq speaks the NATS protocol: give the server's client URL, such as nats://%s (4222 by default; an HTTP port such as the monitoring port serves no clients)",
+				redactURLs(p), from, net.JoinHostPort(u.Hostname(), "4222"))
+		default:
+			return usagef("%s (from %s): unknown scheme %q; use nats://, tls://, ws:// or wss://", redactURLs(p), from, u.Scheme)
+		}
+	}
+	return nil
 }
 
 // redactURLs hides the passwords in a comma-separated list of URLs.
@@ -295,9 +322,12 @@ func isCobraUsage(err error) bool {
 // exactArgs is cobra.ExactArgs with a usage error and the argument names.
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != len(names) {
-			return usagef("%s takes %d argument(s): %s; got %d", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
+		switch {
+		case len(args) == len(names):
+			return nil
+		case len(names) == 0:
+			return usagef("%s takes no arguments; got %q", cmd.CommandPath(), args)
 		}
-		return nil
+		return usagef("%s takes %d argument(s), %s; got %d", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
 	}
 }

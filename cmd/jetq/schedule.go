@@ -124,7 +124,7 @@ func newScheduledLs(g *globals) *cobra.Command {
 				}
 				out := make([][]string, len(rows))
 				for i, r := range rows {
-					out[i] = []string{r.ID, r.Task, r.Queue, r.RunAt.Local().Format(time.RFC3339), strconv.FormatUint(r.Seq, 10)}
+					out[i] = []string{r.ID, r.Task, r.Queue, formatTime(r.RunAt), strconv.FormatUint(r.Seq, 10)}
 				}
 				if err := g.table([]string{"ID", "TASK", "QUEUE", "RUN AT", "SEQ"}, out); err != nil {
 					return err
@@ -212,7 +212,7 @@ func newPeriodicLs(g *globals) *cobra.Command {
 				}
 				out := make([][]string, len(rows))
 				for i, r := range rows {
-					out[i] = []string{r.Name, r.Schedule, timeZone(r.Schedule, r.TimeZone), r.Task, r.Queue, r.Next.Local().Format(time.RFC3339)}
+					out[i] = []string{r.Name, r.Schedule, timeZone(r.Schedule, r.TimeZone), r.Task, r.Queue, formatTime(r.Next)}
 				}
 				return g.table([]string{"NAME", "SCHEDULE", "TIME ZONE", "TASK", "QUEUE", "NEXT"}, out)
 			})
@@ -268,7 +268,7 @@ func (g *globals) each(args []string, done, what string, one func(string) error)
 	n := 0
 	for _, a := range args {
 		if err := one(a); err != nil {
-			return fmt.Errorf("%w (%d %s before it)", err, n, done)
+			return fmt.Errorf("%w%s", err, doneBefore(n, done))
 		}
 		n++
 	}

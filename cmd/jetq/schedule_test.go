@@ -104,12 +104,12 @@ func TestScheduledCommands(t *testing.T) {
 		code     int
 		mentions []string
 	}{
-		{[]string{"scheduled", "rm", "remind-1"}, exitError, []string{`task "remind-1"`, "no delayed task waits", "(0 cancelled before it)"}},
+		{[]string{"scheduled", "rm", "remind-1"}, exitError, []string{`task "remind-1"`, "no delayed task waits"}},
 		{[]string{"scheduled", "rm", "no-such-task"}, exitError, []string{`task "no-such-task"`, "no delayed task waits"}},
 		{[]string{"scheduled", "rm", "remind-2", "no-such-task"}, exitError, []string{`task "no-such-task"`, "(1 cancelled before it)"}},
 		{[]string{"scheduled", "rm"}, exitUsage, []string{"needs the IDs"}},
 		{[]string{"scheduled", "ls", "--limit", "0"}, exitUsage, []string{"--limit must be positive"}},
-		{[]string{"scheduled", "ls", "extra"}, exitUsage, []string{"takes 0 argument(s)"}},
+		{[]string{"scheduled", "ls", "extra"}, exitUsage, []string{`takes no arguments; got ["extra"]`}},
 		{[]string{"scheduled", "ls", "--prefix", "Not A Prefix"}, exitUsage, []string{"prefix"}},
 	} {
 		code, _, errOut := c.jetq(tc.args...)
@@ -199,11 +199,11 @@ func TestPeriodicCommands(t *testing.T) {
 		code     int
 		mentions []string
 	}{
-		{[]string{"periodic", "rm", "reports.nightly"}, exitError, []string{`"reports.nightly"`, "no periodic task with this name", "(0 removed before it)"}},
+		{[]string{"periodic", "rm", "reports.nightly"}, exitError, []string{`"reports.nightly"`, "no periodic task with this name"}},
 		{[]string{"periodic", "rm", "no.such.task"}, exitError, []string{`"no.such.task"`, "no periodic task with this name"}},
 		{[]string{"periodic", "rm", ">"}, exitUsage, []string{"periodic task name", "must be lower-case"}},
 		{[]string{"periodic", "rm"}, exitUsage, []string{"needs the names"}},
-		{[]string{"periodic", "ls", "extra"}, exitUsage, []string{"takes 0 argument(s)"}},
+		{[]string{"periodic", "ls", "extra"}, exitUsage, []string{`takes no arguments; got ["extra"]`}},
 	} {
 		code, _, errOut := c.jetq(tc.args...)
 		if code != tc.code {

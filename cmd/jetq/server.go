@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -81,6 +82,9 @@ func newServerCmd(g *globals) *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			srv, err := embedded.Start(cmd.Context(), append(opts, embedded.WithLogger(log))...)
+			if errors.Is(err, embedded.ErrInvalidOption) {
+				return flagError{err}
+			}
 			if err != nil {
 				return err
 			}
@@ -88,7 +92,7 @@ func newServerCmd(g *globals) *cobra.Command {
 			if u := srv.MonitorURL(); u != "" {
 				fmt.Fprintf(g.stdout, "jetq server monitoring: %s/varz\n", u)
 			}
-			fmt.Fprintf(g.stdout, "jetq server ready: %s (store %s)\n", srv.ClientURL(), srv.StoreDir())
+			fmt.Fprintf(g.stdout, "jetq server ready: %s (store %s, server name %s)\n", srv.ClientURL(), srv.StoreDir(), srv.Name())
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "jetq server stopping")
 			return nil
@@ -97,7 +101,7 @@ func newServerCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&sf.listen, "listen", "127.0.0.1:4222", "client address to listen on (host:port; port 0 picks one)")
 	f.StringVar(&sf.storeDir, "store-dir", "", "directory for JetStream data (required unless --config sets store_dir; kept across restarts, locked while running)")
-	f.StringVar(&sf.name, "name", "", "server name (default: generated)")
+	f.StringVar(&sf.name, "name", "", "server name (default: one generated on the first start and kept in store-dir/jetq.server_name)")
 	f.BoolVar(&sf.debug, "debug", false, "log the server's debug output")
 	f.StringVar(&sf.clusterName, "cluster-name", "", "name of the JetStream cluster this node joins")
 	f.StringVar(&sf.clusterListen, "cluster-listen", "", "address to listen on for routes from the other nodes (host:port)")
@@ -197,6 +201,33 @@ func (sf *serverFlags) options(cmd *cobra.Command) ([]embedded.Option, error) {
 	}
 	return opts, nil
 }
+
+// optionFlags names, for each embedded option the server command sets, the
+// flag that sets it; a longer name comes before its prefix.
+var optionFlags = strings.NewReplacer(
+	"WithStoreDir", "--store-dir",
+	"WithListen", "--listen",
+	"WithServerName", "--name",
+	"WithClusterTLS", "--cluster-tlscert/--cluster-tlskey/--cluster-tlsca",
+	"WithCluster", "--cluster-name/--cluster-listen/--routes",
+	"WithUser", "--auth-user/--auth-password",
+	"WithToken", "--auth-token",
+	"WithNKeys", "--auth-nkey",
+	"WithTLS", "--server-tlscert/--server-tlskey/--server-tlsca",
+	"WithMonitoring", "--http",
+	"WithSyncInterval", "--sync",
+	"WithSyncAlways", "--sync always",
+	"WithConfigFile", "--config",
+)
+
+// flagError is an invalid-option error of embedded told in flags: the user
+// of jetq server gave flags, not Go options.
+type flagError struct{ err error }
+
+func (e flagError) Error() string {
+	return strings.ReplaceAll(optionFlags.Replace(e.err.Error()), "embedded: invalid option: ", "")
+}
+func (e flagError) Unwrap() error { return e.err }
 
 // syncOption parses --sync.
 func syncOption(v string) (embedded.Option, error) {

@@ -188,7 +188,7 @@ func printTask(w io.Writer, v *taskView) {
 
 	fmt.Fprintln(w, "\nschedule")
 	if d := v.Scheduled; d != nil {
-		fmt.Fprintf(w, "  runs at     %s (schedule seq %d)\n", d.RunAt.Local().Format(time.RFC3339), d.Seq)
+		fmt.Fprintf(w, "  runs at     %s (schedule seq %d)\n", formatTime(d.RunAt), d.Seq)
 	} else {
 		fmt.Fprintln(w, "  not scheduled")
 	}
@@ -229,6 +229,6 @@ func printProgress(w io.Writer, st *status.Status) {
 
 func printTime(w io.Writer, label string, t time.Time) {
 	if !t.IsZero() {
-		fmt.Fprintf(w, "%s%s\n", label, t.Local().Format(time.RFC3339))
+		fmt.Fprintf(w, "%s%s\n", label, formatTime(t))
 	}
 }

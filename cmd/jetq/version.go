@@ -25,33 +25,64 @@ func newVersionCmd(g *globals) *cobra.Command {
 
 // versionInfo is what jetq --version reports.
 type versionInfo struct {
-	Version   string `json:"version"`
-	Revision  string `json:"revision,omitempty"`
-	Modified  bool   `json:"modified,omitempty"`
-	Go        string `json:"go"`
-	Server    string `json:"server_version,omitempty"`
-	ServerURL string `json:"server_url"`
-	ServerErr string `json:"server_error,omitempty"`
+	Version   string    `json:"version"`
+	Revision  string    `json:"revision,omitempty"`
+	Time      time.Time `json:"revision_time,omitzero"`
+	Modified  bool      `json:"modified,omitempty"`
+	Go        string    `json:"go"`
+	Server    string    `json:"server_version,omitempty"`
+	ServerURL string    `json:"server_url"`
+	ServerErr string    `json:"server_error,omitempty"`
 }
 
-// buildVersion reads the module version and VCS revision jetq was built with.
+// develVersion is the module version of a build that is not a released
+// module: go run, go build or go install in a checkout.
+const develVersion = "(devel)"
+
+// noVCSHint says how to get a version into a build that has none.
+const noVCSHint = "built without VCS information: install from a git checkout with go install -buildvcs=true ./cmd/jetq"
+
+// buildVersion reads the module version and VCS stamp jetq was built with.
 func buildVersion() versionInfo {
-	v := versionInfo{Version: "(devel)"}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return v
+		return versionInfo{Version: develVersion}
 	}
-	v.Go = bi.GoVersion
-	if bi.Main.Version != "" {
-		v.Version = bi.Main.Version
-	}
+	return versionOf(bi)
+}
+
+// versionOf is the version of the build bi describes. A build from a
+// checkout that the go command did not give a pseudo-version (go run,
+// older toolchains) is named from its VCS stamp as the go command names
+// it: v0.0.0-<commit time>-<revision>, +dirty for uncommitted changes.
+func versionOf(bi *debug.BuildInfo) versionInfo {
+	v := versionInfo{Version: bi.Main.Version, Go: bi.GoVersion}
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			v.Revision = s.Value
+		case "vcs.time":
+			v.Time, _ = time.Parse(time.RFC3339, s.Value)
 		case "vcs.modified":
 			v.Modified = s.Value == "true"
 		}
+	}
+	if v.Version != "" && v.Version != develVersion || v.Revision == "" {
+		if v.Version == "" {
+			v.Version = develVersion
+		}
+		return v
+	}
+	rev := v.Revision
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v.Version = "v0.0.0-" + rev
+	if !v.Time.IsZero() {
+		v.Version = "v0.0.0-" + v.Time.UTC().Format("20060102150405") + "-" + rev
+	}
+	if v.Modified {
+		v.Version += "+dirty"
 	}
 	return v
 }
@@ -88,8 +119,14 @@ func (g *globals) printVersion(context.Context) error {
 		}
 		extra = append(extra, "revision "+rev)
 	}
+	if !v.Time.IsZero() {
+		extra = append(extra, "committed "+formatTime(v.Time))
+	}
 	if v.Go != "" {
 		extra = append(extra, v.Go)
+	}
+	if v.Version == develVersion && v.Revision == "" {
+		extra = append(extra, noVCSHint)
 	}
 	if len(extra) > 0 {
 		line += " (" + strings.Join(extra, ", ") + ")"

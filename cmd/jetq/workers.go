@@ -47,7 +47,7 @@ func newWorkersCmd(g *globals) *cobra.Command {
 				for i, w := range ws {
 					table[i] = []string{w.ID, w.Host, strconv.Itoa(w.PID), taskTypes(w), strconv.Itoa(w.Concurrency),
 						strconv.Itoa(w.InFlight), strconv.FormatUint(w.Succeeded, 10), strconv.FormatUint(w.Failed, 10),
-						strconv.FormatUint(w.DeadLettered, 10), w.StartedAt.Local().Format(time.DateTime), human.Age(now.Sub(w.LastSeen)) + " ago"}
+						strconv.FormatUint(w.DeadLettered, 10), formatTime(w.StartedAt), human.Age(now.Sub(w.LastSeen)) + " ago"}
 				}
 				return g.table([]string{"ID", "HOST", "PID", "TASKS", "CONCURRENCY", "IN FLIGHT", "DONE", "FAILED", "DLQ", "STARTED", "LAST SEEN"}, table)
 			})

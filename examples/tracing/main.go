@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -50,13 +51,14 @@ var (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "tracing example:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run runs the example, printing what it did to out.
+func run(out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -65,7 +67,12 @@ func run() error {
 	endpoint := os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	var memory *tracetest.InMemoryExporter
 	var shutdown func(context.Context) error
-	if endpoint != "" {
+	disabled := strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true")
+	switch {
+	case disabled:
+		// As the OpenTelemetry SDKs do: record nothing, export nothing.
+		shutdown = func(context.Context) error { return nil }
+	case endpoint != "":
 		if _, set := os.LookupEnv("OTEL_METRICS_EXPORTER"); !set {
 			// Jaeger stores traces only; OTEL_METRICS_EXPORTER=otlp sends the
 			// metrics too, to a collector that takes them.
@@ -75,7 +82,7 @@ func run() error {
 		if shutdown, err = telemetry.Setup(ctx, "jetq-example"); err != nil {
 			return err
 		}
-	} else {
+	default:
 		memory = tracetest.NewInMemoryExporter()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(memory))
 		otel.SetTracerProvider(tp)
@@ -176,7 +183,7 @@ func run() error {
 	for range 3 {
 		select {
 		case f := <-finished:
-			fmt.Println("finished", f)
+			fmt.Fprintln(out, "finished", f)
 		case <-ctx.Done():
 			return fmt.Errorf("tasks did not finish: %w", ctx.Err())
 		}
@@ -188,27 +195,31 @@ func run() error {
 
 	// 6. Where to look. The in-memory exporter forgets its spans on
 	// shutdown; the OTLP exporters send theirs then.
-	fmt.Println()
+	fmt.Fprintln(out)
+	if disabled {
+		fmt.Fprintln(out, "no traces: OpenTelemetry is disabled (OTEL_SDK_DISABLED=true); unset it to record them")
+		return nil
+	}
 	for _, sc := range traces {
 		if memory != nil {
-			fmt.Printf("trace %s\n", sc.TraceID())
-			printTrace(memory.GetSpans(), sc.TraceID())
+			fmt.Fprintf(out, "trace %s\n", sc.TraceID())
+			printTrace(out, memory.GetSpans(), sc.TraceID())
 		} else {
-			fmt.Printf("trace %s  http://localhost:16686/trace/%s\n", sc.TraceID(), sc.TraceID())
+			fmt.Fprintf(out, "trace %s  http://localhost:16686/trace/%s\n", sc.TraceID(), sc.TraceID())
 		}
 	}
 	if err := shutdown(ctx); err != nil {
 		return err
 	}
 	if memory == nil {
-		fmt.Printf("exported to %s as service jetq-example\n", endpoint)
+		fmt.Fprintf(out, "exported to %s as service jetq-example\n", endpoint)
 	}
 	return nil
 }
 
 // printTrace prints the spans of one trace as a tree, children in start
 // order, with the attempt and settlement of process spans.
-func printTrace(spans tracetest.SpanStubs, id trace.TraceID) {
+func printTrace(out io.Writer, spans tracetest.SpanStubs, id trace.TraceID) {
 	slices.SortFunc(spans, func(a, b tracetest.SpanStub) int { return a.StartTime.Compare(b.StartTime) })
 	children := map[trace.SpanID][]tracetest.SpanStub{}
 	var roots []tracetest.SpanStub
@@ -236,7 +247,7 @@ func printTrace(spans tracetest.SpanStubs, id trace.TraceID) {
 		if len(notes) > 0 {
 			line += "  [" + strings.Join(notes, ", ") + "]"
 		}
-		fmt.Printf("%-84s %6.1f ms\n", line, float64(s.EndTime.Sub(s.StartTime).Microseconds())/1000)
+		fmt.Fprintf(out, "%-84s %6.1f ms\n", line, float64(s.EndTime.Sub(s.StartTime).Microseconds())/1000)
 		for _, c := range children[s.SpanContext.SpanID()] {
 			show(c, depth+1)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -414,6 +415,12 @@ func (t Topology) Provision(ctx context.Context, js jetstream.JetStream, log *sl
 const requestTimeout = 5 * time.Second
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
+	// Creating an existing stream with the same configuration succeeds, so
+	// a producer and a worker of one process that both found it missing
+	// would both log its creation: one at a time, the second finds it.
+	mu, _ := ensuring.LoadOrStore(ensureKey(js, want.Name), new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	for range 3 {
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		cfg, done, err := ensureOnce(rctx, js, want, log)
@@ -424,6 +431,20 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 		// Another process created it first: look again.
 	}
 	return jetstream.StreamConfig{}, fmt.Errorf("create stream %s: created and deleted concurrently", want.Name)
+}
+
+// ensuring holds a mutex per stream and server or cluster that this
+// process provisions.
+var ensuring sync.Map // ensureKey → *sync.Mutex
+
+// ensureKey names stream on the cluster, or else the server, js is
+// connected to.
+func ensureKey(js jetstream.JetStream, stream string) string {
+	nc := js.Conn()
+	if c := nc.ConnectedClusterName(); c != "" {
+		return "cluster " + c + " " + stream
+	}
+	return "server " + nc.ConnectedServerId() + " " + stream
 }
 
 // ensureOnce looks the stream up and creates it if missing. done is false
