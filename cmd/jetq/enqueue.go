@@ -56,8 +56,8 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 			"omitempty or omitzero) and values of the wrong JSON type.\n" +
 			"It then asks a live worker of the task to decode the payload and run its Validate method, as\n" +
 			"the worker would before running it, and refuses what the worker refuses, with its reason;\n" +
-			"with no worker answering it refuses too, since no check could be made. --force skips every\n" +
-			"check and enqueues anyway. The payload is the argument, - for standard input, or @file.\n" +
+			"with no worker answering it enqueues and warns that Validate could not be run. --force skips\n" +
+			"every check and enqueues anyway. The payload is the argument, - for standard input, or @file.\n" +
 			"--delay or --at hold the task in the schedule stream until it is due; --deadline drops it\n" +
 			"unrun if no worker has started it by then; --unique enqueues nothing while another task of\n" +
 			"the same definition holds the key, and names that task instead.",
@@ -120,7 +120,11 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 					if err := g.checkServed(ctx, js, def.Spec(), payload); err != nil {
 						return err
 					}
-					if err := g.checkLive(ctx, js.Conn(), def.Spec(), payload); err != nil {
+					var unchecked notCheckedError
+					switch err := g.checkLive(ctx, js.Conn(), def.Spec(), payload); {
+					case errors.As(err, &unchecked):
+						fmt.Fprintf(cmd.ErrOrStderr(), "jetq: warning: %v\n", err)
+					case err != nil:
 						return err
 					}
 				}
@@ -311,12 +315,17 @@ func (g *globals) readPayload(arg string) ([]byte, error) {
 	return b, nil
 }
 
+// notCheckedError says that no live worker could check a payload. The task
+// is enqueued all the same, with the warning: the payload matched the schema
+// the workers recorded, tasks are often enqueued while their workers are
+// down or being deployed, and a payload that Validate refuses still loses
+// nothing: the worker dead-letters it as invalid_payload, with the reason.
+type notCheckedError struct{ error }
+
 // checkLive asks a live worker of the task to check the payload as it would
 // before running it: decode it and call its Validate method. A refusal is
-// an error with the worker's reason. No worker answering is an error too,
-// the check not being made: a payload that Validate refuses would only be
-// dead-lettered as invalid_payload once a worker takes it, so the operator
-// who enqueues by hand chooses, with --force, to enqueue unchecked.
+// an error with the worker's reason; no worker answering is a
+// [notCheckedError].
 func (g *globals) checkLive(ctx context.Context, nc *nats.Conn, spec tasks.Spec, payload []byte) error {
 	names, err := wire.NewNames(g.prefix)
 	if err != nil {
@@ -328,9 +337,9 @@ func (g *globals) checkLive(ctx context.Context, nc *nats.Conn, spec tasks.Spec,
 	resp, err := nc.RequestWithContext(rctx, subject, payload)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		return fmt.Errorf("payload not checked: no live worker of task %q on queue %q answered on %s (%v), so its Validate could not be run; "+
-			"start a worker (workers of jetq releases before this check do not answer), or use --force to enqueue unchecked: a payload the worker refuses is then dead-lettered as invalid_payload",
-			spec.Name, spec.Queue, subject, err)
+		return notCheckedError{fmt.Errorf("payload not checked by a worker: no live worker of task %q on queue %q answered on %s (%v), so its Validate could not be run; "+
+			"enqueued after the schema check alone: if a worker's Validate refuses it, the task is dead-lettered as invalid_payload (jetq dlq ls)",
+			spec.Name, spec.Queue, subject, err)}
 	case err != nil:
 		return fmt.Errorf("payload not checked: ask a worker of task %q on %s: %w", spec.Name, subject, err)
 	}
