@@ -1,0 +1,65 @@
+package consumer
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/wire"
+)
+
+// claimTimeout bounds each try at claiming a fired task.
+const claimTimeout = 2 * time.Second
+
+// copyOfFired reports whether j is a second copy of a delayed task or
+// periodic tick that another delivery claimed, and then settles j unrun.
+// The server's scheduler fires a task without its Nats-Msg-Id, so the
+// work stream cannot drop a copy that its sourcing stores twice after a
+// leader change (issue 24); before running a delivery that carries
+// Nats-Scheduler, the worker claims the task's ID (internal/fired). Other
+// deliveries pay nothing. A redelivery of the claimed message runs as
+// usual. While the claim cannot be made (the bucket's leader is being
+// elected), it is tried again, with the delivery heartbeated in the
+// worker's hands; a forced stop hands it back. A claim refused for good
+// (no permission on the bucket) runs the task: at least once, as without
+// the check.
+func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
+	if j.malformed != nil || j.env.Header.Get(wire.HeaderScheduler) == "" {
+		return false
+	}
+	firing := wire.Firing(j.env.Header)
+	bo := retry.New(100*time.Millisecond, 2*time.Second, 0)
+	for {
+		cctx, cancel := context.WithTimeout(w.baseCtx, claimTimeout)
+		run, err := w.fired.Claim(cctx, j.env.ID, firing, j.env.Sequence)
+		cancel()
+		switch {
+		case err == nil && run:
+			return false
+		case err == nil:
+			if j.settled.CompareAndSwap(false, true) {
+				if err := j.msg.TermWithReason("copy of a fired task that ran from another delivery"); err != nil {
+					w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot drop a second copy of a fired task; the server will deliver it again",
+						slog.String(keyError, err.Error()))
+				} else {
+					w.logTask(ctx, j, slog.LevelInfo, "jetq: dropped a second copy of a fired task unrun")
+				}
+			}
+			w.let(j)
+			return true
+		case w.baseCtx.Err() != nil:
+			w.handBack(j) // forced stop
+			return true
+		case !retry.Transient(err):
+			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot claim a fired task; running it without the check for a second copy",
+				slog.String(keyError, err.Error()))
+			return false
+		}
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot claim a fired task yet; trying again", slog.String(keyError, err.Error()))
+		if bo.Wait(w.baseCtx) != nil {
+			w.handBack(j)
+			return true
+		}
+	}
+}
