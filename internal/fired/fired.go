@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,8 +58,8 @@ func (s *Store) Claim(ctx context.Context, id, firing string, seq uint64) (bool,
 	if err != nil {
 		return false, err
 	}
-	key := wire.FiredKey(id)
-	claim := firing + " " + strconv.FormatUint(seq, 10)
+	key := wire.FiredKey(id, firing)
+	claim := strconv.FormatUint(seq, 10)
 	for range 8 {
 		_, err := kv.Create(ctx, key, []byte(claim))
 		if err == nil {
@@ -76,23 +75,8 @@ func (s *Store) Claim(ctx context.Context, id, firing string, seq uint64) (bool,
 		case err != nil:
 			return false, err
 		}
-		have := string(e.Value())
-		if have == claim {
-			return true, nil // a redelivery of the message that claimed it
-		}
-		if i := strings.LastIndexByte(have, ' '); i >= 0 && have[:i] == firing {
-			return false, nil // another copy of the same firing
-		}
-		// The ID again, enqueued anew: this firing takes the claim over.
-		_, err = kv.Update(ctx, key, []byte(claim), e.Revision())
-		if err == nil {
-			return true, nil
-		}
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
-			return false, err
-		}
-		// Claimed by another delivery meanwhile: read it again.
+		// The same message again runs; another copy does not.
+		return string(e.Value()) == claim, nil
 	}
-	return false, errors.New("fired task claimed concurrently again and again")
+	return false, errors.New("fired task claimed and expired again and again")
 }

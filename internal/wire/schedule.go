@@ -110,9 +110,12 @@ func UniqueKey(spec tasks.Spec, key string) string {
 // worker, "JETQ_FIRED" (see [Topology.FiredBucket]).
 func (n Names) FiredBucket() string { return n.stream("FIRED") }
 
-// FiredKey is the key of the claim of the fired task id: the ID in unpadded
-// base64url, so that any ID makes a valid key.
-func FiredKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+// FiredKey is the key of the claim of firing firing (see [Firing]) of the
+// fired task id: both, in unpadded base64url, so that any ID makes a valid
+// key.
+func FiredKey(id, firing string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(id + "\n" + firing))
+}
 
 // FiredWindow is how long a worker remembers which delivery of a fired task
 // it ran: a second copy of the task that the work stream delivers within
