@@ -10,16 +10,23 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 )
 
-func TestClaim(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// setup starts a server and returns a func that makes a store on it, as
+// each worker has its own.
+func setup(t *testing.T) func() *fired.Store {
+	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
 	names, err := wire.NewNames("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := fired.New(js, wire.Topology{Names: names, Memory: true})
+	return func() *fired.Store { return fired.New(js, wire.Topology{Names: names, Memory: true}) }
+}
+
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)()
 	steps := []struct {
 		what   string
 		id     string
@@ -54,19 +61,13 @@ func TestClaim(t *testing.T) {
 func TestClaimConcurrentCopies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := embeddedtest.Server(t)
-	_, js := embeddedtest.Connect(t, srv)
-	names, err := wire.NewNames("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo := wire.Topology{Names: names, Memory: true}
+	newStore := setup(t)
 	const copies = 8
 	var wg sync.WaitGroup
 	runs := make(chan uint64, copies)
 	for i := range copies {
 		wg.Go(func() {
-			run, err := fired.New(js, topo).Claim(ctx, "x", "t1", uint64(100+i))
+			run, err := newStore().Claim(ctx, "x", "t1", uint64(100+i))
 			if err != nil {
 				t.Error(err)
 			}
