@@ -3,8 +3,10 @@ package consumer
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
+	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
 )
@@ -12,32 +14,35 @@ import (
 // claimTimeout bounds each try at claiming a fired task.
 const claimTimeout = 2 * time.Second
 
-// copyOfFired reports whether j is a second copy of a delayed task or
-// periodic tick that another delivery claimed, and then settles j unrun.
-// The server's scheduler fires a task without its Nats-Msg-Id, so the
-// work stream cannot drop a copy that its sourcing stores twice after a
-// leader change (issue 24); before running a delivery that carries
-// Nats-Scheduler, the worker claims the task's ID (internal/fired). Other
-// deliveries pay nothing. A redelivery of the claimed message runs as
-// usual. While the claim cannot be made (the bucket's leader is being
-// elected), it is tried again, with the delivery heartbeated in the
-// worker's hands; a forced stop hands it back. A claim refused for good
-// (no permission on the bucket) runs the task: at least once, as without
-// the check.
+// copyOfFired reports whether j is not to run because another delivery
+// claimed its delayed task or periodic tick, and then lets j go. The
+// server's scheduler fires a task without its Nats-Msg-Id, so the work
+// stream cannot drop a copy that its sourcing stores twice after a leader
+// change (issue 24); before running a delivery that carries Nats-Scheduler,
+// the worker claims the task's ID (internal/fired). Other deliveries pay
+// nothing. A second copy is terminated unrun. A redelivery of the claimed
+// message runs as usual; an earlier delivery of it that comes after the
+// redelivery (held here through a failover that lost its heartbeats) is let
+// go unrun and unsettled, since the message is the redelivery's to settle.
+// While the claim cannot be made (the bucket's leader is being elected), it
+// is tried again, with the delivery heartbeated in the worker's hands; a
+// forced stop hands it back. A claim refused for good (no permission on
+// the bucket) runs the task: at least once, as without the check.
 func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 	if j.malformed != nil || j.env.Header.Get(wire.HeaderScheduler) == "" {
 		return false
 	}
-	firing := wire.Firing(j.env.Header)
+	d := fired.Delivery{ID: j.env.ID, Firing: wire.Firing(j.env.Header), Seq: j.env.Sequence,
+		Attempt: j.env.Attempt, Token: rand.Uint64()}
 	bo := retry.New(100*time.Millisecond, 2*time.Second, 0)
 	for {
 		cctx, cancel := context.WithTimeout(w.baseCtx, claimTimeout)
-		run, err := w.fired.Claim(cctx, j.env.ID, firing, j.env.Sequence)
+		v, err := w.fired.Claim(cctx, d)
 		cancel()
 		switch {
-		case err == nil && run:
+		case err == nil && v == fired.Run:
 			return false
-		case err == nil:
+		case err == nil && v == fired.Copy:
 			if j.settled.CompareAndSwap(false, true) {
 				if err := j.msg.TermWithReason("copy of a fired task that ran from another delivery"); err != nil {
 					w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot drop a second copy of a fired task; the server will deliver it again",
@@ -46,6 +51,12 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 					w.logTask(ctx, j, slog.LevelInfo, "jetq: dropped a second copy of a fired task unrun")
 				}
 			}
+			w.let(j)
+			return true
+		case err == nil:
+			// Stale: settling it would settle the later delivery's message.
+			j.settled.Store(true)
+			w.logTask(ctx, j, slog.LevelInfo, "jetq: let go of a fired task unrun; the server delivered it again meanwhile")
 			w.let(j)
 			return true
 		case w.baseCtx.Err() != nil:

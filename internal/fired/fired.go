@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,36 +46,89 @@ func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
-// Claim decides whether the delivery of the fired task id stored at seq in
-// the work stream runs. firing tells one firing of id from another (a
-// delayed task enqueued again with the same ID fires again, and that runs;
-// see wire.Firing). Claim returns true for the first delivery of a firing
-// and for redeliveries of that one message (the same seq), and false for
-// any other copy of the same firing.
-func (s *Store) Claim(ctx context.Context, id, firing string, seq uint64) (bool, error) {
+// Verdict is what a worker does with a delivery of a fired task.
+type Verdict uint8
+
+const (
+	// Run: the delivery holds the claim; run it.
+	Run Verdict = iota
+	// Copy: another message of the work stream holds the claim for the same
+	// firing; the delivery is a second copy, to be removed unrun.
+	Copy
+	// Stale: a later delivery of the same message holds the claim (the
+	// server redelivered it while this one waited, as when its heartbeats
+	// went to a consumer leader that had gone), or another delivery with
+	// the same attempt (made again by a new consumer leader); the message
+	// is that delivery's to settle, so this one is let go, unrun and
+	// unsettled. If that one never runs, the server delivers the message
+	// again after its ack wait, with a higher attempt, which runs.
+	Stale
+)
+
+// Delivery is one delivery of a fired task.
+type Delivery struct {
+	// ID is the task's ID; Firing tells one firing of the ID from another
+	// (a delayed task enqueued again with the same ID fires again, and that
+	// runs; see wire.Firing).
+	ID, Firing string
+	// Seq is the message's sequence in the work stream, Attempt the
+	// server's count of its deliveries.
+	Seq     uint64
+	Attempt int
+	// Token tells this delivery from any other with the same Seq and
+	// Attempt (a new consumer leader that never learned of a delivery
+	// makes it again): a random number, the same for every try at one
+	// delivery's claim.
+	Token uint64
+}
+
+// Claim decides what becomes of delivery d. The first delivery of a firing
+// claims it and runs; a redelivery of the same message (a later attempt)
+// takes the claim over and runs; an earlier or equal attempt that comes
+// after it is [Stale]; any other message of the same firing is a [Copy].
+func (s *Store) Claim(ctx context.Context, d Delivery) (Verdict, error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
-		return false, err
+		return Run, err
 	}
-	key := wire.FiredKey(id, firing)
-	claim := strconv.FormatUint(seq, 10)
+	key := wire.FiredKey(d.ID, d.Firing)
+	claim := fmt.Appendf(nil, "%d %d %d", d.Seq, d.Attempt, d.Token)
 	for range 8 {
-		_, err := kv.Create(ctx, key, []byte(claim))
+		_, err := kv.Create(ctx, key, claim)
 		if err == nil {
-			return true, nil
+			return Run, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return false, err
+			return Run, err
 		}
 		e, err := kv.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
 			continue // expired meanwhile: claim again
 		case err != nil:
-			return false, err
+			return Run, err
 		}
-		// The same message again runs; another copy does not.
-		return string(e.Value()) == claim, nil
+		var seq, token uint64
+		var attempt int
+		if _, err := fmt.Sscanf(string(e.Value()), "%d %d %d", &seq, &attempt, &token); err != nil {
+			return Run, fmt.Errorf("claim %q of fired task %s: %w", e.Value(), d.ID, err)
+		}
+		switch {
+		case seq != d.Seq:
+			return Copy, nil
+		case attempt == d.Attempt && token == d.Token:
+			return Run, nil // this delivery's own claim, made by a try that timed out
+		case attempt >= d.Attempt:
+			return Stale, nil
+		}
+		if _, err := kv.Update(ctx, key, claim, e.Revision()); err == nil {
+			return Run, nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+			return Run, err
+		}
+		// Another delivery claimed it meanwhile: read it again.
 	}
-	return false, errors.New("fired task claimed and expired again and again")
+	return Run, errors.New("fired task claimed again and again concurrently")
 }

@@ -28,30 +28,35 @@ func TestClaim(t *testing.T) {
 	ctx := context.Background()
 	s := setup(t)()
 	steps := []struct {
-		what   string
-		id     string
-		firing string
-		seq    uint64
-		want   bool
+		what    string
+		id      string
+		firing  string
+		seq     uint64
+		attempt int
+		token   uint64 // one delivery's tries share it
+		want    fired.Verdict
 	}{
-		{"first delivery", "a", "t1", 10, true},
-		{"its redelivery", "a", "t1", 10, true},
-		{"a copy of the same firing", "a", "t1", 11, false},
-		{"the first again, after the copy", "a", "t1", 10, true},
-		{"the ID enqueued again", "a", "t2", 20, true},
-		{"a copy of the old firing, now", "a", "t1", 12, false},
-		{"a copy of the new firing", "a", "t2", 21, false},
-		{"another ID", "b", "t1", 11, true},
-		{"a periodic tick", "every@2026-12-07T10:00:00Z", "", 30, true},
-		{"its copy", "every@2026-12-07T10:00:00Z", "", 31, false},
+		{"first delivery", "a", "t1", 10, 1, 1, fired.Run},
+		{"the same attempt, delivered again", "a", "t1", 10, 1, 99, fired.Stale},
+		{"its claim again (a try that timed out)", "a", "t1", 10, 1, 1, fired.Run},
+		{"a copy of the same firing", "a", "t1", 11, 1, 1, fired.Copy},
+		{"a redelivery of the first", "a", "t1", 10, 2, 2, fired.Run},
+		{"the first delivery after the redelivery", "a", "t1", 10, 1, 1, fired.Stale},
+		{"a copy's redelivery", "a", "t1", 11, 2, 2, fired.Copy},
+		{"the ID enqueued again", "a", "t2", 20, 1, 1, fired.Run},
+		{"a copy of the old firing, now", "a", "t1", 12, 1, 1, fired.Copy},
+		{"a copy of the new firing", "a", "t2", 21, 1, 1, fired.Copy},
+		{"another ID", "b", "t1", 11, 1, 1, fired.Run},
+		{"a periodic tick", "every@2026-12-07T10:00:00Z", "", 30, 1, 1, fired.Run},
+		{"its copy", "every@2026-12-07T10:00:00Z", "", 31, 1, 1, fired.Copy},
 	}
 	for _, st := range steps {
-		got, err := s.Claim(ctx, st.id, st.firing, st.seq)
+		got, err := s.Claim(ctx, fired.Delivery{ID: st.id, Firing: st.firing, Seq: st.seq, Attempt: st.attempt, Token: st.token})
 		if err != nil {
 			t.Fatalf("%s: %v", st.what, err)
 		}
 		if got != st.want {
-			t.Errorf("%s: Claim(%q, %q, %d) = %v, want %v", st.what, st.id, st.firing, st.seq, got, st.want)
+			t.Errorf("%s: Claim(%q, %q, %d, %d) = %v, want %v", st.what, st.id, st.firing, st.seq, st.attempt, got, st.want)
 		}
 	}
 }
@@ -67,11 +72,11 @@ func TestClaimConcurrentCopies(t *testing.T) {
 	runs := make(chan uint64, copies)
 	for i := range copies {
 		wg.Go(func() {
-			run, err := newStore().Claim(ctx, "x", "t1", uint64(100+i))
+			v, err := newStore().Claim(ctx, fired.Delivery{ID: "x", Firing: "t1", Seq: uint64(100 + i), Attempt: 1, Token: uint64(i)})
 			if err != nil {
 				t.Error(err)
 			}
-			if run {
+			if v == fired.Run {
 				runs <- uint64(100 + i)
 			}
 		})
