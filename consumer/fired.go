@@ -29,11 +29,11 @@ const claimTimeout = 2 * time.Second
 // forced stop hands it back. A claim refused for good (no permission on
 // the bucket) runs the task: at least once, as without the check.
 func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
-	if j.malformed != nil || j.env.Header.Get(wire.HeaderScheduler) == "" {
+	d, ok := firedDelivery(j)
+	if !ok {
 		return false
 	}
-	d := fired.Delivery{ID: j.env.ID, Firing: wire.Firing(j.env.Header), Seq: j.env.Sequence,
-		Attempt: j.env.Attempt, Token: rand.Uint64()}
+	d.Token = rand.Uint64()
 	bo := retry.New(100*time.Millisecond, 2*time.Second, 0)
 	for {
 		cctx, cancel := context.WithTimeout(w.baseCtx, claimTimeout)
@@ -49,6 +49,17 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 						slog.String(keyError, err.Error()))
 				} else {
 					w.logTask(ctx, j, slog.LevelInfo, "jetq: dropped a second copy of a fired task unrun")
+				}
+			}
+			w.let(j)
+			return true
+		case err == nil && v == fired.Done:
+			if j.settled.CompareAndSwap(false, true) {
+				if err := j.msg.Ack(); err != nil {
+					w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot acknowledge a fired task that ran already; the server will deliver it again",
+						slog.String(keyError, err.Error()))
+				} else {
+					w.logTask(ctx, j, slog.LevelInfo, "jetq: a fired task that ran already came again; acknowledged it again, unrun")
 				}
 			}
 			w.let(j)
@@ -72,5 +83,31 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 			w.handBack(j)
 			return true
 		}
+	}
+}
+
+// firedDelivery is j as a delivery of a fired task; ok is false for a task
+// the scheduler did not fire, and for one that cannot be read.
+func firedDelivery(j *job) (d fired.Delivery, ok bool) {
+	if j.malformed != nil || j.env.Header.Get(wire.HeaderScheduler) == "" {
+		return d, false
+	}
+	return fired.Delivery{ID: j.env.ID, Firing: wire.Firing(j.env.Header), Seq: j.env.Sequence, Attempt: j.env.Attempt}, true
+}
+
+// firedDone records that j, a fired task, succeeded, before its
+// acknowledgement: if a consumer leader loses the acknowledgement, the
+// redelivery is acknowledged again instead of run. A failure is logged;
+// the redelivery then runs, as any task's does.
+func (w *Worker) firedDone(ctx context.Context, j *job) {
+	d, ok := firedDelivery(j)
+	if !ok {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
+	if err := w.fired.Done(dctx, d); err != nil {
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot record a fired task as done; it runs again if its acknowledgement is lost",
+			slog.String(keyError, err.Error()))
 	}
 }

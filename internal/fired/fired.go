@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,7 +64,14 @@ const (
 	// unsettled. If that one never runs, the server delivers the message
 	// again after its ack wait, with a higher attempt, which runs.
 	Stale
+	// Done: the message ran and succeeded already ([Store.Done]); the
+	// delivery comes again because its acknowledgement was lost with a
+	// consumer leader, and is acknowledged again, unrun.
+	Done
 )
+
+// done is the claim of a firing whose message ran and succeeded.
+const done = "done"
 
 // Delivery is one delivery of a fired task.
 type Delivery struct {
@@ -110,12 +118,14 @@ func (s *Store) Claim(ctx context.Context, d Delivery) (Verdict, error) {
 		}
 		var seq, token uint64
 		var attempt int
-		if _, err := fmt.Sscanf(string(e.Value()), "%d %d %d", &seq, &attempt, &token); err != nil {
+		if n, err := fmt.Sscanf(string(e.Value()), "%d %d %d", &seq, &attempt, &token); n == 0 {
 			return Run, fmt.Errorf("claim %q of fired task %s: %w", e.Value(), d.ID, err)
 		}
 		switch {
 		case seq != d.Seq:
 			return Copy, nil
+		case strings.HasSuffix(string(e.Value()), " "+done):
+			return Done, nil
 		case attempt == d.Attempt && token == d.Token:
 			return Run, nil // this delivery's own claim, made by a try that timed out
 		case attempt >= d.Attempt:
@@ -131,4 +141,16 @@ func (s *Store) Claim(ctx context.Context, d Delivery) (Verdict, error) {
 		// Another delivery claimed it meanwhile: read it again.
 	}
 	return Run, errors.New("fired task claimed again and again concurrently")
+}
+
+// Done records that delivery d ran and succeeded: a later delivery of the
+// same message, whose acknowledgement was lost, is [Done] and does not run
+// again. Another message of the same firing stays a [Copy].
+func (s *Store) Done(ctx context.Context, d Delivery) error {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(ctx, wire.FiredKey(d.ID, d.Firing), fmt.Appendf(nil, "%d %s", d.Seq, done))
+	return err
 }

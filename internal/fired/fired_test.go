@@ -61,6 +61,34 @@ func TestClaim(t *testing.T) {
 	}
 }
 
+// TestClaimAfterDone: once a delivery succeeded, its message's redelivery
+// (an acknowledgement lost) is Done, and another copy still a Copy.
+func TestClaimAfterDone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)()
+	first := fired.Delivery{ID: "a", Firing: "t1", Seq: 10, Attempt: 1, Token: 1}
+	if v, err := s.Claim(ctx, first); err != nil || v != fired.Run {
+		t.Fatalf("first delivery: %v, %v; want Run", v, err)
+	}
+	if err := s.Done(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		d    fired.Delivery
+		want fired.Verdict
+	}{
+		{"its redelivery", fired.Delivery{ID: "a", Firing: "t1", Seq: 10, Attempt: 2, Token: 2}, fired.Done},
+		{"a copy", fired.Delivery{ID: "a", Firing: "t1", Seq: 11, Attempt: 1, Token: 3}, fired.Copy},
+		{"the ID enqueued again", fired.Delivery{ID: "a", Firing: "t2", Seq: 20, Attempt: 1, Token: 4}, fired.Run},
+	} {
+		if v, err := s.Claim(ctx, c.d); err != nil || v != c.want {
+			t.Errorf("%s: %v, %v; want %v", c.what, v, err, c.want)
+		}
+	}
+}
+
 // TestClaimConcurrentCopies: of copies claimed at once, from as many
 // workers, exactly one runs.
 func TestClaimConcurrentCopies(t *testing.T) {
