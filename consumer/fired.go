@@ -43,32 +43,16 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 		case err == nil && v == fired.Run:
 			return false
 		case err == nil && v == fired.Copy:
-			if j.settled.CompareAndSwap(false, true) {
-				if err := j.msg.TermWithReason("copy of a fired task that ran from another delivery"); err != nil {
-					w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot drop a second copy of a fired task; the server will deliver it again",
-						slog.String(keyError, err.Error()))
-				} else {
-					w.logTask(ctx, j, slog.LevelInfo, "jetq: dropped a second copy of a fired task unrun")
-				}
-			}
-			w.let(j)
+			w.letFired(ctx, j, func() error {
+				return j.msg.TermWithReason("copy of a fired task that ran from another delivery")
+			}, "jetq: dropped a second copy of a fired task unrun")
 			return true
 		case err == nil && v == fired.Done:
-			if j.settled.CompareAndSwap(false, true) {
-				if err := j.msg.Ack(); err != nil {
-					w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot acknowledge a fired task that ran already; the server will deliver it again",
-						slog.String(keyError, err.Error()))
-				} else {
-					w.logTask(ctx, j, slog.LevelInfo, "jetq: a fired task that ran already came again; acknowledged it again, unrun")
-				}
-			}
-			w.let(j)
+			w.letFired(ctx, j, j.msg.Ack, "jetq: a fired task that ran already came again; acknowledged it again, unrun")
 			return true
 		case err == nil:
 			// Stale: settling it would settle the later delivery's message.
-			j.settled.Store(true)
-			w.logTask(ctx, j, slog.LevelInfo, "jetq: let go of a fired task unrun; the server delivered it again meanwhile")
-			w.let(j)
+			w.letFired(ctx, j, nil, "jetq: let go of a fired task unrun; the server delivered it again meanwhile")
 			return true
 		case w.baseCtx.Err() != nil:
 			w.handBack(j) // forced stop
@@ -84,6 +68,22 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 			return true
 		}
 	}
+}
+
+// letFired lets j go unrun, settled by settle (nil: unsettled), and logs
+// what happened with msg.
+func (w *Worker) letFired(ctx context.Context, j *job, settle func() error, msg string) {
+	if j.settled.CompareAndSwap(false, true) {
+		if settle == nil {
+			w.logTask(ctx, j, slog.LevelInfo, msg)
+		} else if err := settle(); err != nil {
+			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle a fired task that is not to run; the server will deliver it again",
+				slog.String(keyError, err.Error()))
+		} else {
+			w.logTask(ctx, j, slog.LevelInfo, msg)
+		}
+	}
+	w.let(j)
 }
 
 // firedDelivery is j as a delivery of a fired task; ok is false for a task
