@@ -29,7 +29,8 @@
 // The scheduler strips Nats-Msg-Id from what it fires, so the work stream
 // cannot drop a copy that its sourcing stores twice after a leader change.
 // A worker claims a fired task's ID (bucket JETQ_FIRED, kept 24 h) before
-// it runs it: another copy of the same firing is terminated unrun.
+// it runs it: another copy of the same firing is terminated unrun, and a
+// redelivery of one that succeeded (its ack lost) is acknowledged unrun.
 //
 // # IDs
 //
