@@ -150,7 +150,7 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, j.msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
 	if w.copyOfFired(ctx, j) {
-		return true // settled unrun: a second copy of a delayed or periodic task (fired.go)
+		return true // let go unrun: a fired task another delivery runs or ran (fired.go)
 	}
 	if w.tellServer {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
