@@ -149,6 +149,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	j.stored = md.Timestamp
 	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, j.msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
+	if w.copyOfFired(ctx, j) {
+		return true // let go unrun: a fired task another delivery runs or ran (fired.go)
+	}
 	if w.tellServer {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
 	}

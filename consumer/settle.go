@@ -46,6 +46,7 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 	var err error
 	switch o.Action {
 	case tasks.ActionAck:
+		w.firedDone(ctx, j) // fired.go: a delayed or periodic task's redelivery does not run again
 		if j.route.replicated.Load() {
 			j.confirming.Store(true)
 			j.handedOff.Store(true)

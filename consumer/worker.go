@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/status"
@@ -35,6 +36,7 @@ type Worker struct {
 	states *status.Store     // statuses of tracked tasks
 	filer  *deadletter.Filer // files dead-letter records
 	unique *unique.Store     // unique keys, released as tasks settle
+	fired  *fired.Store      // claims of delayed and periodic tasks (fired.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
 	// tellServer is set when middleware of the user's may read
@@ -101,6 +103,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		states:    states,
 		filer:     deadletter.New(js, cfg.topology, cfg.log),
 		unique:    unique.New(js, cfg.topology),
+		fired:     fired.New(js, cfg.topology),
 		presence:  newPresence(),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0

@@ -177,13 +177,8 @@ func (l *delayedLedger) check(t *testing.T, from time.Time) {
 	slices.Sort(duplicated)
 	slices.Sort(early)
 	slices.Sort(lateness)
-	var p50, worst time.Duration
-	if n := len(lateness); n > 0 {
-		p50, worst = lateness[n/2], lateness[n-1]
-	}
-	t.Logf("delayed tasks: %d enqueued, %d ran (%d runs), %d duplicates, %d missing, %d early; first run after due: median %v, max %v",
-		len(l.due), len(l.runs)-len(unknown), runs, dups, len(missing), len(early),
-		p50.Round(time.Millisecond), worst.Round(time.Millisecond))
+	t.Logf("delayed tasks: %d enqueued, %d ran (%d runs), %d duplicates, %d missing, %d early; first run after due: %s",
+		len(l.due), len(l.runs)-len(unknown), runs, dups, len(missing), len(early), percentiles(lateness))
 	if len(duplicated) > 0 {
 		// A redelivery is the worker's at-least-once: an acknowledgement
 		// that a replicated consumer's leader had not yet agreed with its
@@ -213,6 +208,28 @@ func (l *delayedLedger) check(t *testing.T, from time.Time) {
 	if len(unknown) > 0 {
 		t.Errorf("%d tasks ran that were never enqueued, first: %v", len(unknown), unknown[:min(len(unknown), 10)])
 	}
+}
+
+// lateness is how long after due the tasks due between from and to first
+// ran, sorted.
+func (l *delayedLedger) lateness(from, to time.Time) []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Duration
+	for id, due := range l.due {
+		if due.Before(from) || due.After(to) || len(l.runs[id]) == 0 {
+			continue
+		}
+		first := l.runs[id][0].at
+		for _, r := range l.runs[id] {
+			if r.at.Before(first) {
+				first = r.at
+			}
+		}
+		out = append(out, first.Sub(due))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // delayedStreamMsgs is how many messages stream holds.

@@ -24,6 +24,14 @@
 // No consumer may read jetq.sched.>: in a WorkQueue stream one that
 // acknowledged a schedule would cancel it.
 //
+// # Once per firing
+//
+// The scheduler strips Nats-Msg-Id from what it fires, so the work stream
+// cannot drop a copy that its sourcing stores twice after a leader change.
+// A worker claims a fired task's ID (bucket JETQ_FIRED, kept 24 h) before
+// it runs it: another copy of the same firing is terminated unrun, and a
+// redelivery of one that succeeded (its ack lost) is acknowledged unrun.
+//
 // # IDs
 //
 // A delayed task keeps the ID it was enqueued with (WithID or generated),

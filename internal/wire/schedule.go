@@ -34,6 +34,10 @@ const (
 	HeaderPeriodicHash = "Jetq-Periodic-Hash"
 	// HeaderRunAt is when a delayed task is due (RFC 3339), on its schedule.
 	HeaderRunAt = "Jetq-Run-At"
+	// HeaderScheduledAt is when a delayed task was enqueued (RFC 3339 with
+	// nanoseconds): with its ID, it tells one enqueue of a delayed task
+	// from another, so that a worker runs each once (see [Firing]).
+	HeaderScheduledAt = "Jetq-Scheduled-At"
 )
 
 // The server's scheduling headers (ADR-51).
@@ -44,6 +48,9 @@ const (
 	HeaderScheduleTimeZone = "Nats-Schedule-Time-Zone"
 	HeaderScheduleNext     = "Nats-Schedule-Next"
 	HeaderTTL              = "Nats-TTL"
+	// HeaderScheduler is the schedule subject that fired a message; the
+	// server adds it to every message it fires.
+	HeaderScheduler = "Nats-Scheduler"
 )
 
 // ScheduleStream is the WorkQueue stream of pending schedules, "JETQ_SCHEDULES".
@@ -98,6 +105,23 @@ func (n Names) UniqueBucket() string { return n.stream("UNIQUE") }
 func UniqueKey(spec tasks.Spec, key string) string {
 	return spec.Queue + "." + spec.Name + "." + base64.RawURLEncoding.EncodeToString([]byte(key))
 }
+
+// FiredBucket is the key-value bucket of the fired tasks claimed by a
+// worker, "JETQ_FIRED" (see [Topology.FiredBucket]).
+func (n Names) FiredBucket() string { return n.stream("FIRED") }
+
+// FiredKey is the key of the claim of firing firing (see [Firing]) of the
+// fired task id: both, in unpadded base64url, so that any ID makes a valid
+// key.
+func FiredKey(id, firing string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(id + "\n" + firing))
+}
+
+// FiredWindow is how long a worker remembers which delivery of a fired task
+// it ran: a second copy of the task that the work stream delivers within
+// it is dropped unrun. The server's copies came seconds apart (issue 24);
+// a day also covers a copy queued behind a long backlog.
+const FiredWindow = 24 * time.Hour
 
 // MaxUniqueKey bounds a unique key's length in bytes.
 const MaxUniqueKey = 256
@@ -272,7 +296,8 @@ func periodicDeadline(h tasks.Header) time.Time {
 
 // Delay turns env into a delayed task due at due: it gets the server's
 // scheduling headers, keeps its ID in Jetq-Id (the scheduler strips
-// Nats-Msg-Id, which still deduplicates the schedule itself), and fires onto
+// Nats-Msg-Id, which still deduplicates the schedule itself) and the time
+// of this enqueue in Jetq-Scheduled-At, and fires onto
 // its task subject's fire subject. With a deadline, the fired task gets the
 // TTL left from due to the deadline. env.Subject stays the task subject, as
 // middleware sees it; [Msg] publishes it on its schedule subject.
@@ -282,6 +307,7 @@ func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	h[HeaderSchedule] = []string{At(due)}
 	h[HeaderScheduleTarget] = []string{n.FireSubject(env.Queue, env.Name)}
 	h[HeaderRunAt] = []string{FormatTime(due)}
+	h[HeaderScheduledAt] = []string{FormatTime(time.Now())}
 	if !env.Deadline.IsZero() {
 		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due) + TTLGrace)}
 	}
@@ -294,6 +320,17 @@ const headerScheduleSubject = "Jetq-Schedule-Subject"
 
 // Delayed reports whether env was made a delayed task by [Delay].
 func Delayed(env *tasks.Envelope) bool { return env.Header[headerScheduleSubject] != nil }
+
+// Firing tells apart the firings of one task ID in a fired task's header
+// h: the time a delayed task was enqueued (its due time, from a producer
+// that did not record it), and "" for a periodic tick, whose ID names its
+// tick already. Two deliveries of one ID and firing are copies of one task.
+func Firing(h tasks.Header) string {
+	if at := h.Get(HeaderScheduledAt); at != "" {
+		return at
+	}
+	return h.Get(HeaderRunAt)
+}
 
 // SetDeadline gives env the deadline dl: the Jetq-Deadline header that a
 // worker checks at pickup.

@@ -165,6 +165,20 @@ func (t Topology) Schedules(work jetstream.StreamConfig) bool {
 	return false
 }
 
+// FiredBucket is the configuration of the bucket in which workers claim
+// fired tasks by ID (consumer/fired.go): one key per delayed task or
+// periodic tick that ran, kept for [FiredWindow].
+func (t Topology) FiredBucket() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      t.Names.FiredBucket(),
+		Description: "jetq delayed and periodic tasks claimed by a worker, so that a second copy does not run",
+		History:     1,
+		TTL:         FiredWindow,
+		Storage:     t.storage(),
+		Replicas:    t.replicas(),
+	}
+}
+
 // SchedulingLevel is the JetStream API level of nats-server 2.14, the first
 // with cron and @every schedules; [MinSchedulingServer] names it.
 const SchedulingLevel = 4
