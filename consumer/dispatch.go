@@ -156,7 +156,7 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
-	err = h(ctx, j.env)
+	err = settle.Call(ctx, h, j.env) // a middleware's panic too fails only the attempt
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.
 		w.settle(ctx, j, err, false)

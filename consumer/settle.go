@@ -68,7 +68,7 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 			j.filing.Store(true)
 			j.handedOff.Store(true)
 			w.active.Add(1)
-			go w.fileLater(ctx, j, o, file)
+			go w.fileLater(ctx, j, o, file, ferr)
 			return o
 		}
 		err = msg.TermWithReason(string(o.Reason))
@@ -165,12 +165,12 @@ const fileTimeout = 2 * time.Second
 
 // fileLater keeps trying to file j's record, with a backoff, and then
 // terminates the task; the heartbeat keeps the delivery alive meanwhile.
-// Only a forced stop ends it first: the task is then handed back.
-func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file func() error) {
+// err is why the first try failed. Only a forced stop ends it first: the
+// task is then handed back.
+func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file func() error, err error) {
 	defer w.active.Done()
 	defer w.let(j)
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
-	var err error
 	for {
 		if bo.Wait(w.baseCtx) != nil {
 			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the task's dead-letter record could be filed; handing the task back",
@@ -228,7 +228,7 @@ func (w *Worker) recordFiler(ctx context.Context, j *job, o tasks.Outcome) func(
 	return func() error {
 		pctx, cancel := context.WithTimeout(base, fileTimeout)
 		defer cancel()
-		return publish(pctx, []*tasks.Envelope{renv})[0]
+		return settle.CallEnqueue(pctx, publish, []*tasks.Envelope{renv})[0]
 	}
 }
 
@@ -260,6 +260,9 @@ func (w *Worker) logOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 }
 
 func errAttr(err error) slog.Attr {
+	if err == nil {
+		return slog.String(keyError, "")
+	}
 	var p *tasks.PanicError
 	if errors.As(err, &p) {
 		return slog.Group(keyError, slog.String("message", err.Error()), slog.String(keyStack, string(p.Stack)))
