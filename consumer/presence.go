@@ -11,7 +11,8 @@ package consumer
 // the deliveries it holds, the handlers it runs and the earliest retry it
 // set, and the tasks it settled since it started. An entry that is not
 // rewritten — the process died, or lost its connection — expires on the
-// server; a worker that stops deletes its own.
+// server; a worker that stops deletes its own, with a marker that expires
+// a second later, so stops leave nothing behind.
 // The queues package reads the bucket: running is what live workers hold.
 
 import (
@@ -87,6 +88,9 @@ func (w *Worker) announce() {
 				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: cannot keep worker presence; jetq queues will not tell running tasks from retrying ones",
 					slog.String(keyError, err.Error()))
 			}
+			if kv != nil {
+				w.sweepPresence(kv)
+			}
 		}
 		if kv != nil {
 			w.writePresence(every, ttl)
@@ -95,12 +99,31 @@ func (w *Worker) announce() {
 		case <-w.drained:
 			if kv != nil && !w.js.Conn().IsClosed() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				_ = kv.Purge(ctx, w.presence.id)
+				// The purge's marker lives a second, like the key's own:
+				// a stop leaves nothing behind.
+				if err := kv.Purge(ctx, w.presence.id, jetstream.PurgeTTL(time.Second)); err != nil {
+					w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot delete worker presence; its TTL will", slog.String(keyError, err.Error()))
+				}
 				cancel()
 			}
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// staleMarkerAge is the age past which sweepPresence removes a marker: no
+// live worker's entry is a marker that long.
+var staleMarkerAge = 30 * time.Minute
+
+// sweepPresence removes the markers that the stops of older releases left
+// for good in kv, one per stop (a purge without a TTL), once they are
+// staleMarkerAge old.
+func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
+	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
+	defer cancel()
+	if err := kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(staleMarkerAge)); err != nil {
+		w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot sweep old worker presence markers", slog.String(keyError, err.Error()))
 	}
 }
 
