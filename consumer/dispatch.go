@@ -171,8 +171,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	return true
 }
 
-// terminal is the innermost handler of j's delivery: it drops a task past
-// its deadline unrun, records a tracked task as running, runs the
+// terminal is the innermost handler of j's delivery: it terminates a
+// redelivered task whose dead-letter record is filed already, drops a task
+// past its deadline unrun, records a tracked task as running, runs the
 // registered handler under the task's timeout, and settles the delivery.
 func (w *Worker) terminal(j *job) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
@@ -180,6 +181,9 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 			err := fmt.Errorf("%w: %w", tasks.ErrInvalidPayload, j.malformed)
 			w.settle(ctx, j, err, false)
 			return err
+		}
+		if env.Attempt > 1 && w.filedAlready(ctx, j) {
+			return nil
 		}
 		if w.expired(j, 0) {
 			w.expire(ctx, j)

@@ -131,6 +131,38 @@ func (w *Worker) expire(ctx context.Context, j *job) {
 	j.env.Outcome = w.apply(ctx, j, tasks.Outcome{Action: tasks.ActionExpire})
 }
 
+// filedAlready terminates a redelivered task whose dead-letter record is
+// filed already, instead of running it again: a worker filed the record and
+// stopped before its Term reached the server. It reports whether it settled
+// j. Only redeliveries pay the look-up: one request while the task type
+// filed no record since the task was stored (see deadletter.Filer.Filed).
+// A look-up that fails lets the task run, as it did before the check.
+func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
+	spec := j.route.spec
+	id := wire.RecordID(j.env.Stream, j.env.Sequence, j.stored)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fileTimeout)
+	rec, err := w.filer.Filed(lctx, w.cfg.topology.Names.DLQSubject(spec.Queue, spec.Name), id, j.stored)
+	cancel()
+	if err != nil {
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot tell whether the redelivered task was dead-lettered already; running it",
+			slog.String(keyError, err.Error()))
+		return false
+	}
+	if rec == nil || !j.settled.CompareAndSwap(false, true) {
+		return false
+	}
+	o := tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.Reason(rec.Header.Get(wire.HeaderDLQReason)),
+		Err: errors.New(rec.Header.Get(wire.HeaderDLQError))}
+	if spec.TrackState {
+		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
+	}
+	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
+		slog.Uint64("record_seq", rec.Seq))
+	j.env.Outcome = o
+	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	return true
+}
+
 // confirmAck acknowledges j's task and waits for the server to confirm it,
 // trying again while the consumer elects a new leader: a replicated
 // consumer whose leader goes down forgets the acknowledgements it had not

@@ -96,3 +96,50 @@ func TestPanickingDeadLetterMiddlewareFailsOnlyTheTry(t *testing.T) {
 		t.Errorf("tries at filing: got %d, want 3", got)
 	}
 }
+
+// A worker files a task's record and loses its connection before its Term
+// reaches the server: the task comes back to another worker, which must
+// terminate it, not run it and ack it (issue 24: it then sat both in the
+// dead-letter stream and done, and a replay ran it a third time).
+func TestRedeliveredTaskWithFiledRecordIsTerminatedNotRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.filed.redelivered", tasks.WithAckWait(time.Second))
+	regA := tasks.NewRegistry()
+	tasks.MustHandle(regA, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		return tasks.Permanent(errors.New("declined"))
+	})
+	var conn atomic.Pointer[nats.Conn]
+	cut := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			errs := next(ctx, batch)
+			if errs[0] == nil {
+				conn.Load().Close() // the record is stored; the Term cannot follow
+			}
+			return errs
+		}
+	}
+	a := b.startWorker(t, regA, consumer.WithDeadLetterMiddleware(cut))
+	conn.Store(a.nc)
+	r, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+		t.Fatalf("Run: got %v, want ErrConnectionClosed", err)
+	}
+
+	rec := newRecorder()
+	regB := tasks.NewRegistry()
+	tasks.MustHandle(regB, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		rec.record(tk)
+		return nil
+	})
+	b.startWorker(t, regB)
+	workEmpty(t, b.js) // after the ack wait, the second worker settles it
+	recs := dlqRecords(t, b.js, 1)
+	checkRecord(t, recs[0], r, "permanent", 1)
+	if got := rec.count(); got != 0 {
+		t.Errorf("the dead-lettered task ran again %d time(s) on the second worker, want 0", got)
+	}
+}
