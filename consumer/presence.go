@@ -146,14 +146,14 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	p := w.presence
 	held := map[*route]int{}
 	for _, j := range w.hand.all() {
-		if j.settled.Load() && !j.filing.Load() && !j.confirming.Load() {
+		if j.settled() && !j.filing.Load() && !j.confirming.Load() {
 			continue // settled, on its way out of the hand
 		}
 		held[j.route]++
 	}
 	running := map[*route]int{}
 	for i := range w.running {
-		if j := w.running[i].Load(); j != nil && !j.settled.Load() {
+		if j := w.running[i].Load(); j != nil && !j.settled() {
 			running[j.route]++
 		}
 	}

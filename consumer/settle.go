@@ -14,12 +14,11 @@ import (
 )
 
 // settle decides what the handler's result means and tells the server,
-// unless the delivery was settled already.
+// unless the delivery was settled already. It runs on the delivery's runner.
 func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
-	if !j.settled.CompareAndSwap(false, true) {
-		return
+	if o := w.decide(j, err, timedOut); j.claim(o) {
+		w.apply(ctx, j, o)
 	}
-	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
 }
 
 // decide maps a handler result to a settlement. A retry whose next attempt
@@ -39,9 +38,8 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // that cannot be filed at the first try is filed in the background: the
 // slot is free for the next task while the delivery stays in the worker's
 // hands, heartbeated, until its record is stored, so a failed filing never
-// turns into another run of the task or another reason. It returns the
-// outcome applied.
-func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outcome {
+// turns into another run of the task or another reason.
+func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	msg := j.msg
 	var err error
 	switch o.Action {
@@ -51,7 +49,7 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.confirmAck(ctx, j, o)
-			return o
+			return
 		}
 		err = msg.Ack()
 	case tasks.ActionRetry:
@@ -69,12 +67,11 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.fileLater(ctx, j, o, file, ferr)
-			return o
+			return
 		}
 		err = msg.TermWithReason(string(o.Reason))
 	}
 	w.applied(ctx, j, o, err)
-	return o
 }
 
 // applied records and logs the outcome o of j, whose settlement with the
@@ -122,13 +119,14 @@ func (w *Worker) expired(j *job, wait time.Duration) bool {
 
 // expire settles j's task, picked up after its deadline, without running it.
 func (w *Worker) expire(ctx context.Context, j *job) {
-	if !j.settled.CompareAndSwap(false, true) {
+	o := tasks.Outcome{Action: tasks.ActionExpire}
+	if !j.claim(o) {
 		return
 	}
 	if j.route.spec.TrackState {
 		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
 	}
-	j.env.Outcome = w.apply(ctx, j, tasks.Outcome{Action: tasks.ActionExpire})
+	w.apply(ctx, j, o)
 }
 
 // filedAlready terminates a redelivered task whose dead-letter record is
@@ -148,17 +146,19 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 			slog.String(keyError, err.Error()))
 		return false
 	}
-	if rec == nil || !j.settled.CompareAndSwap(false, true) {
+	if rec == nil {
 		return false
 	}
 	o := tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.Reason(rec.Header.Get(wire.HeaderDLQReason)),
 		Err: errors.New(rec.Header.Get(wire.HeaderDLQError))}
+	if !j.claim(o) {
+		return true // settled meanwhile: a forced stop handed it back
+	}
 	if spec.TrackState {
 		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
 	}
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64("record_seq", rec.Seq))
-	j.env.Outcome = o
 	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
 	return true
 }

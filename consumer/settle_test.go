@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,5 +142,63 @@ func TestRedeliveredTaskWithFiledRecordIsTerminatedNotRun(t *testing.T) {
 	checkRecord(t, recs[0], r, "permanent", 1)
 	if got := rec.count(); got != 0 {
 		t.Errorf("the dead-lettered task ran again %d time(s) on the second worker, want 0", got)
+	}
+}
+
+// A forced stop abandons a handler that ignores its ctx; the handler
+// returns on its own later, through a middleware that reads the outcome.
+// The abandon, on another goroutine, must not write the envelope that the
+// handler's goroutine reads (issue 24; -race failed here), and the
+// middleware sees the settlement the abandon applied: handed back.
+func TestAbandonedHandlerSeesTheAbandonsOutcome(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.abandon.outcome")
+	started, redelivered := make(chan struct{}), make(chan struct{})
+	seen := make(chan tasks.Outcome, 1)
+	spy := func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error {
+			err := next(ctx, env)
+			seen <- env.Outcome
+			return err
+		}
+	}
+	regA := tasks.NewRegistry()
+	tasks.MustHandle(regA, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		close(started)
+		<-redelivered // ignores ctx; returns once another worker has the task
+		return nil
+	})
+	a := b.startWorker(t, regA, consumer.WithMiddleware(spy))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	// The second worker waits for the task, and the stop runs on a
+	// goroutine of its own: nothing the test does orders the abandon's
+	// writes before the abandoned handler's reads.
+	var once sync.Once
+	regB := tasks.NewRegistry()
+	tasks.MustHandle(regB, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		once.Do(func() { close(redelivered) })
+		return nil
+	})
+	b.startWorker(t, regB)
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		stopped <- a.w.Shutdown(ctx)
+	}()
+	select {
+	case o := <-seen:
+		if o.Action != tasks.ActionRelease {
+			t.Errorf("the abandoned handler's middleware saw %v, want the hand-back", o.Action)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the abandoned handler did not return within 30s")
+	}
+	if err := <-stopped; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown: got %v, want deadline exceeded", err)
 	}
 }
