@@ -158,7 +158,7 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
 	}
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
-		slog.Uint64("record_seq", rec.Seq))
+		slog.Uint64(keyRecord, rec.Seq))
 	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
 	return true
 }
