@@ -118,12 +118,44 @@ var staleMarkerAge = 30 * time.Minute
 
 // sweepPresence removes the markers that the stops of older releases left
 // for good in kv, one per stop (a purge without a TTL), once they are
-// staleMarkerAge old.
+// staleMarkerAge old. It is kv.PurgeDeletes bounded by a ctx: that one
+// waits for its watch without one, and a connection closed meanwhile would
+// hold the worker's presence up for good.
 func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
 	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
 	defer cancel()
-	if err := kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(staleMarkerAge)); err != nil {
-		w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot sweep old worker presence markers", slog.String(keyError, err.Error()))
+	watch, err := kv.WatchAll(ctx, jetstream.MetaOnly())
+	if err != nil {
+		return // tried again at the next start
+	}
+	defer func() { _ = watch.Stop() }()
+	var stale []string
+	for caughtUp := false; !caughtUp; {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-watch.Updates():
+			if e == nil {
+				caughtUp = true // nil: every key's latest entry was sent
+				continue
+			}
+			if op := e.Operation(); op != jetstream.KeyValuePut && time.Since(e.Created()) >= staleMarkerAge {
+				stale = append(stale, e.Key())
+			}
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	s, err := w.js.Stream(ctx, "KV_"+w.cfg.topology.Names.WorkersBucket())
+	if err != nil {
+		return
+	}
+	for _, key := range stale {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(w.cfg.topology.Names.PresenceSubject(key))); err != nil {
+			w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot sweep old worker presence markers", slog.String(keyError, err.Error()))
+			return
+		}
 	}
 }
 
