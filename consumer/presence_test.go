@@ -78,8 +78,9 @@ func TestStoppedWorkersLeaveNoPresenceRecord(t *testing.T) {
 // A worker that starts sweeps the markers that older releases' stops left
 // for good in the presence bucket.
 func TestStartingWorkerSweepsStalePresenceMarkers(t *testing.T) {
-	// Not parallel: it shortens the age of a stale marker for the package.
-	defer consumer.SetStaleMarkerAge(time.Nanosecond)()
+	// Not parallel: it shortens the age of a stale marker for the package,
+	// until its workers have stopped (cleanups run last registered first).
+	t.Cleanup(consumer.SetStaleMarkerAge(time.Nanosecond))
 	b := setup(t)
 	def := tasks.Define[Args]("test.presence.sweep")
 	reg := tasks.NewRegistry()
