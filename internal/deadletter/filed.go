@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/wire"
@@ -37,11 +38,31 @@ var ErrTooManyRecords = errors.New("too many records to look through")
 // one server, but on a replicated stream the refused proposal leaves the ID
 // "in process" for the whole duplicate window, and the record could not be
 // filed for an hour. So Filed reads the records of subject stored since
-// since with direct gets, from the time index: one request when the task
-// type filed nothing since, at most filedMost records, past which it
-// returns [ErrTooManyRecords].
+// since with direct gets, from the time index: one direct get when the
+// task type filed nothing since (its last record, if any, is older), at
+// most filedMost records, past which it returns [ErrTooManyRecords].
 func (f *Filer) Filed(ctx context.Context, subject, id string, since time.Time) (*directget.Msg, error) {
 	start := since.Add(-clockMargin).UTC()
+	// First the type's last record, one direct get: most often there is
+	// none, or it is older than the task, and nothing is left to read.
+	s, err := f.stream(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil // no dead-letter stream
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up record %s: %w", id, err)
+	}
+	last, err := s.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("look up record %s: %w", id, err)
+	case last.Time.Before(start):
+		return nil, nil
+	case last.Header.Get(wire.HeaderMsgID) == id:
+		return &directget.Msg{Seq: last.Sequence, Subject: last.Subject, Stored: last.Time, Header: last.Header, Data: last.Data}, nil
+	}
 	req := directget.Request{NextFor: subject, StartTime: &start, Batch: filedPage, MaxBytes: filedPageBytes}
 	for read := 0; ; {
 		msgs, more, err := directget.Batch(ctx, f.js, f.topo.Names.DLQStream(), req)

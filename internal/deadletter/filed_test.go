@@ -147,3 +147,45 @@ func TestFiledPagesAndStopsAtItsBound(t *testing.T) {
 		t.Errorf("past the bound: got %v, want ErrTooManyRecords", err)
 	}
 }
+
+// BenchmarkFiled is what a redelivery pays for the look-up: with no record
+// of the type, with 200 filed before the task was stored, and with 200
+// filed since.
+func BenchmarkFiled(b *testing.B) {
+	for _, tc := range []struct {
+		name          string
+		before, since int
+	}{{"none", 0, 0}, {"older=200", 200, 0}, {"since=200", 0, 200}} {
+		b.Run(tc.name, func(b *testing.B) {
+			js := embeddedtest.JetStream(b)
+			ctx := context.Background()
+			topo := wire.Topology{}
+			if _, err := topo.Ensure(ctx, js, testkit.Logger(b)); err != nil {
+				b.Fatal(err)
+			}
+			f := deadletter.New(js, topo, testkit.Logger(b))
+			subject := topo.Names.DLQSubject("default", "x")
+			file := func(n int, stored time.Time) {
+				for i := range n {
+					m := &nats.Msg{Subject: subject, Data: make([]byte, 200),
+						Header: nats.Header{wire.HeaderMsgID: []string{wire.RecordID("JETQ_TASKS", uint64(i), stored)}}}
+					if _, err := js.PublishMsg(ctx, m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			stored := time.Now().Add(time.Hour) // the "before" records are older than it
+			file(tc.before, time.Now())
+			if tc.since > 0 {
+				stored = time.Now()
+				file(tc.since, stored)
+			}
+			id := wire.RecordID("JETQ_TASKS", 1<<40, stored)
+			for b.Loop() {
+				if rec, err := f.Filed(ctx, subject, id, stored); err != nil || rec != nil {
+					b.Fatalf("got %v, %v", rec, err)
+				}
+			}
+		})
+	}
+}
