@@ -34,9 +34,13 @@ type job struct {
 	progress atomic.Pointer[progress]
 	// deadline is the handler's deadline in Unix nanoseconds, 0 before it runs.
 	deadline atomic.Int64
-	// settled is won by whoever settles the delivery: the handler's return
-	// or the heartbeat giving up on a handler that overran its deadline.
-	settled atomic.Bool
+	// outcome is the delivery's settlement, set once by whoever settles it
+	// (see claim): the runner when the handler returns, or the heartbeat or
+	// a forced stop abandoning a handler that does not. Only the runner
+	// writes env.Outcome; own holds the runner's settlement, so that
+	// claiming it allocates nothing.
+	outcome atomic.Pointer[tasks.Outcome]
+	own     tasks.Outcome
 	// filing is set while its dead-letter record is being filed in the
 	// background, confirming while its acknowledgement waits for the
 	// server's confirmation, and handedOff once either owns the delivery.
@@ -88,12 +92,36 @@ func (w *Worker) hold(r *route, msg jetstream.Msg) {
 	w.queue <- j // room for every credit: never blocks
 }
 
+// handedBack is the settlement of a delivery handed back unrun.
+var handedBack = tasks.Outcome{Action: tasks.ActionRelease}
+
 // handBack returns a delivery no handler ran for immediate redelivery.
 func (w *Worker) handBack(j *job) {
-	if j.settled.CompareAndSwap(false, true) {
+	if j.outcome.CompareAndSwap(nil, &handedBack) {
 		_ = j.msg.Nak()
 	}
 	w.let(j)
+}
+
+// settled reports whether the delivery is settled.
+func (j *job) settled() bool { return j.outcome.Load() != nil }
+
+// claim makes o the delivery's settlement, on its runner, unless another
+// goroutine settled it first, and reports whether it did. Either way
+// env.Outcome then says what the settlement is: the runner's goroutine, the
+// one the handler and middleware run on, is the only one that writes it.
+func (j *job) claim(o tasks.Outcome) bool {
+	if p := j.outcome.Load(); p != nil {
+		j.env.Outcome = *p
+		return false
+	}
+	j.own = o // read through outcome only once the swap publishes it
+	if !j.outcome.CompareAndSwap(nil, &j.own) {
+		j.env.Outcome = *j.outcome.Load()
+		return false
+	}
+	j.env.Outcome = o
+	return true
 }
 
 // let lets go of j, once: out of the worker's hands, its credit given back.
@@ -159,7 +187,7 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
-	err = h(ctx, j.env)
+	err = settle.Call(ctx, h, j.env) // a middleware's panic too fails only the attempt
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.
 		w.settle(ctx, j, err, false)
@@ -174,8 +202,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	return true
 }
 
-// terminal is the innermost handler of j's delivery: it drops a task past
-// its deadline unrun, records a tracked task as running, runs the
+// terminal is the innermost handler of j's delivery: it terminates a
+// redelivered task whose dead-letter record is filed already, drops a task
+// past its deadline unrun, records a tracked task as running, runs the
 // registered handler under the task's timeout, and settles the delivery.
 func (w *Worker) terminal(j *job) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
@@ -183,6 +212,9 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 			err := fmt.Errorf("%w: %w", tasks.ErrInvalidPayload, j.malformed)
 			w.settle(ctx, j, err, false)
 			return err
+		}
+		if env.Attempt > 1 && w.filedAlready(ctx, j) {
+			return nil
 		}
 		if w.expired(j, 0) {
 			w.expire(ctx, j)
@@ -223,7 +255,7 @@ func (w *Worker) heartbeat() {
 			for _, j := range w.hand.all() {
 				switch {
 				case j.filing.Load(), j.confirming.Load():
-				case j.settled.Load():
+				case j.settled():
 					continue
 				default:
 					if dl := j.deadline.Load(); dl != 0 && now.UnixNano() > dl+int64(w.cfg.releaseGrace) {
@@ -239,9 +271,11 @@ func (w *Worker) heartbeat() {
 
 // abandon settles a job whose handler has not returned: past its deadline it
 // counts as a timed-out attempt; in a forced stop it is handed back. The
-// handler's goroutine is left to finish on its own; its result is ignored.
+// handler's goroutine is left to finish on its own; its result is ignored,
+// and its env.Outcome takes this settlement when it returns (see claim):
+// abandon, on another goroutine, never writes the envelope.
 func (w *Worker) abandon(ctx context.Context, j *job) {
-	if !j.settled.CompareAndSwap(false, true) {
+	if j.settled() {
 		return
 	}
 	var err error
@@ -251,7 +285,11 @@ func (w *Worker) abandon(ctx context.Context, j *job) {
 	} else {
 		err = errors.New("worker stopped before the handler returned")
 	}
-	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
+	o := w.decide(j, err, timedOut)
+	if !j.outcome.CompareAndSwap(nil, &o) {
+		return
+	}
+	w.apply(ctx, j, o)
 	if j.release() {
 		w.running[j.slot].CompareAndSwap(j, nil)
 		if !j.handedOff.Load() {

@@ -22,10 +22,12 @@
 // record is stored before the task is removed, so a task is never lost; a
 // record that cannot be stored yet is tried again while the task is kept
 // alive, so a filing failure never runs the task again or changes its
-// reason. A tracked task's status (tasks.WithStateTracking) is recorded by
-// whatever settles it, the handler's return or the heartbeat abandoning a
-// handler past its timeout. A panic is recovered and retried; an attempt that outlives the definition's
-// timeout has its ctx cancelled.
+// reason. A redelivered task whose record is filed already (its worker
+// stopped before removing it) is removed without running. A tracked task's
+// status (tasks.WithStateTracking) is recorded by whatever settles it, the
+// handler's return or the heartbeat abandoning a handler past its timeout. A panic, in a handler or a middleware, is
+// recovered and retried; an attempt that outlives the definition's timeout
+// has its ctx cancelled.
 //
 // # Long tasks and failures
 //

@@ -15,4 +15,5 @@ const (
 	keySeq      = "seq"
 	keyStack    = "stack"
 	keyCount    = "count"
+	keyRecord   = "record_seq" // a dead-letter record's sequence
 )

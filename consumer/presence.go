@@ -11,7 +11,8 @@ package consumer
 // the deliveries it holds, the handlers it runs and the earliest retry it
 // set, and the tasks it settled since it started. An entry that is not
 // rewritten — the process died, or lost its connection — expires on the
-// server; a worker that stops deletes its own.
+// server; a worker that stops deletes its own, with a marker that expires
+// a second later, so stops leave nothing behind.
 // The queues package reads the bucket: running is what live workers hold.
 
 import (
@@ -87,6 +88,9 @@ func (w *Worker) announce() {
 				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: cannot keep worker presence; jetq queues will not tell running tasks from retrying ones",
 					slog.String(keyError, err.Error()))
 			}
+			if kv != nil {
+				w.sweepPresence(kv)
+			}
 		}
 		if kv != nil {
 			w.writePresence(every, ttl)
@@ -95,11 +99,62 @@ func (w *Worker) announce() {
 		case <-w.drained:
 			if kv != nil && !w.js.Conn().IsClosed() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				_ = kv.Purge(ctx, w.presence.id)
+				// The purge's marker lives a second, like the key's own:
+				// a stop leaves nothing behind.
+				if err := kv.Purge(ctx, w.presence.id, jetstream.PurgeTTL(time.Second)); err != nil {
+					w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot delete worker presence; its TTL will", slog.String(keyError, err.Error()))
+				}
 				cancel()
 			}
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// staleMarkerAge is the age past which sweepPresence removes a marker: no
+// live worker's entry is a marker that long.
+var staleMarkerAge = 30 * time.Minute
+
+// sweepPresence removes the markers that the stops of older releases left
+// for good in kv, one per stop (a purge without a TTL), once they are
+// staleMarkerAge old. It is kv.PurgeDeletes bounded by a ctx: that one
+// waits for its watch without one, and a connection closed meanwhile would
+// hold the worker's presence up for good.
+func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
+	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
+	defer cancel()
+	watch, err := kv.WatchAll(ctx, jetstream.MetaOnly())
+	if err != nil {
+		return // tried again at the next start
+	}
+	defer func() { _ = watch.Stop() }()
+	var stale []string
+	for caughtUp := false; !caughtUp; {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-watch.Updates():
+			if e == nil {
+				caughtUp = true // nil: every key's latest entry was sent
+				continue
+			}
+			if op := e.Operation(); op != jetstream.KeyValuePut && time.Since(e.Created()) >= staleMarkerAge {
+				stale = append(stale, e.Key())
+			}
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	s, err := w.js.Stream(ctx, "KV_"+w.cfg.topology.Names.WorkersBucket())
+	if err != nil {
+		return
+	}
+	for _, key := range stale {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(w.cfg.topology.Names.PresenceSubject(key))); err != nil {
+			w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot sweep old worker presence markers", slog.String(keyError, err.Error()))
+			return
 		}
 	}
 }
@@ -123,14 +178,14 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	p := w.presence
 	held := map[*route]int{}
 	for _, j := range w.hand.all() {
-		if j.settled.Load() && !j.filing.Load() && !j.confirming.Load() {
+		if j.settled() && !j.filing.Load() && !j.confirming.Load() {
 			continue // settled, on its way out of the hand
 		}
 		held[j.route]++
 	}
 	running := map[*route]int{}
 	for i := range w.running {
-		if j := w.running[i].Load(); j != nil && !j.settled.Load() {
+		if j := w.running[i].Load(); j != nil && !j.settled() {
 			running[j.route]++
 		}
 	}

@@ -14,12 +14,11 @@ import (
 )
 
 // settle decides what the handler's result means and tells the server,
-// unless the delivery was settled already.
+// unless the delivery was settled already. It runs on the delivery's runner.
 func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
-	if !j.settled.CompareAndSwap(false, true) {
-		return
+	if o := w.decide(j, err, timedOut); j.claim(o) {
+		w.apply(ctx, j, o)
 	}
-	j.env.Outcome = w.apply(ctx, j, w.decide(j, err, timedOut))
 }
 
 // decide maps a handler result to a settlement. A retry whose next attempt
@@ -39,9 +38,8 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // that cannot be filed at the first try is filed in the background: the
 // slot is free for the next task while the delivery stays in the worker's
 // hands, heartbeated, until its record is stored, so a failed filing never
-// turns into another run of the task or another reason. It returns the
-// outcome applied.
-func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outcome {
+// turns into another run of the task or another reason.
+func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	msg := j.msg
 	var err error
 	switch o.Action {
@@ -52,7 +50,7 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.confirmAck(ctx, j, o)
-			return o
+			return
 		}
 		err = msg.Ack()
 	case tasks.ActionRetry:
@@ -69,13 +67,12 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) tasks.Outco
 			j.filing.Store(true)
 			j.handedOff.Store(true)
 			w.active.Add(1)
-			go w.fileLater(ctx, j, o, file)
-			return o
+			go w.fileLater(ctx, j, o, file, ferr)
+			return
 		}
 		err = msg.TermWithReason(string(o.Reason))
 	}
 	w.applied(ctx, j, o, err)
-	return o
 }
 
 // applied records and logs the outcome o of j, whose settlement with the
@@ -123,13 +120,48 @@ func (w *Worker) expired(j *job, wait time.Duration) bool {
 
 // expire settles j's task, picked up after its deadline, without running it.
 func (w *Worker) expire(ctx context.Context, j *job) {
-	if !j.settled.CompareAndSwap(false, true) {
+	o := tasks.Outcome{Action: tasks.ActionExpire}
+	if !j.claim(o) {
 		return
 	}
 	if j.route.spec.TrackState {
 		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
 	}
-	j.env.Outcome = w.apply(ctx, j, tasks.Outcome{Action: tasks.ActionExpire})
+	w.apply(ctx, j, o)
+}
+
+// filedAlready terminates a redelivered task whose dead-letter record is
+// filed already, instead of running it again: a worker filed the record and
+// stopped before its Term reached the server. It reports whether it settled
+// j. Only redeliveries pay the look-up: one request while the task type
+// filed no record since the task was stored (see deadletter.Filer.Filed).
+// A look-up that fails lets the task run, as it did before the check.
+func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
+	spec := j.route.spec
+	id := wire.RecordID(j.env.Stream, j.env.Sequence, j.stored)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fileTimeout)
+	rec, err := w.filer.Filed(lctx, w.cfg.topology.Names.DLQSubject(spec.Queue, spec.Name), id, j.stored)
+	cancel()
+	if err != nil {
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot tell whether the redelivered task was dead-lettered already; running it",
+			slog.String(keyError, err.Error()))
+		return false
+	}
+	if rec == nil {
+		return false
+	}
+	o := tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.Reason(rec.Header.Get(wire.HeaderDLQReason)),
+		Err: errors.New(rec.Header.Get(wire.HeaderDLQError))}
+	if !j.claim(o) {
+		return true // settled meanwhile: a forced stop handed it back
+	}
+	if spec.TrackState {
+		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
+	}
+	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
+		slog.Uint64(keyRecord, rec.Seq))
+	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	return true
 }
 
 // confirmAck acknowledges j's task and waits for the server to confirm it,
@@ -166,12 +198,12 @@ const fileTimeout = 2 * time.Second
 
 // fileLater keeps trying to file j's record, with a backoff, and then
 // terminates the task; the heartbeat keeps the delivery alive meanwhile.
-// Only a forced stop ends it first: the task is then handed back.
-func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file func() error) {
+// err is why the first try failed. Only a forced stop ends it first: the
+// task is then handed back.
+func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file func() error, err error) {
 	defer w.active.Done()
 	defer w.let(j)
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
-	var err error
 	for {
 		if bo.Wait(w.baseCtx) != nil {
 			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the task's dead-letter record could be filed; handing the task back",
@@ -229,7 +261,7 @@ func (w *Worker) recordFiler(ctx context.Context, j *job, o tasks.Outcome) func(
 	return func() error {
 		pctx, cancel := context.WithTimeout(base, fileTimeout)
 		defer cancel()
-		return publish(pctx, []*tasks.Envelope{renv})[0]
+		return settle.CallEnqueue(pctx, publish, []*tasks.Envelope{renv})[0]
 	}
 }
 
@@ -261,6 +293,9 @@ func (w *Worker) logOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 }
 
 func errAttr(err error) slog.Attr {
+	if err == nil {
+		return slog.String(keyError, "")
+	}
 	var p *tasks.PanicError
 	if errors.As(err, &p) {
 		return slog.Group(keyError, slog.String("message", err.Error()), slog.String(keyStack, string(p.Stack)))

@@ -17,4 +17,10 @@
 // one record, and a recreated work stream's reused sequences do not. A
 // duplicate acknowledgement is trusted only after the stored record is read
 // back and found to be the same one.
+//
+// # Finding a record
+//
+// [Filer.Filed] tells a worker whether a redelivered task was dead-lettered
+// already, by its record's identity, reading the records of the task's
+// type filed since the task was stored.
 package deadletter

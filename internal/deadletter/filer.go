@@ -69,7 +69,7 @@ func (f *Filer) File(ctx context.Context, rec *nats.Msg, h nats.Header, data []b
 		return ack, err
 	}
 	same, err := f.stored(ctx, ack.Sequence, rec.Header.Get(wire.HeaderMsgID))
-	if err != nil || same {
+	if err != nil || same != nil {
 		return ack, err
 	}
 	again := &nats.Msg{Subject: rec.Subject, Header: nats.Header{}, Data: rec.Data}
@@ -98,20 +98,24 @@ func (f *Filer) publish(ctx context.Context, rec *nats.Msg) (*jetstream.PubAck, 
 	return ack, nil
 }
 
-// stored reports whether the record at seq has the Nats-Msg-Id id.
-func (f *Filer) stored(ctx context.Context, seq uint64, id string) (bool, error) {
+// stored returns the record at seq if its Nats-Msg-Id is id, and nil if
+// it is gone or is another one.
+func (f *Filer) stored(ctx context.Context, seq uint64, id string) (*jetstream.RawStreamMsg, error) {
 	s, err := f.stream(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	m, err := s.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read back record %d: %w", seq, err)
+		return nil, fmt.Errorf("read back record %d: %w", seq, err)
 	}
-	return m.Header.Get(wire.HeaderMsgID) == id, nil
+	if m.Header.Get(wire.HeaderMsgID) != id {
+		return nil, nil
+	}
+	return m, nil
 }
 
 func (f *Filer) stream(ctx context.Context) (jetstream.Stream, error) {

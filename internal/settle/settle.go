@@ -23,20 +23,38 @@ func Attempt(ctx context.Context, h tasks.Handler, env *tasks.Envelope, timeout 
 		dl, _ := hctx.Deadline()
 		started(dl)
 	}
-	err = call(hctx, h, env)
+	err = Call(hctx, h, env)
 	if err != nil && errors.Is(hctx.Err(), context.DeadlineExceeded) {
 		return true, fmt.Errorf("timed out after %v: %w", timeout, err)
 	}
 	return false, err
 }
 
-func call(ctx context.Context, h tasks.Handler, env *tasks.Envelope) (err error) {
+// Call runs h on env, turning a panic into a [*tasks.PanicError]: a
+// handler's or a middleware's panic fails the attempt, never the process.
+func Call(ctx context.Context, h tasks.Handler, env *tasks.Envelope) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &tasks.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return h(ctx, env)
+}
+
+// CallEnqueue runs e on batch, turning a panic into a [*tasks.PanicError]
+// for each envelope: a middleware's panic fails the publish, never the
+// process.
+func CallEnqueue(ctx context.Context, e tasks.Enqueuer, batch []*tasks.Envelope) (errs []error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p := &tasks.PanicError{Value: v, Stack: debug.Stack()}
+			errs = make([]error, len(batch))
+			for i := range errs {
+				errs[i] = p
+			}
+		}
+	}()
+	return e(ctx, batch)
 }
 
 // Decide maps the result of attempt number attempt (1-based) of a task

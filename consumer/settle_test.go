@@ -1,0 +1,204 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// A filing that fails goes on in the background; the connection's close
+// then stops the worker by force while that filing waits to try again. The
+// worker must return ErrConnectionClosed, not take the process down (issue
+// 24: a nil error was read there).
+func TestForcedStopWhileFilingInBackgroundReturns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.filing.closed")
+	var conn atomic.Pointer[nats.Conn]
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		conn.Load().Close() // the filing that follows cannot reach the server
+		return tasks.Permanent(errors.New("declined"))
+	})
+	rw := b.startWorker(t, reg)
+	conn.Store(rw.nc)
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+		t.Errorf("Run: got %v, want ErrConnectionClosed", err)
+	}
+}
+
+// A middleware's panic fails the attempt like a handler's: the worker goes
+// on and the task is dead-lettered on its last attempt.
+func TestPanickingMiddlewareFailsOnlyTheAttempt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.middleware.panic", tasks.WithMaxAttempts(1))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error { return nil })
+	boom := func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error { panic("middleware bug") }
+	}
+	b.startWorker(t, reg, consumer.WithMiddleware(boom))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	recs := dlqRecords(t, b.js, 1)
+	if got := recs[0].Header.Get("Jetq-Dlq-Reason"); got != "max_attempts" {
+		t.Errorf("reason: got %q, want max_attempts", got)
+	}
+	if got := recs[0].Header.Get("Jetq-Dlq-Error"); !strings.Contains(got, "middleware bug") {
+		t.Errorf("error: got %q, want the panic's value", got)
+	}
+	workEmpty(t, b.js)
+}
+
+// A dead-letter middleware's panic fails that try at filing the record, in
+// the runner or in the background; the record is filed at the next try.
+func TestPanickingDeadLetterMiddlewareFailsOnlyTheTry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.dlmiddleware.panic")
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		return tasks.Permanent(errors.New("declined"))
+	})
+	var tries atomic.Int32
+	boom := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			if tries.Add(1) <= 2 {
+				panic("dead-letter middleware bug")
+			}
+			return next(ctx, batch)
+		}
+	}
+	b.startWorker(t, reg, consumer.WithDeadLetterMiddleware(boom))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	recs := dlqRecords(t, b.js, 1)
+	if got := recs[0].Header.Get("Jetq-Dlq-Reason"); got != "permanent" {
+		t.Errorf("reason: got %q, want permanent", got)
+	}
+	workEmpty(t, b.js)
+	if got := tries.Load(); got != 3 {
+		t.Errorf("tries at filing: got %d, want 3", got)
+	}
+}
+
+// A worker files a task's record and loses its connection before its Term
+// reaches the server: the task comes back to another worker, which must
+// terminate it, not run it and ack it (issue 24: it then sat both in the
+// dead-letter stream and done, and a replay ran it a third time).
+func TestRedeliveredTaskWithFiledRecordIsTerminatedNotRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.filed.redelivered", tasks.WithAckWait(time.Second))
+	regA := tasks.NewRegistry()
+	tasks.MustHandle(regA, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		return tasks.Permanent(errors.New("declined"))
+	})
+	var conn atomic.Pointer[nats.Conn]
+	cut := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			errs := next(ctx, batch)
+			if errs[0] == nil {
+				conn.Load().Close() // the record is stored; the Term cannot follow
+			}
+			return errs
+		}
+	}
+	a := b.startWorker(t, regA, consumer.WithDeadLetterMiddleware(cut))
+	conn.Store(a.nc)
+	r, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+		t.Fatalf("Run: got %v, want ErrConnectionClosed", err)
+	}
+
+	rec := newRecorder()
+	regB := tasks.NewRegistry()
+	tasks.MustHandle(regB, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		rec.record(tk)
+		return nil
+	})
+	b.startWorker(t, regB)
+	workEmpty(t, b.js) // after the ack wait, the second worker settles it
+	recs := dlqRecords(t, b.js, 1)
+	checkRecord(t, recs[0], r, "permanent", 1)
+	if got := rec.count(); got != 0 {
+		t.Errorf("the dead-lettered task ran again %d time(s) on the second worker, want 0", got)
+	}
+}
+
+// A forced stop abandons a handler that ignores its ctx; the handler
+// returns on its own later, through a middleware that reads the outcome.
+// The abandon, on another goroutine, must not write the envelope that the
+// handler's goroutine reads (issue 24; -race failed here), and the
+// middleware sees the settlement the abandon applied: handed back.
+func TestAbandonedHandlerSeesTheAbandonsOutcome(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.abandon.outcome")
+	started, redelivered := make(chan struct{}), make(chan struct{})
+	seen := make(chan tasks.Outcome, 1)
+	spy := func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error {
+			err := next(ctx, env)
+			seen <- env.Outcome
+			return err
+		}
+	}
+	regA := tasks.NewRegistry()
+	tasks.MustHandle(regA, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		close(started)
+		<-redelivered // ignores ctx; returns once another worker has the task
+		return nil
+	})
+	a := b.startWorker(t, regA, consumer.WithMiddleware(spy))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	// The second worker waits for the task, and the stop runs on a
+	// goroutine of its own: nothing the test does orders the abandon's
+	// writes before the abandoned handler's reads.
+	var once sync.Once
+	regB := tasks.NewRegistry()
+	tasks.MustHandle(regB, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		once.Do(func() { close(redelivered) })
+		return nil
+	})
+	b.startWorker(t, regB)
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		stopped <- a.w.Shutdown(ctx)
+	}()
+	select {
+	case o := <-seen:
+		if o.Action != tasks.ActionRelease {
+			t.Errorf("the abandoned handler's middleware saw %v, want the hand-back", o.Action)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the abandoned handler did not return within 30s")
+	}
+	if err := <-stopped; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown: got %v, want deadline exceeded", err)
+	}
+}
