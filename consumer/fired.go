@@ -9,6 +9,7 @@ import (
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
 )
 
 // claimTimeout bounds each try at claiming a fired task.
@@ -70,10 +71,14 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 	}
 }
 
+// firedUnrun is the settlement of a fired delivery let go unrun: no
+// handler ran, so there is no outcome to tell.
+var firedUnrun = tasks.Outcome{Action: tasks.ActionNone}
+
 // letFired lets j go unrun, settled by settle (nil: unsettled), and logs
 // what happened with msg.
 func (w *Worker) letFired(ctx context.Context, j *job, settle func() error, msg string) {
-	if j.settled.CompareAndSwap(false, true) {
+	if j.outcome.CompareAndSwap(nil, &firedUnrun) {
 		if settle == nil {
 			w.logTask(ctx, j, slog.LevelInfo, msg)
 		} else if err := settle(); err != nil {
