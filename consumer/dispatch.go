@@ -76,16 +76,16 @@ func (h *hand) all() []*job {
 }
 
 // hold takes a delivery into the worker's hands and queues it for a runner;
-// in a forced stop it is handed straight back.
+// once the worker stops pulling it is handed straight back.
 func (w *Worker) hold(r *route, msg jetstream.Msg) {
 	j := &job{msg: msg, route: r, slot: -1}
 	j.env = &j.envelope
 	w.hand.add(j)
-	if w.baseCtx.Err() != nil {
+	if w.stopCtx.Err() != nil {
 		w.handBack(j)
 		return
 	}
-	w.queue <- j // room for every credit: never blocks
+	w.queue <- j // room for every delivery the intake can bring: never blocks
 }
 
 // handBack returns a delivery no handler ran for immediate redelivery.
@@ -96,11 +96,11 @@ func (w *Worker) handBack(j *job) {
 	w.let(j)
 }
 
-// let lets go of j, once: out of the worker's hands, its credit given back.
+// let lets go of j, once: out of the worker's hands and the intake's count.
 func (w *Worker) let(j *job) {
 	if j.gone.CompareAndSwap(false, true) {
 		w.hand.remove(j)
-		w.credits.give(1)
+		w.released()
 	}
 }
 
@@ -156,7 +156,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
+	start := time.Now()
 	err = h(ctx, j.env)
+	r.in.noteHandling(time.Since(start)) // sizes the type's prefetch
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.
 		w.settle(ctx, j, err, false)

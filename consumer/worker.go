@@ -42,12 +42,11 @@ type Worker struct {
 
 	// queue hands the deliveries in hand to the runners, one goroutine per
 	// slot of concurrency; running[slot] is the job a runner works on, and
-	// hand every delivery held. credits bound the deliveries held and the
-	// tasks asked for (see intake.go).
+	// hand every delivery held. in plans the pulls (see intake.go).
 	queue     chan *job
 	running   []atomic.Pointer[job]
 	hand      hand
-	credits   *credits
+	in        intake
 	pullsDone chan struct{} // closed when no route delivers any more
 
 	// stopCtx ends when the worker begins to stop: no more pulls.
@@ -100,6 +99,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		filer:     deadletter.New(js, cfg.topology, cfg.log),
 		unique:    unique.New(js, cfg.topology),
 		presence:  newPresence(),
+		in:        newIntake(js),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
@@ -112,9 +112,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	if len(w.routes) == 0 {
 		return nil, fmt.Errorf("%w: the registry has no task on queues %v", ErrNoHandlers, cfg.queues)
 	}
-	// Slots, the prefetch, and a waiting pull of one task per idle type.
-	n := cfg.concurrency + cfg.prefetch + len(w.routes)
-	w.credits, w.queue = newCredits(n), make(chan *job, n)
+	// The most the intake can bring: the slots, the prefetch, and a
+	// waiting pull of one task per idle type.
+	w.queue = make(chan *job, cfg.concurrency+cfg.prefetch+len(w.routes))
 	return w, nil
 }
 
@@ -145,18 +145,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for slot := range w.cfg.concurrency {
 		go w.runner(slot)
 	}
-	var routes sync.WaitGroup
-	for _, r := range w.routes {
-		routes.Add(1)
-		go func() {
-			defer routes.Done()
-			w.pull(r)
-		}()
-	}
-	go func() {
-		routes.Wait()
-		close(w.pullsDone)
-	}()
+	go w.intakeRun()
 	go w.watchConnection()
 	go w.heartbeat()
 	go w.announce()
@@ -294,6 +283,7 @@ func (w *Worker) watchConnection() {
 				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: connection lost; tasks pause until it is back")
 			case nats.CONNECTED:
 				w.log.LogAttrs(w.stopCtx, slog.LevelInfo, "jetq: connection restored; pulling again")
+				w.abandonPulls()
 			case nats.CLOSED:
 				w.fail(ErrConnectionClosed)
 				return
