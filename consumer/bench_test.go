@@ -48,17 +48,14 @@ func BenchmarkProcess(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cc, err := baseline.Consume(cons, concurrency, 0, func() {
+			stop := baseline.Pull(cons, concurrency, 0, func() {
 				if handled.Add(1) == int64(b.N) {
 					close(done)
 				}
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
 			<-done
 			b.StopTimer()
-			cc.Stop()
+			stop()
 		})
 	}
 	b.Run("jetq", func(b *testing.B) {
