@@ -82,7 +82,7 @@ func (w *Worker) hold(r *route, msg jetstream.Msg) {
 	j.env = &j.envelope
 	w.hand.add(j)
 	if w.stopCtx.Err() != nil {
-		w.handBack(j)
+		w.handBackAfterPulls(j)
 		return
 	}
 	w.queue <- j // room for every delivery the intake can bring: never blocks

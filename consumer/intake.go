@@ -43,8 +43,11 @@ package consumer
 // subscription removed under an open pull — what Fetch does when its
 // context ends — loses deliveries the server counts as delivered, and they
 // wait out their ack wait. At a stop the worker makes no more pulls, waits
-// for the open ones to end (within waitExpiry), and hands back at once
-// every delivery that reaches it meanwhile.
+// for the open ones to end (within waitExpiry), and hands back every
+// delivery that reaches it meanwhile as soon as its type has no pull open
+// (a pull of the type still open would take it again at the cost of an
+// attempt). A forced stop hands tasks back only once the pulls have ended,
+// for the same reason.
 
 import (
 	"context"
@@ -103,6 +106,12 @@ type feed struct {
 	ready     bool  // its durable exists
 	hot       bool  // its last pull brought tasks
 	batches   int   // open batch pulls
+	asked     int   // tasks its open batch pulls asked for and have not brought
+	pending   int   // tasks the server had for it after its last delivery
+	// parked are deliveries that came after the stop, handed back once the
+	// type's pulls have ended: an open pull of the type would take a
+	// delivery handed back earlier again, and each time cost it an attempt.
+	parked []*job
 	waiting   *pull // its open waiting pull
 	notBefore time.Time
 	delay     time.Duration // after a failed pull, doubling to a second
@@ -238,14 +247,23 @@ func (w *Worker) plan(now time.Time) (again time.Time) {
 		case !f.ready:
 		case now.Before(f.notBefore):
 			later(f.notBefore)
-		case f.hot:
+		case f.hot && f.pending > f.asked:
+			// Ask for what the server said it had, as far as there is room,
+			// so that many types with a few tasks each pull side by side.
 			limit := c + w.prefetchOf(f)
 			room := limit - in.held - in.requested
 			if room >= 1 && (f.batches == 0 || f.batches == 1 && room >= max(limit/2, 1)) {
-				w.openPull(r, min(room, c+w.cfg.prefetch), false)
+				w.openPull(r, min(room, f.pending-f.asked, c+w.cfg.prefetch), false)
 			}
-		case in.held+in.requested < c && f.waiting == nil:
-			w.openPull(r, 1, true)
+		case f.hot && f.batches > 0:
+			// It may still bring tasks.
+		case f.hot:
+			f.hot = false // nothing more was there: wait for the next
+			fallthrough
+		default:
+			if in.held+in.requested < c && f.waiting == nil {
+				w.openPull(r, 1, true)
+			}
 		}
 	}
 	in.next++
@@ -283,6 +301,7 @@ func (w *Worker) openPull(r *route, n int, waiting bool) {
 		f.waiting = p
 	} else {
 		f.batches++
+		f.asked += n
 		in.requested += n
 	}
 	in.open[p] = struct{}{}
@@ -317,16 +336,21 @@ func (w *Worker) pulled(p *pull, m *nats.Msg) {
 		}
 		return
 	}
-	in := &w.in
+	d := newDelivery(m, w.js.Conn())
+	in, f := &w.in, &p.r.in
 	in.mu.Lock()
 	p.got++
 	if !p.waiting {
 		in.requested--
+		f.asked--
 	}
 	in.held++
-	p.r.in.hot = true
+	f.hot = true
+	if d.md != nil {
+		f.pending = int(d.md.NumPending)
+	}
 	in.mu.Unlock()
-	w.hold(p.r, &delivery{msg: m, nc: w.js.Conn()})
+	w.hold(p.r, d)
 	if p.got == p.n && p.closing.CompareAndSwap(false, true) {
 		_ = p.sub.Unsubscribe() // all it asked for came: the server has ended it
 	}
@@ -357,23 +381,33 @@ func (w *Worker) pullClosed(p *pull) {
 	p.timer.Stop()
 	in, f := &w.in, &p.r.in
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	delete(in.open, p)
 	if p.waiting {
 		f.waiting = nil
 	} else {
 		f.batches--
+		f.asked -= p.n - p.got
 		in.requested -= p.n - p.got
 		if p.got == 0 {
 			f.hot = false
 		}
 	}
 	if in.stopping {
-		if len(in.open) == 0 && in.ensuring == 0 {
+		var back []*job
+		if f.batches == 0 && f.waiting == nil {
+			back, f.parked = f.parked, nil
+		}
+		last := len(in.open) == 0 && in.ensuring == 0
+		in.mu.Unlock()
+		for _, j := range back {
+			w.handBack(j)
+		}
+		if last {
 			close(in.closed)
 		}
 		return
 	}
+	defer in.mu.Unlock()
 	switch err := p.err; {
 	case err == nil, errors.Is(err, errPullEnded):
 		f.delay = 0
@@ -416,6 +450,20 @@ func (w *Worker) stopPulls() {
 	if len(in.open) == 0 && in.ensuring == 0 {
 		close(in.closed)
 	}
+}
+
+// handBackAfterPulls hands back j, which came after the worker stopped
+// pulling, once its type has no pull open.
+func (w *Worker) handBackAfterPulls(j *job) {
+	in, f := &w.in, &j.route.in
+	in.mu.Lock()
+	if f.batches > 0 || f.waiting != nil {
+		f.parked = append(f.parked, j)
+		in.mu.Unlock()
+		return
+	}
+	in.mu.Unlock()
+	w.handBack(j)
 }
 
 // abandonPulls ends the open pulls: at a stop, those still open past
@@ -526,21 +574,25 @@ const (
 // [jetstream.Msg] over the core message, acknowledged on its reply subject
 // as the jetstream package does.
 type delivery struct {
-	msg  *nats.Msg
-	nc   *nats.Conn
-	mu   sync.Mutex
-	ackd bool
+	msg   *nats.Msg
+	nc    *nats.Conn
+	md    *jetstream.MsgMetadata // parsed from the reply subject once
+	mdErr error
+	mu    sync.Mutex
+	ackd  bool
 }
 
 var _ jetstream.Msg = (*delivery)(nil)
 
-// Metadata parses the delivery's reply subject.
-func (d *delivery) Metadata() (*jetstream.MsgMetadata, error) {
-	md, err := d.msg.Metadata()
+// newDelivery is the delivery of m, received on nc.
+func newDelivery(m *nats.Msg, nc *nats.Conn) *delivery {
+	d := &delivery{msg: m, nc: nc}
+	md, err := m.Metadata()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", jetstream.ErrNotJSMessage, err)
+		d.mdErr = fmt.Errorf("%w: %w", jetstream.ErrNotJSMessage, err)
+		return d
 	}
-	return &jetstream.MsgMetadata{
+	d.md = &jetstream.MsgMetadata{
 		Sequence:     jetstream.SequencePair{Consumer: md.Sequence.Consumer, Stream: md.Sequence.Stream},
 		NumDelivered: md.NumDelivered,
 		NumPending:   md.NumPending,
@@ -548,8 +600,12 @@ func (d *delivery) Metadata() (*jetstream.MsgMetadata, error) {
 		Stream:       md.Stream,
 		Consumer:     md.Consumer,
 		Domain:       md.Domain,
-	}, nil
+	}
+	return d
 }
+
+// Metadata is what the delivery's reply subject says.
+func (d *delivery) Metadata() (*jetstream.MsgMetadata, error) { return d.md, d.mdErr }
 
 // Data is the task's body.
 func (d *delivery) Data() []byte { return d.msg.Data }

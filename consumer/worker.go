@@ -184,10 +184,14 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // Shutdown stops the worker: it stops pulling, lets running handlers and
-// already delivered tasks finish, and returns nil once they have. If ctx ends
-// first it cancels the handlers' ctx, hands their tasks back to the server
-// for immediate redelivery (to another worker), and returns ctx's error.
-// Shutdown is idempotent and may be called before, during or after Run.
+// already delivered tasks finish, and returns nil once they have and the
+// server has ended the worker's open pulls (within about a second); a
+// delivery that reaches the worker after it stopped pulling is handed back.
+// If ctx ends first it cancels the handlers' ctx, hands their tasks back to
+// the server for immediate redelivery (to another worker), and returns
+// ctx's error; the hand-back waits for the pulls to end, so it may come up
+// to about a second after ctx ends. Shutdown is idempotent and may be
+// called before, during or after Run.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.stopPull()
 	if !w.started.Load() {
@@ -219,6 +223,13 @@ func (w *Worker) inFlight() int {
 // forceStop cancels every handler, waits a moment for them to hand their
 // tasks back, then releases the tasks of handlers that ignore their ctx.
 func (w *Worker) forceStop(ctx context.Context) {
+	// The pulls end within about a second of the stop; a task handed back
+	// while one of its type is open would come back to this worker, at the
+	// cost of an attempt, rather than go to another.
+	select {
+	case <-w.pullsDone:
+	case <-time.After(stopWait):
+	}
 	w.abort()
 	t := time.NewTimer(w.cfg.releaseGrace)
 	defer t.Stop()
