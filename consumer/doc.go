@@ -36,10 +36,11 @@
 // slots plus a prefetch sized from each type's recent handling time
 // ([WithPrefetch]), each delivery heartbeated from the moment it arrives,
 // so no task waits unseen in a client buffer while its ack wait runs out.
-// It holds at most its concurrency plus its prefetch, and beyond them only
-// one task per idle task type that arrived in the same moment as others
-// while a slot was free. A worker whose slots are all busy asks for no
-// more, so new tasks go to workers with free slots. It recreates consumers
+// It holds at most its concurrency plus its prefetch plus one task per task
+// type (see [WithPrefetch] for when that last one comes). A worker whose
+// slots are all busy makes no new pull, and the one-task pulls it made
+// while a slot was free end within a second, so new tasks go to workers
+// with free slots. It recreates consumers
 // deleted on the server and resumes after a dropped connection by itself,
 // saying so in its log.
 //

@@ -26,8 +26,9 @@ package consumer
 //     nothing another worker could start.
 //
 // The worker therefore holds at most its slots and its prefetch, plus one
-// task per idle type that reached it through a waiting pull in the moment
-// its free slots filled (see WithPrefetch).
+// task per type that reached it through a waiting pull beyond its free
+// slots: tasks of several idle types arriving together, or within
+// waitExpiry after the last free slot was taken (see WithPrefetch).
 //
 // A type's prefetch is sized from its recent handling time: the worker
 // queues a task beyond its slots only if the type's handling time says a
@@ -103,15 +104,15 @@ type intake struct {
 // feed is the intake state of one route, guarded by intake.mu but for
 // handling, which the runners update.
 type feed struct {
-	ready     bool  // its durable exists
-	hot       bool  // its last pull brought tasks
-	batches   int   // open batch pulls
-	asked     int   // tasks its open batch pulls asked for and have not brought
-	pending   int   // tasks the server had for it after its last delivery
+	ready   bool // its durable exists
+	hot     bool // its last pull brought tasks
+	batches int  // open batch pulls
+	asked   int  // tasks its open batch pulls asked for and have not brought
+	pending int  // tasks the server had for it after its last delivery
 	// parked are deliveries that came after the stop, handed back once the
 	// type's pulls have ended: an open pull of the type would take a
 	// delivery handed back earlier again, and each time cost it an attempt.
-	parked []*job
+	parked    []*job
 	waiting   *pull // its open waiting pull
 	notBefore time.Time
 	delay     time.Duration // after a failed pull, doubling to a second

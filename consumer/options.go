@@ -85,12 +85,13 @@ func WithConcurrency(n int) Option {
 // so a busy worker does not keep tasks that another worker's free slots
 // could run.
 //
-// What the worker holds never exceeds the concurrency plus n, with one
-// exception: while a slot is free, each task type with nothing queued keeps
-// a pull for one task open, so tasks of several such types that arrive in
-// the same moment can bring up to one each beyond the free slots. Those
-// start as slots free. A held delivery is heartbeated like a running one,
-// so however long the tasks run, none is redelivered elsewhere while the
+// What the worker holds never exceeds the concurrency plus n, plus one
+// task per task type: while a slot is free, each type with nothing queued
+// keeps a pull for one task open, for up to a second, so tasks of such
+// types that arrive together, or within that second after the last free
+// slot was taken, can bring one each beyond the free slots; they start as
+// slots free. A held delivery is heartbeated like a running one, so
+// however long the tasks run, none is redelivered elsewhere while the
 // worker holds it.
 func WithPrefetch(n int) Option {
 	return func(c *config) { c.prefetch = n }
