@@ -76,13 +76,13 @@ func (h *hand) all() []*job {
 }
 
 // hold takes a delivery into the worker's hands and queues it for a runner;
-// once the worker stops pulling it is handed straight back.
+// in a forced stop it is handed straight back.
 func (w *Worker) hold(r *route, msg jetstream.Msg) {
 	j := &job{msg: msg, route: r, slot: -1}
 	j.env = &j.envelope
 	w.hand.add(j)
-	if w.stopCtx.Err() != nil {
-		w.handBackAfterPulls(j)
+	if w.baseCtx.Err() != nil {
+		w.handBack(j)
 		return
 	}
 	w.queue <- j // room for every delivery the intake can bring: never blocks

@@ -50,9 +50,10 @@
 // handlers and tasks already queued finish; at the deadline their ctx is
 // cancelled and their tasks go back to the queue at once, for another
 // worker. Deliveries that reach the worker after it stopped pulling (the
-// server may have sent them as the stop began) are handed back at once;
-// waiting for the server to end the open pulls adds up to a second to the
-// stop.
+// server may have sent them as the stop began) are taken in like those
+// before: none is lost to wait out its ack wait, and none pays an attempt
+// for the stop. Waiting for the server to end the open pulls adds up to a
+// second to the stop.
 //
 // See the package examples.
 package consumer

@@ -43,12 +43,13 @@ package consumer
 // before it queues a delivery for it, not when the delivery goes out, so a
 // subscription removed under an open pull — what Fetch does when its
 // context ends — loses deliveries the server counts as delivered, and they
-// wait out their ack wait. At a stop the worker makes no more pulls, waits
-// for the open ones to end (within waitExpiry), and hands back every
-// delivery that reaches it meanwhile as soon as its type has no pull open
-// (a pull of the type still open would take it again at the cost of an
-// attempt). A forced stop hands tasks back only once the pulls have ended,
-// for the same reason.
+// wait out their ack wait. At a stop the worker makes no more pulls and
+// waits for the open ones to end (within waitExpiry). What they bring
+// meanwhile is taken like every delivery before it: run by the graceful
+// stop, or handed back by a forced one, which waits for the pulls to end
+// first. Handing such a delivery back at once would cost it an attempt
+// (the server counts deliveries), and an open pull of its type could take
+// it again, at the cost of another.
 
 import (
 	"context"
@@ -109,10 +110,6 @@ type feed struct {
 	batches int  // open batch pulls
 	asked   int  // tasks its open batch pulls asked for and have not brought
 	pending int  // tasks the server had for it after its last delivery
-	// parked are deliveries that came after the stop, handed back once the
-	// type's pulls have ended: an open pull of the type would take a
-	// delivery handed back earlier again, and each time cost it an attempt.
-	parked    []*job
 	waiting   *pull // its open waiting pull
 	notBefore time.Time
 	delay     time.Duration // after a failed pull, doubling to a second
@@ -393,22 +390,13 @@ func (w *Worker) pullClosed(p *pull) {
 			f.hot = false
 		}
 	}
+	defer in.mu.Unlock()
 	if in.stopping {
-		var back []*job
-		if f.batches == 0 && f.waiting == nil {
-			back, f.parked = f.parked, nil
-		}
-		last := len(in.open) == 0 && in.ensuring == 0
-		in.mu.Unlock()
-		for _, j := range back {
-			w.handBack(j)
-		}
-		if last {
+		if len(in.open) == 0 && in.ensuring == 0 {
 			close(in.closed)
 		}
 		return
 	}
-	defer in.mu.Unlock()
 	switch err := p.err; {
 	case err == nil, errors.Is(err, errPullEnded):
 		f.delay = 0
@@ -438,11 +426,11 @@ func (w *Worker) pullTrouble(r *route, err error) {
 }
 
 // stopPulls makes no more pulls. The open ones end on the server's word,
-// within waitExpiry, and what they still bring is handed back as it comes:
-// a pull's subscription removed under it would lose the deliveries the
-// server has sent or queued for it (it checks the reply subject's interest
-// before it queues a delivery, not when the delivery goes out), and those
-// would wait out their ack wait.
+// within waitExpiry, and what they still bring is taken in: a pull's
+// subscription removed under it would lose the deliveries the server has
+// sent or queued for it (it checks the reply subject's interest before it
+// queues a delivery, not when the delivery goes out), and those would wait
+// out their ack wait.
 func (w *Worker) stopPulls() {
 	in := &w.in
 	in.mu.Lock()
@@ -451,20 +439,6 @@ func (w *Worker) stopPulls() {
 	if len(in.open) == 0 && in.ensuring == 0 {
 		close(in.closed)
 	}
-}
-
-// handBackAfterPulls hands back j, which came after the worker stopped
-// pulling, once its type has no pull open.
-func (w *Worker) handBackAfterPulls(j *job) {
-	in, f := &w.in, &j.route.in
-	in.mu.Lock()
-	if f.batches > 0 || f.waiting != nil {
-		f.parked = append(f.parked, j)
-		in.mu.Unlock()
-		return
-	}
-	in.mu.Unlock()
-	w.handBack(j)
 }
 
 // abandonPulls ends the open pulls: at a stop, those still open past

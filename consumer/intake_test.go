@@ -351,12 +351,13 @@ func TestABusyWorkerLeavesNewTasksToAnIdleOne(t *testing.T) {
 	}
 }
 
-// TestShutdownHandsBackDeliveriesOnTheirWay stops a worker again and again
-// while its pulls bring a backlog: every delivery that reaches it after it
-// stopped pulling is handed back at once, so right after Shutdown no task
-// is held anywhere (before, the pull's subscription was removed under
-// deliveries the server had sent, and those waited out the ack wait).
-func TestShutdownHandsBackDeliveriesOnTheirWay(t *testing.T) {
+// TestShutdownLosesNoDeliveryOnItsWay stops a worker again and again while
+// its pulls bring a backlog: every delivery that reaches it after it
+// stopped pulling is taken in (run by the graceful stop), so right after
+// Shutdown no task is held anywhere, and what is left is delivered at once
+// (before, the pull's subscription was removed under deliveries the server
+// had sent, and those waited out the ack wait).
+func TestShutdownLosesNoDeliveryOnItsWay(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
@@ -403,9 +404,9 @@ func TestShutdownHandsBackDeliveriesOnTheirWay(t *testing.T) {
 		if err := <-ran; err != nil {
 			t.Fatal(err)
 		}
-		// What the worker handed back is delivered again at once: take it,
-		// until nothing is left held. A delivery lost on its way would be
-		// held until its ack wait, a minute.
+		// Whatever is left is delivered at once: take it, until nothing is
+		// held. A delivery lost on its way would be held until its ack
+		// wait, a minute.
 		testkit.WaitFor(t, 5*time.Second, func() error {
 			batch, err := c.Fetch(100, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup("jetq"))
 			if err != nil {

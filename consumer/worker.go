@@ -185,9 +185,10 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // Shutdown stops the worker: it stops pulling, lets running handlers and
 // already delivered tasks finish, and returns nil once they have and the
-// server has ended the worker's open pulls (within about a second); a
-// delivery that reaches the worker after it stopped pulling is handed back.
-// If ctx ends first it cancels the handlers' ctx, hands their tasks back to
+// server has ended the worker's open pulls (within about a second). A
+// delivery that reaches the worker after it stopped pulling, sent by the
+// server as the stop began, is one of those delivered tasks: it is neither
+// lost nor charged an attempt for the stop. If ctx ends first it cancels the handlers' ctx, hands their tasks back to
 // the server for immediate redelivery (to another worker), and returns
 // ctx's error; the hand-back waits for the pulls to end, so it may come up
 // to about a second after ctx ends. Shutdown is idempotent and may be
