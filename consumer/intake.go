@@ -105,11 +105,11 @@ type intake struct {
 // feed is the intake state of one route, guarded by intake.mu but for
 // handling, which the runners update.
 type feed struct {
-	ready   bool // its durable exists
-	hot     bool // its last pull brought tasks
-	batches int  // open batch pulls
-	asked   int  // tasks its open batch pulls asked for and have not brought
-	pending int  // tasks the server had for it after its last delivery
+	ready     bool  // its durable exists
+	hot       bool  // its last pull brought tasks
+	batches   int   // open batch pulls
+	asked     int   // tasks its open batch pulls asked for and have not brought
+	pending   int   // tasks the server had for it after its last delivery
 	waiting   *pull // its open waiting pull
 	notBefore time.Time
 	delay     time.Duration // after a failed pull, doubling to a second
