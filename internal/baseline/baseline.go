@@ -116,9 +116,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, p Payl
 // running and asked for stays within twice the concurrency, a Fetch is
 // made whenever at least half the concurrency is free, and each batch is
 // read at once into a queue the runners take from (jetstream-notes §1.10).
-// On the bench's machine this drained 48-52k tasks/s where one Consume
-// whose callback hands each message to a goroutine under a semaphore
-// drained 27-31k/s. A Fetch waits at most a second for its batch.
+// Issue 24 measured this at 48-52k tasks/s where one Consume whose
+// callback hands each message to a goroutine under a semaphore drained
+// 27-31k/s (see bench/README.md for the measurements since). A Fetch waits
+// at most a second for its batch.
 func Pull(cons jetstream.Consumer, concurrency int, work time.Duration, handled func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	limit := 2 * concurrency
