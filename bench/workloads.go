@@ -244,9 +244,9 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 }
 
 // rawBatch is what a hand-rolled JetStream producer and consumer do
-// (internal/baseline): JSON, Nats-Msg-Id, PublishMsgAsync with every ack
-// awaited, then one Consume whose callback hands each message to a goroutine
-// bounded by a semaphore (jetstream-notes §1.10), decodes it and acks it.
+// (internal/baseline): JSON, Nats-Msg-Id, PublishMsgAsync in a sliding
+// window with every ack awaited, then overlapping Fetches sized to free room
+// feeding fixed runners (jetstream-notes §1.10), which decode and ack.
 func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration) (batchResult, error) {
 	return rawBatchHeaders(ctx, e, payloads, concurrency, work, false)
 }
@@ -272,11 +272,7 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	if err != nil {
 		return res, err
 	}
-	cc, err := baseline.Consume(cons, concurrency, work, res.progress.handled)
-	if err != nil {
-		return res, err
-	}
-	defer cc.Stop()
+	defer baseline.Pull(cons, concurrency, work, res.progress.handled)()
 	select {
 	case <-res.progress.done:
 	case <-time.After(5 * time.Minute):

@@ -2,9 +2,13 @@ package consumer_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,17 +52,14 @@ func BenchmarkProcess(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cc, err := baseline.Consume(cons, concurrency, 0, func() {
+			stop := baseline.Pull(cons, concurrency, 0, func() {
 				if handled.Add(1) == int64(b.N) {
 					close(done)
 				}
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
 			<-done
 			b.StopTimer()
-			cc.Stop()
+			stop()
 		})
 	}
 	b.Run("jetq", func(b *testing.B) {
@@ -121,4 +122,74 @@ func benchQueue(b *testing.B, publish func(jetstream.JetStream, []baseline.Paylo
 	}
 	_, js := embeddedtest.Connect(b, srv)
 	return js
+}
+
+// BenchmarkPickupManyTypes runs one worker of concurrency 16 serving 1 000
+// task types, and enqueues a steady trickle of them (b.N tasks in all, one
+// every 2 ms, each of the next type in turn, so every type gets one task
+// every 2 s): it reports the pickup, from enqueue to the handler's start,
+// at the median, p99 and max, in milliseconds.
+//
+//	go test -run '^$' -bench PickupManyTypes -benchtime 5000x ./consumer/
+func BenchmarkPickupManyTypes(b *testing.B) {
+	const types, every = 1000, 2 * time.Millisecond
+	srv := embeddedtest.Server(b)
+	_, pjs := embeddedtest.Connect(b, srv)
+	_, js := embeddedtest.Connect(b, srv)
+	quiet := slog.New(slog.DiscardHandler)
+	p, err := producer.New(pjs, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	pickups := make([]time.Duration, 0, b.N)
+	done := make(chan struct{})
+	reg := tasks.NewRegistry()
+	defs := make([]*tasks.Definition[int], types)
+	for i := range defs {
+		defs[i] = tasks.Define[int](fmt.Sprintf("pickup.t%04d", i))
+		tasks.MustHandle(reg, defs[i], func(_ context.Context, t *tasks.Task[int]) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if pickups = append(pickups, time.Since(t.EnqueuedAt)); len(pickups) == b.N {
+				close(done)
+			}
+			return nil
+		})
+	}
+	w, err := consumer.New(js, reg, consumer.WithConcurrency(16), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+	// Every type's consumer exists before the trickle starts.
+	for {
+		s, err := pjs.Stream(ctx, "JETQ_TASKS")
+		if err == nil && s.CachedInfo().State.Consumers == types {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling the server for the setup, untimed
+	}
+	b.ResetTimer()
+	tick := time.NewTicker(every)
+	for i := range b.N {
+		<-tick.C
+		if _, err := producer.Enqueue(ctx, p, defs[i%types], i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tick.Stop()
+	<-done
+	b.StopTimer()
+	cancel()
+	if err := <-stopped; err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(pickups)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(pickups[len(pickups)/2]), "p50-ms")
+	b.ReportMetric(ms(pickups[len(pickups)*99/100]), "p99-ms")
+	b.ReportMetric(ms(pickups[len(pickups)-1]), "max-ms")
 }

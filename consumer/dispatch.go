@@ -89,7 +89,7 @@ func (w *Worker) hold(r *route, msg jetstream.Msg) {
 		w.handBack(j)
 		return
 	}
-	w.queue <- j // room for every credit: never blocks
+	w.queue <- j // room for every delivery the intake can bring: never blocks
 }
 
 // handedBack is the settlement of a delivery handed back unrun.
@@ -124,11 +124,11 @@ func (j *job) claim(o tasks.Outcome) bool {
 	return true
 }
 
-// let lets go of j, once: out of the worker's hands, its credit given back.
+// let lets go of j, once: out of the worker's hands and the intake's count.
 func (w *Worker) let(j *job) {
 	if j.gone.CompareAndSwap(false, true) {
 		w.hand.remove(j)
-		w.credits.give(1)
+		w.released()
 	}
 }
 
@@ -187,7 +187,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
-	err = settle.Call(ctx, h, j.env) // a middleware's panic too fails only the attempt
+	start := time.Now()
+	err = settle.Call(ctx, h, j.env)     // a middleware's panic too fails only the attempt
+	r.in.noteHandling(time.Since(start)) // sizes the type's prefetch
 	if j.env.Outcome.Action == tasks.ActionNone {
 		// A middleware returned without calling next.
 		w.settle(ctx, j, err, false)

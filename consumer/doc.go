@@ -35,11 +35,16 @@
 // wait (tasks.WithAckWait) that it is alive, so a long task is not redelivered;
 // a worker that dies stops doing so, and its tasks come back to other
 // workers. The worker asks the server only for what it can hold: its free
-// slots plus a small prefetch ([WithPrefetch]), each delivery heartbeated
-// from the moment it arrives, so no task waits unseen in a client buffer
-// while its ack wait runs out. It recreates consumers deleted on the
-// server and resumes after a dropped connection by itself, saying so in its
-// log.
+// slots plus a prefetch sized from each type's recent handling time
+// ([WithPrefetch]), each delivery heartbeated from the moment it arrives,
+// so no task waits unseen in a client buffer while its ack wait runs out.
+// It holds at most its concurrency plus its prefetch plus one task per task
+// type (see [WithPrefetch] for when that last one comes). A worker whose
+// slots are all busy makes no new pull, and the one-task pulls it made
+// while a slot was free end within a second, so new tasks go to workers
+// with free slots. It recreates consumers
+// deleted on the server and resumes after a dropped connection by itself,
+// saying so in its log.
 //
 // # Payload checks
 //
@@ -54,8 +59,13 @@
 // # Stopping
 //
 // Cancelling Run's ctx, or [Worker.Shutdown], stops pulling and lets running
-// handlers finish; at the deadline their ctx is cancelled and their tasks go
-// back to the queue at once, for another worker.
+// handlers and tasks already queued finish; at the deadline their ctx is
+// cancelled and their tasks go back to the queue at once, for another
+// worker. Deliveries that reach the worker after it stopped pulling (the
+// server may have sent them as the stop began) are taken in like those
+// before: none is lost to wait out its ack wait, and none pays an attempt
+// for the stop. Waiting for the server to end the open pulls adds up to a
+// second to the stop.
 //
 // See the package examples.
 package consumer

@@ -9,3 +9,7 @@ func SetStaleMarkerAge(d time.Duration) (restore func()) {
 	staleMarkerAge = d
 	return func() { staleMarkerAge = old }
 }
+
+// Held reports the deliveries in w's hands and the handlers running, for
+// tests that sample what a worker holds.
+func Held(w *Worker) (held, running int) { return w.held() }

@@ -2,12 +2,16 @@ package consumer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -135,14 +139,12 @@ func TestMaxConcurrencyCapsEveryWorker(t *testing.T) {
 	t.Logf("peak %d handlers at once, cap %d, %d tasks", peak, limit, n)
 }
 
-// TestAnEndedBacklogFreesItsPull: when one type's backlog ends part-way
-// through a batch, its pull gives back the credits of the tasks that did
-// not come within a second, so another type's tasks do not wait for them.
-// Worker: concurrency 10, prefetch 10, two types, so 22 credits. After its
-// first task, type a pulls for up to 20; with one task queued, that pull
-// waits. Type b's first task comes through its idle pull, and its next
-// pull needs 5 free credits, which only the end of a's pull gives back. A
-// pull that waited its full 5 s would hold b's second task that long.
+// TestAnEndedBacklogFreesItsPull: when one type's backlog ends, its pull
+// ends with it and keeps no room from another type. Worker: concurrency
+// 10. Type a's task comes through its waiting pull; its next pull, a
+// batch, finds nothing and ends at once, and a waits again with one
+// waiting pull. Type b's two tasks then come at once, the first through
+// b's waiting pull and the second through the batch that follows.
 func TestAnEndedBacklogFreesItsPull(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -186,4 +188,244 @@ func TestAnEndedBacklogFreesItsPull(t *testing.T) {
 	}
 	wait("b", 10*time.Second)
 	wait("b", 3*time.Second)
+}
+
+// TestManyTypesShareTheSlots runs 300 task types with 3 tasks each on one
+// worker of concurrency 16: no type waits for another type's empty pull,
+// so all 900 run (before, about 10 types could pull at once and each held
+// its credits up to a second waiting for tasks that did not exist: 58 of
+// the 900 had not run after 60 s). It logs how long they took from the
+// first enqueue, once the worker's 300 consumers exist.
+func TestManyTypesShareTheSlots(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const types, each = 300, 3
+	var mu sync.Mutex
+	var last time.Time
+	done := make(chan struct{}, types*each)
+	reg := tasks.NewRegistry()
+	defs := make([]*tasks.Definition[int], types)
+	for i := range defs {
+		defs[i] = tasks.Define[int](fmt.Sprintf("many.t%03d", i))
+		tasks.MustHandle(reg, defs[i], func(context.Context, *tasks.Task[int]) error {
+			mu.Lock()
+			last = time.Now()
+			mu.Unlock()
+			done <- struct{}{}
+			return nil
+		})
+	}
+	b.startWorker(t, reg, consumer.WithConcurrency(16))
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		s, err := b.js.Stream(ctx, "JETQ_TASKS")
+		if err != nil {
+			return err
+		}
+		if n := s.CachedInfo().State.Consumers; n != types {
+			return fmt.Errorf("%d of %d consumers", n, types)
+		}
+		return nil
+	})
+	start := time.Now()
+	for _, d := range defs {
+		if _, err := producer.EnqueueBatch(ctx, b.p, d, []int{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueued := time.Since(start)
+	deadline := time.After(45 * time.Second) // 77 s before, on a loaded machine
+	for i := range types * each {
+		select {
+		case <-done:
+		case <-deadline:
+			t.Fatalf("%d of %d tasks ran within 45 s", i, types*each)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d tasks of %d types ran in %v from the first enqueue (enqueueing took %v)", types*each, types, last.Sub(start), enqueued)
+}
+
+// TestABusyWorkerLeavesNewTasksToAnIdleOne: worker A has its 4 slots busy
+// on long tasks, worker B 16 free slots; 7 more tasks enqueued start on B,
+// none waits in A's hands (before, A held up to its prefetch and one more
+// beyond its running tasks, and those waited for A's slots while B was
+// idle). Both workers are sampled all along: neither holds more than its
+// documented limit, the slots and the prefetch plus one per task type.
+func TestABusyWorkerLeavesNewTasksToAnIdleOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("intake.long", tasks.WithTimeout(time.Minute))
+	release := make(chan struct{})
+	started := make(chan string, 32)
+	registry := func(name string) *tasks.Registry {
+		reg := tasks.NewRegistry()
+		tasks.MustHandle(reg, def, func(ctx context.Context, _ *tasks.Task[Args]) error {
+			started <- name
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		return reg
+	}
+	defer close(release)
+	for i := range 4 {
+		if _, err := producer.Enqueue(ctx, b.p, def, Args{N: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := b.startWorker(t, registry("A"), consumer.WithConcurrency(4))
+	for range 4 {
+		if got := <-started; got != "A" {
+			t.Fatalf("a task started on %s before B ran", got)
+		}
+	}
+	bw := b.startWorker(t, registry("B"), consumer.WithConcurrency(16))
+
+	stop := make(chan struct{})
+	sampled := make(chan error, 1)
+	go func() {
+		n, worst := 0, ""
+		for {
+			for _, s := range []struct {
+				name string
+				w    *consumer.Worker
+				max  int
+			}{{"A", a.w, 4 + 4 + 1}, {"B", bw.w, 16 + 16 + 1}} {
+				held, running := consumer.Held(s.w)
+				n++
+				if held > s.max && worst == "" {
+					worst = fmt.Sprintf("worker %s held %d (%d running), above its limit %d", s.name, held, running, s.max)
+				}
+			}
+			select {
+			case <-stop:
+				if worst != "" {
+					sampled <- errors.New(worst)
+				} else if n < 10 {
+					sampled <- fmt.Errorf("only %d samples", n)
+				} else {
+					sampled <- nil
+				}
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+
+	// B's waiting pull is out, and A, all slots busy, asks for nothing.
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		c, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:intake:long")
+		if err != nil {
+			return err
+		}
+		if n := c.CachedInfo().NumWaiting; n < 1 {
+			return fmt.Errorf("%d pulls waiting", n)
+		}
+		return nil
+	})
+	for i := range 7 {
+		if _, err := producer.Enqueue(ctx, b.p, def, Args{N: 10 + i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 7 {
+		select {
+		case got := <-started:
+			if got != "B" {
+				t.Errorf("task %d started on %s, whose slots were busy, while B had free slots", i, got)
+			}
+		case <-time.After(15 * time.Second):
+			held, running := consumer.Held(a.w)
+			t.Fatalf("%d of 7 tasks started; A holds %d, %d of them running", i, held, running)
+		}
+	}
+	close(stop)
+	if err := <-sampled; err != nil {
+		t.Error(err)
+	}
+}
+
+// TestShutdownLosesNoDeliveryOnItsWay stops a worker again and again while
+// its pulls bring a backlog: every delivery that reaches it after it
+// stopped pulling is taken in (run by the graceful stop), so right after
+// Shutdown no task is held anywhere, and what is left is delivered at once
+// (before, the pull's subscription was removed under deliveries the server
+// had sent, and those waited out the ack wait).
+func TestShutdownLosesNoDeliveryOnItsWay(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[int]("intake.stop", tasks.WithAckWait(time.Minute))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[int]) error { return nil })
+	const n = 20000
+	if _, err := producer.EnqueueBatch(ctx, b.p, def, make([]int, n)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:intake:stop")
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatal(err)
+	}
+	for round := range 6 {
+		nc, js := embeddedtest.Connect(t, b.srv)
+		w, err := consumer.New(js, reg, consumer.WithConcurrency(16), consumer.WithLogger(testkit.Logger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := make(chan error, 1)
+		go func() { ran <- w.Run(ctx) }()
+		// Stop while tasks flow.
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			if c == nil {
+				if c, err = b.js.Consumer(ctx, "JETQ_TASKS", "default:intake:stop"); err != nil {
+					return err
+				}
+			}
+			ci, err := c.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if ci.AckFloor.Stream == 0 {
+				return errors.New("no task acknowledged yet")
+			}
+			return nil
+		})
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := w.Shutdown(sctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-ran; err != nil {
+			t.Fatal(err)
+		}
+		// Whatever is left is delivered at once: take it, until nothing is
+		// held. A delivery lost on its way would be held until its ack
+		// wait, a minute.
+		testkit.WaitFor(t, 5*time.Second, func() error {
+			batch, err := c.Fetch(100, jetstream.FetchMaxWait(time.Second), jetstream.FetchPriorityGroup("jetq"))
+			if err != nil {
+				return err
+			}
+			for m := range batch.Messages() {
+				if err := m.DoubleAck(ctx); err != nil {
+					return err
+				}
+			}
+			ci, err := c.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if ci.NumAckPending != 0 {
+				return fmt.Errorf("round %d: %d tasks still held after the worker stopped; they would wait out the ack wait", round, ci.NumAckPending)
+			}
+			return nil
+		})
+		nc.Close()
+	}
 }

@@ -67,17 +67,32 @@ func WithDeadLetterMiddleware(mw ...tasks.EnqueueMiddleware) Option {
 }
 
 // WithConcurrency bounds how many handlers run at once in this process,
-// across all task types. Default 10.
+// across all task types. Default 10. Every task type the worker serves
+// starts within a pull round trip of a free slot, however many types it
+// serves.
 func WithConcurrency(n int) Option {
 	return func(c *config) { c.concurrency = n }
 }
 
-// WithPrefetch sets how many deliveries, across task types, the worker may
+// WithPrefetch caps how many deliveries, across task types, the worker may
 // hold beyond its busy handler slots, so a freed slot finds its next task
-// without a round trip to the server. Default: the concurrency. A held
-// delivery is heartbeated like a running one, so however long the tasks
-// run, none is redelivered elsewhere while the worker holds it; a smaller
-// prefetch leaves more of a backlog to other workers.
+// without a round trip to the server. Default: the concurrency.
+//
+// The worker prefetches only what it will start soon: a task type's
+// prefetch is what the slots handle in about 50 ms at the type's recent
+// handling time, at most n. Millisecond tasks get all of it; tasks of a
+// second or more, and a type none of whose tasks has finished yet, none,
+// so a busy worker does not keep tasks that another worker's free slots
+// could run.
+//
+// What the worker holds never exceeds the concurrency plus n, plus one
+// task per task type: while a slot is free, each type with nothing queued
+// keeps a pull for one task open, for up to a second, so tasks of such
+// types that arrive together, or within that second after the last free
+// slot was taken, can bring one each beyond the free slots; they start as
+// slots free. A held delivery is heartbeated like a running one, so
+// however long the tasks run, none is redelivered elsewhere while the
+// worker holds it.
 func WithPrefetch(n int) Option {
 	return func(c *config) { c.prefetch = n }
 }

@@ -20,6 +20,8 @@ type route struct {
 	// replicated is set when the durable has followers: its
 	// acknowledgements are then confirmed (see confirmAck).
 	replicated atomic.Bool
+	// in is its intake state (intake.go).
+	in feed
 	// done counts the tasks this worker settled, by outcome, failed
 	// attempts to be retried included (presence.go).
 	done counts

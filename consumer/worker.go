@@ -45,12 +45,11 @@ type Worker struct {
 
 	// queue hands the deliveries in hand to the runners, one goroutine per
 	// slot of concurrency; running[slot] is the job a runner works on, and
-	// hand every delivery held. credits bound the deliveries held and the
-	// tasks asked for (see intake.go).
+	// hand every delivery held. in plans the pulls (see intake.go).
 	queue     chan *job
 	running   []atomic.Pointer[job]
 	hand      hand
-	credits   *credits
+	in        intake
 	pullsDone chan struct{} // closed when no route delivers any more
 
 	// stopCtx ends when the worker begins to stop: no more pulls.
@@ -105,6 +104,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		unique:    unique.New(js, cfg.topology),
 		fired:     fired.New(js, cfg.topology),
 		presence:  newPresence(),
+		in:        newIntake(js),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
@@ -117,9 +117,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	if len(w.routes) == 0 {
 		return nil, fmt.Errorf("%w: the registry has no task on queues %v", ErrNoHandlers, cfg.queues)
 	}
-	// Slots, the prefetch, and a waiting pull of one task per idle type.
-	n := cfg.concurrency + cfg.prefetch + len(w.routes)
-	w.credits, w.queue = newCredits(n), make(chan *job, n)
+	// The most the intake can bring: the slots, the prefetch, and a
+	// waiting pull of one task per idle type.
+	w.queue = make(chan *job, cfg.concurrency+cfg.prefetch+len(w.routes))
 	return w, nil
 }
 
@@ -150,18 +150,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for slot := range w.cfg.concurrency {
 		go w.runner(slot)
 	}
-	var routes sync.WaitGroup
-	for _, r := range w.routes {
-		routes.Add(1)
-		go func() {
-			defer routes.Done()
-			w.pull(r)
-		}()
-	}
-	go func() {
-		routes.Wait()
-		close(w.pullsDone)
-	}()
+	go w.intakeRun()
 	go w.watchConnection()
 	go w.heartbeat()
 	go w.announce()
@@ -201,10 +190,15 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // Shutdown stops the worker: it stops pulling, lets running handlers and
-// already delivered tasks finish, and returns nil once they have. If ctx ends
-// first it cancels the handlers' ctx, hands their tasks back to the server
-// for immediate redelivery (to another worker), and returns ctx's error.
-// Shutdown is idempotent and may be called before, during or after Run.
+// already delivered tasks finish, and returns nil once they have and the
+// server has ended the worker's open pulls (within about a second). A
+// delivery that reaches the worker after it stopped pulling, sent by the
+// server as the stop began, is one of those delivered tasks: it is neither
+// lost nor charged an attempt for the stop. If ctx ends first it cancels the handlers' ctx, hands their tasks back to
+// the server for immediate redelivery (to another worker), and returns
+// ctx's error; the hand-back waits for the pulls to end, so it may come up
+// to about a second after ctx ends. Shutdown is idempotent and may be
+// called before, during or after Run.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.stopPull()
 	if !w.started.Load() {
@@ -236,6 +230,13 @@ func (w *Worker) inFlight() int {
 // forceStop cancels every handler, waits a moment for them to hand their
 // tasks back, then releases the tasks of handlers that ignore their ctx.
 func (w *Worker) forceStop(ctx context.Context) {
+	// The pulls end within about a second of the stop; a task handed back
+	// while one of its type is open would come back to this worker, at the
+	// cost of an attempt, rather than go to another.
+	select {
+	case <-w.pullsDone:
+	case <-time.After(stopWait):
+	}
 	w.abort()
 	t := time.NewTimer(w.cfg.releaseGrace)
 	defer t.Stop()
@@ -300,6 +301,7 @@ func (w *Worker) watchConnection() {
 				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: connection lost; tasks pause until it is back")
 			case nats.CONNECTED:
 				w.log.LogAttrs(w.stopCtx, slog.LevelInfo, "jetq: connection restored; pulling again")
+				w.abandonPulls()
 			case nats.CLOSED:
 				w.fail(ErrConnectionClosed)
 				return

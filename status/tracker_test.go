@@ -44,8 +44,14 @@ func handler(tr *status.Tracker, seen chan<- status.Status) tasks.HandlerFunc[Jo
 
 func startWorker(t *testing.T, js jetstream.JetStream, h tasks.HandlerFunc[Job]) func() {
 	t.Helper()
+	return startWorkerOf(t, js, tracked, h)
+}
+
+// startWorkerOf runs a worker of def's tasks until the returned stop.
+func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[Job], h tasks.HandlerFunc[Job]) func() {
+	t.Helper()
 	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, tracked, h)
+	tasks.MustHandle(reg, def, h)
 	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
@@ -140,12 +146,16 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	js, p, tr := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1})
+	// Its retry comes after the worker's stop, which waits up to a second
+	// for the server to end its pulls and runs what they bring.
+	def := tasks.Define[Job]("status.restart", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
+		tasks.WithBackoff(tasks.Backoff{Initial: 2 * time.Second, Jitter: -1}))
+	r, err := producer.Enqueue(ctx, p, def, Job{Fail: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := make(chan status.Status, 10)
-	stop := startWorker(t, js, handler(tr, seen))
+	stop := startWorkerOf(t, js, def, handler(tr, seen))
 	<-seen
 	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
 	stop()
@@ -158,7 +168,7 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if st, err := tr2.Get(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
-	startWorker(t, js, handler(tr2, seen))
+	startWorkerOf(t, js, def, handler(tr2, seen))
 	st, err := tr2.Wait(ctx, r.ID)
 	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
