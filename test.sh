@@ -21,6 +21,7 @@ fuzztime=${JETQ_FUZZTIME:-10s}
 # package and name of each fuzz target
 fuzz_targets=(
   "./internal/wire FuzzReadRoute"
+  "./internal/wire FuzzDeadLetter"
   "./internal/wire FuzzParseFailure"
   "./internal/wire FuzzDecodeOriginal"
   "./internal/wire FuzzPeriodicTick"
