@@ -33,16 +33,7 @@ fuzz_targets=(
 say() { echo "test.sh: $*"; }
 die() { echo "test.sh: $*" >&2; exit 1; }
 
-gopath=$(go env GOPATH)
-for v in "$(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)" "$old_server"; do
-  dir="$gopath/nats-server-$v"
-  if [ ! -x "$dir/nats-server" ]; then
-    say "installing nats-server $v into $dir (go install)"
-    GOBIN="$dir" go install "github.com/nats-io/nats-server/v2@$v"
-  fi
-  say "nats-server $v: $dir/nats-server"
-done
-
+# chromium first: without root it cannot be installed here, and says so at once.
 find_chromium() {
   if [ -n "${JETQ_CHROMIUM:-}" ]; then
     [ -x "$JETQ_CHROMIUM" ] || die "JETQ_CHROMIUM=$JETQ_CHROMIUM is not an executable file"
@@ -68,6 +59,16 @@ if [ -z "$chromium" ]; then
   [ -n "$chromium" ] || die "apt-get installed chromium, yet there is none on PATH or at /usr/bin/chromium: $howto"
 fi
 say "chromium: $chromium ($("$chromium" --version 2>/dev/null || echo 'version unknown'))"
+
+gopath=$(go env GOPATH)
+for v in "$(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)" "$old_server"; do
+  dir="$gopath/nats-server-$v"
+  if [ ! -x "$dir/nats-server" ]; then
+    say "installing nats-server $v into $dir (go install)"
+    GOBIN="$dir" go install "github.com/nats-io/nats-server/v2@$v"
+  fi
+  say "nats-server $v: $dir/nats-server"
+done
 
 if [ $# -gt 0 ]; then
   say "go test -race $*"
