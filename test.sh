@@ -38,7 +38,7 @@ find_chromium() {
   if [ -n "${JETQ_CHROMIUM:-}" ]; then
     [ -x "$JETQ_CHROMIUM" ] || die "JETQ_CHROMIUM=$JETQ_CHROMIUM is not an executable file"
     echo "$JETQ_CHROMIUM"
-  elif command -v chromium; then :
+  elif p=$(command -v chromium) && [ -x "$p" ]; then echo "$p" # bash names a file it cannot run, too
   elif [ -x /usr/bin/chromium ]; then echo /usr/bin/chromium
   fi
   return 0
