@@ -32,13 +32,16 @@ fuzz_targets=(
 
 say() { echo "test.sh: $*"; }
 die() { echo "test.sh: $*" >&2; exit 1; }
+# runnable prints the path of command $1 if it can be run: bash's command -v
+# also names a file it cannot run.
+runnable() { local p; p=$(command -v "$1") && [ -x "$p" ] && echo "$p"; }
 
 # chromium first: without root it cannot be installed here, and says so at once.
 find_chromium() {
   if [ -n "${JETQ_CHROMIUM:-}" ]; then
     [ -x "$JETQ_CHROMIUM" ] || die "JETQ_CHROMIUM=$JETQ_CHROMIUM is not an executable file"
     echo "$JETQ_CHROMIUM"
-  elif p=$(command -v chromium) && [ -x "$p" ]; then echo "$p" # bash names a file it cannot run, too
+  elif runnable chromium; then :
   elif [ -x /usr/bin/chromium ]; then echo /usr/bin/chromium
   fi
   return 0
@@ -46,7 +49,7 @@ find_chromium() {
 chromium=$(find_chromium)
 if [ -z "$chromium" ]; then
   howto="install Chromium (Debian: apt-get install -y chromium, as root) or set JETQ_CHROMIUM to a Chromium or Chrome binary, then run ./test.sh again"
-  command -v apt-get >/dev/null || die "the dashboard's browser tests need chromium, and this machine has none and no apt-get: $howto"
+  runnable apt-get >/dev/null || die "the dashboard's browser tests need chromium, and this machine has none and no apt-get: $howto"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     sudo -n true 2>/dev/null || die "the dashboard's browser tests need chromium, and installing Debian's needs root: $howto"
