@@ -84,7 +84,7 @@ func Chromium(t testing.TB) string {
 		return p
 	}
 	const debian = "/usr/bin/chromium"
-	if _, err := os.Stat(debian); err == nil {
+	if fi, err := os.Stat(debian); err == nil && fi.Mode()&0o111 != 0 {
 		return debian
 	}
 	t.Fatalf("the dashboard's browser tests need chromium, and there is none on PATH or at %s: "+
