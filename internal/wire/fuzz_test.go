@@ -178,5 +178,13 @@ func FuzzPeriodicTick(f *testing.F) {
 		if id := TaskID(h, "JETQ_TASKS", 7); id != PeriodicID(name, tick) {
 			t.Errorf("ID %q, want %q", id, PeriodicID(name, tick))
 		}
+		// What `jetq periodic ls` shows as next, for a declaration a day old.
+		sched, err := ParseSchedule(schedule, tz)
+		if err != nil {
+			t.Fatalf("ok with a schedule that does not parse: %v", err)
+		}
+		if n := sched.NextAfter(announced.Add(-24*time.Hour), announced); n.Before(announced) {
+			t.Errorf("next firing %v before now %v", n, announced)
+		}
 	})
 }
