@@ -41,6 +41,18 @@ func (m wireMsg) Data() []byte         { return m.data }
 func FuzzReadRoute(f *testing.F) {
 	testkit.AddGoldenSeeds(f, "testdata", "task_", uint64(1), false)
 	testkit.AddGoldenSeeds(f, "testdata", "deadletter_", uint64(3), true)
+	// TestReadRouteSetsIDOfMalformedMessages's cases, and a periodic tick.
+	for _, m := range []string{
+		"subject: jetq.task.default.email.send\nJetq-Version: 9\nJetq-Id: task-1\n\n{}",
+		"subject: jetq.task.default.email.send\nJetq-Task: other.task\nJetq-Id: task-2\n\n{}",
+		"subject: jetq.task.default.email.send\nJetq-Queue: other\nNats-Msg-Id: raw-3\n\n{}",
+		"subject: jetq.task.default\n\n",
+		"subject: jetq.task.default.email.send\nJetq-Deadline: tomorrow\n\n{}",
+		"subject: jetq.task.default.email.send\nJetq-Periodic: reports.nightly\nJetq-Periodic-Schedule: 0 30 2 * * *\n" +
+			"Jetq-Periodic-Time-Zone: Europe/Berlin\nNats-Schedule-Next: 2026-12-03T02:30:00+01:00\nJetq-Periodic-Stale-After: 10m\n\n{}",
+	} {
+		f.Add([]byte(m), uint64(1), true)
+	}
 	names := Names{}
 	f.Fuzz(func(t *testing.T, b []byte, delivered uint64, routed bool) {
 		subject, h, body, ok := testkit.ParseMessage(b)
