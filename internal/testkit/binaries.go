@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -30,23 +29,23 @@ var gopath = sync.OnceValues(func() (string, error) {
 	return strings.TrimSpace(string(out)), err
 })
 
+var serverVersion = sync.OnceValues(func() (string, error) {
+	// The module's go.mod, not the test binary's build information: a
+	// package that only runs server processes does not link the server.
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", natsServerModule).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+})
+
 // ServerVersion is the version of nats-server this module depends on (its
-// go.mod), the one embedded in-process and the one [NATSServer] finds by
-// default.
+// go.mod), the one embedded in-process and the one test.sh installs beside
+// [OldServerVersion].
 func ServerVersion(t testing.TB) string {
 	t.Helper()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == natsServerModule {
-				if d.Replace != nil {
-					d = d.Replace
-				}
-				return d.Version
-			}
-		}
+	v, err := serverVersion()
+	if err != nil || v == "" {
+		t.Fatalf("go list -m %s: %v: %s", natsServerModule, err, v)
 	}
-	t.Fatalf("the test binary does not say which %s it was built with", natsServerModule)
-	return ""
+	return v
 }
 
 // NATSServer returns the path of the nats-server binary of version (such as
