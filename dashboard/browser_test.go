@@ -34,14 +34,11 @@ const token = "0123456789abcdef-test-token"
 // without it they go to a temporary directory.
 const screenshotsEnv = "JETQ_SCREENSHOTS"
 
-// browser starts a headless Debian chromium. A machine without one fails
-// the test: .ci/run installs it.
+// browser starts a headless chromium, the one test.sh installs. A machine
+// without one fails the test, naming test.sh.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("the dashboard's tests need Debian's chromium: apt-get install -y chromium (.ci/run does)")
-	}
+	path := testkit.Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1400, 1000))

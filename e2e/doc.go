@@ -7,7 +7,8 @@
 // accounting: each enqueued task ID was handled at least once or sits in the
 // dead-letter stream; none is missing, and duplicates are counted.
 //
-// The multi-process scenarios run the nats-server binary from PATH (CI
-// installs v2.15.2 with go install) or, when there is none, builds the one
-// this module depends on.
+// The multi-process scenarios run the nats-server binaries that test.sh
+// installs into $(go env GOPATH)/nats-server-<version>/: the version in
+// go.mod, and v2.11.9, the oldest jetq runs on. Without them a scenario
+// fails and names test.sh.
 package e2e

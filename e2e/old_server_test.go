@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,31 +19,6 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// oldServerVersion is the oldest nats-server jetq runs on (priority groups,
-// per-message and per-key TTLs: 2.11) and older than scheduling (2.14).
-const oldServerVersion = "v2.11.9"
-
-// oldServer returns nats-server oldServerVersion: the one .ci/run installs
-// into $(go env GOPATH)/nats-server-<version>/, or else one built here.
-func oldServer(t *testing.T) string {
-	t.Helper()
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(gopath)), "nats-server-"+oldServerVersion)
-	bin := filepath.Join(dir, "nats-server")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	cmd := exec.Command("go", "install", "github.com/nats-io/nats-server/v2@"+oldServerVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("install nats-server %s: %v\n%s", oldServerVersion, err, b)
-	}
-	return bin
-}
-
 // TestOlderServerRunsTasksAndRefusesSchedules runs jetq on nats-server 2.11,
 // which has no message scheduler: immediate, unique and expiring tasks
 // work, and what needs schedules says which server it needs.
@@ -54,7 +27,7 @@ func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bin := oldServer(t)
+	bin := testkit.NATSServer(t, testkit.OldServerVersion)
 	port := freePorts(t, 1)[0]
 	startProc(t, dir, "nats-old", bin, "-js", "-sd", filepath.Join(dir, "store"), "-a", "127.0.0.1", "-p", fmt.Sprint(port))
 	var nc *nats.Conn

@@ -42,7 +42,7 @@ import (
 // It logs the stall: the latency of the Enqueues begun during the cut.
 func TestProducerCutOffWithTheStreamLeader(t *testing.T) {
 	t.Parallel()
-	bin := natsServerBinary(t, t.TempDir())
+	bin := natsServerBinary(t)
 	for _, mode := range []cutMode{silent, reset} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()

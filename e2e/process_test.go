@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/e2e/internal/e2etask"
+	"github.com/jetq/jetq/internal/testkit"
 )
 
 // proc is a child process of a scenario, restartable with the same arguments.
@@ -85,7 +86,8 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// binaries builds the scenario programs and finds (or builds) nats-server.
+// binaries builds the scenario programs and finds the nats-server of
+// go.mod's version that test.sh installs.
 func binaries(t *testing.T, dir string) (natsServer, worker, producer string) {
 	t.Helper()
 	build := func(out, pkg string) {
@@ -98,22 +100,14 @@ func binaries(t *testing.T, dir string) (natsServer, worker, producer string) {
 	worker, producer = filepath.Join(dir, "e2eworker"), filepath.Join(dir, "e2eproducer")
 	build(worker, "./e2e/cmd/e2eworker")
 	build(producer, "./e2e/cmd/e2eproducer")
-	return natsServerBinary(t, dir), worker, producer
+	return natsServerBinary(t), worker, producer
 }
 
-// natsServerBinary finds nats-server on PATH, or builds it into dir.
-func natsServerBinary(t *testing.T, dir string) string {
+// natsServerBinary finds the nats-server of go.mod's version that test.sh
+// installs, and says which it is.
+func natsServerBinary(t *testing.T) string {
 	t.Helper()
-	natsServer, err := exec.LookPath("nats-server")
-	if err != nil {
-		// No install step ran: build the server this module depends on.
-		natsServer = filepath.Join(dir, "nats-server")
-		cmd := exec.Command("go", "build", "-o", natsServer, "github.com/nats-io/nats-server/v2")
-		cmd.Dir = ".."
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build nats-server: %v\n%s", err, b)
-		}
-	}
+	natsServer := testkit.NATSServer(t, testkit.ServerVersion(t))
 	out, err := exec.Command(natsServer, "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s --version: %v", natsServer, err)

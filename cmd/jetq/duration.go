@@ -66,11 +66,13 @@ func parseDuration(s string) (time.Duration, error) {
 			return bad()
 		}
 	}
-	dayPart := days * float64(24*time.Hour)
-	if dayPart > float64(math.MaxInt64)-float64(d) {
+	// Checked in integers: near 2^63 a float64 sum rounds past the limit
+	// and the conversion wraps to a negative duration.
+	dayPart := math.Round(days * float64(24*time.Hour))
+	if dayPart >= math.MaxInt64 || d > math.MaxInt64-time.Duration(dayPart) {
 		return 0, fmt.Errorf("invalid duration %q: too long", orig)
 	}
-	d += time.Duration(math.Round(dayPart))
+	d += time.Duration(dayPart)
 	if neg {
 		d = -d
 	}

@@ -160,16 +160,24 @@ func failure(h nats.Header, id string, f Failure, errLen int) {
 // stored in the dead-letter objects bucket, or "" when rec is whole.
 func Original(h nats.Header) string { return h.Get(HeaderDLQOriginal) }
 
-// original is how a truncated record's original message is stored.
+// original is how a truncated record's original message is stored. JSON
+// strings hold UTF-8 only: a header with other bytes (any publisher may send
+// them) is kept exactly in Block, the NATS header block, beside Header,
+// which readers of earlier releases read.
 type original struct {
 	Header nats.Header `json:"header"`
+	Block  []byte      `json:"header_block,omitempty"`
 	Data   []byte      `json:"data"`
 }
 
 // EncodeOriginal encodes a message's header and body for the dead-letter
 // objects bucket, exactly as they were.
 func EncodeOriginal(h nats.Header, data []byte) ([]byte, error) {
-	return json.Marshal(original{Header: h, Data: data})
+	o := original{Header: h, Data: data}
+	if !headerUTF8(h) {
+		o.Block = headerBlock(h)
+	}
+	return json.Marshal(o)
 }
 
 // DecodeOriginal reads what [EncodeOriginal] wrote.
@@ -178,7 +186,40 @@ func DecodeOriginal(b []byte) (nats.Header, []byte, error) {
 	if err := json.Unmarshal(b, &o); err != nil {
 		return nil, nil, fmt.Errorf("%w: stored original: %w", ErrMalformed, err)
 	}
+	if o.Block != nil {
+		h, err := nats.DecodeHeadersMsg(o.Block)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: stored original's header: %w", ErrMalformed, err)
+		}
+		return h, o.Data, nil
+	}
 	return o.Header, o.Data, nil
+}
+
+func headerUTF8(h nats.Header) bool {
+	for k, vs := range h {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// headerBlock encodes h as the NATS header block [HeaderSize] measures.
+func headerBlock(h nats.Header) []byte {
+	b := make([]byte, 0, HeaderSize(h))
+	b = append(b, "NATS/1.0\r\n"...)
+	for k, vs := range h {
+		for _, v := range vs {
+			b = append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
+		}
+	}
+	return append(b, "\r\n"...)
 }
 
 // ParseFailure reads the failure a dead-letter record's header describes.
