@@ -38,7 +38,8 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // that cannot be filed at the first try is filed in the background: the
 // slot is free for the next task while the delivery stays in the worker's
 // hands, heartbeated, until its record is stored, so a failed filing never
-// turns into another run of the task or another reason.
+// turns into another run of the task or another reason. The first try is
+// heartbeated too, however long it takes.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	msg := j.msg
 	var err error
@@ -60,17 +61,21 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	case tasks.ActionExpire:
 		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
 	case tasks.ActionDeadLetter:
+		// Settled, the delivery is heartbeated only while filing says so:
+		// a first try that outlasts the ack wait would let the server
+		// redeliver the task before its record exists.
+		j.filing.Store(true)
 		file := w.recordFiler(ctx, j, o)
 		if ferr := file(); ferr != nil {
 			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again in the background",
 				slog.String(keyReason, string(o.Reason)), slog.String(keyError, ferr.Error()))
-			j.filing.Store(true)
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.fileLater(ctx, j, o, file, ferr)
 			return
 		}
 		err = msg.TermWithReason(string(o.Reason))
+		j.filing.Store(false)
 	}
 	w.applied(ctx, j, o, err)
 }

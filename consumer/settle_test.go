@@ -202,3 +202,49 @@ func TestAbandonedHandlerSeesTheAbandonsOutcome(t *testing.T) {
 		t.Errorf("Shutdown: got %v, want deadline exceeded", err)
 	}
 }
+
+// A first try at filing a record that lasts longer than the ack wait (here
+// a dead-letter middleware holds it for its whole try, two ack waits,
+// unless the task runs again first) keeps the delivery heartbeated: the
+// server does not redeliver the task meanwhile, so it runs once and its
+// record is filed once. Before, the heartbeat skipped a delivery settled but
+// not yet in the background filing, and the server redelivered it at the end
+// of its ack wait, before the record existed.
+func TestSlowFirstFilingIsHeartbeated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.filing.slow", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(3))
+	var calls atomic.Int32
+	again := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		if calls.Add(1) == 2 {
+			close(again)
+		}
+		return tasks.Permanent(errors.New("declined"))
+	})
+	var tries atomic.Int32
+	slow := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			if tries.Add(1) == 1 {
+				select { // the whole first try (fileTimeout), unless the task runs again
+				case <-ctx.Done():
+				case <-again:
+				}
+			}
+			return next(ctx, batch)
+		}
+	}
+	b.startWorker(t, reg, consumer.WithDeadLetterMiddleware(slow))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	recs := dlqRecords(t, b.js, 1)
+	workEmpty(t, b.js)
+	if got := recs[0].Header.Get("Jetq-Dlq-Reason"); got != "permanent" {
+		t.Errorf("reason: got %q, want permanent", got)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("handler calls: %d, want 1: the task was redelivered while its record was being filed", n)
+	}
+}
