@@ -20,10 +20,11 @@
 // the last attempt files it in the dead-letter stream; tasks.Permanent and
 // payloads that do not decode or validate are dead-lettered at once. The
 // record is stored before the task is removed, so a task is never lost; a
-// record that cannot be stored yet is tried again while the task is kept
-// alive, so a filing failure never runs the task again or changes its
-// reason. A redelivered task whose record is filed already (its worker
-// stopped before removing it) is removed without running. A tracked task's
+// record is filed while the task is kept alive, from the first try on and
+// however long the tries take, so a slow or failed filing never runs the
+// task again or changes its reason. A redelivered task whose record is
+// filed already (its worker stopped before removing it) is removed without
+// running. A tracked task's
 // status (tasks.WithStateTracking) is recorded by whatever settles it, the
 // handler's return or the heartbeat abandoning a handler past its timeout. A panic, in a handler or a middleware, is
 // recovered and retried; an attempt that outlives the definition's timeout
