@@ -267,7 +267,14 @@ func delayedNotFired(ctx context.Context, js jetstream.JetStream) (uint64, error
 // and work streams: state, the work stream's source, and the consumers.
 func dumpScheduling(t *testing.T, cl *embedded.Cluster) {
 	t.Helper()
-	for i, n := range cl.Nodes() {
+	dumpNodes(t, cl.Nodes())
+}
+
+// dumpNodes logs what each of nodes holds of the schedule and work streams,
+// as dumpScheduling does.
+func dumpNodes(t *testing.T, nodes []*embedded.Server) {
+	t.Helper()
+	for i, n := range nodes {
 		jsz, err := n.NATS().Jsz(&server.JSzOptions{Accounts: true, Streams: true, Consumer: true})
 		if err != nil {
 			t.Logf("node %d: %v", i, err)
@@ -369,8 +376,10 @@ func TestDelayedTasksSurviveRestart(t *testing.T) {
 	log := testkit.Logger(t).With("test", "restart")
 	const count = 200
 
+	var srv *embedded.Server // the running node
 	start := func() (jetstream.JetStream, func()) {
-		srv, err := embedded.Start(ctx, embedded.WithStoreDir(dir))
+		var err error
+		srv, err = embedded.Start(ctx, embedded.WithStoreDir(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -459,6 +468,10 @@ func TestDelayedTasksSurviveRestart(t *testing.T) {
 		}
 	} else {
 		t.Errorf("%d of %d delayed tasks ran within 20 s of the restart", l.distinct(), count)
+		// Fired tasks waiting in JETQ_SCHEDULES behind a source consumer
+		// that is not push bound are the work stream's sourcing stalled,
+		// not the worker.
+		dumpNodes(t, []*embedded.Server{srv})
 	}
 	time.Sleep(time.Second) // room for a second run to show
 	stopWorker()
