@@ -196,6 +196,15 @@ func (b *bundle) forwarded(t *testing.T) *jetstream.ConsumerInfo {
 		if info.NumPending != 0 || info.NumAckPending != 0 {
 			return fmt.Errorf("forwarder's consumer: %d events pending, %d awaiting ack", info.NumPending, info.NumAckPending)
 		}
+		// A consumer just created may not have counted its pending
+		// events yet: settled means acknowledged up to the last event.
+		s, err := b.js.Stream(context.Background(), "JETQ_EVENTS")
+		if err != nil {
+			return err
+		}
+		if last := s.CachedInfo().State.LastSeq; info.AckFloor.Stream < last {
+			return fmt.Errorf("forwarder's consumer: acknowledged up to event %d of %d", info.AckFloor.Stream, last)
+		}
 		return nil
 	})
 	return info
