@@ -261,7 +261,15 @@ func (w *Worker) heartbeat() {
 					continue
 				default:
 					if dl := j.deadline.Load(); dl != 0 && now.UnixNano() > dl+int64(w.cfg.releaseGrace) {
-						w.abandon(w.baseCtx, j)
+						// Apart from the heartbeat: filing the abandoned
+						// task's record may take fileTimeout, and every
+						// other delivery held needs its heartbeat meanwhile.
+						// The stuck runner holds its place in active.
+						w.active.Add(1)
+						go func() {
+							defer w.active.Done()
+							w.abandon(w.baseCtx, j)
+						}()
 						continue
 					}
 				}

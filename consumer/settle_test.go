@@ -248,3 +248,57 @@ func TestSlowFirstFilingIsHeartbeated(t *testing.T) {
 		t.Errorf("handler calls: %d, want 1: the task was redelivered while its record was being filed", n)
 	}
 }
+
+// TestAbandonFilingKeepsOtherDeliveriesAlive: a handler that overruns its
+// timeout is abandoned and, on its last attempt, dead-lettered. Filing its
+// record may take a while; meanwhile another task runs, and its delivery
+// must go on being heartbeated, or the server hands it to a runner again.
+func TestAbandonFilingKeepsOtherDeliveriesAlive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	stuck := tasks.Define[Args]("test.abandon.stuck", tasks.WithAckWait(time.Second),
+		tasks.WithTimeout(100*time.Millisecond), tasks.WithMaxAttempts(1))
+	healthy := tasks.Define[Args]("test.abandon.healthy", tasks.WithAckWait(time.Second))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	started, filed := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, stuck, func(context.Context, *tasks.Task[Args]) error {
+		<-release // ignores its ctx: only an abandon ends the attempt
+		return nil
+	})
+	tasks.MustHandle(reg, healthy, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		if calls.Add(1) == 1 {
+			close(started)
+		}
+		select { // runs across the whole filing of the abandoned task
+		case <-filed:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	var tries atomic.Int32
+	slow := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			if tries.Add(1) == 1 {
+				<-ctx.Done() // the whole first try: fileTimeout, twice the ack wait
+				defer close(filed)
+			}
+			return next(ctx, batch)
+		}
+	}
+	b.startWorker(t, reg, consumer.WithConcurrency(4), consumer.WithDeadLetterMiddleware(slow))
+	if _, err := producer.Enqueue(context.Background(), b.p, healthy, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if _, err := producer.Enqueue(context.Background(), b.p, stuck, Args{N: 2}); err != nil {
+		t.Fatal(err)
+	}
+	dlqRecords(t, b.js, 1)
+	workEmpty(t, b.js)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("healthy task's handler calls: %d, want 1: its delivery went without a heartbeat while the abandoned task's record was filed", n)
+	}
+}
