@@ -171,25 +171,9 @@ func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 	// Batches of 10, due from 2 s to 12 s after their enqueue.
 	const batch = 10
 	began := time.Now()
-	for k := range count / batch {
-		d := 2*time.Second + time.Duration(k)*10*time.Second/time.Duration(count/batch)
-		ids := make([]string, batch)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("so-%05d", k*batch+i)
-		}
-		before := time.Now()
-		rs, err := producer.EnqueueBatch(ctx, p, e2etask.Work, make([]e2etask.Payload, batch),
-			producer.WithDelay(d), producer.WithIDs(ids...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
-			if r.Stream != "JETQ_SCHEDULES" || r.Duplicate {
-				t.Fatalf("task %s: stored in %q (duplicate %v), want a new schedule in JETQ_SCHEDULES", r.ID, r.Stream, r.Duplicate)
-			}
-			l.planned(r.ID, before.Add(d))
-		}
-	}
+	l.enqueue(ctx, t, p, "so-%05d", count, batch, func(k int) time.Duration {
+		return 2*time.Second + time.Duration(k)*10*time.Second/time.Duration(count/batch)
+	})
 	t.Logf("enqueued %d delayed tasks in %v", count, time.Since(began).Round(time.Millisecond))
 
 	mark := func(what string) { t.Logf("%v: %s", time.Since(began).Round(time.Millisecond), what) }

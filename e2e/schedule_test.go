@@ -210,6 +210,31 @@ func (l *delayedLedger) check(t *testing.T, from time.Time) {
 	}
 }
 
+// enqueue enqueues count delayed tasks in batches of batch, with IDs from
+// the format idf and batch k due delay(k) after its enqueue, and plans each.
+func (l *delayedLedger) enqueue(ctx context.Context, t *testing.T, p *producer.Producer, idf string, count, batch int, delay func(k int) time.Duration) {
+	t.Helper()
+	for k := range count / batch {
+		d := delay(k)
+		ids := make([]string, batch)
+		for i := range ids {
+			ids[i] = fmt.Sprintf(idf, k*batch+i)
+		}
+		before := time.Now()
+		rs, err := producer.EnqueueBatch(ctx, p, e2etask.Work, make([]e2etask.Payload, batch),
+			producer.WithDelay(d), producer.WithIDs(ids...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Stream != "JETQ_SCHEDULES" || r.Duplicate {
+				t.Fatalf("task %s: stored in %q (duplicate %v), want a new schedule in JETQ_SCHEDULES", r.ID, r.Stream, r.Duplicate)
+			}
+			l.planned(r.ID, before.Add(d))
+		}
+	}
+}
+
 // lateness is how long after due the tasks due between from and to first
 // ran, sorted.
 func (l *delayedLedger) lateness(from, to time.Time) []time.Duration {
@@ -517,27 +542,8 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 100 batches of 5, delays from 1 s to 5.95 s in steps of 50 ms.
-	const batch = 5
 	began := time.Now()
-	for k := range count / batch {
-		d := time.Second + time.Duration(k)*50*time.Millisecond
-		ids := make([]string, batch)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("dc-%03d", k*batch+i)
-		}
-		before := time.Now()
-		rs, err := producer.EnqueueBatch(ctx, p, e2etask.Work, make([]e2etask.Payload, batch),
-			producer.WithDelay(d), producer.WithIDs(ids...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
-			if r.Stream != "JETQ_SCHEDULES" || r.Duplicate {
-				t.Fatalf("task %s: stored in %q (duplicate %v), want a new schedule in JETQ_SCHEDULES", r.ID, r.Stream, r.Duplicate)
-			}
-			l.planned(r.ID, before.Add(d))
-		}
-	}
+	l.enqueue(ctx, t, p, "dc-%03d", count, 5, func(k int) time.Duration { return time.Second + time.Duration(k)*50*time.Millisecond })
 	t.Logf("enqueued %d delayed tasks in %v", count, time.Since(began).Round(time.Millisecond))
 
 	// lose shuts down the node leading stream, keeps it down for a while and
