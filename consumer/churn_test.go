@@ -224,22 +224,6 @@ func eachMsg(js jetstream.JetStream, stream string, f func(*jetstream.RawStreamM
 	return nil
 }
 
-// workQueueEmpty says why the work stream is not empty, if it is not.
-func workQueueEmpty(js jetstream.JetStream) error {
-	s, err := js.Stream(context.Background(), "JETQ_TASKS")
-	if err != nil {
-		return err
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		return err
-	}
-	if info.State.Msgs != 0 {
-		return fmt.Errorf("work stream holds %d tasks", info.State.Msgs)
-	}
-	return nil
-}
-
 // deadLettered counts the dead-letter records per task ID.
 func deadLettered(js jetstream.JetStream) (map[string]int, error) {
 	out := map[string]int{}

@@ -184,20 +184,23 @@ func dlqRecords(t *testing.T, js jetstream.JetStream, want int) []*jetstream.Raw
 // workEmpty waits until the work stream holds no task.
 func workEmpty(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
-	testkit.WaitFor(t, 30*time.Second, func() error {
-		s, err := js.Stream(context.Background(), "JETQ_TASKS")
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(context.Background())
-		if err != nil {
-			return err
-		}
-		if info.State.Msgs != 0 {
-			return fmt.Errorf("work stream holds %d tasks", info.State.Msgs)
-		}
-		return nil
-	})
+	testkit.WaitFor(t, 30*time.Second, func() error { return workQueueEmpty(js) })
+}
+
+// workQueueEmpty says why the work stream is not empty, if it is not.
+func workQueueEmpty(js jetstream.JetStream) error {
+	s, err := js.Stream(context.Background(), "JETQ_TASKS")
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs != 0 {
+		return fmt.Errorf("work stream holds %d tasks", info.State.Msgs)
+	}
+	return nil
 }
 
 // logBook is a slog handler that keeps the messages it is given, and passes
