@@ -21,16 +21,7 @@ import (
 // unserved tasks, then kills the worker's connection.
 func TestStats(t *testing.T) {
 	ctx := context.Background()
-	srv := embeddedtest.Server(t)
-	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := queues.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, p, in := setup(t)
 	if rows, err := in.List(ctx); err != nil || len(rows) != 0 {
 		t.Fatalf("List on an empty server: %v %v", rows, err)
 	}
@@ -172,6 +163,23 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 }
 
+// setup starts a server and returns it with a producer and an inspector
+// on it.
+func setup(t *testing.T) (*embedded.Server, *producer.Producer, *queues.Inspector) {
+	t.Helper()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := queues.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, p, in
+}
+
 // startWorker runs a worker of reg on its own connection until the test
 // ends.
 func startWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts ...consumer.Option) {
@@ -200,16 +208,7 @@ func startWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts .
 // handlers has Held 0; Running is 2 all the same.)
 func TestRunningCountsHandlersOnly(t *testing.T) {
 	ctx := context.Background()
-	srv := embeddedtest.Server(t)
-	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := queues.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, p, in := setup(t)
 	slow := tasks.Define[int]("job.slow")
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
@@ -248,16 +247,7 @@ func TestRunningCountsHandlersOnly(t *testing.T) {
 // 4 of 20 samples this way.
 func TestWaitingToRetryOutlivesStalePresence(t *testing.T) {
 	ctx := context.Background()
-	srv := embeddedtest.Server(t)
-	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := queues.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, p, in := setup(t)
 	mixed := tasks.Define[int]("job.mixed", tasks.WithMaxAttempts(3))
 	release, started := make(chan struct{}), make(chan struct{}, 4)
 	reg := tasks.NewRegistry()
@@ -306,6 +296,7 @@ func TestWaitingToRetryOutlivesStalePresence(t *testing.T) {
 	close(release)
 	var s queues.Stats
 	testkit.WaitFor(t, every, func() error {
+		var err error
 		if s, err = in.Get(ctx, "default", "job.mixed"); err != nil {
 			return err
 		}
