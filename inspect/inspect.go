@@ -1,0 +1,38 @@
+package inspect
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
+)
+
+// Inspector reads a deployment and acts on it. It is safe for concurrent
+// use.
+type Inspector struct {
+	js    jetstream.JetStream
+	pub   topology.Topology
+	names wire.Names
+	log   *slog.Logger
+}
+
+// New returns an Inspector working through js. It does no I/O. It returns
+// an error wrapping [ErrInvalidOption] for a nil js or a topology out of
+// range.
+func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
+	}
+	cfg := config{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	topo, err := wire.FromPublic(cfg.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, log: cfg.log}, nil
+}

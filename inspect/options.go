@@ -1,0 +1,33 @@
+package inspect
+
+import (
+	"log/slog"
+
+	"github.com/jetq/jetq/topology"
+)
+
+// Option configures an [Inspector]; pass options to [New].
+type Option func(*config)
+
+type config struct {
+	pub topology.Topology
+	log *slog.Logger
+}
+
+// WithTopology sets the deployment's [topology.Topology], the same value
+// given to its producers and workers; an Inspector reads the names that
+// derive from its prefix and creates nothing. Default: the zero Topology.
+func WithTopology(t topology.Topology) Option {
+	return func(c *config) { c.pub = t }
+}
+
+// WithLogger makes the Inspector log its actions (Info) and what it could
+// not read (Warn) with l. Default slog.Default(); nil keeps the default.
+// Payloads are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
