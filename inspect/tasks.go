@@ -50,6 +50,11 @@ type Query struct {
 	Where *Match
 	// Limit bounds the page; 0 means 50.
 	Limit int
+	// Scan bounds how many messages one page reads looking for its tasks
+	// (see [Page.Partial]); 0 means [DefaultScan], at most [MaxScan]. Only
+	// a filter that skips messages (Where, or many tasks in flight) reads
+	// more messages than its page holds.
+	Scan int
 	// Token continues from the page that returned it ([Page.Next]).
 	Token string
 }
@@ -67,6 +72,18 @@ type Page struct {
 	Tasks []TaskInfo
 	// Next is the token of the next page; empty on the last.
 	Next string
+	// Scanned counts the messages the page read to find its tasks: its
+	// tasks, those the filters left out, and, in the pending list, the
+	// messages delivered already that lie between pending ones.
+	Scanned int
+	// Partial reports that the page stopped at its scan bound
+	// ([Query.Scan]) before it was full: more tasks may match further on,
+	// and Next continues from where it stopped.
+	Partial bool
+	// Note says what the list could not show or how far it looked: the
+	// running tasks of workers too old to list them, counted; the status
+	// records a completed list read.
+	Note string
 }
 
 // Ref names one task for an action: its ID and, where known, the sequence
