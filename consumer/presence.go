@@ -9,11 +9,20 @@ package consumer
 // worker keeps an entry in the bucket JETQ_WORKERS, key its ID, rewritten
 // every presence interval with a TTL of three intervals: per task type,
 // the deliveries it holds, the handlers it runs and the earliest retry it
-// set, and the tasks it settled since it started. An entry that is not
+// set, and the tasks it settled since it started. It lists each delivery it
+// holds (task ID, stream sequence, attempt, and when its handler started:
+// at most its concurrency plus its prefetch plus one a type) and each retry
+// it set that is still to come (sequence, attempt, when it is due, the
+// first line of its error; at most wire.MaxPresenceRetries, earliest due
+// first, each dropped once due). That adds about 100 bytes a delivery held
+// (a 22-character ID) and 165 a retry (with a 60-byte error) to each
+// write: with 16 deliveries and 16 retries, 4.2 KiB every interval; at
+// most 256 retries, 42 KiB. An entry that is not
 // rewritten — the process died, or lost its connection — expires on the
 // server; a worker that stops deletes its own, with a marker that expires
 // a second later, so stops leave nothing behind.
-// The queues package reads the bucket: running is what live workers hold.
+// The inspect package reads the bucket: running is what live workers hold,
+// and retrying what the server keeps unsettled and no live worker holds.
 
 import (
 	"context"

@@ -106,21 +106,25 @@ func (in *Inspector) live(ctx context.Context, q Query) (live, error) {
 	return l, nil
 }
 
-// note is what a page of running or retrying tasks says of the deliveries
-// that workers too old to list them hold.
-func (l live) note() string {
+// note is what a page of st, running or retrying tasks, says of the
+// deliveries that workers too old to list them hold.
+func (l live) note(st State) string {
 	if l.Unlisted == 0 {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d running task(s) not listed: held by workers of a release that does not list its deliveries in its presence entry (", l.Unlisted)
+	if st == Retrying {
+		fmt.Fprintf(&b, "%d task(s) held by workers of a release that does not list its deliveries in its presence entry may show here although they run (", l.Unlisted)
+	} else {
+		fmt.Fprintf(&b, "%d running task(s) not listed: held by workers of a release that does not list its deliveries in its presence entry (", l.Unlisted)
+	}
 	for i, k := range slices.Sorted(maps.Keys(l.unlisted)) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "%s: %d", k, l.unlisted[k])
 	}
-	b.WriteString("); upgrade those workers to see them")
+	b.WriteString("); upgrade those workers to tell them apart")
 	return b.String()
 }
 

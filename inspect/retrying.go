@@ -175,6 +175,6 @@ func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *
 			t.Progress = st.Progress
 		}
 	}
-	p.Note = l.note()
+	p.Note = l.note(Retrying)
 	return p, next, nil
 }

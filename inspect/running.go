@@ -29,7 +29,7 @@ func (in *Inspector) running(ctx context.Context, q Query, tok cursor) (Page, *c
 		}
 	}
 	slices.Sort(seqs)
-	p := Page{Note: l.note()}
+	p := Page{Note: l.note(Running)}
 	next, err := in.pageOf(ctx, q, seqs, &p, func(t *TaskInfo) {
 		h := l.held[t.Seq]
 		t.State, t.Worker, t.Attempt, t.StartedAt = Running, h.worker, h.d.Attempt, h.d.Started

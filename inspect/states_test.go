@@ -246,3 +246,33 @@ func TestStateLists(t *testing.T) {
 		t.Errorf("completed, a page of 1: got %v %v, want [ok-2]", ids(p), err)
 	}
 }
+
+// TestRunningCountsUnlistedDeliveries reads a presence entry as workers of
+// the previous release write it, with counts and no list of deliveries:
+// the running list cannot show those tasks, and says how many it leaves
+// out, and of which type.
+func TestRunningCountsUnlistedDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStateSetup(t)
+	kv, err := s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: s.in.names.WorkersBucket(), LimitMarkerTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	old := `{"id":"old","host":"h","pid":1,"started":"` + now + `","updated":"` + now + `","every":2000000000,"concurrency":4,` +
+		`"tasks":[{"queue":"default","task":"st.old","held":3,"running":2},{"queue":"default","task":"st.other","held":0,"running":0}]}`
+	if _, err := kv.Put(ctx, "old", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := list(ctx, s.in, Query{State: Running})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Tasks) != 0 || !strings.Contains(p.Note, "3 running task(s) not listed") || !strings.Contains(p.Note, "default/st.old: 3") {
+		t.Errorf("running list with an old worker's entry: tasks %v, note %q; want none, and the 3 of st.old counted", ids(p), p.Note)
+	}
+	if p, err = list(ctx, s.in, Query{State: Running, Task: "st.other"}); err != nil || p.Note != "" {
+		t.Errorf("running st.other: note %q (%v), want none", p.Note, err)
+	}
+}
