@@ -250,3 +250,82 @@ func TestRetryNowRacesTheRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryNowManyAroundTheirRetry retries many tasks now at random
+// moments around the time their own retry falls due: whatever RetryNow
+// answers, each task runs its second attempt exactly once.
+func TestRetryNowManyAroundTheirRetry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStateSetup(t)
+	many := tasks.Define[stArgs]("rn.many")
+	var ran runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, many, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
+		ran.add(tk.ID, tk.Attempt)
+		if tk.Attempt == 1 {
+			return tasks.RetryAfter(time.Duration(1500+tk.Payload.N*20)*time.Millisecond, errors.New("not yet"))
+		}
+		return nil
+	})
+	s.worker(t, reg, consumer.WithConcurrency(8))
+	const n = 24
+	for i := range n {
+		if _, err := producer.Enqueue(ctx, s.p, many, stArgs{N: i}, producer.WithID(fmt.Sprintf("many-%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Retry each now at its own moment around the time its retry falls
+	// due, from 40 ms before to 40 ms after (the server's clock is this
+	// one's).
+	type answer struct {
+		id  string
+		err error
+	}
+	got := make(chan answer, n)
+	listed := map[string]bool{}
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		p, err := list(ctx, s.in, Query{State: Retrying, Limit: n})
+		if err != nil {
+			return err
+		}
+		for _, tk := range p.Tasks {
+			if listed[tk.ID] || tk.NextAttemptAt.IsZero() {
+				continue
+			}
+			listed[tk.ID] = true
+			offset := time.Duration(len(listed)%9-4) * 10 * time.Millisecond
+			time.AfterFunc(time.Until(tk.NextAttemptAt.Add(offset)), func() {
+				got <- answer{tk.ID, s.in.RetryNow(ctx, tk.Ref())}
+			})
+		}
+		if len(listed) < n {
+			return fmt.Errorf("%d of %d listed as retrying", len(listed), n)
+		}
+		return nil
+	})
+	answers := map[string]error{}
+	for range n {
+		a := <-got
+		answers[a.id] = a.err
+	}
+	settledAll(t, s.in, s.js, "default", "rn.many")
+	counts := map[string]int{}
+	for i := range n {
+		id := fmt.Sprintf("many-%02d", i)
+		if got := ran.of(id); !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("%s ran attempts %v, want [1 2]", id, got)
+		}
+		switch err := answers[id]; {
+		case err == nil:
+			counts["run now"]++
+		case errors.Is(err, ErrMovedOn):
+			counts["moved on"]++
+		case errors.Is(err, ErrNotFound):
+			counts["retry no longer listed"]++
+		default:
+			t.Errorf("RetryNow(%s): %v", id, err)
+		}
+	}
+	t.Logf("RetryNow answers: %v", counts)
+}
