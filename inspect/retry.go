@@ -35,10 +35,15 @@ import (
 // task that is no longer retrying: running again (a live worker holds it),
 // done or dead-lettered (its message is gone), or pending; one wrapping
 // [ErrNotFound] when the message at r.Seq is another task, or when its
-// attempt count is unknown (no live worker lists the retry it set and the
-// type does not track its status: its worker is gone, and it runs again
-// after its ack wait); one wrapping [ErrInvalidQuery] without r.ID and
-// r.Seq.
+// attempt count is unknown: no live worker lists a retry of it still to
+// come (each worker lists the retries it set until they fall due) and its
+// type does not track its status, as when its retry is due already or its
+// worker is gone (it then runs after its ack wait); one wrapping
+// [ErrInvalidQuery] without r.ID and r.Seq.
+//
+// The original's redelivery claims the run only on workers of this release
+// or later: during a rolling upgrade, a worker of an older release may run
+// the original's retry beside the copy.
 func (in *Inspector) RetryNow(ctx context.Context, r Ref) error {
 	if r.ID == "" || r.Seq == 0 {
 		return fmt.Errorf("%w: a retrying task is named by its ID and Seq: pass the Ref of a listed task (TaskInfo.Ref)", ErrInvalidQuery)
@@ -139,5 +144,6 @@ func (in *Inspector) attemptsOf(ctx context.Context, t TaskInfo) (int, error) {
 	if st, ok := sts[0]; ok && st.State == status.Retrying && st.Attempt > 0 {
 		return st.Attempt, nil
 	}
-	return 0, fmt.Errorf("inspect: task %q: no live worker lists the retry it set and its type does not track its status, so its attempts are unknown; it runs again after its ack wait: %w", t.ID, ErrNotFound)
+	return 0, fmt.Errorf("inspect: task %q: no live worker lists a retry of it still to come, and its type does not track its status: "+
+		"its retry is due already, or the worker that held it is gone (it runs again after its ack wait), and its attempts are unknown: %w", t.ID, ErrNotFound)
 }
