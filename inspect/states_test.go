@@ -71,26 +71,7 @@ func (s stateSetup) worker(t *testing.T, reg *tasks.Registry, opts ...consumer.O
 }
 
 // list reads one page of q.
-func list(ctx context.Context, in *Inspector, q Query) (Page, error) {
-	q = q.normalized()
-	var (
-		p   Page
-		err error
-	)
-	switch q.State {
-	case Running:
-		p, _, err = in.running(ctx, q, cursor{})
-	case Retrying:
-		p, _, err = in.retrying(ctx, q, cursor{})
-	case Completed:
-		p, _, err = in.completed(ctx, q, cursor{})
-	case Failed:
-		p, _, err = in.failed(ctx, q, cursor{})
-	default:
-		err = fmt.Errorf("no lister for %s", q.State)
-	}
-	return p, err
-}
+func list(ctx context.Context, in *Inspector, q Query) (Page, error) { return in.Tasks(ctx, q) }
 
 // ids are the IDs of a page's tasks, in its order.
 func ids(p Page) []string {

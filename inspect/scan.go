@@ -1,7 +1,5 @@
 package inspect
 
-// Until the generic lists land: copies of their helpers, deleted at the merge.
-
 import (
 	"context"
 	"errors"
@@ -11,28 +9,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"bytes"
-	"encoding/json"
 	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
-	"math/big"
-	"reflect"
-	"strings"
 )
-
-// cursor is where a list goes on from: what a page token holds besides
-// the state and filters it was made for. Listers get it from [Inspector.Tasks]
-// and return the next page's.
-type cursor struct {
-	// After is the sequence of the last message read; 0 starts the list.
-	After uint64 `json:"a,omitempty"`
-	// Key is a lister's own place, for a list that is not in stream order.
-	Key string `json:"k,omitempty"`
-	// UpTo bounds the list to the messages at or below this sequence (a
-	// bulk action's plan); 0 leaves it open. Not carried in page tokens.
-	UpTo uint64 `json:"-"`
-}
 
 // scanner reads the messages of a stream on a subject filter in stream
 // order: in batched direct gets where the stream allows them, else one
@@ -168,105 +148,4 @@ func (in *Inspector) stream(ctx context.Context, name string) (jetstream.Stream,
 // rawMsg is m as a direct get reads it.
 func rawMsg(m *jetstream.RawStreamMsg) directget.Msg {
 	return directget.Msg{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time, Header: m.Header, Data: m.Data}
-}
-
-// matcher tests payloads against a checked match.
-type matcher struct {
-	path []string
-	want any
-}
-
-func newMatcher(m *Match) *matcher {
-	if m == nil {
-		return nil
-	}
-	want, _ := decodeJSON([]byte(m.Value))
-	return &matcher{path: strings.Split(m.Path, "."), want: want}
-}
-
-// matches reports whether payload has the match's value at its path; nil
-// matches everything.
-func (mt *matcher) matches(payload []byte) bool {
-	if mt == nil {
-		return true
-	}
-	v, ok := decodeJSON(payload)
-	if !ok {
-		return false
-	}
-	for _, key := range mt.path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return false
-		}
-		if v, ok = obj[key]; !ok {
-			return false
-		}
-	}
-	return equalJSON(v, mt.want)
-}
-
-// decodeJSON decodes b with numbers kept as written; ok is false for what
-// is not JSON.
-func decodeJSON(b []byte) (v any, ok bool) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return v, d.Decode(&v) == nil
-}
-
-// equalJSON compares decoded JSON values, numbers by value.
-func equalJSON(a, b any) bool {
-	switch a := a.(type) {
-	case json.Number:
-		b, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		x, okx := new(big.Rat).SetString(string(a))
-		y, oky := new(big.Rat).SetString(string(b))
-		return okx && oky && x.Cmp(y) == 0
-	case map[string]any:
-		b, ok := b.(map[string]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for k, av := range a {
-			bv, ok := b[k]
-			if !ok || !equalJSON(av, bv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		b, ok := b.([]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if !equalJSON(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-// Bounds of a [Query].
-const (
-	DefaultLimit = 50
-	MaxLimit     = 1000
-	DefaultScan  = 10_000
-	MaxScan      = 1_000_000
-)
-
-// normalized is q with the defaults the generic lists give it.
-func (q Query) normalized() Query {
-	if q.Limit == 0 {
-		q.Limit = DefaultLimit
-	}
-	if q.Scan == 0 {
-		q.Scan = DefaultScan
-	}
-	return q
 }
