@@ -3,62 +3,12 @@ package inspect
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jetq/jetq/status"
 )
-
-// unsettled is the span of the work stream that a task type's durable
-// consumer has delivered and not all settled: its tasks stored there are
-// running or retrying.
-type unsettled struct {
-	queue, task string
-	// floor is the ack floor's stream sequence, delivered the last
-	// delivered; pending counts the deliveries not settled.
-	floor, delivered uint64
-	pending          int
-}
-
-// unsettledSpans returns, by task subject, the spans of the types q keeps
-// that have deliveries not settled: the consumer of one type (one
-// request), or a listing of the work stream's consumers (256 a request).
-func (in *Inspector) unsettledSpans(ctx context.Context, work jetstream.Stream, q Query) (map[string]unsettled, error) {
-	n := in.names
-	out := map[string]unsettled{}
-	take := func(ci *jetstream.ConsumerInfo) {
-		queue, name, err := n.ParseTaskSubject(ci.Config.FilterSubject)
-		if err != nil || ci.Config.Durable != n.Durable(queue, name) || ci.NumAckPending == 0 ||
-			(q.Queue != "" && q.Queue != queue) || (q.Task != "" && q.Task != name) {
-			return
-		}
-		out[ci.Config.FilterSubject] = unsettled{queue: queue, task: name,
-			floor: ci.AckFloor.Stream, delivered: ci.Delivered.Stream, pending: ci.NumAckPending}
-	}
-	if q.Queue != "" && q.Task != "" {
-		c, err := work.Consumer(ctx, n.Durable(q.Queue, q.Task))
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("inspect: consumer of %s: %w", q.Task, err)
-		}
-		take(c.CachedInfo())
-		return out, nil
-	}
-	list := work.ListConsumers(ctx)
-	for ci := range list.Info() {
-		take(ci)
-	}
-	if err := list.Err(); err != nil {
-		return nil, fmt.Errorf("inspect: list consumers: %w", err)
-	}
-	return out, nil
-}
 
 // retrying lists the retrying tasks: the deliveries not settled that no
 // live worker holds, in work stream order. For each task type with
@@ -83,9 +33,13 @@ func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *
 	if err != nil || work == nil {
 		return Page{}, nil, err
 	}
-	spans, err := in.unsettledSpans(ctx, work, q)
-	if err != nil || len(spans) == 0 {
+	floors, err := in.floors(ctx, work, q)
+	if err != nil {
 		return Page{}, nil, err
+	}
+	maps.DeleteFunc(floors, func(_ string, f floor) bool { return f.unsettled == 0 })
+	if len(floors) == 0 {
+		return Page{}, nil, nil
 	}
 	l, err := in.live(ctx, q)
 	if err != nil {
@@ -105,10 +59,11 @@ func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *
 		stop uint64
 	)
 	budget := q.Scan
-	for _, subject := range slices.Sorted(maps.Keys(spans)) {
-		s := spans[subject]
-		from := max(s.floor, tok.After) + 1
-		last := s.delivered
+	for _, subject := range slices.Sorted(maps.Keys(floors)) {
+		f := floors[subject]
+		queue, name, _ := in.names.ParseTaskSubject(subject) // floors has task subjects only
+		from := max(f.acked, tok.After) + 1
+		last := f.delivered
 		if tok.UpTo > 0 {
 			last = min(last, tok.UpTo)
 		}
@@ -128,7 +83,7 @@ func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *
 			p.Scanned++
 			budget--
 			if _, running := l.held[m.Seq]; !running && mt.matches(m.Data) {
-				if t := taskInfo(m, stream, s.queue, s.task, Retrying); within(q, t.EnqueuedAt) {
+				if t := taskInfo(m, stream, queue, name, Retrying); within(q, t.EnqueuedAt) {
 					found = append(found, t)
 					kept++
 				}
