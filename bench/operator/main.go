@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -100,19 +101,32 @@ type reading struct {
 func (e *env) measure(ctx context.Context, runs int) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "read\ttarget\tp50 ms\tmax ms\t")
+	failed := false
 	for _, r := range e.readings() {
 		var ds []time.Duration
+		var err error
 		for range runs {
 			t0 := time.Now()
-			if err := r.read(ctx); err != nil {
-				return fmt.Errorf("%s: %w", r.what, err)
+			if err = r.read(ctx); err != nil {
+				break
 			}
 			ds = append(ds, time.Since(t0))
+		}
+		if err != nil {
+			failed = true
+			fmt.Fprintf(tw, "%s\t%s\tfailed: %v\t\t\n", r.what, r.target, err)
+			continue
 		}
 		slices.Sort(ds)
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t\n", r.what, r.target, ms(ds[len(ds)/2]), ms(ds[len(ds)-1]))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if failed {
+		return errors.New("some reads failed")
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
