@@ -24,8 +24,8 @@ import (
 //
 // Cost of a page of 50: the consumers' infos (one request for one type,
 // one a 256 types otherwise), one watch of the presence bucket, one
-// batched direct get a type with tasks not settled (sized to the page
-// plus what the type's workers hold), and for tracked types not listed by
+// batched direct get a type with deliveries not settled beyond those its
+// live workers hold (sized to its share of the page plus what they hold), and for tracked types not listed by
 // a worker one key-value get a task, at once. With 10 000 retrying tasks
 // of one type that is 4 requests and up to 50 concurrent gets, whatever
 // the page; the 200th page costs the same as the first, since a page
@@ -74,6 +74,9 @@ func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *
 	share := (q.Limit+1)/len(floors) + 1
 	for _, subject := range slices.Sorted(maps.Keys(floors)) {
 		f := floors[subject]
+		if f.unsettled <= held[subject] {
+			continue // every delivery not settled is in a live worker's hands
+		}
 		h := &head{last: f.delivered}
 		h.queue, h.name, _ = in.names.ParseTaskSubject(subject) // floors has task subjects only
 		if tok.UpTo > 0 {
