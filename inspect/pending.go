@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -66,14 +67,23 @@ func (in *Inspector) pending(ctx context.Context, q Query, tok cursor) (Page, *c
 	base := in.names.Prefix() + ".task."
 	filter := subjects(base, q)
 	from := tok.After + 1
-	if f, ok := floors[filter]; ok && tok.After == 0 {
-		from = f.delivered + 1 // one type: start at its first pending task
+	if tok.After == 0 {
+		if from, err = in.firstPending(ctx, work, filter, floors); err != nil {
+			return Page{}, nil, err
+		}
 	}
+	// Read from the start of every type's pending tasks, a page's
+	// positions are the counts of each type's pending tasks read.
+	counted := tok.After == 0 && q.Since.IsZero()
 	batch := q.Limit + 1
 	if q.Where != nil {
 		batch = maxBatch
 	}
-	sc := newScanner(in.js, work, filter, from, q.Since, batch)
+	since := q.Since
+	if tok.After > 0 {
+		since = time.Time{} // the token's place is after it
+	}
+	sc := newScanner(in.js, work, filter, from, since, batch)
 	mt := newMatcher(q.Where)
 	var (
 		p    Page
@@ -115,12 +125,42 @@ func (in *Inspector) pending(ctx context.Context, q Query, tok cursor) (Page, *c
 			break
 		}
 	}
-	if sc.direct && len(p.Tasks) > 0 {
+	switch {
+	case counted:
+		for i := range p.Tasks {
+			p.Tasks[i].Position = at[i]
+		}
+	case sc.direct && len(p.Tasks) > 0:
 		if err := in.positions(ctx, work, filter, floors, p.Tasks, msgs, at); err != nil {
 			return Page{}, nil, err
 		}
 	}
 	return p, next, nil
+}
+
+// firstPending is the sequence the pending tasks on filter start from:
+// the first after the lowest of their types' consumers' last deliveries,
+// or 1 while a type with tasks has no consumer. Starting there, the list
+// skips the tasks delivered before it, such as those waiting to be retried.
+func (in *Inspector) firstPending(ctx context.Context, work jetstream.Stream, filter string, floors map[string]floor) (uint64, error) {
+	if f, ok := floors[filter]; ok {
+		return f.delivered + 1, nil // one type
+	}
+	info, err := work.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, fmt.Errorf("inspect: read the work stream's subjects: %w", err)
+	}
+	from := uint64(0)
+	for subject := range info.State.Subjects {
+		f, ok := floors[subject]
+		if !ok {
+			return 1, nil
+		}
+		if from == 0 || f.delivered+1 < from {
+			from = f.delivered + 1
+		}
+	}
+	return max(from, 1), nil
 }
 
 // positions sets the Position of each task of a page of pending tasks,
