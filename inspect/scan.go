@@ -159,3 +159,33 @@ func (in *Inspector) stream(ctx context.Context, name string) (jetstream.Stream,
 func rawMsg(m *jetstream.RawStreamMsg) directget.Msg {
 	return directget.Msg{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time, Header: m.Header, Data: m.Data}
 }
+
+// collect reads the page of q from sc. keep returns the task of a message
+// that is in the list's state and of q's queue and task; collect applies
+// the rest of q (time range, match, limit, scan bound) and tok's UpTo.
+// msgs are the messages of the page's tasks; extra, on a full page, the
+// message kept after them, which the next page starts with.
+func collect(ctx context.Context, sc *scanner, q Query, tok cursor, keep func(directget.Msg) (TaskInfo, bool)) (p Page, next *cursor, msgs []directget.Msg, extra *directget.Msg, err error) {
+	mt := newMatcher(q.Where)
+	for {
+		m, ok, err := sc.next(ctx)
+		if err != nil {
+			return Page{}, nil, nil, nil, err
+		}
+		if !ok || (tok.UpTo > 0 && m.Seq > tok.UpTo) || (!q.Until.IsZero() && !m.Stored.Before(q.Until)) {
+			return p, nil, msgs, nil, nil
+		}
+		if t, ok := keep(m); ok && !m.Stored.Before(q.Since) && mt.matches(m.Data) {
+			if len(p.Tasks) == q.Limit {
+				return p, &cursor{After: m.Seq - 1}, msgs, &m, nil
+			}
+			p.Tasks = append(p.Tasks, t)
+			msgs = append(msgs, m)
+		}
+		p.Scanned++
+		if p.Scanned >= q.Scan {
+			p.Partial = len(p.Tasks) < q.Limit
+			return p, &cursor{After: m.Seq}, msgs, nil, nil
+		}
+	}
+}

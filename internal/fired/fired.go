@@ -154,3 +154,30 @@ func (s *Store) Done(ctx context.Context, d Delivery) error {
 	_, err = kv.Put(ctx, wire.FiredKey(d.ID, d.Firing), fmt.Appendf(nil, "%d %s", d.Seq, done))
 	return err
 }
+
+// withdrawn ends the claim of a firing that no delivery is to run.
+const withdrawn = "withdrawn"
+
+// Withdraw claims the firing firing of task id for no delivery, so that
+// every delivery of it is a [Copy], dropped unrun: a delayed task
+// cancelled in the instant the scheduler fires it does not run. It reports
+// false, and changes nothing, when a delivery claimed the firing first;
+// true when it was withdrawn already.
+func (s *Store) Withdraw(ctx context.Context, id, firing string) (bool, error) {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return false, err
+	}
+	key := wire.FiredKey(id, firing)
+	// Sequence 0 is no message's: every delivery reads the claim as
+	// another message's.
+	_, err = kv.Create(ctx, key, []byte("0 0 0 "+withdrawn))
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return err == nil, err
+	}
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return strings.HasSuffix(string(e.Value()), " "+withdrawn), nil
+}
