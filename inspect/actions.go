@@ -121,11 +121,7 @@ func (in *Inspector) findPending(ctx context.Context, id string) (uint64, error)
 func (in *Inspector) withdrawn(ctx context.Context, t TaskInfo, level slog.Level, msg string) {
 	in.log.LogAttrs(ctx, level, msg, slog.String(keyTaskID, t.ID), slog.String(keyTask, t.Task),
 		slog.String(keyQueue, t.Queue), slog.Uint64(keySeq, t.Seq))
-	states, err := status.NewStore(in.js, in.pub)
-	if err == nil {
-		err = states.Settle(ctx, t.ID, func(s *status.Status) { s.State = status.Cancelled })
-	}
-	if err != nil {
+	if err := in.states.Settle(ctx, t.ID, func(s *status.Status) { s.State = status.Cancelled }); err != nil {
 		in.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record the withdrawn task's status",
 			slog.String(keyTaskID, t.ID), slog.String(keyError, err.Error()))
 	}
@@ -241,11 +237,12 @@ func (in *Inspector) cancel(ctx context.Context, st jetstream.Stream, m *jetstre
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}
-	ok, err := fired.New(in.js, topo).Withdraw(ctx, t.ID, wire.Firing(tasks.Header(m.Header)))
+	// Sequence 0 is no message's: every delivery of the firing is a copy.
+	holder, err := fired.New(in.js, topo).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: wire.Firing(tasks.Header(m.Header))})
 	if err != nil {
 		return fmt.Errorf("inspect: cancel delayed task %q: %w", r.ID, err)
 	}
-	if !ok {
+	if holder != 0 {
 		return fmt.Errorf("inspect: delayed task %q fired already, and a worker took it: %w", r.ID, ErrMovedOn)
 	}
 	if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !retry.Gone(err) {

@@ -98,11 +98,7 @@ func TestCancel(t *testing.T) {
 	if len(left) != 1 || left[0].ID != b.ID {
 		t.Errorf("scheduled after the cancel: %v; want only %s", left, b.ID)
 	}
-	states, err := status.NewStore(f.js, topologyZero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := states.Get(ctx, a.ID); err != nil || st.State != status.Cancelled {
+	if st, err := f.in.Status(ctx, a.ID); err != nil || st.State != status.Cancelled {
 		t.Errorf("status of the cancelled task: %+v, %v; want cancelled", st, err)
 	}
 	if again := f.enqueue(t, tracked, Order{N: 3}, producer.WithDelay(time.Hour), producer.WithUnique("remind-1", time.Hour)); again.Duplicate {

@@ -155,29 +155,37 @@ func (s *Store) Done(ctx context.Context, d Delivery) error {
 	return err
 }
 
-// withdrawn ends the claim of a firing that no delivery is to run.
-const withdrawn = "withdrawn"
-
-// Withdraw claims the firing firing of task id for no delivery, so that
-// every delivery of it is a [Copy], dropped unrun: a delayed task
-// cancelled in the instant the scheduler fires it does not run. It reports
-// false, and changes nothing, when a delivery claimed the firing first;
-// true when it was withdrawn already.
-func (s *Store) Withdraw(ctx context.Context, id, firing string) (bool, error) {
+// Reserve claims the run of d for d.Seq, unless a delivery claimed it
+// already, and returns the sequence of the message that holds the claim:
+// d.Seq when it is d's (or became d's meanwhile). It is how a copy made to
+// run a retrying task now is given the run before it is delivered (d.Attempt
+// is then the attempts spent, below its delivery's): the original's
+// redelivery then finds it a [Copy], and if that redelivery claimed the run
+// first the copy is not to run.
+func (s *Store) Reserve(ctx context.Context, d Delivery) (holder uint64, err error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	key := wire.FiredKey(id, firing)
-	// Sequence 0 is no message's: every delivery reads the claim as
-	// another message's.
-	_, err = kv.Create(ctx, key, []byte("0 0 0 "+withdrawn))
-	if !errors.Is(err, jetstream.ErrKeyExists) {
-		return err == nil, err
+	key := wire.FiredKey(d.ID, d.Firing)
+	for range 8 {
+		if _, err := kv.Create(ctx, key, fmt.Appendf(nil, "%d %d %d", d.Seq, d.Attempt, d.Token)); err == nil {
+			return d.Seq, nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, err
+		}
+		e, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+			continue // expired meanwhile: claim again
+		case err != nil:
+			return 0, err
+		}
+		var seq uint64
+		if n, err := fmt.Sscanf(string(e.Value()), "%d", &seq); n == 0 {
+			return 0, fmt.Errorf("claim %q of task %s: %w", e.Value(), d.ID, err)
+		}
+		return seq, nil
 	}
-	e, err := kv.Get(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	return strings.HasSuffix(string(e.Value()), " "+withdrawn), nil
+	return 0, errors.New("task run claimed again and again concurrently")
 }
