@@ -18,11 +18,11 @@ type Inspector struct {
 	pub   topology.Topology
 	names wire.Names
 	log   *slog.Logger
+
+	states *statusstore.Store
 	// retryHook, set by tests, is called at the steps of RetryNow that
 	// may race a worker: "publish" and "delete".
 	retryHook func(step string)
-
-	states *statusstore.Store
 }
 
 // New returns an Inspector working through js. It does no I/O. It returns
