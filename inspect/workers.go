@@ -1,4 +1,4 @@
-package queues
+package inspect
 
 import (
 	"cmp"
@@ -61,7 +61,7 @@ type WorkerTask struct {
 }
 
 // Workers returns the live worker processes, oldest first, read from their
-// presence entries in the JETQ_WORKERS bucket (see the package
+// presence entries in the JETQ_WORKERS bucket (see [Inspector.Queues]
 // documentation). A worker that stopped deleted its entry; the entry of
 // one that died expires three presence intervals after its last write, so
 // it leaves the list on its own. With no bucket there are none.
@@ -102,11 +102,11 @@ func (in *Inspector) presences(ctx context.Context) ([]wire.Presence, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("queues: presence bucket: %w", err)
+		return nil, fmt.Errorf("inspect: presence bucket: %w", err)
 	}
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("queues: read presence: %w", err)
+		return nil, fmt.Errorf("inspect: read presence: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	var out []wire.Presence

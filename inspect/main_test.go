@@ -1,4 +1,4 @@
-package queues_test
+package inspect_test
 
 import (
 	"testing"
