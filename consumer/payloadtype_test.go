@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -51,7 +52,7 @@ func TestPayloadTypeCollision(t *testing.T) {
 	reg1 := tasks.NewRegistry()
 	tasks.MustHandle(reg1, first, func(context.Context, *tasks.Task[Args]) error { return nil })
 	var log1 lockedBuffer
-	w1 := b.startWorker(t, reg1, consumer.WithLogger(slog.New(slog.NewTextHandler(&log1, nil))))
+	w1 := jetqtest.StartWorker(t, b.srv, reg1, consumer.WithLogger(slog.New(slog.NewTextHandler(&log1, nil))))
 	metaOf := func() map[string]string {
 		c, err := b.js.Consumer(ctx, "JETQ_TASKS", durable)
 		if err != nil {
@@ -64,8 +65,8 @@ func TestPayloadTypeCollision(t *testing.T) {
 	if s := metaOf()[wire.MetaPayloadSchema]; s != first.Spec().PayloadSchema || !strings.Contains(s, `"n"`) {
 		t.Errorf("schema recorded %q, want %q", s, first.Spec().PayloadSchema)
 	}
-	w1.cancel()
-	if err := w1.wait(t, 10*time.Second); err != nil {
+	w1.Cancel()
+	if err := w1.Wait(t, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(log1.String(), "collision") {
@@ -80,7 +81,7 @@ func TestPayloadTypeCollision(t *testing.T) {
 		return nil
 	})
 	var log2 lockedBuffer
-	b.startWorker(t, reg2, consumer.WithLogger(slog.New(slog.NewTextHandler(&log2, nil))))
+	jetqtest.StartWorker(t, b.srv, reg2, consumer.WithLogger(slog.New(slog.NewTextHandler(&log2, nil))))
 	const mailType = "github.com/jetq/jetq/consumer_test.MailArgs"
 	waitUntil(t, func() bool { return metaOf()[wire.MetaPayloadType] == mailType })
 	var warning string
