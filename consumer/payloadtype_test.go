@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
@@ -61,7 +63,7 @@ func TestPayloadTypeCollision(t *testing.T) {
 		return c.CachedInfo().Config.Metadata
 	}
 	const argsType = "github.com/jetq/jetq/consumer_test.Args"
-	waitUntil(t, func() bool { return metaOf()[wire.MetaPayloadType] == argsType })
+	testkit.WaitFor(t, 10*time.Second, func() error { return recorded(metaOf(), argsType) })
 	if s := metaOf()[wire.MetaPayloadSchema]; s != first.Spec().PayloadSchema || !strings.Contains(s, `"n"`) {
 		t.Errorf("schema recorded %q, want %q", s, first.Spec().PayloadSchema)
 	}
@@ -83,7 +85,7 @@ func TestPayloadTypeCollision(t *testing.T) {
 	var log2 lockedBuffer
 	jetqtest.StartWorker(t, b.srv, reg2, consumer.WithLogger(slog.New(slog.NewTextHandler(&log2, nil))))
 	const mailType = "github.com/jetq/jetq/consumer_test.MailArgs"
-	waitUntil(t, func() bool { return metaOf()[wire.MetaPayloadType] == mailType })
+	testkit.WaitFor(t, 10*time.Second, func() error { return recorded(metaOf(), mailType) })
 	var warning string
 	for line := range strings.Lines(log2.String()) {
 		if strings.Contains(line, "task name collision") {
@@ -109,11 +111,11 @@ func TestPayloadTypeCollision(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
+// recorded says why the durable's metadata meta does not record payload
+// type want, if it does not.
+func recorded(meta map[string]string, want string) error {
+	if got := meta[wire.MetaPayloadType]; got != want {
+		return fmt.Errorf("payload type recorded %q, want %q", got, want)
 	}
+	return nil
 }
