@@ -16,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
@@ -87,14 +86,7 @@ func (c *cli) serve() {
 		}
 		return nil
 	})
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	c.t.Cleanup(func() { cancel(); <-done })
+	c.runWorker(reg)
 }
 
 type errContent string
