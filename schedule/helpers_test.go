@@ -12,6 +12,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -122,4 +123,14 @@ func countExpired(n *atomic.Int64) tasks.Middleware {
 			return err
 		}
 	}
+}
+
+// newInspector returns an Inspector of js that logs to the test's log.
+func newInspector(t *testing.T, js jetstream.JetStream) *inspect.Inspector {
+	t.Helper()
+	in, err := inspect.New(js, inspect.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }

@@ -22,6 +22,7 @@ import (
 func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	t.Parallel()
 	srv, js, _, _ := setupServer(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("metrics.rollup")
 	var got runs
 	reg := recorder(def, &got)
@@ -54,7 +55,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	if err := schedule.Declare(ctx, s, def, p, "all"); err != nil {
 		t.Fatal(err)
 	}
-	list, err := s.ListPeriodic(ctx)
+	list, err := in.PeriodicTasks(ctx)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListPeriodic: %+v, %v; want one", list, err)
 	}
@@ -62,7 +63,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 		t.Errorf("listed %+v; next in %v", list[0], next)
 	}
 	time.Sleep(10 * time.Second)
-	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
@@ -88,7 +89,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs in %v", len(all), elapsed.Round(time.Millisecond))
-	if err := s.RemovePeriodic(ctx, p.Name); !errors.Is(err, schedule.ErrNotFound) {
+	if err := in.RemovePeriodic(ctx, p.Name); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
 }
@@ -96,6 +97,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 	t.Parallel()
 	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("feed.refresh")
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "refresh", Schedule: "@every 1s", StaleAfter: time.Second}
@@ -115,7 +117,7 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 		return nil
 	})
 	time.Sleep(1500 * time.Millisecond)
-	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	// The ticks that waited longer than StaleAfter expired; the fresh ones ran.
@@ -133,14 +135,15 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 
 func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 	t.Parallel()
-	_, _, s := setup(t)
+	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("cleanup.run")
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "cleanup", Schedule: "0 0 3 * * *", TimeZone: "Europe/Berlin"}
 	if err := schedule.Declare(ctx, s, def, p, 1); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.GetPeriodic(ctx, "cleanup")
+	first, err := in.PeriodicTask(ctx, "cleanup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,18 +155,19 @@ func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 	if err := schedule.Declare(ctx, s, def, p, 1); err != nil {
 		t.Fatal(err)
 	}
-	second, err := s.GetPeriodic(ctx, "cleanup")
+	second, err := in.PeriodicTask(ctx, "cleanup")
 	if err != nil || second.Schedule != "@hourly" || !second.DeclaredAt.After(first.DeclaredAt) {
 		t.Fatalf("after the change: %+v, %v", second, err)
 	}
-	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 1 {
+	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 1 {
 		t.Errorf("ListPeriodic: %d, %v; want the one declaration", len(list), err)
 	}
 }
 
 func TestBadDeclarationsAreRefused(t *testing.T) {
 	t.Parallel()
-	_, _, s := setup(t)
+	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("bad.periodic")
 	ctx := context.Background()
 	cases := map[string]schedule.Periodic{
@@ -183,12 +187,12 @@ func TestBadDeclarationsAreRefused(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 0 {
+	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 0 {
 		t.Errorf("stored: %d, %v", len(list), err)
 	}
 	for _, name := range []string{">", "*", "a.>"} {
-		if err := s.RemovePeriodic(ctx, name); !errors.Is(err, schedule.ErrInvalidOption) {
-			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidOption", name, err)
+		if err := in.RemovePeriodic(ctx, name); !errors.Is(err, inspect.ErrInvalidQuery) {
+			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidQuery", name, err)
 		}
 	}
 }

@@ -1,22 +1,19 @@
-package lookup
+package inspect
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
-	"github.com/jetq/jetq/topology"
 )
 
 // DefaultScan is how many work-stream messages Find reads at most to find
@@ -27,10 +24,6 @@ const DefaultScan = 1000
 // newest first.
 const DefaultDeadLetterScan = 5000
 
-// ErrInvalidOption is wrapped by the errors of [New] about its options and
-// of [Finder.Find] about an empty ID.
-var ErrInvalidOption = errors.New("lookup: invalid option")
-
 // Result is everything found about one task ID. The JSON field names are
 // snake_case.
 type Result struct {
@@ -39,11 +32,11 @@ type Result struct {
 	Status *status.Status `json:"status"`
 	// DeadLetters are its dead-letter records, oldest first: several when it
 	// failed again after a replay.
-	DeadLetters []inspect.DeadLetter `json:"dead_letters"`
+	DeadLetters []DeadLetter `json:"dead_letters"`
 	// Work is its message in the work stream, while it is queued or running.
 	Work *Work `json:"work"`
 	// Scheduled is the delayed task waiting for its time.
-	Scheduled *schedule.Delayed `json:"scheduled"`
+	Scheduled *DelayedTask `json:"scheduled"`
 	// Notes say what was not looked at, or only in part.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -105,111 +98,53 @@ func (r Result) Task() (queue, name string) {
 	return "", ""
 }
 
-// Option configures a [Finder]; pass options to [New].
-type Option func(*config)
-
-type config struct {
-	pub     topology.Topology
-	scan    int
-	dlqScan int
-}
-
-// WithTopology sets the deployment's topology; only its Prefix matters.
-// Default: the zero Topology.
-func WithTopology(t topology.Topology) Option { return func(c *config) { c.pub = t } }
-
-// WithPrefix sets the prefix of the deployment's stream and subject names.
-// Default "jetq".
-func WithPrefix(prefix string) Option { return func(c *config) { c.pub.Prefix = prefix } }
-
-// WithScan bounds how many work-stream messages Find reads to find the
-// task's message; 0 skips the work stream. Default [DefaultScan].
-func WithScan(n int) Option { return func(c *config) { c.scan = n } }
-
-// WithDeadLetterScan bounds how many dead-letter records Find reads, newest
-// first, to find the task's: of its task type when its status or schedule
-// names it, of every type otherwise; -1 reads every record. Default
-// [DefaultDeadLetterScan].
-func WithDeadLetterScan(n int) Option { return func(c *config) { c.dlqScan = n } }
-
-// Finder finds tasks by ID. It is safe for concurrent use.
-type Finder struct {
-	js        jetstream.JetStream
-	cfg       config
-	names     wire.Names
-	dlq       *inspect.Inspector
-	schedules *schedule.Schedules
-}
-
-// New returns a Finder reading through js. It does no I/O. It returns an
-// error wrapping [ErrInvalidOption] for a nil js, a bad prefix or a
-// negative scan.
-func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
-	if js == nil {
-		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
-	}
-	cfg := config{scan: DefaultScan, dlqScan: DefaultDeadLetterScan}
-	for _, opt := range opts {
-		opt(&cfg)
-	}
-	if cfg.scan < 0 {
-		return nil, fmt.Errorf("%w: scan must not be negative, got %d", ErrInvalidOption, cfg.scan)
-	}
-	if cfg.dlqScan < 1 && cfg.dlqScan != -1 {
-		return nil, fmt.Errorf("%w: dead-letter scan must be positive or -1 for every record, got %d", ErrInvalidOption, cfg.dlqScan)
-	}
-	topo, err := wire.FromPublic(cfg.pub)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	in, err := inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		return nil, err
-	}
-	sched, err := schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		return nil, err
-	}
-	return &Finder{js: js, cfg: cfg, names: topo.Names, dlq: in, schedules: sched}, nil
-}
-
-// Find looks the task with ID id up everywhere. A result that found
-// nothing is not an error: see [Result.Found]. It returns an error when a
-// source could not be read, and one wrapping [ErrInvalidOption] for an
-// empty id.
-func (f *Finder) Find(ctx context.Context, id string) (Result, error) {
+// Find looks the task with ID id up wherever the server holds it: its
+// status record, its dead-letter records, its message in the work stream
+// while it is queued or running, and the delayed task still waiting for
+// its time. `jetq task show` and the dashboard's task page print what it
+// finds. A result that found nothing is not an error: see [Result.Found].
+// It returns an error when a source could not be read, and one wrapping
+// [ErrInvalidQuery] for an empty id.
+//
+// It creates nothing on the server. Neither the work stream nor the
+// dead-letter stream is indexed by task ID, so Find reads their messages
+// and matches the ID: on the task's own subjects when its status record or
+// schedule names the task, on every task subject otherwise. It reads at
+// most the newest [WithDeadLetterScan] dead-letter records (default
+// [DefaultDeadLetterScan]) and the oldest [WithScan] work-stream messages
+// (default [DefaultScan]), and says so in [Result.Notes] when it stopped
+// there.
+//
+// The server tells whether a work-stream message was delivered, not what
+// became of the delivery: a handler may run it, a worker may hold it in its
+// prefetch, or it may wait out a retry backoff. [Work.State] says
+// [WorkRunning] or [WorkWaitingToRetry] when the task's status record says
+// so, and [WorkDelivered] when there is no status to tell, so that the work
+// stream never calls running a task that its status says waits to retry.
+func (in *Inspector) Find(ctx context.Context, id string) (Result, error) {
 	if id == "" {
-		return Result{}, fmt.Errorf("%w: the task ID is empty", ErrInvalidOption)
+		return Result{}, fmt.Errorf("%w: the task ID is empty", ErrInvalidQuery)
 	}
-	r := Result{ID: id, DeadLetters: []inspect.DeadLetter{}}
+	r := Result{ID: id, DeadLetters: []DeadLetter{}}
 	var err error
-	if r.Status, err = f.status(ctx, id); err != nil {
+	if r.Status, err = in.foundStatus(ctx, id); err != nil {
 		return Result{}, err
 	}
-	if r.Scheduled, err = f.scheduled(ctx, id); err != nil {
+	if r.Scheduled, err = in.foundDelayed(ctx, id); err != nil {
 		return Result{}, err
 	}
-	if err := f.deadLetters(ctx, &r); err != nil {
+	if err := in.foundDeadLetters(ctx, &r); err != nil {
 		return Result{}, err
 	}
-	if err := f.work(ctx, &r); err != nil {
+	if err := in.foundWork(ctx, &r); err != nil {
 		return Result{}, err
 	}
 	return r, nil
 }
 
-// status reads the status record, without creating the bucket.
-func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) {
-	if _, err := f.js.KeyValue(ctx, f.names.StatusBucket()); errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("lookup: status bucket %s: %w", f.names.StatusBucket(), err)
-	}
-	tr, err := inspect.New(f.js, inspect.WithTopology(f.cfg.pub))
-	if err != nil {
-		return nil, err
-	}
-	st, err := tr.Status(ctx, id)
+// foundStatus reads the status record, without creating the bucket.
+func (in *Inspector) foundStatus(ctx context.Context, id string) (*status.Status, error) {
+	st, err := in.Status(ctx, id)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
 		return nil, nil
@@ -219,12 +154,12 @@ func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) 
 	return &st, nil
 }
 
-// deadLetters reads the task's dead-letter records, newest first, at most
+// foundDeadLetters reads the task's dead-letter records, newest first, at most
 // the bound of them: on its task type's subject when its name is known,
 // on every subject otherwise.
-func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
+func (in *Inspector) foundDeadLetters(ctx context.Context, r *Result) error {
 	queue, name := r.Task()
-	p, err := f.dlq.DeadLetterPage(ctx, inspect.DeadLetterFilter{Queue: queue, Task: name, ID: r.ID, Order: inspect.NewestFirst, Limit: -1, MaxRead: max(f.cfg.dlqScan, 0)})
+	p, err := in.DeadLetterPage(ctx, DeadLetterFilter{Queue: queue, Task: name, ID: r.ID, Order: NewestFirst, Limit: -1, MaxRead: max(in.deadLetterScan, 0)})
 	if err != nil {
 		return err
 	}
@@ -234,12 +169,12 @@ func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
 			where = "dead-letter records of " + queue + "/" + name
 		}
 		r.Notes = append(r.Notes, fmt.Sprintf("read the newest %d %s; older ones were not looked at "+
-			"(lookup.WithDeadLetterScan reads further)", p.Read, where))
+			"(inspect.WithDeadLetterScan reads further)", p.Read, where))
 	}
 	slices.Reverse(p.Entries) // oldest first
 	for i, e := range p.Entries {
-		if e.Truncated { // the whole original, as FindByTaskID gives it
-			if p.Entries[i], err = f.dlq.DeadLetter(ctx, e.Seq); err != nil {
+		if e.Truncated { // the whole original, as FindDeadLetters gives it
+			if p.Entries[i], err = in.DeadLetter(ctx, e.Seq); err != nil {
 				return err
 			}
 		}
@@ -248,11 +183,11 @@ func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
 	return nil
 }
 
-// scheduled reads the delayed task.
-func (f *Finder) scheduled(ctx context.Context, id string) (*schedule.Delayed, error) {
-	d, err := f.schedules.GetDelayed(ctx, id)
+// foundDelayed reads the delayed task.
+func (in *Inspector) foundDelayed(ctx context.Context, id string) (*DelayedTask, error) {
+	d, err := in.DelayedTask(ctx, id)
 	switch {
-	case errors.Is(err, schedule.ErrNotScheduled), errors.Is(err, schedule.ErrUnsupported):
+	case errors.Is(err, ErrNotFound), errors.Is(err, schedule.ErrUnsupported):
 		return nil, nil
 	case err != nil:
 		return nil, err
@@ -260,43 +195,43 @@ func (f *Finder) scheduled(ctx context.Context, id string) (*schedule.Delayed, e
 	return &d, nil
 }
 
-// work finds the task's message in the work stream.
-func (f *Finder) work(ctx context.Context, r *Result) error {
-	if f.cfg.scan == 0 {
+// foundWork finds the task's message in the work stream.
+func (in *Inspector) foundWork(ctx context.Context, r *Result) error {
+	if in.workScan == 0 {
 		r.Notes = append(r.Notes, "work stream not looked at (scan 0)")
 		return nil
 	}
-	names := f.names
-	work, err := f.js.Stream(ctx, names.WorkStream())
+	names := in.names
+	work, err := in.js.Stream(ctx, names.WorkStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("lookup: stream %s: %w", names.WorkStream(), err)
+		return fmt.Errorf("inspect: stream %s: %w", names.WorkStream(), err)
 	}
 	subject := names.WorkSubjects()
 	if q, n := r.Task(); n != "" {
 		subject = names.TaskSubject(q, n)
 	}
-	m, read, err := scan(ctx, work, subject, r.ID, f.cfg.scan)
+	m, read, err := scanWork(ctx, work, subject, r.ID, in.workScan)
 	if err != nil {
 		return err
 	}
 	if m == nil {
-		if read >= f.cfg.scan {
+		if read >= in.workScan {
 			r.Notes = append(r.Notes, fmt.Sprintf("read the first %d messages on %s in %s without finding the task; "+
-				"more follow: a larger scan (lookup.WithScan, jetq task show --scan) reads further", read, subject, names.WorkStream()))
+				"more follow: a larger scan (inspect.WithScan, jetq task show --scan) reads further", read, subject, names.WorkStream()))
 		}
 		return nil
 	}
-	r.Work, err = f.workOf(ctx, m, r.Status)
+	r.Work, err = in.workOf(ctx, m, r.Status)
 	return err
 }
 
-// scan reads the messages on subject in the work stream, oldest first, at
+// scanWork reads the messages on subject in the work stream, oldest first, at
 // most limit, until one carries the task ID id. It returns that message,
 // or nil, and how many it read.
-func scan(ctx context.Context, s jetstream.Stream, subject, id string, limit int) (*jetstream.RawStreamMsg, int, error) {
+func scanWork(ctx context.Context, s jetstream.Stream, subject, id string, limit int) (*jetstream.RawStreamMsg, int, error) {
 	stream := s.CachedInfo().Config.Name
 	from := uint64(1)
 	for read := 0; read < limit; read++ {
@@ -305,7 +240,7 @@ func scan(ctx context.Context, s jetstream.Stream, subject, id string, limit int
 			return nil, read, nil // no more on subject
 		}
 		if err != nil {
-			return nil, read, fmt.Errorf("lookup: read %s: %w", stream, err)
+			return nil, read, fmt.Errorf("inspect: read %s: %w", stream, err)
 		}
 		if wire.TaskID(tasks.Header(m.Header), stream, m.Sequence) == id {
 			return m, read + 1, nil
@@ -319,31 +254,31 @@ func scan(ctx context.Context, s jetstream.Stream, subject, id string, limit int
 // its durable consumer delivered so far: the work stream keeps a message
 // until it is acknowledged. What a delivered message waits for comes from
 // the task's status st, when it has one.
-func (f *Finder) workOf(ctx context.Context, m *jetstream.RawStreamMsg, st *status.Status) (*Work, error) {
-	names := f.names
+func (in *Inspector) workOf(ctx context.Context, m *jetstream.RawStreamMsg, st *status.Status) (*Work, error) {
+	names := in.names
 	w := &Work{Stream: names.WorkStream(), Seq: m.Sequence, Subject: m.Subject, State: WorkQueued, StoredAt: m.Time, Header: m.Header, Payload: m.Data}
 	q, n, err := names.ParseTaskSubject(m.Subject)
 	if err != nil {
 		return w, nil
 	}
 	w.Queue, w.Task = q, n
-	c, err := f.js.Consumer(ctx, names.WorkStream(), names.Durable(q, n))
+	c, err := in.js.Consumer(ctx, names.WorkStream(), names.Durable(q, n))
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return w, nil // no worker ever ran this task: queued
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lookup: consumer %s: %w", names.Durable(q, n), err)
+		return nil, fmt.Errorf("inspect: consumer %s: %w", names.Durable(q, n), err)
 	}
 	if c.CachedInfo().Delivered.Stream >= m.Sequence {
-		w.State = delivered(st, time.Now())
+		w.State = deliveredState(st, time.Now())
 	}
 	return w, nil
 }
 
-// delivered is the state of a delivered message whose task's status, if
+// deliveredState is the state of a delivered message whose task's status, if
 // it has one, is st as of now. A retry whose time has come is delivered
 // again, and its status says so only once a handler runs it.
-func delivered(st *status.Status, now time.Time) string {
+func deliveredState(st *status.Status, now time.Time) string {
 	switch {
 	case st == nil:
 		return WorkDelivered
