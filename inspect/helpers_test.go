@@ -63,23 +63,8 @@ type Job struct {
 	N int `json:"n"`
 }
 
-// bundle is a server with a producer and an inspector on it.
-type bundle struct {
-	srv *embedded.Server
-	js  jetstream.JetStream
-	p   *producer.Producer
-	in  *inspect.Inspector
-}
-
-func setup(t *testing.T) *bundle {
-	t.Helper()
-	srv, p, in := setupQueues(t)
-	_, js := embeddedtest.Connect(t, srv)
-	return &bundle{srv: srv, js: js, p: p, in: in}
-}
-
 // runWorker runs a worker on its own connection until the test ends.
-func (b *bundle) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
+func (b *fixture) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
 	t.Helper()
 	runWorker(t, b.srv, reg, opts...)
 }
@@ -98,7 +83,7 @@ func msgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
 }
 
 // workEmpty waits until the work stream holds no task.
-func (b *bundle) workEmpty(t *testing.T) {
+func (b *fixture) workEmpty(t *testing.T) {
 	t.Helper()
 	waitFor(t, func() error {
 		if n := msgs(t, b.js, "JETQ_TASKS"); n != 0 {
@@ -116,7 +101,7 @@ func waitFor(t *testing.T, cond func() error) {
 
 // waitRecords waits until the dead-letter stream holds want records and
 // returns them, oldest first.
-func (b *bundle) waitRecords(t *testing.T, want int) []inspect.DeadLetter {
+func (b *fixture) waitRecords(t *testing.T, want int) []inspect.DeadLetter {
 	t.Helper()
 	var entries []inspect.DeadLetter
 	waitFor(t, func() error {

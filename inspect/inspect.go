@@ -26,6 +26,10 @@ type Inspector struct {
 
 	// workScan and deadLetterScan bound the reads of Find.
 	workScan, deadLetterScan int
+
+	// retryHook, set by tests, is called at the steps of RetryNow that
+	// may race a worker: "publish" and "delete".
+	retryHook func(step string)
 }
 
 // New returns an Inspector working through js. It does no I/O. It returns
@@ -35,7 +39,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
 	}
-	cfg := config{log: slog.Default(), scan: DefaultScan, dlqScan: DefaultDeadLetterScan}
+	cfg := config{log: slog.Default(), scan: DefaultFindScan, dlqScan: DefaultDeadLetterScan}
 	for _, opt := range opts {
 		opt(&cfg)
 	}

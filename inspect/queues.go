@@ -149,9 +149,9 @@ func (in *Inspector) Queue(ctx context.Context, queue, task string) (QueueStats,
 
 type key struct{ queue, task string }
 
-// live is what the live workers hold of one task type, as their presence
+// typeLive is what the live workers hold of one task type, as their presence
 // entries last said.
-type live struct {
+type typeLive struct {
 	workers int
 	// held counts the deliveries they hold, running counts the handlers
 	// they run, retrying the backoffs they set that are still to come.
@@ -172,7 +172,7 @@ type live struct {
 // comes next, and held is the rest. Subtracting a stale held from a fresh
 // acks alone turned a task waiting out a long backoff into a running one
 // whenever the workers had settled other tasks since their last write.
-func (lv live) split(acks int) (running, held, waiting int) {
+func (lv typeLive) split(acks int) (running, held, waiting int) {
 	waiting = min(max(lv.retrying, acks-lv.held), acks)
 	running = min(lv.running, acks-waiting)
 	return running, acks - waiting - running, waiting
@@ -406,12 +406,12 @@ const (
 )
 
 // workers sums the live workers' presence entries per task type.
-func (in *Inspector) liveWorkers(ctx context.Context) (map[key]live, error) {
+func (in *Inspector) liveWorkers(ctx context.Context) (map[key]typeLive, error) {
 	ps, err := in.presences(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[key]live{}
+	out := map[key]typeLive{}
 	for _, p := range ps {
 		for _, t := range p.Tasks {
 			k := key{t.Queue, t.Task}

@@ -109,7 +109,7 @@ func (in *Inspector) DelayedTasks(ctx context.Context, o DelayedOptions) ([]Dela
 			return out, fmt.Errorf("inspect: read delayed tasks: %w", err)
 		}
 		seq = m.Sequence + 1
-		d, err := in.delayed(m)
+		d, err := in.delayedTask(m)
 		if err != nil {
 			in.log.LogAttrs(ctx, slog.LevelWarn, "jetq: skipping unreadable schedule", slog.Uint64("seq", m.Sequence), slog.String("error", err.Error()))
 			continue
@@ -119,7 +119,7 @@ func (in *Inspector) DelayedTasks(ctx context.Context, o DelayedOptions) ([]Dela
 	return out, nil
 }
 
-func (in *Inspector) delayed(m *jetstream.RawStreamMsg) (DelayedTask, error) {
+func (in *Inspector) delayedTask(m *jetstream.RawStreamMsg) (DelayedTask, error) {
 	id, err := in.names.ParseDelayedSubject(m.Subject)
 	if err != nil {
 		return DelayedTask{}, err
@@ -152,7 +152,7 @@ func (in *Inspector) DelayedTask(ctx context.Context, id string) (DelayedTask, e
 	if err != nil {
 		return DelayedTask{}, fmt.Errorf("inspect: %w", err)
 	}
-	return in.delayed(m)
+	return in.delayedTask(m)
 }
 
 // CancelDelayed withdraws the delayed task id so that it never runs. It

@@ -3,15 +3,8 @@ package inspect
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetq/jetq/internal/wire"
 )
 
 // Worker is a live worker process, as its presence entry last said. The
@@ -93,36 +86,4 @@ func (in *Inspector) Workers(ctx context.Context) ([]Worker, error) {
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
-}
-
-// presences reads every live presence entry.
-func (in *Inspector) presences(ctx context.Context) ([]wire.Presence, error) {
-	kv, err := in.js.KeyValue(ctx, in.names.WorkersBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("inspect: presence bucket: %w", err)
-	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("inspect: read presence: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	var out []wire.Presence
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case e = <-w.Updates():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if e == nil {
-			return out, nil // every live entry seen
-		}
-		var p wire.Presence
-		if json.Unmarshal(e.Value(), &p) == nil {
-			out = append(out, p)
-		}
-	}
 }

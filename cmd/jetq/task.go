@@ -17,7 +17,7 @@ import (
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = inspect.DefaultScan
+const defaultScan = inspect.DefaultFindScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
