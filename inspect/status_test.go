@@ -46,9 +46,9 @@ func statusHandler(tr *inspect.Inspector, seen chan<- status.Status) tasks.Handl
 	}
 }
 
-// startStatusWorker runs a worker of def's tasks, handled by h, until the
-// test ends or it is stopped.
-func startStatusWorker(t *testing.T, js jetstream.JetStream, def *tasks.Definition[trackedJob], h tasks.HandlerFunc[trackedJob]) *jetqtest.Worker {
+// startWorker runs a worker of def's tasks, handled by h, until the test
+// ends or it is stopped.
+func startWorker(t *testing.T, js jetstream.JetStream, def *tasks.Definition[trackedJob], h tasks.HandlerFunc[trackedJob]) *jetqtest.Worker {
 	t.Helper()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, h)
@@ -70,7 +70,7 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 		t.Fatalf("before any worker: %+v, %v", st, err)
 	}
 	seen := make(chan status.Status, 10)
-	startStatusWorker(t, js, tracked, statusHandler(tr, seen))
+	startWorker(t, js, tracked, statusHandler(tr, seen))
 
 	first := <-seen
 	if first.State != status.Running || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
@@ -111,7 +111,7 @@ func TestStatusDeadLettered(t *testing.T) {
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	startStatusWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
+	startWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
 	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{Fail: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := make(chan status.Status, 10)
-	w := startStatusWorker(t, js, def, statusHandler(tr, seen))
+	w := startWorker(t, js, def, statusHandler(tr, seen))
 	<-seen
 	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
 	if err := w.Stop(t); err != nil {
@@ -152,7 +152,7 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if st, err := tr2.Status(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
-	startStatusWorker(t, js, def, statusHandler(tr2, seen))
+	startWorker(t, js, def, statusHandler(tr2, seen))
 	st, err := tr2.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
@@ -227,7 +227,7 @@ func TestWaitStatusRightAfterEnqueue(t *testing.T) {
 		got <- result{st, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // Wait is watching, the task still queued
-	startStatusWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
+	startWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
 	res := <-got
 	if res.err != nil || res.st.State != status.Done {
 		t.Errorf("Wait: %+v, %v", res.st, res.err)
