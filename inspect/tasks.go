@@ -85,7 +85,7 @@ type Query struct {
 	// Limit bounds the page; 0 means 50, at most [MaxLimit].
 	Limit int
 	// Scan bounds how many messages one page reads looking for its tasks
-	// (see [Page.Partial]); 0 means [DefaultScan], at most [MaxScan]. Only
+	// (see [Page.Partial]); 0 means [DefaultPageScan], at most [MaxPageScan]. Only
 	// a filter that skips messages (Where, or many tasks in flight) reads
 	// more messages than its page holds.
 	Scan int
@@ -102,11 +102,11 @@ const (
 	DefaultLimit = 50
 	// MaxLimit is the largest page.
 	MaxLimit = 1000
-	// DefaultScan is how many messages a page reads at most, unless
+	// DefaultPageScan is how many messages a page reads at most, unless
 	// Query.Scan says otherwise.
-	DefaultScan = 10_000
-	// MaxScan is the largest Query.Scan.
-	MaxScan = 1_000_000
+	DefaultPageScan = 10_000
+	// MaxPageScan is the largest Query.Scan.
+	MaxPageScan = 1_000_000
 )
 
 // Page is one page of a task list.
@@ -290,8 +290,8 @@ func (q *Query) check() (cursor, error) {
 		return cursor{}, fmt.Errorf("%w: unknown state %q: use one of %s", ErrInvalidQuery, q.State, stateList())
 	case q.Limit < 0 || q.Limit > MaxLimit:
 		return cursor{}, fmt.Errorf("%w: limit %d out of range: use 1 to %d, or 0 for %d", ErrInvalidQuery, q.Limit, MaxLimit, DefaultLimit)
-	case q.Scan < 0 || q.Scan > MaxScan:
-		return cursor{}, fmt.Errorf("%w: scan bound %d out of range: use 1 to %d, or 0 for %d", ErrInvalidQuery, q.Scan, MaxScan, DefaultScan)
+	case q.Scan < 0 || q.Scan > MaxPageScan:
+		return cursor{}, fmt.Errorf("%w: scan bound %d out of range: use 1 to %d, or 0 for %d", ErrInvalidQuery, q.Scan, MaxPageScan, DefaultPageScan)
 	case !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until):
 		return cursor{}, fmt.Errorf("%w: since %s is not before until %s: swap them, or leave one zero", ErrInvalidQuery,
 			q.Since.UTC().Format(time.RFC3339), q.Until.UTC().Format(time.RFC3339))
@@ -315,7 +315,7 @@ func (q *Query) check() (cursor, error) {
 		q.Limit = DefaultLimit
 	}
 	if q.Scan == 0 {
-		q.Scan = DefaultScan
+		q.Scan = DefaultPageScan
 	}
 	return q.cursor()
 }
