@@ -85,9 +85,9 @@ type Query struct {
 	// Limit bounds the page; 0 means 50, at most [MaxLimit].
 	Limit int
 	// Scan bounds how many messages one page reads looking for its tasks
-	// (see [Page.Partial]); 0 means [DefaultPageScan], at most [MaxPageScan]. Only
-	// a filter that skips messages (Where, or many tasks in flight) reads
-	// more messages than its page holds.
+	// (see [Page.Partial]); 0 means [DefaultPageScan], at most
+	// [MaxPageScan]. Only a filter that skips messages (Where, or many
+	// tasks in flight) reads more messages than its page holds.
 	Scan int
 	// Token continues from the page that returned it ([Page.Next]). It
 	// holds the state, the filters and the place in the list; given with
