@@ -154,6 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.watchConnection()
 	go w.heartbeat()
 	go w.announce()
+	go w.recordHistory()
 	go w.serveValidation()
 	if w.cfg.forward {
 		w.active.Add(1)
