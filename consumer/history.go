@@ -9,7 +9,8 @@ package consumer
 // nothing per task. Then, unless another worker already did, it reads the
 // deployment's state and writes it with the step's Nats-Msg-Id, so the
 // server keeps one copy a step however many workers race. A worker that
-// stops writes what it did since its last write before it goes.
+// stops writes what it did since its last write as it goes, labelled with
+// the step under way.
 
 import (
 	"context"
@@ -68,18 +69,9 @@ func (w *Worker) recordHistory() {
 	var stream jetstream.Stream
 	warned := false
 	for {
-		end := time.Now().Truncate(step).Add(step)
-		timer := time.NewTimer(time.Until(end.Add(offset)))
-		select {
-		case <-w.drained:
-			timer.Stop()
-		case <-timer.C:
-		}
-		stopping := w.drainedYet()
-		if stopping && w.js.Conn().IsClosed() {
-			return
-		}
-		if stream == nil {
+		// Made at the start and tried again each step, never at the stop,
+		// when the server may be going away too.
+		if stream == nil && !w.drainedYet() {
 			var err error
 			stream, err = w.historyStream()
 			if err != nil && !warned {
@@ -88,10 +80,20 @@ func (w *Worker) recordHistory() {
 					slog.String(keyError, err.Error()))
 			}
 		}
-		if stream != nil {
+		end := time.Now().Truncate(step).Add(step)
+		timer := time.NewTimer(time.Until(end.Add(offset)))
+		select {
+		case <-w.drained:
+			timer.Stop()
+		case <-timer.C:
+		}
+		stopping := w.drainedYet()
+		if stream != nil && !w.js.Conn().IsClosed() {
 			ctx, cancel := context.WithTimeout(context.Background(), max(step/2, 5*time.Second))
 			w.writeSample(ctx, end, step, last)
-			w.writeState(ctx, stream, end, step)
+			if !stopping { // the state at the step's end is for the workers then
+				w.writeState(ctx, stream, end, step)
+			}
 			cancel()
 		}
 		if stopping {

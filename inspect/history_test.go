@@ -52,7 +52,7 @@ func startHistoryWorker(t *testing.T, js jetstream.JetStream) {
 }
 
 // newInspector is a server of the test's own and an Inspector of it.
-func newInspector(t *testing.T) (jetstream.JetStream, *inspect.Inspector) {
+func newInspector(t testing.TB) (jetstream.JetStream, *inspect.Inspector) {
 	t.Helper()
 	js := embeddedtest.JetStream(t)
 	in, err := inspect.New(js)
