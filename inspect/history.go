@@ -288,7 +288,9 @@ func (s *samples) build(h *History, q HistoryQuery, since time.Time) {
 				th.Started += sw.started
 				addWaits(&all, &sw.wait)
 			}
-			th.OldestPendingAge = p.OldestPendingAge
+			if states[at][0] != nil {
+				th.OldestPendingAge = p.OldestPendingAge
+			}
 		}
 		th.WaitP50, th.WaitP99 = percentile(&all, 0.50), percentile(&all, 0.99)
 		h.Types = append(h.Types, th)

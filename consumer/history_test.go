@@ -1,0 +1,108 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// historyMsgs reads every message on subject of the history stream.
+func historyMsgs(t *testing.T, js jetstream.JetStream, subject string) []jetstream.Msg {
+	t.Helper()
+	ctx := context.Background()
+	c, err := js.OrderedConsumer(ctx, "JETQ_HISTORY", jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.FetchNoWait(10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	for m := range batch.Messages() {
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestHistoryCost runs a worker idle, then busy with 200 tasks: idle it
+// writes no sample, busy at most one a step, and its samples count every
+// task once.
+func TestHistoryCost(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("test.history.cost")
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Args]) error { return nil })
+	b.startWorker(t, reg, consumer.WithHistoryInterval(time.Second))
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if _, err := b.js.Stream(ctx, "JETQ_HISTORY"); err != nil {
+			return err
+		}
+		if n := len(historyMsgs(t, b.js, "jetq.history.state")); n < 3 {
+			return fmt.Errorf("%d states", n)
+		}
+		return nil
+	})
+	if idle := historyMsgs(t, b.js, "jetq.history.worker.*"); len(idle) != 0 {
+		t.Fatalf("an idle worker wrote %d samples, want none", len(idle))
+	}
+
+	const n = 200
+	if _, err := producer.EnqueueBatch(ctx, b.p, def, make([]Args, n)); err != nil {
+		t.Fatal(err)
+	}
+	var samples []wire.HistorySample
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		samples = samples[:0]
+		var started, succeeded uint64
+		for _, m := range historyMsgs(t, b.js, "jetq.history.worker.*") {
+			var s wire.HistorySample
+			if err := json.Unmarshal(m.Data(), &s); err != nil {
+				return err
+			}
+			samples = append(samples, s)
+			for _, tk := range s.Tasks {
+				started += tk.Started
+				succeeded += tk.Succeeded
+			}
+		}
+		if started != n || succeeded != n {
+			return fmt.Errorf("samples count %d started and %d succeeded, want %d", started, succeeded, n)
+		}
+		return nil
+	})
+	steps := map[time.Time]bool{}
+	for _, s := range samples {
+		if steps[s.At] {
+			t.Errorf("two samples of the step ending %v", s.At)
+		}
+		steps[s.At] = true
+	}
+}
+
+// TestHistoryIntervalOutOfRange refuses a step under a second or over a
+// minute.
+func TestHistoryIntervalOutOfRange(t *testing.T) {
+	t.Parallel()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, tasks.Define[Args]("test.history.bad"), func(context.Context, *tasks.Task[Args]) error { return nil })
+	js := setup(t).js
+	for _, d := range []time.Duration{-time.Second, 0, 500 * time.Millisecond, 2 * time.Minute} {
+		if _, err := consumer.New(js, reg, consumer.WithHistoryInterval(d)); !errors.Is(err, consumer.ErrInvalidOption) {
+			t.Errorf("WithHistoryInterval(%v): %v, want ErrInvalidOption", d, err)
+		}
+	}
+}
