@@ -114,12 +114,17 @@ func (w *Worker) drainedYet() bool {
 func (w *Worker) historyStream() (jetstream.Stream, error) {
 	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
 	defer cancel()
-	if _, err := w.cfg.topology.EnsureHistory(ctx, w.js, w.log); err != nil {
+	n := w.cfg.topology.Names
+	work, err := w.js.Stream(ctx, n.WorkStream())
+	if err != nil {
+		return nil, fmt.Errorf("work stream %s: %w", n.WorkStream(), err)
+	}
+	if _, err := w.cfg.topology.EnsureHistory(ctx, w.js, work.CachedInfo().Config, w.log); err != nil {
 		return nil, err
 	}
-	s, err := w.js.Stream(ctx, w.cfg.topology.Names.HistoryStream())
+	s, err := w.js.Stream(ctx, n.HistoryStream())
 	if err != nil {
-		return nil, fmt.Errorf("history stream %s: %w", w.cfg.topology.Names.HistoryStream(), err)
+		return nil, fmt.Errorf("history stream %s: %w", n.HistoryStream(), err)
 	}
 	return s, nil
 }

@@ -106,3 +106,34 @@ func TestHistoryIntervalOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryFollowsTheWorkStream runs a worker asking for three replicas
+// against streams someone made with one, in memory, on a single server:
+// the history stream is made as the work stream is.
+func TestHistoryFollowsTheWorkStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for _, cfg := range []jetstream.StreamConfig{
+		{Name: "JETQ_TASKS", Subjects: []string{"jetq.task.>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.MemoryStorage},
+		{Name: "JETQ_DLQ", Subjects: []string{"jetq.dlq.>"}, Storage: jetstream.MemoryStorage},
+		{Name: "JETQ_EVENTS", Subjects: []string{"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JETQ_TASKS.>"}, Storage: jetstream.MemoryStorage},
+	} {
+		if _, err := b.js.CreateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, tasks.Define[Args]("test.history.replicas"), func(context.Context, *tasks.Task[Args]) error { return nil })
+	b.startWorker(t, reg, consumer.WithReplicas(3), consumer.WithHistoryInterval(time.Second))
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		s, err := b.js.Stream(ctx, "JETQ_HISTORY")
+		if err != nil {
+			return err
+		}
+		if cfg := s.CachedInfo().Config; cfg.Replicas != 1 || cfg.Storage != jetstream.MemoryStorage {
+			t.Fatalf("history stream: %d replicas, %v; want the work stream's 1, memory", cfg.Replicas, cfg.Storage)
+		}
+		return nil
+	})
+}

@@ -24,7 +24,7 @@ func BenchmarkHistory(b *testing.B) {
 	js, in := newInspector(b)
 	ctx := context.Background()
 	topo := wire.Topology{}
-	if _, err := topo.EnsureHistory(ctx, js, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := topo.EnsureHistory(ctx, js, jetstream.StreamConfig{Storage: jetstream.MemoryStorage}, slog.New(slog.DiscardHandler)); err != nil {
 		b.Fatal(err)
 	}
 	end := time.Now().Truncate(time.Minute)

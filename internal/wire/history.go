@@ -81,12 +81,15 @@ func (t Topology) HistoryStream() jetstream.StreamConfig {
 	}
 }
 
-// EnsureHistory creates the history stream if it is missing and returns
+// EnsureHistory creates the history stream if it is missing, replicated
+// and stored as the work stream work is, whoever made that, and returns
 // its configuration as the server has it, as [Topology.Ensure] does for the
-// other streams. Workers call it when they first write history; it is not
-// part of Ensure, so that a deployment that cannot have it still runs tasks.
-func (t Topology) EnsureHistory(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (jetstream.StreamConfig, error) {
-	return ensureStream(ctx, js, t.HistoryStream(), log)
+// other streams. Workers call it when they start; it is not part of
+// Ensure, so that a deployment that cannot have it still runs tasks.
+func (t Topology) EnsureHistory(ctx context.Context, js jetstream.JetStream, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
+	want := t.HistoryStream()
+	want.Replicas, want.Storage = max(work.Replicas, 1), work.Storage
+	return ensureStream(ctx, js, want, log)
 }
 
 // HistorySample is what one worker did in one step.
