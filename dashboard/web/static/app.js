@@ -126,7 +126,10 @@
       for (const p of points) g.fillRect(x(p.at) - 2, y(p[field]) - 2, 4, 4);
     }
     const last = points[points.length - 1];
-    const fmt = (v) => (v * perMinute).toFixed(v * perMinute < 10 ? 1 : 0);
+    const fmt = (v) => {
+      const m = v * perMinute;
+      return Number.isInteger(m) ? String(m) : m.toFixed(m < 10 ? 1 : 0);
+    };
     setText("rates", last ? "at " + when(last.at) + ": " + fmt(last.enqueued) + " enqueued, " + fmt(last.succeeded) + " succeeded, " +
       fmt(last.failed) + " failed, " + fmt(last.dead_lettered) + " dead-lettered a minute" : "");
   }
