@@ -65,7 +65,8 @@
 // tasks it settled; nothing when it did nothing, and nothing per task. One
 // worker a minute also writes the deployment's state (tasks stored and
 // pending, the oldest pending task, dead-letter records), the others see
-// it there. The stream keeps 70 minutes; package inspect reads it, and the
+// it there. A worker that stops writes its last minute before Run returns.
+// The stream keeps 70 minutes; package inspect reads it, and the
 // dashboard's chart comes from it.
 //
 // # Stopping

@@ -61,8 +61,11 @@ type written struct {
 }
 
 // recordHistory writes the worker's history each step until the worker has
-// drained, then once more.
+// drained, then once more, and closes historyEnd: Run returns after that
+// last write (5 s at most), so a process that exits when Run returns loses
+// no count.
 func (w *Worker) recordHistory() {
+	defer close(w.historyEnd)
 	step := w.cfg.historyEvery
 	offset := rand.N(min(step/10, 5*time.Second) + 1)
 	last := make([]written, len(w.routes))
@@ -89,7 +92,8 @@ func (w *Worker) recordHistory() {
 		}
 		stopping := w.drainedYet()
 		if stream != nil && !w.js.Conn().IsClosed() {
-			ctx, cancel := context.WithTimeout(context.Background(), max(step/2, 5*time.Second))
+			// Run waits for the last write: a short bound.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			w.writeSample(ctx, end, step, last)
 			if !stopping { // the state at the step's end is for the workers then
 				w.writeState(ctx, stream, end, step)
@@ -99,6 +103,14 @@ func (w *Worker) recordHistory() {
 		if stopping {
 			return
 		}
+	}
+}
+
+// historyWritten waits for the last history sample of a worker that has
+// drained; one that has not (a consumer that did not close) writes none.
+func (w *Worker) historyWritten() {
+	if w.drainedYet() {
+		<-w.historyEnd
 	}
 }
 

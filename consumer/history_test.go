@@ -36,6 +36,23 @@ func historyMsgs(t *testing.T, js jetstream.JetStream, subject string) []jetstre
 	return out
 }
 
+// samples reads the workers' history samples and what they count.
+func samples(t *testing.T, js jetstream.JetStream) (all []wire.HistorySample, started, succeeded uint64) {
+	t.Helper()
+	for _, m := range historyMsgs(t, js, "jetq.history.worker.*") {
+		var s wire.HistorySample
+		if err := json.Unmarshal(m.Data(), &s); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, s)
+		for _, tk := range s.Tasks {
+			started += tk.Started
+			succeeded += tk.Succeeded
+		}
+	}
+	return all, started, succeeded
+}
+
 // TestHistoryCost runs a worker idle, then busy with 200 tasks: idle it
 // writes no sample, busy at most one a step, and its samples count every
 // task once.
@@ -64,28 +81,17 @@ func TestHistoryCost(t *testing.T) {
 	if _, err := producer.EnqueueBatch(ctx, b.p, def, make([]Args, n)); err != nil {
 		t.Fatal(err)
 	}
-	var samples []wire.HistorySample
+	var all []wire.HistorySample
 	testkit.WaitFor(t, 30*time.Second, func() error {
-		samples = samples[:0]
 		var started, succeeded uint64
-		for _, m := range historyMsgs(t, b.js, "jetq.history.worker.*") {
-			var s wire.HistorySample
-			if err := json.Unmarshal(m.Data(), &s); err != nil {
-				return err
-			}
-			samples = append(samples, s)
-			for _, tk := range s.Tasks {
-				started += tk.Started
-				succeeded += tk.Succeeded
-			}
-		}
+		all, started, succeeded = samples(t, b.js)
 		if started != n || succeeded != n {
 			return fmt.Errorf("samples count %d started and %d succeeded, want %d", started, succeeded, n)
 		}
 		return nil
 	})
 	steps := map[time.Time]bool{}
-	for _, s := range samples {
+	for _, s := range all {
 		if steps[s.At] {
 			t.Errorf("two samples of the step ending %v", s.At)
 		}
@@ -136,4 +142,37 @@ func TestHistoryFollowsTheWorkStream(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestHistoryWrittenWhenRunReturns stops a worker a moment after its tasks
+// ran, well before its step ends: by the time Run returns, its last sample
+// counts them, so a process that exits then loses nothing.
+func TestHistoryWrittenWhenRunReturns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("test.history.stop")
+	rec := newRecorder()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(_ context.Context, tk *tasks.Task[Args]) error {
+		rec.record(tk)
+		return nil
+	})
+	rw := b.startWorker(t, reg) // a step of a minute
+	const n = 10
+	if _, err := producer.EnqueueBatch(ctx, b.p, def, make([]Args, n)); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		rec.next(t, 20*time.Second)
+	}
+	rw.cancel()
+	if err := rw.wait(t, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rw.close() // as the process exits
+	_, started, succeeded := samples(t, b.js)
+	if started != n || succeeded != n {
+		t.Errorf("once Run returned, the samples count %d started and %d succeeded, want %d", started, succeeded, n)
+	}
 }
