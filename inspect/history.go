@@ -140,7 +140,7 @@ func (q HistoryQuery) check() error {
 	return nil
 }
 
-func (q HistoryQuery) keeps(k typeKey) bool {
+func (q HistoryQuery) keeps(k histKey) bool {
 	return (q.Queue == "" || q.Queue == k.queue) && (q.Task == "" || q.Task == k.task)
 }
 
@@ -150,12 +150,12 @@ const (
 	historyBatchBytes = 4 << 20
 )
 
-type typeKey struct{ queue, task string }
+type histKey struct{ queue, task string }
 
 // samples are the history samples read: the workers' by step end, and the
 // states in the order written.
 type samples struct {
-	work   map[time.Time]map[typeKey]*stepWork
+	work   map[time.Time]map[histKey]*stepWork
 	states []wire.HistoryState
 	step   time.Duration
 }
@@ -168,7 +168,7 @@ type stepWork struct {
 
 func (in *Inspector) readHistory(ctx context.Context, from time.Time) (*samples, error) {
 	n := in.names
-	out := &samples{work: map[time.Time]map[typeKey]*stepWork{}}
+	out := &samples{work: map[time.Time]map[histKey]*stepWork{}}
 	req := directget.Request{StartTime: &from, NextFor: n.HistorySubjects(), Batch: historyBatch, MaxBytes: historyBatchBytes}
 	for {
 		msgs, more, err := directget.Batch(ctx, in.js, n.HistoryStream(), req)
@@ -207,11 +207,11 @@ func (s *samples) add(n wire.Names, m directget.Msg) {
 	at := ws.At.UTC()
 	byType := s.work[at]
 	if byType == nil {
-		byType = map[typeKey]*stepWork{}
+		byType = map[histKey]*stepWork{}
 		s.work[at] = byType
 	}
 	for _, t := range ws.Tasks {
-		k := typeKey{t.Queue, t.Task}
+		k := histKey{t.Queue, t.Task}
 		sw := byType[k]
 		if sw == nil {
 			sw = &stepWork{}
@@ -264,14 +264,14 @@ func (s *samples) build(h *History, q HistoryQuery, since time.Time) {
 	ends = slices.Compact(ends)
 
 	// Every task type the query keeps that appears anywhere.
-	keys := map[typeKey]bool{}
+	keys := map[histKey]bool{}
 	for _, at := range ends {
 		for k := range s.work[at] {
 			keys[k] = q.keeps(k)
 		}
 		if st := states[at][0]; st != nil {
 			for _, g := range st.Tasks {
-				keys[typeKey{g.Queue, g.Task}] = q.keeps(typeKey{g.Queue, g.Task})
+				keys[histKey{g.Queue, g.Task}] = q.keeps(histKey{g.Queue, g.Task})
 			}
 		}
 	}
@@ -309,7 +309,7 @@ func (s *samples) build(h *History, q HistoryQuery, since time.Time) {
 			p.Failed += tp.Failed
 			p.DeadLettered += tp.DeadLettered
 			p.OldestPendingAge = max(p.OldestPendingAge, tp.OldestPendingAge)
-			if sw := s.work[at][typeKey{th.Queue, th.Task}]; sw != nil {
+			if sw := s.work[at][histKey{th.Queue, th.Task}]; sw != nil {
 				addWaits(&all, &sw.wait)
 			}
 		}
@@ -325,7 +325,7 @@ func (s *samples) build(h *History, q HistoryQuery, since time.Time) {
 
 // typePoint is task type k's point of the step that ends at at, and what
 // the workers did with it in the step, if anything.
-func (s *samples) typePoint(k typeKey, at time.Time, st [2]*wire.HistoryState) (Point, *stepWork) {
+func (s *samples) typePoint(k histKey, at time.Time, st [2]*wire.HistoryState) (Point, *stepWork) {
 	p := Point{At: at}
 	sw := s.work[at][k]
 	if sw != nil {
@@ -347,7 +347,7 @@ func (s *samples) typePoint(k typeKey, at time.Time, st [2]*wire.HistoryState) (
 	return p, sw
 }
 
-func gauges(st *wire.HistoryState, k typeKey) *wire.HistoryGauges {
+func gauges(st *wire.HistoryState, k histKey) *wire.HistoryGauges {
 	if st == nil {
 		return nil
 	}
