@@ -68,7 +68,8 @@ type TypeHistory struct {
 // DeadLettered the growth of the type's dead-letter records, or the records
 // its workers filed if more (a record replayed or deleted in the step
 // hides one filed by the forwarder). Succeeded, Failed and Started are
-// what the workers counted.
+// what the workers counted. After steps in which no worker ran, the first
+// step's Enqueued and DeadLettered hold what grew over the gap.
 type Point struct {
 	// At is the step's end.
 	At time.Time `json:"at"`
