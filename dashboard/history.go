@@ -5,10 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/topology"
 )
 
 // history shares one read of the server's history (inspect's History: an
@@ -17,7 +14,6 @@ import (
 // the server read an hour's samples at most six times a step.
 type history struct {
 	mu  sync.Mutex
-	in  *inspect.Inspector
 	at  time.Time
 	h   inspect.History
 	err error
@@ -31,20 +27,13 @@ func historyMaxAge(step time.Duration) time.Duration {
 
 // get returns the last hour's history, reading it if the last read is too
 // old. An error is kept as long as a history would be.
-func (c *history) get(ctx context.Context, js jetstream.JetStream, pub topology.Topology) (inspect.History, error) {
+func (c *history) get(ctx context.Context, in *inspect.Inspector) (inspect.History, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.at.IsZero() && time.Since(c.at) < historyMaxAge(c.h.Step) {
 		return c.h, c.err
 	}
-	if c.in == nil {
-		in, err := inspect.New(js, inspect.WithTopology(pub))
-		if err != nil {
-			return inspect.History{}, err
-		}
-		c.in = in
-	}
-	c.h, c.err = c.in.History(ctx, inspect.HistoryQuery{})
+	c.h, c.err = in.History(ctx, inspect.HistoryQuery{})
 	c.at = time.Now()
 	return c.h, c.err
 }

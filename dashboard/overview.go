@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/queues"
 )
 
 // Overview is the overview's data, also served as JSON at /api/overview.
 type Overview struct {
 	// Queues are the task types, sorted by queue then task.
-	Queues []queues.Stats `json:"queues"`
+	Queues []inspect.QueueStats `json:"queues"`
 	// Totals adds up Queues.
 	Totals Totals `json:"totals"`
 	// Workers counts the live worker processes.
@@ -52,11 +51,11 @@ const noHistory = "No history yet: each running worker writes a point a minute, 
 func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	rows, err := d.stats.get(ctx, d.queues)
+	rows, err := d.stats.get(ctx, d.in)
 	if err != nil {
 		return Overview{}, err
 	}
-	ws, err := d.queues.Workers(ctx)
+	ws, err := d.in.Workers(ctx)
 	if err != nil {
 		return Overview{}, err
 	}
@@ -67,7 +66,7 @@ func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 		o.Totals.DeadLettered += r.DeadLettered
 	}
 	// The chart is not worth the page: without history the rest shows.
-	o.History, err = d.history.get(ctx, d.js, d.cfg.pub)
+	o.History, err = d.history.get(ctx, d.in)
 	switch {
 	case err != nil:
 		d.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot read the history", slog.String("error", err.Error()))
@@ -89,16 +88,16 @@ const statsMaxAge = time.Second
 type statsCache struct {
 	mu   sync.Mutex
 	at   time.Time
-	rows []queues.Stats
+	rows []inspect.QueueStats
 }
 
-func (c *statsCache) get(ctx context.Context, in *queues.Inspector) ([]queues.Stats, error) {
+func (c *statsCache) get(ctx context.Context, in *inspect.Inspector) ([]inspect.QueueStats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.at.IsZero() && time.Since(c.at) < statsMaxAge {
 		return c.rows, nil
 	}
-	rows, err := in.List(ctx)
+	rows, err := in.Queues(ctx)
 	if err != nil {
 		return nil, err
 	}
