@@ -9,5 +9,14 @@
 // Create one with [New]; it does no I/O until it is called, creates
 // nothing it reads, and is safe for concurrent use.
 //
+// # History
+//
+// [Inspector.History] returns the last hour, a point a minute: tasks
+// enqueued, started, succeeded, failed and dead-lettered, the oldest
+// pending task's age and the wait p50/p99 of the tasks started, for the
+// deployment and per task type. Workers write it to the JETQ_HISTORY
+// stream (see the consumer package); a deployment whose workers wrote none
+// has no points.
+//
 // See the package examples.
 package inspect
