@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
@@ -29,26 +30,14 @@ const historyStep = time.Second
 
 // startHistoryWorker runs a worker of hist.ok and hist.dead writing
 // history every historyStep until the test ends.
-func startHistoryWorker(t *testing.T, js jetstream.JetStream) {
+func startHistoryWorker(t *testing.T, srv *embedded.Server) {
 	t.Helper()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, histOK, func(context.Context, *tasks.Task[int]) error { return nil })
 	tasks.MustHandle(reg, histDead, func(context.Context, *tasks.Task[int]) error {
 		return tasks.Permanent(errors.New("never"))
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithHistoryInterval(historyStep))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	runWorker(t, srv, reg, consumer.WithHistoryInterval(historyStep))
 }
 
 // newInspector is a server of the test's own and an Inspector of it.
@@ -84,13 +73,9 @@ func sum(ps []inspect.Point, f func(inspect.Point) uint64) uint64 {
 // wrote.
 func TestHistory(t *testing.T) {
 	t.Parallel()
-	js, in := newInspector(t)
+	srv, p, in := setupQueues(t)
 	ctx := context.Background()
-	p, err := producer.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startHistoryWorker(t, js)
+	startHistoryWorker(t, srv)
 	// A first state: what follows is counted from it.
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		h, err := in.History(ctx, inspect.HistoryQuery{})
@@ -103,7 +88,10 @@ func TestHistory(t *testing.T) {
 	enqueueN(t, p, histDead, 5)
 	enqueueN(t, p, histIdle, 3)
 
-	var h inspect.History
+	var (
+		h   inspect.History
+		err error
+	)
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		h, err = in.History(ctx, inspect.HistoryQuery{})
 		if err != nil {
@@ -185,10 +173,11 @@ func TestHistoryBadQuery(t *testing.T) {
 // once, and samples written by a later release are left out.
 func TestHistoryOneStatePerStep(t *testing.T) {
 	t.Parallel()
-	js, in := newInspector(t)
+	srv, _, in := setupQueues(t)
+	_, js := embeddedtest.Connect(t, srv)
 	ctx := context.Background()
-	startHistoryWorker(t, js)
-	startHistoryWorker(t, js)
+	startHistoryWorker(t, srv)
+	startHistoryWorker(t, srv)
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		s, err := js.Stream(ctx, "JETQ_HISTORY")
 		if err != nil {
