@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -63,7 +64,7 @@ func TestHistoryCost(t *testing.T) {
 	def := tasks.Define[Args]("test.history.cost")
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Args]) error { return nil })
-	b.startWorker(t, reg, consumer.WithHistoryInterval(time.Second))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithHistoryInterval(time.Second))
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		if _, err := b.js.Stream(ctx, "JETQ_HISTORY"); err != nil {
 			return err
@@ -131,7 +132,7 @@ func TestHistoryFollowsTheWorkStream(t *testing.T) {
 	}
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, tasks.Define[Args]("test.history.replicas"), func(context.Context, *tasks.Task[Args]) error { return nil })
-	b.startWorker(t, reg, consumer.WithReplicas(3), consumer.WithHistoryInterval(time.Second))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithReplicas(3), consumer.WithHistoryInterval(time.Second))
 	testkit.WaitFor(t, 20*time.Second, func() error {
 		s, err := b.js.Stream(ctx, "JETQ_HISTORY")
 		if err != nil {
@@ -158,7 +159,7 @@ func TestHistoryWrittenWhenRunReturns(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	rw := b.startWorker(t, reg) // a step of a minute
+	w := jetqtest.StartWorker(t, b.srv, reg) // a step of a minute
 	const n = 10
 	if _, err := producer.EnqueueBatch(ctx, b.p, def, make([]Args, n)); err != nil {
 		t.Fatal(err)
@@ -166,11 +167,10 @@ func TestHistoryWrittenWhenRunReturns(t *testing.T) {
 	for range n {
 		rec.next(t, 20*time.Second)
 	}
-	rw.cancel()
-	if err := rw.wait(t, 30*time.Second); err != nil {
+	if err := w.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	rw.close() // as the process exits
+	w.Conn().Close() // as the process exits
 	_, started, succeeded := samples(t, b.js)
 	if started != n || succeeded != n {
 		t.Errorf("once Run returned, the samples count %d started and %d succeeded, want %d", started, succeeded, n)

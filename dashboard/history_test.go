@@ -16,6 +16,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -60,7 +61,7 @@ func TestBrowserHistory(t *testing.T) {
 	chart := tasks.Define[int]("chart.draw")
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, chart, func(context.Context, *tasks.Task[int]) error { return nil })
-	startWorker(t, js, reg, consumer.WithHistoryInterval(time.Second))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithHistoryInterval(time.Second))
 	p, err := producer.New(js)
 	if err != nil {
 		t.Fatal(err)

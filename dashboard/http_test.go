@@ -62,11 +62,10 @@ func deadLetters(t *testing.T, js jetstream.JetStream, n int) {
 	stop()
 }
 
-// startWorker runs a worker of reg with opts until stop is called, or the
-// test ends.
-func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry, opts ...consumer.Option) (stop func()) {
+// startWorker runs a worker of reg until stop is called, or the test ends.
+func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) (stop func()) {
 	t.Helper()
-	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
+	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
