@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/metrics"
@@ -30,6 +31,7 @@ type Dashboard struct {
 	dlq       *dlq.Inspector
 	lookup    *lookup.Finder
 	schedules *schedule.Schedules
+	in        *inspect.Inspector
 	handler   http.Handler
 	pages     map[string]*template.Template
 	history   history
@@ -79,6 +81,9 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 	if d.schedules, err = schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}
+	if d.in, err = inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(cfg.log)); err != nil {
+		return nil, err
+	}
 	if d.cfg.metrics == nil {
 		m, err := metrics.New(js, metrics.WithTopology(cfg.pub), metrics.WithLogger(cfg.log))
 		if err != nil {
@@ -111,6 +116,10 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /workers", workers)
 	m.HandleFunc("GET /api/workers", apiWorkers)
 	m.HandleFunc("GET /scheduled", d.scheduled)
+	m.HandleFunc("GET /tasks/{state}", d.taskList)
+	m.HandleFunc("POST /task/{action}", d.act(d.taskAct))
+	m.HandleFunc("POST /tasks/bulk/{action}", d.act(d.taskBulk))
+	m.HandleFunc("POST /scheduled/periodic/remove", d.act(d.removePeriodic))
 	m.HandleFunc("GET /login", d.loginForm)
 	m.HandleFunc("POST /login", d.login)
 	m.HandleFunc("POST /logout", d.logout)

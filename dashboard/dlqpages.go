@@ -157,20 +157,8 @@ func inputTime(t time.Time) string {
 // filterQuery is f as a query, After left out; times to the nanosecond,
 // so that the next page and a bulk action select what this page did.
 func filterQuery(f dlq.Filter) url.Values {
-	exact := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
-	q := url.Values{}
-	for k, v := range map[string]string{"task": f.Task, "queue": f.Queue, "reason": string(f.Reason),
-		"since": exact(f.Since), "until": exact(f.Until)} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
+	return queryOf(map[string]string{"task": f.Task, "queue": f.Queue, "reason": string(f.Reason),
+		"since": exactTime(f.Since), "until": exactTime(f.Until)})
 }
 
 // dlqRecordView is a record's page data.
@@ -304,14 +292,8 @@ type bulkView struct {
 
 // matching describes what f selects.
 func matching(f dlq.Filter) [][2]string {
-	var m [][2]string
-	for _, c := range [][2]string{{"queue", f.Queue}, {"task", f.Task}, {"reason", string(f.Reason)},
-		{"failed since", when(f.Since)}, {"failed until", when(f.Until)}} {
-		if c[1] != "" && c[1] != "-" {
-			m = append(m, c)
-		}
-	}
-	return m
+	return described([][2]string{{"queue", f.Queue}, {"task", f.Task}, {"reason", string(f.Reason)},
+		{"failed since", when(f.Since)}, {"failed until", when(f.Until)}})
 }
 
 // bulk replays or purges every record a filter selects: the first POST
