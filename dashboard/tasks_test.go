@@ -33,10 +33,7 @@ var orderShip = tasks.Define[order]("order.ship")
 // returns their IDs.
 func enqueueOrders(t *testing.T, js jetstream.JetStream, n, customer int, opts ...producer.EnqueueOption) []string {
 	t.Helper()
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProducer(t, js)
 	var o order
 	o.Customer.ID, o.Customer.Email = customer, fmt.Sprintf("c%d@example.com", customer)
 	orders := make([]order, n)
@@ -52,6 +49,16 @@ func enqueueOrders(t *testing.T, js jetstream.JetStream, n, customer int, opts .
 		ids[i] = r.ID
 	}
 	return ids
+}
+
+// newProducer returns a producer of js logging to t.
+func newProducer(t *testing.T, js jetstream.JetStream) *producer.Producer {
+	t.Helper()
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // streamMsgs counts the messages of the work and schedule streams, to
