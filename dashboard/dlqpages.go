@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -211,16 +209,7 @@ func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
 	if !d.cfg.hidePayloads {
 		v.Payload = pretty(e.Payload)
 	}
-	for k, vals := range e.Header {
-		if d.cfg.hidePayloads && !shownHeader(k) {
-			v.Hidden++
-			continue
-		}
-		for _, val := range vals {
-			v.Headers = append(v.Headers, [2]string{k, val})
-		}
-	}
-	slices.SortFunc(v.Headers, func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) })
+	v.Headers, v.Hidden = headerRows(e.Header, d.cfg.hidePayloads)
 	d.render(w, r, http.StatusOK, "record", fmt.Sprintf("Dead letter %d", seq), v)
 }
 

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/lookup"
 )
 
 // taskPageSize is how many tasks a list page shows.
@@ -205,4 +209,50 @@ func (d *Dashboard) taskList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.render(w, r, http.StatusOK, "tasks", strings.ToUpper(string(state[:1]))+string(state[1:])+" tasks", v)
+}
+
+// refAction is an action the task page offers on the task it shows.
+type refAction struct {
+	taskAction
+	Ref inspect.Ref
+}
+
+// foundActions are the actions on a task found by ID: delete while it is
+// queued, run now or cancel while it is scheduled, retry now while it
+// waits out a backoff.
+func foundActions(res lookup.Result) []refAction {
+	var out []refAction
+	add := func(state inspect.State, seq uint64) {
+		for _, a := range taskActions {
+			if a.State == state {
+				out = append(out, refAction{a, inspect.Ref{ID: res.ID, Seq: seq}})
+			}
+		}
+	}
+	if w := res.Work; w != nil && w.State == lookup.WorkQueued {
+		add(inspect.Pending, w.Seq)
+	}
+	if w := res.Work; w != nil && w.State == lookup.WorkWaitingToRetry {
+		add(inspect.Retrying, w.Seq)
+	}
+	if s := res.Scheduled; s != nil {
+		add(inspect.Scheduled, s.Sequence)
+	}
+	return out
+}
+
+// headerRows are the rows of a headers table, sorted; with hide, only
+// jetq's and the server's, and the number of the others left out.
+func headerRows(h nats.Header, hide bool) (rows [][2]string, hidden int) {
+	for k, vals := range h {
+		if hide && !shownHeader(k) {
+			hidden++
+			continue
+		}
+		for _, v := range vals {
+			rows = append(rows, [2]string{k, v})
+		}
+	}
+	slices.SortFunc(rows, func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) })
+	return rows, hidden
 }

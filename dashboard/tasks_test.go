@@ -178,3 +178,39 @@ func TestOverviewMarksQueueWithoutWorker(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTaskPageOffersActions shows the task page's headers and the actions
+// that fit the task: delete for a pending task, run now and cancel for a
+// scheduled one, none on a dashboard that only reads.
+func TestTaskPageOffersActions(t *testing.T) {
+	t.Parallel()
+	js := embeddedtest.JetStream(t)
+	pending := enqueueOrders(t, js, 1, 7, producer.WithHeader("Baggage", "user=ada"))[0]
+	scheduled := enqueueOrders(t, js, 1, 7, producer.WithDelay(time.Hour))[0]
+	c := serve(t, js, dashboard.WithActions(token))
+	for _, tc := range []struct {
+		id       string
+		has, not []string
+	}{
+		{pending, []string{`id="task-delete"`, `<th>Baggage</th><td>user=ada</td>`}, []string{`id="task-run"`, `id="task-retry"`}},
+		{scheduled, []string{`id="task-run"`, `id="task-cancel"`}, []string{`id="task-delete"`, `id="task-retry"`}},
+	} {
+		code, body := c.get("/tasks?id=" + url.QueryEscape(tc.id))
+		if code != http.StatusOK {
+			t.Fatalf("task %s: %d %s", tc.id, code, body)
+		}
+		for _, s := range tc.has {
+			if !strings.Contains(body, s) {
+				t.Errorf("task %s: no %s", tc.id, s)
+			}
+		}
+		for _, s := range tc.not {
+			if strings.Contains(body, s) {
+				t.Errorf("task %s: %s offered", tc.id, s)
+			}
+		}
+	}
+	if _, body := serve(t, js).get("/tasks?id=" + url.QueryEscape(pending)); strings.Contains(body, `id="task-actions"`) {
+		t.Errorf("a dashboard that only reads offers actions: %s", body)
+	}
+}
