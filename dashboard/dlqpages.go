@@ -27,7 +27,8 @@ const dlqPageSize = 50
 // read on.
 const dlqMaxRead = 2500
 
-// BulkTimeout bounds a replay or purge of every record a filter selects.
+// BulkTimeout bounds a replay or purge of every record a filter selects,
+// and the planning and applying of a bulk task action.
 // It runs on after the browser leaves; what it did is logged.
 const BulkTimeout = 10 * time.Minute
 
