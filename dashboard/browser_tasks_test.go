@@ -38,6 +38,13 @@ func newTaskWorld(t *testing.T) *taskWorld {
 	return &taskWorld{t: t, js: js, base: c.base, b: page{t, browser(t)}}
 }
 
+// in is w for the subtest t: its failures are t's.
+func (w *taskWorld) in(t *testing.T) *taskWorld {
+	c := *w
+	c.t, c.b.t = t, t
+	return &c
+}
+
 // signIn signs the tab in and goes on to next.
 func (w *taskWorld) signIn(next string) {
 	w.t.Helper()
@@ -166,8 +173,9 @@ func TestBrowserTaskLists(t *testing.T) {
 		shots = t.TempDir()
 	}
 	t.Run("pending", func(t *testing.T) {
+		w := w.in(t)
 		w.list("/tasks/pending", 50)
-		w.b.do("the next page", shot(shots, "tasks"), click("#next"), rows(10), visible("#first"))
+		w.b.do("the next page", shot(shots, "tasks"), click("#next"), waitURL("page="), rows(10), visible("#first"))
 		w.b.do("filter by payload", chromedp.Navigate(w.base+"/tasks/pending"), visible("#f-where"),
 			chromedp.SetValue(chromedp.CSS("#f-where"), "customer.id=8"), click("#apply"), waitURL("where="), rows(5))
 		for _, id := range eights {
@@ -190,6 +198,7 @@ func TestBrowserTaskLists(t *testing.T) {
 		{"failed", []string{ids["failed"]}, "card declined"},
 	} {
 		t.Run(tc.state, func(t *testing.T) {
+			w := w.in(t)
 			w.list("/tasks/"+tc.state, len(tc.ids))
 			for _, id := range tc.ids {
 				w.b.do("task "+id, visible(row(id, "")))
@@ -203,6 +212,7 @@ func TestBrowserTaskLists(t *testing.T) {
 		})
 	}
 	t.Run("bad input", func(t *testing.T) {
+		w := w.in(t)
 		work, sched := streamMsgs(t, w.js)
 		w.errorPage("an unknown list", []chromedp.Action[chromedp.Void]{chromedp.Navigate(w.base + "/tasks/waiting")},
 			`no task list "waiting": the lists are pending, running, retrying, scheduled, completed and failed`)
@@ -292,6 +302,7 @@ func TestBrowserTaskActions(t *testing.T) {
 
 	w.signIn("/tasks/pending")
 	t.Run("delete", func(t *testing.T) {
+		w := w.in(t)
 		w.act("/tasks/pending", 3, pending[0], "delete", "1 task deleted.")
 		w.b.do("the list without it", rows(2))
 		if q := dialog(asked); q != "Delete task "+pending[0]+"?" {
@@ -302,11 +313,13 @@ func TestBrowserTaskActions(t *testing.T) {
 		}
 	})
 	t.Run("run now", func(t *testing.T) {
+		w := w.in(t)
 		w.act("/tasks/scheduled?where=customer.id%3D2", 2, single[0], "run", "1 task run now.")
 		w.list("/tasks/pending?where=customer.id%3D2", 1)
 		w.b.do("the task run now is pending", visible(row(single[0], "")))
 	})
 	t.Run("cancel", func(t *testing.T) {
+		w := w.in(t)
 		w.act("/tasks/scheduled?where=customer.id%3D2", 1, single[1], "cancel", "1 task cancelled.")
 		w.b.do("the list without it", rows(0))
 		if q := dialog(asked); q != "Cancel task "+single[1]+"?" {
@@ -314,24 +327,28 @@ func TestBrowserTaskActions(t *testing.T) {
 		}
 	})
 	t.Run("retry now", func(t *testing.T) {
+		w := w.in(t)
 		w.act("/tasks/retrying", 3, retrying[0], "retry", "1 task retried now.")
 		if id := <-ran; id != retrying[0] {
 			t.Errorf("ran %s, want the task retried now, %s", id, retrying[0])
 		}
 	})
 	t.Run("bulk run", func(t *testing.T) {
+		w := w.in(t)
 		w.list("/tasks/scheduled?where=customer.id%3D3", 3)
 		w.confirmBulk("#bulk-run", 3)
 		w.flash("3 tasks run now.")
 		w.list("/tasks/pending?where=customer.id%3D3", 3)
 	})
 	t.Run("bulk cancel", func(t *testing.T) {
+		w := w.in(t)
 		w.list("/tasks/scheduled?where=customer.id%3D4", 4)
 		w.confirmBulk("#bulk-cancel", 4)
 		w.flash("4 tasks cancelled.")
 		w.b.do("the list without them", rows(0))
 	})
 	t.Run("bulk retry", func(t *testing.T) {
+		w := w.in(t)
 		w.list("/tasks/retrying", 2)
 		w.confirmBulk("#bulk-retry", 2)
 		w.flash("2 tasks retried now.")
@@ -341,6 +358,7 @@ func TestBrowserTaskActions(t *testing.T) {
 		}
 	})
 	t.Run("remove a periodic task", func(t *testing.T) {
+		w := w.in(t)
 		sel := `#periodic tr[data-name="reports.yearly"]`
 		w.b.do("remove", chromedp.Navigate(w.base+"/scheduled"), click(sel+" .act-remove"), waitURL("done=periodic-removed"), visible("#flash"))
 		if got := w.b.text("#flash"); got != "Periodic task removed." {
