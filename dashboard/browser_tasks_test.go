@@ -215,10 +215,10 @@ func TestBrowserTaskLists(t *testing.T) {
 		w := w.in(t)
 		work, sched := streamMsgs(t, w.js)
 		w.errorPage("an unknown list", []chromedp.Action[chromedp.Void]{chromedp.Navigate(w.base + "/tasks/waiting")},
-			`no task list "waiting": the lists are pending, running, retrying, scheduled, completed and failed`)
+			`no task list "waiting": inspect: invalid query: unknown state "waiting": use one of pending, running, retrying, scheduled, completed, failed`)
 		w.errorPage("a malformed payload filter", []chromedp.Action[chromedp.Void]{chromedp.Navigate(w.base + "/tasks/pending"),
 			visible("#f-where"), chromedp.SetValue(chromedp.CSS("#f-where"), "customer.id"), click("#apply")},
-			"the payload filter must read path=value")
+			`the payload filter "customer.id": inspect: invalid query: match "customer.id" has no '='`)
 		// The next page's token of the pending list, given to the
 		// scheduled list and to the pending list with another filter.
 		w.list("/tasks/pending", 50)

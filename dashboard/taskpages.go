@@ -35,19 +35,24 @@ type taskListView struct {
 	// and the bulk forms; Next the query of the next page, "" on the last.
 	Filter, Next template.URL
 	Paged        bool         // this is not the first page
+	// Partial says the page stopped at inspect's scan bound, Scanned
+	// messages read, before it was full: more may match further on.
+	Partial bool
+	Scanned int
 	Form         url.Values   // the filter, for the bulk forms
 	Back         string       // this page, for the actions to return to
 	Bulk         []taskAction // what the bulk form offers for this state
 	Match        [][2]string  // what the filter selects, in words
 }
 
-// stateOf reads the list a path names, with an error that lists the
-// others.
+// stateOf reads the list a path names, as inspect.ParseState does: an
+// error that lists the others for an unknown one.
 func stateOf(s string) (inspect.State, error) {
-	if slices.Contains(states, inspect.State(s)) {
-		return inspect.State(s), nil
+	st, err := inspect.ParseState(s)
+	if err != nil {
+		return "", fmt.Errorf("no task list %q: %w", s, err)
 	}
-	return "", fmt.Errorf("no task list %q: the lists are pending, running, retrying, scheduled, completed and failed", s)
+	return st, nil
 }
 
 // taskQuery reads a task list's query from a URL query or form: task as
@@ -76,24 +81,18 @@ func taskQuery(state inspect.State, q url.Values) (inspect.Query, error) {
 	return iq, nil
 }
 
-// parseWhere reads a payload filter "path=value": path is dot-separated
-// object keys, value JSON (42, true, "42") or, when it does not read as
-// JSON, a string, so that customer.email=ada@example.com needs no quotes.
+// parseWhere reads a payload filter "path=value" as inspect.ParseMatch
+// does: a value that does not read as JSON is a string, so that
+// customer.email=ada@example.com needs no quotes.
 func parseWhere(s string) (*inspect.Match, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	path, value, ok := strings.Cut(s, "=")
-	path, value = strings.TrimSpace(path), strings.TrimSpace(value)
-	if !ok || path == "" || slices.Contains(strings.Split(path, "."), "") {
-		return nil, fmt.Errorf("the payload filter must read path=value, such as customer.id=42 or customer.email=ada@example.com; got %q", s)
+	m, err := inspect.ParseMatch(s)
+	if err != nil {
+		return nil, fmt.Errorf("the payload filter %q: %w", s, err)
 	}
-	if !json.Valid([]byte(value)) {
-		b, _ := json.Marshal(value)
-		value = string(b)
-	}
-	return &inspect.Match{Path: path, Value: value}, nil
+	return m, nil
 }
 
 // whereText is m as the filter's form writes it.
@@ -192,7 +191,7 @@ func (d *Dashboard) taskList(w http.ResponseWriter, r *http.Request) {
 	filter := taskFilterQuery(q)
 	v := taskListView{State: state, States: states, Queue: q.Queue, Task: q.Task, Since: inputTime(q.Since), Until: inputTime(q.Until),
 		Where: whereText(q.Where), Tasks: p.Tasks, Filter: query(filter), Paged: q.Token != "", Form: filter,
-		Back: r.URL.RequestURI(), Match: taskMatching(q)}
+		Back: r.URL.RequestURI(), Match: taskMatching(q), Partial: p.Partial, Scanned: p.Scanned}
 	if p.Next != "" {
 		next := taskFilterQuery(q)
 		next.Set("page", p.Next)

@@ -91,10 +91,10 @@ func TestTaskListBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"/tasks/waiting", http.StatusNotFound, "no task list &#34;waiting&#34;: the lists are pending, running, retrying, scheduled, completed and failed"},
-		{"/tasks/pending?where=customer.id", http.StatusBadRequest, "the payload filter must read path=value"},
-		{"/tasks/pending?where=customer..id%3D7", http.StatusBadRequest, "the payload filter must read path=value"},
-		{"/tasks/pending?where=%3D7", http.StatusBadRequest, "the payload filter must read path=value"},
+		{"/tasks/waiting", http.StatusNotFound, "no task list &#34;waiting&#34;: inspect: invalid query: unknown state &#34;waiting&#34;: use one of pending, running, retrying, scheduled, completed, failed"},
+		{"/tasks/pending?where=customer.id", http.StatusBadRequest, "has no &#39;=&#39;: write &lt;path&gt;=&lt;value&gt;, such as customer.id=42"},
+		{"/tasks/pending?where=customer..id%3D7", http.StatusBadRequest, "has an empty key"},
+		{"/tasks/pending?where=%3D7", http.StatusBadRequest, "match has no path"},
 		{"/tasks/retrying?since=yesterday", http.StatusBadRequest, "since must be a time such as 2026-12-01T15:04"},
 		{"/tasks/failed?since=2026-12-02T00:00&until=2026-12-01T00:00", http.StatusBadRequest, "must be before until"},
 	} {
@@ -109,7 +109,7 @@ func TestTaskListBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"/tasks/bulk/delete", url.Values{"where": {"customer.id"}}, http.StatusBadRequest, "the payload filter must read path=value"},
+		{"/tasks/bulk/delete", url.Values{"where": {"customer.id"}}, http.StatusBadRequest, "has no &#39;=&#39;"},
 		{"/tasks/bulk/delete", url.Values{"where": {"customer.id=7"}, "confirm": {"yes"}}, http.StatusBadRequest, "a confirmation carries the plan"},
 		{"/tasks/bulk/explode", url.Values{}, http.StatusNotFound, "no task action &#34;explode&#34;"},
 		{"/task/explode", url.Values{"id": {"x"}}, http.StatusNotFound, "no task action &#34;explode&#34;"},
