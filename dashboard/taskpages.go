@@ -34,15 +34,15 @@ type taskListView struct {
 	// Filter is the list's filter as a query, for the tabs, the first page
 	// and the bulk forms; Next the query of the next page, "" on the last.
 	Filter, Next template.URL
-	Paged        bool         // this is not the first page
+	Paged        bool // this is not the first page
 	// Partial says the page stopped at inspect's scan bound, Scanned
 	// messages read, before it was full: more may match further on.
 	Partial bool
 	Scanned int
-	Form         url.Values   // the filter, for the bulk forms
-	Back         string       // this page, for the actions to return to
-	Bulk         []taskAction // what the bulk form offers for this state
-	Match        [][2]string  // what the filter selects, in words
+	Form    url.Values   // the filter, for the bulk forms
+	Back    string       // this page, for the actions to return to
+	Bulk    []taskAction // what the bulk form offers for this state
+	Match   [][2]string  // what the filter selects, in words
 }
 
 // stateOf reads the list a path names, as inspect.ParseState does: an
