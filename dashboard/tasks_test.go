@@ -3,8 +3,11 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
@@ -212,5 +216,55 @@ func TestTaskPageOffersActions(t *testing.T) {
 	}
 	if _, body := serve(t, js).get("/tasks?id=" + url.QueryEscape(pending)); strings.Contains(body, `id="task-actions"`) {
 		t.Errorf("a dashboard that only reads offers actions: %s", body)
+	}
+}
+
+// TestTaskActionsOnTasksThatMovedOn deletes a task twice: the second
+// delete says the task moved on and changes nothing. A bulk delete
+// planned over three tasks, one of which is deleted before the
+// confirmation, deletes the other two and says one had moved on.
+func TestTaskActionsOnTasksThatMovedOn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	js := embeddedtest.JetStream(t)
+	enqueueOrders(t, js, 4, 7)
+	c := serve(t, js, dashboard.WithActions(token))
+	bearer := http.Header{"Authorization": {"Bearer " + token}}
+	in, err := inspect.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := in.Tasks(ctx, inspect.Query{State: inspect.Pending})
+	if err != nil || len(p.Tasks) != 4 {
+		t.Fatalf("pending: %v %v", p.Tasks, err)
+	}
+	first := p.Tasks[0]
+	form := url.Values{"id": {first.ID}, "seq": {strconv.FormatUint(first.Seq, 10)}, "back": {"/tasks/pending?where=customer.id%3D7"}}
+	if code, _, loc := c.postFor("/task/delete", form, bearer); code != http.StatusSeeOther ||
+		loc != "/tasks/pending?done=task-delete&n=1&where=customer.id%3D7" {
+		t.Errorf("delete: %d to %q", code, loc)
+	}
+	if code, body := c.post("/task/delete", form, bearer); code != http.StatusConflict || !strings.Contains(body, "moved on") {
+		t.Errorf("delete again: %d %s", code, body)
+	}
+
+	code, body := c.post("/tasks/bulk/delete", url.Values{"where": {"customer.id=7"}}, bearer)
+	plan := regexp.MustCompile(`name="plan" value="([^"]+)"`).FindStringSubmatch(body)
+	if code != http.StatusOK || !strings.Contains(body, `<strong id="count">3</strong>`) || plan == nil {
+		t.Fatalf("the bulk delete's confirmation: %d %s", code, body)
+	}
+	if err := in.Delete(ctx, p.Tasks[1].Ref()); err != nil {
+		t.Fatal(err)
+	}
+	confirm := url.Values{"where": {"customer.id=7"}, "confirm": {"yes"}, "plan": {html.UnescapeString(plan[1])}, "count": {"3"}}
+	code, _, loc := c.postFor("/tasks/bulk/delete", confirm, bearer)
+	if code != http.StatusSeeOther {
+		t.Fatalf("the bulk delete: %d", code)
+	}
+	if _, body := c.get(loc); !strings.Contains(body, "2 tasks deleted; 1 had moved on and was left alone.") {
+		t.Errorf("after the bulk delete (%s): %s", loc, body)
+	}
+	if work, _ := streamMsgs(t, js); work != 0 {
+		t.Errorf("%d tasks left", work)
 	}
 }
