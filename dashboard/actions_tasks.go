@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/schedule"
 )
 
 // taskAction is an action on tasks of one state, one at a time from a
@@ -219,15 +217,8 @@ func (d *Dashboard) removePeriodic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	switch err := d.schedules.RemovePeriodic(ctx, name); {
-	case errors.Is(err, schedule.ErrNotFound):
-		d.fail(w, r, http.StatusNotFound, fmt.Errorf("no periodic task %q: it was removed already, or never declared with this prefix", name))
-		return
-	case errors.Is(err, schedule.ErrInvalidOption):
-		d.fail(w, r, http.StatusBadRequest, err)
-		return
-	case err != nil:
-		d.fail(w, r, http.StatusBadGateway, err)
+	if err := d.in.RemovePeriodic(ctx, name); err != nil {
+		d.fail(w, r, inspectCode(err), err)
 		return
 	}
 	d.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "jetq dashboard: periodic task removed", slog.String("name", name), slog.String("remote", r.RemoteAddr))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -369,7 +370,11 @@ func TestBrowserTaskActions(t *testing.T) {
 			t.Errorf("flash %q", got)
 		}
 		w.b.do("the page without it", poll(fmt.Sprintf(`document.querySelector(%q) === null`, sel)))
-		if _, err := s.GetPeriodic(ctx, "reports.yearly"); !errors.Is(err, schedule.ErrNotFound) {
+		in, err := inspect.New(w.js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := in.PeriodicTask(ctx, "reports.yearly"); !errors.Is(err, inspect.ErrNotFound) {
 			t.Errorf("the periodic task after its removal: %v", err)
 		}
 	})

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/lookup"
 )
 
 // taskPageSize is how many tasks a list page shows.
@@ -219,7 +218,7 @@ type refAction struct {
 // foundActions are the actions on a task found by ID: delete while it is
 // queued, run now or cancel while it is scheduled, retry now while it
 // waits out a backoff.
-func foundActions(res lookup.Result) []refAction {
+func foundActions(res inspect.Result) []refAction {
 	var out []refAction
 	add := func(state inspect.State, seq uint64) {
 		for _, a := range taskActions {
@@ -228,10 +227,10 @@ func foundActions(res lookup.Result) []refAction {
 			}
 		}
 	}
-	if w := res.Work; w != nil && w.State == lookup.WorkQueued {
+	if w := res.Work; w != nil && w.State == inspect.WorkQueued {
 		add(inspect.Pending, w.Seq)
 	}
-	if w := res.Work; w != nil && w.State == lookup.WorkWaitingToRetry {
+	if w := res.Work; w != nil && w.State == inspect.WorkWaitingToRetry {
 		add(inspect.Retrying, w.Seq)
 	}
 	if s := res.Scheduled; s != nil {
