@@ -77,7 +77,7 @@ func newRootEnv(stdin input, stdout, stderr io.Writer, getenv func(string) strin
 	f.BoolVar(&g.json, "json", false, "print JSON instead of tables, and errors as JSON on stderr")
 	root.Flags().BoolVar(&g.version, "version", false, "print the versions of jetq and of the server, if one is reachable")
 
-	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g), newTaskCmd(g), newWorkersCmd(g), newDashboardCmd(g))
+	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g), newTaskCmd(g), newTasksCmd(g), newWorkersCmd(g), newDashboardCmd(g))
 	return root
 }
 

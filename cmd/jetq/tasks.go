@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/topology"
+)
+
+// stateNames lists the states `tasks ls --state` takes, for help and errors.
+const stateNames = "pending, running, retrying, scheduled, completed or failed"
+
+// withInspector runs fn with an Inspector of --prefix. A query the
+// Inspector cannot read (an unknown state, a malformed filter, a page
+// token from another list) is a usage error: it exits 2 and changed
+// nothing.
+func (g *globals) withInspector(cmd *cobra.Command, fn func(ctx context.Context, in *inspect.Inspector) error) error {
+	return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
+		in, err := inspect.New(js, inspect.WithTopology(topology.Topology{Prefix: g.prefix}), inspect.WithLogger(quietLog()))
+		if err != nil {
+			return usageError{err}
+		}
+		err = fn(ctx, in)
+		if errors.Is(err, inspect.ErrInvalidQuery) {
+			return usageError{err}
+		}
+		return err
+	})
+}
+
+func newTasksCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "List tasks by state, and delete, run, cancel or retry the tasks a filter selects",
+		Long: "tasks lists the tasks in one state (" + stateNames + "),\n" +
+			"a page at a time, filtered by queue, task type, time and a payload field; and applies an\n" +
+			"action to every task a filter selects, after counting them and asking first.",
+	}
+	cmd.AddCommand(newTasksLs(g))
+	for _, a := range taskActions {
+		cmd.AddCommand(newTasksBulk(g, a))
+	}
+	return cmd
+}
+
+// queryFlags are the flags that select tasks.
+type queryFlags struct {
+	queue, task, since, until, where string
+}
+
+func (qf *queryFlags) register(f *pflag.FlagSet) {
+	f.StringVarP(&qf.queue, "queue", "q", "", "only tasks of this queue")
+	f.StringVar(&qf.task, "task", "", "only tasks of this task name")
+	f.StringVar(&qf.since, "since", "", "only tasks enqueued since: a duration ago (2h) or an RFC 3339 time")
+	f.StringVar(&qf.until, "until", "", "only tasks enqueued before: a duration ago or an RFC 3339 time")
+	f.StringVar(&qf.where, "where", "", "only tasks whose JSON payload has this value at this path, as path=value: customer.id=42, customer.name=\"Ada\"")
+}
+
+// query is the Query the flags select in state. Each flag is checked here,
+// before jetq connects, so that a typo costs no round trip and changes
+// nothing.
+func (qf *queryFlags) query(state inspect.State) (inspect.Query, error) {
+	q := inspect.Query{State: state, Queue: qf.queue, Task: qf.task}
+	var err error
+	if q.Since, err = parseWhen(qf.since); err != nil {
+		return q, usagef("--since: %v", err)
+	}
+	if q.Until, err = parseWhen(qf.until); err != nil {
+		return q, usagef("--until: %v", err)
+	}
+	if qf.where != "" {
+		if q.Where, err = parseWhere(qf.where); err != nil {
+			return q, usagef("--where: %v", err)
+		}
+	}
+	return q, nil
+}
+
+// describe names the tasks the flags select in state, for a question or
+// an empty list.
+func (qf *queryFlags) describe(state inspect.State) string {
+	var parts []string
+	for _, p := range [][2]string{{"queue", qf.queue}, {"task", qf.task}, {"since", qf.since}, {"until", qf.until}, {"where", qf.where}} {
+		if p[1] != "" {
+			parts = append(parts, fmt.Sprintf("--%s %s", p[0], p[1]))
+		}
+	}
+	if len(parts) == 0 {
+		return string(state) + " task(s)"
+	}
+	return string(state) + " task(s) with " + strings.Join(parts, " ")
+}
+
+func (qf *queryFlags) empty() bool { return *qf == queryFlags{} }
+
+// parseState reads the state of --state.
+func parseState(s string) (inspect.State, error) {
+	switch st := inspect.State(strings.ToLower(strings.TrimSpace(s))); st {
+	case inspect.Pending, inspect.Running, inspect.Retrying, inspect.Scheduled, inspect.Completed, inspect.Failed:
+		return st, nil
+	}
+	return "", fmt.Errorf("unknown state %q: give one of %s", s, stateNames)
+}
+
+// parseWhere reads path=value.
+func parseWhere(s string) (*inspect.Match, error) {
+	path, value, ok := strings.Cut(s, "=")
+	if !ok || path == "" || value == "" || strings.Contains("."+path+".", "..") {
+		return nil, fmt.Errorf("%q is not path=value, such as customer.id=42", s)
+	}
+	return &inspect.Match{Path: path, Value: value}, nil
+}
+
+// pageJSON is a page of `tasks ls --json`.
+type pageJSON struct {
+	State inspect.State `json:"state"`
+	Tasks []any         `json:"tasks"`
+	// Next is the --page of the next page; empty on the last.
+	Next string `json:"next"`
+}
+
+// taskInfoJSON is t for --json: its payload as JSON when it is JSON.
+func taskInfoJSON(t inspect.TaskInfo) any {
+	if p := jsonPayload(t.Header, t.Payload); p != nil {
+		return struct {
+			inspect.TaskInfo
+			Payload json.RawMessage `json:"payload"`
+		}{t, p}
+	}
+	return t
+}
+
+func newTasksLs(g *globals) *cobra.Command {
+	var qf queryFlags
+	var state, page string
+	var limit int
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List the tasks in one state, a page at a time",
+		Long: "ls lists the tasks in one state, a page of --limit at a time; a page that is not the last\n" +
+			"ends with the --page that continues it. Each state shows its own columns: pending tasks\n" +
+			"their place in the queue and age, running tasks their worker, attempt and progress,\n" +
+			"retrying tasks their next attempt and last error, scheduled tasks when they are due,\n" +
+			"completed and failed tasks when they ended. --where compares a field of the JSON\n" +
+			"payload, as JSON: customer.id=42 matches the number 42, customer.id='\"42\"' the string.\n\n" +
+			"With --json it prints one object: state, tasks (each with its payload, as JSON when it is\n" +
+			"JSON) and next, the token of the next page or empty.",
+		Example: "  jetq tasks ls --state retrying --queue default --task email.send\n" +
+			"  jetq tasks ls --state pending --where customer.id=42 --limit 20\n" +
+			"  jetq tasks ls --state pending --page <token printed by the page before>",
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if state == "" {
+				return usagef("--state is required: %s", stateNames)
+			}
+			st, err := parseState(state)
+			if err != nil {
+				return usagef("--state: %w", err)
+			}
+			if limit < 1 {
+				return usagef("--limit must be positive, got %d", limit)
+			}
+			q, err := qf.query(st)
+			if err != nil {
+				return err
+			}
+			q.Limit, q.Token = limit, page
+			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+				p, err := in.Tasks(ctx, q)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					out := pageJSON{State: st, Tasks: make([]any, len(p.Tasks)), Next: p.Next}
+					for i, t := range p.Tasks {
+						out.Tasks[i] = taskInfoJSON(t)
+					}
+					return g.printJSON(out)
+				}
+				if len(p.Tasks) == 0 && p.Next == "" {
+					fmt.Fprintf(g.stdout, "no %s\n", qf.describe(st))
+					return nil
+				}
+				header, rows := taskTable(st, p.Tasks, time.Now())
+				if err := g.table(header, rows); err != nil {
+					return err
+				}
+				if p.Next != "" {
+					fmt.Fprintf(g.stdout, "(next page: --page %s)\n", p.Next)
+				}
+				return nil
+			})
+		},
+	}
+	qf.register(cmd.Flags())
+	cmd.Flags().StringVar(&state, "state", "", "the state to list: "+stateNames+" (required)")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many tasks on the page")
+	cmd.Flags().StringVar(&page, "page", "", "continue with the page this token names, as the page before printed it")
+	return cmd
+}
+
+// taskTable is the table of tasks in state: the columns that say where
+// each stands in that state, after the ones every state shares.
+func taskTable(st inspect.State, ts []inspect.TaskInfo, now time.Time) ([]string, [][]string) {
+	header := []string{"SEQ", "ID", "TASK", "QUEUE"}
+	switch st {
+	case inspect.Pending:
+		header = append(header, "POSITION", "ENQUEUED AT", "AGE")
+	case inspect.Running:
+		header = append(header, "WORKER", "ATTEMPT", "STARTED AT", "PROGRESS")
+	case inspect.Retrying:
+		header = append(header, "ATTEMPT", "NEXT ATTEMPT AT", "LAST ERROR")
+	case inspect.Scheduled:
+		header = append(header, "RUN AT", "ENQUEUED AT")
+	case inspect.Completed:
+		header = append(header, "ENQUEUED AT", "FINISHED AT")
+	case inspect.Failed:
+		header = append(header, "FINISHED AT", "REASON", "ERROR")
+	}
+	rows := make([][]string, len(ts))
+	for i, t := range ts {
+		r := []string{strconv.FormatUint(t.Seq, 10), t.ID, t.Task, t.Queue}
+		switch st {
+		case inspect.Pending:
+			r = append(r, orDash(t.Position), timeOrDash(t.EnqueuedAt), ageOf(now, t.EnqueuedAt))
+		case inspect.Running:
+			r = append(r, orNone(t.Worker), orDash(t.Attempt), timeOrDash(t.StartedAt), progressText(t))
+		case inspect.Retrying:
+			r = append(r, orDash(t.Attempt), timeOrDash(t.NextAttemptAt), orNone(shorten(t.LastError, 60)))
+		case inspect.Scheduled:
+			r = append(r, timeOrDash(t.RunAt), timeOrDash(t.EnqueuedAt))
+		case inspect.Completed:
+			r = append(r, timeOrDash(t.EnqueuedAt), timeOrDash(t.FinishedAt))
+		case inspect.Failed:
+			r = append(r, timeOrDash(t.FinishedAt), orNone(string(t.Reason)), orNone(shorten(t.Error, 60)))
+		}
+		rows[i] = r
+	}
+	return header, rows
+}
+
+// orDash prints n, or "-" for an unknown zero: a table cell left empty
+// would shift the columns a reader's eye follows.
+func orDash[N int | uint64](n N) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.FormatUint(uint64(n), 10)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return formatTime(t)
+}
+
+// ageOf is how long ago t was, to the second, as a Go duration.
+func ageOf(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Round(time.Second).String()
+}
+
+func progressText(t inspect.TaskInfo) string {
+	if t.Progress == nil {
+		return "-"
+	}
+	return strings.TrimSpace(fmt.Sprintf("%.0f%% %s", t.Progress.Percent, t.Progress.Note))
+}
+
+// taskAction is one action on tasks in one state, the same for one task
+// (`jetq task <use> <id>`) and for the tasks a filter selects
+// (`jetq tasks <use> --task t`).
+type taskAction struct {
+	use     string
+	aliases []string
+	// verb says what the action does, with a %s for what it does it to;
+	// done what became of a task it acted on.
+	verb, done string
+	state      inspect.State
+	bulk       inspect.Action
+	one        func(*inspect.Inspector, context.Context, inspect.Ref) error
+}
+
+var taskActions = []taskAction{
+	{use: "rm", aliases: []string{"delete"}, verb: "delete %s", done: "deleted",
+		state: inspect.Pending, bulk: inspect.ActionDelete, one: (*inspect.Inspector).Delete},
+	{use: "run", verb: "run %s now", done: "sent to run now",
+		state: inspect.Scheduled, bulk: inspect.ActionRunNow, one: (*inspect.Inspector).RunNow},
+	{use: "cancel", verb: "cancel %s", done: "cancelled",
+		state: inspect.Scheduled, bulk: inspect.ActionCancel, one: (*inspect.Inspector).Cancel},
+	{use: "retry", verb: "retry %s now", done: "sent to retry now",
+		state: inspect.Retrying, bulk: inspect.ActionRetry, one: (*inspect.Inspector).RetryNow},
+}
+
+// to is the action's verb applied to what.
+func (a taskAction) to(what string) string { return fmt.Sprintf(a.verb, what) }
+
+// newTaskAction is `jetq task <use> <id>`: the action on one task.
+func newTaskAction(g *globals, a taskAction) *cobra.Command {
+	var seq uint64
+	cmd := &cobra.Command{
+		Use:     a.use + " <task ID>",
+		Aliases: a.aliases,
+		Short:   capitalize(a.to("a " + string(a.state) + " task")),
+		Long: capitalize(a.to("the "+string(a.state)+" task with this ID")) + ". A task that is no longer " + string(a.state) + "\n" +
+			"(it ran, fired, was acted on or was never there) is refused with what became of it, and\n" +
+			"nothing changes. --seq, the SEQ that `jetq tasks ls --state " + string(a.state) + "` shows, names the\n" +
+			"message meant and spares the search for it.",
+		Example: fmt.Sprintf("  jetq task %s welcome-7f3a\n  jetq task %s welcome-7f3a --seq 118", a.use, a.use),
+		Args:    exactArgs("<task ID>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if strings.TrimSpace(id) == "" {
+				return usagef("the task ID is empty")
+			}
+			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+				if err := a.one(in, ctx, inspect.Ref{ID: id, Seq: seq}); err != nil {
+					if errors.Is(err, inspect.ErrMovedOn) || errors.Is(err, inspect.ErrNotFound) {
+						return fmt.Errorf("%s: %w; nothing changed (`jetq task show %s` tells where it is)", a.to(strconv.Quote(id)), err, id)
+					}
+					return fmt.Errorf("%s: %w", a.to(strconv.Quote(id)), err)
+				}
+				if g.json {
+					return g.printJSON(map[string]any{"id": id, "action": a.bulk})
+				}
+				fmt.Fprintf(g.stdout, "task %s: %s\n", id, a.done)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().Uint64Var(&seq, "seq", 0, "the sequence of the task's message: the SEQ column of jetq tasks ls")
+	return cmd
+}
+
+// bulkJSON is what a bulk action prints under --json.
+type bulkJSON struct {
+	Action inspect.Action `json:"action"`
+	// Counted is the count shown before the question; Done and MovedOn
+	// split it into the tasks acted on and those that left the state
+	// before their turn.
+	Counted int `json:"counted"`
+	Done    int `json:"done"`
+	MovedOn int `json:"moved_on"`
+}
+
+// newTasksBulk is `jetq tasks <use>`: the action on every task a filter
+// selects, counted and confirmed first.
+func newTasksBulk(g *globals, a taskAction) *cobra.Command {
+	var qf queryFlags
+	var all, yes bool
+	cmd := &cobra.Command{
+		Use:     a.use,
+		Aliases: a.aliases,
+		Short:   capitalize(a.to("every " + string(a.state) + " task the filter selects")),
+		Long: a.use + " counts the " + string(a.state) + " tasks the filter flags select (or every one, with --all),\n" +
+			"asks to " + a.to("that many") + ", and acts on the tasks counted and on no other: a task that\n" +
+			"arrives after the count is left alone, and one that is no longer " + string(a.state) + " by its turn\n" +
+			"is counted as moved on. It asks on a terminal; --yes confirms without asking, as a script must.",
+		Example: fmt.Sprintf("  jetq tasks %s --task email.send --where customer.id=42\n  jetq tasks %s --queue default --since 2h --yes", a.use, a.use),
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if qf.empty() && !all {
+				return usagef("tasks %s acts on every task it selects: give filter flags, or --all for every %s task", a.use, a.state)
+			}
+			q, err := qf.query(a.state)
+			if err != nil {
+				return err
+			}
+			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+				b, err := in.PlanBulk(ctx, a.bulk, q)
+				if err != nil {
+					return err
+				}
+				what := qf.describe(a.state)
+				if b.Count == 0 {
+					if g.json {
+						return g.printJSON(bulkJSON{Action: a.bulk})
+					}
+					fmt.Fprintf(g.stdout, "no %s: nothing done\n", what)
+					return nil
+				}
+				// The count goes into the question: what is confirmed
+				// is that many tasks, and ApplyBulk acts on no more.
+				counted := fmt.Sprintf("%d %s", b.Count, what)
+				if !yes {
+					if err := g.confirm(a.to(counted)+"?", "--yes"); err != nil {
+						return err
+					}
+				}
+				r, err := in.ApplyBulk(ctx, b)
+				if err != nil {
+					return fmt.Errorf("%s: %w%s", a.to(counted), err, doneBefore(r.Done, a.done))
+				}
+				if g.json {
+					return g.printJSON(bulkJSON{Action: a.bulk, Counted: b.Count, Done: r.Done, MovedOn: r.MovedOn})
+				}
+				fmt.Fprintf(g.stdout, "%d of %d %s %s", r.Done, b.Count, what, a.done)
+				if r.MovedOn > 0 {
+					fmt.Fprintf(g.stdout, "; %d moved on before their turn and were left alone", r.MovedOn)
+				}
+				fmt.Fprintln(g.stdout)
+				return nil
+			})
+		},
+	}
+	qf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&all, "all", false, "every "+string(a.state)+" task, when no filter flag is given")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "act without asking")
+	return cmd
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
