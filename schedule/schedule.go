@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
@@ -38,7 +39,7 @@ type Schedules struct {
 	log  *slog.Logger
 
 	unique *unique.Store
-	states *status.Store
+	states *statusstore.Store
 
 	mu     sync.Mutex
 	stream jetstream.Stream
@@ -84,7 +85,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Schedules, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	states, err := status.NewStore(js, c.pub)
+	states, err := statusstore.New(js, c.pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}

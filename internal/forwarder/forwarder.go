@@ -14,9 +14,9 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/status"
 )
 
 // Durable is the name of the consumer all forwarders share on the events stream.
@@ -51,7 +51,7 @@ type Config struct {
 	Topology wire.Topology
 	// States records what the forwarder files for tracked tasks; nil
 	// records nothing.
-	States *status.Store
+	States *statusstore.Store
 	// Log receives the forwarder's lines; nil means slog.Default().
 	Log *slog.Logger
 	// Provisioned says the caller has created the streams already, so Run
@@ -71,7 +71,7 @@ type Forwarder struct {
 	cfg    Config
 	log    *slog.Logger
 	filer  *deadletter.Filer
-	states *status.Store
+	states *statusstore.Store
 	unique *unique.Store
 
 	filed, terminated atomic.Int64

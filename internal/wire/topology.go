@@ -96,7 +96,8 @@ func orDefault[T comparable](v, def T) T {
 
 // WorkStream is the configuration of the work stream: WorkQueue retention so
 // an acked task is gone, DiscardNew so a full queue refuses tasks instead of
-// evicting unprocessed ones.
+// evicting unprocessed ones, direct gets so the list of pending tasks reads a
+// page in one batched request, with no consumer.
 func (t Topology) WorkStream() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        t.Names.WorkStream(),
@@ -109,6 +110,7 @@ func (t Topology) WorkStream() jetstream.StreamConfig {
 		Storage:     t.storage(),
 		Replicas:    t.replicas(),
 		Duplicates:  orDefault(t.Duplicates, DefaultDuplicates),
+		AllowDirect: true,
 	}
 }
 
