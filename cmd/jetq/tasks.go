@@ -80,7 +80,7 @@ func (qf *queryFlags) query(state inspect.State) (inspect.Query, error) {
 		return q, usagef("--until: %v", err)
 	}
 	if qf.where != "" {
-		if q.Where, err = parseWhere(qf.where); err != nil {
+		if q.Where, err = inspect.ParseMatch(qf.where); err != nil {
 			return q, usagef("--where: %v", err)
 		}
 	}
@@ -104,30 +104,16 @@ func (qf *queryFlags) describe(state inspect.State) string {
 
 func (qf *queryFlags) empty() bool { return *qf == queryFlags{} }
 
-// parseState reads the state of --state.
-func parseState(s string) (inspect.State, error) {
-	switch st := inspect.State(strings.ToLower(strings.TrimSpace(s))); st {
-	case inspect.Pending, inspect.Running, inspect.Retrying, inspect.Scheduled, inspect.Completed, inspect.Failed:
-		return st, nil
-	}
-	return "", fmt.Errorf("unknown state %q: give one of %s", s, stateNames)
-}
-
-// parseWhere reads path=value.
-func parseWhere(s string) (*inspect.Match, error) {
-	path, value, ok := strings.Cut(s, "=")
-	if !ok || path == "" || value == "" || strings.Contains("."+path+".", "..") {
-		return nil, fmt.Errorf("%q is not path=value, such as customer.id=42", s)
-	}
-	return &inspect.Match{Path: path, Value: value}, nil
-}
-
 // pageJSON is a page of `tasks ls --json`.
 type pageJSON struct {
 	State inspect.State `json:"state"`
 	Tasks []any         `json:"tasks"`
 	// Next is the --page of the next page; empty on the last.
 	Next string `json:"next"`
+	// Scanned and Partial say how far the page looked, as inspect.Page
+	// does.
+	Scanned int  `json:"scanned"`
+	Partial bool `json:"partial"`
 }
 
 // taskInfoJSON is t for --json: its payload as JSON when it is JSON.
@@ -144,7 +130,7 @@ func taskInfoJSON(t inspect.TaskInfo) any {
 func newTasksLs(g *globals) *cobra.Command {
 	var qf queryFlags
 	var state, page string
-	var limit int
+	var limit, scan int
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
@@ -154,9 +140,12 @@ func newTasksLs(g *globals) *cobra.Command {
 			"their place in the queue and age, running tasks their worker, attempt and progress,\n" +
 			"retrying tasks their next attempt and last error, scheduled tasks when they are due,\n" +
 			"completed and failed tasks when they ended. --where compares a field of the JSON\n" +
-			"payload, as JSON: customer.id=42 matches the number 42, customer.id='\"42\"' the string.\n\n" +
+			"payload, as JSON: customer.id=42 matches the number 42, customer.id='\"42\"' the string,\n" +
+			"customer.name=Ada the string \"Ada\". A filter that skips tasks reads at most --scan messages\n" +
+			"a page; a page that stopped there says so, and its --page goes on from where it stopped.\n\n" +
 			"With --json it prints one object: state, tasks (each with its payload, as JSON when it is\n" +
-			"JSON) and next, the token of the next page or empty.",
+			"JSON), next (the token of the next page, or empty), scanned (the messages the page read)\n" +
+			"and partial (it stopped at --scan).",
 		Example: "  jetq tasks ls --state retrying --queue default --task email.send\n" +
 			"  jetq tasks ls --state pending --where customer.id=42 --limit 20\n" +
 			"  jetq tasks ls --state pending --page <token printed by the page before>",
@@ -165,7 +154,7 @@ func newTasksLs(g *globals) *cobra.Command {
 			if state == "" {
 				return usagef("--state is required: %s", stateNames)
 			}
-			st, err := parseState(state)
+			st, err := inspect.ParseState(state)
 			if err != nil {
 				return usagef("--state: %w", err)
 			}
@@ -176,28 +165,37 @@ func newTasksLs(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q.Limit, q.Token = limit, page
+			q.Limit, q.Scan, q.Token = limit, scan, page
 			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
 				p, err := in.Tasks(ctx, q)
 				if err != nil {
 					return err
 				}
 				if g.json {
-					out := pageJSON{State: st, Tasks: make([]any, len(p.Tasks)), Next: p.Next}
+					out := pageJSON{State: st, Tasks: make([]any, len(p.Tasks)), Next: p.Next, Scanned: p.Scanned, Partial: p.Partial}
 					for i, t := range p.Tasks {
 						out.Tasks[i] = taskInfoJSON(t)
 					}
 					return g.printJSON(out)
 				}
-				if len(p.Tasks) == 0 && p.Next == "" {
-					fmt.Fprintf(g.stdout, "no %s\n", qf.describe(st))
-					return nil
+				if len(p.Tasks) == 0 {
+					fmt.Fprintf(g.stdout, "no %s", qf.describe(st))
+				} else {
+					header, rows := taskTable(st, p.Tasks, time.Now())
+					if err := g.table(header, rows); err != nil {
+						return err
+					}
 				}
-				header, rows := taskTable(st, p.Tasks, time.Now())
-				if err := g.table(header, rows); err != nil {
-					return err
-				}
-				if p.Next != "" {
+				// A page cut short by its scan bound must not read as the
+				// end of the list: say how far it looked.
+				switch {
+				case p.Partial && len(p.Tasks) == 0:
+					fmt.Fprintf(g.stdout, " among the first %d messages read (--scan); more may match further on: --page %s\n", p.Scanned, p.Next)
+				case len(p.Tasks) == 0:
+					fmt.Fprintln(g.stdout)
+				case p.Partial:
+					fmt.Fprintf(g.stdout, "(stopped after reading %d messages (--scan); more may match further on: --page %s)\n", p.Scanned, p.Next)
+				case p.Next != "":
 					fmt.Fprintf(g.stdout, "(next page: --page %s)\n", p.Next)
 				}
 				return nil
@@ -206,7 +204,8 @@ func newTasksLs(g *globals) *cobra.Command {
 	}
 	qf.register(cmd.Flags())
 	cmd.Flags().StringVar(&state, "state", "", "the state to list: "+stateNames+" (required)")
-	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many tasks on the page")
+	cmd.Flags().IntVarP(&limit, "limit", "n", inspect.DefaultLimit, fmt.Sprintf("at most this many tasks on the page (up to %d)", inspect.MaxLimit))
+	cmd.Flags().IntVar(&scan, "scan", inspect.DefaultScan, fmt.Sprintf("read at most this many messages for the page when a filter skips tasks (up to %d)", inspect.MaxScan))
 	cmd.Flags().StringVar(&page, "page", "", "continue with the page this token names, as the page before printed it")
 	return cmd
 }
@@ -234,7 +233,7 @@ func taskTable(st inspect.State, ts []inspect.TaskInfo, now time.Time) ([]string
 		r := []string{strconv.FormatUint(t.Seq, 10), t.ID, t.Task, t.Queue}
 		switch st {
 		case inspect.Pending:
-			r = append(r, orDash(t.Position), timeOrDash(t.EnqueuedAt), ageOf(now, t.EnqueuedAt))
+			r = append(r, orDash(t.Position), timeOrDash(t.EnqueuedAt), t.Age(now).Round(time.Second).String())
 		case inspect.Running:
 			r = append(r, orNone(t.Worker), orDash(t.Attempt), timeOrDash(t.StartedAt), progressText(t))
 		case inspect.Retrying:
@@ -274,14 +273,6 @@ func timeOrDash(t time.Time) string {
 	return formatTime(t)
 }
 
-// ageOf is how long ago t was, to the second, as a Go duration.
-func ageOf(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return now.Sub(t).Round(time.Second).String()
-}
-
 func progressText(t inspect.TaskInfo) string {
 	if t.Progress == nil {
 		return "-"
@@ -301,6 +292,9 @@ type taskAction struct {
 	state      inspect.State
 	bulk       inspect.Action
 	one        func(*inspect.Inspector, context.Context, inspect.Ref) error
+	// needsSeq marks an action that takes no Ref without its Seq: without
+	// --seq the command finds the task in the list of its state first.
+	needsSeq bool
 }
 
 var taskActions = []taskAction{
@@ -311,7 +305,7 @@ var taskActions = []taskAction{
 	{use: "cancel", verb: "cancel %s", done: "cancelled",
 		state: inspect.Scheduled, bulk: inspect.ActionCancel, one: (*inspect.Inspector).Cancel},
 	{use: "retry", verb: "retry %s now", done: "sent to retry now",
-		state: inspect.Retrying, bulk: inspect.ActionRetry, one: (*inspect.Inspector).RetryNow},
+		state: inspect.Retrying, bulk: inspect.ActionRetry, one: (*inspect.Inspector).RetryNow, needsSeq: true},
 }
 
 // to is the action's verb applied to what.
@@ -336,7 +330,15 @@ func newTaskAction(g *globals, a taskAction) *cobra.Command {
 				return usagef("the task ID is empty")
 			}
 			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
-				if err := a.one(in, ctx, inspect.Ref{ID: id, Seq: seq}); err != nil {
+				ref := inspect.Ref{ID: id, Seq: seq}
+				var err error
+				if ref.Seq == 0 && a.needsSeq {
+					ref.Seq, err = findSeq(ctx, in, a.state, id)
+				}
+				if err == nil {
+					err = a.one(in, ctx, ref)
+				}
+				if err != nil {
 					if errors.Is(err, inspect.ErrMovedOn) || errors.Is(err, inspect.ErrNotFound) {
 						return fmt.Errorf("%s: %w; nothing changed (`jetq task show %s` tells where it is)", a.to(strconv.Quote(id)), err, id)
 					}
@@ -354,6 +356,30 @@ func newTaskAction(g *globals, a taskAction) *cobra.Command {
 	return cmd
 }
 
+// findSeq returns the sequence of task id in the list of state, read a
+// page of inspect.MaxLimit at a time for at most inspect.DefaultScan
+// tasks; further back, --seq names it.
+func findSeq(ctx context.Context, in *inspect.Inspector, state inspect.State, id string) (uint64, error) {
+	q := inspect.Query{State: state, Limit: inspect.MaxLimit}
+	for read := 0; read < inspect.DefaultScan; {
+		p, err := in.Tasks(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range p.Tasks {
+			if t.ID == id {
+				return t.Seq, nil
+			}
+		}
+		read += len(p.Tasks)
+		if p.Next == "" {
+			return 0, fmt.Errorf("no %s task has this ID: %w", state, inspect.ErrNotFound)
+		}
+		q.Token = p.Next
+	}
+	return 0, fmt.Errorf("not among the first %d %s tasks: %w; give its --seq, as `jetq tasks ls --state %s` shows it", inspect.DefaultScan, state, inspect.ErrNotFound, state)
+}
+
 // bulkJSON is what a bulk action prints under --json.
 type bulkJSON struct {
 	Action inspect.Action `json:"action"`
@@ -363,6 +389,9 @@ type bulkJSON struct {
 	Counted int `json:"counted"`
 	Done    int `json:"done"`
 	MovedOn int `json:"moved_on"`
+	// More says the filter selected more tasks than one bulk covers
+	// (inspect.MaxBulk): the same command again acts on the rest.
+	More bool `json:"more"`
 }
 
 // newTasksBulk is `jetq tasks <use>`: the action on every task a filter
@@ -404,6 +433,9 @@ func newTasksBulk(g *globals, a taskAction) *cobra.Command {
 				// The count goes into the question: what is confirmed
 				// is that many tasks, and ApplyBulk acts on no more.
 				counted := fmt.Sprintf("%d %s", b.Count, what)
+				if b.More {
+					counted = fmt.Sprintf("the first %d %s (more match: one bulk covers %d)", b.Count, what, inspect.MaxBulk)
+				}
 				if !yes {
 					if err := g.confirm(a.to(counted)+"?", "--yes"); err != nil {
 						return err
@@ -414,13 +446,16 @@ func newTasksBulk(g *globals, a taskAction) *cobra.Command {
 					return fmt.Errorf("%s: %w%s", a.to(counted), err, doneBefore(r.Done, a.done))
 				}
 				if g.json {
-					return g.printJSON(bulkJSON{Action: a.bulk, Counted: b.Count, Done: r.Done, MovedOn: r.MovedOn})
+					return g.printJSON(bulkJSON{Action: a.bulk, Counted: b.Count, Done: r.Done, MovedOn: r.MovedOn, More: b.More})
 				}
 				fmt.Fprintf(g.stdout, "%d of %d %s %s", r.Done, b.Count, what, a.done)
 				if r.MovedOn > 0 {
 					fmt.Fprintf(g.stdout, "; %d moved on before their turn and were left alone", r.MovedOn)
 				}
 				fmt.Fprintln(g.stdout)
+				if b.More {
+					fmt.Fprintf(g.stdout, "more tasks match than one bulk covers (%d): run it again for the rest\n", inspect.MaxBulk)
+				}
 				return nil
 			})
 		},

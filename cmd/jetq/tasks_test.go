@@ -353,7 +353,7 @@ func TestTasksBulkCountsFirst(t *testing.T) {
 		enqueue(billOrder, fmt.Sprintf("later-%d", i), order(i%2, ""), producer.WithDelay(time.Hour))
 	}
 	code, out, errOut = c.jetq("tasks", "cancel", "--task", "order.bill", "--where", "customer.id=1", "--yes", "--json")
-	if code != 0 || compact(json.RawMessage(out)) != `{"action":"cancel","counted":3,"done":3,"moved_on":0}` {
+	if code != 0 || compact(json.RawMessage(out)) != `{"action":"cancel","counted":3,"done":3,"moved_on":0,"more":false}` {
 		t.Errorf("tasks cancel --json: exit %d, %q, %q", code, out, errOut)
 	}
 	code, out, errOut = c.jetq("tasks", "run", "--all", "--yes")
@@ -435,7 +435,7 @@ func TestTasksRunningAndRetrying(t *testing.T) {
 	var retrying listedPage
 	waitFor(t, func() bool { retrying = c.page("retrying", "--task", "order.pack"); return len(retrying.Tasks) == 3 })
 	for _, tk := range retrying.Tasks {
-		if time.Until(tk.NextAttemptAt) < 50*time.Minute || tk.LastError != "warehouse closed" || tk.Attempt != 1 {
+		if time.Until(tk.NextAttemptAt) < 50*time.Minute || !strings.Contains(tk.LastError, "warehouse closed") || tk.Attempt != 1 {
 			t.Errorf("retrying: %+v; want the next attempt in an hour after attempt 1 failed with warehouse closed", tk)
 		}
 	}
