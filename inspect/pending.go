@@ -13,9 +13,13 @@ import (
 )
 
 // floor is where a task type's durable consumer stands: the tasks stored
-// after delivered are pending, pending of them.
+// after delivered are pending, pending of them; those stored after acked
+// and up to delivered are delivered and not all settled (running or
+// retrying), unsettled of them.
 type floor struct {
 	delivered, pending uint64
+	acked              uint64
+	unsettled          int
 	consumer           bool
 }
 
@@ -30,7 +34,8 @@ func (in *Inspector) floors(ctx context.Context, work jetstream.Stream, q Query)
 			(q.Queue != "" && q.Queue != queue) || (q.Task != "" && q.Task != name) {
 			return
 		}
-		out[ci.Config.FilterSubject] = floor{delivered: ci.Delivered.Stream, pending: ci.NumPending, consumer: true}
+		out[ci.Config.FilterSubject] = floor{delivered: ci.Delivered.Stream, pending: ci.NumPending,
+			acked: ci.AckFloor.Stream, unsettled: ci.NumAckPending, consumer: true}
 	}
 	if q.Queue != "" && q.Task != "" {
 		c, err := work.Consumer(ctx, n.Durable(q.Queue, q.Task))

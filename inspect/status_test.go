@@ -65,23 +65,10 @@ func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[J
 	return stop
 }
 
-func setup(t *testing.T) (jetstream.JetStream, *producer.Producer, *inspect.Inspector) {
-	t.Helper()
-	js := embeddedtest.JetStream(t)
-	p, err := producer.New(js, producer.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := inspect.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js, p, tr
-}
-
 func TestStatusThroughRetryToDone(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1}, producer.WithID("job:1"))
@@ -128,7 +115,8 @@ func waitState(t *testing.T, tr *inspect.Inspector, id string, want status.State
 
 func TestStatusDeadLettered(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
@@ -144,7 +132,8 @@ func TestStatusDeadLettered(t *testing.T) {
 
 func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Its retry comes after the worker's stop, which waits up to a second
@@ -178,7 +167,8 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 
 func TestUntrackedAndUnknownTasks(t *testing.T) {
 	t.Parallel()
-	_, p, tr := setup(t)
+	f := setup(t)
+	p, tr := f.p, f.in
 	ctx := context.Background()
 	r, err := producer.Enqueue(ctx, p, tasks.Define[Job]("status.untracked"), Job{})
 	if err != nil {
@@ -225,7 +215,8 @@ func TestWaitWithoutBucketCreatesNone(t *testing.T) {
 // returns, so a Wait that starts before any worker does still waits.
 func TestWaitRightAfterEnqueue(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	r, err := producer.Enqueue(ctx, p, tracked, Job{})
