@@ -110,10 +110,11 @@ type pageJSON struct {
 	Tasks []any         `json:"tasks"`
 	// Next is the --page of the next page; empty on the last.
 	Next string `json:"next"`
-	// Scanned and Partial say how far the page looked, as inspect.Page
-	// does.
-	Scanned int  `json:"scanned"`
-	Partial bool `json:"partial"`
+	// Scanned, Partial and Note say how far the page looked, as
+	// inspect.Page does.
+	Scanned int    `json:"scanned"`
+	Partial bool   `json:"partial"`
+	Note    string `json:"note,omitempty"`
 }
 
 // taskInfoJSON is t for --json: its payload as JSON when it is JSON.
@@ -144,8 +145,8 @@ func newTasksLs(g *globals) *cobra.Command {
 			"customer.name=Ada the string \"Ada\". A filter that skips tasks reads at most --scan messages\n" +
 			"a page; a page that stopped there says so, and its --page goes on from where it stopped.\n\n" +
 			"With --json it prints one object: state, tasks (each with its payload, as JSON when it is\n" +
-			"JSON), next (the token of the next page, or empty), scanned (the messages the page read)\n" +
-			"and partial (it stopped at --scan).",
+			"JSON), next (the token of the next page, or empty), scanned (the messages the page read),\n" +
+			"partial (it stopped at --scan) and note (what the list could not show).",
 		Example: "  jetq tasks ls --state retrying --queue default --task email.send\n" +
 			"  jetq tasks ls --state pending --where customer.id=42 --limit 20\n" +
 			"  jetq tasks ls --state pending --page <token printed by the page before>",
@@ -172,7 +173,7 @@ func newTasksLs(g *globals) *cobra.Command {
 					return err
 				}
 				if g.json {
-					out := pageJSON{State: st, Tasks: make([]any, len(p.Tasks)), Next: p.Next, Scanned: p.Scanned, Partial: p.Partial}
+					out := pageJSON{State: st, Tasks: make([]any, len(p.Tasks)), Next: p.Next, Scanned: p.Scanned, Partial: p.Partial, Note: p.Note}
 					for i, t := range p.Tasks {
 						out.Tasks[i] = taskInfoJSON(t)
 					}
@@ -197,6 +198,9 @@ func newTasksLs(g *globals) *cobra.Command {
 					fmt.Fprintf(g.stdout, "(stopped after reading %d messages (--scan); more may match further on: --page %s)\n", p.Scanned, p.Next)
 				case p.Next != "":
 					fmt.Fprintf(g.stdout, "(next page: --page %s)\n", p.Next)
+				}
+				if p.Note != "" {
+					fmt.Fprintf(g.stdout, "note: %s\n", p.Note)
 				}
 				return nil
 			})
