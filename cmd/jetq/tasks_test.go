@@ -384,7 +384,10 @@ func TestTasksRunningAndRetrying(t *testing.T) {
 		attempts[tk.ID]++
 		n := attempts[tk.ID]
 		mu.Unlock()
-		if tk.Payload.Note == "block" {
+		switch tk.Payload.Note {
+		case "bad":
+			return tasks.Permanent(errContent("no such warehouse"))
+		case "block":
 			select {
 			case <-release:
 			case <-ctx.Done():
@@ -406,11 +409,8 @@ func TestTasksRunningAndRetrying(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"busy", "r-1", "r-2", "r-3"} {
-		note := ""
-		if id == "busy" {
-			note = "block"
-		}
+	for _, id := range []string{"busy", "r-1", "r-2", "r-3", "bad"} {
+		note := map[string]string{"busy": "block", "bad": "bad"}[id]
 		if _, err := producer.Enqueue(context.Background(), p, def, order(7, note), producer.WithID(id)); err != nil {
 			t.Fatal(err)
 		}
@@ -460,5 +460,18 @@ func TestTasksRunningAndRetrying(t *testing.T) {
 	waitFor(t, func() bool { return attemptsOf("r-2") == 2 && attemptsOf("r-3") == 2 })
 	if attemptsOf("busy") != 1 {
 		t.Errorf("busy ran %d times; want once, untouched", attemptsOf("busy"))
+	}
+
+	// Completed and failed, as the tracked type records them.
+	waitFor(t, func() bool {
+		return slices.Equal(sorted(c.ids("completed", "--task", "order.pack")), []string{"r-1", "r-2", "r-3"})
+	})
+	waitFor(t, func() bool { return slices.Equal(c.ids("failed", "--task", "order.pack"), []string{"bad"}) })
+	code, out, _ = c.jetq("tasks", "ls", "--state", "failed")
+	if code != 0 || !strings.Contains(out, "FINISHED AT") || !strings.Contains(out, "permanent") || !strings.Contains(out, "no such warehouse") {
+		t.Errorf("failed table: exit %d\n%s", code, out)
+	}
+	if code, out, _ := c.jetq("tasks", "ls", "--state", "completed"); code != 0 || !strings.Contains(out, "FINISHED AT") || !strings.Contains(out, "r-1") {
+		t.Errorf("completed table: exit %d\n%s", code, out)
 	}
 }
