@@ -17,6 +17,7 @@ type Inspector struct {
 	js    jetstream.JetStream
 	pub   topology.Topology
 	names wire.Names
+	topo  wire.Topology
 	log   *slog.Logger
 
 	states *statusstore.Store
@@ -44,5 +45,5 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, log: cfg.log, states: states}, nil
+	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, topo: topo, log: cfg.log, states: states}, nil
 }
