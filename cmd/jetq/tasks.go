@@ -12,32 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/topology"
 )
 
 // stateNames lists the states `tasks ls --state` takes, for help and errors.
 const stateNames = "pending, running, retrying, scheduled, completed or failed"
-
-// withInspector runs fn with an Inspector of --prefix. A query the
-// Inspector cannot read (an unknown state, a malformed filter, a page
-// token from another list) is a usage error: it exits 2 and changed
-// nothing.
-func (g *globals) withInspector(cmd *cobra.Command, fn func(ctx context.Context, in *inspect.Inspector) error) error {
-	return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-		in, err := inspect.New(js, inspect.WithTopology(topology.Topology{Prefix: g.prefix}), inspect.WithLogger(quietLog()))
-		if err != nil {
-			return usageError{err}
-		}
-		err = fn(ctx, in)
-		if errors.Is(err, inspect.ErrInvalidQuery) {
-			return usageError{err}
-		}
-		return err
-	})
-}
 
 func newTasksCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -167,7 +146,7 @@ func newTasksLs(g *globals) *cobra.Command {
 				return err
 			}
 			q.Limit, q.Scan, q.Token = limit, scan, page
-			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+			return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
 				p, err := in.Tasks(ctx, q)
 				if err != nil {
 					return err
@@ -333,7 +312,7 @@ func newTaskAction(g *globals, a taskAction) *cobra.Command {
 			if strings.TrimSpace(id) == "" {
 				return usagef("the task ID is empty")
 			}
-			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+			return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
 				ref := inspect.Ref{ID: id, Seq: seq}
 				var err error
 				if ref.Seq == 0 && a.needsSeq {
@@ -421,7 +400,7 @@ func newTasksBulk(g *globals, a taskAction) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.withInspector(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+			return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
 				b, err := in.PlanBulk(ctx, a.bulk, q)
 				if err != nil {
 					return err
