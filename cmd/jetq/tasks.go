@@ -69,16 +69,8 @@ func (qf *queryFlags) query(state inspect.State) (inspect.Query, error) {
 // describe names the tasks the flags select in state, for a question or
 // an empty list.
 func (qf *queryFlags) describe(state inspect.State) string {
-	var parts []string
-	for _, p := range [][2]string{{"queue", qf.queue}, {"task", qf.task}, {"since", qf.since}, {"until", qf.until}, {"where", qf.where}} {
-		if p[1] != "" {
-			parts = append(parts, fmt.Sprintf("--%s %s", p[0], p[1]))
-		}
-	}
-	if len(parts) == 0 {
-		return string(state) + " task(s)"
-	}
-	return string(state) + " task(s) with " + strings.Join(parts, " ")
+	return string(state) + " task(s)" + givenFlags([][2]string{
+		{"queue", qf.queue}, {"task", qf.task}, {"since", qf.since}, {"until", qf.until}, {"where", qf.where}})
 }
 
 func (qf *queryFlags) empty() bool { return *qf == queryFlags{} }
