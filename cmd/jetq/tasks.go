@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/human"
 )
 
 // stateNames lists the states `tasks ls --state` takes, for help and errors.
@@ -208,7 +209,7 @@ func taskTable(st inspect.State, ts []inspect.TaskInfo, now time.Time) ([]string
 		r := []string{strconv.FormatUint(t.Seq, 10), t.ID, t.Task, t.Queue}
 		switch st {
 		case inspect.Pending:
-			r = append(r, orDash(t.Position), timeOrDash(t.EnqueuedAt), t.Age(now).Round(time.Second).String())
+			r = append(r, orDash(t.Position), timeOrDash(t.EnqueuedAt), human.Age(t.Age(now)))
 		case inspect.Running:
 			r = append(r, orNone(t.Worker), orDash(t.Attempt), timeOrDash(t.StartedAt), progressText(t))
 		case inspect.Retrying:
