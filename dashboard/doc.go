@@ -7,15 +7,19 @@
 //
 // Its pages read the server's own state on every request — the work
 // stream's consumers, the dead-letter stream, the status, schedule and
-// presence buckets — never an event stream that could miss something, so
+// presence buckets, the history stream — never an event stream that could miss something, so
 // what they show after a restart of the dashboard is what is there:
 //
 //   - Overview (/): per queue and task type, pending, running, held, retrying,
 //     in flight, redelivered, dead-lettered, scheduled, the age of the
 //     oldest pending task, live workers and whether the consumer is
-//     paused, refreshed every 2 s without a reload; and a chart of the
-//     tasks processed, failed and dead-lettered per second over the last
-//     five minutes.
+//     paused, refreshed every 2 s without a reload; per type the wait of
+//     the tasks started in the last hour (p50 and p99, within 19%); and a
+//     chart of the tasks enqueued, succeeded, failed and dead-lettered per
+//     minute over the last hour. Chart and waits come from the history
+//     the workers keep on the server (see inspect's History), so a page
+//     opened now shows the last hour; a deployment whose workers wrote
+//     none shows an empty chart and says why.
 //   - Task (/tasks?id=...): a task by ID, as package lookup finds it: its
 //     status record (state, attempts, progress, last error, times), its
 //     message in the work stream while queued or running, its dead-letter
