@@ -13,27 +13,21 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/metrics"
-	"github.com/jetq/jetq/queues"
-	"github.com/jetq/jetq/schedule"
 )
 
 // Dashboard is the dashboard's http.Handler. It is safe for concurrent use.
 type Dashboard struct {
-	js        jetstream.JetStream
-	cfg       config
-	names     wire.Names
-	queues    *queues.Inspector
-	dlq       *dlq.Inspector
-	lookup    *lookup.Finder
-	schedules *schedule.Schedules
-	handler   http.Handler
-	pages     map[string]*template.Template
-	history   history
-	stats     statsCache
+	js      jetstream.JetStream
+	cfg     config
+	names   wire.Names
+	in      *inspect.Inspector
+	handler http.Handler
+	pages   map[string]*template.Template
+	history history
+	stats   statsCache
 }
 
 //go:embed web
@@ -66,17 +60,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	d := &Dashboard{js: js, cfg: cfg, names: topo.Names}
-	prefix := queues.WithTopology(cfg.pub)
-	if d.queues, err = queues.New(js, prefix); err != nil {
-		return nil, err
-	}
-	if d.dlq, err = dlq.NewInspector(js, dlq.WithTopology(cfg.pub), dlq.WithLogger(cfg.log)); err != nil {
-		return nil, err
-	}
-	if d.lookup, err = lookup.New(js, lookup.WithTopology(cfg.pub)); err != nil {
-		return nil, err
-	}
-	if d.schedules, err = schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(cfg.log)); err != nil {
+	if d.in, err = inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}
 	if d.cfg.metrics == nil {
@@ -111,6 +95,10 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /workers", workers)
 	m.HandleFunc("GET /api/workers", apiWorkers)
 	m.HandleFunc("GET /scheduled", d.scheduled)
+	m.HandleFunc("GET /tasks/{state}", d.taskList)
+	m.HandleFunc("POST /task/{action}", d.act(d.taskAct))
+	m.HandleFunc("POST /tasks/bulk/{action}", d.act(d.taskBulk))
+	m.HandleFunc("POST /scheduled/periodic/remove", d.act(d.removePeriodic))
 	m.HandleFunc("GET /login", d.loginForm)
 	m.HandleFunc("POST /login", d.login)
 	m.HandleFunc("POST /logout", d.logout)

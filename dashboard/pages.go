@@ -8,15 +8,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jetq/jetq/lookup"
-	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/schedule"
 )
 
 // taskView is what the task page shows of one task.
 type taskView struct {
-	lookup.Result
+	inspect.Result
 	Payload string // of the work-stream message, pretty-printed
+	// Headers of the work-stream message, Hidden those left out with the
+	// payload; Actions what may be done to the task.
+	Headers [][2]string
+	Hidden  int
+	Actions []refAction
 }
 
 func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
@@ -27,12 +31,15 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	res, err := d.lookup.Find(ctx, id)
+	res, err := d.in.Find(ctx, id)
 	if err != nil {
 		d.fail(w, r, http.StatusBadGateway, err)
 		return
 	}
-	v := &taskView{Result: res}
+	v := &taskView{Result: res, Actions: foundActions(res)}
+	if res.Work != nil {
+		v.Headers, v.Hidden = headerRows(res.Work.Header, d.cfg.hidePayloads)
+	}
 	if m := res.Work; m != nil && d.cfg.hidePayloads {
 		m.Payload, m.Header = nil, nil
 	} else if m != nil {
@@ -45,19 +52,19 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, code, "task", "Task "+id, v)
 }
 
-func (d *Dashboard) readWorkers(r *http.Request) ([]queues.Worker, error) {
+func (d *Dashboard) readWorkers(r *http.Request) ([]inspect.Worker, error) {
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	ws, err := d.queues.Workers(ctx)
+	ws, err := d.in.Workers(ctx)
 	return orEmpty(ws), err
 }
 
 // scheduledView is the scheduled page's data.
 type scheduledView struct {
-	Delayed  []schedule.Delayed
+	Delayed  []inspect.DelayedTask
 	Next     template.URL // the query of the next page of delayed tasks
-	Periodic []schedule.PeriodicInfo
-	Paused   []queues.Stats
+	Periodic []inspect.PeriodicTask
+	Paused   []inspect.QueueStats
 	Notes    []string
 }
 
@@ -69,7 +76,7 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
 	var v scheduledView
-	ds, err := d.schedules.ListDelayed(ctx, schedule.ListOptions{After: after, Limit: delayedPageSize})
+	ds, err := d.in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: delayedPageSize})
 	switch {
 	case err == nil:
 		v.Delayed = ds
@@ -81,13 +88,13 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 	default:
 		v.Notes = append(v.Notes, "delayed tasks: "+err.Error())
 	}
-	if ps, err := d.schedules.ListPeriodic(ctx); err == nil {
+	if ps, err := d.in.PeriodicTasks(ctx); err == nil {
 		v.Periodic = ps
 	} else if !errors.Is(err, schedule.ErrUnsupported) {
 		v.Notes = append(v.Notes, "periodic tasks: "+err.Error())
 	}
-	if rows, err := d.stats.get(ctx, d.queues); err == nil {
-		v.Paused = slices.DeleteFunc(slices.Clone(rows), func(s queues.Stats) bool { return !s.Paused })
+	if rows, err := d.stats.get(ctx, d.in); err == nil {
+		v.Paused = slices.DeleteFunc(slices.Clone(rows), func(s inspect.QueueStats) bool { return !s.Paused })
 	} else {
 		v.Notes = append(v.Notes, "queues: "+err.Error())
 	}

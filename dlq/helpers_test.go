@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -18,7 +17,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/forwarder"
-	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -32,60 +31,19 @@ type bundle struct {
 	srv *embedded.Server
 	js  jetstream.JetStream
 	p   *producer.Producer
-	in  *dlq.Inspector
+	in  *inspect.Inspector
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := dlq.NewInspector(js)
+	p := jetqtest.NewProducer(t, js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &bundle{srv: srv, js: js, p: p, in: in}
-}
-
-// runWorker runs a worker on its own connection until the test ends.
-func (b *bundle) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
-	t.Helper()
-	w := b.startWorker(t, reg, opts...)
-	t.Cleanup(func() { w.stop(t) })
-}
-
-// runningWorker is a worker a test started.
-type runningWorker struct {
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-}
-
-// startWorker runs a worker on its own connection until stopped.
-func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
-	t.Helper()
-	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{cancel: cancel, done: make(chan error, 1)}
-	go func() { rw.done <- w.Run(ctx) }()
-	return rw
-}
-
-// stop stops the worker and checks what Run returned; once.
-func (rw *runningWorker) stop(t *testing.T) {
-	rw.once.Do(func() {
-		rw.cancel()
-		if err := <-rw.done; err != nil {
-			t.Errorf("worker's Run: %v", err)
-		}
-	})
 }
 
 // runningForwarder is a forwarder a test started.
@@ -242,12 +200,12 @@ func waitFor(t *testing.T, cond func() error) {
 
 // waitRecords waits until the dead-letter stream holds want records and
 // returns them, oldest first.
-func (b *bundle) waitRecords(t *testing.T, want int) []dlq.Entry {
+func (b *bundle) waitRecords(t *testing.T, want int) []inspect.DeadLetter {
 	t.Helper()
-	var entries []dlq.Entry
+	var entries []inspect.DeadLetter
 	waitFor(t, func() error {
 		var err error
-		entries, err = b.in.List(context.Background(), dlq.Filter{Limit: -1})
+		entries, err = b.in.DeadLetters(context.Background(), inspect.DeadLetterFilter{Limit: -1})
 		if err != nil {
 			return err
 		}
@@ -257,26 +215,4 @@ func (b *bundle) waitRecords(t *testing.T, want int) []dlq.Entry {
 		return nil
 	})
 	return entries
-}
-
-// fileRecord files a dead-letter record the way the worker does, for a task
-// that was never enqueued, and returns its sequence in the DLQ stream.
-func fileRecord(t *testing.T, js jetstream.JetStream, queue, name string, reason tasks.Reason, at time.Time, n int) uint64 {
-	t.Helper()
-	names := wire.Names{}
-	spec := tasks.Define[Job](name, tasks.WithQueue(queue)).Spec()
-	body := fmt.Appendf(nil, `{"n":%d}`, n)
-	env := wire.NewEnvelope(names, spec, fmt.Sprintf("%s:%d", name, n), body, at.Add(-time.Minute))
-	rec := wire.DeadLetter(names, queue, name, nats.Header(env.Header), body, wire.Failure{
-		Reason: reason, Error: "boom", Stream: "JETQ_TASKS", Seq: uint64(1_000_000 + n),
-		Subject: env.Subject, Deliveries: 1, At: at,
-	}, wire.Limits{})
-	ack, err := js.PublishMsg(context.Background(), rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ack.Duplicate {
-		t.Fatalf("record %d filed twice", n)
-	}
-	return ack.Sequence
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -69,7 +70,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		}
 		return tasks.Permanent(errors.New(strings.Repeat("e", 6000)))
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 
 	ids := map[string]int{}
 	for i, c := range cases {
@@ -101,7 +102,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		if e.Reason != c.reason || !e.Truncated || !strings.Contains(e.Error, "eeee") {
 			t.Errorf("%s: record reason %q truncated %v error %.20q…, want %q, truncated, the handler's error", c.name, e.Reason, e.Truncated, e.Error, c.reason)
 		}
-		full, err := b.in.Get(ctx, e.Seq)
+		full, err := b.in.DeadLetter(ctx, e.Seq)
 		if err != nil {
 			t.Fatalf("%s: Get: %v", c.name, err)
 		}
@@ -111,7 +112,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 	}
 
 	fixed.Store(true)
-	if n, err := b.in.ReplayAll(ctx, dlq.Filter{}); err != nil || n != len(cases) {
+	if n, err := b.in.ReplayDeadLetters(ctx, inspect.DeadLetterFilter{}); err != nil || n != len(cases) {
 		t.Fatalf("ReplayAll: %d, %v", n, err)
 	}
 	for range cases {
@@ -150,7 +151,7 @@ func TestRawMessageWithHugeHeadersIsFiled(t *testing.T) {
 		calls.Add(1)
 		return nil
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	// The worker provisions the streams; then the raw message comes.
 	waitFor(t, func() error { _, err := b.js.Stream(ctx, "JETQ_TASKS"); return err })
 	msg := nats.NewMsg("jetq.task.default.dlq.poison-big")
@@ -184,7 +185,7 @@ func TestFilingThatFailsIsTriedAgainNotRetried(t *testing.T) {
 		calls.Add(1)
 		return tasks.Permanent(errors.New("card expired"))
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	// Once the worker consumes, the stream it made goes away under it.
 	waitFor(t, func() error { _, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:dlq:no-stream"); return err })
 	if err := b.js.DeleteStream(ctx, "JETQ_DLQ"); err != nil {
@@ -227,7 +228,7 @@ func TestFilingInTheBackgroundFreesTheSlot(t *testing.T) {
 		ran <- struct{}{}
 		return nil
 	})
-	b.runWorker(t, reg, consumer.WithConcurrency(1))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(1))
 	next := func() {
 		t.Helper()
 		if _, err := producer.Enqueue(ctx, b.p, fine, Job{N: 2}); err != nil {

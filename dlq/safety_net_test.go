@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -111,9 +112,11 @@ func TestRecreatedWorkStreamKeepsEveryRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := b.startWorker(t, reg)
+		w := jetqtest.StartWorker(t, b.srv, reg)
 		b.waitRecords(t, 2*life-1)
-		w.stop(t)
+		if err := w.Stop(t); err != nil {
+			t.Errorf("worker's Run: %v", err)
+		}
 		r2, err := producer.Enqueue(ctx, b.p, crashy, Job{N: 10*life + 2})
 		if err != nil {
 			t.Fatal(err)
@@ -131,7 +134,7 @@ func TestRecreatedWorkStreamKeepsEveryRecord(t *testing.T) {
 	}
 	round(2)
 
-	entries, err := b.in.List(ctx, dlq.Filter{Limit: -1})
+	entries, err := b.in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	}
 	b.fileThenDie(t, def)
 	first := b.waitRecords(t, 1)[0]
-	if err := b.in.Delete(ctx, first.Seq); err != nil {
+	if err := b.in.DeleteDeadLetter(ctx, first.Seq); err != nil {
 		t.Fatal(err)
 	}
 	b.waitAdvisories(t, 1)

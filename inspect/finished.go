@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/status"
 )
@@ -112,15 +111,11 @@ func (in *Inspector) window(ctx context.Context, stream, subject string, lo, hi 
 // ended, on the subject of the types q keeps, the server filtering by
 // type; a time range or payload match is applied to each record read.
 func (in *Inspector) failed(ctx context.Context, q Query, tok cursor) (Page, *cursor, error) {
-	d, err := dlq.NewInspector(in.js, dlq.WithTopology(in.pub))
-	if err != nil {
-		return Page{}, nil, err
-	}
 	mt := newMatcher(q.Where)
 	var p Page
 	after := tok.After
 	for {
-		dp, err := d.ListPage(ctx, dlq.Filter{Task: q.Task, Queue: q.Queue, Order: dlq.NewestFirst,
+		dp, err := in.DeadLetterPage(ctx, DeadLetterFilter{Task: q.Task, Queue: q.Queue, Order: NewestFirst,
 			After: after, Limit: q.Limit + 1 - len(p.Tasks), MaxRead: q.Scan - p.Scanned})
 		if err != nil {
 			return Page{}, nil, fmt.Errorf("inspect: read failed tasks: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
@@ -30,6 +31,9 @@ type Customer struct {
 	ID int `json:"id"`
 }
 
+// topologyZero is the default deployment's.
+var topologyZero topology.Topology
+
 var (
 	charge = tasks.Define[Order]("billing.charge")
 	refund = tasks.Define[Order]("billing.refund", tasks.WithQueue("slow"))
@@ -37,14 +41,16 @@ var (
 
 // fixture is a server with a producer and an inspector.
 type fixture struct {
-	js jetstream.JetStream
-	p  *producer.Producer
-	in *inspect.Inspector
+	srv *embedded.Server
+	js  jetstream.JetStream
+	p   *producer.Producer
+	in  *inspect.Inspector
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	js := embeddedtest.JetStream(t)
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +59,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{js: js, p: p, in: in}
+	return &fixture{srv: srv, js: js, p: p, in: in}
 }
 
 // enqueue enqueues o as a task of def and returns its ID.
@@ -72,7 +78,7 @@ func (f *fixture) enqueue(t *testing.T, def *tasks.Definition[Order], o Order, o
 func (f *fixture) deliver(t *testing.T, def *tasks.Definition[Order], n int) {
 	t.Helper()
 	ctx := context.Background()
-	topo, err := wire.FromPublic(topology.Topology{})
+	topo, err := wire.FromPublic(topologyZero)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +259,7 @@ func TestBadQueries(t *testing.T) {
 		{"since is until", inspect.Query{State: inspect.Pending, Since: now, Until: now}, "is not before until"},
 		{"negative limit", inspect.Query{State: inspect.Pending, Limit: -1}, "limit -1 out of range: use 1 to 1000"},
 		{"limit too big", inspect.Query{State: inspect.Pending, Limit: 1001}, "limit 1001 out of range"},
-		{"scan too big", inspect.Query{State: inspect.Pending, Scan: inspect.MaxScan + 1}, "scan bound"},
+		{"scan too big", inspect.Query{State: inspect.Pending, Scan: inspect.MaxPageScan + 1}, "scan bound"},
 		{"token of another list", inspect.Query{State: inspect.Running, Task: charge.Name(), Token: tok}, "page token is from the pending list, not running"},
 		{"token of other filters", inspect.Query{State: inspect.Pending, Token: tok}, "page token is from a query with other filters"},
 		{"token of another match", inspect.Query{State: inspect.Pending, Task: charge.Name(), Token: tok, Where: &inspect.Match{Path: "n", Value: "1"}}, "other filters"},

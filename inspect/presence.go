@@ -178,13 +178,6 @@ func (in *Inspector) statuses(ctx context.Context, ts []TaskInfo, tracked map[st
 	if len(want) == 0 {
 		return out, nil
 	}
-	kv, err := in.js.KeyValue(ctx, in.names.StatusBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("inspect: status bucket: %w", err)
-	}
 	var (
 		mu    sync.Mutex
 		first error
@@ -192,17 +185,13 @@ func (in *Inspector) statuses(ctx context.Context, ts []TaskInfo, tracked map[st
 	)
 	for _, i := range want {
 		wg.Go(func() {
-			e, err := kv.Get(ctx, status.Key(ts[i].ID))
-			var st status.Status
-			if err == nil {
-				err = json.Unmarshal(e.Value(), &st)
-			}
+			st, _, err := in.states.Read(ctx, ts[i].ID)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
 				out[i] = st
-			case errors.Is(err, jetstream.ErrKeyNotFound):
+			case errors.Is(err, status.ErrNotFound):
 			case first == nil:
 				first = err
 			}

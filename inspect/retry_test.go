@@ -329,3 +329,77 @@ func TestRetryNowManyAroundTheirRetry(t *testing.T) {
 	}
 	t.Logf("RetryNow answers: %v", counts)
 }
+
+// TestRetryNowInBulk plans a retry now of the retrying tasks of one type,
+// with a retrying task of another type and a running one of the same type
+// around: the count is the tasks retried, each runs its second attempt
+// once, and the others are left alone.
+func TestRetryNowInBulk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStateSetup(t)
+	mine := tasks.Define[stArgs]("rn.bulk")
+	other := tasks.Define[stArgs]("rn.other")
+	var ran runs
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, mine, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
+		ran.add(tk.ID, tk.Attempt)
+		switch {
+		case tk.Payload.N == 9:
+			<-release // running throughout
+		case tk.Attempt == 1:
+			return tasks.RetryAfter(time.Hour, errors.New("not yet"))
+		}
+		return nil
+	})
+	tasks.MustHandle(reg, other, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
+		ran.add(tk.ID, tk.Attempt)
+		return tasks.RetryAfter(time.Hour, errors.New("not yet"))
+	})
+	s.worker(t, reg, consumer.WithConcurrency(8))
+	t.Cleanup(func() { close(release) })
+	for i, id := range []string{"bulk-1", "bulk-2", "bulk-3"} {
+		if _, err := producer.Enqueue(ctx, s.p, mine, stArgs{N: i}, producer.WithID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := producer.Enqueue(ctx, s.p, mine, stArgs{N: 9}, producer.WithID("bulk-running")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(ctx, s.p, other, stArgs{}, producer.WithID("other-1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"bulk-1", "bulk-2", "bulk-3", "other-1"} {
+		retryingTask(t, s.in, id)
+	}
+	b, err := s.in.PlanBulk(ctx, ActionRetry, Query{Task: "rn.bulk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Count != 3 {
+		t.Fatalf("plan: got a count of %d, want the 3 retrying rn.bulk tasks", b.Count)
+	}
+	res, err := s.in.ApplyBulk(ctx, b)
+	if err != nil || res.Done != 3 || res.MovedOn != 0 {
+		t.Fatalf("apply: got %+v %v, want 3 done", res, err)
+	}
+	testkit.WaitFor(t, 15*time.Second, func() error {
+		for _, id := range []string{"bulk-1", "bulk-2", "bulk-3"} {
+			if got := ran.of(id); !slices.Equal(got, []int{1, 2}) {
+				return fmt.Errorf("%s ran attempts %v, want [1 2]", id, got)
+			}
+		}
+		return nil
+	})
+	if got := ran.of("other-1"); !slices.Equal(got, []int{1}) {
+		t.Errorf("other-1 ran attempts %v, want [1]: another type's retry", got)
+	}
+	if got := ran.of("bulk-running"); !slices.Equal(got, []int{1}) {
+		t.Errorf("bulk-running ran attempts %v, want [1]", got)
+	}
+	p, err := list(ctx, s.in, Query{State: Retrying})
+	if err != nil || !slices.Equal(ids(p), []string{"other-1"}) {
+		t.Errorf("retrying after the bulk: %v %v, want [other-1]", ids(p), err)
+	}
+}

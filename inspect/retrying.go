@@ -1,12 +1,14 @@
 package inspect
 
 import (
-	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
+	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/status"
 )
 
@@ -20,14 +22,16 @@ import (
 // retries the workers list in their presence entries (each dropped once
 // due), else, for tracked types, from the status record.
 //
-// Cost of a page of 50: the consumers' infos (one request for one type,
-// one a 256 types otherwise), one watch of the presence bucket, one
-// batched direct get a type with tasks not settled (sized to the page
-// plus what the type's workers hold), and for tracked types not listed by
-// a worker one key-value get a task, at once. With 10 000 retrying tasks
-// of one type that is 4 requests and up to 50 concurrent gets, whatever
-// the page; the 200th page costs the same as the first, since a page
-// starts at the sequence where the previous one ended.
+// Cost of a page of 50: the stream's and the consumers' infos (one
+// request for one type, one a 256 types otherwise), one watch of the
+// presence bucket, one batched direct get a type with deliveries not
+// settled beyond those its live workers hold (sized to its share of the
+// page plus what they hold; each makes the server count the type's
+// messages after it), all at once, and for tracked types not listed by a
+// worker one status read a task, at once. With 10 000 retrying tasks of one
+// type that is 6 requests (BenchmarkStatePages) and up to 50 status reads,
+// whatever the page: a page starts at the sequence where the previous one
+// ended.
 func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *cursor, error) {
 	work, err := in.stream(ctx, in.names.WorkStream())
 	if err != nil || work == nil {
@@ -51,63 +55,97 @@ func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *
 	}
 	mt := newMatcher(q.Where)
 	stream := work.CachedInfo().Config.Name
-	var (
-		p     Page
-		found []TaskInfo
-		// stop is the sequence a type's read stopped at for the scan
-		// bound; the page ends before the lowest.
-		stop uint64
-	)
-	budget := q.Scan
+	// One reader a type, merged in stream order: each reads a share of the
+	// page (plus what its workers hold) at first, more only as the merge
+	// takes its messages.
+	type head struct {
+		sc          *scanner
+		m           directget.Msg
+		last        uint64
+		queue, name string
+	}
+	var heads []*head
+	advance := func(h *head) (bool, error) {
+		m, ok, err := h.sc.next(ctx)
+		if err != nil {
+			return false, fmt.Errorf("inspect: read retrying tasks: %w", err)
+		}
+		h.m = m
+		return ok && m.Seq <= h.last, nil
+	}
+	share := (q.Limit+1)/len(floors) + 1
 	for _, subject := range slices.Sorted(maps.Keys(floors)) {
 		f := floors[subject]
-		queue, name, _ := in.names.ParseTaskSubject(subject) // floors has task subjects only
-		from := max(f.acked, tok.After) + 1
-		last := f.delivered
-		if tok.UpTo > 0 {
-			last = min(last, tok.UpTo)
+		if f.unsettled <= held[subject] {
+			continue // every delivery not settled is in a live worker's hands
 		}
-		if from > last {
+		h := &head{last: f.delivered}
+		h.queue, h.name, _ = in.names.ParseTaskSubject(subject) // floors has task subjects only
+		if tok.UpTo > 0 {
+			h.last = min(h.last, tok.UpTo)
+		}
+		from := max(f.acked, tok.After) + 1
+		if from > h.last {
 			continue
 		}
-		sc := newScanner(in.js, work, subject, from, q.Since, q.Limit+1+held[subject])
-		kept := 0
-		for kept <= q.Limit {
-			m, ok, err := sc.next(ctx)
-			if err != nil {
-				return Page{}, nil, fmt.Errorf("inspect: read retrying tasks: %w", err)
-			}
-			if !ok || m.Seq > last || (stop != 0 && m.Seq >= stop) {
-				break
-			}
-			p.Scanned++
-			budget--
-			if _, running := l.held[m.Seq]; !running && mt.matches(m.Data) {
-				if t := taskInfo(m, stream, queue, name, Retrying); within(q, t.EnqueuedAt) {
-					found = append(found, t)
-					kept++
-				}
-			}
-			if budget <= 0 {
-				stop = m.Seq // read no further in any type
-				break
-			}
+		h.sc = newScanner(in.js, work, subject, from, q.Since, share+held[subject])
+		heads = append(heads, h)
+	}
+	// Each type's first read, all at once.
+	var wg sync.WaitGroup
+	errs := make([]error, len(heads))
+	some := make([]bool, len(heads))
+	for i, h := range heads {
+		wg.Go(func() { some[i], errs[i] = advance(h) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Page{}, nil, err
+	}
+	kept := heads[:0]
+	for i, h := range heads {
+		if some[i] {
+			kept = append(kept, h)
 		}
 	}
-	slices.SortFunc(found, func(a, b TaskInfo) int { return cmp.Compare(a.Seq, b.Seq) })
-	if stop != 0 {
-		found = slices.DeleteFunc(found, func(t TaskInfo) bool { return t.Seq > stop })
+	heads = kept
+	var (
+		p    Page
+		next *cursor
+	)
+	for len(heads) > 0 {
+		if p.Scanned >= q.Scan { // more to read: stop short
+			p.Partial = len(p.Tasks) < q.Limit
+			next = &cursor{After: heads[0].m.Seq - 1}
+			for _, h := range heads {
+				next.After = min(next.After, h.m.Seq-1)
+			}
+			break
+		}
+		i := 0
+		for j, h := range heads {
+			if h.m.Seq < heads[i].m.Seq {
+				i = j
+			}
+		}
+		h := heads[i]
+		m := h.m
+		p.Scanned++
+		if _, running := l.held[m.Seq]; !running && mt.matches(m.Data) {
+			if t := taskInfo(m, stream, h.queue, h.name, Retrying); within(q, t.EnqueuedAt) {
+				if len(p.Tasks) == q.Limit {
+					next = &cursor{After: p.Tasks[len(p.Tasks)-1].Seq}
+					break
+				}
+				p.Tasks = append(p.Tasks, t)
+			}
+		}
+		if ok, err := advance(h); err != nil {
+			return Page{}, nil, err
+		} else if !ok {
+			heads = slices.Delete(heads, i, i+1)
+		}
 	}
-	var next *cursor
-	switch {
-	case len(found) > q.Limit:
-		found = found[:q.Limit]
-		next = &cursor{After: found[len(found)-1].Seq}
-	case stop != 0:
-		p.Partial = true
-		next = &cursor{After: stop}
-	}
-	p.Tasks = found
 	sts, err := in.statuses(ctx, p.Tasks, l.tracked)
 	if err != nil {
 		return Page{}, nil, err

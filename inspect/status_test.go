@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -12,22 +13,24 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
-type Job struct {
+type trackedJob struct {
 	Fail int `json:"fail"` // attempts that fail before one succeeds; -1: fail permanently
 }
 
-var tracked = tasks.Define[Job]("status.job", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
+var tracked = tasks.Define[trackedJob]("status.job", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
 	tasks.WithBackoff(tasks.Backoff{Initial: 300 * time.Millisecond, Jitter: -1}))
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func handler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc[Job] {
-	return func(ctx context.Context, t *tasks.Task[Job]) error {
+func statusHandler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc[trackedJob] {
+	return func(ctx context.Context, t *tasks.Task[trackedJob]) error {
 		_ = tasks.ReportProgress(ctx, 50, "half way")
 		st, err := tr.Status(ctx, t.ID)
 		if err == nil {
@@ -43,26 +46,13 @@ func handler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc
 	}
 }
 
-func startWorker(t *testing.T, js jetstream.JetStream, h tasks.HandlerFunc[Job]) func() {
-	t.Helper()
-	return startWorkerOf(t, js, tracked, h)
-}
-
-// startWorkerOf runs a worker of def's tasks until the returned stop.
-func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[Job], h tasks.HandlerFunc[Job]) func() {
+// startWorker runs a worker of def's tasks, handled by h, until the test
+// ends or it is stopped.
+func startWorker(t *testing.T, js jetstream.JetStream, def *tasks.Definition[trackedJob], h tasks.HandlerFunc[trackedJob]) *jetqtest.Worker {
 	t.Helper()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, h)
-	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return stop
+	return jetqtest.StartWorkerOn(t, js, reg, consumer.WithLogger(quiet))
 }
 
 func TestStatusThroughRetryToDone(t *testing.T) {
@@ -71,7 +61,7 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1}, producer.WithID("job:1"))
+	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{Fail: 1}, producer.WithID("job:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +70,7 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 		t.Fatalf("before any worker: %+v, %v", st, err)
 	}
 	seen := make(chan status.Status, 10)
-	startWorker(t, js, handler(tr, seen))
+	startWorker(t, js, tracked, statusHandler(tr, seen))
 
 	first := <-seen
 	if first.State != status.Running || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
@@ -101,16 +91,18 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 // waitState polls until the task is in state want and checks it.
 func waitState(t *testing.T, tr *inspect.Inspector, id string, want status.State, check func(status.Status)) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		st, err := tr.Status(context.Background(), id)
-		if err == nil && st.State == want {
-			check(st)
-			return
+	var st status.Status
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		var err error
+		if st, err = tr.Status(context.Background(), id); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task %s never %s; last %+v, %v", id, want, st, err)
+		if st.State != want {
+			return fmt.Errorf("task %s never %s; last %+v", id, want, st)
 		}
-	}
+		return nil
+	})
+	check(st)
 }
 
 func TestStatusDeadLettered(t *testing.T) {
@@ -119,8 +111,8 @@ func TestStatusDeadLettered(t *testing.T) {
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
-	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: -1})
+	startWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
+	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{Fail: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,17 +130,19 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	defer cancel()
 	// Its retry comes after the worker's stop, which waits up to a second
 	// for the server to end its pulls and runs what they bring.
-	def := tasks.Define[Job]("status.restart", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
+	def := tasks.Define[trackedJob]("status.restart", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
 		tasks.WithBackoff(tasks.Backoff{Initial: 2 * time.Second, Jitter: -1}))
-	r, err := producer.Enqueue(ctx, p, def, Job{Fail: 1})
+	r, err := producer.Enqueue(ctx, p, def, trackedJob{Fail: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := make(chan status.Status, 10)
-	stop := startWorkerOf(t, js, def, handler(tr, seen))
+	w := startWorker(t, js, def, statusHandler(tr, seen))
 	<-seen
 	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
-	stop()
+	if err := w.Stop(t); err != nil {
+		t.Fatal(err)
+	}
 
 	// A new worker (and a new inspector, as after a service restart).
 	tr2, err := inspect.New(js)
@@ -158,7 +152,7 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if st, err := tr2.Status(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
-	startWorkerOf(t, js, def, handler(tr2, seen))
+	startWorker(t, js, def, statusHandler(tr2, seen))
 	st, err := tr2.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
@@ -170,7 +164,7 @@ func TestUntrackedAndUnknownTasks(t *testing.T) {
 	f := setup(t)
 	p, tr := f.p, f.in
 	ctx := context.Background()
-	r, err := producer.Enqueue(ctx, p, tasks.Define[Job]("status.untracked"), Job{})
+	r, err := producer.Enqueue(ctx, p, tasks.Define[trackedJob]("status.untracked"), trackedJob{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +187,7 @@ func TestUntrackedAndUnknownTasks(t *testing.T) {
 	}
 }
 
-func TestWaitWithoutBucketCreatesNone(t *testing.T) {
+func TestStatusWithoutBucketCreatesNone(t *testing.T) {
 	t.Parallel()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
@@ -211,15 +205,15 @@ func TestWaitWithoutBucketCreatesNone(t *testing.T) {
 	}
 }
 
-// TestWaitRightAfterEnqueue: the producer records "queued" before Enqueue
+// TestWaitStatusRightAfterEnqueue: the producer records "queued" before Enqueue
 // returns, so a Wait that starts before any worker does still waits.
-func TestWaitRightAfterEnqueue(t *testing.T) {
+func TestWaitStatusRightAfterEnqueue(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r, err := producer.Enqueue(ctx, p, tracked, Job{})
+	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +227,7 @@ func TestWaitRightAfterEnqueue(t *testing.T) {
 		got <- result{st, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // Wait is watching, the task still queued
-	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
+	startWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
 	res := <-got
 	if res.err != nil || res.st.State != status.Done {
 		t.Errorf("Wait: %+v, %v", res.st, res.err)

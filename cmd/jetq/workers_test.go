@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -27,15 +27,7 @@ func TestWorkers(t *testing.T) {
 	def := tasks.Define[Email]("email.send")
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Email]) error { return nil })
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()), consumer.WithConcurrency(4),
-		consumer.WithPresenceInterval(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	c.runWorker(reg, consumer.WithConcurrency(4), consumer.WithPresenceInterval(200*time.Millisecond))
 	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +39,7 @@ func TestWorkers(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		code, out, _ := c.jetq("workers", "--json")
-		var ws []queues.Worker
+		var ws []inspect.Worker
 		return code == 0 && json.Unmarshal([]byte(out), &ws) == nil && len(ws) == 1 && ws[0].Succeeded == 2
 	})
 	code, out, _ := c.jetq("workers")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/robfig/cron/v3"
 
 	"github.com/jetq/jetq/tasks"
@@ -300,7 +301,7 @@ func periodicDeadline(h tasks.Header) time.Time {
 // of this enqueue in Jetq-Scheduled-At, and fires onto
 // its task subject's fire subject. With a deadline, the fired task gets the
 // TTL left from due to the deadline. env.Subject stays the task subject, as
-// middleware sees it; [Msg] publishes it on its schedule subject.
+// middleware sees it; [Msg] publishes it on env.ScheduleSubject.
 func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	h := env.Header
 	h[HeaderID] = []string{env.ID}
@@ -311,15 +312,11 @@ func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	if !env.Deadline.IsZero() {
 		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due) + TTLGrace)}
 	}
-	h[headerScheduleSubject] = []string{n.DelayedSubject(env.ID)}
+	env.ScheduleSubject = n.DelayedSubject(env.ID)
 }
 
-// headerScheduleSubject carries a delayed task's schedule subject from
-// [Delay] to [Msg]; it is not sent.
-const headerScheduleSubject = "Jetq-Schedule-Subject"
-
 // Delayed reports whether env was made a delayed task by [Delay].
-func Delayed(env *tasks.Envelope) bool { return env.Header[headerScheduleSubject] != nil }
+func Delayed(env *tasks.Envelope) bool { return env.ScheduleSubject != "" }
 
 // Firing tells apart the firings of one task ID in a fired task's header
 // h: the time a delayed task was enqueued (its due time, from a producer
@@ -346,4 +343,37 @@ func (n Names) ParseFireSubject(subject string) (queue, name string, err error) 
 		return "", "", fmt.Errorf("subject %q is not a schedule target of prefix %q", subject, n.Prefix())
 	}
 	return n.ParseTaskSubject(n.Prefix() + ".task." + rest)
+}
+
+// FireNow is the message that fires now the delayed task waiting on
+// schedule subject subject with header h and body body, as the server's
+// scheduler fires it: onto the schedule's target, with the task's own
+// headers, the scheduling ones dropped, and Nats-Schedule-Next "purge" with
+// Nats-Scheduler naming the schedule, which makes the server remove the
+// schedule as it stores the message (ADR-51, ending a schedule early). The
+// work stream takes it as any fired task, and a worker claims it by ID and
+// firing as it does them. A deadline gives it the TTL the scheduler would.
+// h is not changed.
+func FireNow(n Names, subject string, h tasks.Header, body []byte, now time.Time) (*nats.Msg, error) {
+	target := h.Get(HeaderScheduleTarget)
+	if _, _, err := n.ParseFireSubject(target); err != nil {
+		return nil, err
+	}
+	id, err := n.ParseDelayedSubject(subject)
+	if err != nil {
+		return nil, err
+	}
+	out := make(nats.Header, len(h)+2)
+	for k, v := range h {
+		if !strings.HasPrefix(k, "Nats-") {
+			out[k] = v
+		}
+	}
+	out[HeaderID] = []string{id}
+	out[HeaderScheduleNext] = []string{"purge"}
+	out[HeaderScheduler] = []string{subject}
+	if dl, err := ParseTime(h.Get(HeaderDeadline)); err == nil {
+		out[HeaderTTL] = []string{TTL(dl.Sub(now) + TTLGrace)}
+	}
+	return &nats.Msg{Subject: target, Header: out, Data: body}, nil
 }
