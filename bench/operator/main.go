@@ -102,7 +102,11 @@ func (e *env) measure(ctx context.Context, runs int) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "read\ttarget\tp50 ms\tmax ms\t")
 	failed := false
-	for _, r := range e.readings() {
+	rs, err := e.readings(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
 		var ds []time.Duration
 		var err error
 		for range runs {
@@ -146,15 +150,16 @@ func (e *env) get(path string) func(context.Context) error {
 }
 
 // list reads the first page of q, and with deep the page after pages more.
-func (e *env) list(q inspect.Query, deep int) func(context.Context) error {
+func (e *env) list(first inspect.Query, deep int) func(context.Context) error {
 	return func(ctx context.Context) error {
+		q := first
 		for range deep + 1 {
 			p, err := e.in.Tasks(ctx, q)
 			if err != nil {
 				return err
 			}
 			if len(p.Tasks) == 0 {
-				return fmt.Errorf("no %s tasks listed", q.State)
+				return fmt.Errorf("no %s tasks listed (scanned %d, partial %v, next %q)", q.State, p.Scanned, p.Partial, p.Next)
 			}
 			q.Token = p.Next
 		}
@@ -162,13 +167,54 @@ func (e *env) list(q inspect.Query, deep int) func(context.Context) error {
 	}
 }
 
-func (e *env) readings() []reading {
+// deepToken is the token of the page of q that starts pages pages in.
+func (e *env) deepToken(ctx context.Context, q inspect.Query, pages int) (string, error) {
+	for range pages {
+		p, err := e.in.Tasks(ctx, q)
+		if err != nil {
+			return "", err
+		}
+		q.Token = p.Next
+	}
+	return q.Token, nil
+}
+
+func (e *env) readings(ctx context.Context) ([]reading, error) {
+	pending := inspect.Query{State: inspect.Pending}
+	deep, err := e.deepToken(ctx, pending, 200)
+	if err != nil {
+		return nil, err
+	}
+	deepQ := pending
+	deepQ.Token = deep
+	where, err := inspect.ParseMatch("customer=7")
+	if err != nil {
+		return nil, err
+	}
 	return []reading{
 		{"overview page (dashboard /)", "500", e.get("/")},
-		{"pending, first page of 50", "300", e.list(inspect.Query{State: inspect.Pending}, 0)},
+		{"overview refresh (dashboard /api/overview)", "500", e.get("/api/overview")},
+		{"queues (inspect Queues)", "500", func(ctx context.Context) error { _, err := e.in.Queues(ctx); return err }},
+		{"history, last hour (inspect History)", "500", func(ctx context.Context) error {
+			_, err := e.in.History(ctx, inspect.HistoryQuery{})
+			return err
+		}},
+		{"pending, first page of 50", "300", e.list(pending, 0)},
+		{"pending, the page 10 000 tasks in", "300", e.list(deepQ, 0)},
 		{"pending of one type, first page", "300", e.list(inspect.Query{State: inspect.Pending, Task: "op.wait07"}, 0)},
+		{"pending, payload filter customer=7 (scan bound)", "300", e.list(inspect.Query{State: inspect.Pending, Where: where}, 0)},
 		{"retrying, first page", "300", e.list(inspect.Query{State: inspect.Retrying}, 0)},
 		{"scheduled, first page", "300", e.list(inspect.Query{State: inspect.Scheduled}, 0)},
 		{"failed, first page", "300", e.list(inspect.Query{State: inspect.Failed}, 0)},
-	}
+		{"page /tasks/pending", "300", e.get("/tasks/pending")},
+		{"page /tasks/pending?task=op.wait07", "300", e.get("/tasks/pending?task=op.wait07")},
+		{"page /tasks/running", "300", e.get("/tasks/running")},
+		{"page /tasks/retrying", "300", e.get("/tasks/retrying")},
+		{"page /tasks/scheduled", "300", e.get("/tasks/scheduled")},
+		{"page /tasks/completed", "300", e.get("/tasks/completed")},
+		{"page /tasks/failed", "300", e.get("/tasks/failed")},
+		{"page /dlq", "300", e.get("/dlq")},
+		{"page /scheduled", "300", e.get("/scheduled")},
+		{"page /workers", "300", e.get("/workers")},
+	}, nil
 }
