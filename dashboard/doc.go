@@ -16,12 +16,12 @@
 //     paused, refreshed every 2 s without a reload; and a chart of the
 //     tasks processed, failed and dead-lettered per second over the last
 //     five minutes.
-//   - Task (/tasks?id=...): a task by ID, as package lookup finds it: its
+//   - Task (/tasks?id=...): a task by ID, as inspect.Inspector.Find finds it: its
 //     status record (state, attempts, progress, last error, times), its
 //     message in the work stream while queued or running, its dead-letter
 //     records and its schedule. The work stream's state agrees with the
 //     status (waiting_to_retry, not running, for a task waiting out a
-//     backoff; see package lookup). Progress is shown while the task runs;
+//     backoff; see inspect.Inspector.Find). Progress is shown while the task runs;
 //     a task not done shows the last progress of its attempt that ended,
 //     labelled so, and a task done shows none.
 //   - Dead letters (/dlq): filtered by task, queue, reason and time,
@@ -37,7 +37,7 @@
 //   - Workers (/workers): every live worker process with host, pid, task
 //     types, concurrency, in flight, tasks done and failed, start and last
 //     report ("just now" under a second), from the entries workers keep in
-//     JETQ_WORKERS (see package queues). A worker that dies leaves the page
+//     JETQ_WORKERS (see inspect.Inspector.Queues). A worker that dies leaves the page
 //     when its entry expires.
 //   - Scheduled (/scheduled): delayed tasks and periodic declarations.
 //   - /metrics: the Prometheus metrics of package metrics.

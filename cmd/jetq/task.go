@@ -118,7 +118,7 @@ func newTaskShow(g *globals) *cobra.Command {
 	return cmd
 }
 
-// findTask looks the task up everywhere with package lookup; what cannot
+// findTask looks the task up everywhere with inspect.Inspector.Find; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
 	f, err := g.inspector(js, inspect.WithScan(scan), inspect.WithDeadLetterScan(-1))
