@@ -11,6 +11,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -24,7 +25,7 @@ func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
 	def := tasks.Define[int]("report.build")
 	var got runs
 	reg := recorder(def, &got)
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	ctx := context.Background()
 	due := map[string]time.Time{}
 	for i := range 40 {
@@ -78,7 +79,7 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 	def := tasks.Define[string]("mail.remind")
 	var got runs
 	reg := recorder(def, &got)
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	ctx := context.Background()
 	for i := range 5 {
 		if _, err := producer.Enqueue(ctx, p, def, "x", producer.WithID(fmt.Sprintf("keep-%d", i)), producer.WithDelay(time.Second)); err != nil {
@@ -199,7 +200,7 @@ func TestFiredTaskWaitsWhileTheQueueIsFull(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // fired, and waiting for room
 	var got runs
 	reg := recorder(def, &got)
-	startWorker(t, js, reg, consumer.WithTopology(topo))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithTopology(topo))
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if got.count("first") != 1 || got.count("later") != 1 {
 			return fmt.Errorf("ran %v", got.all())
@@ -218,7 +219,7 @@ func TestARetryAfterTheDeadlineExpiresTheTask(t *testing.T) {
 		got.add(tk.ID)
 		return tasks.RetryAfter(time.Minute, errors.New("upstream busy"))
 	})
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	ctx := context.Background()
 	r, err := producer.Enqueue(ctx, p, def, 1)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
@@ -26,7 +27,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	def := tasks.Define[string]("metrics.rollup")
 	var got runs
 	reg := recorder(def, &got)
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "rollup.every-second", Schedule: "@every 1s"}
 	// Three "processes", each with a connection of its own, declare at once.
@@ -109,7 +110,7 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 	var got runs
 	var expired atomic.Int64
 	reg := recorder(def, &got)
-	startWorker(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
 	testkit.WaitFor(t, 5*time.Second, func() error {
 		if expired.Load() < 2 {
 			return fmt.Errorf("%d ticks expired", expired.Load())
@@ -229,7 +230,7 @@ func TestExpiredTasksNeverReachTheHandler(t *testing.T) {
 		t.Errorf("late-0 before any worker: %+v, %v; want queued", st.State, err)
 	}
 	var expired atomic.Int64
-	startWorker(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if got.count("in-time") != 1 || expired.Load() != 6 {
 			return fmt.Errorf("in-time ran %d times, %d expired", got.count("in-time"), expired.Load())

@@ -17,7 +17,7 @@ import (
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = inspect.DefaultFindScan
+const defaultScan = inspect.DefaultScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
