@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -187,7 +186,7 @@ func (in *Inspector) foundDeadLetters(ctx context.Context, r *Result) error {
 func (in *Inspector) foundDelayed(ctx context.Context, id string) (*DelayedTask, error) {
 	d, err := in.DelayedTask(ctx, id)
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, schedule.ErrUnsupported):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnsupported):
 		return nil, nil
 	case err != nil:
 		return nil, err
