@@ -18,6 +18,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 var benchTask = tasks.Define[baseline.Payload]("bench.process")
@@ -46,7 +47,7 @@ func BenchmarkProcess(b *testing.B) {
 			done := make(chan struct{})
 			b.ReportAllocs()
 			b.ResetTimer()
-			cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec())
+			cfg := wire.ConsumerConfig(topology.Topology{Memory: true}, benchTask.Spec())
 			cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil // raw JetStream
 			cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
 			if err != nil {

@@ -24,7 +24,7 @@ type config struct {
 	releaseGrace    time.Duration
 	queues          []string
 	topo            topology.Topology // as the options say
-	topology        wire.Topology     // what topo describes, made by validate
+	names           wire.Names        // of topo, set by validate
 	forward         bool
 	presenceEvery   time.Duration
 }
@@ -148,10 +148,10 @@ func WithMemoryStorage() Option {
 }
 
 func (c *config) validate() error {
-	var err error
-	if c.topology, err = wire.FromPublic(c.topo); err != nil {
+	if err := c.topo.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
+	c.names = wire.NamesOf(c.topo)
 	if c.prefetch == 0 {
 		c.prefetch = c.concurrency
 	}

@@ -147,12 +147,12 @@ func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
 	if len(stale) == 0 {
 		return
 	}
-	s, err := w.js.Stream(ctx, "KV_"+w.cfg.topology.Names.WorkersBucket())
+	s, err := w.js.Stream(ctx, "KV_"+w.cfg.names.WorkersBucket())
 	if err != nil {
 		return
 	}
 	for _, key := range stale {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(w.cfg.topology.Names.PresenceSubject(key))); err != nil {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(w.cfg.names.PresenceSubject(key))); err != nil {
 			w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot sweep old worker presence markers", slog.String(keyError, err.Error()))
 			return
 		}
@@ -162,12 +162,12 @@ func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
 func (w *Worker) presenceBucket() (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
 	defer cancel()
-	kv, err := w.js.CreateKeyValue(ctx, w.cfg.topology.WorkersBucket())
+	kv, err := w.js.CreateKeyValue(ctx, wire.WorkersBucketConfig(w.cfg.topo))
 	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = w.js.KeyValue(ctx, w.cfg.topology.Names.WorkersBucket())
+		kv, err = w.js.KeyValue(ctx, w.cfg.names.WorkersBucket())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("presence bucket %s: %w", w.cfg.topology.Names.WorkersBucket(), err)
+		return nil, fmt.Errorf("presence bucket %s: %w", w.cfg.names.WorkersBucket(), err)
 	}
 	return kv, nil
 }
@@ -208,7 +208,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	if err != nil {
 		return
 	}
-	msg := &nats.Msg{Subject: w.cfg.topology.Names.PresenceSubject(p.id), Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: w.cfg.names.PresenceSubject(p.id), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgTTLHeader, wire.PresenceTTLHeader(ttl))
 	ctx, cancel := context.WithTimeout(context.Background(), every)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/topology"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -340,7 +341,7 @@ func TestForwardersShareTheWork(t *testing.T) {
 	}
 	// The task type's durable, as a worker would create it, with a 1 s ack
 	// wait; its deliveries are fetched and never acknowledged.
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", wire.Topology{}.Consumer(def.Spec()))
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", wire.ConsumerConfig(topology.Topology{}, def.Spec()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // Inspector reads and manages the dead-letter stream: it lists, shows,
@@ -29,7 +30,7 @@ import (
 type Inspector struct {
 	js     jetstream.JetStream
 	names  wire.Names
-	topo   wire.Topology
+	topo   topology.Topology
 	states *status.Store
 }
 
@@ -48,7 +49,7 @@ func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, names: c.topo.Names, topo: c.topo, states: states}, nil
+	return &Inspector{js: js, names: c.names, topo: c.pub, states: states}, nil
 }
 
 // errNoStream is returned by reader when nothing was ever dead-lettered.

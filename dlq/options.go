@@ -15,9 +15,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	log  *slog.Logger
-	pub  topology.Topology // as the options say
-	topo wire.Topology     // what pub describes, made by newConfig
+	log   *slog.Logger
+	pub   topology.Topology // as the options say
+	names wire.Names        // of pub, set by newConfig
 	// Set by tests only (export_test.go).
 	hooks   forwarder.Hooks
 	ackWait time.Duration
@@ -64,9 +64,9 @@ func newConfig(opts []Option) (config, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
-	var err error
-	if c.topo, err = wire.FromPublic(c.pub); err != nil {
+	if err := c.pub.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
+	c.names = wire.NamesOf(c.pub)
 	return c, nil
 }

@@ -30,9 +30,8 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	topo, err := wire.FromPublic(cfg.pub)
-	if err != nil {
+	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, log: cfg.log}, nil
+	return &Inspector{js: js, pub: cfg.pub, names: wire.NamesOf(cfg.pub), log: cfg.log}, nil
 }

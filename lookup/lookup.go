@@ -158,8 +158,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
 	if cfg.dlqScan < 1 && cfg.dlqScan != -1 {
 		return nil, fmt.Errorf("%w: dead-letter scan must be positive or -1 for every record, got %d", ErrInvalidOption, cfg.dlqScan)
 	}
-	topo, err := wire.FromPublic(cfg.pub)
-	if err != nil {
+	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	in, err := dlq.NewInspector(js, dlq.WithTopology(cfg.pub), dlq.WithLogger(slog.New(slog.DiscardHandler)))
@@ -170,7 +169,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Finder{js: js, cfg: cfg, names: topo.Names, dlq: in, schedules: sched}, nil
+	return &Finder{js: js, cfg: cfg, names: wire.NamesOf(cfg.pub), dlq: in, schedules: sched}, nil
 }
 
 // Find looks the task with ID id up everywhere. A result that found

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -77,7 +76,7 @@ func newConfig(opts []Option) (config, error) {
 	if c.timeout <= 0 {
 		return c, fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidOption, c.timeout)
 	}
-	if _, err := wire.FromPublic(c.pub); err != nil {
+	if err := c.pub.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return c, nil

@@ -18,7 +18,7 @@ type config struct {
 	log          *slog.Logger
 	middleware   []tasks.EnqueueMiddleware
 	topo         topology.Topology // as the options say
-	topology     wire.Topology     // what topo describes, made by validate
+	names        wire.Names        // of topo, set by validate
 	window       int
 	ackTimeout   time.Duration
 	retryTimeout time.Duration
@@ -120,10 +120,10 @@ func WithRetryTimeout(d time.Duration) Option {
 }
 
 func (c *config) validate() error {
-	var err error
-	if c.topology, err = wire.FromPublic(c.topo); err != nil {
+	if err := c.topo.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
+	c.names = wire.NamesOf(c.topo)
 	switch {
 	case c.window < 1:
 		return fmt.Errorf("%w: async window must be at least 1, got %d", ErrInvalidOption, c.window)

@@ -36,7 +36,7 @@ func (p *Producer) timing(envs []*tasks.Envelope, spec tasks.Spec, ec *enqueueCo
 			}
 		}
 		if !due.IsZero() {
-			wire.Delay(env, p.cfg.topology.Names, due)
+			wire.Delay(env, p.cfg.names, due)
 		}
 	}
 	return nil

@@ -105,11 +105,10 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	topo, err := wire.FromPublic(cfg.pub)
-	if err != nil {
+	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, names: topo.Names}, nil
+	return &Inspector{js: js, names: wire.NamesOf(cfg.pub)}, nil
 }
 
 // List returns the statistics of every task type found on the work

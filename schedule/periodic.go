@@ -119,7 +119,7 @@ func Declare[T any](ctx context.Context, s *Schedules, def *tasks.Definition[T],
 func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.Msg {
 	h := nats.Header{}
 	h.Set(wire.HeaderSchedule, p.Schedule)
-	h.Set(wire.HeaderScheduleTarget, s.topo.Names.FireSubject(spec.Queue, spec.Name))
+	h.Set(wire.HeaderScheduleTarget, s.names.FireSubject(spec.Queue, spec.Name))
 	h.Set(wire.HeaderPeriodic, p.Name)
 	h.Set(wire.HeaderPeriodicSchedule, p.Schedule)
 	if p.TimeZone != "" {
@@ -140,7 +140,7 @@ func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.
 	}
 	sum.Write(body)
 	h.Set(wire.HeaderPeriodicHash, hex.EncodeToString(sum.Sum(nil)[:16]))
-	return &nats.Msg{Subject: s.topo.Names.PeriodicSubject(p.Name), Header: h, Data: body}
+	return &nats.Msg{Subject: s.names.PeriodicSubject(p.Name), Header: h, Data: body}
 }
 
 // ListPeriodic returns the declared periodic tasks, in the order declared.
@@ -150,7 +150,7 @@ func (s *Schedules) ListPeriodic(ctx context.Context) ([]PeriodicInfo, error) {
 		return nil, err
 	}
 	var out []PeriodicInfo
-	filter := s.topo.Names.PeriodicSubjects() + ">"
+	filter := s.names.PeriodicSubjects() + ">"
 	for seq := uint64(1); ; {
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -179,7 +179,7 @@ func (s *Schedules) GetPeriodic(ctx context.Context, name string) (PeriodicInfo,
 	if st == nil {
 		return PeriodicInfo{}, fmt.Errorf("%q: %w", name, ErrNotFound)
 	}
-	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.PeriodicSubject(name))
+	m, err := st.GetLastMsgForSubject(ctx, s.names.PeriodicSubject(name))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return PeriodicInfo{}, fmt.Errorf("%q: %w", name, ErrNotFound)
 	}
@@ -202,7 +202,7 @@ func (s *Schedules) periodicInfo(m *jetstream.RawStreamMsg, now time.Time) (Peri
 		info.StaleAfter, _ = time.ParseDuration(v)
 	}
 	var err error
-	if info.Queue, info.Task, err = s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget)); err != nil {
+	if info.Queue, info.Task, err = s.names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget)); err != nil {
 		return info, err
 	}
 	sched, err := wire.ParseSchedule(info.Schedule, info.TimeZone)
@@ -225,7 +225,7 @@ func (s *Schedules) RemovePeriodic(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	subject := s.topo.Names.PeriodicSubject(name)
+	subject := s.names.PeriodicSubject(name)
 	if _, err := st.GetLastMsgForSubject(ctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("%q: %w", name, ErrNotFound)
 	} else if err != nil {

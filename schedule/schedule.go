@@ -33,9 +33,10 @@ var (
 // Schedules reads and changes the schedules of one deployment. It is safe
 // for concurrent use.
 type Schedules struct {
-	js   jetstream.JetStream
-	topo wire.Topology
-	log  *slog.Logger
+	js    jetstream.JetStream
+	topo  topology.Topology
+	names wire.Names
+	log   *slog.Logger
 
 	unique *unique.Store
 	states *status.Store
@@ -80,15 +81,14 @@ func New(js jetstream.JetStream, opts ...Option) (*Schedules, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
-	topo, err := wire.FromPublic(c.pub)
-	if err != nil {
+	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	states, err := status.NewStore(js, c.pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Schedules{js: js, topo: topo, log: c.log, unique: unique.New(js, topo), states: states}, nil
+	return &Schedules{js: js, topo: c.pub, names: wire.NamesOf(c.pub), log: c.log, unique: unique.New(js, c.pub), states: states}, nil
 }
 
 // scheduleStream provisions the streams, once, and returns the schedule
@@ -99,15 +99,15 @@ func (s *Schedules) scheduleStream(ctx context.Context) (jetstream.Stream, error
 	if s.stream != nil {
 		return s.stream, nil
 	}
-	work, err := s.topo.Provision(ctx, s.js, s.log, 30*time.Second)
+	work, err := wire.Provision(ctx, s.js, s.topo, s.log, 30*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
-	if !s.topo.Schedules(work) {
+	if !s.names.Schedules(work) {
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
 			ErrUnsupported, wire.MinSchedulingServer, work.Name)
 	}
-	st, err := s.js.Stream(ctx, s.topo.Names.ScheduleStream())
+	st, err := s.js.Stream(ctx, s.names.ScheduleStream())
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
@@ -119,22 +119,22 @@ func (s *Schedules) scheduleStream(ctx context.Context) (jetstream.Stream, error
 // nil when nothing was ever scheduled, an error wrapping [ErrUnsupported]
 // when the work stream takes no scheduled tasks (an older server).
 func (s *Schedules) readStream(ctx context.Context) (jetstream.Stream, error) {
-	st, err := s.js.Stream(ctx, s.topo.Names.ScheduleStream())
+	st, err := s.js.Stream(ctx, s.names.ScheduleStream())
 	if err == nil {
 		return st, nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
-	work, err := s.js.Stream(ctx, s.topo.Names.WorkStream())
+	work, err := s.js.Stream(ctx, s.names.WorkStream())
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return nil, nil // nothing enqueued yet
 	case err != nil:
 		return nil, fmt.Errorf("schedule: %w", err)
-	case !s.topo.Schedules(work.CachedInfo().Config):
+	case !s.names.Schedules(work.CachedInfo().Config):
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			ErrUnsupported, wire.MinSchedulingServer, s.topo.Names.WorkStream())
+			ErrUnsupported, wire.MinSchedulingServer, s.names.WorkStream())
 	}
 	return nil, nil
 }
@@ -177,7 +177,7 @@ func (s *Schedules) ListDelayed(ctx context.Context, o ListOptions) ([]Delayed, 
 		return nil, err
 	}
 	var out []Delayed
-	filter := s.topo.Names.DelayedSubjects() + "*"
+	filter := s.names.DelayedSubjects() + "*"
 	for seq := o.After + 1; len(out) < limit; {
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -198,12 +198,12 @@ func (s *Schedules) ListDelayed(ctx context.Context, o ListOptions) ([]Delayed, 
 }
 
 func (s *Schedules) delayed(m *jetstream.RawStreamMsg) (Delayed, error) {
-	id, err := s.topo.Names.ParseDelayedSubject(m.Subject)
+	id, err := s.names.ParseDelayedSubject(m.Subject)
 	if err != nil {
 		return Delayed{}, err
 	}
 	d := Delayed{ID: id, Sequence: m.Sequence}
-	if d.Queue, d.Task, err = s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget)); err != nil {
+	if d.Queue, d.Task, err = s.names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget)); err != nil {
 		return Delayed{}, err
 	}
 	if d.RunAt, err = wire.ParseTime(m.Header.Get(wire.HeaderRunAt)); err != nil {
@@ -222,7 +222,7 @@ func (s *Schedules) GetDelayed(ctx context.Context, id string) (Delayed, error) 
 	if st == nil {
 		return Delayed{}, fmt.Errorf("task %q: %w", id, ErrNotScheduled)
 	}
-	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.DelayedSubject(id))
+	m, err := st.GetLastMsgForSubject(ctx, s.names.DelayedSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Delayed{}, fmt.Errorf("task %q: %w", id, ErrNotScheduled)
 	}
@@ -244,7 +244,7 @@ func (s *Schedules) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.DelayedSubject(id))
+	m, err := st.GetLastMsgForSubject(ctx, s.names.DelayedSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("task %q: %w", id, ErrNotScheduled)
 	}
@@ -265,7 +265,7 @@ func (s *Schedules) Cancel(ctx context.Context, id string) error {
 			slog.String("task_id", id), slog.String("error", err.Error()))
 	}
 	if key := m.Header.Get(wire.HeaderUnique); key != "" {
-		queue, name, err := s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget))
+		queue, name, err := s.names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget))
 		if err == nil {
 			err = s.unique.Release(ctx, tasks.Spec{Queue: queue, Name: name}, key, id)
 		}

@@ -27,7 +27,7 @@ const TTL = 7 * 24 * time.Hour
 // producer's, the worker's and the dlq package's hooks.
 type Store struct {
 	js   jetstream.JetStream
-	topo wire.Topology
+	topo topology.Topology
 
 	mu sync.Mutex
 	kv jetstream.KeyValue
@@ -36,11 +36,10 @@ type Store struct {
 // NewStore returns a store for the status bucket of t; it does no I/O. It
 // returns an error wrapping [ErrInvalidOption] for a topology out of range.
 func NewStore(js jetstream.JetStream, t topology.Topology) (*Store, error) {
-	topo, err := wire.FromPublic(t)
-	if err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Store{js: js, topo: topo}, nil
+	return &Store{js: js, topo: t}, nil
 }
 
 // bucket opens the bucket, creating it if it is missing.
@@ -56,7 +55,7 @@ func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, erro
 	if s.kv != nil {
 		return s.kv, nil
 	}
-	name := s.topo.StatusBucket()
+	name := wire.NamesOf(s.topo).StatusBucket()
 	kv, err := s.js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		if !create {

@@ -12,6 +12,9 @@
 //	w, err := consumer.New(js, reg, consumer.WithTopology(topo))
 //	f, err := dlq.NewForwarder(js, dlq.WithTopology(topo))
 //
+// Each New checks the value ([Topology.Validate]) and refuses one out of
+// range; call Validate to check a configuration when a program starts.
+//
 // Whichever process provisions first creates the streams from its value;
 // the others use the streams as the server has them. Where an existing
 // stream differs from what a process asks for, it logs a warning with both

@@ -10,21 +10,22 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
-// Store claims fired tasks by ID in the bucket [wire.Topology.FiredBucket].
+// Store claims fired tasks by ID in the bucket [wire.FiredBucketConfig].
 // It opens (and creates) the bucket on first use and is safe for concurrent
 // use.
 type Store struct {
 	js   jetstream.JetStream
-	topo wire.Topology
+	topo topology.Topology
 
 	mu sync.Mutex
 	kv jetstream.KeyValue
 }
 
 // New returns a store for the bucket of topo; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology) *Store { return &Store{js: js, topo: topo} }
+func New(js jetstream.JetStream, topo topology.Topology) *Store { return &Store{js: js, topo: topo} }
 
 func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	s.mu.Lock()
@@ -32,7 +33,7 @@ func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if s.kv != nil {
 		return s.kv, nil
 	}
-	cfg := s.topo.FiredBucket()
+	cfg := wire.FiredBucketConfig(s.topo)
 	kv, err := s.js.KeyValue(ctx, cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = s.js.CreateKeyValue(ctx, cfg)

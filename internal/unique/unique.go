@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // ErrUnsupported is returned when the server has no per-key TTLs.
@@ -20,14 +21,14 @@ var ErrUnsupported = errors.New("unique keys need nats-server 2.11 or newer (per
 // on first use and is safe for concurrent use.
 type Store struct {
 	js   jetstream.JetStream
-	topo wire.Topology
+	topo topology.Topology
 
 	mu sync.Mutex
 	kv jetstream.KeyValue
 }
 
 // New returns a store for the unique-key bucket of topo; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology) *Store { return &Store{js: js, topo: topo} }
+func New(js jetstream.JetStream, topo topology.Topology) *Store { return &Store{js: js, topo: topo} }
 
 func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	s.mu.Lock()
@@ -35,7 +36,7 @@ func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if s.kv != nil {
 		return s.kv, nil
 	}
-	cfg := s.topo.UniqueBucket()
+	cfg := wire.UniqueBucketConfig(s.topo)
 	kv, err := s.js.CreateOrUpdateKeyValue(ctx, cfg)
 	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
 		return nil, ErrUnsupported

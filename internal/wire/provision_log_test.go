@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/topology"
 )
 
 // lockedBuffer is a bytes.Buffer for a logger shared by goroutines.
@@ -31,11 +32,7 @@ func TestConcurrentProvisionLogsEachCreationOnce(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	ctx := context.Background()
 	for _, prefix := range []string{"a", "b", "c", "d", "e"} {
-		names, err := NewNames(prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		topo := Topology{Names: names, Memory: true}
+		topo := topology.Topology{Prefix: prefix, Memory: true}
 		var buf lockedBuffer
 		log := slog.New(slog.NewTextHandler(&buf, nil))
 		var wg sync.WaitGroup
@@ -43,14 +40,14 @@ func TestConcurrentProvisionLogsEachCreationOnce(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				<-start
-				if _, err := topo.Provision(ctx, js, log, 0); err != nil {
+				if _, err := Provision(ctx, js, topo, log, 0); err != nil {
 					t.Error(err)
 				}
 			})
 		}
 		close(start)
 		wg.Wait()
-		for _, name := range []string{topo.WorkStream().Name, topo.DLQStream().Name, topo.EventsStream().Name} {
+		for _, name := range []string{WorkStreamConfig(topo).Name, DLQStreamConfig(topo).Name, EventsStreamConfig(topo).Name} {
 			if n := strings.Count(buf.b.String(), `msg="jetq: created stream" stream=`+name+"\n"); n != 1 {
 				t.Errorf("prefix %s: %q logged as created %d times, want once; log:\n%s", prefix, name, n, buf.b.String())
 			}

@@ -107,7 +107,7 @@ func UniqueKey(spec tasks.Spec, key string) string {
 }
 
 // FiredBucket is the key-value bucket of the fired tasks claimed by a
-// worker, "JETQ_FIRED" (see [Topology.FiredBucket]).
+// worker, "JETQ_FIRED" (see [FiredBucketConfig]).
 func (n Names) FiredBucket() string { return n.stream("FIRED") }
 
 // FiredKey is the key of the claim of firing firing (see [Firing]) of the

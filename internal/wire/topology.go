@@ -17,62 +17,30 @@ import (
 	"github.com/jetq/jetq/topology"
 )
 
-// Defaults of a [Topology].
+// Defaults of a [topology.Topology]'s zero fields.
 const (
-	DefaultDuplicates = 2 * time.Minute
-	DefaultDLQMaxAge  = 30 * 24 * time.Hour
-	DefaultDLQDedup   = time.Hour
-	DefaultEventsAge  = 7 * 24 * time.Hour
+	DefaultDedupWindow      = 2 * time.Minute
+	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
 )
 
-// Topology is the set of streams jetq provisions and how they are sized.
-// Zero fields take defaults.
-type Topology struct {
-	Names
-	// Replicas of every stream and consumer; default 1, 3 in clusters.
-	Replicas int
-	// MaxTasks and MaxBytes bound the work stream; a full stream refuses new
-	// tasks (DiscardNew). Zero means unbounded.
-	MaxTasks, MaxBytes int64
-	// Duplicates is the work stream's deduplication window for task IDs.
-	// Default 2 minutes.
-	Duplicates time.Duration
-	// DLQMaxAge is how long dead-letter records are kept. Default 30 days.
-	DLQMaxAge time.Duration
-	// Memory keeps the streams in memory instead of files (tests, benchmarks).
-	Memory bool
-}
+// Fixed windows of jetq's streams.
+const (
+	// DLQDedupWindow is the dead-letter stream's deduplication window: the
+	// worker and the forwarder filing one task within it make one record.
+	// It is also the shortest DeadLetterMaxAge, as the server requires.
+	DLQDedupWindow = time.Hour
+	// EventsMaxAge is how long the events stream keeps advisories.
+	EventsMaxAge = 7 * 24 * time.Hour
+)
 
-// FromPublic is the topology that t describes. It returns an error for a
-// prefix or a field out of range.
-func FromPublic(t topology.Topology) (Topology, error) {
-	names, err := NewNames(t.Prefix)
-	if err != nil {
-		return Topology{}, err
-	}
-	out := Topology{Names: names, Replicas: t.Replicas, MaxTasks: t.MaxTasks, MaxBytes: t.MaxBytes,
-		Duplicates: t.DedupWindow, DLQMaxAge: t.DeadLetterMaxAge, Memory: t.Memory}
-	return out, out.Validate()
-}
+// NamesOf is the names of t's streams, subjects and buckets. t is checked
+// already ([topology.Topology.Validate]); a prefix that Validate refuses
+// makes names that the server refuses.
+func NamesOf(t topology.Topology) Names { return Names{prefix: t.Prefix} }
 
-// Validate reports a topology whose fields are out of range.
-func (t Topology) Validate() error {
-	switch {
-	case t.Replicas < 0 || t.Replicas > 5:
-		return fmt.Errorf("replicas must be between 1 and 5, got %d", t.Replicas)
-	case t.MaxTasks < 0 || t.MaxBytes < 0:
-		return errors.New("queue limits must not be negative")
-	case t.Duplicates < 0 || t.DLQMaxAge < 0:
-		return errors.New("durations must not be negative")
-	case t.DLQMaxAge != 0 && t.DLQMaxAge < DefaultDLQDedup:
-		return fmt.Errorf("dead-letter max age must be at least %v, got %v", DefaultDLQDedup, t.DLQMaxAge)
-	}
-	return nil
-}
+func replicas(t topology.Topology) int { return max(t.Replicas, 1) }
 
-func (t Topology) replicas() int { return max(t.Replicas, 1) }
-
-func (t Topology) storage() jetstream.StorageType {
+func storage(t topology.Topology) jetstream.StorageType {
 	if t.Memory {
 		return jetstream.MemoryStorage
 	}
@@ -94,25 +62,25 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-// WorkStream is the configuration of the work stream: WorkQueue retention so
+// WorkStreamConfig is the configuration of t's work stream: WorkQueue retention so
 // an acked task is gone, DiscardNew so a full queue refuses tasks instead of
 // evicting unprocessed ones.
-func (t Topology) WorkStream() jetstream.StreamConfig {
+func WorkStreamConfig(t topology.Topology) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        t.Names.WorkStream(),
+		Name:        NamesOf(t).WorkStream(),
 		Description: "jetq tasks waiting to run",
-		Subjects:    []string{t.WorkSubjects()},
+		Subjects:    []string{NamesOf(t).WorkSubjects()},
 		Retention:   jetstream.WorkQueuePolicy,
 		Discard:     jetstream.DiscardNew,
 		MaxMsgs:     orUnlimited(t.MaxTasks),
 		MaxBytes:    orUnlimited(t.MaxBytes),
-		Storage:     t.storage(),
-		Replicas:    t.replicas(),
-		Duplicates:  orDefault(t.Duplicates, DefaultDuplicates),
+		Storage:     storage(t),
+		Replicas:    replicas(t),
+		Duplicates:  orDefault(t.DedupWindow, DefaultDedupWindow),
 	}
 }
 
-// ScheduleStream is the configuration of the stream of schedules: delayed
+// ScheduleStreamConfig is the configuration of t's stream of schedules: delayed
 // tasks wait on jetq.sched.at.<id>, periodic declarations on
 // jetq.sched.every.<name>, and the server's scheduler fires each onto
 // jetq.fire.<queue>.<task>, from where the work stream sources it.
@@ -124,18 +92,19 @@ func (t Topology) WorkStream() jetstream.StreamConfig {
 // waits here while the work stream is full. WorkQueue retention lets the
 // work stream's sourcing remove what it copied; no other consumer may read
 // jetq.sched.>, since one that acknowledged a schedule would cancel it.
-func (t Topology) ScheduleStream() jetstream.StreamConfig {
+func ScheduleStreamConfig(t topology.Topology) jetstream.StreamConfig {
+	n := NamesOf(t)
 	return jetstream.StreamConfig{
-		Name:              t.Names.ScheduleStream(),
+		Name:              n.ScheduleStream(),
 		Description:       "jetq delayed tasks and periodic declarations, fired by the server into the work stream",
-		Subjects:          []string{t.ScheduleSubjects(), t.FireSubjects()},
+		Subjects:          []string{n.ScheduleSubjects(), n.FireSubjects()},
 		Retention:         jetstream.WorkQueuePolicy,
 		Discard:           jetstream.DiscardOld,
 		MaxMsgs:           -1,
 		MaxBytes:          -1,
-		Storage:           t.storage(),
-		Replicas:          t.replicas(),
-		Duplicates:        orDefault(t.Duplicates, DefaultDuplicates),
+		Storage:           storage(t),
+		Replicas:          replicas(t),
+		Duplicates:        orDefault(t.DedupWindow, DefaultDedupWindow),
 		AllowMsgSchedules: true,
 		AllowMsgTTL:       true,
 		AllowRollup:       true, // the server sets both for a schedule stream; stated so Ensure finds what it asked for
@@ -143,39 +112,39 @@ func (t Topology) ScheduleStream() jetstream.StreamConfig {
 	}
 }
 
-// scheduleSource is how the work stream takes fired tasks from the
+// ScheduleSource is how the work stream takes fired tasks from the
 // schedule stream: jetq.fire.<queue>.<task> becomes jetq.task.<queue>.<task>.
-func (t Topology) scheduleSource() *jetstream.StreamSource {
+func (n Names) ScheduleSource() *jetstream.StreamSource {
 	return &jetstream.StreamSource{
-		Name: t.Names.ScheduleStream(),
+		Name: n.ScheduleStream(),
 		SubjectTransforms: []jetstream.SubjectTransformConfig{
-			{Source: t.FireSubjects(), Destination: t.WorkSubjects()},
+			{Source: n.FireSubjects(), Destination: n.WorkSubjects()},
 		},
 	}
 }
 
 // Schedules reports whether the work stream work takes fired tasks from
 // the schedule stream: whether delayed and periodic tasks can run.
-func (t Topology) Schedules(work jetstream.StreamConfig) bool {
+func (n Names) Schedules(work jetstream.StreamConfig) bool {
 	for _, src := range work.Sources {
-		if src != nil && src.Name == t.Names.ScheduleStream() {
+		if src != nil && src.Name == n.ScheduleStream() {
 			return true
 		}
 	}
 	return false
 }
 
-// FiredBucket is the configuration of the bucket in which workers claim
+// FiredBucketConfig is the configuration of t's bucket in which workers claim
 // fired tasks by ID (consumer/fired.go): one key per delayed task or
 // periodic tick that ran, kept for [FiredWindow].
-func (t Topology) FiredBucket() jetstream.KeyValueConfig {
+func FiredBucketConfig(t topology.Topology) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket:      t.Names.FiredBucket(),
+		Bucket:      NamesOf(t).FiredBucket(),
 		Description: "jetq delayed and periodic tasks claimed by a worker, so that a second copy does not run",
 		History:     1,
 		TTL:         FiredWindow,
-		Storage:     t.storage(),
-		Replicas:    t.replicas(),
+		Storage:     storage(t),
+		Replicas:    replicas(t),
 	}
 }
 
@@ -186,72 +155,72 @@ const SchedulingLevel = 4
 // MinSchedulingServer is the oldest server that runs schedules.
 const MinSchedulingServer = "nats-server 2.14"
 
-// UniqueBucket is the configuration of the bucket of unique keys: per-key
+// UniqueBucketConfig is the configuration of t's bucket of unique keys: per-key
 // TTLs (server 2.11) bound how long a key outlives a task whose worker died.
-func (t Topology) UniqueBucket() jetstream.KeyValueConfig {
+func UniqueBucketConfig(t topology.Topology) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket:         t.Names.UniqueBucket(),
+		Bucket:         NamesOf(t).UniqueBucket(),
 		Description:    "jetq unique keys of tasks queued, scheduled or running",
 		History:        1,
-		Storage:        t.storage(),
-		Replicas:       t.replicas(),
+		Storage:        storage(t),
+		Replicas:       replicas(t),
 		LimitMarkerTTL: time.Second,
 	}
 }
 
-// DLQStream is the configuration of the dead-letter stream: Limits retention
+// DLQStreamConfig is the configuration of t's dead-letter stream: Limits retention
 // with a long MaxAge, and an hour of deduplication so the worker and the
 // forwarder cannot both file one task.
-func (t Topology) DLQStream() jetstream.StreamConfig {
+func DLQStreamConfig(t topology.Topology) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        t.Names.DLQStream(),
+		Name:        NamesOf(t).DLQStream(),
 		Description: "jetq dead-letter records",
-		Subjects:    []string{t.DLQSubjects()},
+		Subjects:    []string{NamesOf(t).DLQSubjects()},
 		Retention:   jetstream.LimitsPolicy,
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
-		MaxAge:      orDefault(t.DLQMaxAge, DefaultDLQMaxAge),
-		Storage:     t.storage(),
-		Replicas:    t.replicas(),
-		Duplicates:  DefaultDLQDedup,
+		MaxAge:      orDefault(t.DeadLetterMaxAge, DefaultDeadLetterMaxAge),
+		Storage:     storage(t),
+		Replicas:    replicas(t),
+		Duplicates:  DLQDedupWindow,
 		AllowDirect: true,
 	}
 }
 
-// DLQObjects is the configuration of the object store bucket that keeps the
+// DLQObjectsConfig is the configuration of t's object store bucket that keeps the
 // originals of truncated dead-letter records as long as the records.
-func (t Topology) DLQObjects() jetstream.ObjectStoreConfig {
+func DLQObjectsConfig(t topology.Topology) jetstream.ObjectStoreConfig {
 	return jetstream.ObjectStoreConfig{
-		Bucket:      t.Names.DLQObjects(),
+		Bucket:      NamesOf(t).DLQObjects(),
 		Description: "jetq originals of dead-letter records too large to keep whole",
-		TTL:         orDefault(t.DLQMaxAge, DefaultDLQMaxAge),
-		Storage:     t.storage(),
-		Replicas:    t.replicas(),
+		TTL:         orDefault(t.DeadLetterMaxAge, DefaultDeadLetterMaxAge),
+		Storage:     storage(t),
+		Replicas:    replicas(t),
 	}
 }
 
-// EventsStream is the configuration of the stream that keeps the work
+// EventsStreamConfig is the configuration of t's stream that keeps the work
 // stream's max-deliveries and terminated advisories. The server publishes
 // advisories only while someone listens, so this stream must exist before
 // failures happen: it is the forwarder's memory while no forwarder runs.
-func (t Topology) EventsStream() jetstream.StreamConfig {
+func EventsStreamConfig(t topology.Topology) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        t.Names.EventsStream(),
+		Name:        NamesOf(t).EventsStream(),
 		Description: "jetq advisories of the work stream, for the dead-letter forwarder",
-		Subjects:    t.EventSubjects(),
+		Subjects:    NamesOf(t).EventSubjects(),
 		Retention:   jetstream.LimitsPolicy,
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
-		MaxAge:      DefaultEventsAge,
-		Storage:     t.storage(),
-		Replicas:    t.replicas(),
+		MaxAge:      EventsMaxAge,
+		Storage:     storage(t),
+		Replicas:    replicas(t),
 		// Advisories carry no Nats-Msg-Id; this is the server's default,
 		// stated so that Ensure finds an existing stream as asked for.
-		Duplicates: DefaultDuplicates,
+		Duplicates: DefaultDedupWindow,
 	}
 }
 
-// Consumer is the configuration of the durable consumer of one task type,
+// ConsumerConfig is the configuration in t of the durable consumer of one task type,
 // all of it from the task's definition, so every worker asks for the same:
 // MaxDeliver is the task's MaxAttempts, so the server gives up (and
 // advises) exactly when the worker would have dead-lettered; AckWait is the
@@ -263,7 +232,7 @@ func (t Topology) EventsStream() jetstream.StreamConfig {
 // any, under [MetaPayloadSchema], for the worker to notice two services
 // using one task name with different payloads and for `jetq enqueue` to
 // check payloads; a spec without them gets no metadata.
-func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
+func ConsumerConfig(t topology.Topology, spec tasks.Spec) jetstream.ConsumerConfig {
 	maxAckPending := -1
 	if spec.MaxConcurrency > 0 {
 		maxAckPending = spec.MaxConcurrency
@@ -276,15 +245,15 @@ func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
 		}
 	}
 	return jetstream.ConsumerConfig{
-		Durable:       t.Durable(spec.Queue, spec.Name),
+		Durable:       NamesOf(t).Durable(spec.Queue, spec.Name),
 		Description:   "jetq worker of task " + spec.Name + " on queue " + spec.Queue,
-		FilterSubject: t.TaskSubject(spec.Queue, spec.Name),
+		FilterSubject: NamesOf(t).TaskSubject(spec.Queue, spec.Name),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       orDefault(spec.AckWait, tasks.DefaultAckWait),
 		MaxDeliver:    spec.MaxAttempts,
 		MaxAckPending: maxAckPending,
-		Replicas:      t.replicas(),
+		Replicas:      replicas(t),
 		// Server 2.11 or newer.
 		PriorityPolicy: jetstream.PriorityPolicyOverflow,
 		PriorityGroups: []string{PriorityGroup},
@@ -292,7 +261,7 @@ func (t Topology) Consumer(spec tasks.Spec) jetstream.ConsumerConfig {
 	}
 }
 
-// Keys of the metadata of a task's durable consumer, see [Topology.Consumer].
+// Keys of the metadata of a task's durable consumer, see [ConsumerConfig].
 const (
 	// MetaPayloadType is the Go type of the payload, with its package path.
 	MetaPayloadType = "jetq.payload.type"
@@ -309,30 +278,31 @@ const (
 // a WorkQueue stream over the task subjects, or that evicts queued tasks
 // (DiscardOld with limits, or a max age), and a dead-letter stream that does not keep its
 // records (not Limits retention).
-func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (jetstream.StreamConfig, error) {
-	work, err := ensureStream(ctx, js, t.WorkStream(), log)
+func Ensure(ctx context.Context, js jetstream.JetStream, t topology.Topology, log *slog.Logger) (jetstream.StreamConfig, error) {
+	n := NamesOf(t)
+	work, err := ensureStream(ctx, js, WorkStreamConfig(t), log)
 	if err != nil {
 		return work, err
 	}
 	switch {
-	case work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, t.WorkSubjects()):
-		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, t.WorkSubjects())
+	case work.Retention != jetstream.WorkQueuePolicy || !slices.Contains(work.Subjects, n.WorkSubjects()):
+		return work, fmt.Errorf("stream %s exists but is not a WorkQueue stream over %q; delete it or choose another prefix", work.Name, n.WorkSubjects())
 	case work.Discard != jetstream.DiscardNew && (work.MaxMsgs > 0 || work.MaxBytes > 0 || work.MaxMsgsPerSubject > 0):
 		return work, fmt.Errorf("stream %s discards old messages when full, which would evict queued tasks; set its discard policy to new (nats stream edit %s --discard new)", work.Name, work.Name)
 	case work.MaxAge > 0:
 		return work, fmt.Errorf("stream %s removes messages after %v, which would evict queued tasks; remove its max age (nats stream edit %s --max-age 0)", work.Name, work.MaxAge, work.Name)
 	}
-	if work, err = t.ensureSchedules(ctx, js, work, log); err != nil {
+	if work, err = ensureSchedules(ctx, js, t, work, log); err != nil {
 		return work, err
 	}
-	dlq, err := ensureStream(ctx, js, t.DLQStream(), log)
+	dlq, err := ensureStream(ctx, js, DLQStreamConfig(t), log)
 	if err != nil {
 		return work, err
 	}
 	if dlq.Retention != jetstream.LimitsPolicy {
 		return work, fmt.Errorf("stream %s exists with %s retention, which would drop dead-letter records; it must keep them (limits retention): delete it or choose another prefix", dlq.Name, dlq.Retention)
 	}
-	if _, err := ensureStream(ctx, js, t.EventsStream(), log); err != nil {
+	if _, err := ensureStream(ctx, js, EventsStreamConfig(t), log); err != nil {
 		return work, err
 	}
 	return work, nil
@@ -343,10 +313,11 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, log *slog.
 // stream made by an older jetq is updated: both changes only add). On an
 // older server it leaves the work stream alone; the calls that need
 // schedules then say which server they need.
-func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
-	if t.Schedules(work) && work.AllowMsgTTL {
+func ensureSchedules(ctx context.Context, js jetstream.JetStream, t topology.Topology, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
+	n := NamesOf(t)
+	if n.Schedules(work) && work.AllowMsgTTL {
 		// Set up before; the schedule stream may have been deleted since.
-		want := t.ScheduleStream()
+		want := ScheduleStreamConfig(t)
 		want.Replicas, want.Storage = work.Replicas, work.Storage
 		_, err := ensureStream(ctx, js, want, log)
 		return work, err
@@ -361,7 +332,7 @@ func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, w
 		return work, nil
 	}
 	// Replicated and stored as the work stream, whoever made that.
-	want := t.ScheduleStream()
+	want := ScheduleStreamConfig(t)
 	want.Replicas, want.Storage = work.Replicas, work.Storage
 	sched, err := ensureStream(ctx, js, want, log)
 	if err != nil {
@@ -372,8 +343,8 @@ func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, w
 	}
 	update := work
 	update.AllowMsgTTL = true
-	if !t.Schedules(work) {
-		update.Sources = append(slices.Clone(work.Sources), t.scheduleSource())
+	if !n.Schedules(work) {
+		update.Sources = append(slices.Clone(work.Sources), n.ScheduleSource())
 	}
 	rctx, cancel = context.WithTimeout(ctx, requestTimeout)
 	s, err := js.UpdateStream(rctx, update)
@@ -391,7 +362,7 @@ func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, w
 	return s.CachedInfo().Config, nil
 }
 
-// Provision makes the streams as [Topology.Ensure] does, and tries again —
+// Provision makes the streams as [Ensure] does, and tries again —
 // after 100 ms, doubling to 2 s — while the server cannot answer yet (a
 // cluster electing its leaders, a restart), logging each retry, for at most
 // budget (0: until ctx ends). It is the one provisioning loop of producers,
@@ -399,10 +370,10 @@ func (t Topology) ensureSchedules(ctx context.Context, js jetstream.JetStream, w
 // ctx's error when ctx ends first, nats.ErrConnectionClosed when the
 // connection is closed, and at once the error of a stream that exists in a
 // form jetq cannot use.
-func (t Topology) Provision(ctx context.Context, js jetstream.JetStream, log *slog.Logger, budget time.Duration) (jetstream.StreamConfig, error) {
+func Provision(ctx context.Context, js jetstream.JetStream, t topology.Topology, log *slog.Logger, budget time.Duration) (jetstream.StreamConfig, error) {
 	bo := retry.New(100*time.Millisecond, 2*time.Second, budget)
 	for {
-		work, err := t.Ensure(ctx, js, log)
+		work, err := Ensure(ctx, js, t, log)
 		switch {
 		case err == nil:
 			return work, nil

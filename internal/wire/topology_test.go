@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestEnsureRefusesStreamsThatBreakAGuarantee creates jetq's streams
@@ -18,12 +19,12 @@ import (
 func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	topo := Topology{Memory: true}
-	evicting := topo.WorkStream()
+	topo := topology.Topology{Memory: true}
+	evicting := WorkStreamConfig(topo)
 	evicting.Discard, evicting.MaxMsgs = jetstream.DiscardOld, 1000
-	expiring := topo.WorkStream()
+	expiring := WorkStreamConfig(topo)
 	expiring.MaxAge = time.Hour
-	forgetful := topo.DLQStream()
+	forgetful := DLQStreamConfig(topo)
 	forgetful.Retention = jetstream.InterestPolicy
 	for _, tc := range []struct {
 		name    string
@@ -32,7 +33,7 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 	}{
 		{"work stream that evicts", []jetstream.StreamConfig{evicting}, "evict queued tasks"},
 		{"work stream that expires", []jetstream.StreamConfig{expiring}, "evict queued tasks"},
-		{"dead-letter stream that drops", []jetstream.StreamConfig{topo.WorkStream(), forgetful}, "drop dead-letter records"},
+		{"dead-letter stream that drops", []jetstream.StreamConfig{WorkStreamConfig(topo), forgetful}, "drop dead-letter records"},
 	} {
 		js := embeddedtest.JetStream(t)
 		for _, cfg := range tc.streams {
@@ -40,9 +41,22 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, err := topo.Ensure(ctx, js, slog.New(slog.DiscardHandler))
+		_, err := Ensure(ctx, js, topo, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Ensure: %v, want an error saying it would %s", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestShortestDeadLetterMaxAgeIsTheDedupWindow checks that the shortest
+// DeadLetterMaxAge a topology accepts is the dead-letter stream's
+// deduplication window, the shortest max age the server takes.
+func TestShortestDeadLetterMaxAgeIsTheDedupWindow(t *testing.T) {
+	t.Parallel()
+	if err := (topology.Topology{DeadLetterMaxAge: DLQDedupWindow}).Validate(); err != nil {
+		t.Errorf("DeadLetterMaxAge %v: %v, want it accepted", DLQDedupWindow, err)
+	}
+	if err := (topology.Topology{DeadLetterMaxAge: DLQDedupWindow - time.Second}).Validate(); err == nil {
+		t.Errorf("DeadLetterMaxAge %v accepted, want it refused", DLQDedupWindow-time.Second)
 	}
 }
