@@ -15,8 +15,8 @@ import (
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/unique"
-	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -265,7 +265,7 @@ func (w *Worker) provision(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(w.stopCtx, cancel)
 	defer stop()
-	work, err := wire.Provision(ctx, w.js, w.cfg.topo, w.log, 0)
+	work, err := provision.Streams(ctx, w.js, w.cfg.topo, w.log, 0)
 	switch {
 	case ctx.Err() != nil:
 		return nil // stopped before it started: not a failure

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/topology"
 
@@ -147,7 +148,7 @@ func TestReplayAllReplaysWhatWasThere(t *testing.T) {
 	var fixed atomic.Bool // never: each replay fails and is filed again
 	reg := tasks.NewRegistry()
 	runs := fixable(reg, def, &fixed)
-	if _, err := wire.Ensure(ctx, b.js, topology.Topology{}, testkit.Logger(t)); err != nil {
+	if _, err := provision.Ensure(ctx, b.js, topology.Topology{}, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

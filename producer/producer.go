@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
@@ -121,7 +122,7 @@ func (p *Producer) Provision(ctx context.Context) error {
 	if p.provisioned.Load() {
 		return nil
 	}
-	work, err := wire.Provision(ctx, p.js, p.cfg.topo, p.cfg.log, p.cfg.retryTimeout)
+	work, err := provision.Streams(ctx, p.js, p.cfg.topo, p.cfg.log, p.cfg.retryTimeout)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
@@ -99,13 +100,13 @@ func (s *Schedules) scheduleStream(ctx context.Context) (jetstream.Stream, error
 	if s.stream != nil {
 		return s.stream, nil
 	}
-	work, err := wire.Provision(ctx, s.js, s.topo, s.log, 30*time.Second)
+	work, err := provision.Streams(ctx, s.js, s.topo, s.log, 30*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	if !s.names.Schedules(work) {
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			ErrUnsupported, wire.MinSchedulingServer, work.Name)
+			ErrUnsupported, provision.MinSchedulingServer, work.Name)
 	}
 	st, err := s.js.Stream(ctx, s.names.ScheduleStream())
 	if err != nil {
@@ -134,7 +135,7 @@ func (s *Schedules) readStream(ctx context.Context) (jetstream.Stream, error) {
 		return nil, fmt.Errorf("schedule: %w", err)
 	case !s.names.Schedules(work.CachedInfo().Config):
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			ErrUnsupported, wire.MinSchedulingServer, s.names.WorkStream())
+			ErrUnsupported, provision.MinSchedulingServer, s.names.WorkStream())
 	}
 	return nil, nil
 }

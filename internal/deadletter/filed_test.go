@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
@@ -53,7 +54,7 @@ func TestFiledFindsARecordByItsIdentity(t *testing.T) {
 
 func checkFiled(t *testing.T, js jetstream.JetStream, topo topology.Topology) {
 	ctx := context.Background()
-	if _, err := wire.Ensure(ctx, js, topo, testkit.Logger(t)); err != nil {
+	if _, err := provision.Ensure(ctx, js, topo, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	f := deadletter.New(js, topo, testkit.Logger(t))
@@ -119,7 +120,7 @@ func TestFiledPagesAndStopsAtItsBound(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	ctx := context.Background()
 	topo := topology.Topology{}
-	if _, err := wire.Ensure(ctx, js, topo, testkit.Logger(t)); err != nil {
+	if _, err := provision.Ensure(ctx, js, topo, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	f := deadletter.New(js, topo, testkit.Logger(t))
@@ -161,7 +162,7 @@ func BenchmarkFiled(b *testing.B) {
 			js := embeddedtest.JetStream(b)
 			ctx := context.Background()
 			topo := topology.Topology{}
-			if _, err := wire.Ensure(ctx, js, topo, testkit.Logger(b)); err != nil {
+			if _, err := provision.Ensure(ctx, js, topo, testkit.Logger(b)); err != nil {
 				b.Fatal(err)
 			}
 			f := deadletter.New(js, topo, testkit.Logger(b))

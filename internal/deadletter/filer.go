@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
@@ -86,7 +87,7 @@ func (f *Filer) publish(ctx context.Context, rec *nats.Msg) (*jetstream.PubAck, 
 	ack, err := f.js.PublishMsg(ctx, rec)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// No stream takes the subject: the dead-letter stream was deleted.
-		if _, eerr := wire.Ensure(ctx, f.js, f.topo, f.log); eerr == nil {
+		if _, eerr := provision.Ensure(ctx, f.js, f.topo, f.log); eerr == nil {
 			ack, err = f.js.PublishMsg(ctx, rec)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
@@ -133,7 +134,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot consume events yet; retrying", slog.String(keyError, err.Error()))
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
 				// Deleted under us: from now on, advisories need it again.
-				_, _ = wire.Ensure(ctx, f.js, f.cfg.Topology, f.log)
+				_, _ = provision.Ensure(ctx, f.js, f.cfg.Topology, f.log)
 			}
 			recovering = true
 			if bo.Wait(ctx) != nil {
@@ -182,7 +183,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // provision creates the streams, retrying what a retry can fix. It returns
 // nil when ctx ends first.
 func (f *Forwarder) provision(ctx context.Context) error {
-	_, err := wire.Provision(ctx, f.js, f.cfg.Topology, f.log, 0)
+	_, err := provision.Streams(ctx, f.js, f.cfg.Topology, f.log, 0)
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package wire
+package provision
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -40,14 +41,14 @@ func TestConcurrentProvisionLogsEachCreationOnce(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				<-start
-				if _, err := Provision(ctx, js, topo, log, 0); err != nil {
+				if _, err := Streams(ctx, js, topo, log, 0); err != nil {
 					t.Error(err)
 				}
 			})
 		}
 		close(start)
 		wg.Wait()
-		for _, name := range []string{WorkStreamConfig(topo).Name, DLQStreamConfig(topo).Name, EventsStreamConfig(topo).Name} {
+		for _, name := range []string{wire.WorkStreamConfig(topo).Name, wire.DLQStreamConfig(topo).Name, wire.EventsStreamConfig(topo).Name} {
 			if n := strings.Count(buf.b.String(), `msg="jetq: created stream" stream=`+name+"\n"); n != 1 {
 				t.Errorf("prefix %s: %q logged as created %d times, want once; log:\n%s", prefix, name, n, buf.b.String())
 			}

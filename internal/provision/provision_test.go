@@ -1,4 +1,4 @@
-package wire
+package provision
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -20,11 +21,11 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	topo := topology.Topology{Memory: true}
-	evicting := WorkStreamConfig(topo)
+	evicting := wire.WorkStreamConfig(topo)
 	evicting.Discard, evicting.MaxMsgs = jetstream.DiscardOld, 1000
-	expiring := WorkStreamConfig(topo)
+	expiring := wire.WorkStreamConfig(topo)
 	expiring.MaxAge = time.Hour
-	forgetful := DLQStreamConfig(topo)
+	forgetful := wire.DLQStreamConfig(topo)
 	forgetful.Retention = jetstream.InterestPolicy
 	for _, tc := range []struct {
 		name    string
@@ -33,7 +34,7 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 	}{
 		{"work stream that evicts", []jetstream.StreamConfig{evicting}, "evict queued tasks"},
 		{"work stream that expires", []jetstream.StreamConfig{expiring}, "evict queued tasks"},
-		{"dead-letter stream that drops", []jetstream.StreamConfig{WorkStreamConfig(topo), forgetful}, "drop dead-letter records"},
+		{"dead-letter stream that drops", []jetstream.StreamConfig{wire.WorkStreamConfig(topo), forgetful}, "drop dead-letter records"},
 	} {
 		js := embeddedtest.JetStream(t)
 		for _, cfg := range tc.streams {
@@ -45,18 +46,5 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Ensure: %v, want an error saying it would %s", tc.name, err, tc.want)
 		}
-	}
-}
-
-// TestShortestDeadLetterMaxAgeIsTheDedupWindow checks that the shortest
-// DeadLetterMaxAge a topology accepts is the dead-letter stream's
-// deduplication window, the shortest max age the server takes.
-func TestShortestDeadLetterMaxAgeIsTheDedupWindow(t *testing.T) {
-	t.Parallel()
-	if err := (topology.Topology{DeadLetterMaxAge: DLQDedupWindow}).Validate(); err != nil {
-		t.Errorf("DeadLetterMaxAge %v: %v, want it accepted", DLQDedupWindow, err)
-	}
-	if err := (topology.Topology{DeadLetterMaxAge: DLQDedupWindow - time.Second}).Validate(); err == nil {
-		t.Errorf("DeadLetterMaxAge %v accepted, want it refused", DLQDedupWindow-time.Second)
 	}
 }
