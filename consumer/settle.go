@@ -8,8 +8,8 @@ import (
 
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/settle"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -130,7 +130,7 @@ func (w *Worker) expire(ctx context.Context, j *job) {
 		return
 	}
 	if j.route.spec.TrackState {
-		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
+		j.progress.Store(&progress{w: w, st: statusstore.Of(j.env)}) // so that the outcome is recorded
 	}
 	w.apply(ctx, j, o)
 }
@@ -161,7 +161,7 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 		return true // settled meanwhile: a forced stop handed it back
 	}
 	if spec.TrackState {
-		j.progress.Store(&progress{w: w, st: status.Of(j.env)}) // so that the outcome is recorded
+		j.progress.Store(&progress{w: w, st: statusstore.Of(j.env)}) // so that the outcome is recorded
 	}
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))

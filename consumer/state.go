@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -16,7 +17,7 @@ import (
 // settles: the handler's return, or the heartbeat abandoning a handler that
 // overran its deadline or a stop.
 func (w *Worker) trackRunning(ctx context.Context, j *job) context.Context {
-	rep := &progress{w: w, st: status.Of(j.env)}
+	rep := &progress{w: w, st: statusstore.Of(j.env)}
 	rep.st.State = status.Running
 	j.progress.Store(rep)
 	w.putState(ctx, rep.st)

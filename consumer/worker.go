@@ -16,8 +16,8 @@ import (
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/internal/provision"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -34,10 +34,10 @@ type Worker struct {
 	routes []*route
 	reg    *tasks.Registry // payload checks for jetq enqueue (validate.go)
 
-	states *status.Store     // statuses of tracked tasks
-	filer  *deadletter.Filer // files dead-letter records
-	unique *unique.Store     // unique keys, released as tasks settle
-	fired  *fired.Store      // claims of delayed and periodic tasks (fired.go)
+	states *statusstore.Store // statuses of tracked tasks
+	filer  *deadletter.Filer  // files dead-letter records
+	unique *unique.Store      // unique keys, released as tasks settle
+	fired  *fired.Store       // claims of delayed and periodic tasks (fired.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
 	// tellServer is set when middleware of the user's may read
@@ -86,7 +86,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	states, err := status.NewStore(js, cfg.topo)
+	states, err := statusstore.New(js, cfg.topo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
@@ -219,7 +220,7 @@ func TestBrowser(t *testing.T) {
 	if flash := b.text("#flash"); !strings.Contains(flash, "replayed") {
 		t.Errorf("after the replay: %q", flash)
 	}
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestBrowser(t *testing.T) {
 	testkit.WaitFor(t, 20*time.Second, func() error {
 		n := 0
 		for _, id := range ids {
-			st, err := tr.Get(ctx, id)
+			st, err := tr.Status(ctx, id)
 			if err != nil {
 				return err
 			}

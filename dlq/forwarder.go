@@ -7,7 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/forwarder"
-	"github.com/jetq/jetq/status"
+	"github.com/jetq/jetq/internal/statusstore"
 )
 
 // Forwarder files the dead-letter records of the tasks the server gave up
@@ -46,7 +46,7 @@ func NewForwarder(js jetstream.JetStream, opts ...Option) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	states, err := status.NewStore(js, c.pub)
+	states, err := statusstore.New(js, c.pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -31,7 +32,7 @@ type Inspector struct {
 	js     jetstream.JetStream
 	names  wire.Names
 	topo   topology.Topology
-	states *status.Store
+	states *statusstore.Store
 }
 
 // NewInspector returns an inspector working through js. It does no I/O. It
@@ -45,7 +46,7 @@ func NewInspector(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, err
 	}
-	states, err := status.NewStore(js, c.pub)
+	states, err := statusstore.New(js, c.pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
@@ -446,7 +447,7 @@ func (in *Inspector) replay(ctx context.Context, r *reader, e Entry) error {
 	if serr == nil {
 		st = status.Status{ID: st.ID, Task: st.Task, Queue: st.Queue, State: status.Queued,
 			MaxAttempts: st.MaxAttempts, EnqueuedAt: time.Now().UTC()}
-		if err := in.states.Swap(ctx, st, rev); err != nil && !errors.Is(err, status.ErrChanged) {
+		if err := in.states.Swap(ctx, st, rev); err != nil && !errors.Is(err, statusstore.ErrChanged) {
 			return fmt.Errorf("dlq: replay record %d: reset status of task %s: %w", e.Seq, e.ID, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -15,13 +16,13 @@ import (
 // final waits, at most 30 s, for the tracked task id to reach a final state.
 func (b *bundle) final(t *testing.T, id string) status.Status {
 	t.Helper()
-	tr, err := status.NewTracker(b.js)
+	tr, err := inspect.New(b.js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := tr.Wait(ctx, id)
+	st, err := tr.WaitStatus(ctx, id)
 	if err != nil {
 		t.Fatalf("Wait(%s): %v; last status %+v", id, err, st)
 	}
@@ -97,11 +98,11 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 	if err := b.in.Replay(ctx, e.Seq); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := status.NewTracker(b.js)
+	tr, err := inspect.New(b.js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := tr.Get(ctx, id)
+	st, err := tr.Status(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}

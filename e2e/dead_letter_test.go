@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
@@ -199,7 +200,7 @@ func TestDeadLetterAccounting(t *testing.T) {
 			truncated++
 		}
 	}
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestDeadLetterAccounting(t *testing.T) {
 	defer mu.Unlock()
 	for id, reason := range want {
 		e, dead := records[id]
-		st, err := tr.Get(ctx, id)
+		st, err := tr.Status(ctx, id)
 		if err != nil {
 			t.Errorf("task %s: no status: %v", id, err)
 			continue

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
@@ -17,6 +18,8 @@ type Inspector struct {
 	pub   topology.Topology
 	names wire.Names
 	log   *slog.Logger
+
+	states *statusstore.Store
 }
 
 // New returns an Inspector working through js. It does no I/O. It returns
@@ -33,5 +36,9 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, pub: cfg.pub, names: wire.NamesOf(cfg.pub), log: cfg.log}, nil
+	states, err := statusstore.New(js, cfg.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Inspector{js: js, pub: cfg.pub, names: wire.NamesOf(cfg.pub), log: cfg.log, states: states}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
@@ -204,11 +205,11 @@ func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) 
 	} else if err != nil {
 		return nil, fmt.Errorf("lookup: status bucket %s: %w", f.names.StatusBucket(), err)
 	}
-	tr, err := status.NewTracker(f.js, status.WithTopology(f.cfg.pub))
+	tr, err := inspect.New(f.js, inspect.WithTopology(f.cfg.pub))
 	if err != nil {
 		return nil, err
 	}
-	st, err := tr.Get(ctx, id)
+	st, err := tr.Status(ctx, id)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
 		return nil, nil

@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/provision"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -27,7 +27,7 @@ type Producer struct {
 	cfg        config
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
-	states     *status.Store
+	states     *statusstore.Store
 	unique     *unique.Store
 
 	turns       sync.Map     // the first envelope of each EnqueueBatch slice in flight → its *turn
@@ -67,7 +67,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	states, err := status.NewStore(js, cfg.topo)
+	states, err := statusstore.New(js, cfg.topo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
@@ -311,7 +311,7 @@ func (p *Producer) recordQueued(ctx context.Context, spec tasks.Spec, envs []*ta
 		if errs[i] != nil || env.Duplicate {
 			continue
 		}
-		if err := p.states.Queued(ctx, status.Of(env)); err != nil {
+		if err := p.states.Queued(ctx, statusstore.Of(env)); err != nil {
 			p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record task state",
 				slog.String("task_id", env.ID), slog.String("error", err.Error()))
 			return

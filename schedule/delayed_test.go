@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -220,11 +221,11 @@ func TestARetryAfterTheDeadlineExpiresTheTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := tr.Wait(ctx, r.ID)
+	st, err := tr.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.Expired || st.Error == "" {
 		t.Fatalf("status %+v, %v; want expired with the last error", st, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -213,14 +214,14 @@ func TestExpiredTasksNeverReachTheHandler(t *testing.T) {
 	if _, err := producer.Enqueue(ctx, p, def, 9, producer.WithID("in-time"), producer.WithDeadline(time.Now().Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	// Within a minute of its deadline a queued task still reads queued: a
 	// worker may be about to pick it up (and then records it as expired).
-	if st, err := tr.Get(ctx, "late-0"); err != nil || st.State != status.Queued {
+	if st, err := tr.Status(ctx, "late-0"); err != nil || st.State != status.Queued {
 		t.Errorf("late-0 before any worker: %+v, %v; want queued", st.State, err)
 	}
 	var expired atomic.Int64
@@ -236,12 +237,12 @@ func TestExpiredTasksNeverReachTheHandler(t *testing.T) {
 	}
 	for i := range 6 {
 		id := fmt.Sprintf("late-%d", i)
-		st, err := tr.Get(ctx, id)
+		st, err := tr.Status(ctx, id)
 		if err != nil || st.State != status.Expired || st.Deadline.IsZero() {
 			t.Errorf("%s: %+v, %v; want expired with its deadline", id, st, err)
 		}
 	}
-	if st, err := tr.Get(ctx, "in-time"); err != nil || st.State != status.Done {
+	if st, err := tr.Status(ctx, "in-time"); err != nil || st.State != status.Done {
 		t.Errorf("in-time: %+v, %v; want done", st.State, err)
 	}
 }

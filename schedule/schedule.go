@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
@@ -40,7 +41,7 @@ type Schedules struct {
 	log   *slog.Logger
 
 	unique *unique.Store
-	states *status.Store
+	states *statusstore.Store
 
 	mu     sync.Mutex
 	stream jetstream.Stream
@@ -85,7 +86,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Schedules, error) {
 	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	states, err := status.NewStore(js, c.pub)
+	states, err := statusstore.New(js, c.pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}

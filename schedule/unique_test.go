@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
@@ -97,17 +98,17 @@ func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	if again, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour), producer.WithDelay(time.Hour)); err != nil || !again.Duplicate || again.ID != r.ID {
 		t.Fatalf("while scheduled: %+v, %v; want the scheduled task's ID", again, err)
 	}
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := tr.Get(ctx, r.ID); err != nil || st.State != status.Scheduled || st.RunAt.IsZero() {
+	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Scheduled || st.RunAt.IsZero() {
 		t.Errorf("before the cancel: %+v, %v; want scheduled with its run time", st, err)
 	}
 	if err := s.Cancel(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := tr.Get(ctx, r.ID); err != nil || st.State != status.Cancelled {
+	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {
 		t.Errorf("after the cancel: %+v, %v; want cancelled", st.State, err)
 	}
 	if after, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour)); err != nil || after.Duplicate {

@@ -77,7 +77,7 @@ type Spec struct {
 	// Codec encodes and decodes the payload; default [JSON].
 	Codec Codec
 	// TrackState records each task's status in a key-value bucket, for
-	// status.Tracker to read. Default false.
+	// inspect.Inspector.Status to read. Default false.
 	TrackState bool
 	// Expiry is how long after it is due a task is still worth starting;
 	// a task not started by then is dropped unrun. 0, the default: never.

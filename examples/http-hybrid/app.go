@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -106,7 +107,7 @@ type app struct {
 	log     *slog.Logger
 	p       *producer.Producer
 	w       *consumer.Worker
-	tracker *status.Tracker
+	tracker *inspect.Inspector
 	uploads string
 
 	// background counts in-process work started after a response.
@@ -125,7 +126,7 @@ func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) 
 	if a.p, err = producer.New(js, producer.WithLogger(log), producer.WithMiddleware(tracing.Producer(traced...))); err != nil {
 		return nil, err
 	}
-	if a.tracker, err = status.NewTracker(js); err != nil {
+	if a.tracker, err = inspect.New(js); err != nil {
 		return nil, err
 	}
 	reg := tasks.NewRegistry()
@@ -246,7 +247,7 @@ func (a *app) postUploadFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) getTask(w http.ResponseWriter, r *http.Request) {
-	st, err := a.tracker.Get(r.Context(), r.PathValue("id"))
+	st, err := a.tracker.Status(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, status.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no task with ID " + r.PathValue("id")})

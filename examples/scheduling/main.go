@@ -13,9 +13,9 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -168,11 +168,11 @@ func run() error {
 		return err
 	}
 
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		return err
 	}
-	st, err := tr.Get(ctx, "reset:ann")
+	st, err := tr.Status(ctx, "reset:ann")
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -89,7 +90,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) ([]status.Status, er
 	if err != nil {
 		return nil, err
 	}
-	tracker, err := status.NewTracker(js)
+	tracker, err := inspect.New(js)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) ([]status.Status, er
 	for tick := time.NewTicker(cfg.secondCost * 5); ; <-tick.C {
 		left := 0
 		for i, id := range ids {
-			st, err := tracker.Get(ctx, id)
+			st, err := tracker.Status(ctx, id)
 			if err != nil {
 				return nil, err
 			}

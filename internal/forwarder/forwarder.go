@@ -15,9 +15,9 @@ import (
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -53,7 +53,7 @@ type Config struct {
 	Topology topology.Topology
 	// States records what the forwarder files for tracked tasks; nil
 	// records nothing.
-	States *status.Store
+	States *statusstore.Store
 	// Log receives the forwarder's lines; nil means slog.Default().
 	Log *slog.Logger
 	// Provisioned says the caller has created the streams already, so Run
@@ -74,7 +74,7 @@ type Forwarder struct {
 	names  wire.Names
 	log    *slog.Logger
 	filer  *deadletter.Filer
-	states *status.Store
+	states *statusstore.Store
 	unique *unique.Store
 
 	filed, terminated atomic.Int64

@@ -56,7 +56,8 @@ func orDefault[T comparable](v, def T) T {
 
 // WorkStreamConfig is the configuration of t's work stream: WorkQueue
 // retention so an acked task is gone, DiscardNew so a full queue refuses
-// tasks instead of evicting unprocessed ones.
+// tasks instead of evicting unprocessed ones, direct gets so the list of
+// pending tasks reads a page in one batched request, with no consumer.
 func WorkStreamConfig(t topology.Topology) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        NamesOf(t).WorkStream(),
@@ -69,6 +70,7 @@ func WorkStreamConfig(t topology.Topology) jetstream.StreamConfig {
 		Storage:     storage(t),
 		Replicas:    replicas(t),
 		Duplicates:  orDefault(t.DedupWindow, DefaultDedupWindow),
+		AllowDirect: true,
 	}
 }
 

@@ -1,4 +1,4 @@
-package status_test
+package inspect_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -25,10 +26,10 @@ var tracked = tasks.Define[Job]("status.job", tasks.WithStateTracking(), tasks.W
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func handler(tr *status.Tracker, seen chan<- status.Status) tasks.HandlerFunc[Job] {
+func handler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc[Job] {
 	return func(ctx context.Context, t *tasks.Task[Job]) error {
 		_ = tasks.ReportProgress(ctx, 50, "half way")
-		st, err := tr.Get(ctx, t.ID)
+		st, err := tr.Status(ctx, t.ID)
 		if err == nil {
 			seen <- st
 		}
@@ -64,30 +65,17 @@ func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[J
 	return stop
 }
 
-func setup(t *testing.T) (jetstream.JetStream, *producer.Producer, *status.Tracker) {
-	t.Helper()
-	js := embeddedtest.JetStream(t)
-	p, err := producer.New(js, producer.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := status.NewTracker(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js, p, tr
-}
-
 func TestStatusThroughRetryToDone(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1}, producer.WithID("job:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := tr.Get(ctx, r.ID)
+	st, err := tr.Status(ctx, r.ID)
 	if err != nil || st.State != status.Queued || st.Attempt != 0 || st.Task != "status.job" || st.MaxAttempts != 3 {
 		t.Fatalf("before any worker: %+v, %v", st, err)
 	}
@@ -104,17 +92,17 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 			t.Errorf("retrying: %+v", st)
 		}
 	})
-	final, err := tr.Wait(ctx, r.ID)
+	final, err := tr.WaitStatus(ctx, r.ID)
 	if err != nil || final.State != status.Done || final.Attempt != 2 {
 		t.Errorf("final: %+v, %v", final, err)
 	}
 }
 
 // waitState polls until the task is in state want and checks it.
-func waitState(t *testing.T, tr *status.Tracker, id string, want status.State, check func(status.Status)) {
+func waitState(t *testing.T, tr *inspect.Inspector, id string, want status.State, check func(status.Status)) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		st, err := tr.Get(context.Background(), id)
+		st, err := tr.Status(context.Background(), id)
 		if err == nil && st.State == want {
 			check(st)
 			return
@@ -127,7 +115,8 @@ func waitState(t *testing.T, tr *status.Tracker, id string, want status.State, c
 
 func TestStatusDeadLettered(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
@@ -135,7 +124,7 @@ func TestStatusDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := tr.Wait(ctx, r.ID)
+	st, err := tr.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.DeadLettered || st.Reason != tasks.ReasonPermanent || st.Error != "permanent: cannot ever work" {
 		t.Errorf("got %+v, %v", st, err)
 	}
@@ -143,7 +132,8 @@ func TestStatusDeadLettered(t *testing.T) {
 
 func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Its retry comes after the worker's stop, which waits up to a second
@@ -160,16 +150,16 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
 	stop()
 
-	// A new worker (and a new tracker, as after a service restart).
-	tr2, err := status.NewTracker(js)
+	// A new worker (and a new inspector, as after a service restart).
+	tr2, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := tr2.Get(ctx, r.ID); err != nil || st.State != status.Retrying {
+	if st, err := tr2.Status(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
 	startWorkerOf(t, js, def, handler(tr2, seen))
-	st, err := tr2.Wait(ctx, r.ID)
+	st, err := tr2.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
 	}
@@ -177,14 +167,15 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 
 func TestUntrackedAndUnknownTasks(t *testing.T) {
 	t.Parallel()
-	_, p, tr := setup(t)
+	f := setup(t)
+	p, tr := f.p, f.in
 	ctx := context.Background()
 	r, err := producer.Enqueue(ctx, p, tasks.Define[Job]("status.untracked"), Job{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{r.ID, "no-such-task", "odd id: with.dots=and spaces"} {
-		if _, err := tr.Get(ctx, id); !errors.Is(err, status.ErrNotFound) {
+		if _, err := tr.Status(ctx, id); !errors.Is(err, status.ErrNotFound) {
 			t.Errorf("Get(%q): %v, want ErrNotFound", id, err)
 		}
 	}
@@ -193,7 +184,7 @@ func TestUntrackedAndUnknownTasks(t *testing.T) {
 	defer cancel()
 	for _, id := range []string{r.ID, "no-such-task"} {
 		start := time.Now()
-		if _, err := tr.Wait(wctx, id); !errors.Is(err, status.ErrNotFound) {
+		if _, err := tr.WaitStatus(wctx, id); !errors.Is(err, status.ErrNotFound) {
 			t.Errorf("Wait(%q): %v, want ErrNotFound", id, err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
@@ -206,13 +197,13 @@ func TestWaitWithoutBucketCreatesNone(t *testing.T) {
 	t.Parallel()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	tr, err := status.NewTracker(js)
+	tr, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := tr.Wait(ctx, "any"); !errors.Is(err, status.ErrNotFound) {
+	if _, err := tr.WaitStatus(ctx, "any"); !errors.Is(err, status.ErrNotFound) {
 		t.Errorf("Wait without a status bucket: %v, want ErrNotFound", err)
 	}
 	if _, err := js.KeyValue(ctx, "JETQ_STATUS"); !errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -224,7 +215,8 @@ func TestWaitWithoutBucketCreatesNone(t *testing.T) {
 // returns, so a Wait that starts before any worker does still waits.
 func TestWaitRightAfterEnqueue(t *testing.T) {
 	t.Parallel()
-	js, p, tr := setup(t)
+	f := setup(t)
+	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	r, err := producer.Enqueue(ctx, p, tracked, Job{})
@@ -237,7 +229,7 @@ func TestWaitRightAfterEnqueue(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		st, err := tr.Wait(ctx, r.ID)
+		st, err := tr.WaitStatus(ctx, r.ID)
 		got <- result{st, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // Wait is watching, the task still queued

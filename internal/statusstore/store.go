@@ -1,30 +1,26 @@
-package status
+package statusstore
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
 
-// TTL is how long a status is kept after its last update.
-const TTL = 7 * 24 * time.Hour
-
 // Store reads and writes the statuses of tracked tasks in the status bucket:
 // producers record "queued", workers "running" and then what each attempt
-// ended as, forwarders and replays what they did, and a [Tracker] reads.
+// ended as, forwarders and replays what they did, and inspect reads.
 // It opens (and, to write, creates) the bucket on first use and is safe for
-// concurrent use. Applications read with a Tracker; the writes are the
-// producer's, the worker's and the dlq package's hooks.
+// concurrent use.
 type Store struct {
 	js   jetstream.JetStream
 	topo topology.Topology
@@ -33,11 +29,11 @@ type Store struct {
 	kv jetstream.KeyValue
 }
 
-// NewStore returns a store for the status bucket of t; it does no I/O. It
-// returns an error wrapping [ErrInvalidOption] for a topology out of range.
-func NewStore(js jetstream.JetStream, t topology.Topology) (*Store, error) {
+// New returns a store for the status bucket of t; it does no I/O. It
+// returns the error of t's Validate for a topology out of range.
+func New(js jetstream.JetStream, t topology.Topology) (*Store, error) {
 	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		return nil, err
 	}
 	return &Store{js: js, topo: t}, nil
 }
@@ -48,7 +44,7 @@ func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 }
 
 // open opens the bucket; with create it creates a missing one, without a
-// missing bucket is an error wrapping [ErrNotFound].
+// missing bucket is an error wrapping status.ErrNotFound.
 func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,7 +55,7 @@ func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, erro
 	kv, err := s.js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		if !create {
-			return nil, fmt.Errorf("status bucket %s: %w", name, ErrNotFound)
+			return nil, fmt.Errorf("status bucket %s: %w", name, status.ErrNotFound)
 		}
 		storage := jetstream.FileStorage
 		if s.topo.Memory {
@@ -69,7 +65,7 @@ func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, erro
 			Bucket:       name,
 			Description:  "jetq task states",
 			History:      1,
-			TTL:          TTL,
+			TTL:          status.TTL,
 			MaxValueSize: 64 << 10,
 			Storage:      storage,
 			Replicas:     max(s.topo.Replicas, 1),
@@ -85,38 +81,22 @@ func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, erro
 	return kv, nil
 }
 
-// Key is the bucket key of a task ID: bytes a key may not hold are escaped
-// as =XX, so "welcome:42" is "welcome=3A42".
-func Key(id string) string {
-	var b strings.Builder
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '/':
-			b.WriteByte(c)
-		default: // '=' and '.' too: '.' would make key tokens
-			fmt.Fprintf(&b, "=%02X", c)
-		}
-	}
-	return b.String()
-}
-
 // Queued records a task just enqueued as queued (scheduled, when st says
 // so), unless a worker has recorded it already (or it is a duplicate of a
 // tracked task).
-func (s *Store) Queued(ctx context.Context, st Status) error {
+func (s *Store) Queued(ctx context.Context, st status.Status) error {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return err
 	}
-	if st.State != Scheduled {
-		st.State = Queued
+	if st.State != status.Scheduled {
+		st.State = status.Queued
 	}
 	b, err := encode(st)
 	if err != nil {
 		return err
 	}
-	_, err = kv.Create(ctx, Key(st.ID), b)
+	_, err = kv.Create(ctx, status.Key(st.ID), b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil
 	}
@@ -124,7 +104,7 @@ func (s *Store) Queued(ctx context.Context, st Status) error {
 }
 
 // Put records st as the task's status.
-func (s *Store) Put(ctx context.Context, st Status) error {
+func (s *Store) Put(ctx context.Context, st status.Status) error {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return err
@@ -133,36 +113,36 @@ func (s *Store) Put(ctx context.Context, st Status) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Put(ctx, Key(st.ID), b)
+	_, err = kv.Put(ctx, status.Key(st.ID), b)
 	return err
 }
 
-// Get returns the status of task id, or an error wrapping [ErrNotFound].
-func (s *Store) Get(ctx context.Context, id string) (Status, error) {
+// Get returns the status of task id, or an error wrapping status.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (status.Status, error) {
 	st, _, err := s.read(ctx, id, true)
 	return st, err
 }
 
 // Read returns the status of task id with its revision, for [Store.Swap].
 // It creates no bucket: a missing bucket or record is an error wrapping
-// [ErrNotFound], as for a task that is not tracked.
-func (s *Store) Read(ctx context.Context, id string) (Status, uint64, error) {
+// status.ErrNotFound, as for a task that is not tracked.
+func (s *Store) Read(ctx context.Context, id string) (status.Status, uint64, error) {
 	return s.read(ctx, id, false)
 }
 
 // read returns the status of task id with its revision; with create, a
 // missing bucket is created (and the task then not found).
-func (s *Store) read(ctx context.Context, id string, create bool) (Status, uint64, error) {
+func (s *Store) read(ctx context.Context, id string, create bool) (status.Status, uint64, error) {
 	kv, err := s.open(ctx, create)
 	if err != nil {
-		return Status{}, 0, err
+		return status.Status{}, 0, err
 	}
-	e, err := kv.Get(ctx, Key(id))
+	e, err := kv.Get(ctx, status.Key(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Status{}, 0, fmt.Errorf("task %q: %w", id, ErrNotFound)
+		return status.Status{}, 0, fmt.Errorf("task %q: %w", id, status.ErrNotFound)
 	}
 	if err != nil {
-		return Status{}, 0, err
+		return status.Status{}, 0, err
 	}
 	st, err := decode(e.Value())
 	return st, e.Revision(), err
@@ -173,7 +153,7 @@ func (s *Store) read(ctx context.Context, id string, create bool) (Status, uint6
 var ErrChanged = errors.New("status changed since it was read")
 
 // Swap records st as the task's status if it is still at revision rev.
-func (s *Store) Swap(ctx context.Context, st Status, rev uint64) error {
+func (s *Store) Swap(ctx context.Context, st status.Status, rev uint64) error {
 	kv, err := s.open(ctx, false)
 	if err != nil {
 		return err
@@ -182,7 +162,7 @@ func (s *Store) Swap(ctx context.Context, st Status, rev uint64) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Update(ctx, Key(st.ID), b, rev)
+	_, err = kv.Update(ctx, status.Key(st.ID), b, rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return ErrChanged
 	}
@@ -193,10 +173,10 @@ func (s *Store) Swap(ctx context.Context, st Status, rev uint64) error {
 // edits the status read. Untracked tasks (no record, no bucket) are left
 // alone and nil is returned. A write that raced another is read and made
 // again.
-func (s *Store) Settle(ctx context.Context, id string, change func(*Status)) error {
+func (s *Store) Settle(ctx context.Context, id string, change func(*status.Status)) error {
 	for {
 		st, rev, err := s.Read(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, status.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -214,19 +194,19 @@ func (s *Store) Settle(ctx context.Context, id string, change func(*Status)) err
 // records a tracked task as queued before its Enqueue returns, so a Wait
 // right after the enqueue finds it. With no record then — an unknown ID, a
 // definition that does not track state, a record expired, or no status
-// bucket at all — Wait returns at once with an error wrapping [ErrNotFound],
+// bucket at all — Wait returns at once with an error wrapping status.ErrNotFound,
 // and creates no bucket.
-func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
+func (s *Store) Wait(ctx context.Context, id string) (status.Status, error) {
 	kv, err := s.open(ctx, false)
 	if err != nil {
-		return Status{}, fmt.Errorf("task %q: %w", id, err)
+		return status.Status{}, fmt.Errorf("task %q: %w", id, err)
 	}
-	w, err := kv.Watch(ctx, Key(id))
+	w, err := kv.Watch(ctx, status.Key(id))
 	if err != nil {
-		return Status{}, err
+		return status.Status{}, err
 	}
 	defer w.Stop()
-	var last Status
+	var last status.Status
 	seen := false // a record was read
 	for {
 		select {
@@ -238,7 +218,7 @@ func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
 			}
 			if e == nil { // end of the initial values
 				if !seen {
-					return Status{}, fmt.Errorf("task %q: %w", id, ErrNotFound)
+					return status.Status{}, fmt.Errorf("task %q: %w", id, status.ErrNotFound)
 				}
 				continue
 			}
@@ -257,18 +237,18 @@ func (s *Store) Wait(ctx context.Context, id string) (Status, error) {
 }
 
 // encode is st as stored, stamped with the time of this write.
-func encode(st Status) ([]byte, error) {
+func encode(st status.Status) ([]byte, error) {
 	st.UpdatedAt = time.Now().UTC()
 	return json.Marshal(st)
 }
 
-func decode(b []byte) (Status, error) {
-	var st Status
+func decode(b []byte) (status.Status, error) {
+	var st status.Status
 	err := json.Unmarshal(b, &st)
-	if (st.State == Queued || st.State == Scheduled) && !st.Deadline.IsZero() && time.Now().After(st.Deadline.Add(wire.TTLGrace)) {
+	if (st.State == status.Queued || st.State == status.Scheduled) && !st.Deadline.IsZero() && time.Now().After(st.Deadline.Add(wire.TTLGrace)) {
 		// A minute past its deadline no worker starts it, and the server's
 		// TTL removes it.
-		st.State = Expired
+		st.State = status.Expired
 	}
 	if err != nil {
 		return st, fmt.Errorf("status record: %w", err)
@@ -278,8 +258,8 @@ func decode(b []byte) (Status, error) {
 
 // Of is the status a task starts from: its identity, attempts and enqueue
 // time, as its envelope has them.
-func Of(env *tasks.Envelope) Status {
-	st := Status{
+func Of(env *tasks.Envelope) status.Status {
+	st := status.Status{
 		ID: env.ID, Task: env.Name, Queue: env.Queue,
 		Attempt: env.Attempt, MaxAttempts: env.MaxAttempts, EnqueuedAt: env.EnqueuedAt,
 	}
@@ -287,7 +267,7 @@ func Of(env *tasks.Envelope) Status {
 		st.Deadline = env.Deadline.UTC()
 	}
 	if at, err := wire.ParseTime(env.Header.Get(wire.HeaderRunAt)); err == nil && env.Attempt == 0 {
-		st.State, st.RunAt = Scheduled, at
+		st.State, st.RunAt = status.Scheduled, at
 	}
 	return st
 }

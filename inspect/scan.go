@@ -1,0 +1,151 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/internal/directget"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/tasks"
+)
+
+// scanner reads the messages of a stream on a subject filter in stream
+// order: in batched direct gets where the stream allows them, else one
+// get a message.
+type scanner struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	direct bool
+	filter string
+	// seq is the next sequence to read; since, while set, starts the
+	// first read at a time instead.
+	seq   uint64
+	since *time.Time
+	// batch is the next batch's size; it doubles up to maxBatch.
+	batch int
+	buf   []directget.Msg
+	done  bool
+}
+
+// Bounds of one batched read.
+const (
+	maxBatch      = 1024
+	maxBatchBytes = 4 << 20
+)
+
+func newScanner(js jetstream.JetStream, st jetstream.Stream, filter string, from uint64, since time.Time, batch int) *scanner {
+	s := &scanner{js: js, stream: st, direct: st.CachedInfo().Config.AllowDirect, filter: filter, seq: max(from, 1), batch: min(max(batch, 1), maxBatch)}
+	if !since.IsZero() && from <= 1 && s.direct {
+		s.since = &since
+	}
+	return s
+}
+
+// next returns the next message; ok is false at the end.
+func (s *scanner) next(ctx context.Context) (m directget.Msg, ok bool, err error) {
+	for len(s.buf) == 0 {
+		if s.done {
+			return m, false, nil
+		}
+		if err := s.read(ctx); err != nil {
+			return m, false, err
+		}
+	}
+	m, s.buf = s.buf[0], s.buf[1:]
+	return m, true, nil
+}
+
+func (s *scanner) read(ctx context.Context) error {
+	if !s.direct {
+		raw, err := s.stream.GetMsg(ctx, s.seq, jetstream.WithGetMsgSubject(s.filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			s.done = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.seq = raw.Sequence + 1
+		s.buf = append(s.buf, rawMsg(raw))
+		return nil
+	}
+	req := directget.Request{NextFor: s.filter, Batch: s.batch, MaxBytes: maxBatchBytes}
+	if s.since != nil {
+		req.StartTime, s.since = s.since, nil
+	} else {
+		req.Seq = s.seq
+	}
+	msgs, more, err := directget.Batch(ctx, s.js, s.stream.CachedInfo().Config.Name, req)
+	if err != nil {
+		return err
+	}
+	s.batch = min(2*s.batch, maxBatch)
+	s.buf = msgs
+	if len(msgs) > 0 {
+		s.seq = msgs[len(msgs)-1].Seq + 1
+	}
+	s.done = !more || len(msgs) == 0
+	return nil
+}
+
+// readHeaders are the headers the server adds to a message read by a
+// direct get: they describe the read, not the task.
+var readHeaders = []string{
+	jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
+	jetstream.LastSequenceHeader, directget.NumPendingHeader,
+}
+
+// taskInfo is the task of message m of stream, on task subject queue.name.
+func taskInfo(m directget.Msg, stream, queue, name string, st State) TaskInfo {
+	h := make(nats.Header, len(m.Header))
+	for k, v := range m.Header {
+		h[k] = v
+	}
+	for _, k := range readHeaders {
+		delete(h, k)
+	}
+	t := TaskInfo{
+		ID: wire.TaskID(tasks.Header(h), stream, m.Seq), Task: name, Queue: queue, State: st,
+		Seq: m.Seq, EnqueuedAt: m.Stored.UTC(), Header: h, Payload: m.Data,
+	}
+	if at, err := wire.ParseTime(h.Get(wire.HeaderEnqueuedAt)); err == nil {
+		t.EnqueuedAt = at
+	}
+	return t
+}
+
+// subjects is the filter of the subjects under base (such as
+// "jetq.task.") that q keeps.
+func subjects(base string, q Query) string {
+	switch {
+	case q.Queue != "" && q.Task != "":
+		return base + q.Queue + "." + q.Task
+	case q.Queue != "":
+		return base + q.Queue + ".>"
+	case q.Task != "":
+		return base + "*." + q.Task
+	}
+	return base + ">"
+}
+
+// stream returns the stream name, or nil when it does not exist.
+func (in *Inspector) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	st, err := in.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect: stream %s: %w", name, err)
+	}
+	return st, nil
+}
+
+// rawMsg is m as a direct get reads it.
+func rawMsg(m *jetstream.RawStreamMsg) directget.Msg {
+	return directget.Msg{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time, Header: m.Header, Data: m.Data}
+}

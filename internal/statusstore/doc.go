@@ -1,0 +1,6 @@
+// Package statusstore reads and writes the status records of tracked tasks
+// in the status bucket (JETQ_STATUS): the producer records "queued", the
+// worker "running" and what each attempt ended as, the forwarder and
+// replays what they did. The records' types are the status package's;
+// applications read them through inspect.
+package statusstore
