@@ -18,7 +18,6 @@ package consumer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -30,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 )
 
@@ -162,10 +162,7 @@ func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
 func (w *Worker) presenceBucket() (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
 	defer cancel()
-	kv, err := w.js.CreateKeyValue(ctx, wire.WorkersBucketConfig(w.cfg.topo))
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = w.js.KeyValue(ctx, w.cfg.names.WorkersBucket())
-	}
+	kv, err := provision.NewBucket(w.js, wire.WorkersBucketConfig(w.cfg.topo)).Open(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("presence bucket %s: %w", w.cfg.names.WorkersBucket(), err)
 	}

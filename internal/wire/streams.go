@@ -156,6 +156,20 @@ func UniqueBucketConfig(t topology.Topology) jetstream.KeyValueConfig {
 	}
 }
 
+// StatusBucketConfig is the configuration of t's bucket of tracked tasks'
+// statuses (internal/statusstore), each kept for ttl after its last update.
+func StatusBucketConfig(t topology.Topology, ttl time.Duration) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:       NamesOf(t).StatusBucket(),
+		Description:  "jetq task states",
+		History:      1,
+		TTL:          ttl,
+		MaxValueSize: 64 << 10,
+		Storage:      storage(t),
+		Replicas:     replicas(t),
+	}
+}
+
 // DLQStreamConfig is the configuration of t's dead-letter stream: Limits
 // retention with a long MaxAge, and an hour of deduplication so the worker
 // and the forwarder cannot both file one task.
