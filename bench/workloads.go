@@ -201,7 +201,7 @@ func (p *progress) handled() {
 
 func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration,
 	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (res batchResult, err error) {
-	p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
+	p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
 	if err != nil {
 		return res, err
 	}
@@ -224,7 +224,7 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 		res.progress.handled()
 		return nil
 	})
-	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
+	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
 		consumer.WithLogger(quiet), consumer.WithMiddleware(cmw...))
 	if err != nil {
 		return res, err
@@ -295,7 +295,7 @@ func measureSingle(ctx context.Context, o options, conn connKind, goroutines int
 		defer e.close()
 		var publish func(i int) error
 		if jetqSide {
-			p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+			p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 			if err != nil {
 				return err
 			}
@@ -365,7 +365,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 		var publish func(i int) error
 		var stop func()
 		if jetqSide {
-			p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+			p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 			if err != nil {
 				return err
 			}
@@ -377,7 +377,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 				record(time.Since(t.EnqueuedAt))
 				return nil
 			})
-			w, err := consumer.New(e.js, reg, consumer.WithConcurrency(16), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+			w, err := consumer.New(e.js, reg, consumer.WithConcurrency(16), consumer.WithTopology(topology.Topology{Memory: true}), consumer.WithLogger(quiet))
 			if err != nil {
 				return err
 			}

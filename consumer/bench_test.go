@@ -74,7 +74,7 @@ func BenchmarkProcess(b *testing.B) {
 			}
 			return nil
 		})
-		w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
+		w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
 			consumer.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			b.Fatal(err)
@@ -102,7 +102,7 @@ func benchQueue(b *testing.B, publish func(jetstream.JetStream, []baseline.Paylo
 	b.Helper()
 	srv := embeddedtest.Server(b)
 	_, pjs := embeddedtest.Connect(b, srv)
-	p, err := producer.New(pjs, producer.WithMemoryStorage(), producer.WithLogger(slog.New(slog.DiscardHandler)))
+	p, err := producer.New(pjs, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func BenchmarkPickupManyTypes(b *testing.B) {
 	_, pjs := embeddedtest.Connect(b, srv)
 	_, js := embeddedtest.Connect(b, srv)
 	quiet := slog.New(slog.DiscardHandler)
-	p, err := producer.New(pjs, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+	p, err := producer.New(pjs, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func BenchmarkPickupManyTypes(b *testing.B) {
 			return nil
 		})
 	}
-	w, err := consumer.New(js, reg, consumer.WithConcurrency(16), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+	w, err := consumer.New(js, reg, consumer.WithConcurrency(16), consumer.WithTopology(topology.Topology{Memory: true}), consumer.WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}

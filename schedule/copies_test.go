@@ -16,6 +16,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestASecondCopyOfAFiredTaskDoesNotRun: after a leader change the work
@@ -32,7 +33,7 @@ func TestASecondCopyOfAFiredTaskDoesNotRun(t *testing.T) {
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
 	const window = time.Second
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithDedupWindow(window))
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithTopology(topology.Topology{DedupWindow: window}))
 	if err != nil {
 		t.Fatal(err)
 	}
