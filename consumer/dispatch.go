@@ -34,6 +34,9 @@ type job struct {
 	progress atomic.Pointer[progress]
 	// deadline is the handler's deadline in Unix nanoseconds, 0 before it runs.
 	deadline atomic.Int64
+	// started is when its handler started, in Unix nanoseconds, 0 before
+	// (its presence entry lists it as running from then on).
+	started atomic.Int64
 	// outcome is the delivery's settlement, set once by whoever settles it
 	// (see claim): the runner when the handler returns, or the heartbeat or
 	// a forced stop abandoning a handler that does not. Only the runner
@@ -184,6 +187,7 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
 	}
 	j.slot = slot
+	j.started.Store(time.Now().UnixNano())
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)

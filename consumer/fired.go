@@ -20,8 +20,10 @@ const claimTimeout = 2 * time.Second
 // server's scheduler fires a task without its Nats-Msg-Id, so the work
 // stream cannot drop a copy that its sourcing stores twice after a leader
 // change (issue 24); before running a delivery that carries Nats-Scheduler,
-// the worker claims the task's ID (internal/fired). Other deliveries pay
-// nothing. A second copy is terminated unrun. A redelivery of the claimed
+// the worker claims the task's ID (internal/fired). A redelivery, and a
+// copy published to run a retrying task now, claim the run after the
+// task's previous attempt the same way (claimsOf). First deliveries of
+// other tasks pay nothing. A second copy is terminated unrun. A redelivery of the claimed
 // message runs as usual; an earlier delivery of it that comes after the
 // redelivery (held here through a failover that lost its heartbeats) is let
 // go unrun and unsettled, since the message is the redelivery's to settle.
@@ -30,10 +32,25 @@ const claimTimeout = 2 * time.Second
 // forced stop hands it back. A claim refused for good (no permission on
 // the bucket) runs the task: at least once, as without the check.
 func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
-	d, ok := firedDelivery(j)
-	if !ok {
-		return false
+	for _, c := range claimsOf(j) {
+		if w.claimRun(ctx, j, c) {
+			return true
+		}
 	}
+	return false
+}
+
+// claim is one claim a delivery makes before it runs.
+type claim struct {
+	fired.Delivery
+	// copyReason is why a Copy is terminated unrun.
+	copyReason string
+}
+
+// claimRun makes claim c for j and reports whether j is not to run; see
+// copyOfFired.
+func (w *Worker) claimRun(ctx context.Context, j *job, c claim) bool {
+	d := c.Delivery
 	d.Token = rand.Uint64()
 	bo := retry.New(100*time.Millisecond, 2*time.Second, 0)
 	for {
@@ -45,30 +62,56 @@ func (w *Worker) copyOfFired(ctx context.Context, j *job) bool {
 			return false
 		case err == nil && v == fired.Copy:
 			w.letFired(ctx, j, func() error {
-				return j.msg.TermWithReason("copy of a fired task that ran from another delivery")
-			}, "jetq: dropped a second copy of a fired task unrun")
+				return j.msg.TermWithReason(c.copyReason)
+			}, "jetq: dropped a second copy of a task unrun: "+c.copyReason)
 			return true
 		case err == nil && v == fired.Done:
 			w.letFired(ctx, j, j.msg.Ack, "jetq: a fired task that ran already came again; acknowledged it again, unrun")
 			return true
 		case err == nil:
 			// Stale: settling it would settle the later delivery's message.
-			w.letFired(ctx, j, nil, "jetq: let go of a fired task unrun; the server delivered it again meanwhile")
+			w.letFired(ctx, j, nil, "jetq: let go of a task unrun; the server delivered it again meanwhile")
 			return true
 		case w.baseCtx.Err() != nil:
 			w.handBack(j) // forced stop
 			return true
 		case !retry.Transient(err):
-			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot claim a fired task; running it without the check for a second copy",
+			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot claim a task's run; running it without the check for a second copy",
 				slog.String(keyError, err.Error()))
 			return false
 		}
-		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot claim a fired task yet; trying again", slog.String(keyError, err.Error()))
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot claim a task's run yet; trying again", slog.String(keyError, err.Error()))
 		if bo.Wait(w.baseCtx) != nil {
 			w.handBack(j)
 			return true
 		}
 	}
+}
+
+// claimsOf are the claims j makes before it runs: a fired task's firing
+// (see firedDelivery), and the run after a previous attempt. A redelivery,
+// and a copy that inspect's RetryNow published to run a retrying task now,
+// claim that run: the copy's original, delivered again meanwhile, and the
+// copy collapse into one run (the other is terminated unrun), and a copy
+// whose original came again first is refused. Only redeliveries and such
+// copies pay: one key-value create (wire.RetryFiringOf).
+func claimsOf(j *job) []claim {
+	var cs []claim
+	if d, ok := firedDelivery(j); ok {
+		cs = append(cs, claim{d, "copy of a fired task that ran from another delivery"})
+	}
+	if j.malformed != nil {
+		return cs
+	}
+	md, err := j.msg.Metadata()
+	if err != nil {
+		return cs
+	}
+	if f, ok := wire.RetryFiringOf(j.env.Header, j.env.Sequence, md.NumDelivered); ok {
+		cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: f, Seq: j.env.Sequence, Attempt: j.env.Attempt},
+			"superseded: another message of the task runs this attempt (a retry run now)"})
+	}
+	return cs
 }
 
 // firedUnrun is the settlement of a fired delivery let go unrun: no

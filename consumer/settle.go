@@ -89,7 +89,7 @@ func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error
 	}
 	j.route.done.count(o, err)
 	if o.Action == tasks.ActionRetry {
-		w.presence.noteRetry(j.route, o.Delay)
+		w.presence.noteRetry(j, o)
 	}
 	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)

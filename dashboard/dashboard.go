@@ -13,11 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/metrics"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/schedule"
 )
 
@@ -26,8 +25,7 @@ type Dashboard struct {
 	js        jetstream.JetStream
 	cfg       config
 	names     wire.Names
-	queues    *queues.Inspector
-	dlq       *dlq.Inspector
+	in        *inspect.Inspector
 	lookup    *lookup.Finder
 	schedules *schedule.Schedules
 	handler   http.Handler
@@ -66,11 +64,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 	}
 	d := &Dashboard{js: js, cfg: cfg, names: wire.NamesOf(cfg.pub)}
 	var err error
-	prefix := queues.WithTopology(cfg.pub)
-	if d.queues, err = queues.New(js, prefix); err != nil {
-		return nil, err
-	}
-	if d.dlq, err = dlq.NewInspector(js, dlq.WithTopology(cfg.pub), dlq.WithLogger(cfg.log)); err != nil {
+	if d.in, err = inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}
 	if d.lookup, err = lookup.New(js, lookup.WithTopology(cfg.pub)); err != nil {

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -35,12 +35,12 @@ const BulkTimeout = 10 * time.Minute
 
 // dlqListView is the dead-letter page's data.
 type dlqListView struct {
-	Filter  dlq.Filter
+	Filter  inspect.DeadLetterFilter
 	Since   string // the form's values, in the datetime-local format
 	Until   string
 	Reasons []tasks.Reason
-	Types   []dlq.TaskCount // to pick a task from
-	Entries []dlq.Entry
+	Types   []inspect.DeadLetterCount // to pick a task from
+	Entries []inspect.DeadLetter
 	// Next is the query of the next page, "" on the last; Partial says the
 	// read stopped at dlqMaxRead records before the page was full.
 	Next    template.URL
@@ -62,11 +62,11 @@ func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	f.Order, f.Limit, f.MaxRead = dlq.NewestFirst, dlqPageSize, dlqMaxRead
-	p, err := d.dlq.ListPage(ctx, f)
+	f.Order, f.Limit, f.MaxRead = inspect.NewestFirst, dlqPageSize, dlqMaxRead
+	p, err := d.in.DeadLetterPage(ctx, f)
 	if err != nil {
 		code := http.StatusBadGateway
-		if errors.Is(err, dlq.ErrInvalidOption) {
+		if errors.Is(err, inspect.ErrInvalidQuery) {
 			code = http.StatusBadRequest
 		}
 		d.fail(w, r, code, err)
@@ -87,7 +87,7 @@ func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) {
 		q.Set("after", strconv.FormatUint(p.Next, 10))
 		v.Next = query(q)
 	}
-	if v.Types, err = d.dlq.ByTask(ctx); err != nil {
+	if v.Types, err = d.in.DeadLettersByTask(ctx); err != nil {
 		v.Notes = append(v.Notes, "task types: "+err.Error())
 	}
 	for _, t := range v.Types {
@@ -102,7 +102,7 @@ var reasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tas
 // "queue/task" (the picker) or a bare task name, queue, reason, since and
 // until in RFC 3339 or the UTC "2006-01-02T15:04" of a datetime-local
 // input (until then covers its whole minute), and after.
-func filterOf(q url.Values) (f dlq.Filter, err error) {
+func filterOf(q url.Values) (f inspect.DeadLetterFilter, err error) {
 	f.Task, f.Queue = strings.TrimSpace(q.Get("task")), strings.TrimSpace(q.Get("queue"))
 	if queue, task, ok := strings.Cut(f.Task, "/"); ok {
 		f.Queue, f.Task = queue, task
@@ -156,7 +156,7 @@ func inputTime(t time.Time) string {
 
 // filterQuery is f as a query, After left out; times to the nanosecond,
 // so that the next page and a bulk action select what this page did.
-func filterQuery(f dlq.Filter) url.Values {
+func filterQuery(f inspect.DeadLetterFilter) url.Values {
 	exact := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -175,7 +175,7 @@ func filterQuery(f dlq.Filter) url.Values {
 
 // dlqRecordView is a record's page data.
 type dlqRecordView struct {
-	Entry   dlq.Entry
+	Entry   inspect.DeadLetter
 	Payload string // pretty-printed
 	Headers [][2]string
 	Hidden  int    // headers left out because payloads are hidden
@@ -200,7 +200,7 @@ func (d *Dashboard) withRecord(w http.ResponseWriter, r *http.Request, do func(c
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
 	switch err := do(ctx, seq); {
-	case errors.Is(err, dlq.ErrNotFound):
+	case errors.Is(err, inspect.ErrNotFound):
 		d.fail(w, r, http.StatusNotFound, fmt.Errorf("no dead-letter record %d: it was replayed, deleted or has expired", seq))
 	case err != nil:
 		d.fail(w, r, http.StatusBadGateway, err)
@@ -211,9 +211,9 @@ func (d *Dashboard) withRecord(w http.ResponseWriter, r *http.Request, do func(c
 }
 
 func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
-	var e dlq.Entry
+	var e inspect.DeadLetter
 	seq, ok := d.withRecord(w, r, func(ctx context.Context, seq uint64) (err error) {
-		e, err = d.dlq.Get(ctx, seq)
+		e, err = d.in.DeadLetter(ctx, seq)
 		return err
 	})
 	if !ok {
@@ -246,11 +246,11 @@ func pretty(b []byte) string {
 }
 
 func (d *Dashboard) replayOne(w http.ResponseWriter, r *http.Request) {
-	d.one(w, r, doneReplayed, d.dlq.Replay)
+	d.one(w, r, doneReplayed, d.in.ReplayDeadLetter)
 }
 
 func (d *Dashboard) deleteOne(w http.ResponseWriter, r *http.Request) {
-	d.one(w, r, doneDeleted, d.dlq.Delete)
+	d.one(w, r, doneDeleted, d.in.DeleteDeadLetter)
 }
 
 // one applies do to the record of the request's path.
@@ -303,7 +303,7 @@ type bulkView struct {
 }
 
 // matching describes what f selects.
-func matching(f dlq.Filter) [][2]string {
+func matching(f inspect.DeadLetterFilter) [][2]string {
 	var m [][2]string
 	for _, c := range [][2]string{{"queue", f.Queue}, {"task", f.Task}, {"reason", string(f.Reason)},
 		{"failed since", when(f.Since)}, {"failed until", when(f.Until)}} {
@@ -338,7 +338,7 @@ func (d *Dashboard) bulk(a bulkAction) http.HandlerFunc {
 			// the action itself may take.
 			ctx, cancel := context.WithTimeout(r.Context(), BulkTimeout)
 			defer cancel()
-			n, err := d.dlq.Count(ctx, f)
+			n, err := d.in.CountDeadLetters(ctx, f)
 			if err != nil {
 				d.fail(w, r, http.StatusBadGateway, err)
 				return
@@ -351,9 +351,9 @@ func (d *Dashboard) bulk(a bulkAction) http.HandlerFunc {
 		defer cancel()
 		var n int
 		if a == bulkPurge {
-			n, err = d.dlq.Purge(ctx, f)
+			n, err = d.in.PurgeDeadLetters(ctx, f)
 		} else {
-			n, err = d.dlq.ReplayAll(ctx, f)
+			n, err = d.in.ReplayDeadLetters(ctx, f)
 		}
 		attrs := []slog.Attr{slog.Int("count", n), slog.String("filter", filterQuery(f).Encode()), slog.String("remote", r.RemoteAddr)}
 		if err != nil {

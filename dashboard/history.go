@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/inspect"
 )
 
 // historyLength is how far back the overview's chart goes.
@@ -49,7 +49,7 @@ type counted struct {
 
 // add notes a read of the workers and of the records filed at now and
 // returns the rates of the last historyLength.
-func (h *history) add(now time.Time, ws []queues.Worker, filed uint64) []Rate {
+func (h *history) add(now time.Time, ws []inspect.Worker, filed uint64) []Rate {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.last.at.IsZero() && now.Sub(h.last.at) < minSampleGap {

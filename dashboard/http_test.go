@@ -19,8 +19,8 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dashboard"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
@@ -29,11 +29,11 @@ import (
 
 // dlqCount counts the dead-letter records.
 func dlqCount(ctx context.Context, js jetstream.JetStream) (int, error) {
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		return 0, err
 	}
-	return in.Count(ctx, dlq.Filter{})
+	return in.CountDeadLetters(ctx, inspect.DeadLetterFilter{})
 }
 
 // deadLetters files n records of secret.fail, whose payload is secret.

@@ -9,13 +9,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/inspect"
 )
 
 // Overview is the overview's data, also served as JSON at /api/overview.
 type Overview struct {
 	// Queues are the task types, sorted by queue then task.
-	Queues []queues.Stats `json:"queues"`
+	Queues []inspect.QueueStats `json:"queues"`
 	// Totals adds up Queues.
 	Totals Totals `json:"totals"`
 	// Workers counts the live worker processes.
@@ -36,11 +36,11 @@ type Totals struct {
 func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	rows, err := d.stats.get(ctx, d.queues)
+	rows, err := d.stats.get(ctx, d.in)
 	if err != nil {
 		return Overview{}, err
 	}
-	ws, err := d.queues.Workers(ctx)
+	ws, err := d.in.Workers(ctx)
 	if err != nil {
 		return Overview{}, err
 	}
@@ -81,16 +81,16 @@ const statsMaxAge = time.Second
 type statsCache struct {
 	mu   sync.Mutex
 	at   time.Time
-	rows []queues.Stats
+	rows []inspect.QueueStats
 }
 
-func (c *statsCache) get(ctx context.Context, in *queues.Inspector) ([]queues.Stats, error) {
+func (c *statsCache) get(ctx context.Context, in *inspect.Inspector) ([]inspect.QueueStats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.at.IsZero() && time.Since(c.at) < statsMaxAge {
 		return c.rows, nil
 	}
-	rows, err := in.List(ctx)
+	rows, err := in.Queues(ctx)
 	if err != nil {
 		return nil, err
 	}

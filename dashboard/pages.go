@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/lookup"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/schedule"
 )
 
@@ -45,10 +45,10 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, code, "task", "Task "+id, v)
 }
 
-func (d *Dashboard) readWorkers(r *http.Request) ([]queues.Worker, error) {
+func (d *Dashboard) readWorkers(r *http.Request) ([]inspect.Worker, error) {
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	ws, err := d.queues.Workers(ctx)
+	ws, err := d.in.Workers(ctx)
 	return orEmpty(ws), err
 }
 
@@ -57,7 +57,7 @@ type scheduledView struct {
 	Delayed  []schedule.Delayed
 	Next     template.URL // the query of the next page of delayed tasks
 	Periodic []schedule.PeriodicInfo
-	Paused   []queues.Stats
+	Paused   []inspect.QueueStats
 	Notes    []string
 }
 
@@ -86,8 +86,8 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 	} else if !errors.Is(err, schedule.ErrUnsupported) {
 		v.Notes = append(v.Notes, "periodic tasks: "+err.Error())
 	}
-	if rows, err := d.stats.get(ctx, d.queues); err == nil {
-		v.Paused = slices.DeleteFunc(slices.Clone(rows), func(s queues.Stats) bool { return !s.Paused })
+	if rows, err := d.stats.get(ctx, d.in); err == nil {
+		v.Paused = slices.DeleteFunc(slices.Clone(rows), func(s inspect.QueueStats) bool { return !s.Paused })
 	} else {
 		v.Notes = append(v.Notes, "queues: "+err.Error())
 	}

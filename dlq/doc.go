@@ -1,6 +1,6 @@
-// Package dlq is the operator's half of dead-lettering: a [Forwarder] that
-// turns tasks the server gave up on into dead-letter records, and an
-// [Inspector] that lists, shows, replays and removes records.
+// Package dlq files the dead-letter records of the tasks the server gave
+// up on: its [Forwarder] is the safety net behind the workers. Records are
+// read, replayed and removed through the inspect package.
 //
 // # How tasks get here
 //
@@ -21,19 +21,18 @@
 // max_payload in all), the record is truncated: it keeps the headers that
 // identify and trace the task, the payload if it fits, and points to the
 // whole original, stored in the JETQ_DLQ_ORIGINALS object store for as long
-// as records are kept ([Entry.Truncated]). [Inspector.Get] and replays
-// restore the original exactly. A record that cannot be stored yet (the
+// as records are kept (inspect.DeadLetter.Truncated). Reading a record
+// (inspect.Inspector.DeadLetter) and replaying it restore the original
+// exactly. A record that cannot be stored yet (the
 // stream is down or was deleted) is tried again; the task is never run
 // again, nor given another reason, because of it.
 //
 // # Inspecting and replaying
 //
-//	in, err := dlq.NewInspector(js)
-//	entries, err := in.List(ctx, dlq.Filter{Task: "email.send"})
-//	err = in.Replay(ctx, entries[0].Seq) // back to its queue as a fresh task, same ID
+//	in, err := inspect.New(js)
+//	records, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Task: "email.send"})
+//	err = in.ReplayDeadLetter(ctx, records[0].Seq) // back to its queue as a fresh task, same ID
 //
-// [Filter] selects by task, queue, reason and time, and pages with After;
-// [Inspector.ReplayAll] and [Inspector.Purge] work on what a filter selects.
-// The `jetq dlq` commands are built on the Inspector. See the examples of
-// this package and the program in examples/dlq.
+// The `jetq dlq` commands are built on inspect. See the example of this
+// package and the program in examples/dlq.
 package dlq

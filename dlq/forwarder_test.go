@@ -314,15 +314,9 @@ func TestNewForwarderRefusesBadOptions(t *testing.T) {
 		if _, err := dlq.NewForwarder(js, opts...); !errors.Is(err, dlq.ErrInvalidOption) {
 			t.Errorf("%s: NewForwarder: %v, want ErrInvalidOption", name, err)
 		}
-		if _, err := dlq.NewInspector(js, opts...); !errors.Is(err, dlq.ErrInvalidOption) {
-			t.Errorf("%s: NewInspector: %v, want ErrInvalidOption", name, err)
-		}
 	}
 	if _, err := dlq.NewForwarder(nil); !errors.Is(err, dlq.ErrInvalidOption) {
 		t.Errorf("NewForwarder(nil): %v", err)
-	}
-	if _, err := dlq.NewInspector(nil); !errors.Is(err, dlq.ErrInvalidOption) {
-		t.Errorf("NewInspector(nil): %v", err)
 	}
 }
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -18,7 +18,6 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/forwarder"
-	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -32,7 +31,7 @@ type bundle struct {
 	srv *embedded.Server
 	js  jetstream.JetStream
 	p   *producer.Producer
-	in  *dlq.Inspector
+	in  *inspect.Inspector
 }
 
 func setup(t *testing.T) *bundle {
@@ -43,7 +42,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,12 +241,12 @@ func waitFor(t *testing.T, cond func() error) {
 
 // waitRecords waits until the dead-letter stream holds want records and
 // returns them, oldest first.
-func (b *bundle) waitRecords(t *testing.T, want int) []dlq.Entry {
+func (b *bundle) waitRecords(t *testing.T, want int) []inspect.DeadLetter {
 	t.Helper()
-	var entries []dlq.Entry
+	var entries []inspect.DeadLetter
 	waitFor(t, func() error {
 		var err error
-		entries, err = b.in.List(context.Background(), dlq.Filter{Limit: -1})
+		entries, err = b.in.DeadLetters(context.Background(), inspect.DeadLetterFilter{Limit: -1})
 		if err != nil {
 			return err
 		}
@@ -257,26 +256,4 @@ func (b *bundle) waitRecords(t *testing.T, want int) []dlq.Entry {
 		return nil
 	})
 	return entries
-}
-
-// fileRecord files a dead-letter record the way the worker does, for a task
-// that was never enqueued, and returns its sequence in the DLQ stream.
-func fileRecord(t *testing.T, js jetstream.JetStream, queue, name string, reason tasks.Reason, at time.Time, n int) uint64 {
-	t.Helper()
-	names := wire.Names{}
-	spec := tasks.Define[Job](name, tasks.WithQueue(queue)).Spec()
-	body := fmt.Appendf(nil, `{"n":%d}`, n)
-	env := wire.NewEnvelope(names, spec, fmt.Sprintf("%s:%d", name, n), body, at.Add(-time.Minute))
-	rec := wire.DeadLetter(names, queue, name, nats.Header(env.Header), body, wire.Failure{
-		Reason: reason, Error: "boom", Stream: "JETQ_TASKS", Seq: uint64(1_000_000 + n),
-		Subject: env.Subject, Deliveries: 1, At: at,
-	}, wire.Limits{})
-	ack, err := js.PublishMsg(context.Background(), rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ack.Duplicate {
-		t.Fatalf("record %d filed twice", n)
-	}
-	return ack.Sequence
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/jetq/jetq/topology"
 )
 
-// Option configures a [Forwarder] or an [Inspector]; pass options to
-// [NewForwarder] or [NewInspector], which validate them.
+// Option configures a [Forwarder]; pass options to [NewForwarder], which
+// validates them.
 type Option func(*config)
 
 type config struct {
@@ -26,7 +26,7 @@ type config struct {
 // WithLogger makes a Forwarder log with l: Info for lifecycle and records a
 // worker had filed already, Warn for the records it files and the events it
 // retries, Debug per event otherwise. Default slog.Default(); nil keeps the
-// default. An Inspector does not log. Payloads are never logged.
+// default. Payloads are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l != nil {
@@ -37,8 +37,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithTopology sets every stream setting at once: give the same
 // [topology.Topology] to every producer, worker, forwarder and inspector of
-// a deployment. A Forwarder creates missing streams from it; an Inspector
-// uses its prefix and storage (for the originals of truncated records).
+// a deployment. A Forwarder creates missing streams from it.
 // WithPrefix and WithReplicas each set one of its fields; options apply in
 // order. Default: the zero Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option {

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -101,7 +101,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		if e.Reason != c.reason || !e.Truncated || !strings.Contains(e.Error, "eeee") {
 			t.Errorf("%s: record reason %q truncated %v error %.20q…, want %q, truncated, the handler's error", c.name, e.Reason, e.Truncated, e.Error, c.reason)
 		}
-		full, err := b.in.Get(ctx, e.Seq)
+		full, err := b.in.DeadLetter(ctx, e.Seq)
 		if err != nil {
 			t.Fatalf("%s: Get: %v", c.name, err)
 		}
@@ -111,7 +111,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 	}
 
 	fixed.Store(true)
-	if n, err := b.in.ReplayAll(ctx, dlq.Filter{}); err != nil || n != len(cases) {
+	if n, err := b.in.ReplayDeadLetters(ctx, inspect.DeadLetterFilter{}); err != nil || n != len(cases) {
 		t.Fatalf("ReplayAll: %d, %v", n, err)
 	}
 	for range cases {

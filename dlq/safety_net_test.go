@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -131,7 +131,7 @@ func TestRecreatedWorkStreamKeepsEveryRecord(t *testing.T) {
 	}
 	round(2)
 
-	entries, err := b.in.List(ctx, dlq.Filter{Limit: -1})
+	entries, err := b.in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	}
 	b.fileThenDie(t, def)
 	first := b.waitRecords(t, 1)[0]
-	if err := b.in.Delete(ctx, first.Seq); err != nil {
+	if err := b.in.DeleteDeadLetter(ctx, first.Seq); err != nil {
 		t.Fatal(err)
 	}
 	b.waitAdvisories(t, 1)

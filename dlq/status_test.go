@@ -95,7 +95,7 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 	w.stop(t) // nobody runs the replayed task until the test has looked
 
 	fixed.Store(true)
-	if err := b.in.Replay(ctx, e.Seq); err != nil {
+	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := inspect.New(b.js)

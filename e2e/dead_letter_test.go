@@ -181,15 +181,15 @@ func TestDeadLetterAccounting(t *testing.T) {
 	settled(35 + 35 + doomed)
 
 	// The ledger.
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := in.List(ctx, dlq.Filter{Limit: -1})
+	entries, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := map[string]dlq.Entry{}
+	records := map[string]inspect.DeadLetter{}
 	truncated := 0
 	for _, e := range entries {
 		if _, dup := records[e.ID]; dup {

@@ -1,16 +1,20 @@
 package inspect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -110,12 +114,17 @@ func (in *Inspector) findPending(ctx context.Context, id string) (uint64, error)
 }
 
 // withdrawn records that task t was withdrawn before it ran, and logs it
-// with msg at level: its unique key is released, so that the key takes a
-// task again at once rather than when its TTL ends. What cannot be
-// recorded is logged; the task is withdrawn all the same.
+// with msg at level: a tracked task reads status cancelled, and its unique
+// key is released, so that the key takes a task again at once rather than
+// when its TTL ends. What cannot be recorded is logged; the task is
+// withdrawn all the same.
 func (in *Inspector) withdrawn(ctx context.Context, t TaskInfo, level slog.Level, msg string) {
 	in.log.LogAttrs(ctx, level, msg, slog.String(keyTaskID, t.ID), slog.String(keyTask, t.Task),
 		slog.String(keyQueue, t.Queue), slog.Uint64(keySeq, t.Seq))
+	if err := in.states.Settle(ctx, t.ID, func(s *status.Status) { s.State = status.Cancelled }); err != nil {
+		in.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record the withdrawn task's status",
+			slog.String(keyTaskID, t.ID), slog.String(keyError, err.Error()))
+	}
 	if key := t.Header.Get(wire.HeaderUnique); key != "" {
 		if err := unique.New(in.js, in.pub).Release(ctx, tasks.Spec{Queue: t.Queue, Name: t.Task}, key, t.ID); err != nil {
 			in.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot release the withdrawn task's unique key; its TTL will",
@@ -124,8 +133,113 @@ func (in *Inspector) withdrawn(ctx context.Context, t TaskInfo, level slog.Level
 	}
 }
 
-// RunNow moves a scheduled task to the work stream now.
-func (in *Inspector) RunNow(ctx context.Context, r Ref) error { return errUnbuilt }
+// schedule reads the schedule of the delayed task r: its stream, the
+// message, and the task. A task that does not wait (fired, cancelled,
+// never scheduled, or enqueued again since r was listed) is an error
+// wrapping [ErrMovedOn].
+func (in *Inspector) schedule(ctx context.Context, r Ref) (jetstream.Stream, *jetstream.RawStreamMsg, TaskInfo, error) {
+	if r.ID == "" {
+		return nil, nil, TaskInfo{}, fmt.Errorf("%w: no task ID: pass the Ref of a listed task (TaskInfo.Ref)", ErrInvalidQuery)
+	}
+	gone := fmt.Errorf("inspect: no delayed task %q waits: it fired already, was cancelled, or was never scheduled: %w", r.ID, ErrMovedOn)
+	st, err := in.stream(ctx, in.names.ScheduleStream())
+	if err != nil || st == nil {
+		return nil, nil, TaskInfo{}, cmp.Or(err, gone)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, in.names.DelayedSubject(r.ID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil, TaskInfo{}, gone
+	}
+	if err != nil {
+		return nil, nil, TaskInfo{}, fmt.Errorf("inspect: read delayed task %q: %w", r.ID, err)
+	}
+	if r.Seq != 0 && m.Sequence != r.Seq {
+		return nil, nil, TaskInfo{}, fmt.Errorf("inspect: delayed task %q was enqueued again since it was listed (seq %d, not %d): list it again: %w", r.ID, m.Sequence, r.Seq, ErrMovedOn)
+	}
+	t, err := in.delayed(rawMsg(m))
+	if err != nil {
+		return nil, nil, TaskInfo{}, fmt.Errorf("inspect: delayed task %q: %w", r.ID, err)
+	}
+	return st, m, t, nil
+}
 
-// Cancel withdraws a scheduled task before it fires.
-func (in *Inspector) Cancel(ctx context.Context, r Ref) error { return errUnbuilt }
+// RunNow runs the scheduled task r now instead of at its time. One message
+// to the schedule stream fires the task, with its ID, payload and headers,
+// and removes its schedule, both or neither: the server stores it only
+// while the schedule is the one read, so a task is never lost, and never
+// fired twice by RunNow and the server's scheduler in the same instant.
+// The work stream takes it as any fired task. r.Seq, when set, must be the
+// schedule's sequence; r.Seq 0 takes the task by ID.
+//
+// It returns an error wrapping [ErrMovedOn] for a task that no longer
+// waits: fired (also in the instant of the call), cancelled, or enqueued
+// again since it was listed.
+func (in *Inspector) RunNow(ctx context.Context, r Ref) error {
+	_, m, t, err := in.schedule(ctx, r)
+	if err != nil {
+		return err
+	}
+	ack, err := in.fireNow(ctx, m, t)
+	if err != nil {
+		return err
+	}
+	in.log.LogAttrs(ctx, slog.LevelInfo, "jetq: ran a delayed task now", slog.String(keyTaskID, t.ID), slog.String(keyTask, t.Task),
+		slog.String(keyQueue, t.Queue), slog.Uint64(keySeq, ack.Sequence))
+	return nil
+}
+
+// fireNow fires the delayed task t of schedule message m now, if m is
+// still its schedule.
+func (in *Inspector) fireNow(ctx context.Context, m *jetstream.RawStreamMsg, t TaskInfo) (*jetstream.PubAck, error) {
+	msg, err := wire.FireNow(in.names, m.Subject, tasks.Header(m.Header), m.Data, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("inspect: delayed task %q: %w", t.ID, err)
+	}
+	ack, err := in.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(in.names.ScheduleStream()),
+		jetstream.WithExpectLastSequenceForSubject(m.Sequence, m.Subject))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return nil, fmt.Errorf("inspect: delayed task %q fired, or was cancelled, as it was to run now: %w", t.ID, ErrMovedOn)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect: run delayed task %q now: %w", t.ID, err)
+	}
+	return ack, nil
+}
+
+// Cancel withdraws the scheduled task r so that it never runs. r.Seq,
+// when set, must be the schedule's sequence; r.Seq 0 takes the task by ID.
+// A cancelled task's unique key is released, and a tracked one reads
+// status cancelled. Cancelled in the instant the server fires it, the task
+// is withdrawn all the same: its firing is claimed for no delivery first
+// (see the fired-task claims of the consumer package), so a worker drops
+// the fired copy unrun.
+//
+// It returns an error wrapping [ErrMovedOn] for a task that no longer
+// waits: fired (and claimed by a worker), cancelled, or enqueued again
+// since it was listed.
+func (in *Inspector) Cancel(ctx context.Context, r Ref) error {
+	st, m, t, err := in.schedule(ctx, r)
+	if err != nil {
+		return err
+	}
+	return in.cancel(ctx, st, m, t)
+}
+
+// cancel withdraws the delayed task t of schedule message m of stream st.
+func (in *Inspector) cancel(ctx context.Context, st jetstream.Stream, m *jetstream.RawStreamMsg, t TaskInfo) error {
+	r := t.Ref()
+	// Sequence 0 is no message's: every delivery of the firing is a copy.
+	holder, err := fired.New(in.js, in.pub).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: wire.Firing(tasks.Header(m.Header))})
+	if err != nil {
+		return fmt.Errorf("inspect: cancel delayed task %q: %w", r.ID, err)
+	}
+	if holder != 0 {
+		return fmt.Errorf("inspect: delayed task %q fired already, and a worker took it: %w", r.ID, ErrMovedOn)
+	}
+	if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !retry.Gone(err) {
+		return fmt.Errorf("inspect: cancel delayed task %q: %w", r.ID, err)
+	}
+	in.withdrawn(ctx, t, slog.LevelInfo, "jetq: cancelled a delayed task")
+	return nil
+}

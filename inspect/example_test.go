@@ -2,15 +2,18 @@ package inspect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log"
 	"log/slog"
+	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Invoice is the payload of the examples' tasks.
@@ -106,4 +109,148 @@ func ExampleInspector_PlanBulk() {
 	// left: inv-2
 	// left: inv-4
 	// left: inv-5
+}
+
+// Inspect a dead-lettered task and replay it once its cause is fixed.
+func ExampleInspector_ReplayDeadLetter() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := embedded.Start(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := srv.Connect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	charge := tasks.Define[int]("payment.charge")
+	fixed := make(chan struct{})
+	done := make(chan string)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, charge, func(ctx context.Context, t *tasks.Task[int]) error {
+		select {
+		case <-fixed:
+			done <- t.ID
+			return nil
+		default:
+			return tasks.Permanent(errors.New("card expired"))
+		}
+	})
+	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+	defer w.Shutdown(ctx)
+	p, err := producer.New(js, producer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := producer.Enqueue(ctx, p, charge, 4200, producer.WithID("order:7")); err != nil {
+		log.Fatal(err)
+	}
+
+	in, err := inspect.New(js)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var entries []inspect.DeadLetter
+	for len(entries) == 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond) // the worker files the record as it settles the task
+		if entries, err = in.DeadLetters(ctx, inspect.DeadLetterFilter{Task: "payment.charge"}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if len(entries) == 0 {
+		log.Fatal("the task was never dead-lettered")
+	}
+	e := entries[0]
+	fmt.Printf("%s %s: %s after %d delivery (%s)\n", e.Task, e.ID, e.Reason, e.Deliveries, e.Error)
+
+	close(fixed) // the customer updated their card
+	if err := in.ReplayDeadLetter(ctx, e.Seq); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("charged", <-done)
+	// Output:
+	// payment.charge order:7: permanent after 1 delivery (permanent: card expired)
+	// charged order:7
+}
+
+// Page through the newest records of one task, a page at a time.
+func ExampleInspector_DeadLetters() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := embedded.Start(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := srv.Connect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	send := tasks.Define[string]("email.send")
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, send, func(ctx context.Context, t *tasks.Task[string]) error {
+		return tasks.Permanent(fmt.Errorf("no mailbox %s", t.Payload))
+	})
+	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+	defer w.Shutdown(ctx)
+	p, err := producer.New(js, producer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	in, err := inspect.New(js)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, to := range []string{"ada", "bob", "cy", "dee", "eve"} {
+		if _, err := producer.Enqueue(ctx, p, send, to, producer.WithID("mail:"+to)); err != nil {
+			log.Fatal(err)
+		}
+		// Filed one after the other: wait for this one's record.
+		for st, _ := in.DeadLetterStats(ctx); st.Total <= i && ctx.Err() == nil; st, _ = in.DeadLetterStats(ctx) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	f := inspect.DeadLetterFilter{Task: "email.send", Order: inspect.NewestFirst, Limit: 2}
+	for n := 1; ; n++ {
+		page, err := in.DeadLetters(ctx, f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		fmt.Print("page ", n, ":")
+		for _, e := range page {
+			fmt.Print(" ", e.ID, " (", e.Error, ")")
+		}
+		fmt.Println()
+		f.After = page[len(page)-1].Seq
+	}
+	// Output:
+	// page 1: mail:eve (permanent: no mailbox eve) mail:dee (permanent: no mailbox dee)
+	// page 2: mail:cy (permanent: no mailbox cy) mail:bob (permanent: no mailbox bob)
+	// page 3: mail:ada (permanent: no mailbox ada)
 }

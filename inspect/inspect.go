@@ -20,6 +20,9 @@ type Inspector struct {
 	log   *slog.Logger
 
 	states *statusstore.Store
+	// retryHook, set by tests, is called at the steps of RetryNow that
+	// may race a worker: "publish" and "delete".
+	retryHook func(step string)
 }
 
 // New returns an Inspector working through js. It does no I/O. It returns

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,9 +15,13 @@ import (
 )
 
 // floor is where a task type's durable consumer stands: the tasks stored
-// after delivered are pending, pending of them.
+// after delivered are pending, pending of them; those stored after acked
+// and up to delivered are delivered and not all settled (running or
+// retrying), unsettled of them.
 type floor struct {
 	delivered, pending uint64
+	acked              uint64
+	unsettled          int
 	consumer           bool
 }
 
@@ -30,7 +36,8 @@ func (in *Inspector) floors(ctx context.Context, work jetstream.Stream, q Query)
 			(q.Queue != "" && q.Queue != queue) || (q.Task != "" && q.Task != name) {
 			return
 		}
-		out[ci.Config.FilterSubject] = floor{delivered: ci.Delivered.Stream, pending: ci.NumPending, consumer: true}
+		out[ci.Config.FilterSubject] = floor{delivered: ci.Delivered.Stream, pending: ci.NumPending,
+			acked: ci.AckFloor.Stream, unsettled: ci.NumAckPending, consumer: true}
 	}
 	if q.Queue != "" && q.Task != "" {
 		c, err := work.Consumer(ctx, n.Durable(q.Queue, q.Task))
@@ -66,80 +73,127 @@ func (in *Inspector) pending(ctx context.Context, q Query, tok cursor) (Page, *c
 	base := in.names.Prefix() + ".task."
 	filter := subjects(base, q)
 	from := tok.After + 1
-	if f, ok := floors[filter]; ok && tok.After == 0 {
-		from = f.delivered + 1 // one type: start at its first pending task
+	if tok.After == 0 {
+		if from, err = in.firstPending(ctx, work, filter, floors); err != nil {
+			return Page{}, nil, err
+		}
 	}
 	batch := q.Limit + 1
 	if q.Where != nil {
 		batch = maxBatch
 	}
-	sc := newScanner(in.js, work, filter, from, q.Since, batch)
-	mt := newMatcher(q.Where)
-	var (
-		p    Page
-		next *cursor
-		// seen counts the pending messages read per subject; at is its
-		// count at each task of the page.
-		seen = map[string]uint64{}
-		at   []uint64
-		msgs []directget.Msg
-	)
-	for {
-		m, ok, err := sc.next(ctx)
-		if err != nil {
-			return Page{}, nil, fmt.Errorf("inspect: read pending tasks: %w", err)
+	since := q.Since
+	if tok.After > 0 {
+		since = time.Time{} // the token's place is after it
+	}
+	sc := newScanner(in.js, work, filter, from, since, batch)
+	stream := work.CachedInfo().Config.Name
+	// seen counts the pending messages read per subject; each task's
+	// Position holds the count at it until its type's base is added.
+	seen := map[string]uint64{}
+	p, next, msgs, extra, err := collect(ctx, sc, q, tok, func(m directget.Msg) (TaskInfo, bool) {
+		queue, name, err := in.names.ParseTaskSubject(m.Subject)
+		if err != nil || m.Seq <= floors[m.Subject].delivered {
+			return TaskInfo{}, false
 		}
-		if !ok || (tok.UpTo > 0 && m.Seq > tok.UpTo) || (!q.Until.IsZero() && !m.Stored.Before(q.Until)) {
-			break
+		seen[m.Subject]++
+		t := taskInfo(m, stream, queue, name, Pending)
+		t.Position = seen[m.Subject]
+		return t, true
+	})
+	if err != nil {
+		return Page{}, nil, fmt.Errorf("inspect: read pending tasks: %w", err)
+	}
+	if extra != nil {
+		seen[extra.Subject]-- // the next page reads it again
+	}
+	// bases holds, per subject, how many of the type's pending tasks come
+	// before this page's read: none on a list read from the start, what
+	// the previous page counted, or else what the server says.
+	bases := map[string]uint64{}
+	for k, n := range tok.Counts {
+		bases[base+k] = n
+	}
+	if tok.After == 0 && q.Since.IsZero() {
+		for subject := range floors {
+			bases[subject] = 0
 		}
-		p.Scanned++
-		queue, name, perr := in.names.ParseTaskSubject(m.Subject)
-		pending := perr == nil && m.Seq > floors[m.Subject].delivered && !m.Stored.Before(q.Since)
-		if pending {
-			seen[m.Subject]++
-		}
-		if pending && mt.matches(m.Data) {
-			if len(p.Tasks) == q.Limit {
-				next = &cursor{After: p.Tasks[len(p.Tasks)-1].Seq}
-				break
-			}
-			p.Tasks = append(p.Tasks, taskInfo(m, work.CachedInfo().Config.Name, queue, name, Pending))
-			at = append(at, seen[m.Subject])
-			msgs = append(msgs, m)
-		}
-		if p.Scanned >= q.Scan {
-			if len(p.Tasks) < q.Limit {
-				p.Partial = true
-			}
-			next = &cursor{After: m.Seq}
-			break
+		for subject := range seen {
+			bases[subject] = 0
 		}
 	}
-	if sc.direct && len(p.Tasks) > 0 {
-		if err := in.positions(ctx, work, filter, floors, p.Tasks, msgs, at); err != nil {
+	if sc.direct {
+		if err := in.bases(ctx, work, filter, floors, p.Tasks, msgs, bases); err != nil {
 			return Page{}, nil, err
+		}
+	}
+	for i := range p.Tasks {
+		if b, ok := bases[msgs[i].Subject]; ok {
+			p.Tasks[i].Position += b
+		} else {
+			p.Tasks[i].Position = 0 // not known without direct gets
+		}
+	}
+	if next != nil && len(bases) <= maxCounts {
+		next.Counts = make(map[string]uint64, len(bases))
+		for subject, b := range bases {
+			next.Counts[strings.TrimPrefix(subject, base)] = b + seen[subject]
 		}
 	}
 	return p, next, nil
 }
 
-// positions sets the Position of each task of a page of pending tasks,
-// read with direct gets: a task's position is its type's pending count
-// less the messages of its type stored after it. That count comes with
-// each message of a direct get on one subject; on a list of several types
-// it is read for the first task of each type on the page (one direct get
-// of one message each, all at once), and the others follow from at.
-func (in *Inspector) positions(ctx context.Context, work jetstream.Stream, filter string, floors map[string]floor, ts []TaskInfo, msgs []directget.Msg, at []uint64) error {
+// maxCounts bounds the task types whose counts a page token carries; the
+// pages of a list of more types ask the server for their positions.
+const maxCounts = 64
+
+// firstPending is the sequence the pending tasks on filter start from:
+// the first after the lowest of their types' consumers' last deliveries,
+// or 1 while a type with tasks has no consumer. Starting there, the list
+// skips the tasks delivered before it, such as those waiting to be retried.
+func (in *Inspector) firstPending(ctx context.Context, work jetstream.Stream, filter string, floors map[string]floor) (uint64, error) {
+	if f, ok := floors[filter]; ok {
+		return f.delivered + 1, nil // one type
+	}
+	info, err := work.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, fmt.Errorf("inspect: read the work stream's subjects: %w", err)
+	}
+	from := uint64(0)
+	for subject := range info.State.Subjects {
+		f, ok := floors[subject]
+		if !ok {
+			return 1, nil
+		}
+		if from == 0 || f.delivered+1 < from {
+			from = f.delivered + 1
+		}
+	}
+	return max(from, 1), nil
+}
+
+// bases adds to bases, for each type with tasks on a page of pending
+// tasks that it lacks, how many of its pending tasks come before the
+// page's read, read with direct gets: a task's position is its type's
+// pending count less the messages of its type stored after it. That count
+// comes with each message of a direct get on one subject; on a list of
+// several types it is read for the first task of the type on the page
+// (one direct get of one message each, all at once). Each task's
+// Position holds the count of its type's pending tasks read up to it.
+func (in *Inspector) bases(ctx context.Context, work jetstream.Stream, filter string, floors map[string]floor, ts []TaskInfo, msgs []directget.Msg, bases map[string]uint64) error {
 	type typeAt struct {
-		first         int // index of the type's first task on the page
-		after, before uint64
-		err           error
+		first          int // index of the type's first task on the page
+		after, pending uint64
+		err            error
 	}
 	types := map[string]*typeAt{}
 	for i, m := range msgs {
-		if types[m.Subject] == nil {
+		if _, ok := bases[m.Subject]; !ok && types[m.Subject] == nil {
 			types[m.Subject] = &typeAt{first: i}
 		}
+	}
+	if len(types) == 0 {
+		return nil
 	}
 	stream := work.CachedInfo().Config.Name
 	// after reads how many messages of subject follow seq, and the message
@@ -159,7 +213,7 @@ func (in *Inspector) positions(ctx context.Context, work jetstream.Stream, filte
 		if subject == filter && f.consumer {
 			// One subject read: the count came with the message.
 			t.after, _ = strconv.ParseUint(m.Header.Get(directget.NumPendingHeader), 10, 64)
-			t.before = f.pending
+			t.pending = f.pending
 			continue
 		}
 		wg.Go(func() {
@@ -168,12 +222,12 @@ func (in *Inspector) positions(ctx context.Context, work jetstream.Stream, filte
 				n++ // the task left meanwhile; count from the one after it
 			}
 			t.after, t.err = n, err
-			t.before = f.pending
+			t.pending = f.pending
 			if !f.consumer && err == nil {
 				// No consumer: every message of the subject is pending.
 				var first uint64
-				if t.before, first, t.err = after(ctx, subject, 1); first != 0 {
-					t.before++
+				if t.pending, first, t.err = after(ctx, subject, 1); first != 0 {
+					t.pending++
 				}
 			}
 		})
@@ -184,13 +238,12 @@ func (in *Inspector) positions(ctx context.Context, work jetstream.Stream, filte
 			return fmt.Errorf("inspect: position of pending %s tasks: %w", subject, t.err)
 		}
 	}
-	for i := range ts {
-		t := types[msgs[i].Subject]
+	for subject, t := range types {
 		first := uint64(1)
-		if t.before > t.after {
-			first = t.before - t.after
+		if t.pending > t.after {
+			first = t.pending - t.after
 		}
-		ts[i].Position = first + at[i] - at[t.first]
+		bases[subject] = first - min(first, ts[t.first].Position)
 	}
 	return nil
 }

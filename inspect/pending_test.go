@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
@@ -30,6 +31,9 @@ type Customer struct {
 	ID int `json:"id"`
 }
 
+// topologyZero is the default deployment's.
+var topologyZero topology.Topology
+
 var (
 	charge = tasks.Define[Order]("billing.charge")
 	refund = tasks.Define[Order]("billing.refund", tasks.WithQueue("slow"))
@@ -37,14 +41,16 @@ var (
 
 // fixture is a server with a producer and an inspector.
 type fixture struct {
-	js jetstream.JetStream
-	p  *producer.Producer
-	in *inspect.Inspector
+	srv *embedded.Server
+	js  jetstream.JetStream
+	p   *producer.Producer
+	in  *inspect.Inspector
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	js := embeddedtest.JetStream(t)
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +59,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{js: js, p: p, in: in}
+	return &fixture{srv: srv, js: js, p: p, in: in}
 }
 
 // enqueue enqueues o as a task of def and returns its ID.
@@ -72,7 +78,7 @@ func (f *fixture) enqueue(t *testing.T, def *tasks.Definition[Order], o Order, o
 func (f *fixture) deliver(t *testing.T, def *tasks.Definition[Order], n int) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := wire.ConsumerConfig(topology.Topology{}, def.Spec())
+	cfg := wire.ConsumerConfig(topologyZero, def.Spec())
 	cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
 	c, err := f.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", cfg)
 	if err != nil {

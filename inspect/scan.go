@@ -23,9 +23,10 @@ type scanner struct {
 	direct bool
 	filter string
 	// seq is the next sequence to read; since, while set, starts the
-	// first read at a time instead.
-	seq   uint64
-	since *time.Time
+	// first read at a time instead, and from drops what that read finds
+	// before seq.
+	seq, from uint64
+	since     *time.Time
 	// batch is the next batch's size; it doubles up to maxBatch.
 	batch int
 	buf   []directget.Msg
@@ -38,9 +39,15 @@ const (
 	maxBatchBytes = 4 << 20
 )
 
+// newScanner reads filter from sequence from on, or, with since, from the
+// first message at or after since that is at or after from (the server
+// finds it by time, reading nothing before it; a stream without direct
+// gets is read from from, and its caller drops what is before since).
+// batch is the first batch's size.
 func newScanner(js jetstream.JetStream, st jetstream.Stream, filter string, from uint64, since time.Time, batch int) *scanner {
-	s := &scanner{js: js, stream: st, direct: st.CachedInfo().Config.AllowDirect, filter: filter, seq: max(from, 1), batch: min(max(batch, 1), maxBatch)}
-	if !since.IsZero() && from <= 1 && s.direct {
+	from = max(from, 1)
+	s := &scanner{js: js, stream: st, direct: st.CachedInfo().Config.AllowDirect, filter: filter, seq: from, from: from, batch: min(max(batch, 1), maxBatch)}
+	if !since.IsZero() && s.direct {
 		s.since = &since
 	}
 	return s
@@ -85,11 +92,14 @@ func (s *scanner) read(ctx context.Context) error {
 		return err
 	}
 	s.batch = min(2*s.batch, maxBatch)
-	s.buf = msgs
-	if len(msgs) > 0 {
-		s.seq = msgs[len(msgs)-1].Seq + 1
-	}
 	s.done = !more || len(msgs) == 0
+	if len(msgs) > 0 {
+		s.seq = max(s.seq, msgs[len(msgs)-1].Seq+1)
+	}
+	for len(msgs) > 0 && msgs[0].Seq < s.from {
+		msgs = msgs[1:]
+	}
+	s.buf = msgs
 	return nil
 }
 
@@ -148,4 +158,34 @@ func (in *Inspector) stream(ctx context.Context, name string) (jetstream.Stream,
 // rawMsg is m as a direct get reads it.
 func rawMsg(m *jetstream.RawStreamMsg) directget.Msg {
 	return directget.Msg{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time, Header: m.Header, Data: m.Data}
+}
+
+// collect reads the page of q from sc. keep returns the task of a message
+// that is in the list's state and of q's queue and task; collect applies
+// the rest of q (time range, match, limit, scan bound) and tok's UpTo.
+// msgs are the messages of the page's tasks; extra, on a full page, the
+// message kept after them, which the next page starts with.
+func collect(ctx context.Context, sc *scanner, q Query, tok cursor, keep func(directget.Msg) (TaskInfo, bool)) (p Page, next *cursor, msgs []directget.Msg, extra *directget.Msg, err error) {
+	mt := newMatcher(q.Where)
+	for {
+		m, ok, err := sc.next(ctx)
+		if err != nil {
+			return Page{}, nil, nil, nil, err
+		}
+		if !ok || (tok.UpTo > 0 && m.Seq > tok.UpTo) || (!q.Until.IsZero() && !m.Stored.Before(q.Until)) {
+			return p, nil, msgs, nil, nil
+		}
+		if t, ok := keep(m); ok && !m.Stored.Before(q.Since) && mt.matches(m.Data) {
+			if len(p.Tasks) == q.Limit {
+				return p, &cursor{After: m.Seq - 1}, msgs, &m, nil
+			}
+			p.Tasks = append(p.Tasks, t)
+			msgs = append(msgs, m)
+		}
+		p.Scanned++
+		if p.Scanned >= q.Scan {
+			p.Partial = len(p.Tasks) < q.Limit
+			return p, &cursor{After: m.Seq}, msgs, nil, nil
+		}
+	}
 }

@@ -17,17 +17,17 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-type Job struct {
+type trackedJob struct {
 	Fail int `json:"fail"` // attempts that fail before one succeeds; -1: fail permanently
 }
 
-var tracked = tasks.Define[Job]("status.job", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
+var tracked = tasks.Define[trackedJob]("status.job", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
 	tasks.WithBackoff(tasks.Backoff{Initial: 300 * time.Millisecond, Jitter: -1}))
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func handler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc[Job] {
-	return func(ctx context.Context, t *tasks.Task[Job]) error {
+func statusHandler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc[trackedJob] {
+	return func(ctx context.Context, t *tasks.Task[trackedJob]) error {
 		_ = tasks.ReportProgress(ctx, 50, "half way")
 		st, err := tr.Status(ctx, t.ID)
 		if err == nil {
@@ -43,13 +43,13 @@ func handler(tr *inspect.Inspector, seen chan<- status.Status) tasks.HandlerFunc
 	}
 }
 
-func startWorker(t *testing.T, js jetstream.JetStream, h tasks.HandlerFunc[Job]) func() {
+func startStatusWorker(t *testing.T, js jetstream.JetStream, h tasks.HandlerFunc[trackedJob]) func() {
 	t.Helper()
 	return startWorkerOf(t, js, tracked, h)
 }
 
 // startWorkerOf runs a worker of def's tasks until the returned stop.
-func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[Job], h tasks.HandlerFunc[Job]) func() {
+func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[trackedJob], h tasks.HandlerFunc[trackedJob]) func() {
 	t.Helper()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, h)
@@ -71,7 +71,7 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: 1}, producer.WithID("job:1"))
+	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{Fail: 1}, producer.WithID("job:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 		t.Fatalf("before any worker: %+v, %v", st, err)
 	}
 	seen := make(chan status.Status, 10)
-	startWorker(t, js, handler(tr, seen))
+	startStatusWorker(t, js, statusHandler(tr, seen))
 
 	first := <-seen
 	if first.State != status.Running || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
@@ -119,8 +119,8 @@ func TestStatusDeadLettered(t *testing.T) {
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
-	r, err := producer.Enqueue(ctx, p, tracked, Job{Fail: -1})
+	startStatusWorker(t, js, statusHandler(tr, make(chan status.Status, 10)))
+	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{Fail: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +138,14 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	defer cancel()
 	// Its retry comes after the worker's stop, which waits up to a second
 	// for the server to end its pulls and runs what they bring.
-	def := tasks.Define[Job]("status.restart", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
+	def := tasks.Define[trackedJob]("status.restart", tasks.WithStateTracking(), tasks.WithMaxAttempts(3),
 		tasks.WithBackoff(tasks.Backoff{Initial: 2 * time.Second, Jitter: -1}))
-	r, err := producer.Enqueue(ctx, p, def, Job{Fail: 1})
+	r, err := producer.Enqueue(ctx, p, def, trackedJob{Fail: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := make(chan status.Status, 10)
-	stop := startWorkerOf(t, js, def, handler(tr, seen))
+	stop := startWorkerOf(t, js, def, statusHandler(tr, seen))
 	<-seen
 	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
 	stop()
@@ -158,7 +158,7 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if st, err := tr2.Status(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
-	startWorkerOf(t, js, def, handler(tr2, seen))
+	startWorkerOf(t, js, def, statusHandler(tr2, seen))
 	st, err := tr2.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
@@ -170,7 +170,7 @@ func TestUntrackedAndUnknownTasks(t *testing.T) {
 	f := setup(t)
 	p, tr := f.p, f.in
 	ctx := context.Background()
-	r, err := producer.Enqueue(ctx, p, tasks.Define[Job]("status.untracked"), Job{})
+	r, err := producer.Enqueue(ctx, p, tasks.Define[trackedJob]("status.untracked"), trackedJob{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestUntrackedAndUnknownTasks(t *testing.T) {
 	}
 }
 
-func TestWaitWithoutBucketCreatesNone(t *testing.T) {
+func TestStatusWithoutBucketCreatesNone(t *testing.T) {
 	t.Parallel()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
@@ -211,15 +211,15 @@ func TestWaitWithoutBucketCreatesNone(t *testing.T) {
 	}
 }
 
-// TestWaitRightAfterEnqueue: the producer records "queued" before Enqueue
+// TestWaitStatusRightAfterEnqueue: the producer records "queued" before Enqueue
 // returns, so a Wait that starts before any worker does still waits.
-func TestWaitRightAfterEnqueue(t *testing.T) {
+func TestWaitStatusRightAfterEnqueue(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r, err := producer.Enqueue(ctx, p, tracked, Job{})
+	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestWaitRightAfterEnqueue(t *testing.T) {
 		got <- result{st, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // Wait is watching, the task still queued
-	startWorker(t, js, handler(tr, make(chan status.Status, 10)))
+	startStatusWorker(t, js, statusHandler(tr, make(chan status.Status, 10)))
 	res := <-got
 	if res.err != nil || res.st.State != status.Done {
 		t.Errorf("Wait: %+v, %v", res.st, res.err)

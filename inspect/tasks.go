@@ -122,6 +122,10 @@ type Page struct {
 	// ([Query.Scan]) before it was full: more tasks may match further on,
 	// and Next continues from where it stopped.
 	Partial bool
+	// Note says what the list could not show or how far it looked: the
+	// running tasks of workers too old to list them, counted; the status
+	// records a completed list read.
+	Note string
 }
 
 // Ref names one task for an action: its ID and, where known, the sequence
@@ -192,7 +196,36 @@ func (t TaskInfo) Age(now time.Time) time.Duration { return max(now.Sub(t.Enqueu
 //   - Scheduled: the delayed tasks of the schedule stream, in the order
 //     they were enqueued, with their RunAt: the stream's info and one
 //     batched direct get a page, more where a filter leaves messages out.
-//   - Running, Retrying, Completed, Failed: see their listers.
+//   - Running: the deliveries live workers hold, as each worker lists them
+//     in its presence entry (JETQ_WORKERS), in stream order, with Worker,
+//     Attempt, StartedAt (zero while it waits in the worker's prefetch)
+//     and, for types that track their status, Progress. One watch of the
+//     presence bucket, then one get a task of the page and one status read
+//     a tracked task, all at once: the size of the work stream does not
+//     matter. Workers of a release that does not list its deliveries are
+//     counted in [Page.Note].
+//   - Retrying: delivered and not settled, and held by no live worker:
+//     for each type with deliveries not settled, what the work stream
+//     still stores between its consumer's ack floor and last delivery, less
+//     what presence entries list as held, with NextAttemptAt and LastError
+//     from the retries the workers list (each until it falls due) or, for
+//     tracked types, the status record. The consumers' infos, one watch of
+//     the presence bucket and one batched direct get a type with tasks not
+//     settled, plus a status read a tracked task: with 10 000 tasks
+//     retrying in one type, 4 requests and up to 50 concurrent reads a page
+//     of 50, the same for the last page as for the first.
+//   - Completed: the status records saying done, newest first, read from
+//     the end of the status bucket's stream backwards in batched direct
+//     gets of 512 records, at most Query.Scan records a page
+//     ([Page.Scanned], [Page.Partial], and [Page.Note] says how many of
+//     how many). Only types that track their status
+//     (tasks.WithStateTracking) record a success; other types have no
+//     completed list. The message of a completed task is gone: Seq is 0,
+//     and Where is refused.
+//   - Failed: the dead-letter records, newest first, with Reason, Error
+//     and FinishedAt (when the record was filed): batched direct gets of
+//     the dead-letter stream on the subject of the types kept, from where
+//     the previous page ended.
 //
 // Where reads each payload of the messages scanned as JSON; a page stops
 // after Query.Scan messages (see [Page.Partial]).

@@ -17,6 +17,10 @@ type cursor struct {
 	After uint64 `json:"a,omitempty"`
 	// Key is a lister's own place, for a list that is not in stream order.
 	Key string `json:"k,omitempty"`
+	// Counts holds, per task type ("<queue>.<task>"), the pending tasks
+	// counted up to After, so that the pending list's next page tells
+	// positions without asking the server.
+	Counts map[string]uint64 `json:"c,omitempty"`
 	// UpTo bounds the list to the messages at or below this sequence (a
 	// bulk action's plan); 0 leaves it open. Not carried in page tokens.
 	UpTo uint64 `json:"-"`

@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/schedule"
@@ -40,7 +39,7 @@ type Result struct {
 	Status *status.Status `json:"status"`
 	// DeadLetters are its dead-letter records, oldest first: several when it
 	// failed again after a replay.
-	DeadLetters []dlq.Entry `json:"dead_letters"`
+	DeadLetters []inspect.DeadLetter `json:"dead_letters"`
 	// Work is its message in the work stream, while it is queued or running.
 	Work *Work `json:"work"`
 	// Scheduled is the delayed task waiting for its time.
@@ -138,7 +137,7 @@ type Finder struct {
 	js        jetstream.JetStream
 	cfg       config
 	names     wire.Names
-	dlq       *dlq.Inspector
+	dlq       *inspect.Inspector
 	schedules *schedule.Schedules
 }
 
@@ -162,7 +161,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Finder, error) {
 	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	in, err := dlq.NewInspector(js, dlq.WithTopology(cfg.pub), dlq.WithLogger(slog.New(slog.DiscardHandler)))
+	in, err := inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +180,7 @@ func (f *Finder) Find(ctx context.Context, id string) (Result, error) {
 	if id == "" {
 		return Result{}, fmt.Errorf("%w: the task ID is empty", ErrInvalidOption)
 	}
-	r := Result{ID: id, DeadLetters: []dlq.Entry{}}
+	r := Result{ID: id, DeadLetters: []inspect.DeadLetter{}}
 	var err error
 	if r.Status, err = f.status(ctx, id); err != nil {
 		return Result{}, err
@@ -224,7 +223,7 @@ func (f *Finder) status(ctx context.Context, id string) (*status.Status, error) 
 // on every subject otherwise.
 func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
 	queue, name := r.Task()
-	p, err := f.dlq.ListPage(ctx, dlq.Filter{Queue: queue, Task: name, ID: r.ID, Order: dlq.NewestFirst, Limit: -1, MaxRead: max(f.cfg.dlqScan, 0)})
+	p, err := f.dlq.DeadLetterPage(ctx, inspect.DeadLetterFilter{Queue: queue, Task: name, ID: r.ID, Order: inspect.NewestFirst, Limit: -1, MaxRead: max(f.cfg.dlqScan, 0)})
 	if err != nil {
 		return err
 	}
@@ -239,7 +238,7 @@ func (f *Finder) deadLetters(ctx context.Context, r *Result) error {
 	slices.Reverse(p.Entries) // oldest first
 	for i, e := range p.Entries {
 		if e.Truncated { // the whole original, as FindByTaskID gives it
-			if p.Entries[i], err = f.dlq.Get(ctx, e.Seq); err != nil {
+			if p.Entries[i], err = f.dlq.DeadLetter(ctx, e.Seq); err != nil {
 				return err
 			}
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/jetq/jetq/queues"
+	"github.com/jetq/jetq/inspect"
 )
 
 // The gauges of one task type, labelled queue and task.
@@ -63,7 +63,7 @@ var (
 // one registry, register each through prometheus.WrapRegistererWith with a
 // label that tells them apart.
 type Collector struct {
-	in      *queues.Inspector
+	in      *inspect.Inspector
 	timeout time.Duration
 	log     *slog.Logger
 	errs    prometheus.Counter
@@ -80,7 +80,7 @@ func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := queues.New(js, queues.WithTopology(cfg.pub))
+	in, err := inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(cfg.log))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
@@ -113,7 +113,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	start := time.Now()
-	rows, err := c.in.List(ctx)
+	rows, err := c.in.Queues(ctx)
 	ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, time.Since(start).Seconds())
 	if err != nil {
 		c.errs.Inc()

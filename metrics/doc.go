@@ -16,7 +16,7 @@
 //
 // # Queue gauges
 //
-// Labelled queue and task, from one [queues.Inspector.List] per scrape
+// Labelled queue and task, from one [inspect.Inspector.Queues] per scrape
 // (package queues says where the numbers come from):
 //
 //	jetq_queue_pending_tasks               stored, not yet delivered

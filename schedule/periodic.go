@@ -34,7 +34,7 @@ type Periodic struct {
 	// for the cron ticks it missed while down; at least 1s. 0, the default:
 	// that tick runs (once, however many were missed). The server fires an
 	// "@every" schedule on recovery as a fresh tick, which StaleAfter keeps. In JSON it is in
-	// nanoseconds, as the durations of queues.Stats, and left out when 0.
+	// nanoseconds, as the durations of inspect.QueueStats, and left out when 0.
 	StaleAfter time.Duration `json:"stale_after,omitzero"`
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -47,8 +47,8 @@ func (ff *filterFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&ff.until, "until", "", "only records filed until: a duration ago or an RFC 3339 time")
 }
 
-func (ff *filterFlags) filter() (dlq.Filter, error) {
-	f := dlq.Filter{Task: ff.task, Queue: ff.queue, Reason: tasks.Reason(ff.reason)}
+func (ff *filterFlags) filter() (inspect.DeadLetterFilter, error) {
+	f := inspect.DeadLetterFilter{Task: ff.task, Queue: ff.queue, Reason: tasks.Reason(ff.reason)}
 	var err error
 	if f.Since, err = parseWhen(ff.since); err != nil {
 		return f, usagef("--since: %v", err)
@@ -93,9 +93,9 @@ func parseWhen(s string) (time.Time, error) {
 }
 
 // inspect runs fn with an Inspector; a bad filter is a usage error.
-func (g *globals) inspect(cmd *cobra.Command, fn func(ctx context.Context, in *dlq.Inspector) error) error {
+func (g *globals) inspect(cmd *cobra.Command, fn func(ctx context.Context, in *inspect.Inspector) error) error {
 	return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-		in, err := dlq.NewInspector(js, dlq.WithPrefix(g.prefix), dlq.WithLogger(quietLog()))
+		in, err := g.inspector(js)
 		if err != nil {
 			return usageError{err}
 		}
@@ -108,7 +108,7 @@ func (g *globals) inspect(cmd *cobra.Command, fn func(ctx context.Context, in *d
 }
 
 func isInvalid(err error) bool {
-	return err != nil && strings.Contains(err.Error(), dlq.ErrInvalidOption.Error())
+	return err != nil && strings.Contains(err.Error(), inspect.ErrInvalidQuery.Error())
 }
 
 // ref names a dead-letter record: by its sequence, or by the ID of its task.
@@ -145,19 +145,19 @@ func parseRefs(args []string) ([]ref, error) {
 }
 
 // find returns the records of the task with ID id, oldest first, or an
-// error wrapping dlq.ErrNotFound when it has none.
-func find(ctx context.Context, in *dlq.Inspector, id string) ([]dlq.Entry, error) {
-	es, err := in.FindByTaskID(ctx, id)
+// error wrapping inspect.ErrNotFound when it has none.
+func find(ctx context.Context, in *inspect.Inspector, id string) ([]inspect.DeadLetter, error) {
+	es, err := in.FindDeadLetters(ctx, id, inspect.DeadLetterFilter{})
 	if err != nil {
 		return nil, err
 	}
 	if len(es) == 0 {
-		return nil, fmt.Errorf("%w of task %q: it was not dead-lettered, or its record was replayed or removed (`jetq task show %s` tells where it is)", dlq.ErrNotFound, id, id)
+		return nil, fmt.Errorf("%w: no such record of task %q: it was not dead-lettered, or its record was replayed or removed (`jetq task show %s` tells where it is)", inspect.ErrNotFound, id, id)
 	}
 	return es, nil
 }
 
-func seqList(es []dlq.Entry) string {
+func seqList(es []inspect.DeadLetter) string {
 	s := make([]string, len(es))
 	for i, e := range es {
 		s[i] = strconv.FormatUint(e.Seq, 10)
@@ -183,10 +183,10 @@ func newDLQLs(g *globals) *cobra.Command {
 			}
 			f.Limit, f.After = limit, after
 			if newest {
-				f.Order = dlq.NewestFirst
+				f.Order = inspect.NewestFirst
 			}
-			return g.inspect(cmd, func(ctx context.Context, in *dlq.Inspector) error {
-				entries, err := in.List(ctx, f)
+			return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+				entries, err := in.DeadLetters(ctx, f)
 				if err != nil {
 					return err
 				}
@@ -209,7 +209,7 @@ func newDLQLs(g *globals) *cobra.Command {
 		},
 	}
 	ff.register(cmd.Flags())
-	cmd.Flags().IntVarP(&limit, "limit", "n", dlq.DefaultLimit, "at most this many records (-1: all)")
+	cmd.Flags().IntVarP(&limit, "limit", "n", inspect.DefaultDeadLetterLimit, "at most this many records (-1: all)")
 	cmd.Flags().BoolVar(&newest, "newest", false, "newest first")
 	cmd.Flags().Uint64Var(&after, "after", 0, "continue after this sequence (paging)")
 	return cmd
@@ -247,9 +247,9 @@ func newDLQShow(g *globals) *cobra.Command {
 				return err
 			}
 			r := refs[0]
-			return g.inspect(cmd, func(ctx context.Context, in *dlq.Inspector) error {
+			return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
 				if r.id == "" {
-					e, err := in.Get(ctx, r.seq)
+					e, err := in.DeadLetter(ctx, r.seq)
 					if err != nil {
 						return err
 					}
@@ -286,7 +286,7 @@ func newDLQShow(g *globals) *cobra.Command {
 }
 
 // printEntry writes a record for people, each line after indent.
-func printEntry(w io.Writer, e dlq.Entry, indent string) {
+func printEntry(w io.Writer, e inspect.DeadLetter, indent string) {
 	fmt.Fprintf(w, "%srecord      %d\n%stask        %s (queue %s)\n%sid          %s\n%sreason      %s\n%sdeliveries  %d\n%sfailed at   %s\n",
 		indent, e.Seq, indent, e.Task, e.Queue, indent, e.ID, indent, e.Reason, indent, e.Deliveries, indent, formatTime(e.FailedAt))
 	if !e.EnqueuedAt.IsZero() {
@@ -335,10 +335,10 @@ func jsonPayload(h nats.Header, payload []byte) json.RawMessage {
 }
 
 // entryJSON is e for --json: its payload as JSON when it is JSON.
-func entryJSON(e dlq.Entry) any {
+func entryJSON(e inspect.DeadLetter) any {
 	if p := jsonPayload(e.Header, e.Payload); p != nil {
 		return struct {
-			dlq.Entry
+			inspect.DeadLetter
 			Payload json.RawMessage `json:"payload"`
 		}{e, p}
 	}
@@ -358,10 +358,10 @@ func newDLQReplay(g *globals) *cobra.Command {
   jetq dlq replay welcome-7f3a
   jetq dlq replay --all --task email.send --reason max_attempts`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.bulk(cmd, args, &ff, all, "replayed", pickNewest, func(ctx context.Context, in *dlq.Inspector, seq uint64) error {
-				return in.Replay(ctx, seq)
-			}, func(ctx context.Context, in *dlq.Inspector, f dlq.Filter) (int, error) {
-				return in.ReplayAll(ctx, f)
+			return g.bulk(cmd, args, &ff, all, "replayed", pickNewest, func(ctx context.Context, in *inspect.Inspector, seq uint64) error {
+				return in.ReplayDeadLetter(ctx, seq)
+			}, func(ctx context.Context, in *inspect.Inspector, f inspect.DeadLetterFilter) (int, error) {
+				return in.ReplayDeadLetters(ctx, f)
 			})
 		},
 	}
@@ -381,8 +381,8 @@ func newDLQRm(g *globals) *cobra.Command {
 			if len(args) == 0 {
 				return usagef("rm needs the sequences or task IDs of the records to remove")
 			}
-			return g.bulk(cmd, args, &filterFlags{}, false, "removed", pickOnly, func(ctx context.Context, in *dlq.Inspector, seq uint64) error {
-				return in.Delete(ctx, seq)
+			return g.bulk(cmd, args, &filterFlags{}, false, "removed", pickOnly, func(ctx context.Context, in *inspect.Inspector, seq uint64) error {
+				return in.DeleteDeadLetter(ctx, seq)
 			}, nil)
 		},
 	}
@@ -407,8 +407,8 @@ func newDLQPurge(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			return g.bulk(cmd, nil, &ff, true, "removed", pickOnly, nil, func(ctx context.Context, in *dlq.Inspector, f dlq.Filter) (int, error) {
-				return in.Purge(ctx, f)
+			return g.bulk(cmd, nil, &ff, true, "removed", pickOnly, nil, func(ctx context.Context, in *inspect.Inspector, f inspect.DeadLetterFilter) (int, error) {
+				return in.PurgeDeadLetters(ctx, f)
 			})
 		},
 	}
@@ -430,7 +430,7 @@ const (
 
 // resolve is the sequence of the record r names. A note says which of
 // several records of a task ID was picked.
-func resolve(ctx context.Context, in *dlq.Inspector, r ref, p pick) (seq uint64, note string, err error) {
+func resolve(ctx context.Context, in *inspect.Inspector, r ref, p pick) (seq uint64, note string, err error) {
 	if r.id == "" {
 		return r.seq, "", nil
 	}
@@ -451,7 +451,7 @@ func resolve(ctx context.Context, in *dlq.Inspector, r ref, p pick) (seq uint64,
 // bulk applies one to the record each argument names — a sequence, or a
 // task ID resolved as p says — or many to the filter with --all.
 func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all bool, done string, p pick,
-	one func(context.Context, *dlq.Inspector, uint64) error, many func(context.Context, *dlq.Inspector, dlq.Filter) (int, error)) error {
+	one func(context.Context, *inspect.Inspector, uint64) error, many func(context.Context, *inspect.Inspector, inspect.DeadLetterFilter) (int, error)) error {
 	if all == (len(args) > 0) {
 		return usagef("give record sequences or task IDs, or --all with filter flags, not both and not neither")
 	}
@@ -466,7 +466,7 @@ func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all b
 	if err != nil {
 		return err
 	}
-	return g.inspect(cmd, func(ctx context.Context, in *dlq.Inspector) error {
+	return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
 		n := 0
 		if all {
 			if n, err = many(ctx, in, f); err != nil {
@@ -509,8 +509,8 @@ func newDLQStats(g *globals) *cobra.Command {
 		Short: "Count dead-lettered tasks by task and by reason",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.inspect(cmd, func(ctx context.Context, in *dlq.Inspector) error {
-				st, err := in.Stats(ctx)
+			return g.inspect(cmd, func(ctx context.Context, in *inspect.Inspector) error {
+				st, err := in.DeadLetterStats(ctx)
 				if err != nil {
 					return err
 				}

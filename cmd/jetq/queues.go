@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/human"
-	"github.com/jetq/jetq/queues"
 )
 
 // defaultWatch is the refresh interval of a bare --watch.
@@ -39,7 +39,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 				return usagef("--watch interval must be at least 100ms, got %v", watch)
 			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-				in, err := queues.New(js, queues.WithPrefix(g.prefix))
+				in, err := g.inspector(js)
 				if err != nil {
 					return usageError{err}
 				}
@@ -56,8 +56,8 @@ func newQueuesCmd(g *globals) *cobra.Command {
 }
 
 // showQueues prints the statistics once to out.
-func (g *globals) showQueues(ctx context.Context, in *queues.Inspector, out io.Writer) error {
-	rows, err := in.List(ctx)
+func (g *globals) showQueues(ctx context.Context, in *inspect.Inspector, out io.Writer) error {
+	rows, err := in.Queues(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (g *globals) showQueues(ctx context.Context, in *queues.Inspector, out io.W
 
 // watchQueues shows the statistics every interval until ctx ends (Ctrl-C):
 // in place on a terminal, one table after another otherwise.
-func (g *globals) watchQueues(ctx context.Context, in *queues.Inspector, every time.Duration) error {
+func (g *globals) watchQueues(ctx context.Context, in *inspect.Inspector, every time.Duration) error {
 	tty := isTerminal(g.stdout)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -123,7 +123,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // retrying is the RETRYING cell: the count, and when the next is due.
-func retrying(r queues.Stats) string {
+func retrying(r inspect.QueueStats) string {
 	s := strconv.Itoa(r.WaitingToRetry)
 	if r.WaitingToRetry > 0 && !r.NextAttemptAt.IsZero() {
 		s += " (next in " + human.Age(time.Until(r.NextAttemptAt)) + ")"
@@ -132,7 +132,7 @@ func retrying(r queues.Stats) string {
 }
 
 // paused is the PAUSED cell.
-func paused(r queues.Stats) string {
+func paused(r inspect.QueueStats) string {
 	if !r.Paused {
 		return "-"
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -60,7 +60,7 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 
 	waitFor(t, func() bool {
 		code, out, _ := c.jetq("queues", "--json")
-		var rows []queues.Stats
+		var rows []inspect.QueueStats
 		return code == 0 && json.Unmarshal([]byte(out), &rows) == nil && len(rows) == 1 &&
 			rows[0].Running == 1 && rows[0].Workers == 1 && rows[0].Scheduled == 1 && rows[0].WaitingToRetry == 0
 	})
@@ -133,7 +133,7 @@ func TestQueuesHeldApartFromRunning(t *testing.T) {
 		jcode, out, _ := c.jetq("queues", "--json")
 		last = table + out
 		lines := strings.Split(strings.TrimSpace(table), "\n")
-		var rows []queues.Stats
+		var rows []inspect.QueueStats
 		if code != 0 || jcode != 0 || len(lines) != 2 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 {
 			return false
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -153,11 +153,11 @@ func TestTaskShow(t *testing.T) {
 	}
 
 	// Replayed, it fails again: the new record names the old one.
-	in, err := dlq.NewInspector(c.js)
+	in, err := inspect.New(c.js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in.Replay(ctx, first); err != nil {
+	if err := in.ReplayDeadLetter(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {

@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/human"
-	"github.com/jetq/jetq/queues"
 )
 
 func newWorkersCmd(g *globals) *cobra.Command {
@@ -27,7 +27,7 @@ func newWorkersCmd(g *globals) *cobra.Command {
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-				in, err := queues.New(js, queues.WithPrefix(g.prefix))
+				in, err := g.inspector(js)
 				if err != nil {
 					return usageError{err}
 				}
@@ -56,7 +56,7 @@ func newWorkersCmd(g *globals) *cobra.Command {
 }
 
 // taskTypes is the TASKS cell: queue/task of each type served.
-func taskTypes(w queues.Worker) string {
+func taskTypes(w inspect.Worker) string {
 	names := make([]string, len(w.Tasks))
 	for i, t := range w.Tasks {
 		names[i] = t.Queue + "/" + t.Task

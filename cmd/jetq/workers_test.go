@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -47,7 +47,7 @@ func TestWorkers(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		code, out, _ := c.jetq("workers", "--json")
-		var ws []queues.Worker
+		var ws []inspect.Worker
 		return code == 0 && json.Unmarshal([]byte(out), &ws) == nil && len(ws) == 1 && ws[0].Succeeded == 2
 	})
 	code, out, _ := c.jetq("workers")

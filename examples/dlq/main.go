@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -84,18 +84,18 @@ func run(ctx context.Context) error {
 	fmt.Printf("1. enqueued invoice.send %s; the mail server is down\n", r.ID)
 
 	// 2. It fails its way into the dead-letter stream.
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		return err
 	}
-	var entries []dlq.Entry
+	var entries []inspect.DeadLetter
 	for len(entries) == 0 {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the task never reached the dead-letter stream: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
-		if entries, err = in.List(ctx, dlq.Filter{Task: "invoice.send"}); err != nil {
+		if entries, err = in.DeadLetters(ctx, inspect.DeadLetterFilter{Task: "invoice.send"}); err != nil {
 			return err
 		}
 	}
@@ -106,7 +106,7 @@ func run(ctx context.Context) error {
 	// 3. The cause is fixed, and the task replayed.
 	mailUp.Store(true)
 	fmt.Println("3. the mail server is back; replaying the record")
-	if err := in.Replay(ctx, e.Seq); err != nil {
+	if err := in.ReplayDeadLetter(ctx, e.Seq); err != nil {
 		return err
 	}
 	select {
@@ -115,7 +115,7 @@ func run(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("the replayed task never ran: %w", ctx.Err())
 	}
-	st, err := in.Stats(ctx)
+	st, err := in.DeadLetterStats(ctx)
 	if err != nil {
 		return err
 	}

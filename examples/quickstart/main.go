@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -169,11 +169,11 @@ func run() error {
 	}
 
 	// 6. What the dead-letter stream holds.
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		return err
 	}
-	entries, err := in.List(ctx, dlq.Filter{})
+	entries, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{})
 	if err != nil {
 		return err
 	}

@@ -140,3 +140,38 @@ func (s *Store) Done(ctx context.Context, d Delivery) error {
 	_, err = kv.Put(ctx, wire.FiredKey(d.ID, d.Firing), fmt.Appendf(nil, "%d %s", d.Seq, done))
 	return err
 }
+
+// Reserve claims the run of d for d.Seq, unless a delivery claimed it
+// already, and returns the sequence of the message that holds the claim:
+// d.Seq when it is d's (or became d's meanwhile). It is how a copy made to
+// run a retrying task now is given the run before it is delivered (d.Attempt
+// is then the attempts spent, below its delivery's): the original's
+// redelivery then finds it a [Copy], and if that redelivery claimed the run
+// first the copy is not to run.
+func (s *Store) Reserve(ctx context.Context, d Delivery) (holder uint64, err error) {
+	kv, err := s.open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	key := wire.FiredKey(d.ID, d.Firing)
+	for range 8 {
+		if _, err := kv.Create(ctx, key, fmt.Appendf(nil, "%d %d %d", d.Seq, d.Attempt, d.Token)); err == nil {
+			return d.Seq, nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, err
+		}
+		e, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+			continue // expired meanwhile: claim again
+		case err != nil:
+			return 0, err
+		}
+		var seq uint64
+		if n, err := fmt.Sscanf(string(e.Value()), "%d", &seq); n == 0 {
+			return 0, fmt.Errorf("claim %q of task %s: %w", e.Value(), d.ID, err)
+		}
+		return seq, nil
+	}
+	return 0, errors.New("task run claimed again and again concurrently")
+}

@@ -111,3 +111,28 @@ func TestClaimConcurrentCopies(t *testing.T) {
 		t.Errorf("%d of %d copies run, want 1", n, copies)
 	}
 }
+
+// TestReserveForNoDelivery reserves a firing for sequence 0, no message's,
+// as a cancel does: each delivery of it is then a copy, and a firing a
+// delivery claimed first stays that delivery's.
+func TestReserveForNoDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)()
+	for _, what := range []string{"unclaimed", "reserved already"} {
+		if holder, err := s.Reserve(ctx, fired.Delivery{ID: "a", Firing: "t1"}); err != nil || holder != 0 {
+			t.Errorf("%s: Reserve = %d, %v; want 0", what, holder, err)
+		}
+	}
+	for _, d := range []fired.Delivery{{ID: "a", Firing: "t1", Seq: 10, Attempt: 1}, {ID: "a", Firing: "t1", Seq: 11, Attempt: 2}} {
+		if v, err := s.Claim(ctx, d); err != nil || v != fired.Copy {
+			t.Errorf("delivery %+v of a reserved firing: %v, %v; want Copy", d, v, err)
+		}
+	}
+	if v, err := s.Claim(ctx, fired.Delivery{ID: "a", Firing: "t2", Seq: 12, Attempt: 1}); err != nil || v != fired.Run {
+		t.Fatalf("another firing: %v, %v; want Run", v, err)
+	}
+	if holder, err := s.Reserve(ctx, fired.Delivery{ID: "a", Firing: "t2"}); err != nil || holder != 12 {
+		t.Errorf("Reserve of a claimed firing = %d, %v; want 12", holder, err)
+	}
+}

@@ -264,3 +264,12 @@ func headerSafe(s string, limit int) string {
 	}
 	return s[:cut] + mark
 }
+
+// ReplayID is the Nats-Msg-Id of the replay of the task with ID id from the
+// dead-letter record at seq: "<id>:replay:<seq>". Unlike the task ID, which
+// the work stream may still remember from the original enqueue, it is new
+// to the work stream, while a replay of one record repeated within the
+// duplicates window is dropped.
+func ReplayID(id string, seq uint64) string {
+	return id + ":replay:" + strconv.FormatUint(seq, 10)
+}

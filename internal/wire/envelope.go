@@ -127,7 +127,7 @@ func ReadRoute(env *tasks.Envelope, n Names, msg jetstream.Msg, md *jetstream.Ms
 		Subject:  msg.Subject(),
 		Header:   h,
 		Body:     msg.Data(),
-		Attempt:  int(md.NumDelivered),
+		Attempt:  Attempt(h, md.NumDelivered),
 		Stream:   md.Stream,
 		Sequence: md.Sequence.Stream,
 		Consumer: md.Consumer,

@@ -2,7 +2,9 @@ package wire
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -63,6 +65,9 @@ type Presence struct {
 type PresenceTask struct {
 	Queue string `json:"queue"`
 	Task  string `json:"task"`
+	// Tracked is set when the type's definition tracks its tasks' status
+	// (tasks.WithStateTracking): their records hold progress and errors.
+	Tracked bool `json:"tracked,omitempty"`
 	// Held counts the deliveries in the worker's hands and not settled:
 	// queued for a handler, running, or having a dead-letter record filed
 	// or an acknowledgement confirmed. Each is heartbeated.
@@ -77,6 +82,16 @@ type PresenceTask struct {
 	// NextRetryAt is the earliest retry this worker set (NakWithDelay) that
 	// is still to come; zero if none.
 	NextRetryAt time.Time `json:"next_retry_at,omitzero"`
+	// Deliveries lists the deliveries counted in Held, running ones with
+	// the time their handler started. A worker lists all it holds, at most
+	// its concurrency plus its prefetch plus one a task type; workers
+	// before it leave the list out, so Held beyond len(Deliveries) counts
+	// deliveries that are held and not listed.
+	Deliveries []PresenceDelivery `json:"deliveries,omitempty"`
+	// Retries lists the retries counted in Retrying, earliest due first, at
+	// most [MaxPresenceRetries] of a worker; each is dropped once due.
+	// Workers before it leave the list out.
+	Retries []PresenceRetry `json:"retries,omitempty"`
 	// Succeeded, Failed, DeadLettered and Expired count the tasks the
 	// worker settled since it started: succeeded, failed an attempt (to be
 	// retried or dead-lettered), dead-lettered, or dropped past their
@@ -85,4 +100,52 @@ type PresenceTask struct {
 	Failed       uint64 `json:"failed,omitempty"`
 	DeadLettered uint64 `json:"dead_lettered,omitempty"`
 	Expired      uint64 `json:"expired,omitempty"`
+}
+
+// PresenceDelivery is one delivery in a worker's hands.
+type PresenceDelivery struct {
+	// ID is the task's ID, Seq the sequence of its message in the work
+	// stream, Attempt the attempt it is (1 the first).
+	ID      string `json:"id"`
+	Seq     uint64 `json:"seq"`
+	Attempt int    `json:"attempt"`
+	// Started is when its handler started; zero while it waits in the
+	// worker's prefetch.
+	Started time.Time `json:"started,omitzero"`
+}
+
+// PresenceRetry is one retry a worker set: the attempt that failed and when
+// the next is due.
+type PresenceRetry struct {
+	ID      string    `json:"id"`
+	Seq     uint64    `json:"seq"`
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	// Error is the first line of the attempt's error, at most
+	// [MaxPresenceError] bytes.
+	Error string `json:"error,omitempty"`
+}
+
+// MaxPresenceRetries bounds the retries a worker lists in its presence
+// entry, MaxPresenceError the error text of each: a worker that set more
+// lists the earliest due.
+const (
+	MaxPresenceRetries = 256
+	MaxPresenceError   = 200
+)
+
+// FirstLine is the first line of s, at most max bytes, cut at a rune
+// boundary.
+func FirstLine(s string, max int) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }

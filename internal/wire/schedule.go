@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -243,4 +245,37 @@ func (n Names) ParseFireSubject(subject string) (queue, name string, err error) 
 		return "", "", fmt.Errorf("subject %q is not a schedule target of prefix %q", subject, n.Prefix())
 	}
 	return n.ParseTaskSubject(n.Prefix() + ".task." + rest)
+}
+
+// FireNow is the message that fires now the delayed task waiting on
+// schedule subject subject with header h and body body, as the server's
+// scheduler fires it: onto the schedule's target, with the task's own
+// headers, the scheduling ones dropped, and Nats-Schedule-Next "purge" with
+// Nats-Scheduler naming the schedule, which makes the server remove the
+// schedule as it stores the message (ADR-51, ending a schedule early). The
+// work stream takes it as any fired task, and a worker claims it by ID and
+// firing as it does them. A deadline gives it the TTL the scheduler would.
+// h is not changed.
+func FireNow(n Names, subject string, h tasks.Header, body []byte, now time.Time) (*nats.Msg, error) {
+	target := h.Get(HeaderScheduleTarget)
+	if _, _, err := n.ParseFireSubject(target); err != nil {
+		return nil, err
+	}
+	id, err := n.ParseDelayedSubject(subject)
+	if err != nil {
+		return nil, err
+	}
+	out := make(nats.Header, len(h)+2)
+	for k, v := range h {
+		if !strings.HasPrefix(k, "Nats-") {
+			out[k] = v
+		}
+	}
+	out[HeaderID] = []string{id}
+	out[HeaderScheduleNext] = []string{"purge"}
+	out[HeaderScheduler] = []string{subject}
+	if dl, err := ParseTime(h.Get(HeaderDeadline)); err == nil {
+		out[HeaderTTL] = []string{TTL(dl.Sub(now) + TTLGrace)}
+	}
+	return &nats.Msg{Subject: target, Header: out, Data: body}, nil
 }

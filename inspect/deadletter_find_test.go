@@ -1,4 +1,4 @@
-package dlq_test
+package inspect_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -36,41 +36,41 @@ func fileRecordFor(t *testing.T, js jetstream.JetStream, name, id string, seq ui
 	return ack.Sequence
 }
 
-func TestFindByTaskID(t *testing.T) {
+func TestFindDeadLetters(t *testing.T) {
 	t.Parallel()
 	js := newDLQ(t, true)
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if es, err := in.FindByTaskID(ctx, "nothing"); err != nil || len(es) != 0 || es == nil {
+	if es, err := in.FindDeadLetters(ctx, "nothing", inspect.DeadLetterFilter{}); err != nil || len(es) != 0 || es == nil {
 		t.Errorf("on an empty stream: %v, %v; want an empty slice", es, err)
 	}
 	first := fileRecordFor(t, js, "find.a", "twice", 10)
 	fileRecordFor(t, js, "find.a", "other", 11)
 	second := fileRecordFor(t, js, "find.b", "twice", 12)
-	es, err := in.FindByTaskID(ctx, "twice")
+	es, err := in.FindDeadLetters(ctx, "twice", inspect.DeadLetterFilter{})
 	if err != nil || len(es) != 2 || es[0].Seq != first || es[1].Seq != second || es[0].ID != "twice" || es[1].Task != "find.b" {
-		t.Fatalf("FindByTaskID(twice): %+v, %v; want records %d and %d", es, err, first, second)
+		t.Fatalf("FindDeadLetters(twice): %+v, %v; want records %d and %d", es, err, first, second)
 	}
-	if es, err := in.FindByTaskIDIn(ctx, "twice", dlq.Filter{Task: "find.b"}); err != nil || len(es) != 1 || es[0].Seq != second {
-		t.Errorf("FindByTaskIDIn(twice, find.b): %+v, %v", es, err)
+	if es, err := in.FindDeadLetters(ctx, "twice", inspect.DeadLetterFilter{Task: "find.b"}); err != nil || len(es) != 1 || es[0].Seq != second {
+		t.Errorf("FindDeadLetters(twice, find.b): %+v, %v", es, err)
 	}
-	if es, err := in.FindByTaskID(ctx, "unknown"); err != nil || len(es) != 0 {
-		t.Errorf("FindByTaskID(unknown): %+v, %v", es, err)
+	if es, err := in.FindDeadLetters(ctx, "unknown", inspect.DeadLetterFilter{}); err != nil || len(es) != 0 {
+		t.Errorf("FindDeadLetters(unknown): %+v, %v", es, err)
 	}
-	if _, err := in.FindByTaskID(ctx, ""); !errors.Is(err, dlq.ErrInvalidOption) {
-		t.Errorf("FindByTaskID(\"\"): %v, want ErrInvalidOption", err)
+	if _, err := in.FindDeadLetters(ctx, "", inspect.DeadLetterFilter{}); !errors.Is(err, inspect.ErrInvalidQuery) {
+		t.Errorf("FindDeadLetters(\"\"): %v, want ErrInvalidQuery", err)
 	}
-	if _, err := in.FindByTaskIDIn(ctx, "twice", dlq.Filter{Task: "Bad Name"}); !errors.Is(err, dlq.ErrInvalidOption) {
-		t.Errorf("bad filter: %v, want ErrInvalidOption", err)
+	if _, err := in.FindDeadLetters(ctx, "twice", inspect.DeadLetterFilter{Task: "Bad Name"}); !errors.Is(err, inspect.ErrInvalidQuery) {
+		t.Errorf("bad filter: %v, want ErrInvalidQuery", err)
 	}
 }
 
-// TestFindByTaskIDAfterAFailedReplay: the replay's record replaces the
+// TestFindDeadLettersAfterAFailedReplay: the replay's record replaces the
 // replayed one, and names it.
-func TestFindByTaskIDAfterAFailedReplay(t *testing.T) {
+func TestFindDeadLettersAfterAFailedReplay(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
@@ -83,13 +83,13 @@ func TestFindByTaskIDAfterAFailedReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := b.waitRecords(t, 1)[0]
-	if err := b.in.Replay(ctx, e.Seq); err != nil {
+	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
 		t.Fatal(err)
 	}
-	var es []dlq.Entry
+	var es []inspect.DeadLetter
 	waitFor(t, func() error {
 		var err error
-		es, err = b.in.FindByTaskID(ctx, "find-1")
+		es, err = b.in.FindDeadLetters(ctx, "find-1", inspect.DeadLetterFilter{})
 		if err == nil && (len(es) != 1 || es[0].Seq == e.Seq) {
 			err = errors.New("no new record yet")
 		}

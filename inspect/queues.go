@@ -1,4 +1,4 @@
-package queues
+package inspect
 
 import (
 	"cmp"
@@ -15,23 +15,19 @@ import (
 	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
-	"github.com/jetq/jetq/topology"
 )
 
-// ErrInvalidOption is wrapped by the errors of [New] about options and of
-// [Inspector.Get] about a queue or task name.
-var ErrInvalidOption = errors.New("queues: invalid option")
-
-// Stats is what the queue of one task type holds. The JSON field names are
-// snake_case; durations are in nanoseconds.
-type Stats struct {
+// QueueStats is what the queue of one task type holds, as
+// [Inspector.Queues] reads it (its documentation says where each number
+// comes from). The JSON field names are snake_case; durations are in
+// nanoseconds.
+type QueueStats struct {
 	Queue string `json:"queue"`
 	Task  string `json:"task"`
 	// Pending counts the tasks stored and not yet delivered to a worker
 	// (the consumer's NumPending).
 	Pending uint64 `json:"pending"`
-	// Running counts the tasks a handler of a live worker runs now (see
-	// the package documentation).
+	// Running counts the tasks a handler of a live worker runs now.
 	Running int `json:"running"`
 	// Held counts the other deliveries live workers hold and have not
 	// settled: waiting in a worker's prefetch for a free handler, or being
@@ -68,84 +64,94 @@ type Stats struct {
 	Consumers int `json:"consumers"`
 }
 
-// Option configures an [Inspector]; pass options to [New].
-type Option func(*config)
-
-type config struct {
-	pub topology.Topology
-}
-
-// WithTopology sets the prefix the streams' names derive from, from the
-// [topology.Topology] given to every producer and worker of the deployment.
-// Only its Prefix matters: an Inspector creates nothing. Default: the zero
-// Topology.
-func WithTopology(t topology.Topology) Option {
-	return func(c *config) { c.pub = t }
-}
-
-// WithPrefix sets the prefix every stream and subject name derives from. It
-// must match the producers' and workers' prefix. Default "jetq".
-func WithPrefix(prefix string) Option {
-	return func(c *config) { c.pub.Prefix = prefix }
-}
-
-// Inspector reads queue statistics. It is safe for concurrent use.
-type Inspector struct {
-	js    jetstream.JetStream
-	names wire.Names
-}
-
-// New returns an Inspector reading through js. It does no I/O. It returns
-// an error wrapping [ErrInvalidOption] for a nil js or a bad prefix.
-func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
-	if js == nil {
-		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
-	}
-	var cfg config
-	for _, opt := range opts {
-		opt(&cfg)
-	}
-	if err := cfg.pub.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	return &Inspector{js: js, names: wire.NamesOf(cfg.pub)}, nil
-}
-
-// List returns the statistics of every task type found on the work
+// Queues returns the statistics of every task type found on the work
 // stream (queued tasks or a consumer), the dead-letter stream or the
 // schedule stream, sorted by queue then task. With no work stream it
-// returns none.
-func (in *Inspector) List(ctx context.Context) ([]Stats, error) {
+// returns none. It creates nothing: a server where nothing was enqueued
+// yet has no task types. `jetq queues` prints it.
+//
+// # Where the numbers come from
+//
+// Each task type has one durable consumer on the work stream JETQ_TASKS,
+// named "<queue>:<task with ':' for '.'>". Its info gives Pending (tasks
+// stored and not yet delivered), the deliveries not yet settled
+// (NumAckPending, [QueueStats.InFlight]), Redelivered and whether it is paused.
+// A task type no worker has served yet has no consumer: its Pending is the
+// number of its tasks in the work stream. DeadLettered counts the records
+// in JETQ_DLQ on jetq.dlq.<queue>.<task>; Scheduled the delayed tasks in
+// JETQ_SCHEDULES (jetq.sched.at.*) whose Nats-Schedule-Target is
+// jetq.fire.<queue>.<task>, read in batches of 256 a request.
+//
+// # Running, held and waiting to retry
+//
+// The server cannot tell them apart: a task that failed and waits out its
+// backoff (NakWithDelay) stays in NumAckPending until it is due, as does
+// the delivery of a worker that died, until its ack wait expires, and a
+// delivery waiting in a worker's prefetch counts the same as one a handler
+// runs; the server lists none of them. So every worker keeps a presence
+// entry in the key-value bucket JETQ_WORKERS, one key per worker process,
+// rewritten every presence interval (consumer.WithPresenceInterval,
+// default 2 s) with a time to live of three intervals. Per task type it
+// holds the deliveries in the worker's hands and not yet settled, how many
+// of them a handler runs, and the retries the worker set that are still to
+// come, with the earliest of them. The entry of a worker that is gone
+// expires on the server; a worker that stops deletes it.
+//
+// Then, per task type, of NumAckPending ([QueueStats.InFlight]):
+//
+//   - Workers is the number of live presence entries serving it;
+//   - WaitingToRetry is the retries the live workers set that are still to
+//     come, or, when more, what the live workers do not hold: that adds
+//     retries set by workers that are gone and the deliveries of a worker
+//     that died, which the server delivers again once their ack wait
+//     expires. With no live worker, everything ack-pending waits to retry;
+//   - Running is the handlers the live workers run, of the rest;
+//   - Held is the rest: deliveries a live worker holds with no handler
+//     running them yet (its prefetch), or is settling;
+//   - NextAttemptAt is the earliest retry a live worker set, zero when no
+//     live worker knows one (the worker that set it is gone).
+//
+// Running, Held and WaitingToRetry add up to InFlight. A retry a live
+// worker set counts as waiting whatever the worker held at its last write,
+// so a task waiting out a backoff does not flicker into Running while the
+// workers settle other tasks between two writes.
+//
+// The entries are up to one interval old, so a task that just started or
+// finished may be counted on the other side for that long; a worker that
+// died counts as running or held for at most three intervals. Presence needs
+// nats-server 2.11 or newer (per-message TTLs); without it workers log a
+// warning, Workers is 0 and every task in flight shows as waiting to retry.
+func (in *Inspector) Queues(ctx context.Context) ([]QueueStats, error) {
 	return in.collect(ctx, nil)
 }
 
-// Get returns the statistics of one task type; a task type the server
+// Queue returns the statistics of one task type; a task type the server
 // knows nothing of has zero counts. It returns an error wrapping
-// [ErrInvalidOption] for an invalid queue or task name.
-func (in *Inspector) Get(ctx context.Context, queue, task string) (Stats, error) {
+// [ErrInvalidQuery] for an invalid queue or task name.
+func (in *Inspector) Queue(ctx context.Context, queue, task string) (QueueStats, error) {
 	if err := tasks.ValidateQueue(queue); err != nil {
-		return Stats{}, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		return QueueStats{}, fmt.Errorf("%w: %w", ErrInvalidQuery, err)
 	}
 	if err := tasks.ValidateName(task); err != nil {
-		return Stats{}, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		return QueueStats{}, fmt.Errorf("%w: %w", ErrInvalidQuery, err)
 	}
 	rows, err := in.collect(ctx, &key{queue, task})
 	if err != nil {
-		return Stats{}, err
+		return QueueStats{}, err
 	}
 	for _, r := range rows {
 		if r.Queue == queue && r.Task == task {
 			return r, nil
 		}
 	}
-	return Stats{Queue: queue, Task: task}, nil
+	return QueueStats{Queue: queue, Task: task}, nil
 }
 
 type key struct{ queue, task string }
 
-// live is what the live workers hold of one task type, as their presence
+// typeLive is what the live workers hold of one task type, as their presence
 // entries last said.
-type live struct {
+type typeLive struct {
 	workers int
 	// held counts the deliveries they hold, running counts the handlers
 	// they run, retrying the backoffs they set that are still to come.
@@ -166,23 +172,23 @@ type live struct {
 // comes next, and held is the rest. Subtracting a stale held from a fresh
 // acks alone turned a task waiting out a long backoff into a running one
 // whenever the workers had settled other tasks since their last write.
-func (lv live) split(acks int) (running, held, waiting int) {
+func (lv typeLive) split(acks int) (running, held, waiting int) {
 	waiting = min(max(lv.retrying, acks-lv.held), acks)
 	running = min(lv.running, acks-waiting)
 	return running, acks - waiting - running, waiting
 }
 
-// collection gathers the rows of a List or a Get (only non-nil).
+// collection gathers the rows of Queues, or of Queue (only non-nil).
 type collection struct {
 	in   *Inspector
 	only *key
-	rows map[key]*Stats
+	rows map[key]*QueueStats
 	cons map[key]*jetstream.ConsumerInfo
 }
 
-func (c *collection) row(k key) *Stats {
+func (c *collection) row(k key) *QueueStats {
 	if c.rows[k] == nil {
-		c.rows[k] = &Stats{Queue: k.queue, Task: k.task}
+		c.rows[k] = &QueueStats{Queue: k.queue, Task: k.task}
 	}
 	return c.rows[k]
 }
@@ -206,20 +212,20 @@ func (c *collection) parse(subject, base string) (key, bool) {
 	return key{q, t}, err == nil
 }
 
-func (in *Inspector) collect(ctx context.Context, only *key) ([]Stats, error) {
-	c := &collection{in: in, only: only, rows: map[key]*Stats{}, cons: map[key]*jetstream.ConsumerInfo{}}
+func (in *Inspector) collect(ctx context.Context, only *key) ([]QueueStats, error) {
+	c := &collection{in: in, only: only, rows: map[key]*QueueStats{}, cons: map[key]*jetstream.ConsumerInfo{}}
 	work, err := in.js.Stream(ctx, in.names.WorkStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, nil // nothing was ever enqueued here (or the prefix is wrong)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("queues: %w", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	queued, err := c.work(ctx, work)
 	if err != nil {
 		return nil, err
 	}
-	workers, err := in.workers(ctx)
+	workers, err := in.liveWorkers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -260,15 +266,15 @@ func (in *Inspector) collect(ctx context.Context, only *key) ([]Stats, error) {
 			case err == nil:
 				r.OldestPendingAge = max(now.Sub(m.Time), 0)
 			case !errors.Is(err, jetstream.ErrMsgNotFound):
-				return nil, fmt.Errorf("queues: oldest pending task of %s: %w", k.task, err)
+				return nil, fmt.Errorf("inspect: oldest pending task of %s: %w", k.task, err)
 			}
 		}
 	}
-	out := make([]Stats, 0, len(c.rows))
+	out := make([]QueueStats, 0, len(c.rows))
 	for _, r := range c.rows {
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b Stats) int {
+	slices.SortFunc(out, func(a, b QueueStats) int {
 		return cmp.Or(cmp.Compare(a.Queue, b.Queue), cmp.Compare(a.Task, b.Task))
 	})
 	return out, nil
@@ -281,7 +287,7 @@ func (c *collection) work(ctx context.Context, work jetstream.Stream) (map[key]u
 	base := n.Prefix() + ".task."
 	info, err := work.Info(ctx, jetstream.WithSubjectFilter(c.subjects(base)))
 	if err != nil {
-		return nil, fmt.Errorf("queues: %w", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	queued := map[key]uint64{}
 	for subj, count := range info.State.Subjects {
@@ -306,7 +312,7 @@ func (c *collection) work(ctx context.Context, work jetstream.Stream) (map[key]u
 			return queued, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("queues: %w", err)
+			return nil, fmt.Errorf("inspect: %w", err)
 		}
 		take(cons.CachedInfo())
 		return queued, nil
@@ -316,7 +322,7 @@ func (c *collection) work(ctx context.Context, work jetstream.Stream) (map[key]u
 		take(ci)
 	}
 	if err := list.Err(); err != nil {
-		return nil, fmt.Errorf("queues: list consumers: %w", err)
+		return nil, fmt.Errorf("inspect: list consumers: %w", err)
 	}
 	return queued, nil
 }
@@ -329,12 +335,12 @@ func (c *collection) deadLettered(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("queues: %w", err)
+		return fmt.Errorf("inspect: %w", err)
 	}
 	base := n.Prefix() + ".dlq."
 	info, err := dlq.Info(ctx, jetstream.WithSubjectFilter(c.subjects(base)))
 	if err != nil {
-		return fmt.Errorf("queues: %w", err)
+		return fmt.Errorf("inspect: %w", err)
 	}
 	for subj, count := range info.State.Subjects {
 		if k, ok := c.parse(subj, base); ok {
@@ -354,7 +360,7 @@ func (c *collection) scheduled(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("queues: %w", err)
+		return fmt.Errorf("inspect: %w", err)
 	}
 	base := n.Prefix() + ".fire."
 	filter := n.DelayedSubjects() + "*"
@@ -370,7 +376,7 @@ func (c *collection) scheduled(ctx context.Context) error {
 			msgs, more, err := directget.Batch(ctx, c.in.js, n.ScheduleStream(),
 				directget.Request{Seq: seq, NextFor: filter, Batch: scheduledBatch, MaxBytes: scheduledBatchBytes})
 			if err != nil {
-				return fmt.Errorf("queues: read delayed tasks: %w", err)
+				return fmt.Errorf("inspect: read delayed tasks: %w", err)
 			}
 			for _, m := range msgs {
 				count(m.Header)
@@ -386,7 +392,7 @@ func (c *collection) scheduled(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("queues: read delayed tasks: %w", err)
+			return fmt.Errorf("inspect: read delayed tasks: %w", err)
 		}
 		seq = m.Sequence + 1
 		count(m.Header)
@@ -400,12 +406,12 @@ const (
 )
 
 // workers sums the live workers' presence entries per task type.
-func (in *Inspector) workers(ctx context.Context) (map[key]live, error) {
+func (in *Inspector) liveWorkers(ctx context.Context) (map[key]typeLive, error) {
 	ps, err := in.presences(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[key]live{}
+	out := map[key]typeLive{}
 	for _, p := range ps {
 		for _, t := range p.Tasks {
 			k := key{t.Queue, t.Task}

@@ -1,4 +1,4 @@
-package dlq_test
+package inspect_test
 
 import (
 	"context"
@@ -8,12 +8,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
 
-func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
+func TestDeadLetterTaskAndQueueComeFromTheSubject(t *testing.T) {
 	t.Parallel()
 	js := newDLQ(t, true)
 	ctx := context.Background()
@@ -44,12 +44,12 @@ func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
 		}
 		bySeq[ack.Sequence] = i
 	}
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	entries, err := in.List(ctx, dlq.Filter{Limit: -1})
+	entries, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
 		if e.Queue != tc.wantQueue || e.Task != tc.wantTask {
 			t.Errorf("%s: List got queue %q, task %q; want %q, %q", tc.name, e.Queue, e.Task, tc.wantQueue, tc.wantTask)
 		}
-		got, err := in.Get(ctx, e.Seq)
+		got, err := in.DeadLetter(ctx, e.Seq)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
 		}
 	}
 
-	selected, err := in.List(ctx, dlq.Filter{Task: "real.task"})
+	selected, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Task: "real.task"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestEntryTaskAndQueueComeFromTheSubject(t *testing.T) {
 		t.Errorf("List of task real.task: got tasks %q, want [\"real.task\"]", got)
 	}
 
-	st, err := in.Stats(ctx)
+	st, err := in.DeadLetterStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package queues_test
+package inspect_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -24,7 +24,7 @@ func TestWorkers(t *testing.T) {
 	ctx := context.Background()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	in, err := queues.New(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestWorkers(t *testing.T) {
 		}
 	}
 	host, _ := os.Hostname()
-	var ws []queues.Worker
+	var ws []inspect.Worker
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if ws, err = in.Workers(ctx); err != nil {
 			return err
@@ -118,13 +118,13 @@ func TestWorkers(t *testing.T) {
 }
 
 // byConcurrency is the worker of ws with concurrency n, or the zero Worker.
-func byConcurrency(ws []queues.Worker, n int) queues.Worker {
+func byConcurrency(ws []inspect.Worker, n int) inspect.Worker {
 	for _, w := range ws {
 		if w.Concurrency == n {
 			return w
 		}
 	}
-	return queues.Worker{}
+	return inspect.Worker{}
 }
 
 // TestWorkersNextRetry: a task that failed and waits for its retry shows in
@@ -134,7 +134,7 @@ func TestWorkersNextRetry(t *testing.T) {
 	ctx := context.Background()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	in, err := queues.New(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}

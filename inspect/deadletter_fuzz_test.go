@@ -1,4 +1,4 @@
-package dlq
+package inspect
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 )
 
-// FuzzEntryOf reads any message in the dead-letter stream as the inspector
+// FuzzDeadLetterOf reads any message in the dead-letter stream as the inspector
 // does: a record it cannot read is an error that says which record and
 // wraps wire.ErrMalformed, and one it can read selects by its subject.
-func FuzzEntryOf(f *testing.F) {
+func FuzzDeadLetterOf(f *testing.F) {
 	testkit.AddGoldenSeeds(f, "../internal/wire/testdata", "", uint64(42))
 	names := wire.Names{}
 	f.Fuzz(func(t *testing.T, b []byte, seq uint64) {
@@ -20,7 +20,7 @@ func FuzzEntryOf(f *testing.F) {
 		if !ok {
 			return
 		}
-		e, err := entryOf(names, record{seq: seq, subject: subject, stored: time.Now(), header: h, data: body})
+		e, err := deadLetterOf(names, dlRecord{seq: seq, subject: subject, stored: time.Now(), header: h, data: body})
 		if err != nil {
 			if !errors.Is(err, wire.ErrMalformed) {
 				t.Errorf("error %v does not wrap wire.ErrMalformed", err)
@@ -33,7 +33,7 @@ func FuzzEntryOf(f *testing.F) {
 		if q, task, err := names.ParseDLQSubject(subject); err == nil && (e.Queue != q || e.Task != task) {
 			t.Errorf("entry of queue %q, task %q on subject %q", e.Queue, e.Task, subject)
 		}
-		if !(Filter{Reason: e.Reason}).match(e) {
+		if !(DeadLetterFilter{Reason: e.Reason}).match(e) {
 			t.Errorf("a filter on its own reason does not select %+v", e)
 		}
 	})

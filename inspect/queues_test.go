@@ -1,4 +1,4 @@
-package queues_test
+package inspect_test
 
 import (
 	"context"
@@ -8,22 +8,22 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
-	"github.com/jetq/jetq/queues"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
-// TestStats runs a worker with a task waiting out an hour's backoff, one
+// TestQueueStats runs a worker with a task waiting out an hour's backoff, one
 // blocked in its handler and one dead-lettered, next to delayed and
 // unserved tasks, then kills the worker's connection.
-func TestStats(t *testing.T) {
+func TestQueueStats(t *testing.T) {
 	ctx := context.Background()
-	srv, p, in := setup(t)
-	if rows, err := in.List(ctx); err != nil || len(rows) != 0 {
-		t.Fatalf("List on an empty server: %v %v", rows, err)
+	srv, p, in := setupQueues(t)
+	if rows, err := in.Queues(ctx); err != nil || len(rows) != 0 {
+		t.Fatalf("Queues on an empty server: %v %v", rows, err)
 	}
 
 	retrying := tasks.Define[int]("job.retry", tasks.WithMaxAttempts(3))
@@ -85,18 +85,18 @@ func TestStats(t *testing.T) {
 		t.Fatal("the blocking handler did not start")
 	}
 
-	byTask := func() (map[string]queues.Stats, error) {
-		rows, err := in.List(ctx)
+	byTask := func() (map[string]inspect.QueueStats, error) {
+		rows, err := in.Queues(ctx)
 		if err != nil {
 			return nil, err
 		}
-		m := map[string]queues.Stats{}
+		m := map[string]inspect.QueueStats{}
 		for _, r := range rows {
 			m[r.Task] = r
 		}
 		return m, nil
 	}
-	var rows map[string]queues.Stats
+	var rows map[string]inspect.QueueStats
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if rows, err = byTask(); err != nil {
 			return err
@@ -124,15 +124,15 @@ func TestStats(t *testing.T) {
 	if len(rows) != 5 {
 		t.Errorf("want 5 task types, got %v", rows)
 	}
-	got, err := in.Get(ctx, "default", "job.block")
+	got, err := in.Queue(ctx, "default", "job.block")
 	if err != nil || got != rows["job.block"] {
-		t.Errorf("Get job.block: %+v %v, List had %+v", got, err, rows["job.block"])
+		t.Errorf("Queue job.block: %+v %v, Queues had %+v", got, err, rows["job.block"])
 	}
-	if got, err := in.Get(ctx, "default", "job.none"); err != nil || got != (queues.Stats{Queue: "default", Task: "job.none"}) {
-		t.Errorf("Get of an unknown task: %+v %v", got, err)
+	if got, err := in.Queue(ctx, "default", "job.none"); err != nil || got != (inspect.QueueStats{Queue: "default", Task: "job.none"}) {
+		t.Errorf("Queue of an unknown task: %+v %v", got, err)
 	}
-	if _, err := in.Get(ctx, "default", "Bad Name"); !errors.Is(err, queues.ErrInvalidOption) {
-		t.Errorf("Get of a bad name: %v", err)
+	if _, err := in.Queue(ctx, "default", "Bad Name"); !errors.Is(err, inspect.ErrInvalidQuery) {
+		t.Errorf("Queue of a bad name: %v, want ErrInvalidQuery", err)
 	}
 
 	// The worker's process is gone: its deliveries wait out their ack wait,
@@ -154,52 +154,13 @@ func TestStats(t *testing.T) {
 }
 
 func TestNewRefusesBadOptions(t *testing.T) {
-	if _, err := queues.New(nil); !errors.Is(err, queues.ErrInvalidOption) {
+	if _, err := inspect.New(nil); !errors.Is(err, inspect.ErrInvalidOption) {
 		t.Errorf("nil js: %v", err)
 	}
 	js := embeddedtest.JetStream(t)
-	if _, err := queues.New(js, queues.WithPrefix("Bad Prefix")); !errors.Is(err, queues.ErrInvalidOption) {
+	if _, err := inspect.New(js, inspect.WithTopology(topology.Topology{Prefix: "Bad Prefix"})); !errors.Is(err, inspect.ErrInvalidOption) {
 		t.Errorf("bad prefix: %v", err)
 	}
-}
-
-// setup starts a server and returns it with a producer and an inspector
-// on it.
-func setup(t *testing.T) (*embedded.Server, *producer.Producer, *queues.Inspector) {
-	t.Helper()
-	srv := embeddedtest.Server(t)
-	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := queues.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, p, in
-}
-
-// startWorker runs a worker of reg on its own connection until the test
-// ends.
-func startWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts ...consumer.Option) {
-	t.Helper()
-	_, wjs := embeddedtest.Connect(t, srv)
-	w, err := consumer.New(wjs, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
 }
 
 // TestRunningCountsHandlersOnly keeps a worker of concurrency 2 busy with
@@ -208,7 +169,7 @@ func startWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts .
 // handlers has Held 0; Running is 2 all the same.)
 func TestRunningCountsHandlersOnly(t *testing.T) {
 	ctx := context.Background()
-	srv, p, in := setup(t)
+	srv, p, in := setupQueues(t)
 	slow := tasks.Define[int]("job.slow")
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
@@ -224,10 +185,10 @@ func TestRunningCountsHandlersOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	startWorker(t, srv, reg, consumer.WithConcurrency(2), consumer.WithPrefetch(2), consumer.WithPresenceInterval(200*time.Millisecond))
+	runWorker(t, srv, reg, consumer.WithConcurrency(2), consumer.WithPrefetch(2), consumer.WithPresenceInterval(200*time.Millisecond))
 	t.Cleanup(func() { close(release) }) // before the worker's stop
 	testkit.WaitFor(t, 10*time.Second, func() error {
-		s, err := in.Get(ctx, "default", "job.slow")
+		s, err := in.Queue(ctx, "default", "job.slow")
 		switch {
 		case err != nil:
 			return err
@@ -247,7 +208,7 @@ func TestRunningCountsHandlersOnly(t *testing.T) {
 // 4 of 20 samples this way.
 func TestWaitingToRetryOutlivesStalePresence(t *testing.T) {
 	ctx := context.Background()
-	srv, p, in := setup(t)
+	srv, p, in := setupQueues(t)
 	mixed := tasks.Define[int]("job.mixed", tasks.WithMaxAttempts(3))
 	release, started := make(chan struct{}), make(chan struct{}, 4)
 	reg := tasks.NewRegistry()
@@ -264,7 +225,7 @@ func TestWaitingToRetryOutlivesStalePresence(t *testing.T) {
 	})
 	// A long interval: the test does all it needs between two writes.
 	const every = 5 * time.Second
-	startWorker(t, srv, reg, consumer.WithConcurrency(4), consumer.WithPresenceInterval(every))
+	runWorker(t, srv, reg, consumer.WithConcurrency(4), consumer.WithPresenceInterval(every))
 	if _, err := producer.Enqueue(ctx, p, mixed, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -294,10 +255,10 @@ func TestWaitingToRetryOutlivesStalePresence(t *testing.T) {
 		return nil
 	})
 	close(release)
-	var s queues.Stats
+	var s inspect.QueueStats
 	testkit.WaitFor(t, every, func() error {
 		var err error
-		if s, err = in.Get(ctx, "default", "job.mixed"); err != nil {
+		if s, err = in.Queue(ctx, "default", "job.mixed"); err != nil {
 			return err
 		}
 		if s.InFlight != 1 {

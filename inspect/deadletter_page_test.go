@@ -1,4 +1,4 @@
-package dlq_test
+package inspect_test
 
 import (
 	"context"
@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetq/jetq/dlq"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/tasks"
 )
 
-// TestListPageAndCount pages through records newest first, with a filter
+// TestDeadLetterPageAndCount pages through records newest first, with a filter
 // that matches few of them read within a bound, and counts them.
-func TestListPageAndCount(t *testing.T) {
+func TestDeadLetterPageAndCount(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	if err := b.p.Provision(ctx); err != nil {
@@ -30,9 +30,9 @@ func TestListPageAndCount(t *testing.T) {
 
 	// Pages of 12, newest first: 31..20, 19..8, 7..1.
 	var seen []uint64
-	f := dlq.Filter{Task: "job.page", Order: dlq.NewestFirst, Limit: 12}
+	f := inspect.DeadLetterFilter{Task: "job.page", Order: inspect.NewestFirst, Limit: 12}
 	for page := 0; ; page++ {
-		p, err := b.in.ListPage(ctx, f)
+		p, err := b.in.DeadLetterPage(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,10 +54,10 @@ func TestListPageAndCount(t *testing.T) {
 	// Three timeouts (4, 14, 24) among 31: at most 10 read a page, each page says where
 	// the read stopped, and no match is lost or repeated.
 	var found []uint64
-	f = dlq.Filter{Reason: tasks.ReasonTimeout, Order: dlq.NewestFirst, Limit: 50, MaxRead: 10}
+	f = inspect.DeadLetterFilter{Reason: tasks.ReasonTimeout, Order: inspect.NewestFirst, Limit: 50, MaxRead: 10}
 	pages := 0
 	for {
-		p, err := b.in.ListPage(ctx, f)
+		p, err := b.in.DeadLetterPage(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,22 +80,22 @@ func TestListPageAndCount(t *testing.T) {
 		t.Errorf("timeouts %v in %d pages", found, pages)
 	}
 
-	for f, want := range map[*dlq.Filter]int{
+	for f, want := range map[*inspect.DeadLetterFilter]int{
 		{}:                                  31,
 		{Task: "job.page"}:                  30,
 		{Reason: tasks.ReasonTimeout}:       3,
 		{ID: "job.page:14"}:                 1,
 		{Queue: "other", ID: "job.page:14"}: 0,
 	} {
-		if n, err := b.in.Count(ctx, *f); err != nil || n != want {
+		if n, err := b.in.CountDeadLetters(ctx, *f); err != nil || n != want {
 			t.Errorf("Count(%+v) = %d %v, want %d", *f, n, err, want)
 		}
 	}
-	if got, err := b.in.ByTask(ctx); err != nil || len(got) != 2 ||
-		got[0] != (dlq.TaskCount{Queue: "default", Task: "job.page", Records: 30}) || got[1] != (dlq.TaskCount{Queue: "other", Task: "job.other", Records: 1}) {
+	if got, err := b.in.DeadLettersByTask(ctx); err != nil || len(got) != 2 ||
+		got[0] != (inspect.DeadLetterCount{Queue: "default", Task: "job.page", Records: 30}) || got[1] != (inspect.DeadLetterCount{Queue: "other", Task: "job.other", Records: 1}) {
 		t.Errorf("ByTask: %+v %v", got, err)
 	}
-	if _, err := b.in.ListPage(ctx, dlq.Filter{MaxRead: -1}); !errors.Is(err, dlq.ErrInvalidOption) {
+	if _, err := b.in.DeadLetterPage(ctx, inspect.DeadLetterFilter{MaxRead: -1}); !errors.Is(err, inspect.ErrInvalidQuery) {
 		t.Errorf("a negative MaxRead: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package dlq
+package inspect
 
 // How the inspector reads: batched direct gets.
 //
@@ -31,21 +31,21 @@ import (
 
 const (
 	// pageSize is how many records one request asks for.
-	pageSize = 256
+	dlPageSize = 256
 	// pageBytes bounds one response; the server stops early and the next
 	// request goes on.
-	pageBytes = 4 << 20
+	dlPageBytes = 4 << 20
 	// firstWindow and maxWindow bound the windows of a backward read.
-	firstWindow = 64
-	maxWindow   = 4096
+	dlFirstWindow = 64
+	dlMaxWindow   = 4096
 	// clockMargin widens the time bounds of a filter where they decide
 	// where a read starts or stops: the filer's clock sets FailedAt, the
 	// server's the stored time, and a filing may take a few retries.
-	clockMargin = 15 * time.Minute
+	dlClockMargin = 15 * time.Minute
 )
 
-// record is a stored message as read from the stream.
-type record struct {
+// dlRecord is a stored message as read from the stream.
+type dlRecord struct {
 	seq     uint64
 	subject string
 	stored  time.Time
@@ -53,29 +53,29 @@ type record struct {
 	data    []byte
 }
 
-// reader reads the records of the dead-letter stream in sequence order.
-type reader struct {
+// dlReader reads the records of the dead-letter stream in sequence order.
+type dlReader struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	state  jetstream.StreamState
 	direct bool
 }
 
-func newReader(js jetstream.JetStream, s jetstream.Stream) *reader {
+func newDLReader(js jetstream.JetStream, s jetstream.Stream) *dlReader {
 	info := s.CachedInfo()
-	return &reader{js: js, stream: s, state: info.State, direct: info.Config.AllowDirect}
+	return &dlReader{js: js, stream: s, state: info.State, direct: info.Config.AllowDirect}
 }
 
 // page reads up to n records on subject in sequence order, from the first at
 // or after sequence from — or, if at is set and the stream answers direct
 // gets, from the first stored at or after at. more reports that records on
 // subject may follow the last one returned.
-func (r *reader) page(ctx context.Context, subject string, from uint64, at time.Time, n int) (recs []record, more bool, err error) {
+func (r *dlReader) page(ctx context.Context, subject string, from uint64, at time.Time, n int) (recs []dlRecord, more bool, err error) {
 	from = max(from, 1)
 	if !r.direct {
 		return r.pageByLeader(ctx, subject, from, n)
 	}
-	req := directget.Request{NextFor: subject, Batch: n, MaxBytes: pageBytes}
+	req := directget.Request{NextFor: subject, Batch: n, MaxBytes: dlPageBytes}
 	if at.IsZero() {
 		req.Seq = from
 	} else {
@@ -84,43 +84,43 @@ func (r *reader) page(ctx context.Context, subject string, from uint64, at time.
 	}
 	msgs, more, err := directget.Batch(ctx, r.js, r.stream.CachedInfo().Config.Name, req)
 	if err != nil {
-		return nil, false, fmt.Errorf("dlq: read records: %w", err)
+		return nil, false, fmt.Errorf("inspect: read records: %w", err)
 	}
-	recs = make([]record, len(msgs))
+	recs = make([]dlRecord, len(msgs))
 	for i, m := range msgs {
-		recs[i] = record{seq: m.Seq, subject: m.Subject, stored: m.Stored, header: m.Header, data: m.Data}
+		recs[i] = dlRecord{seq: m.Seq, subject: m.Subject, stored: m.Stored, header: m.Header, data: m.Data}
 	}
 	return recs, more, nil
 }
 
 // pageByLeader is page for a stream without direct gets: one request per
 // record, answered by the stream's leader. It cannot start at a time.
-func (r *reader) pageByLeader(ctx context.Context, subject string, from uint64, n int) ([]record, bool, error) {
-	var recs []record
+func (r *dlReader) pageByLeader(ctx context.Context, subject string, from uint64, n int) ([]dlRecord, bool, error) {
+	var recs []dlRecord
 	for len(recs) < n {
 		m, err := r.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return recs, false, nil
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("dlq: read records: %w", err)
+			return nil, false, fmt.Errorf("inspect: read records: %w", err)
 		}
-		recs = append(recs, record{seq: m.Sequence, subject: m.Subject, stored: m.Time, header: m.Header, data: m.Data})
+		recs = append(recs, dlRecord{seq: m.Sequence, subject: m.Subject, stored: m.Time, header: m.Header, data: m.Data})
 		from = m.Sequence + 1
 	}
 	return recs, true, nil
 }
 
-// visit is called with each record read; it returns false to stop the read.
-type visit func(record) (bool, error)
+// dlVisit is called with each record read; it returns false to stop the read.
+type dlVisit func(dlRecord) (bool, error)
 
 // forward calls fn with the records on subject whose sequences are in
 // [lo, hi], oldest first, until fn returns false or an error. A non-zero at
 // skips, where the stream allows, the records stored before it.
-func (r *reader) forward(ctx context.Context, subject string, lo, hi uint64, at time.Time, fn visit) error {
+func (r *dlReader) forward(ctx context.Context, subject string, lo, hi uint64, at time.Time, fn dlVisit) error {
 	lo = max(lo, 1)
 	for from := lo; from <= hi; {
-		n := int(min(uint64(pageSize), hi-from+1))
+		n := int(min(uint64(dlPageSize), hi-from+1))
 		recs, more, err := r.page(ctx, subject, from, at, n)
 		if err != nil {
 			return err
@@ -148,16 +148,16 @@ func (r *reader) forward(ctx context.Context, subject string, lo, hi uint64, at 
 // backward calls fn with the records on subject whose sequences are in
 // [lo, hi], newest first, until fn returns false or an error. It reads
 // windows of sequences back from hi, the first of size first.
-func (r *reader) backward(ctx context.Context, subject string, lo, hi uint64, first int, fn visit) error {
+func (r *dlReader) backward(ctx context.Context, subject string, lo, hi uint64, first int, fn dlVisit) error {
 	lo = max(lo, 1)
-	w := uint64(min(max(first, firstWindow), maxWindow))
+	w := uint64(min(max(first, dlFirstWindow), dlMaxWindow))
 	for hi >= lo {
 		wlo := lo
 		if hi-lo >= w {
 			wlo = hi - w + 1
 		}
-		var recs []record
-		err := r.forward(ctx, subject, wlo, hi, time.Time{}, func(rec record) (bool, error) {
+		var recs []dlRecord
+		err := r.forward(ctx, subject, wlo, hi, time.Time{}, func(rec dlRecord) (bool, error) {
 			recs = append(recs, rec)
 			return true, nil
 		})
@@ -173,14 +173,14 @@ func (r *reader) backward(ctx context.Context, subject string, lo, hi uint64, fi
 			return nil
 		}
 		hi = wlo - 1
-		w = min(2*w, maxWindow)
+		w = min(2*w, dlMaxWindow)
 	}
 	return nil
 }
 
 // firstSeqSince is the sequence of the first message stored at or after t,
 // or 0 when there is none or the stream cannot tell without a scan.
-func (r *reader) firstSeqSince(ctx context.Context, subject string, t time.Time) (uint64, error) {
+func (r *dlReader) firstSeqSince(ctx context.Context, subject string, t time.Time) (uint64, error) {
 	if !r.direct {
 		return 0, nil
 	}

@@ -1,4 +1,4 @@
-package dlq
+package inspect
 
 import (
 	"fmt"
@@ -12,12 +12,13 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// Entry is one dead-letter record: the task as it was, and why it failed.
-// Entries are values read from the stream; changing one changes nothing on
-// the server.
-type Entry struct {
-	// Seq is the record's sequence in the dead-letter stream: what Get,
-	// Replay and Delete take, and what Filter.After continues from.
+// DeadLetter is one dead-letter record: the task as it was, and why it
+// failed. It is a value read from the stream; changing one changes nothing
+// on the server.
+type DeadLetter struct {
+	// Seq is the record's sequence in the dead-letter stream: what
+	// DeadLetter, ReplayDeadLetter and DeleteDeadLetter take, and what
+	// DeadLetterFilter.After continues from.
 	Seq uint64 `json:"seq"`
 	// ID, Task and Queue identify the task. ID is the task ID its handler
 	// saw, and the one a replay keeps.
@@ -44,8 +45,9 @@ type Entry struct {
 	// Truncated reports a record whose original did not fit beside the
 	// failure: the record keeps the headers that identify and trace the
 	// task, and the payload only if it fit; the whole original is stored
-	// apart. [Inspector.Get] returns it restored, and a replay restores it
-	// exactly. Entries from List carry what the record itself holds.
+	// apart. [Inspector.DeadLetter] returns it restored, and a replay
+	// restores it exactly. The records DeadLetters lists carry what the
+	// record itself holds.
 	Truncated bool `json:"truncated,omitempty"`
 	// Header is the record's header: the task's own headers (trace context
 	// included, server-interpreted Nats-* ones excepted), the Jetq-Dlq-*
@@ -53,32 +55,33 @@ type Entry struct {
 	Header nats.Header `json:"header,omitempty"`
 }
 
-// readHeaders are the headers the server adds to a message read by a
+// directGetHeaders are the headers the server adds to a message read by a
 // direct get: they describe the read, not the record.
-var readHeaders = []string{
+var directGetHeaders = []string{
 	jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
 	jetstream.LastSequenceHeader, directget.NumPendingHeader,
 }
 
-// entryOf reads the record rec; an error means rec is not a record this
+// deadLetterOf reads the record rec; an error means rec is not a record this
 // version can read.
-func entryOf(n wire.Names, rec record) (Entry, error) {
+func deadLetterOf(n wire.Names, rec dlRecord) (DeadLetter, error) {
 	h := rec.header
-	for _, k := range readHeaders {
+	for _, k := range directGetHeaders {
 		delete(h, k)
 	}
 	f, err := wire.ParseFailure(h)
 	if err != nil {
-		return Entry{}, fmt.Errorf("dlq: record %d: %w", rec.seq, err)
+		return DeadLetter{}, fmt.Errorf("inspect: dlRecord %d: %w", rec.seq, err)
 	}
-	e := Entry{
+	e := DeadLetter{
 		Seq: rec.seq, ID: h.Get(wire.HeaderID),
 		Reason: f.Reason, Error: f.Error, Deliveries: f.Deliveries, FailedAt: f.At,
 		Stream: f.Stream, StreamSeq: f.Seq, Subject: f.Subject, Payload: rec.data, Header: h,
 		Truncated: wire.Original(h) != "",
 	}
-	// The subject, not the task's own headers, is what Filter selects and
-	// Purge deletes by; the headers say only when it cannot be read.
+	// The subject, not the task's own headers, is what DeadLetterFilter
+	// selects and Purge deletes by; the headers say only when it cannot be
+	// read.
 	if q, t, err := n.ParseDLQSubject(rec.subject); err == nil {
 		e.Queue, e.Task = q, t
 	} else {

@@ -1,17 +1,10 @@
-package queues
+package inspect
 
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetq/jetq/internal/wire"
 )
 
 // Worker is a live worker process, as its presence entry last said. The
@@ -61,7 +54,7 @@ type WorkerTask struct {
 }
 
 // Workers returns the live worker processes, oldest first, read from their
-// presence entries in the JETQ_WORKERS bucket (see the package
+// presence entries in the JETQ_WORKERS bucket (see [Inspector.Queues]
 // documentation). A worker that stopped deleted its entry; the entry of
 // one that died expires three presence intervals after its last write, so
 // it leaves the list on its own. With no bucket there are none.
@@ -93,36 +86,4 @@ func (in *Inspector) Workers(ctx context.Context) ([]Worker, error) {
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
-}
-
-// presences reads every live presence entry.
-func (in *Inspector) presences(ctx context.Context) ([]wire.Presence, error) {
-	kv, err := in.js.KeyValue(ctx, in.names.WorkersBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("queues: presence bucket: %w", err)
-	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("queues: read presence: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	var out []wire.Presence
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case e = <-w.Updates():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if e == nil {
-			return out, nil // every live entry seen
-		}
-		var p wire.Presence
-		if json.Unmarshal(e.Value(), &p) == nil {
-			out = append(out, p)
-		}
-	}
 }

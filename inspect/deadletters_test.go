@@ -1,4 +1,4 @@
-package dlq_test
+package inspect_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/topology"
@@ -16,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
@@ -55,7 +55,7 @@ func next(t *testing.T, runs <-chan run) run {
 	}
 }
 
-func TestReplayRunsTheTaskAgain(t *testing.T) {
+func TestReplayDeadLetterRunsTheTaskAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
@@ -77,7 +77,7 @@ func TestReplayRunsTheTaskAgain(t *testing.T) {
 	}
 
 	fixed.Store(true)
-	if err := b.in.Replay(ctx, e.Seq); err != nil {
+	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
 		t.Fatal(err)
 	}
 	got := next(t, runs)
@@ -86,10 +86,10 @@ func TestReplayRunsTheTaskAgain(t *testing.T) {
 	}
 	b.waitRecords(t, 0)
 	b.workEmpty(t)
-	if _, err := b.in.Get(ctx, e.Seq); !errors.Is(err, dlq.ErrNotFound) {
+	if _, err := b.in.DeadLetter(ctx, e.Seq); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("Get after replay: %v, want ErrNotFound", err)
 	}
-	if err := b.in.Replay(ctx, e.Seq); !errors.Is(err, dlq.ErrNotFound) {
+	if err := b.in.ReplayDeadLetter(ctx, e.Seq); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("second Replay: %v, want ErrNotFound", err)
 	}
 }
@@ -116,7 +116,7 @@ func TestReplayRedoneAfterACrashRunsOnce(t *testing.T) {
 	// The first replay's publish, under the replay's Nats-Msg-Id.
 	msg := nats.NewMsg(e.Subject)
 	msg.Header.Set(wire.HeaderID, e.ID)
-	msg.Header.Set(wire.HeaderMsgID, dlq.ReplayID(e.ID, e.Seq))
+	msg.Header.Set(wire.HeaderMsgID, wire.ReplayID(e.ID, e.Seq))
 	msg.Data = e.Payload
 	first, err := b.js.PublishMsg(ctx, msg)
 	if err != nil {
@@ -127,7 +127,7 @@ func TestReplayRedoneAfterACrashRunsOnce(t *testing.T) {
 	}
 	b.workEmpty(t)
 
-	if err := b.in.Replay(ctx, e.Seq); err != nil {
+	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
 		t.Fatal(err)
 	}
 	b.waitRecords(t, 0)
@@ -140,7 +140,7 @@ func TestReplayRedoneAfterACrashRunsOnce(t *testing.T) {
 	}
 }
 
-func TestReplayAllReplaysWhatWasThere(t *testing.T) {
+func TestReplayDeadLettersReplaysWhatWasThere(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
@@ -157,7 +157,7 @@ func TestReplayAllReplaysWhatWasThere(t *testing.T) {
 	other := fileRecord(t, b.js, "default", "dlq.other", tasks.ReasonMaxAttempts, time.Now(), 9)
 	b.runWorker(t, reg)
 
-	n, err := b.in.ReplayAll(ctx, dlq.Filter{Task: "dlq.again"})
+	n, err := b.in.ReplayDeadLetters(ctx, inspect.DeadLetterFilter{Task: "dlq.again"})
 	if err != nil || n != 3 {
 		t.Fatalf("ReplayAll: %d, %v; want 3", n, err)
 	}
@@ -192,7 +192,7 @@ func newDLQ(t *testing.T, direct bool) jetstream.JetStream {
 	return js
 }
 
-func seqsOf(es []dlq.Entry) []uint64 {
+func seqsOf(es []inspect.DeadLetter) []uint64 {
 	out := make([]uint64, len(es))
 	for i, e := range es {
 		out[i] = e.Seq
@@ -200,7 +200,7 @@ func seqsOf(es []dlq.Entry) []uint64 {
 	return out
 }
 
-func TestListFiltersAndPages(t *testing.T) {
+func TestDeadLettersFiltersAndPages(t *testing.T) {
 	t.Parallel()
 	for _, direct := range []bool{true, false} {
 		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestListFiltersAndPages(t *testing.T) {
 				reason := []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts}[i%2]
 				seqs[i] = fileRecord(t, js, queue, names[i%3], reason, base.Add(time.Duration(i)*time.Second), i)
 			}
-			in, err := dlq.NewInspector(js)
+			in, err := inspect.New(js)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,26 +241,26 @@ func TestListFiltersAndPages(t *testing.T) {
 			all := func(int) bool { return true }
 			for _, tc := range []struct {
 				name string
-				f    dlq.Filter
+				f    inspect.DeadLetterFilter
 				want []uint64
 			}{
-				{"everything", dlq.Filter{Limit: -1}, seqs},
-				{"default limit", dlq.Filter{}, seqs[:dlq.DefaultLimit]},
-				{"by task", dlq.Filter{Task: "a.x", Limit: -1}, pick(func(i int) bool { return i%3 == 0 }, false)},
-				{"by queue", dlq.Filter{Queue: "reports", Limit: -1}, pick(func(i int) bool { return i%3 == 2 }, false)},
-				{"by queue and task", dlq.Filter{Queue: "default", Task: "c.z"}, nil},
-				{"by reason", dlq.Filter{Reason: tasks.ReasonPermanent, Limit: -1}, pick(func(i int) bool { return i%2 == 0 }, false)},
-				{"by task and reason", dlq.Filter{Task: "a.x", Reason: tasks.ReasonPermanent}, pick(func(i int) bool { return i%6 == 0 }, false)},
-				{"time range", dlq.Filter{Since: at(100), Until: at(199), Limit: -1}, seqs[100:200]},
-				{"newest", dlq.Filter{Order: dlq.NewestFirst, Limit: 5}, pick(func(i int) bool { return i >= 295 }, true)},
-				{"newest until", dlq.Filter{Order: dlq.NewestFirst, Until: at(10), Limit: -1}, pick(func(i int) bool { return i <= 10 }, true)},
-				{"newest since", dlq.Filter{Order: dlq.NewestFirst, Since: at(290), Limit: -1}, pick(func(i int) bool { return i >= 290 }, true)},
-				{"newest by task", dlq.Filter{Order: dlq.NewestFirst, Task: "b.y", Limit: -1}, pick(func(i int) bool { return i%3 == 1 }, true)},
-				{"newest of all", dlq.Filter{Order: dlq.NewestFirst, Limit: -1}, pick(all, true)},
-				{"after", dlq.Filter{After: seqs[297]}, seqs[298:]},
-				{"newest after", dlq.Filter{Order: dlq.NewestFirst, After: seqs[2]}, pick(func(i int) bool { return i < 2 }, true)},
+				{"everything", inspect.DeadLetterFilter{Limit: -1}, seqs},
+				{"default limit", inspect.DeadLetterFilter{}, seqs[:inspect.DefaultDeadLetterLimit]},
+				{"by task", inspect.DeadLetterFilter{Task: "a.x", Limit: -1}, pick(func(i int) bool { return i%3 == 0 }, false)},
+				{"by queue", inspect.DeadLetterFilter{Queue: "reports", Limit: -1}, pick(func(i int) bool { return i%3 == 2 }, false)},
+				{"by queue and task", inspect.DeadLetterFilter{Queue: "default", Task: "c.z"}, nil},
+				{"by reason", inspect.DeadLetterFilter{Reason: tasks.ReasonPermanent, Limit: -1}, pick(func(i int) bool { return i%2 == 0 }, false)},
+				{"by task and reason", inspect.DeadLetterFilter{Task: "a.x", Reason: tasks.ReasonPermanent}, pick(func(i int) bool { return i%6 == 0 }, false)},
+				{"time range", inspect.DeadLetterFilter{Since: at(100), Until: at(199), Limit: -1}, seqs[100:200]},
+				{"newest", inspect.DeadLetterFilter{Order: inspect.NewestFirst, Limit: 5}, pick(func(i int) bool { return i >= 295 }, true)},
+				{"newest until", inspect.DeadLetterFilter{Order: inspect.NewestFirst, Until: at(10), Limit: -1}, pick(func(i int) bool { return i <= 10 }, true)},
+				{"newest since", inspect.DeadLetterFilter{Order: inspect.NewestFirst, Since: at(290), Limit: -1}, pick(func(i int) bool { return i >= 290 }, true)},
+				{"newest by task", inspect.DeadLetterFilter{Order: inspect.NewestFirst, Task: "b.y", Limit: -1}, pick(func(i int) bool { return i%3 == 1 }, true)},
+				{"newest of all", inspect.DeadLetterFilter{Order: inspect.NewestFirst, Limit: -1}, pick(all, true)},
+				{"after", inspect.DeadLetterFilter{After: seqs[297]}, seqs[298:]},
+				{"newest after", inspect.DeadLetterFilter{Order: inspect.NewestFirst, After: seqs[2]}, pick(func(i int) bool { return i < 2 }, true)},
 			} {
-				got, err := in.List(ctx, tc.f)
+				got, err := in.DeadLetters(ctx, tc.f)
 				if err != nil {
 					t.Errorf("%s: %v", tc.name, err)
 					continue
@@ -271,11 +271,11 @@ func TestListFiltersAndPages(t *testing.T) {
 			}
 
 			// Paging through returns what one listing does, in both orders.
-			for _, order := range []dlq.Order{dlq.OldestFirst, dlq.NewestFirst} {
-				f := dlq.Filter{Task: "b.y", Order: order, Limit: 7}
+			for _, order := range []inspect.Order{inspect.OldestFirst, inspect.NewestFirst} {
+				f := inspect.DeadLetterFilter{Task: "b.y", Order: order, Limit: 7}
 				var paged []uint64
 				for pages := 0; ; pages++ {
-					page, err := in.List(ctx, f)
+					page, err := in.DeadLetters(ctx, f)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -288,12 +288,12 @@ func TestListFiltersAndPages(t *testing.T) {
 					paged = append(paged, seqsOf(page)...)
 					f.After = page[len(page)-1].Seq
 				}
-				if want := pick(func(i int) bool { return i%3 == 1 }, order == dlq.NewestFirst); !slices.Equal(paged, want) {
+				if want := pick(func(i int) bool { return i%3 == 1 }, order == inspect.NewestFirst); !slices.Equal(paged, want) {
 					t.Errorf("order %d: pages %v, want %v", order, paged, want)
 				}
 			}
 
-			e, err := in.Get(ctx, seqs[5])
+			e, err := in.DeadLetter(ctx, seqs[5])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,15 +302,15 @@ func TestListFiltersAndPages(t *testing.T) {
 				e.Header.Get(wire.HeaderDLQReason) != "max_attempts" || e.Header.Get("Nats-Sequence") != "" {
 				t.Errorf("Get: %+v", e)
 			}
-			if _, err := in.Get(ctx, 100_000); !errors.Is(err, dlq.ErrNotFound) {
+			if _, err := in.DeadLetter(ctx, 100_000); !errors.Is(err, inspect.ErrNotFound) {
 				t.Errorf("Get of no record: %v, want ErrNotFound", err)
 			}
 		})
 	}
 }
 
-// TestPagesDoNotShift removes and files records between two pages.
-func TestPagesDoNotShift(t *testing.T) {
+// TestDeadLetterPagesDoNotShift removes and files records between two pages.
+func TestDeadLetterPagesDoNotShift(t *testing.T) {
 	t.Parallel()
 	js := newDLQ(t, true)
 	ctx := context.Background()
@@ -318,29 +318,29 @@ func TestPagesDoNotShift(t *testing.T) {
 	for i := range 10 {
 		seqs = append(seqs, fileRecord(t, js, "default", "a.x", tasks.ReasonTimeout, time.Now(), i))
 	}
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	page1, err := in.List(ctx, dlq.Filter{Limit: 4})
+	page1, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in.Delete(ctx, seqs[4]); err != nil { // the first of page 2
+	if err := in.DeleteDeadLetter(ctx, seqs[4]); err != nil { // the first of page 2
 		t.Fatal(err)
 	}
-	if err := in.Delete(ctx, seqs[1]); err != nil { // one of page 1
+	if err := in.DeleteDeadLetter(ctx, seqs[1]); err != nil { // one of page 1
 		t.Fatal(err)
 	}
 	newer := fileRecord(t, js, "default", "a.x", tasks.ReasonTimeout, time.Now(), 10)
-	page2, err := in.List(ctx, dlq.Filter{Limit: 4, After: page1[3].Seq})
+	page2, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: 4, After: page1[3].Seq})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []uint64{seqs[5], seqs[6], seqs[7], seqs[8]}; !slices.Equal(seqsOf(page2), want) {
 		t.Errorf("page 2: %v, want %v", seqsOf(page2), want)
 	}
-	page3, err := in.List(ctx, dlq.Filter{Limit: 4, After: page2[3].Seq})
+	page3, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{Limit: 4, After: page2[3].Seq})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestPagesDoNotShift(t *testing.T) {
 	}
 }
 
-func TestDeletePurgeStats(t *testing.T) {
+func TestDeleteAndPurgeDeadLettersAndStats(t *testing.T) {
 	t.Parallel()
 	js := newDLQ(t, true)
 	ctx := context.Background()
@@ -363,13 +363,13 @@ func TestDeletePurgeStats(t *testing.T) {
 	for i := 6; i < 12; i++ {
 		seqs = append(seqs, fileRecord(t, js, "reports", "c.z", tasks.ReasonTimeout, at(i), i))
 	}
-	in, err := dlq.NewInspector(js)
+	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := func(want dlq.Stats) {
+	stats := func(want inspect.DeadLetterStats) {
 		t.Helper()
-		got, err := in.Stats(ctx)
+		got, err := in.DeadLetterStats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,90 +378,90 @@ func TestDeletePurgeStats(t *testing.T) {
 			t.Errorf("Stats: got %+v, want %+v", got, want)
 		}
 	}
-	stats(dlq.Stats{
+	stats(inspect.DeadLetterStats{
 		Total: 12, Oldest: at(0), Newest: at(11),
 		ByTask:   map[string]int{"a.x": 6, "c.z": 6},
 		ByReason: map[tasks.Reason]int{tasks.ReasonPermanent: 3, tasks.ReasonMaxAttempts: 3, tasks.ReasonTimeout: 6},
 	})
 
-	if err := in.Delete(ctx, seqs[0]); err != nil {
+	if err := in.DeleteDeadLetter(ctx, seqs[0]); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.Delete(ctx, seqs[0]); !errors.Is(err, dlq.ErrNotFound) {
+	if err := in.DeleteDeadLetter(ctx, seqs[0]); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("second Delete: %v, want ErrNotFound", err)
 	}
-	if err := in.Delete(ctx, 100_000); !errors.Is(err, dlq.ErrNotFound) {
+	if err := in.DeleteDeadLetter(ctx, 100_000); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("Delete of a sequence never used: %v, want ErrNotFound", err)
 	}
 	for _, tc := range []struct {
 		name string
-		f    dlq.Filter
+		f    inspect.DeadLetterFilter
 		want int
 	}{
-		{"by task and reason", dlq.Filter{Task: "a.x", Reason: tasks.ReasonPermanent}, 2}, // the 3rd was deleted
-		{"by queue", dlq.Filter{Queue: "reports"}, 6},                                     // by subject, on the server
-		{"since", dlq.Filter{Since: at(5)}, 1},
-		{"nothing left to select", dlq.Filter{Task: "c.z"}, 0},
+		{"by task and reason", inspect.DeadLetterFilter{Task: "a.x", Reason: tasks.ReasonPermanent}, 2}, // the 3rd was deleted
+		{"by queue", inspect.DeadLetterFilter{Queue: "reports"}, 6},                                     // by subject, on the server
+		{"since", inspect.DeadLetterFilter{Since: at(5)}, 1},
+		{"nothing left to select", inspect.DeadLetterFilter{Task: "c.z"}, 0},
 	} {
-		if n, err := in.Purge(ctx, tc.f); err != nil || n != tc.want {
+		if n, err := in.PurgeDeadLetters(ctx, tc.f); err != nil || n != tc.want {
 			t.Errorf("Purge %s: %d, %v; want %d", tc.name, n, err, tc.want)
 		}
 	}
-	stats(dlq.Stats{
+	stats(inspect.DeadLetterStats{
 		Total: 2, Oldest: at(1), Newest: at(3),
 		ByTask:   map[string]int{"a.x": 2},
 		ByReason: map[tasks.Reason]int{tasks.ReasonMaxAttempts: 2},
 	})
-	if n, err := in.Purge(ctx, dlq.Filter{}); err != nil || n != 2 {
+	if n, err := in.PurgeDeadLetters(ctx, inspect.DeadLetterFilter{}); err != nil || n != 2 {
 		t.Errorf("Purge of all: %d, %v; want 2", n, err)
 	}
-	stats(dlq.Stats{ByTask: map[string]int{}, ByReason: map[tasks.Reason]int{}})
+	stats(inspect.DeadLetterStats{ByTask: map[string]int{}, ByReason: map[tasks.Reason]int{}})
 
-	for _, bad := range []dlq.Filter{
+	for _, bad := range []inspect.DeadLetterFilter{
 		{Task: "Bad Name"}, {Queue: "a.b"}, {Reason: "exploded"}, {Limit: -2}, {Order: 7},
 		{Since: time.Now(), Until: time.Now().Add(-time.Hour)},
 	} {
-		if _, err := in.List(ctx, bad); !errors.Is(err, dlq.ErrInvalidOption) {
-			t.Errorf("List(%+v): %v, want ErrInvalidOption", bad, err)
+		if _, err := in.DeadLetters(ctx, bad); !errors.Is(err, inspect.ErrInvalidQuery) {
+			t.Errorf("List(%+v): %v, want ErrInvalidQuery", bad, err)
 		}
-		if _, err := in.Purge(ctx, bad); !errors.Is(err, dlq.ErrInvalidOption) {
-			t.Errorf("Purge(%+v): %v, want ErrInvalidOption", bad, err)
+		if _, err := in.PurgeDeadLetters(ctx, bad); !errors.Is(err, inspect.ErrInvalidQuery) {
+			t.Errorf("Purge(%+v): %v, want ErrInvalidQuery", bad, err)
 		}
-		if _, err := in.ReplayAll(ctx, bad); !errors.Is(err, dlq.ErrInvalidOption) {
-			t.Errorf("ReplayAll(%+v): %v, want ErrInvalidOption", bad, err)
+		if _, err := in.ReplayDeadLetters(ctx, bad); !errors.Is(err, inspect.ErrInvalidQuery) {
+			t.Errorf("ReplayAll(%+v): %v, want ErrInvalidQuery", bad, err)
 		}
 	}
 }
 
-func TestInspectorOnAServerWithoutStreams(t *testing.T) {
+func TestDeadLettersOnAServerWithoutStreams(t *testing.T) {
 	t.Parallel()
-	in, err := dlq.NewInspector(embeddedtest.JetStream(t))
+	in, err := inspect.New(embeddedtest.JetStream(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if es, err := in.List(ctx, dlq.Filter{}); err != nil || len(es) != 0 {
+	if es, err := in.DeadLetters(ctx, inspect.DeadLetterFilter{}); err != nil || len(es) != 0 {
 		t.Errorf("List: %v, %v", es, err)
 	}
-	if st, err := in.Stats(ctx); err != nil || st.Total != 0 {
+	if st, err := in.DeadLetterStats(ctx); err != nil || st.Total != 0 {
 		t.Errorf("Stats: %+v, %v", st, err)
 	}
-	if _, err := in.Get(ctx, 1); !errors.Is(err, dlq.ErrNotFound) {
+	if _, err := in.DeadLetter(ctx, 1); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("Get: %v", err)
 	}
-	if err := in.Replay(ctx, 1); !errors.Is(err, dlq.ErrNotFound) {
+	if err := in.ReplayDeadLetter(ctx, 1); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("Replay: %v", err)
 	}
-	if err := in.Delete(ctx, 1); !errors.Is(err, dlq.ErrNotFound) {
+	if err := in.DeleteDeadLetter(ctx, 1); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("Delete: %v", err)
 	}
-	if n, err := in.ReplayAll(ctx, dlq.Filter{}); err != nil || n != 0 {
+	if n, err := in.ReplayDeadLetters(ctx, inspect.DeadLetterFilter{}); err != nil || n != 0 {
 		t.Errorf("ReplayAll: %d, %v", n, err)
 	}
-	if n, err := in.Purge(ctx, dlq.Filter{}); err != nil || n != 0 {
+	if n, err := in.PurgeDeadLetters(ctx, inspect.DeadLetterFilter{}); err != nil || n != 0 {
 		t.Errorf("Purge: %d, %v", n, err)
 	}
-	if n, err := in.Purge(ctx, dlq.Filter{Reason: tasks.ReasonTimeout}); err != nil || n != 0 {
+	if n, err := in.PurgeDeadLetters(ctx, inspect.DeadLetterFilter{Reason: tasks.ReasonTimeout}); err != nil || n != 0 {
 		t.Errorf("Purge by reason: %d, %v", n, err)
 	}
 }

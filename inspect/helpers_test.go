@@ -1,0 +1,141 @@
+package inspect_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// setupQueues starts a server and returns it with a producer and an inspector
+// on it.
+func setupQueues(t *testing.T) (*embedded.Server, *producer.Producer, *inspect.Inspector) {
+	t.Helper()
+	srv := embeddedtest.Server(t)
+	_, js := embeddedtest.Connect(t, srv)
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, p, in
+}
+
+// runWorker runs a worker of reg on its own connection until the test
+// ends.
+func runWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts ...consumer.Option) {
+	t.Helper()
+	_, wjs := embeddedtest.Connect(t, srv)
+	w, err := consumer.New(wjs, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("worker did not stop")
+		}
+	})
+}
+
+// Job is the payload of the dead-letter tests' tasks.
+type Job struct {
+	N int `json:"n"`
+}
+
+// runWorker runs a worker on its own connection until the test ends.
+func (b *fixture) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
+	t.Helper()
+	runWorker(t, b.srv, reg, opts...)
+}
+
+func msgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// workEmpty waits until the work stream holds no task.
+func (b *fixture) workEmpty(t *testing.T) {
+	t.Helper()
+	waitFor(t, func() error {
+		if n := msgs(t, b.js, "JETQ_TASKS"); n != 0 {
+			return fmt.Errorf("work stream holds %d tasks", n)
+		}
+		return nil
+	})
+}
+
+// waitFor polls cond until it returns nil, for at most 30 s.
+func waitFor(t *testing.T, cond func() error) {
+	t.Helper()
+	testkit.WaitFor(t, 30*time.Second, cond)
+}
+
+// waitRecords waits until the dead-letter stream holds want records and
+// returns them, oldest first.
+func (b *fixture) waitRecords(t *testing.T, want int) []inspect.DeadLetter {
+	t.Helper()
+	var entries []inspect.DeadLetter
+	waitFor(t, func() error {
+		var err error
+		entries, err = b.in.DeadLetters(context.Background(), inspect.DeadLetterFilter{Limit: -1})
+		if err != nil {
+			return err
+		}
+		if len(entries) != want {
+			return fmt.Errorf("dead-letter records: %d, want %d", len(entries), want)
+		}
+		return nil
+	})
+	return entries
+}
+
+// fileRecord files a dead-letter record the way the worker does, for a task
+// that was never enqueued, and returns its sequence in the DLQ stream.
+func fileRecord(t *testing.T, js jetstream.JetStream, queue, name string, reason tasks.Reason, at time.Time, n int) uint64 {
+	t.Helper()
+	names := wire.Names{}
+	spec := tasks.Define[Job](name, tasks.WithQueue(queue)).Spec()
+	body := fmt.Appendf(nil, `{"n":%d}`, n)
+	env := wire.NewEnvelope(names, spec, fmt.Sprintf("%s:%d", name, n), body, at.Add(-time.Minute))
+	rec := wire.DeadLetter(names, queue, name, nats.Header(env.Header), body, wire.Failure{
+		Reason: reason, Error: "boom", Stream: "JETQ_TASKS", Seq: uint64(1_000_000 + n),
+		Subject: env.Subject, Deliveries: 1, At: at,
+	}, wire.Limits{})
+	ack, err := js.PublishMsg(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Duplicate {
+		t.Fatalf("record %d filed twice", n)
+	}
+	return ack.Sequence
+}

@@ -1,0 +1,80 @@
+package wire
+
+import (
+	"maps"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/tasks"
+)
+
+// The headers of a task's copy published to run a retrying task now
+// (inspect's RetryNow): the copy continues the task of the message at
+// Jetq-Retry-Of, whose Jetq-Attempts attempts are spent.
+const (
+	HeaderRetryOf  = "Jetq-Retry-Of"
+	HeaderAttempts = "Jetq-Attempts"
+)
+
+// Spent is how many attempts of the task were spent before its message h
+// was published: Jetq-Attempts, 0 without it.
+func Spent(h tasks.Header) int {
+	n, err := strconv.Atoi(h.Get(HeaderAttempts))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Attempt is the attempt a delivery of the message with header h is, the
+// server having delivered it delivered times: the attempts spent before
+// the message (a copy made to run a retry now) and its deliveries.
+func Attempt(h tasks.Header, delivered uint64) int { return Spent(h) + int(delivered) }
+
+// RetryFiring is the firing (see [FiredKey]) of the run that follows
+// attempt attempt of a task, made from the message at seq: the redelivery
+// of that message and a copy made to run it now claim it, and only one
+// runs.
+func RetryFiring(seq uint64, attempt int) string {
+	return "retry." + strconv.FormatUint(seq, 10) + "." + strconv.Itoa(attempt)
+}
+
+// RetryFiringOf is the firing a delivery claims before it runs: a
+// redelivery (delivered > 1) claims the run after its message's previous
+// attempt, a copy made to run a retry now the run after the attempts its
+// original spent. ok is false for a first delivery of an ordinary message,
+// which claims nothing.
+func RetryFiringOf(h tasks.Header, seq uint64, delivered uint64) (firing string, ok bool) {
+	if delivered > 1 {
+		return RetryFiring(seq, Attempt(h, delivered)-1), true
+	}
+	if of, err := strconv.ParseUint(h.Get(HeaderRetryOf), 10, 64); err == nil {
+		return RetryFiring(of, Spent(h)), true
+	}
+	return "", false
+}
+
+// RetryCopy is the message that runs now the retrying task stored at seq
+// with header h and body data, attempts of it spent: the same subject,
+// body and headers but for a Nats-Msg-Id of its own (the same for every
+// copy of that attempt, so a copy published twice is stored once), the
+// headers of the server's scheduler (a fired task's copy is no second
+// firing), and Jetq-Retry-Of and Jetq-Attempts.
+func RetryCopy(subject string, h nats.Header, data []byte, id string, seq uint64, attempts int) *nats.Msg {
+	c := maps.Clone(h)
+	if c == nil {
+		c = nats.Header{}
+	}
+	for _, k := range []string{HeaderScheduler, HeaderScheduleNext, HeaderRetryOf, HeaderAttempts,
+		jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
+		"Nats-Last-Sequence", "Nats-Num-Pending"} {
+		delete(c, k) // the server's own, and a former copy's
+	}
+	c.Set(HeaderID, id)
+	c.Set(HeaderMsgID, id+"."+RetryFiring(seq, attempts))
+	c.Set(HeaderRetryOf, strconv.FormatUint(seq, 10))
+	c.Set(HeaderAttempts, strconv.Itoa(attempts))
+	return &nats.Msg{Subject: subject, Header: c, Data: data}
+}
