@@ -308,8 +308,8 @@ func TestNewForwarderRefusesBadOptions(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
 	for name, opts := range map[string][]dlq.Option{
-		"prefix":   {dlq.WithPrefix("Not A Prefix")},
-		"replicas": {dlq.WithReplicas(7)},
+		"prefix":   {dlq.WithTopology(topology.Topology{Prefix: "Not A Prefix"})},
+		"replicas": {dlq.WithTopology(topology.Topology{Replicas: 7})},
 	} {
 		if _, err := dlq.NewForwarder(js, opts...); !errors.Is(err, dlq.ErrInvalidOption) {
 			t.Errorf("%s: NewForwarder: %v, want ErrInvalidOption", name, err)
