@@ -11,12 +11,11 @@ import (
 
 	"github.com/jetq/jetq/internal/testkit"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -45,64 +44,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &bundle{srv: srv, js: js, p: p}
-}
-
-// startWorker runs a worker on its own connection until the test ends.
-func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
-	t.Helper()
-	nc, js := embeddedtest.Connect(t, b.srv)
-	opts = append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)
-	w, err := consumer.New(js, reg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw := &runningWorker{w: w, done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	rw.cancel = cancel
-	rw.close = nc.Close
-	rw.nc = nc
-	go func() {
-		rw.err = w.Run(ctx)
-		close(rw.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-rw.done:
-			if rw.err != nil {
-				t.Logf("Run returned: %v", rw.err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
-	return rw
-}
-
-type runningWorker struct {
-	w      *consumer.Worker
-	cancel context.CancelFunc
-	close  func()
-	nc     *nats.Conn
-	done   chan struct{} // closed when Run has returned err
-	err    error
-}
-
-// wait returns Run's result once it has returned.
-func (rw *runningWorker) wait(t *testing.T, within time.Duration) error {
-	t.Helper()
-	select {
-	case <-rw.done:
-		return rw.err
-	case <-time.After(within):
-		t.Fatalf("Run did not return within %v", within)
-		return nil
-	}
+	return &bundle{srv: srv, js: js, p: jetqtest.NewProducer(t, js)}
 }
 
 // recorder collects calls made to a handler.

@@ -13,6 +13,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -102,9 +103,9 @@ func longTasksBehindABacklog(t *testing.T, ackWait time.Duration, concurrency []
 		ids[r.ID] = true
 	}
 	longest := watchStalls()
-	var workers []*runningWorker
+	var workers []*jetqtest.Worker
 	for _, c := range concurrency {
-		workers = append(workers, b.startWorker(t, reg, consumer.WithConcurrency(c)))
+		workers = append(workers, jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(c)))
 	}
 	for range n {
 		select {
@@ -116,7 +117,7 @@ func longTasksBehindABacklog(t *testing.T, ackWait time.Duration, concurrency []
 	workEmpty(t, b.js)
 	stall = longest()
 	for _, rw := range workers {
-		rw.cancel()
+		rw.Cancel()
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -192,7 +193,7 @@ func TestMaxConcurrencyCapsEveryWorker(t *testing.T) {
 		}
 	}
 	for range 3 {
-		b.startWorker(t, reg, consumer.WithConcurrency(10))
+		jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(10))
 	}
 	select {
 	case <-done:
@@ -226,7 +227,7 @@ func TestAnEndedBacklogFreesItsPull(t *testing.T) {
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, a, func(context.Context, *tasks.Task[int]) error { started <- "a"; return nil })
 	tasks.MustHandle(reg, bt, func(context.Context, *tasks.Task[int]) error { started <- "b"; return nil })
-	b.startWorker(t, reg, consumer.WithConcurrency(10))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(10))
 	wait := func(want string, within time.Duration) {
 		t.Helper()
 		select {
@@ -287,7 +288,7 @@ func TestManyTypesShareTheSlots(t *testing.T) {
 			return nil
 		})
 	}
-	b.startWorker(t, reg, consumer.WithConcurrency(16))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(16))
 	testkit.WaitFor(t, 60*time.Second, func() error {
 		s, err := b.js.Stream(ctx, "JETQ_TASKS")
 		if err != nil {
@@ -350,13 +351,13 @@ func TestABusyWorkerLeavesNewTasksToAnIdleOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := b.startWorker(t, registry("A"), consumer.WithConcurrency(4))
+	a := jetqtest.StartWorker(t, b.srv, registry("A"), consumer.WithConcurrency(4))
 	for range 4 {
 		if got := <-started; got != "A" {
 			t.Fatalf("a task started on %s before B ran", got)
 		}
 	}
-	bw := b.startWorker(t, registry("B"), consumer.WithConcurrency(16))
+	bw := jetqtest.StartWorker(t, b.srv, registry("B"), consumer.WithConcurrency(16))
 
 	stop := make(chan struct{})
 	sampled := make(chan error, 1)
@@ -367,7 +368,7 @@ func TestABusyWorkerLeavesNewTasksToAnIdleOne(t *testing.T) {
 				name string
 				w    *consumer.Worker
 				max  int
-			}{{"A", a.w, 4 + 4 + 1}, {"B", bw.w, 16 + 16 + 1}} {
+			}{{"A", a.Worker, 4 + 4 + 1}, {"B", bw.Worker, 16 + 16 + 1}} {
 				held, running := consumer.Held(s.w)
 				n++
 				if held > s.max && worst == "" {
@@ -412,7 +413,7 @@ func TestABusyWorkerLeavesNewTasksToAnIdleOne(t *testing.T) {
 				t.Errorf("task %d started on %s, whose slots were busy, while B had free slots", i, got)
 			}
 		case <-time.After(15 * time.Second):
-			held, running := consumer.Held(a.w)
+			held, running := consumer.Held(a.Worker)
 			t.Fatalf("%d of 7 tasks started; A holds %d, %d of them running", i, held, running)
 		}
 	}

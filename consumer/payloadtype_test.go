@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -51,7 +54,7 @@ func TestPayloadTypeCollision(t *testing.T) {
 	reg1 := tasks.NewRegistry()
 	tasks.MustHandle(reg1, first, func(context.Context, *tasks.Task[Args]) error { return nil })
 	var log1 lockedBuffer
-	w1 := b.startWorker(t, reg1, consumer.WithLogger(slog.New(slog.NewTextHandler(&log1, nil))))
+	w1 := jetqtest.StartWorker(t, b.srv, reg1, consumer.WithLogger(slog.New(slog.NewTextHandler(&log1, nil))))
 	metaOf := func() map[string]string {
 		c, err := b.js.Consumer(ctx, "JETQ_TASKS", durable)
 		if err != nil {
@@ -60,12 +63,12 @@ func TestPayloadTypeCollision(t *testing.T) {
 		return c.CachedInfo().Config.Metadata
 	}
 	const argsType = "github.com/jetq/jetq/consumer_test.Args"
-	waitUntil(t, func() bool { return metaOf()[wire.MetaPayloadType] == argsType })
+	testkit.WaitFor(t, 10*time.Second, func() error { return recorded(metaOf(), argsType) })
 	if s := metaOf()[wire.MetaPayloadSchema]; s != first.Spec().PayloadSchema || !strings.Contains(s, `"n"`) {
 		t.Errorf("schema recorded %q, want %q", s, first.Spec().PayloadSchema)
 	}
-	w1.cancel()
-	if err := w1.wait(t, 10*time.Second); err != nil {
+	w1.Cancel()
+	if err := w1.Wait(t, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(log1.String(), "collision") {
@@ -80,9 +83,9 @@ func TestPayloadTypeCollision(t *testing.T) {
 		return nil
 	})
 	var log2 lockedBuffer
-	b.startWorker(t, reg2, consumer.WithLogger(slog.New(slog.NewTextHandler(&log2, nil))))
+	jetqtest.StartWorker(t, b.srv, reg2, consumer.WithLogger(slog.New(slog.NewTextHandler(&log2, nil))))
 	const mailType = "github.com/jetq/jetq/consumer_test.MailArgs"
-	waitUntil(t, func() bool { return metaOf()[wire.MetaPayloadType] == mailType })
+	testkit.WaitFor(t, 10*time.Second, func() error { return recorded(metaOf(), mailType) })
 	var warning string
 	for line := range strings.Lines(log2.String()) {
 		if strings.Contains(line, "task name collision") {
@@ -108,11 +111,11 @@ func TestPayloadTypeCollision(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
+// recorded says why the durable's metadata meta does not record payload
+// type want, if it does not.
+func recorded(meta map[string]string, want string) error {
+	if got := meta[wire.MetaPayloadType]; got != want {
+		return fmt.Errorf("payload type recorded %q, want %q", got, want)
 	}
+	return nil
 }

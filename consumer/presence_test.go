@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -37,7 +38,7 @@ func TestStoppedWorkersLeaveNoPresenceRecord(t *testing.T) {
 	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error { return nil })
 	const n = 5
 	for i := range n {
-		rw := b.startWorker(t, reg, consumer.WithPresenceInterval(100*time.Millisecond))
+		rw := jetqtest.StartWorker(t, b.srv, reg, consumer.WithPresenceInterval(100*time.Millisecond))
 		testkit.WaitFor(t, 10*time.Second, func() error { // its entry is written
 			kv, err := b.js.KeyValue(context.Background(), "JETQ_WORKERS")
 			if err != nil {
@@ -56,10 +57,10 @@ func TestStoppedWorkersLeaveNoPresenceRecord(t *testing.T) {
 			}
 			return nil
 		})
-		if err := rw.w.Shutdown(context.Background()); err != nil {
+		if err := rw.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if err := rw.wait(t, 10*time.Second); err != nil {
+		if err := rw.Wait(t, 10*time.Second); err != nil {
 			t.Fatalf("worker %d: Run: %v", i, err)
 		}
 	}
@@ -87,15 +88,15 @@ func TestStartingWorkerSweepsStalePresenceMarkers(t *testing.T) {
 	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error { return nil })
 	ctx := context.Background()
 	// What an older release left: a purge marker without a TTL per stop.
-	rw := b.startWorker(t, reg)
+	rw := jetqtest.StartWorker(t, b.srv, reg)
 	var kv jetstream.KeyValue
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		var err error
 		kv, err = b.js.KeyValue(ctx, "JETQ_WORKERS")
 		return err
 	})
-	rw.cancel()
-	if err := rw.wait(t, 10*time.Second); err != nil {
+	rw.Cancel()
+	if err := rw.Wait(t, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"old1", "old2", "old3"} {
@@ -103,7 +104,7 @@ func TestStartingWorkerSweepsStalePresenceMarkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	testkit.WaitFor(t, 15*time.Second, func() error {
 		// Left: the new worker's entry.
 		if got, err := presenceMsgs(b.js); err != nil || got != 1 {

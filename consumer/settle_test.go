@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -30,12 +31,12 @@ func TestForcedStopWhileFilingInBackgroundReturns(t *testing.T) {
 		conn.Load().Close() // the filing that follows cannot reach the server
 		return tasks.Permanent(errors.New("declined"))
 	})
-	rw := b.startWorker(t, reg)
-	conn.Store(rw.nc)
+	rw := jetqtest.StartWorker(t, b.srv, reg)
+	conn.Store(rw.Conn())
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rw.wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+	if err := rw.Wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
 		t.Errorf("Run: got %v, want ErrConnectionClosed", err)
 	}
 }
@@ -51,7 +52,7 @@ func TestPanickingMiddlewareFailsOnlyTheAttempt(t *testing.T) {
 	boom := func(next tasks.Handler) tasks.Handler {
 		return func(ctx context.Context, env *tasks.Envelope) error { panic("middleware bug") }
 	}
-	b.startWorker(t, reg, consumer.WithMiddleware(boom))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithMiddleware(boom))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestPanickingDeadLetterMiddlewareFailsOnlyTheTry(t *testing.T) {
 			return next(ctx, batch)
 		}
 	}
-	b.startWorker(t, reg, consumer.WithDeadLetterMiddleware(boom))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithDeadLetterMiddleware(boom))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +121,13 @@ func TestRedeliveredTaskWithFiledRecordIsTerminatedNotRun(t *testing.T) {
 			return errs
 		}
 	}
-	a := b.startWorker(t, regA, consumer.WithDeadLetterMiddleware(cut))
-	conn.Store(a.nc)
+	a := jetqtest.StartWorker(t, b.srv, regA, consumer.WithDeadLetterMiddleware(cut))
+	conn.Store(a.Conn())
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+	if err := a.Wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
 		t.Fatalf("Run: got %v, want ErrConnectionClosed", err)
 	}
 
@@ -136,7 +137,7 @@ func TestRedeliveredTaskWithFiledRecordIsTerminatedNotRun(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, regB)
+	jetqtest.StartWorker(t, b.srv, regB)
 	workEmpty(t, b.js) // after the ack wait, the second worker settles it
 	recs := dlqRecords(t, b.js, 1)
 	checkRecord(t, recs[0], r, "permanent", 1)
@@ -169,7 +170,7 @@ func TestAbandonedHandlerSeesTheAbandonsOutcome(t *testing.T) {
 		<-redelivered // ignores ctx; returns once another worker has the task
 		return nil
 	})
-	a := b.startWorker(t, regA, consumer.WithMiddleware(spy))
+	a := jetqtest.StartWorker(t, b.srv, regA, consumer.WithMiddleware(spy))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -183,12 +184,12 @@ func TestAbandonedHandlerSeesTheAbandonsOutcome(t *testing.T) {
 		once.Do(func() { close(redelivered) })
 		return nil
 	})
-	b.startWorker(t, regB)
+	jetqtest.StartWorker(t, b.srv, regB)
 	stopped := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		stopped <- a.w.Shutdown(ctx)
+		stopped <- a.Shutdown(ctx)
 	}()
 	select {
 	case o := <-seen:
@@ -235,7 +236,7 @@ func TestSlowFirstFilingIsHeartbeated(t *testing.T) {
 			return next(ctx, batch)
 		}
 	}
-	b.startWorker(t, reg, consumer.WithDeadLetterMiddleware(slow))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithDeadLetterMiddleware(slow))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func TestAbandonFilingKeepsOtherDeliveriesAlive(t *testing.T) {
 			return next(ctx, batch)
 		}
 	}
-	b.startWorker(t, reg, consumer.WithConcurrency(4), consumer.WithDeadLetterMiddleware(slow))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(4), consumer.WithDeadLetterMiddleware(slow))
 	if _, err := producer.Enqueue(context.Background(), b.p, healthy, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}

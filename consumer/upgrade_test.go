@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -38,7 +39,7 @@ func TestWorkerTakesOverADurableOfAnEarlierVersion(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	if c := rec.next(t, 20*time.Second); c.task.ID != r.ID {
 		t.Errorf("ran task %s, want %s", c.task.ID, r.ID)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -26,7 +27,7 @@ func TestValidateServiceChecksPayloads(t *testing.T) {
 	ran := make(chan struct{}, 1)
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Args]) error { ran <- struct{}{}; return nil })
-	rw := b.startWorker(t, reg)
+	rw := jetqtest.StartWorker(t, b.srv, reg)
 
 	names, err := wire.NewNames("jetq")
 	if err != nil {
@@ -72,8 +73,8 @@ func TestValidateServiceChecksPayloads(t *testing.T) {
 	if _, err := nc.Request(names.ValidateSubject("default", "not.served"), []byte(`{}`), 5*time.Second); !errors.Is(err, nats.ErrNoResponders) {
 		t.Errorf("validate a task nobody serves: %v, want no responders", err)
 	}
-	rw.cancel()
-	if err := rw.wait(t, 30*time.Second); err != nil {
+	rw.Cancel()
+	if err := rw.Wait(t, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 20*time.Second, func() error {

@@ -20,6 +20,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -47,7 +48,7 @@ func TestBatchHandledExactlyOnceAcrossTwoWorkers(t *testing.T) {
 			}
 			return nil
 		})
-		b.startWorker(t, reg, consumer.WithConcurrency(8))
+		jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(8))
 	}
 
 	payloads := make([]Args, n)
@@ -108,7 +109,7 @@ func TestFailingHandlerRetriesWithGrowingBackoff(t *testing.T) {
 		}
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		}
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestPermanentErrorIsDeadLetteredOnceWithoutRetry(t *testing.T) {
 		rec.record(tk)
 		return tasks.Permanent(errors.New("card declined"))
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 7, Note: "keep me"}, producer.WithHeader("X-Tenant", "acme"))
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +249,7 @@ func TestInvalidPayloadAtWorkerIsDeadLettered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	recs := dlqRecords(t, b.js, 2)
 	workEmpty(t, b.js)
 	for _, m := range recs {
@@ -281,7 +282,7 @@ func TestExhaustedAttemptsAreDeadLetteredOnce(t *testing.T) {
 		rec.record(tk)
 		return fmt.Errorf("still broken on attempt %d", tk.Attempt)
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +312,7 @@ func TestPanickingHandlerIsRetried(t *testing.T) {
 		}
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestTimedOutHandlerSeesItsCtxCancelled(t *testing.T) {
 		ctxErr <- ctx.Err()
 		return ctx.Err()
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +365,7 @@ func TestHandlerIgnoringItsTimeoutIsAbandoned(t *testing.T) {
 		<-release // ignores ctx
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
@@ -390,8 +391,8 @@ func TestLongHandlerIsNotRedeliveredWhileAlive(t *testing.T) {
 		}
 	})
 	// Two workers, so a redelivery would have somewhere to go.
-	b.startWorker(t, reg)
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}
@@ -421,14 +422,14 @@ func TestShutdownWaitsForRunningHandler(t *testing.T) {
 		close(finished)
 		return nil
 	})
-	rw := b.startWorker(t, reg)
+	rw := jetqtest.StartWorker(t, b.srv, reg)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := rw.w.Shutdown(ctx); err != nil {
+	if err := rw.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	select {
@@ -436,11 +437,11 @@ func TestShutdownWaitsForRunningHandler(t *testing.T) {
 	default:
 		t.Fatal("Shutdown returned before the handler finished")
 	}
-	if err := rw.wait(t, 10*time.Second); err != nil {
+	if err := rw.Wait(t, 10*time.Second); err != nil {
 		t.Errorf("Run: %v", err)
 	}
 	workEmpty(t, b.js)
-	if err := rw.w.Shutdown(ctx); err != nil {
+	if err := rw.Shutdown(ctx); err != nil {
 		t.Errorf("second Shutdown: %v", err)
 	}
 }
@@ -458,7 +459,7 @@ func TestShutdownDeadlineHandsTaskToAnotherWorker(t *testing.T) {
 		<-release // outlives any deadline, ignoring ctx
 		return nil
 	})
-	a := b.startWorker(t, regA)
+	a := jetqtest.StartWorker(t, b.srv, regA)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +467,7 @@ func TestShutdownDeadlineHandsTaskToAnotherWorker(t *testing.T) {
 	<-first
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := a.w.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := a.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: got %v, want deadline exceeded", err)
 	}
 
@@ -476,7 +477,7 @@ func TestShutdownDeadlineHandsTaskToAnotherWorker(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, regB) // ack wait 30 s: only the hand-back makes this quick
+	jetqtest.StartWorker(t, b.srv, regB) // ack wait 30 s: only the hand-back makes this quick
 	c := rec.next(t, 10*time.Second)
 	if c.task.ID != r.ID || c.task.Attempt != 2 {
 		t.Errorf("second worker got %s attempt %d, want %s attempt 2", c.task.ID, c.task.Attempt, r.ID)
@@ -496,14 +497,14 @@ func TestKilledWorkerTasksAreRedelivered(t *testing.T) {
 		<-release
 		return nil
 	})
-	a := b.startWorker(t, regA)
+	a := jetqtest.StartWorker(t, b.srv, regA)
 	r, err := producer.Enqueue(context.Background(), b.p, def, Args{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-first
-	a.close() // the process dies: its connection goes, no ack, no Nak
-	if err := a.wait(t, 10*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+	a.Conn().Close() // the process dies: its connection goes, no ack, no Nak
+	if err := a.Wait(t, 10*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
 		t.Errorf("Run: got %v, want ErrConnectionClosed", err)
 	}
 
@@ -513,7 +514,7 @@ func TestKilledWorkerTasksAreRedelivered(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, regB)
+	jetqtest.StartWorker(t, b.srv, regB)
 	c := rec.next(t, 15*time.Second)
 	if c.task.ID != r.ID || c.task.Attempt != 2 {
 		t.Errorf("redelivered %s attempt %d, want %s attempt 2", c.task.ID, c.task.Attempt, r.ID)
@@ -543,7 +544,7 @@ func TestDuplicateIDRunsOnce(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	c := rec.next(t, 10*time.Second)
 	if c.task.ID != "welcome:42" || c.task.Payload.N != 1 {
 		t.Errorf("handled %s with %+v, want welcome:42 with the first payload", c.task.ID, c.task.Payload)
@@ -571,7 +572,7 @@ func TestWorkerRecreatesDeletedConsumer(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	ctx := context.Background()
 	if _, err := producer.Enqueue(ctx, b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
@@ -628,14 +629,14 @@ func TestWorkerSurvivesDroppedConnection(t *testing.T) {
 		return nil
 	})
 	log, logged := newLogBook(t)
-	rw := b.startWorker(t, reg, consumer.WithLogger(log))
+	rw := jetqtest.StartWorker(t, b.srv, reg, consumer.WithLogger(log))
 	ctx := context.Background()
 	if _, err := producer.Enqueue(ctx, p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}
 	rec.next(t, 10*time.Second)
 
-	cid, err := rw.nc.GetClientID()
+	cid, err := rw.Conn().GetClientID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -677,7 +678,7 @@ func TestWorkerMatchesTheStreamsReplicas(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	b.startWorker(t, reg, consumer.WithTopology(topology.Topology{Replicas: 3}))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithTopology(topology.Topology{Replicas: 3}))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}

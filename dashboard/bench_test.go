@@ -15,6 +15,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -91,16 +92,20 @@ func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) string {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx) }()
-	for {
+	testkit.WaitFor(b, 60*time.Second, func() error { // polling the server for the setup, untimed
 		s, err := js.Stream(ctx, "JETQ_TASKS")
-		if err == nil {
-			info, err := s.Info(ctx)
-			if err == nil && info.State.Consumers >= benchTypes {
-				break
-			}
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Consumers < benchTypes {
+			return fmt.Errorf("%d durables of %d", info.State.Consumers, benchTypes)
+		}
+		return nil
+	})
 	stop()
 	<-done
 	names := wire.NamesOf(topology.Topology{})

@@ -69,12 +69,12 @@ func poll(js string) chromedp.Action[chromedp.Void] {
 // form navigates, and a poll of the old page dies with it.
 func waitURL(part string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		return testkit.Poll(30*time.Second, func() error {
 			if u, err := chromedp.Location()(ctx, t); err == nil && strings.Contains(u, part) {
 				return nil
 			}
-		}
-		return fmt.Errorf("the page did not reach a URL with %q", part)
+			return fmt.Errorf("the page did not reach a URL with %q", part)
+		})
 	})
 }
 

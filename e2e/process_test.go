@@ -163,38 +163,45 @@ cluster { name: e2e, listen: 127.0.0.1:%d, routes: [%s] }
 // waitClusterReady waits until an R3 stream can be created.
 func waitClusterReady(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testkit.WaitFor(t, 60*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: 3, Storage: jetstream.MemoryStorage})
 		if err == nil {
 			err = js.DeleteStream(ctx, "PROBE")
 		}
-		cancel()
-		if err == nil {
-			return
+		if err != nil {
+			return fmt.Errorf("cluster not ready: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ready: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // streamLeader names the server leading stream.
 func streamLeader(t *testing.T, js jetstream.JetStream, stream string) string {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		s, err := js.Stream(ctx, stream)
-		cancel()
-		if err == nil && s.CachedInfo().Cluster != nil && s.CachedInfo().Cluster.Leader != "" {
-			return s.CachedInfo().Cluster.Leader
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no leader for %s: %v", stream, err)
-		}
+	var leader string
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		var err error
+		leader, err = leaderOf(js, stream, 2*time.Second)
+		return err
+	})
+	return leader
+}
+
+// leaderOf names the server leading stream, asking for at most timeout, or
+// says why it cannot.
+func leaderOf(js jetstream.JetStream, stream string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return "", fmt.Errorf("no leader for %s: %w", stream, err)
 	}
+	if c := s.CachedInfo().Cluster; c != nil && c.Leader != "" {
+		return c.Leader, nil
+	}
+	return "", fmt.Errorf("no leader for %s", stream)
 }
 
 func lineCount(t *testing.T, path string) int { return len(readLines(t, path)) }
@@ -252,11 +259,12 @@ func TestProcessesSurviveKilledAndFrozenNodes(t *testing.T) {
 	}
 	waitLines := func(path string, n int) {
 		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); lineCount(t, path) < n; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never reached %d lines", path, n)
+		testkit.WaitFor(t, 60*time.Second, func() error {
+			if got := lineCount(t, path); got < n {
+				return fmt.Errorf("%s holds %d lines, want %d", path, got, n)
 			}
-		}
+			return nil
+		})
 	}
 
 	// 1. A worker dies mid-task: it is busy, so it holds deliveries.
@@ -268,16 +276,19 @@ func TestProcessesSurviveKilledAndFrozenNodes(t *testing.T) {
 	// soon jetq resumes after it is the recovery jetq itself adds.
 	elected := func(old string) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-			s, err := js.Stream(ctx, "JETQ_TASKS")
-			cancel()
-			if c := s; err == nil && c.CachedInfo().Cluster != nil && c.CachedInfo().Cluster.Leader != "" && c.CachedInfo().Cluster.Leader != old {
-				mark("new stream leader " + c.CachedInfo().Cluster.Leader)
-				return
+		var leader string
+		err := testkit.Poll(30*time.Second, func() error {
+			var err error
+			if leader, err = leaderOf(js, "JETQ_TASKS", 500*time.Millisecond); err == nil && leader == old {
+				err = fmt.Errorf("%s still leads", old)
 			}
+			return err
+		})
+		if err != nil {
+			t.Logf("no new stream leader within 30 s of losing %s: %v", old, err)
+			return
 		}
-		t.Logf("no new stream leader within 30 s of losing %s", old)
+		mark("new stream leader " + leader)
 	}
 	sleepUntil := func(at time.Time) { time.Sleep(time.Until(at)) }
 
@@ -313,23 +324,19 @@ func TestProcessesSurviveKilledAndFrozenNodes(t *testing.T) {
 	}
 
 	// Wait until every stored task is handled or dead-lettered.
+	// The report below says what is missing if that does not happen.
 	var a *accounting
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	_ = testkit.Poll(90*time.Second, func() error {
 		a = newAccounting()
 		a.readEnqueued(t, enqueuedFile)
 		for _, o := range outs {
 			a.readHandled(t, o)
 		}
-		if len(a.missing()) == 0 && len(a.enqueued) == count {
-			break
+		if missing := len(a.missing()); missing > 0 || len(a.enqueued) != count {
+			return fmt.Errorf("%d of %d stored tasks not handled", missing, len(a.enqueued))
 		}
-		if time.Now().After(deadline) {
-			a.readDLQ(t, js)
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 	a.readDLQ(t, js)
 	a.report(t)
 	if len(a.enqueued) != count {

@@ -83,14 +83,12 @@ func (l *delayedLedger) lastDue() time.Time {
 // waitRuns waits until n different tasks have run, for at most within, and
 // reports whether they did.
 func (l *delayedLedger) waitRuns(n int, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for l.distinct() < n {
-		if time.Now().After(deadline) {
-			return false
+	return testkit.Poll(within, func() error {
+		if got := l.distinct(); got < n {
+			return fmt.Errorf("%d of %d tasks ran", got, n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+		return nil
+	}) == nil
 }
 
 // perSecond counts the runs that started in each second after from, up to
@@ -370,25 +368,18 @@ func schedulingLeaders(cl *embedded.Cluster) string {
 // message, every schedule fired and every fired task settled, for at most
 // within; it returns why they do not.
 func delayedDrained(js jetstream.JetStream, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		err := func() error {
-			for _, stream := range []string{"JETQ_SCHEDULES", "JETQ_TASKS"} {
-				n, err := delayedStreamMsgs(context.Background(), js, stream)
-				if err != nil {
-					return fmt.Errorf("stream %s: %w", stream, err)
-				}
-				if n > 0 {
-					return fmt.Errorf("stream %s holds %d messages", stream, n)
-				}
+	return testkit.Poll(within, func() error {
+		for _, stream := range []string{"JETQ_SCHEDULES", "JETQ_TASKS"} {
+			n, err := delayedStreamMsgs(context.Background(), js, stream)
+			if err != nil {
+				return fmt.Errorf("stream %s: %w", stream, err)
 			}
-			return nil
-		}()
-		if err == nil || time.Now().After(deadline) {
-			return err
+			if n > 0 {
+				return fmt.Errorf("stream %s holds %d messages", stream, n)
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestDelayedTasksSurviveRestart: delayed tasks enqueued on a single node

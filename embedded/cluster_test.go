@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
 )
 
 func TestClusterReplicatesAndSurvivesItsLeader(t *testing.T) {
@@ -83,16 +85,16 @@ func TestClusterReplicatesAndSurvivesItsLeader(t *testing.T) {
 	defer rs.Close()
 	rjs, _ := jetstream.New(rs)
 	// The restarted node catches up with what was published while it was away.
-	for {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		s, err := rjs.Stream(ctx, "R3")
-		if err == nil && s.CachedInfo().State.Msgs == 2 {
-			break
+		if err != nil {
+			return fmt.Errorf("restarted node never caught up: %w", err)
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("restarted node never caught up: %v", err)
+		if n := s.CachedInfo().State.Msgs; n != 2 {
+			return fmt.Errorf("restarted node holds %d messages of 2", n)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := c.Restart(ctx, leader); err == nil {
 		t.Error("Restart of a running node succeeded")
 	}

@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -43,26 +46,13 @@ func statusHandler(tr *inspect.Inspector, seen chan<- status.Status) tasks.Handl
 	}
 }
 
-func startStatusWorker(t *testing.T, js jetstream.JetStream, h tasks.HandlerFunc[trackedJob]) func() {
-	t.Helper()
-	return startWorkerOf(t, js, tracked, h)
-}
-
-// startWorkerOf runs a worker of def's tasks until the returned stop.
-func startWorkerOf(t *testing.T, js jetstream.JetStream, def *tasks.Definition[trackedJob], h tasks.HandlerFunc[trackedJob]) func() {
+// startWorker runs a worker of def's tasks, handled by h, until the test
+// ends or it is stopped.
+func startWorker(t *testing.T, js jetstream.JetStream, def *tasks.Definition[trackedJob], h tasks.HandlerFunc[trackedJob]) *jetqtest.Worker {
 	t.Helper()
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, h)
-	w, err := consumer.New(js, reg, consumer.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return stop
+	return jetqtest.StartWorkerOn(t, js, reg, consumer.WithLogger(quiet))
 }
 
 func TestStatusThroughRetryToDone(t *testing.T) {
@@ -80,7 +70,7 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 		t.Fatalf("before any worker: %+v, %v", st, err)
 	}
 	seen := make(chan status.Status, 10)
-	startStatusWorker(t, js, statusHandler(tr, seen))
+	startWorker(t, js, tracked, statusHandler(tr, seen))
 
 	first := <-seen
 	if first.State != status.Running || first.Attempt != 1 || first.Progress == nil || first.Progress.Percent != 50 {
@@ -101,16 +91,18 @@ func TestStatusThroughRetryToDone(t *testing.T) {
 // waitState polls until the task is in state want and checks it.
 func waitState(t *testing.T, tr *inspect.Inspector, id string, want status.State, check func(status.Status)) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		st, err := tr.Status(context.Background(), id)
-		if err == nil && st.State == want {
-			check(st)
-			return
+	var st status.Status
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		var err error
+		if st, err = tr.Status(context.Background(), id); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task %s never %s; last %+v, %v", id, want, st, err)
+		if st.State != want {
+			return fmt.Errorf("task %s never %s; last %+v", id, want, st)
 		}
-	}
+		return nil
+	})
+	check(st)
 }
 
 func TestStatusDeadLettered(t *testing.T) {
@@ -119,7 +111,7 @@ func TestStatusDeadLettered(t *testing.T) {
 	js, p, tr := f.js, f.p, f.in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	startStatusWorker(t, js, statusHandler(tr, make(chan status.Status, 10)))
+	startWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
 	r, err := producer.Enqueue(ctx, p, tracked, trackedJob{Fail: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -145,10 +137,12 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := make(chan status.Status, 10)
-	stop := startWorkerOf(t, js, def, statusHandler(tr, seen))
+	w := startWorker(t, js, def, statusHandler(tr, seen))
 	<-seen
 	waitState(t, tr, r.ID, status.Retrying, func(status.Status) {})
-	stop()
+	if err := w.Stop(t); err != nil {
+		t.Fatal(err)
+	}
 
 	// A new worker (and a new inspector, as after a service restart).
 	tr2, err := inspect.New(js)
@@ -158,7 +152,7 @@ func TestStatusSurvivesWorkerRestart(t *testing.T) {
 	if st, err := tr2.Status(ctx, r.ID); err != nil || st.State != status.Retrying {
 		t.Fatalf("after the worker stopped: %+v, %v", st, err)
 	}
-	startWorkerOf(t, js, def, statusHandler(tr2, seen))
+	startWorker(t, js, def, statusHandler(tr2, seen))
 	st, err := tr2.WaitStatus(ctx, r.ID)
 	if err != nil || st.State != status.Done || st.Attempt != 2 {
 		t.Errorf("after restart: %+v, %v", st, err)
@@ -233,7 +227,7 @@ func TestWaitStatusRightAfterEnqueue(t *testing.T) {
 		got <- result{st, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // Wait is watching, the task still queued
-	startStatusWorker(t, js, statusHandler(tr, make(chan status.Status, 10)))
+	startWorker(t, js, tracked, statusHandler(tr, make(chan status.Status, 10)))
 	res := <-got
 	if res.err != nil || res.st.State != status.Done {
 		t.Errorf("Wait: %+v, %v", res.st, res.err)

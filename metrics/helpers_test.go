@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -50,13 +50,8 @@ func setup(t *testing.T, opts ...metrics.Option) *bundle {
 	mux.Handle("/metrics", m.Handler())
 	b.web = httptest.NewServer(mux)
 	t.Cleanup(b.web.Close)
-	p, err := producer.New(b.js, producer.WithLogger(testkit.Logger(t)),
-		producer.WithMiddleware(tracing.Producer(tracing.WithMeterProvider(m.MeterProvider()))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	b.p = p
+	b.p = jetqtest.NewProducer(t, b.js, producer.WithMiddleware(tracing.Producer(tracing.WithMeterProvider(m.MeterProvider()))))
+	t.Cleanup(b.p.Close)
 	return b
 }
 
@@ -64,31 +59,12 @@ func setup(t *testing.T, opts ...metrics.Option) *bundle {
 // ends, its middlewares recording to the bundle's Metrics.
 func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
 	t.Helper()
-	_, js := embeddedtest.Connect(t, b.srv)
 	mp := tracing.WithMeterProvider(b.m.MeterProvider())
-	w, err := consumer.New(js, reg, append([]consumer.Option{
-		consumer.WithLogger(testkit.Logger(t)),
+	jetqtest.StartWorker(t, b.srv, reg, append([]consumer.Option{
 		consumer.WithPresenceInterval(200 * time.Millisecond),
 		consumer.WithMiddleware(tracing.Consumer(mp)),
 		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(mp)),
 	}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
 }
 
 // scrape is one parsed scrape of the bundle's handler.

@@ -30,7 +30,6 @@ type Producer struct {
 	states     *statusstore.Store
 	unique     *unique.Store
 
-	turns       sync.Map     // the first envelope of each EnqueueBatch slice in flight → its *turn
 	mu          sync.Mutex   // held while provisioning
 	provisioned atomic.Bool  // read without mu by every enqueue
 	schedules   atomic.Bool  // the work stream takes scheduled tasks

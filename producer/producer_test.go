@@ -18,6 +18,7 @@ import (
 
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -334,15 +335,18 @@ func TestBatchSurvivesDisconnect(t *testing.T) {
 	}
 	// Kick the client as soon as the server has stored some of the batch.
 	go func() {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		err := testkit.Poll(30*time.Second, func() error {
 			s, err := js.Stream(ctx, "JETQ_TASKS")
 			if err != nil {
-				continue
+				return err
 			}
-			if info, err := s.Info(ctx); err == nil && info.State.Msgs > 1000 {
-				_ = srv.NATS().DisconnectClientByID(cid)
-				return
+			if info, err := s.Info(ctx); err != nil || info.State.Msgs <= 1000 {
+				return errors.New("not 1000 tasks stored yet")
 			}
+			return nil
+		})
+		if err == nil {
+			_ = srv.NATS().DisconnectClientByID(cid)
 		}
 	}()
 	rs, err := producer.EnqueueBatch(ctx, p, sendEmail, payloads)

@@ -26,7 +26,7 @@ import (
 func (p *Producer) publish(ctx context.Context, batch []*tasks.Envelope) []error {
 	start := time.Now()
 	errs := make([]error, len(batch))
-	again := p.publishAsync(ctx, batch, nil, errs, false, p.turnOf(batch))
+	again := p.publishAsync(ctx, batch, nil, errs, false, turnOf(ctx, batch))
 	if len(again) == 0 {
 		return errs
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -49,7 +50,7 @@ func (p *Producer) publishSlices(ctx context.Context, spec tasks.Spec, n int,
 			<-slots
 			return nil
 		}
-		t := &turn{n: len(envs), done: make(chan struct{})}
+		t := &turn{envs: envs, done: make(chan struct{})}
 		before = t
 		inFlight.Go(func() {
 			defer func() { t.sent(); <-slots }() // after guard recorded a panic: the loop sees it first
@@ -60,9 +61,9 @@ func (p *Producer) publishSlices(ctx context.Context, spec tasks.Spec, n int,
 }
 
 // enqueueSlice enqueues one slice of an EnqueueBatch through the
-// middleware. The innermost publish tells its turn t once the tasks are
-// sent if the middleware passed the slice on whole; else publishSlices does
-// when this returns.
+// middleware, with its turn t in ctx. The innermost publish tells t once
+// the tasks are sent if the middleware passed the slice on whole; else
+// publishSlices does when this returns.
 func (p *Producer) enqueueSlice(ctx context.Context, spec tasks.Spec, envs []*tasks.Envelope, t *turn) []error {
 	if err := ctx.Err(); err != nil {
 		errs := make([]error, len(envs))
@@ -71,30 +72,33 @@ func (p *Producer) enqueueSlice(ctx context.Context, spec tasks.Spec, envs []*ta
 		}
 		return errs
 	}
-	p.turns.Store(envs[0], t)
-	defer p.turns.Delete(envs[0])
-	errs := p.enqueue(ctx, envs)
+	errs := p.enqueue(context.WithValue(ctx, turnKey{}, t), envs)
 	p.recordQueued(ctx, spec, envs, errs)
 	return errs
 }
 
-// turnOf returns the turn of batch if it is an EnqueueBatch slice as the
-// middleware received it, else nil.
-func (p *Producer) turnOf(batch []*tasks.Envelope) *turn {
-	if len(batch) == 0 {
+// turnKey is the context key of the turn of the EnqueueBatch slice that a
+// call through the middleware carries. The turn travels with the call, as
+// the ctx the middleware pass on, and lives as long as that call.
+type turnKey struct{}
+
+// turnOf returns the turn that ctx carries if batch is its slice, whole
+// and in order, as the middleware received it, else nil: the tasks of a
+// slice the middleware split, or of another producer's enqueue made with
+// the same ctx, are not all of the turn's.
+func turnOf(ctx context.Context, batch []*tasks.Envelope) *turn {
+	t, _ := ctx.Value(turnKey{}).(*turn)
+	if t == nil || !slices.Equal(batch, t.envs) {
 		return nil
 	}
-	if v, ok := p.turns.Load(batch[0]); ok && v.(*turn).n == len(batch) {
-		return v.(*turn)
-	}
-	return nil
+	return t
 }
 
 // A turn says when the tasks of one EnqueueBatch slice are sent, so that the
 // next slice goes out after them.
 type turn struct {
-	n    int           // the slice's tasks
-	done chan struct{} // closed once they are sent, or never will be
+	envs []*tasks.Envelope // the slice's tasks
+	done chan struct{}     // closed once they are sent, or never will be
 	once sync.Once
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -104,7 +105,7 @@ func TestASecondCopyOfAFiredTaskDoesNotRun(t *testing.T) {
 		}
 	}
 
-	startWorker(t, js, reg, consumer.WithConcurrency(4))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithConcurrency(4))
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		info, err := work.Info(ctx)
 		switch {

@@ -9,10 +9,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/tasks"
@@ -65,39 +66,12 @@ func setupServer(t *testing.T) (*embedded.Server, jetstream.JetStream, *producer
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := jetqtest.NewProducer(t, js)
 	s, err := schedule.New(js, schedule.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv, js, p, s
-}
-
-// startWorker runs a worker of reg until the test ends.
-func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry, opts ...consumer.Option) {
-	t.Helper()
-	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := w.Run(ctx); err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = w.Shutdown(sctx)
-		cancel()
-		<-done
-	})
 }
 
 // recorder returns a registry whose handler of def records each run in got.
@@ -122,4 +96,14 @@ func countExpired(n *atomic.Int64) tasks.Middleware {
 			return err
 		}
 	}
+}
+
+// newInspector returns an Inspector of js that logs to the test's log.
+func newInspector(t *testing.T, js jetstream.JetStream) *inspect.Inspector {
+	t.Helper()
+	in, err := inspect.New(js, inspect.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }

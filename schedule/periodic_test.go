@@ -13,6 +13,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
@@ -22,10 +23,11 @@ import (
 func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	t.Parallel()
 	srv, js, _, _ := setupServer(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("metrics.rollup")
 	var got runs
 	reg := recorder(def, &got)
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "rollup.every-second", Schedule: "@every 1s"}
 	// Three "processes", each with a connection of its own, declare at once.
@@ -54,7 +56,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	if err := schedule.Declare(ctx, s, def, p, "all"); err != nil {
 		t.Fatal(err)
 	}
-	list, err := s.ListPeriodic(ctx)
+	list, err := in.PeriodicTasks(ctx)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListPeriodic: %+v, %v; want one", list, err)
 	}
@@ -62,7 +64,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 		t.Errorf("listed %+v; next in %v", list[0], next)
 	}
 	time.Sleep(10 * time.Second)
-	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
@@ -88,7 +90,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs in %v", len(all), elapsed.Round(time.Millisecond))
-	if err := s.RemovePeriodic(ctx, p.Name); !errors.Is(err, schedule.ErrNotFound) {
+	if err := in.RemovePeriodic(ctx, p.Name); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
 }
@@ -96,6 +98,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 	t.Parallel()
 	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("feed.refresh")
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "refresh", Schedule: "@every 1s", StaleAfter: time.Second}
@@ -107,7 +110,7 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 	var got runs
 	var expired atomic.Int64
 	reg := recorder(def, &got)
-	startWorker(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
 	testkit.WaitFor(t, 5*time.Second, func() error {
 		if expired.Load() < 2 {
 			return fmt.Errorf("%d ticks expired", expired.Load())
@@ -115,7 +118,7 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 		return nil
 	})
 	time.Sleep(1500 * time.Millisecond)
-	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	// The ticks that waited longer than StaleAfter expired; the fresh ones ran.
@@ -133,14 +136,15 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 
 func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 	t.Parallel()
-	_, _, s := setup(t)
+	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("cleanup.run")
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "cleanup", Schedule: "0 0 3 * * *", TimeZone: "Europe/Berlin"}
 	if err := schedule.Declare(ctx, s, def, p, 1); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.GetPeriodic(ctx, "cleanup")
+	first, err := in.PeriodicTask(ctx, "cleanup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,18 +156,19 @@ func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 	if err := schedule.Declare(ctx, s, def, p, 1); err != nil {
 		t.Fatal(err)
 	}
-	second, err := s.GetPeriodic(ctx, "cleanup")
+	second, err := in.PeriodicTask(ctx, "cleanup")
 	if err != nil || second.Schedule != "@hourly" || !second.DeclaredAt.After(first.DeclaredAt) {
 		t.Fatalf("after the change: %+v, %v", second, err)
 	}
-	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 1 {
+	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 1 {
 		t.Errorf("ListPeriodic: %d, %v; want the one declaration", len(list), err)
 	}
 }
 
 func TestBadDeclarationsAreRefused(t *testing.T) {
 	t.Parallel()
-	_, _, s := setup(t)
+	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("bad.periodic")
 	ctx := context.Background()
 	cases := map[string]schedule.Periodic{
@@ -183,12 +188,12 @@ func TestBadDeclarationsAreRefused(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 0 {
+	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 0 {
 		t.Errorf("stored: %d, %v", len(list), err)
 	}
 	for _, name := range []string{">", "*", "a.>"} {
-		if err := s.RemovePeriodic(ctx, name); !errors.Is(err, schedule.ErrInvalidOption) {
-			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidOption", name, err)
+		if err := in.RemovePeriodic(ctx, name); !errors.Is(err, inspect.ErrInvalidQuery) {
+			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidQuery", name, err)
 		}
 	}
 }
@@ -225,7 +230,7 @@ func TestExpiredTasksNeverReachTheHandler(t *testing.T) {
 		t.Errorf("late-0 before any worker: %+v, %v; want queued", st.State, err)
 	}
 	var expired atomic.Int64
-	startWorker(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithMiddleware(countExpired(&expired)))
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if got.count("in-time") != 1 || expired.Load() != 6 {
 			return fmt.Errorf("in-time ran %d times, %d expired", got.count("in-time"), expired.Load())

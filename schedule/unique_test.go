@@ -12,6 +12,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -29,7 +30,7 @@ func TestUniqueKeyStoresOneTaskUntilItSettles(t *testing.T) {
 		<-release
 		return nil
 	})
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	ctx := context.Background()
 	ids := make([]string, 100)
 	dups := make([]bool, 100)
@@ -88,7 +89,8 @@ func TestUniqueKeyStoresOneTaskUntilItSettles(t *testing.T) {
 
 func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	t.Parallel()
-	js, p, s := setup(t)
+	js, p, _ := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("digest.send", tasks.WithStateTracking())
 	ctx := context.Background()
 	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour), producer.WithDelay(time.Hour))
@@ -105,7 +107,7 @@ func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Scheduled || st.RunAt.IsZero() {
 		t.Errorf("before the cancel: %+v, %v; want scheduled with its run time", st, err)
 	}
-	if err := s.Cancel(ctx, r.ID); err != nil {
+	if err := in.CancelDelayed(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {
@@ -179,7 +181,7 @@ func TestUniqueKeyOfAKilledWorkerIsFreedBySettlementOrTTL(t *testing.T) {
 	if err != nil || r4.Duplicate {
 		t.Fatal(r4, err)
 	}
-	startWorker(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		r5, err := producer.Enqueue(ctx, p, def, 5, producer.WithUnique("export:2", time.Hour))
 		if err != nil {
@@ -231,7 +233,7 @@ func TestRepeatedEnqueueOfAFinishedTaskLeavesItsKeyFree(t *testing.T) {
 	js, p, _ := setup(t)
 	def := tasks.Define[int]("unique.repeat")
 	var got runs
-	startWorker(t, js, recorder(def, &got))
+	jetqtest.StartWorkerOn(t, js, recorder(def, &got))
 	ctx := context.Background()
 	if _, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("x"), producer.WithUnique("k", time.Hour)); err != nil {
 		t.Fatal(err)

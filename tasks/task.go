@@ -63,8 +63,14 @@ func (h Header) Del(key string) { delete(h, key) }
 type Envelope struct {
 	// ID, Name and Queue identify the task.
 	ID, Name, Queue string
-	// Subject is the NATS subject the task is published on.
+	// Subject is the NATS subject of the task: the work stream's, where a
+	// worker receives it.
 	Subject string
+	// ScheduleSubject is where a delayed task waits until it is due, set
+	// by the producer before the middleware run: it is published there, in
+	// the schedule stream, and the server fires it onto the work stream.
+	// Empty for a task that runs now, and on delivery.
+	ScheduleSubject string
 	// EnqueuedAt is when the task was enqueued.
 	EnqueuedAt time.Time
 	// Header is the message header; middleware may add to it before publish.

@@ -23,6 +23,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/tracing"
@@ -67,12 +68,7 @@ func setup(t *testing.T, opts ...tracing.Option) *bundle {
 		_ = b.tp.Shutdown(context.Background())
 		_ = b.mp.Shutdown(context.Background())
 	})
-	p, err := producer.New(b.js, producer.WithLogger(testkit.Logger(t)),
-		producer.WithMiddleware(tracing.Producer(b.options(opts...)...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.p = p
+	b.p = jetqtest.NewProducer(t, b.js, producer.WithMiddleware(tracing.Producer(b.options(opts...)...)))
 	return b
 }
 
@@ -87,32 +83,9 @@ func (b *bundle) options(opts ...tracing.Option) []tracing.Option {
 // startWorker runs a traced worker on its own connection until the test ends.
 func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...tracing.Option) {
 	t.Helper()
-	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)),
+	jetqtest.StartWorker(t, b.srv, reg,
 		consumer.WithMiddleware(tracing.Consumer(b.options(opts...)...)),
 		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(b.options(opts...)...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runWorker(t, w)
-}
-
-func runWorker(t *testing.T, w *consumer.Worker) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
 }
 
 // serverAttrs are the server.address and server.port spans carry: those of

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jetq/jetq/internal/testkit"
-
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -18,7 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/tracing"
@@ -452,14 +450,9 @@ func TestAmbientSpanIsLinked(t *testing.T) {
 			return next(ctx, env)
 		}
 	}
-	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)),
+	jetqtest.StartWorker(t, b.srv, reg,
 		consumer.WithMiddleware(outer, tracing.Consumer(b.options()...)),
 		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(b.options()...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runWorker(t, w)
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -32,14 +31,7 @@ func TestEnqueueAsksALiveWorkerToValidate(t *testing.T) {
 	c := newCLI(t)
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, sendInvite, func(context.Context, *tasks.Task[Invite]) error { return nil })
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
+	w := c.runWorker(reg)
 	// A payload Validate accepts goes once the worker answers.
 	c.waitForCmd("enqueue", "invite.send", `{"email":"ada@example.com"}`)
 	stored := c.lastSeq()
@@ -71,8 +63,9 @@ func TestEnqueueAsksALiveWorkerToValidate(t *testing.T) {
 
 	// No live worker: the check cannot be made; the task is enqueued with a
 	// warning that says so, and --force enqueues without it.
-	stop()
-	<-done
+	if err := w.Stop(t); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut = c.jetq("enqueue", "invite.send", `{"email":"ada@example.com"}`)
 	if code != 0 || !strings.Contains(out, "enqueued") || !strings.Contains(errOut, "warning: payload not checked by a worker: no live worker") {
 		t.Errorf("enqueue with no live worker: exit %d, out %q, stderr %q; want it enqueued with a warning that no worker checked it", code, out, errOut)

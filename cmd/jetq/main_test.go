@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -14,9 +16,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -84,42 +86,33 @@ func (c *cli) serve() {
 		}
 		return nil
 	})
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	c.t.Cleanup(func() { cancel(); <-done })
+	c.runWorker(reg)
 }
 
 type errContent string
 
 func (e errContent) Error() string { return string(e) }
 
+// waitFor waits until cond holds, for at most 20 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		if !cond() {
+			return errors.New("condition not met")
 		}
-	}
+		return nil
+	})
 }
 
 // waitForCmd waits until the command line succeeds, reporting its last error.
 func (c *cli) waitForCmd(args ...string) {
 	c.t.Helper()
-	var errOut string
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		var code int
-		if code, _, errOut = c.jetq(args...); code == 0 {
-			return
+	testkit.WaitFor(c.t, 30*time.Second, func() error {
+		if code, _, errOut := c.jetq(args...); code != 0 {
+			return fmt.Errorf("jetq %v kept failing: %s", args, errOut)
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("jetq %v kept failing: %s", args, errOut)
-		}
-	}
+		return nil
+	})
 }
 
 func TestEnqueueRefusesUnknownTaskAndBadInput(t *testing.T) {

@@ -39,14 +39,8 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 		}
 		return nil
 	})
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()), consumer.WithPresenceInterval(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { close(release); cancel(); <-done })
+	c.runWorker(reg, consumer.WithPresenceInterval(200*time.Millisecond))
+	t.Cleanup(func() { close(release) }) // before the worker stops: it waits for its handlers
 	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
 	if err != nil {
 		t.Fatal(err)

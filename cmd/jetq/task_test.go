@@ -14,6 +14,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -52,18 +53,12 @@ func (c *cli) show(id string) (shown, int) {
 	return v, code
 }
 
-// runWorker runs a worker of reg until the test ends; a handler still
-// running then has its ctx cancelled at the end of the shutdown timeout.
-func (c *cli) runWorker(reg *tasks.Registry, opts ...consumer.Option) {
+// runWorker runs a worker of reg until the test ends or it is stopped; a
+// handler still running then has its ctx cancelled at the end of the
+// shutdown timeout.
+func (c *cli) runWorker(reg *tasks.Registry, opts ...consumer.Option) *jetqtest.Worker {
 	c.t.Helper()
-	w, err := consumer.New(c.js, reg, append([]consumer.Option{consumer.WithLogger(quietLog())}, opts...)...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(stopped) }()
-	c.t.Cleanup(func() { cancel(); <-stopped })
+	return jetqtest.StartWorkerOn(c.t, c.js, reg, append([]consumer.Option{consumer.WithLogger(quietLog())}, opts...)...)
 }
 
 func (v shown) state() string {

@@ -27,15 +27,7 @@ func TestWorkers(t *testing.T) {
 	def := tasks.Define[Email]("email.send")
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Email]) error { return nil })
-	w, err := consumer.New(c.js, reg, consumer.WithLogger(quietLog()), consumer.WithConcurrency(4),
-		consumer.WithPresenceInterval(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	c.runWorker(reg, consumer.WithConcurrency(4), consumer.WithPresenceInterval(200*time.Millisecond))
 	p, err := producer.New(c.js, producer.WithLogger(quietLog()))
 	if err != nil {
 		t.Fatal(err)

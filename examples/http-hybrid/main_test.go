@@ -107,7 +107,7 @@ func (s *service) task(t *testing.T, id string) (int, status.Status) {
 // follow polls GET /tasks/{id} and returns every state it saw, until want.
 func (s *service) follow(t *testing.T, id string, want status.State) (seen []status.State, last status.Status) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		code, st := s.task(t, id)
 		if code != http.StatusOK {
 			t.Fatalf("GET /tasks/%s: %d", id, code)
@@ -115,13 +115,12 @@ func (s *service) follow(t *testing.T, id string, want status.State) (seen []sta
 		if len(seen) == 0 || seen[len(seen)-1] != st.State {
 			seen = append(seen, st.State)
 		}
-		if st.State == want {
-			return seen, st
+		if last = st; st.State != want {
+			return fmt.Errorf("task %s: states %v, never %s", id, seen, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task %s: states %v, never %s", id, seen, want)
-		}
-	}
+		return nil
+	})
+	return seen, last
 }
 
 func workStreamMsgs(t *testing.T, js jetstream.JetStream) uint64 {

@@ -2,7 +2,8 @@
 // writes to the test's log, a poll with a deadline, a goroutine leak check,
 // the finders of the binaries test.sh installs (nats-server of a version,
 // chromium), and the reader of messages in the golden files' form that the
-// fuzz targets use. It is for tests only.
+// fuzz targets use. It is for tests only. What runs a jetq component (a
+// worker, a producer) is in package jetqtest, which imports them.
 //
 // # Binaries
 //

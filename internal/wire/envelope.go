@@ -3,7 +3,6 @@ package wire
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 	"time"
 
@@ -100,12 +99,11 @@ func (t *Template) fill(env *tasks.Envelope, id string, body []byte) {
 // Msg is the NATS message that carries env. It shares env's header and body;
 // a delayed task ([Delay]) goes to its schedule subject.
 func Msg(env *tasks.Envelope) *nats.Msg {
-	if s := env.Header[headerScheduleSubject]; s != nil {
-		h := maps.Clone(env.Header)
-		delete(h, headerScheduleSubject)
-		return &nats.Msg{Subject: s[0], Header: nats.Header(h), Data: env.Body}
+	subject := env.Subject
+	if env.ScheduleSubject != "" {
+		subject = env.ScheduleSubject
 	}
-	return &nats.Msg{Subject: env.Subject, Header: nats.Header(env.Header), Data: env.Body}
+	return &nats.Msg{Subject: subject, Header: nats.Header(env.Header), Data: env.Body}
 }
 
 // ReadRoute reads into env the envelope of msg, delivered by a consumer

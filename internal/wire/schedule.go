@@ -199,7 +199,7 @@ func periodicDeadline(h tasks.Header) time.Time {
 // of this enqueue in Jetq-Scheduled-At, and fires onto
 // its task subject's fire subject. With a deadline, the fired task gets the
 // TTL left from due to the deadline. env.Subject stays the task subject, as
-// middleware sees it; [Msg] publishes it on its schedule subject.
+// middleware sees it; [Msg] publishes it on env.ScheduleSubject.
 func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	h := env.Header
 	h[HeaderID] = []string{env.ID}
@@ -210,15 +210,11 @@ func Delay(env *tasks.Envelope, n Names, due time.Time) {
 	if !env.Deadline.IsZero() {
 		h[HeaderScheduleTTL] = []string{TTL(env.Deadline.Sub(due) + TTLGrace)}
 	}
-	h[headerScheduleSubject] = []string{n.DelayedSubject(env.ID)}
+	env.ScheduleSubject = n.DelayedSubject(env.ID)
 }
 
-// headerScheduleSubject carries a delayed task's schedule subject from
-// [Delay] to [Msg]; it is not sent.
-const headerScheduleSubject = "Jetq-Schedule-Subject"
-
 // Delayed reports whether env was made a delayed task by [Delay].
-func Delayed(env *tasks.Envelope) bool { return env.Header[headerScheduleSubject] != nil }
+func Delayed(env *tasks.Envelope) bool { return env.ScheduleSubject != "" }
 
 // Firing tells apart the firings of one task ID in a fired task's header
 // h: the time a delayed task was enqueued (its due time, from a producer

@@ -65,6 +65,25 @@ func TestTaskMessageGolden(t *testing.T) {
 	golden(t, "task_v1.txt", render(Msg(env)))
 }
 
+// TestDelayedTaskMessageGolden freezes a delayed task with a deadline as
+// it waits in the schedule stream: on its own schedule subject, with the
+// server's scheduling headers and nothing that is not sent.
+func TestDelayedTaskMessageGolden(t *testing.T) {
+	t.Parallel()
+	spec := tasks.Define[map[string]string]("email.send", tasks.WithQueue("critical")).Spec()
+	env := NewEnvelope(Names{}, spec, "0193a4f2-7b1c-7def-8123-456789abcdef", []byte(`{"to":"ada@example.com"}`), at)
+	SetDeadline(env, at.Add(time.Hour))
+	Delay(env, Names{}, at.Add(time.Minute))
+	env.Header.Set(HeaderScheduledAt, FormatTime(at)) // Delay sets the time of the call
+	golden(t, "delayed_task_v1.txt", render(Msg(env)))
+	if !Delayed(env) {
+		t.Error("Delayed: false after Delay, want true")
+	}
+	if env.Subject != "jetq.task.critical.email.send" {
+		t.Errorf("Subject %q after Delay, want the task subject, as middleware see it", env.Subject)
+	}
+}
+
 func TestDeadLetterGolden(t *testing.T) {
 	t.Parallel()
 	orig := nats.Header{
