@@ -25,6 +25,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // dlqCount counts the dead-letter records.
@@ -319,7 +320,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	for name, opts := range map[string][]dashboard.Option{
 		"short token": {dashboard.WithActions("short")},
 		"base path":   {dashboard.WithBasePath("jetq")},
-		"prefix":      {dashboard.WithPrefix("Bad Prefix")},
+		"prefix":      {dashboard.WithTopology(topology.Topology{Prefix: "Bad Prefix"})},
 		"timeout":     {dashboard.WithTimeout(-time.Second)},
 	} {
 		if _, err := dashboard.New(js, opts...); !errors.Is(err, dashboard.ErrInvalidOption) {
