@@ -21,7 +21,7 @@ import (
 // Delete removes the pending task r from the work stream, so that it never
 // runs. It first reads the message at r.Seq and checks that it is task
 // r.ID and still pending, stored after its type's last delivery. With
-// r.Seq 0 it looks for r.ID among the first [DefaultScan] messages of the
+// r.Seq 0 it looks for r.ID among the first [DefaultPageScan] messages of the
 // pending list, in queue order, and returns an error wrapping [ErrNotFound]
 // saying to give the Seq when the task is further back.
 //
@@ -89,12 +89,12 @@ func (in *Inspector) remove(ctx context.Context, work jetstream.Stream, t TaskIn
 }
 
 // findPending returns the sequence of pending task id, looked for among
-// the first [DefaultScan] messages of the pending list.
+// the first [DefaultPageScan] messages of the pending list.
 func (in *Inspector) findPending(ctx context.Context, id string) (uint64, error) {
-	q := Query{State: Pending, Limit: MaxLimit, Scan: DefaultScan}
+	q := Query{State: Pending, Limit: MaxLimit, Scan: DefaultPageScan}
 	var tok cursor
-	for scanned := 0; scanned < DefaultScan; {
-		q.Scan = DefaultScan - scanned
+	for scanned := 0; scanned < DefaultPageScan; {
+		q.Scan = DefaultPageScan - scanned
 		p, next, err := in.pending(ctx, q, tok)
 		if err != nil {
 			return 0, err
@@ -110,7 +110,7 @@ func (in *Inspector) findPending(ctx context.Context, id string) (uint64, error)
 		}
 		tok = *next
 	}
-	return 0, fmt.Errorf("inspect: task %q is not among the first %d pending tasks: %w; give its Seq (TaskInfo.Ref of a listed task)", id, DefaultScan, ErrNotFound)
+	return 0, fmt.Errorf("inspect: task %q is not among the first %d pending tasks: %w; give its Seq (TaskInfo.Ref of a listed task)", id, DefaultPageScan, ErrNotFound)
 }
 
 // withdrawn records that task t was withdrawn before it ran, and logs it

@@ -3,11 +3,13 @@ package inspect_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 )
 
@@ -82,5 +84,34 @@ func TestDeleteReleasesUniqueKey(t *testing.T) {
 	}
 	if again := f.enqueue(t, charge, Order{N: 3}, producer.WithUnique("order-1", time.Hour)); again.Duplicate {
 		t.Errorf("enqueue with the key after the delete: %+v; want a new task", again)
+	}
+}
+
+// TestDeleteDone refuses to delete a task that ran, as listed before it
+// ran.
+func TestDeleteDone(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	a := f.enqueue(t, charge, Order{N: 1})
+	listed := all(t, f.in, inspect.Query{State: inspect.Pending})
+	if len(listed) != 1 || listed[0].ID != a.ID {
+		t.Fatalf("pending: %v; want %s", listed, a.ID)
+	}
+	r := f.startWorker(t, charge)
+	select {
+	case <-r.ran:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task did not run")
+	}
+	testkit.WaitFor(t, 30*time.Second, func() error { // acknowledged
+		st, err := f.js.Stream(ctx, "JETQ_TASKS")
+		if err != nil || st.CachedInfo().State.Msgs != 0 {
+			return fmt.Errorf("work stream: %v", err)
+		}
+		return nil
+	})
+	if err := f.in.Delete(ctx, listed[0].Ref()); !errors.Is(err, inspect.ErrMovedOn) {
+		t.Errorf("Delete of a task that ran: %v; want ErrMovedOn", err)
 	}
 }

@@ -25,7 +25,7 @@ import (
 // (reqs/op, the messages the client published) beside the time.
 //
 // Figures (2 vCPU shared with other work, JETQ_BENCH_PENDING=1000000,
-// go test -run - -bench BenchmarkPendingPage -benchtime 200x ./inspect/):
+// go test -run - -bench BenchmarkPendingPage -benchtime 30x ./inspect/):
 // see the doc of [inspect.Inspector.Tasks].
 func BenchmarkPendingPage(b *testing.B) {
 	n := 100_000

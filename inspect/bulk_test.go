@@ -3,9 +3,13 @@ package inspect_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -140,4 +144,46 @@ func TestBulkMovedOn(t *testing.T) {
 			t.Errorf("%s: %v; want ErrInvalidQuery", tc.name, err)
 		}
 	}
+}
+
+// TestBulkScheduled cancels and runs now the scheduled tasks a filter
+// selects, leaving the others scheduled.
+func TestBulkScheduled(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, f.enqueue(t, charge, Order{Customer{ID: i % 3}, i}, producer.WithDelay(time.Hour)).ID)
+	}
+	for _, tc := range []struct {
+		action inspect.Action
+		id     string
+	}{{inspect.ActionCancel, "0"}, {inspect.ActionRunNow, "1"}} {
+		b, err := f.in.PlanBulk(ctx, tc.action, inspect.Query{Where: &inspect.Match{Path: "customer.id", Value: tc.id}})
+		if err != nil || b.Count != 3 || b.Query.State != inspect.Scheduled {
+			t.Fatalf("plan %s: %+v, %v; want 3 scheduled tasks", tc.action, b, err)
+		}
+		if res, err := f.in.ApplyBulk(ctx, b); err != nil || res != (inspect.BulkResult{Done: 3}) {
+			t.Errorf("apply %s: %+v, %v; want 3 done", tc.action, res, err)
+		}
+	}
+	var left []string
+	for _, tk := range all(t, f.in, inspect.Query{State: inspect.Scheduled}) {
+		left = append(left, tk.ID)
+	}
+	if want := []string{ids[2], ids[5], ids[8]}; !slices.Equal(left, want) {
+		t.Errorf("scheduled after the bulk actions: %v; want %v", left, want)
+	}
+	// The tasks run now reach the work stream, as fired tasks do.
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		var got []string
+		for _, tk := range all(t, f.in, inspect.Query{State: inspect.Pending}) {
+			got = append(got, tk.ID)
+		}
+		if want := []string{ids[1], ids[4], ids[7]}; !slices.Equal(got, want) {
+			return fmt.Errorf("pending: %v; want %v", got, want)
+		}
+		return nil
+	})
 }

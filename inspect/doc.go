@@ -9,5 +9,22 @@
 // Create one with [New]; it does no I/O until it is called, creates
 // nothing it reads, and is safe for concurrent use.
 //
+// # Tasks by state
+//
+// [Inspector.Tasks] returns a page of one state's tasks, filtered by queue,
+// task, enqueue time and a payload field ([Match], [ParseMatch]); its doc
+// says how each list is read and what a page costs. [Page.Next] continues
+// the list; a token is refused, with [ErrInvalidQuery], by a query of
+// another state or other filters.
+//
+// # Actions
+//
+// [Inspector.Delete] removes a pending task, [Inspector.RunNow] and
+// [Inspector.Cancel] run or withdraw a scheduled one, [Inspector.RetryNow]
+// retries a retrying one now. An action on a task that left the state
+// returns [ErrMovedOn] and changes nothing. [Inspector.PlanBulk] counts what
+// an action over a query would touch, and [Inspector.ApplyBulk] then acts on
+// exactly those tasks, after a confirmation.
+//
 // See the package examples.
 package inspect

@@ -259,7 +259,7 @@ func TestBadQueries(t *testing.T) {
 		{"since is until", inspect.Query{State: inspect.Pending, Since: now, Until: now}, "is not before until"},
 		{"negative limit", inspect.Query{State: inspect.Pending, Limit: -1}, "limit -1 out of range: use 1 to 1000"},
 		{"limit too big", inspect.Query{State: inspect.Pending, Limit: 1001}, "limit 1001 out of range"},
-		{"scan too big", inspect.Query{State: inspect.Pending, Scan: inspect.MaxScan + 1}, "scan bound"},
+		{"scan too big", inspect.Query{State: inspect.Pending, Scan: inspect.MaxPageScan + 1}, "scan bound"},
 		{"token of another list", inspect.Query{State: inspect.Running, Task: charge.Name(), Token: tok}, "page token is from the pending list, not running"},
 		{"token of other filters", inspect.Query{State: inspect.Pending, Token: tok}, "page token is from a query with other filters"},
 		{"token of another match", inspect.Query{State: inspect.Pending, Task: charge.Name(), Token: tok, Where: &inspect.Match{Path: "n", Value: "1"}}, "other filters"},

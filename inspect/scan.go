@@ -103,20 +103,13 @@ func (s *scanner) read(ctx context.Context) error {
 	return nil
 }
 
-// readHeaders are the headers the server adds to a message read by a
-// direct get: they describe the read, not the task.
-var readHeaders = []string{
-	jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
-	jetstream.LastSequenceHeader, directget.NumPendingHeader,
-}
-
 // taskInfo is the task of message m of stream, on task subject queue.name.
 func taskInfo(m directget.Msg, stream, queue, name string, st State) TaskInfo {
 	h := make(nats.Header, len(m.Header))
 	for k, v := range m.Header {
 		h[k] = v
 	}
-	for _, k := range readHeaders {
+	for _, k := range directGetHeaders {
 		delete(h, k)
 	}
 	t := TaskInfo{
