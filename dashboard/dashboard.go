@@ -15,23 +15,19 @@ import (
 
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/metrics"
-	"github.com/jetq/jetq/schedule"
 )
 
 // Dashboard is the dashboard's http.Handler. It is safe for concurrent use.
 type Dashboard struct {
-	js        jetstream.JetStream
-	cfg       config
-	names     wire.Names
-	in        *inspect.Inspector
-	lookup    *lookup.Finder
-	schedules *schedule.Schedules
-	handler   http.Handler
-	pages     map[string]*template.Template
-	history   history
-	stats     statsCache
+	js      jetstream.JetStream
+	cfg     config
+	names   wire.Names
+	in      *inspect.Inspector
+	handler http.Handler
+	pages   map[string]*template.Template
+	history history
+	stats   statsCache
 }
 
 //go:embed web
@@ -65,12 +61,6 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 	}
 	d := &Dashboard{js: js, cfg: cfg, names: topo.Names}
 	if d.in, err = inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(cfg.log)); err != nil {
-		return nil, err
-	}
-	if d.lookup, err = lookup.New(js, lookup.WithTopology(cfg.pub)); err != nil {
-		return nil, err
-	}
-	if d.schedules, err = schedule.New(js, schedule.WithTopology(cfg.pub), schedule.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}
 	if d.cfg.metrics == nil {

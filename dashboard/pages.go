@@ -9,13 +9,12 @@ import (
 	"strings"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/schedule"
 )
 
 // taskView is what the task page shows of one task.
 type taskView struct {
-	lookup.Result
+	inspect.Result
 	Payload string // of the work-stream message, pretty-printed
 }
 
@@ -27,7 +26,7 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
-	res, err := d.lookup.Find(ctx, id)
+	res, err := d.in.Find(ctx, id)
 	if err != nil {
 		d.fail(w, r, http.StatusBadGateway, err)
 		return
@@ -54,9 +53,9 @@ func (d *Dashboard) readWorkers(r *http.Request) ([]inspect.Worker, error) {
 
 // scheduledView is the scheduled page's data.
 type scheduledView struct {
-	Delayed  []schedule.Delayed
+	Delayed  []inspect.DelayedTask
 	Next     template.URL // the query of the next page of delayed tasks
-	Periodic []schedule.PeriodicInfo
+	Periodic []inspect.PeriodicTask
 	Paused   []inspect.QueueStats
 	Notes    []string
 }
@@ -69,7 +68,7 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
 	var v scheduledView
-	ds, err := d.schedules.ListDelayed(ctx, schedule.ListOptions{After: after, Limit: delayedPageSize})
+	ds, err := d.in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: delayedPageSize})
 	switch {
 	case err == nil:
 		v.Delayed = ds
@@ -81,7 +80,7 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 	default:
 		v.Notes = append(v.Notes, "delayed tasks: "+err.Error())
 	}
-	if ps, err := d.schedules.ListPeriodic(ctx); err == nil {
+	if ps, err := d.in.PeriodicTasks(ctx); err == nil {
 		v.Periodic = ps
 	} else if !errors.Is(err, schedule.ErrUnsupported) {
 		v.Notes = append(v.Notes, "periodic tasks: "+err.Error())

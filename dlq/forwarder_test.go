@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -165,7 +166,7 @@ func TestForwarderSettlesOddEvents(t *testing.T) {
 	filed := tasks.Define[Job]("dlq.filed", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(3))
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, filed, func(context.Context, *tasks.Task[Job]) error { return tasks.Permanent(errors.New("no")) })
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	r, err := producer.Enqueue(ctx, b.p, filed, Job{N: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +297,7 @@ func TestWorkerWithForwarderFilesMaxDeliveries(t *testing.T) {
 	// A worker of another task type, running the forwarder.
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, tasks.Define[Job]("dlq.other", tasks.WithAckWait(time.Second)), func(context.Context, *tasks.Task[Job]) error { return nil })
-	b.runWorker(t, reg, consumer.WithForwarder())
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithForwarder())
 	if e := b.waitRecords(t, 1)[0]; e.Reason != tasks.ReasonMaxDeliveries || e.Task != "dlq.worker-forwards" {
 		t.Errorf("record %+v", e)
 	}

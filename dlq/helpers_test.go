@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -38,53 +38,12 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := jetqtest.NewProducer(t, js)
 	in, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &bundle{srv: srv, js: js, p: p, in: in}
-}
-
-// runWorker runs a worker on its own connection until the test ends.
-func (b *bundle) runWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
-	t.Helper()
-	w := b.startWorker(t, reg, opts...)
-	t.Cleanup(func() { w.stop(t) })
-}
-
-// runningWorker is a worker a test started.
-type runningWorker struct {
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-}
-
-// startWorker runs a worker on its own connection until stopped.
-func (b *bundle) startWorker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) *runningWorker {
-	t.Helper()
-	_, js := embeddedtest.Connect(t, b.srv)
-	w, err := consumer.New(js, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{cancel: cancel, done: make(chan error, 1)}
-	go func() { rw.done <- w.Run(ctx) }()
-	return rw
-}
-
-// stop stops the worker and checks what Run returned; once.
-func (rw *runningWorker) stop(t *testing.T) {
-	rw.once.Do(func() {
-		rw.cancel()
-		if err := <-rw.done; err != nil {
-			t.Errorf("worker's Run: %v", err)
-		}
-	})
 }
 
 // runningForwarder is a forwarder a test started.

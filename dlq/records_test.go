@@ -14,6 +14,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -69,7 +70,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		}
 		return tasks.Permanent(errors.New(strings.Repeat("e", 6000)))
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 
 	ids := map[string]int{}
 	for i, c := range cases {
@@ -150,7 +151,7 @@ func TestRawMessageWithHugeHeadersIsFiled(t *testing.T) {
 		calls.Add(1)
 		return nil
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	// The worker provisions the streams; then the raw message comes.
 	waitFor(t, func() error { _, err := b.js.Stream(ctx, "JETQ_TASKS"); return err })
 	msg := nats.NewMsg("jetq.task.default.dlq.poison-big")
@@ -184,7 +185,7 @@ func TestFilingThatFailsIsTriedAgainNotRetried(t *testing.T) {
 		calls.Add(1)
 		return tasks.Permanent(errors.New("card expired"))
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	// Once the worker consumes, the stream it made goes away under it.
 	waitFor(t, func() error { _, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:dlq:no-stream"); return err })
 	if err := b.js.DeleteStream(ctx, "JETQ_DLQ"); err != nil {
@@ -227,7 +228,7 @@ func TestFilingInTheBackgroundFreesTheSlot(t *testing.T) {
 		ran <- struct{}{}
 		return nil
 	})
-	b.runWorker(t, reg, consumer.WithConcurrency(1))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(1))
 	next := func() {
 		t.Helper()
 		if _, err := producer.Enqueue(ctx, b.p, fine, Job{N: 2}); err != nil {

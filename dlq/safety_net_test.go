@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -111,9 +112,11 @@ func TestRecreatedWorkStreamKeepsEveryRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := b.startWorker(t, reg)
+		w := jetqtest.StartWorker(t, b.srv, reg)
 		b.waitRecords(t, 2*life-1)
-		w.stop(t)
+		if err := w.Stop(t); err != nil {
+			t.Errorf("worker's Run: %v", err)
+		}
 		r2, err := producer.Enqueue(ctx, b.p, crashy, Job{N: 10*life + 2})
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -60,7 +61,7 @@ func TestStatusOfATaskAbandonedOnItsTimeout(t *testing.T) {
 		_ = tasks.ReportProgress(ctx, 90, "too late") // recorded nowhere: the attempt is settled
 		return nil
 	})
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	r := enqueue(t, b, def, Job{N: 2})
 	st := b.final(t, r)
 	if st.State != status.DeadLettered || st.Reason != tasks.ReasonTimeout {
@@ -86,13 +87,15 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 		}
 		return nil
 	})
-	w := b.startWorker(t, reg)
+	w := jetqtest.StartWorker(t, b.srv, reg)
 	id := enqueue(t, b, def, Job{N: 3})
 	if st := b.final(t, id); st.State != status.DeadLettered {
 		t.Fatalf("status %+v, want dead_lettered", st)
 	}
 	e := b.waitRecords(t, 1)[0]
-	w.stop(t) // nobody runs the replayed task until the test has looked
+	if err := w.Stop(t); err != nil { // nobody runs the replayed task until the test has looked
+		t.Errorf("worker's Run: %v", err)
+	}
 
 	fixed.Store(true)
 	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
@@ -109,7 +112,7 @@ func TestStatusAfterReplayFollowsTheNewRun(t *testing.T) {
 	if st.State != status.Queued || st.Reason != "" || st.Error != "" || st.Attempt != 0 {
 		t.Errorf("status right after the replay: %+v, want queued with no attempt, reason or error", st)
 	}
-	b.runWorker(t, reg)
+	jetqtest.StartWorker(t, b.srv, reg)
 	if st := b.final(t, id); st.State != status.Done || st.Attempt != 1 {
 		t.Errorf("status after the replayed run: %+v, want done on attempt 1", st)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -81,8 +82,12 @@ func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ListDelayed(ctx, schedule.ListOptions{}); !errors.Is(err, schedule.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
-		t.Errorf("ListDelayed: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	in, err := inspect.New(js, inspect.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.DelayedTasks(ctx, inspect.DelayedOptions{}); !errors.Is(err, schedule.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
+		t.Errorf("DelayedTasks: got %v, want ErrUnsupported naming nats-server 2.14", err)
 	}
 	err = schedule.Declare(ctx, s, def, schedule.Periodic{Name: "tick", Schedule: "@every 1s"}, 3)
 	if !errors.Is(err, schedule.ErrUnsupported) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/e2e/internal/e2etask"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -158,13 +159,18 @@ func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 	}
 	// The same periodic task declared from two clients, as two services
 	// declaring it at start-up would.
-	var declarers []*schedule.Schedules
+	var remover *inspect.Inspector
 	for i := range 2 {
-		s, err := schedule.New(connect(i+1, fmt.Sprintf("declarer-%d", i+1)), schedule.WithLogger(log))
+		js := connect(i+1, fmt.Sprintf("declarer-%d", i+1))
+		s, err := schedule.New(js, schedule.WithLogger(log))
 		if err != nil {
 			t.Fatal(err)
 		}
-		declarers = append(declarers, s)
+		if i == 0 {
+			if remover, err = inspect.New(js, inspect.WithLogger(log)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := schedule.Declare(ctx, s, everySecond, schedule.Periodic{Name: "e2e.every", Schedule: "@every 1s"}, e2etask.Payload{}); err != nil {
 			t.Fatal(err)
 		}
@@ -205,8 +211,8 @@ func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 	// (a try whose answer was lost may have removed it already).
 	tried := false
 	testkit.WaitFor(t, 30*time.Second, func() error {
-		err := declarers[0].RemovePeriodic(ctx, "e2e.every")
-		if tried && errors.Is(err, schedule.ErrNotFound) {
+		err := remover.RemovePeriodic(ctx, "e2e.every")
+		if tried && errors.Is(err, inspect.ErrNotFound) {
 			return nil
 		}
 		tried = true

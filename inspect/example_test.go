@@ -254,3 +254,52 @@ func ExampleInspector_DeadLetters() {
 	// page 2: mail:cy (permanent: no mailbox cy) mail:bob (permanent: no mailbox bob)
 	// page 3: mail:ada (permanent: no mailbox ada)
 }
+
+// Delay a task, look at what waits, and cancel one before it fires.
+func ExampleInspector_CancelDelayed() {
+	ctx := context.Background()
+	srv, err := embedded.Start(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := srv.Connect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	remind := tasks.Define[string]("mail.remind")
+	p, err := producer.New(js, producer.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, id := range []string{"remind:1", "remind:2"} {
+		if _, err := producer.Enqueue(ctx, p, remind, "your trial ends tomorrow", producer.WithID(id), producer.WithDelay(time.Hour)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	in, err := inspect.New(js, inspect.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := in.CancelDelayed(ctx, "remind:2"); err != nil {
+		log.Fatal(err)
+	}
+	waiting, err := in.DelayedTasks(ctx, inspect.DelayedOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range waiting {
+		fmt.Printf("%s (%s) due in about %v\n", d.ID, d.Task, time.Until(d.RunAt).Round(time.Hour))
+	}
+	err = in.CancelDelayed(ctx, "remind:2")
+	fmt.Println(errors.Is(err, inspect.ErrNotFound))
+	// Output:
+	// remind:1 (mail.remind) due in about 1h0m0s
+	// true
+}

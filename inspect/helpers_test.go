@@ -14,6 +14,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -40,22 +41,7 @@ func setupQueues(t *testing.T) (*embedded.Server, *producer.Producer, *inspect.I
 // ends.
 func runWorker(t *testing.T, srv *embedded.Server, reg *tasks.Registry, opts ...consumer.Option) {
 	t.Helper()
-	_, wjs := embeddedtest.Connect(t, srv)
-	w, err := consumer.New(wjs, reg, append([]consumer.Option{consumer.WithLogger(testkit.Logger(t))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
+	jetqtest.StartWorker(t, srv, reg, opts...)
 }
 
 // Job is the payload of the dead-letter tests' tasks.

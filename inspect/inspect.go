@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/statusstore"
+	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
@@ -21,21 +22,32 @@ type Inspector struct {
 	log   *slog.Logger
 
 	states *statusstore.Store
+	unique *unique.Store
+
+	// workScan and deadLetterScan bound the reads of Find.
+	workScan, deadLetterScan int
+
 	// retryHook, set by tests, is called at the steps of RetryNow that
 	// may race a worker: "publish" and "delete".
 	retryHook func(step string)
 }
 
 // New returns an Inspector working through js. It does no I/O. It returns
-// an error wrapping [ErrInvalidOption] for a nil js or a topology out of
-// range.
+// an error wrapping [ErrInvalidOption] for a nil js, a topology out of
+// range or a negative scan.
 func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
 	}
-	cfg := config{log: slog.Default()}
+	cfg := config{log: slog.Default(), scan: DefaultFindScan, dlqScan: DefaultDeadLetterScan}
 	for _, opt := range opts {
 		opt(&cfg)
+	}
+	if cfg.scan < 0 {
+		return nil, fmt.Errorf("%w: scan must not be negative, got %d", ErrInvalidOption, cfg.scan)
+	}
+	if cfg.dlqScan < 1 && cfg.dlqScan != -1 {
+		return nil, fmt.Errorf("%w: dead-letter scan must be positive or -1 for every record, got %d", ErrInvalidOption, cfg.dlqScan)
 	}
 	topo, err := wire.FromPublic(cfg.pub)
 	if err != nil {
@@ -45,5 +57,6 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, topo: topo, log: cfg.log, states: states}, nil
+	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, topo: topo, log: cfg.log, states: states, unique: unique.New(js, topo),
+		workScan: cfg.scan, deadLetterScan: cfg.dlqScan}, nil
 }

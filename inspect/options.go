@@ -10,8 +10,10 @@ import (
 type Option func(*config)
 
 type config struct {
-	pub topology.Topology
-	log *slog.Logger
+	pub     topology.Topology
+	log     *slog.Logger
+	scan    int
+	dlqScan int
 }
 
 // WithTopology sets the deployment's [topology.Topology], the same value
@@ -31,3 +33,13 @@ func WithLogger(l *slog.Logger) Option {
 		}
 	}
 }
+
+// WithScan bounds how many work-stream messages [Inspector.Find] reads to
+// find a task's message; 0 skips the work stream. Default [DefaultFindScan].
+func WithScan(n int) Option { return func(c *config) { c.scan = n } }
+
+// WithDeadLetterScan bounds how many dead-letter records [Inspector.Find]
+// reads, newest first, to find a task's: of its task type when its status
+// or schedule names it, of every type otherwise; -1 reads every record.
+// Default [DefaultDeadLetterScan].
+func WithDeadLetterScan(n int) Option { return func(c *config) { c.dlqScan = n } }

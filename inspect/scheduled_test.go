@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -138,20 +136,7 @@ func (f *fixture) startWorker(t *testing.T, defs ...*tasks.Definition[Order]) *r
 			return nil
 		})
 	}
-	_, wjs := embeddedtest.Connect(t, f.srv)
-	w, err := consumer.New(wjs, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
+	jetqtest.StartWorker(t, f.srv, reg)
 	return r
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
-	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -21,7 +20,8 @@ import (
 
 func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
 	t.Parallel()
-	js, p, s := setup(t)
+	js, p, _ := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("report.build")
 	var got runs
 	reg := recorder(def, &got)
@@ -67,14 +67,15 @@ func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
 			t.Errorf("task %s ran %v before its time", r.ID, early)
 		}
 	}
-	if l, err := s.ListDelayed(ctx, schedule.ListOptions{}); err != nil || len(l) != 0 {
+	if l, err := in.DelayedTasks(ctx, inspect.DelayedOptions{}); err != nil || len(l) != 0 {
 		t.Errorf("after all fired: %d delayed left, err %v", len(l), err)
 	}
 }
 
 func TestCancelledTaskNeverRuns(t *testing.T) {
 	t.Parallel()
-	js, p, s := setup(t)
+	js, p, _ := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("mail.remind")
 	var got runs
 	reg := recorder(def, &got)
@@ -88,24 +89,24 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 	if _, err := producer.Enqueue(ctx, p, def, "x", producer.WithID("drop"), producer.WithDelay(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	list, err := s.ListDelayed(ctx, schedule.ListOptions{Limit: 4})
+	list, err := in.DelayedTasks(ctx, inspect.DelayedOptions{Limit: 4})
 	if err != nil || len(list) != 4 {
 		t.Fatalf("first page: %d entries, err %v; want 4", len(list), err)
 	}
-	rest, err := s.ListDelayed(ctx, schedule.ListOptions{After: list[3].Sequence, Limit: 4})
+	rest, err := in.DelayedTasks(ctx, inspect.DelayedOptions{After: list[3].Sequence, Limit: 4})
 	if err != nil || len(rest) != 2 || rest[1].ID != "drop" || rest[1].Task != "mail.remind" || rest[1].Queue != "default" {
 		t.Fatalf("second page: %+v, err %v; want keep-4 and drop", rest, err)
 	}
 	if until := time.Until(rest[1].RunAt); until < 500*time.Millisecond || until > time.Second {
 		t.Errorf("drop is due in %v, want about 1s", until)
 	}
-	if err := s.Cancel(ctx, "drop"); err != nil {
+	if err := in.CancelDelayed(ctx, "drop"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Cancel(ctx, "drop"); !errors.Is(err, schedule.ErrNotScheduled) {
+	if err := in.CancelDelayed(ctx, "drop"); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("second cancel: %v, want ErrNotScheduled", err)
 	}
-	if err := s.Cancel(ctx, "never-was"); !errors.Is(err, schedule.ErrNotScheduled) {
+	if err := in.CancelDelayed(ctx, "never-was"); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("cancel of an unknown ID: %v, want ErrNotScheduled", err)
 	}
 	testkit.WaitFor(t, 10*time.Second, func() error {
@@ -114,7 +115,7 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 		}
 		return nil
 	})
-	if err := s.Cancel(ctx, "keep-0"); !errors.Is(err, schedule.ErrNotScheduled) {
+	if err := in.CancelDelayed(ctx, "keep-0"); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("cancel after it fired: %v, want ErrNotScheduled", err)
 	}
 	time.Sleep(time.Second)
@@ -125,7 +126,8 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 
 func TestDelayedTaskWithTheSameIDIsStoredOnce(t *testing.T) {
 	t.Parallel()
-	_, p, s := setup(t)
+	js, p, _ := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("invoice.send")
 	ctx := context.Background()
 	first, err := producer.Enqueue(ctx, p, def, 1, producer.WithID("inv-1"), producer.WithDelay(time.Hour))
@@ -136,7 +138,7 @@ func TestDelayedTaskWithTheSameIDIsStoredOnce(t *testing.T) {
 	if err != nil || !again.Duplicate {
 		t.Fatalf("again: %+v, %v; want Duplicate", again, err)
 	}
-	d, err := s.GetDelayed(ctx, "inv-1")
+	d, err := in.DelayedTask(ctx, "inv-1")
 	if err != nil || d.Sequence != first.Sequence {
 		t.Fatalf("GetDelayed: %+v, %v; want the first", d, err)
 	}
@@ -144,7 +146,8 @@ func TestDelayedTaskWithTheSameIDIsStoredOnce(t *testing.T) {
 
 func TestBadTimingIsRefusedAndNothingStored(t *testing.T) {
 	t.Parallel()
-	_, p, s := setup(t)
+	js, p, _ := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("bad.timing")
 	ctx := context.Background()
 	cases := map[string][]producer.EnqueueOption{
@@ -165,7 +168,7 @@ func TestBadTimingIsRefusedAndNothingStored(t *testing.T) {
 	if _, err := producer.EnqueueBatch(ctx, p, def, []int{1}, producer.WithUnique("k", time.Minute)); !errors.Is(err, producer.ErrInvalidOption) {
 		t.Errorf("unique in a batch: got %v, want ErrInvalidOption", err)
 	}
-	if l, err := s.ListDelayed(ctx, schedule.ListOptions{}); err != nil || len(l) != 0 {
+	if l, err := in.DelayedTasks(ctx, inspect.DelayedOptions{}); err != nil || len(l) != 0 {
 		t.Errorf("delayed stored: %d, err %v", len(l), err)
 	}
 	// A run time that has passed is now, not an error.

@@ -1,13 +1,12 @@
-// Package schedule lists and cancels delayed tasks and declares periodic
-// ones, all kept and fired by the server's own message scheduler
-// (nats-server 2.14 or newer): durable, replicated, and with no poller and
-// no leader process.
+// Package schedule declares periodic tasks; they and delayed tasks are kept
+// and fired by the server's own message scheduler (nats-server 2.14 or
+// newer): durable, replicated, and with no poller and no leader process.
 //
-// Delayed tasks are enqueued with producer.WithDelay or producer.WithRunAt;
-// a [Schedules] lists them ([Schedules.ListDelayed]) and withdraws one that
-// has not fired ([Schedules.Cancel]). Periodic tasks are declared with
-// [Declare]: any number of processes may declare the same one at start-up,
-// and the server fires it once per tick.
+// Delayed tasks are enqueued with producer.WithDelay or producer.WithRunAt.
+// Periodic tasks are declared with [Declare]: any number of processes may
+// declare the same one at start-up, and the server fires it once per tick.
+// The inspect package lists both, cancels a delayed task that has not
+// fired and removes a periodic declaration.
 //
 // # Layout
 //

@@ -2,7 +2,6 @@ package schedule_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
-	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/tasks"
 )
@@ -32,43 +31,6 @@ func connect(ctx context.Context) (jetstream.JetStream, func()) {
 		log.Fatal(err)
 	}
 	return js, func() { nc.Close(); srv.Shutdown() }
-}
-
-// Delay a task, look at what waits, and cancel one before it fires.
-func ExampleSchedules_Cancel() {
-	ctx := context.Background()
-	js, stop := connect(ctx)
-	defer stop()
-	quiet := slog.New(slog.DiscardHandler)
-	remind := tasks.Define[string]("mail.remind")
-	p, err := producer.New(js, producer.WithLogger(quiet))
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, id := range []string{"remind:1", "remind:2"} {
-		if _, err := producer.Enqueue(ctx, p, remind, "your trial ends tomorrow", producer.WithID(id), producer.WithDelay(time.Hour)); err != nil {
-			log.Fatal(err)
-		}
-	}
-	s, err := schedule.New(js, schedule.WithLogger(quiet))
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := s.Cancel(ctx, "remind:2"); err != nil {
-		log.Fatal(err)
-	}
-	waiting, err := s.ListDelayed(ctx, schedule.ListOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, d := range waiting {
-		fmt.Printf("%s (%s) due in about %v\n", d.ID, d.Task, time.Until(d.RunAt).Round(time.Hour))
-	}
-	err = s.Cancel(ctx, "remind:2")
-	fmt.Println(errors.Is(err, schedule.ErrNotScheduled))
-	// Output:
-	// remind:1 (mail.remind) due in about 1h0m0s
-	// true
 }
 
 // Declare a periodic task from two instances of a service: it is stored
@@ -103,7 +65,11 @@ func ExampleDeclare() {
 			log.Fatal(err)
 		}
 	}
-	declared, err := s.ListPeriodic(ctx)
+	in, err := inspect.New(js, inspect.WithLogger(quiet))
+	if err != nil {
+		log.Fatal(err)
+	}
+	declared, err := in.PeriodicTasks(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -111,7 +77,7 @@ func ExampleDeclare() {
 	id := <-ticks
 	tick, err := time.Parse(time.RFC3339, id[len("rollup@"):])
 	fmt.Println(err == nil && id == schedule.ID("rollup", tick))
-	if err := s.RemovePeriodic(ctx, "rollup"); err != nil {
+	if err := in.RemovePeriodic(ctx, "rollup"); err != nil {
 		log.Fatal(err)
 	}
 	// Output:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
@@ -95,4 +96,14 @@ func countExpired(n *atomic.Int64) tasks.Middleware {
 			return err
 		}
 	}
+}
+
+// newInspector returns an Inspector of js that logs to the test's log.
+func newInspector(t *testing.T, js jetstream.JetStream) *inspect.Inspector {
+	t.Helper()
+	in, err := inspect.New(js, inspect.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }

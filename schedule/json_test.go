@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/schedule"
 )
 
@@ -15,9 +16,9 @@ func TestJSON(t *testing.T) {
 		v    any
 		want string
 	}{
-		{schedule.Delayed{ID: "r-1", Task: "mail.remind", Queue: "default", RunAt: at, Sequence: 3},
+		{inspect.DelayedTask{ID: "r-1", Task: "mail.remind", Queue: "default", RunAt: at, Sequence: 3},
 			`{"id":"r-1","task":"mail.remind","queue":"default","run_at":"2026-12-02T02:30:00Z","seq":3}`},
-		{schedule.PeriodicInfo{
+		{inspect.PeriodicTask{
 			Periodic: schedule.Periodic{Name: "reports.nightly", Schedule: "0 30 2 * * *", TimeZone: "Europe/Berlin", StaleAfter: time.Second},
 			Task:     "report.build", Queue: "reports", Next: at, DeclaredAt: at,
 		}, `{"name":"reports.nightly","schedule":"0 30 2 * * *","time_zone":"Europe/Berlin","stale_after":1000000000,` +

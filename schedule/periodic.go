@@ -38,18 +38,6 @@ type Periodic struct {
 	StaleAfter time.Duration `json:"stale_after,omitzero"`
 }
 
-// PeriodicInfo is a declared periodic task.
-type PeriodicInfo struct {
-	Periodic
-	// Task and Queue are the task type it fires.
-	Task  string `json:"task"`
-	Queue string `json:"queue"`
-	// Next is when it fires next.
-	Next time.Time `json:"next"`
-	// DeclaredAt is when the current declaration was stored.
-	DeclaredAt time.Time `json:"declared_at"`
-}
-
 // ID is the task ID of the tick of periodic task name scheduled at tick:
 // "<name>@<tick in RFC 3339, UTC>", such as
 // "reports.nightly@2026-12-02T02:30:00Z".
@@ -141,98 +129,4 @@ func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.
 	sum.Write(body)
 	h.Set(wire.HeaderPeriodicHash, hex.EncodeToString(sum.Sum(nil)[:16]))
 	return &nats.Msg{Subject: s.topo.Names.PeriodicSubject(p.Name), Header: h, Data: body}
-}
-
-// ListPeriodic returns the declared periodic tasks, in the order declared.
-func (s *Schedules) ListPeriodic(ctx context.Context) ([]PeriodicInfo, error) {
-	st, err := s.readStream(ctx)
-	if err != nil || st == nil {
-		return nil, err
-	}
-	var out []PeriodicInfo
-	filter := s.topo.Names.PeriodicSubjects() + ">"
-	for seq := uint64(1); ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("schedule: read periodic tasks: %w", err)
-		}
-		seq = m.Sequence + 1
-		if info, err := s.periodicInfo(m, time.Now()); err == nil {
-			out = append(out, info)
-		}
-	}
-}
-
-// GetPeriodic returns the periodic task name, or an error wrapping
-// [ErrNotFound].
-func (s *Schedules) GetPeriodic(ctx context.Context, name string) (PeriodicInfo, error) {
-	if err := tasks.ValidateName(name); err != nil {
-		return PeriodicInfo{}, fmt.Errorf("%w: periodic task name: %w", ErrInvalidOption, err)
-	}
-	st, err := s.readStream(ctx)
-	if err != nil {
-		return PeriodicInfo{}, err
-	}
-	if st == nil {
-		return PeriodicInfo{}, fmt.Errorf("%q: %w", name, ErrNotFound)
-	}
-	m, err := st.GetLastMsgForSubject(ctx, s.topo.Names.PeriodicSubject(name))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return PeriodicInfo{}, fmt.Errorf("%q: %w", name, ErrNotFound)
-	}
-	if err != nil {
-		return PeriodicInfo{}, fmt.Errorf("schedule: %w", err)
-	}
-	return s.periodicInfo(m, time.Now())
-}
-
-func (s *Schedules) periodicInfo(m *jetstream.RawStreamMsg, now time.Time) (PeriodicInfo, error) {
-	info := PeriodicInfo{
-		Periodic: Periodic{
-			Name:     m.Header.Get(wire.HeaderPeriodic),
-			Schedule: m.Header.Get(wire.HeaderPeriodicSchedule),
-			TimeZone: m.Header.Get(wire.HeaderPeriodicTimeZone),
-		},
-		DeclaredAt: m.Time.UTC(),
-	}
-	if v := m.Header.Get(wire.HeaderPeriodicStaleAfter); v != "" {
-		info.StaleAfter, _ = time.ParseDuration(v)
-	}
-	var err error
-	if info.Queue, info.Task, err = s.topo.Names.ParseFireSubject(m.Header.Get(wire.HeaderScheduleTarget)); err != nil {
-		return info, err
-	}
-	sched, err := wire.ParseSchedule(info.Schedule, info.TimeZone)
-	if err != nil {
-		return info, err
-	}
-	info.Next = sched.NextAfter(m.Time, now)
-	return info, nil
-}
-
-// RemovePeriodic deletes the periodic task name: it fires no more. Ticks
-// fired already still run. It returns an error wrapping [ErrNotFound] for
-// an unknown name, and one wrapping [ErrInvalidOption] for a name that is
-// not a periodic task's (such as a wildcard).
-func (s *Schedules) RemovePeriodic(ctx context.Context, name string) error {
-	if err := tasks.ValidateName(name); err != nil {
-		return fmt.Errorf("%w: periodic task name: %w", ErrInvalidOption, err)
-	}
-	st, err := s.scheduleStream(ctx)
-	if err != nil {
-		return err
-	}
-	subject := s.topo.Names.PeriodicSubject(name)
-	if _, err := st.GetLastMsgForSubject(ctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("%q: %w", name, ErrNotFound)
-	} else if err != nil {
-		return fmt.Errorf("schedule: %w", err)
-	}
-	if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-		return fmt.Errorf("schedule: remove periodic task %q: %w", name, err)
-	}
-	return nil
 }

@@ -23,6 +23,7 @@ import (
 func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	t.Parallel()
 	srv, js, _, _ := setupServer(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("metrics.rollup")
 	var got runs
 	reg := recorder(def, &got)
@@ -55,7 +56,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	if err := schedule.Declare(ctx, s, def, p, "all"); err != nil {
 		t.Fatal(err)
 	}
-	list, err := s.ListPeriodic(ctx)
+	list, err := in.PeriodicTasks(ctx)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListPeriodic: %+v, %v; want one", list, err)
 	}
@@ -63,7 +64,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 		t.Errorf("listed %+v; next in %v", list[0], next)
 	}
 	time.Sleep(10 * time.Second)
-	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
@@ -89,7 +90,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs in %v", len(all), elapsed.Round(time.Millisecond))
-	if err := s.RemovePeriodic(ctx, p.Name); !errors.Is(err, schedule.ErrNotFound) {
+	if err := in.RemovePeriodic(ctx, p.Name); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
 }
@@ -97,6 +98,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 	t.Parallel()
 	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[string]("feed.refresh")
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "refresh", Schedule: "@every 1s", StaleAfter: time.Second}
@@ -116,7 +118,7 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 		return nil
 	})
 	time.Sleep(1500 * time.Millisecond)
-	if err := s.RemovePeriodic(ctx, p.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	// The ticks that waited longer than StaleAfter expired; the fresh ones ran.
@@ -134,14 +136,15 @@ func TestStaleTicksAreSkippedWithStaleAfter(t *testing.T) {
 
 func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 	t.Parallel()
-	_, _, s := setup(t)
+	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("cleanup.run")
 	ctx := context.Background()
 	p := schedule.Periodic{Name: "cleanup", Schedule: "0 0 3 * * *", TimeZone: "Europe/Berlin"}
 	if err := schedule.Declare(ctx, s, def, p, 1); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.GetPeriodic(ctx, "cleanup")
+	first, err := in.PeriodicTask(ctx, "cleanup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,18 +156,19 @@ func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 	if err := schedule.Declare(ctx, s, def, p, 1); err != nil {
 		t.Fatal(err)
 	}
-	second, err := s.GetPeriodic(ctx, "cleanup")
+	second, err := in.PeriodicTask(ctx, "cleanup")
 	if err != nil || second.Schedule != "@hourly" || !second.DeclaredAt.After(first.DeclaredAt) {
 		t.Fatalf("after the change: %+v, %v", second, err)
 	}
-	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 1 {
+	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 1 {
 		t.Errorf("ListPeriodic: %d, %v; want the one declaration", len(list), err)
 	}
 }
 
 func TestBadDeclarationsAreRefused(t *testing.T) {
 	t.Parallel()
-	_, _, s := setup(t)
+	js, _, s := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("bad.periodic")
 	ctx := context.Background()
 	cases := map[string]schedule.Periodic{
@@ -184,12 +188,12 @@ func TestBadDeclarationsAreRefused(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	if list, err := s.ListPeriodic(ctx); err != nil || len(list) != 0 {
+	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 0 {
 		t.Errorf("stored: %d, %v", len(list), err)
 	}
 	for _, name := range []string{">", "*", "a.>"} {
-		if err := s.RemovePeriodic(ctx, name); !errors.Is(err, schedule.ErrInvalidOption) {
-			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidOption", name, err)
+		if err := in.RemovePeriodic(ctx, name); !errors.Is(err, inspect.ErrInvalidQuery) {
+			t.Errorf("RemovePeriodic(%q): got %v, want ErrInvalidQuery", name, err)
 		}
 	}
 }

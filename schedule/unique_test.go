@@ -89,7 +89,8 @@ func TestUniqueKeyStoresOneTaskUntilItSettles(t *testing.T) {
 
 func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	t.Parallel()
-	js, p, s := setup(t)
+	js, p, _ := setup(t)
+	in := newInspector(t, js)
 	def := tasks.Define[int]("digest.send", tasks.WithStateTracking())
 	ctx := context.Background()
 	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("user:9", time.Hour), producer.WithDelay(time.Hour))
@@ -106,7 +107,7 @@ func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Scheduled || st.RunAt.IsZero() {
 		t.Errorf("before the cancel: %+v, %v; want scheduled with its run time", st, err)
 	}
-	if err := s.Cancel(ctx, r.ID); err != nil {
+	if err := in.CancelDelayed(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {

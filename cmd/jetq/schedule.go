@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -37,29 +37,25 @@ type periodicRow struct {
 	DeclaredAt time.Time `json:"declared_at"`
 }
 
-// withSchedules runs fn with the deployment's schedules, or with nil when
-// the server has no schedule stream for --prefix: then nothing was ever
-// scheduled there, and a command that only reads or removes provisions no
-// streams. An invalid option is a usage error.
-func (g *globals) withSchedules(cmd *cobra.Command, fn func(ctx context.Context, s *schedule.Schedules) error) error {
+// withSchedules runs fn with an Inspector, and none true when the server
+// has no schedule stream for --prefix: then nothing was ever scheduled
+// there, which the listings say. A bad name or option is a usage error.
+func (g *globals) withSchedules(cmd *cobra.Command, fn func(ctx context.Context, in *inspect.Inspector, none bool) error) error {
 	names, err := wire.NewNames(g.prefix)
 	if err != nil {
 		return usageError{err}
 	}
 	return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-		s, err := schedule.New(js, schedule.WithPrefix(g.prefix), schedule.WithLogger(quietLog()))
+		in, err := g.inspector(js)
 		if err != nil {
 			return usageError{err}
 		}
 		_, err = js.Stream(ctx, names.ScheduleStream())
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-			s = nil
-		case err != nil:
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return err
 		}
-		err = fn(ctx, s)
-		if errors.Is(err, schedule.ErrInvalidOption) {
+		err = fn(ctx, in, err != nil)
+		if isInvalid(err) {
 			return usageError{err}
 		}
 		return err
@@ -99,13 +95,10 @@ func newScheduledLs(g *globals) *cobra.Command {
 			if limit < 1 {
 				return usagef("--limit must be positive, got %d", limit)
 			}
-			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
-				var list []schedule.Delayed
-				if s != nil {
-					var err error
-					if list, err = s.ListDelayed(ctx, schedule.ListOptions{After: after, Limit: limit}); err != nil {
-						return err
-					}
+			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
+				list, err := in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: limit})
+				if err != nil {
+					return err
 				}
 				rows := make([]delayedRow, len(list))
 				for i, d := range list {
@@ -115,7 +108,7 @@ func newScheduledLs(g *globals) *cobra.Command {
 					return g.printJSON(rows)
 				}
 				if len(rows) == 0 {
-					if s == nil {
+					if none {
 						fmt.Fprintf(g.stdout, "no delayed tasks: no stream %s on this server\n", g.scheduleStreamName())
 					} else {
 						fmt.Fprintln(g.stdout, "no delayed tasks waiting")
@@ -153,12 +146,9 @@ func newScheduledRm(g *globals) *cobra.Command {
 			if len(args) == 0 {
 				return usagef("rm needs the IDs of the delayed tasks to cancel")
 			}
-			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
+			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
 				return g.each(args, "cancelled", "task(s)", func(id string) error {
-					if s == nil {
-						return fmt.Errorf("task %q: %w", id, schedule.ErrNotScheduled)
-					}
-					return s.Cancel(ctx, id)
+					return in.CancelDelayed(ctx, id)
 				})
 			})
 		},
@@ -183,13 +173,10 @@ func newPeriodicLs(g *globals) *cobra.Command {
 		Short:   "List periodic tasks and when each fires next, in the order declared",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
-				var list []schedule.PeriodicInfo
-				if s != nil {
-					var err error
-					if list, err = s.ListPeriodic(ctx); err != nil {
-						return err
-					}
+			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
+				list, err := in.PeriodicTasks(ctx)
+				if err != nil {
+					return err
 				}
 				rows := make([]periodicRow, len(list))
 				for i, p := range list {
@@ -203,7 +190,7 @@ func newPeriodicLs(g *globals) *cobra.Command {
 					return g.printJSON(rows)
 				}
 				if len(rows) == 0 {
-					if s == nil {
+					if none {
 						fmt.Fprintf(g.stdout, "no periodic tasks: no stream %s on this server\n", g.scheduleStreamName())
 					} else {
 						fmt.Fprintln(g.stdout, "no periodic tasks declared")
@@ -250,12 +237,9 @@ func newPeriodicRm(g *globals) *cobra.Command {
 					return usagef("periodic task name: %w", err)
 				}
 			}
-			return g.withSchedules(cmd, func(ctx context.Context, s *schedule.Schedules) error {
+			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
 				return g.each(args, "removed", "periodic task(s)", func(name string) error {
-					if s == nil {
-						return fmt.Errorf("%q: %w", name, schedule.ErrNotFound)
-					}
-					return s.RemovePeriodic(ctx, name)
+					return in.RemovePeriodic(ctx, name)
 				})
 			})
 		},

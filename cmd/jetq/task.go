@@ -10,14 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/status"
 )
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = lookup.DefaultScan
+const defaultScan = inspect.DefaultFindScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
@@ -43,13 +43,13 @@ type taskView struct {
 	// Notes say what could not be looked at, or only in part.
 	Notes []string `json:"notes,omitempty"`
 
-	found lookup.Result
+	found inspect.Result
 }
 
 // workView is a task message in the work stream, its payload printed as
 // JSON when it is JSON.
 type workView struct {
-	lookup.Work
+	inspect.Work
 	Payload any `json:"payload,omitempty"`
 }
 
@@ -121,7 +121,7 @@ func newTaskShow(g *globals) *cobra.Command {
 // findTask looks the task up everywhere with package lookup; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
-	f, err := lookup.New(js, lookup.WithPrefix(g.prefix), lookup.WithScan(scan), lookup.WithDeadLetterScan(-1))
+	f, err := g.inspector(js, inspect.WithScan(scan), inspect.WithDeadLetterScan(-1))
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -57,7 +57,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	sched, err := schedule.New(js, schedule.WithLogger(quiet))
+	in, err := inspect.New(js, inspect.WithLogger(quiet))
 	if err != nil {
 		return err
 	}
@@ -77,12 +77,12 @@ func run() error {
 	if _, err := producer.Enqueue(ctx, p, Remind, "never mind", producer.WithID("remind:43"), producer.WithDelay(2*time.Second)); err != nil {
 		return err
 	}
-	waiting, err := sched.ListDelayed(ctx, schedule.ListOptions{})
+	waiting, err := in.DelayedTasks(ctx, inspect.DelayedOptions{})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%s delayed: %d waiting\n", since(), len(waiting))
-	if err := sched.Cancel(ctx, "remind:43"); err != nil {
+	if err := in.CancelDelayed(ctx, "remind:43"); err != nil {
 		return err
 	}
 	fmt.Printf("%s cancelled remind:43\n", since())
@@ -99,7 +99,7 @@ func run() error {
 			return err
 		}
 	}
-	periodic, err := sched.ListPeriodic(ctx)
+	periodic, err := in.PeriodicTasks(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,15 +164,11 @@ func run() error {
 	case <-ctx.Done():
 		return errors.New("the periodic task never fired")
 	}
-	if err := sched.RemovePeriodic(ctx, rollup.Name); err != nil {
+	if err := in.RemovePeriodic(ctx, rollup.Name); err != nil {
 		return err
 	}
 
-	tr, err := inspect.New(js)
-	if err != nil {
-		return err
-	}
-	st, err := tr.Status(ctx, "reset:ann")
+	st, err := in.Status(ctx, "reset:ann")
 	if err != nil {
 		return err
 	}

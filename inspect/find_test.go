@@ -1,4 +1,4 @@
-package lookup_test
+package inspect_test
 
 import (
 	"context"
@@ -12,16 +12,14 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
-	"github.com/jetq/jetq/lookup"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
 
-func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
-
-// runWorker runs a worker of reg until the test ends.
-func runWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) {
+// runWorkerOn runs a worker of reg on js until the test ends.
+func runWorkerOn(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) {
 	t.Helper()
 	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
 	if err != nil {
@@ -37,7 +35,7 @@ func runWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) {
 func TestFind(t *testing.T) {
 	ctx := context.Background()
 	js := embeddedtest.JetStream(t)
-	f, err := lookup.New(js)
+	f, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +77,7 @@ func TestFind(t *testing.T) {
 	enqueue(busy, "busy:1")
 	enqueue(dead, "dead:1")
 	enqueue(later, "later:1", producer.WithDelay(time.Hour))
-	runWorker(t, js, reg)
+	runWorkerOn(t, js, reg)
 	t.Cleanup(func() { close(release) }) // before the worker's stop
 	<-started
 
@@ -87,7 +85,7 @@ func TestFind(t *testing.T) {
 	if err != nil || r.Work == nil || r.Work.State != "queued" || r.Work.Task != "mail.idle" || string(r.Work.Payload) != `"x"` || r.Status != nil {
 		t.Errorf("an untracked queued task: %+v %v", r, err)
 	}
-	if r, err := f.Find(ctx, "busy:1"); err != nil || r.Work == nil || r.Work.State != lookup.WorkDelivered {
+	if r, err := f.Find(ctx, "busy:1"); err != nil || r.Work == nil || r.Work.State != inspect.WorkDelivered {
 		t.Errorf("an untracked task its handler runs: want delivered, no status telling more: %+v %v", r, err)
 	}
 	if r, err := f.Find(ctx, "later:1"); err != nil || r.Scheduled == nil || r.Scheduled.Task != "mail.later" || r.Work != nil {
@@ -128,7 +126,7 @@ func TestFind(t *testing.T) {
 		}
 		return nil
 	})
-	one, err := lookup.New(js, lookup.WithDeadLetterScan(1))
+	one, err := inspect.New(js, inspect.WithDeadLetterScan(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,20 +136,20 @@ func TestFind(t *testing.T) {
 	}
 
 	// A bounded scan says where it stopped.
-	small, err := lookup.New(js, lookup.WithScan(1))
+	small, err := inspect.New(js, inspect.WithScan(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r, err := small.Find(ctx, "nothing"); err != nil || r.Found() || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "read the first 1 messages") {
 		t.Errorf("a scan of 1: %+v %v", r, err)
 	}
-	if _, err := f.Find(ctx, ""); !errors.Is(err, lookup.ErrInvalidOption) {
+	if _, err := f.Find(ctx, ""); !errors.Is(err, inspect.ErrInvalidQuery) {
 		t.Errorf("an empty ID: %v", err)
 	}
-	if _, err := lookup.New(js, lookup.WithScan(-1)); !errors.Is(err, lookup.ErrInvalidOption) {
+	if _, err := inspect.New(js, inspect.WithScan(-1)); !errors.Is(err, inspect.ErrInvalidOption) {
 		t.Errorf("a negative scan: %v", err)
 	}
-	if _, err := lookup.New(js, lookup.WithDeadLetterScan(0)); !errors.Is(err, lookup.ErrInvalidOption) {
+	if _, err := inspect.New(js, inspect.WithDeadLetterScan(0)); !errors.Is(err, inspect.ErrInvalidOption) {
 		t.Errorf("a dead-letter scan of 0: %v", err)
 	}
 }
@@ -173,7 +171,7 @@ func TestFindCreatesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err := lookup.New(js)
+	f, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +203,7 @@ func streamNames(t *testing.T, js jetstream.JetStream) []string {
 func TestWorkStateFollowsStatus(t *testing.T) {
 	ctx := context.Background()
 	js := embeddedtest.JetStream(t)
-	f, err := lookup.New(js)
+	f, err := inspect.New(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +230,11 @@ func TestWorkStateFollowsStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runWorker(t, js, reg)
+	runWorkerOn(t, js, reg)
 	t.Cleanup(func() { close(release) }) // before the worker's stop
 	<-started
 
-	for id, want := range map[string][2]string{"retry": {"retrying", lookup.WorkWaitingToRetry}, "block": {"running", lookup.WorkRunning}} {
+	for id, want := range map[string][2]string{"retry": {"retrying", inspect.WorkWaitingToRetry}, "block": {"running", inspect.WorkRunning}} {
 		testkit.WaitFor(t, 10*time.Second, func() error {
 			r, err := f.Find(ctx, id)
 			switch {
