@@ -7,16 +7,20 @@
 //
 // Its pages read the server's own state on every request — the work
 // stream's consumers, the dead-letter stream, the status, schedule and
-// presence buckets — never an event stream that could miss something, so
+// presence buckets, the history stream — never an event stream that could miss something, so
 // what they show after a restart of the dashboard is what is there:
 //
 //   - Overview (/): per queue and task type, pending, running, held, retrying,
 //     in flight, redelivered, dead-lettered, scheduled, the age of the
 //     oldest pending task, live workers and whether the consumer is
 //     paused, refreshed every 2 s without a reload, a task type with
-//     pending tasks and no live worker marked; and a chart of the
-//     tasks processed, failed and dead-lettered per second over the last
-//     five minutes.
+//     pending tasks and no live worker marked; per type the wait of
+//     the tasks started in the last hour (p50 and p99, within 19%); and a
+//     chart of the tasks enqueued, succeeded, failed and dead-lettered per
+//     minute over the last hour. Chart and waits come from the history
+//     the workers keep on the server (see inspect's History), so a page
+//     opened now shows the last hour; a deployment whose workers wrote
+//     none shows an empty chart and says why.
 //   - Tasks (/tasks/{state}, state one of pending, running, retrying,
 //     scheduled, completed, failed): the tasks of one state as package
 //     inspect lists them, 50 a page, paged by inspect's page tokens and
@@ -32,12 +36,12 @@
 //     many had moved on and were left alone. An unknown list, a malformed
 //     filter or a page token of another list or filter is answered with
 //     what is wrong, and nothing is read or changed.
-//   - Task (/tasks?id=...): a task by ID, as package lookup finds it: its
+//   - Task (/tasks?id=...): a task by ID, as inspect's Find finds it: its
 //     status record (state, attempts, progress, last error, times), its
 //     message in the work stream while queued or running, its dead-letter
 //     records and its schedule. The work stream's state agrees with the
 //     status (waiting_to_retry, not running, for a task waiting out a
-//     backoff; see package lookup). Progress is shown while the task runs;
+//     backoff; see inspect's Find). Progress is shown while the task runs;
 //     a task not done shows the last progress of its attempt that ended,
 //     labelled so, and a task done shows none. The work-stream message's
 //     headers are shown, and with actions allowed the actions that fit the

@@ -31,6 +31,7 @@ type page struct {
 
 var funcs = template.FuncMap{
 	"age":  human.Age,
+	"wait": human.Wait,
 	"when": when,
 	"ago":  ago,
 	"until": func(t time.Time) string {

@@ -26,5 +26,14 @@
 // an action over a query would touch, and [Inspector.ApplyBulk] then acts on
 // exactly those tasks, after a confirmation.
 //
+// # History
+//
+// [Inspector.History] returns the last hour, a point a minute: tasks
+// enqueued, started, succeeded, failed and dead-lettered, the oldest
+// pending task's age and the wait p50/p99 of the tasks started, for the
+// deployment and per task type. Workers write it to the JETQ_HISTORY
+// stream (see the consumer package); a deployment whose workers wrote none
+// has no points.
+//
 // See the package examples.
 package inspect

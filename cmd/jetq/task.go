@@ -23,9 +23,12 @@ const defaultScan = inspect.DefaultFindScan
 func newTaskCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "task",
-		Short: "Find a task by its ID: its status, dead-letter records, queued message and schedule",
+		Short: "Find a task by its ID, and delete, run, cancel or retry it",
 	}
 	cmd.AddCommand(newTaskShow(g))
+	for _, a := range taskActions {
+		cmd.AddCommand(newTaskAction(g, a))
+	}
 	return cmd
 }
 
