@@ -181,7 +181,7 @@ func newTasksLs(g *globals) *cobra.Command {
 	qf.register(cmd.Flags())
 	cmd.Flags().StringVar(&state, "state", "", "the state to list: "+stateNames+" (required)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", inspect.DefaultLimit, fmt.Sprintf("at most this many tasks on the page (up to %d)", inspect.MaxLimit))
-	cmd.Flags().IntVar(&scan, "scan", inspect.DefaultScan, fmt.Sprintf("read at most this many messages for the page when a filter skips tasks (up to %d)", inspect.MaxScan))
+	cmd.Flags().IntVar(&scan, "scan", inspect.DefaultPageScan, fmt.Sprintf("read at most this many messages for the page when a filter skips tasks (up to %d)", inspect.MaxPageScan))
 	cmd.Flags().StringVar(&page, "page", "", "continue with the page this token names, as the page before printed it")
 	return cmd
 }
@@ -333,11 +333,11 @@ func newTaskAction(g *globals, a taskAction) *cobra.Command {
 }
 
 // findSeq returns the sequence of task id in the list of state, read a
-// page of inspect.MaxLimit at a time for at most inspect.DefaultScan
+// page of inspect.MaxLimit at a time for at most inspect.DefaultPageScan
 // tasks; further back, --seq names it.
 func findSeq(ctx context.Context, in *inspect.Inspector, state inspect.State, id string) (uint64, error) {
 	q := inspect.Query{State: state, Limit: inspect.MaxLimit}
-	for read := 0; read < inspect.DefaultScan; {
+	for read := 0; read < inspect.DefaultPageScan; {
 		p, err := in.Tasks(ctx, q)
 		if err != nil {
 			return 0, err
@@ -353,7 +353,7 @@ func findSeq(ctx context.Context, in *inspect.Inspector, state inspect.State, id
 		}
 		q.Token = p.Next
 	}
-	return 0, fmt.Errorf("not among the first %d %s tasks: %w; give its --seq, as `jetq tasks ls --state %s` shows it", inspect.DefaultScan, state, inspect.ErrNotFound, state)
+	return 0, fmt.Errorf("not among the first %d %s tasks: %w; give its --seq, as `jetq tasks ls --state %s` shows it", inspect.DefaultPageScan, state, inspect.ErrNotFound, state)
 }
 
 // bulkJSON is what a bulk action prints under --json.
