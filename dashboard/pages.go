@@ -16,6 +16,11 @@ import (
 type taskView struct {
 	inspect.Result
 	Payload string // of the work-stream message, pretty-printed
+	// Headers of the work-stream message, Hidden those left out with the
+	// payload; Actions what may be done to the task.
+	Headers [][2]string
+	Hidden  int
+	Actions []refAction
 }
 
 func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +36,10 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusBadGateway, err)
 		return
 	}
-	v := &taskView{Result: res}
+	v := &taskView{Result: res, Actions: foundActions(res)}
+	if res.Work != nil {
+		v.Headers, v.Hidden = headerRows(res.Work.Header, d.cfg.hidePayloads)
+	}
 	if m := res.Work; m != nil && d.cfg.hidePayloads {
 		m.Payload, m.Header = nil, nil
 	} else if m != nil {

@@ -66,6 +66,7 @@
     for (const q of o.queues) {
       const tr = tbody.insertRow();
       tr.dataset.key = q.queue + "/" + q.task;
+      if (q.workers === 0 && q.pending > 0) Object.assign(tr, { className: "stalled", title: "pending work and no live worker" });
       cell(tr, q.queue);
       cell(tr, q.task);
       for (const f of ["pending", "running", "held", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
