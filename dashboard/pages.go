@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/schedule"
 )
 
 // taskView is what the task page shows of one task.
@@ -83,14 +82,14 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 		if len(ds) == delayedPageSize {
 			v.Next = template.URL("after=" + strconv.FormatUint(ds[len(ds)-1].Sequence, 10))
 		}
-	case errors.Is(err, schedule.ErrUnsupported):
+	case errors.Is(err, inspect.ErrUnsupported):
 		v.Notes = append(v.Notes, "This server has no message schedules (nats-server 2.14 or newer has).")
 	default:
 		v.Notes = append(v.Notes, "delayed tasks: "+err.Error())
 	}
 	if ps, err := d.in.PeriodicTasks(ctx); err == nil {
 		v.Periodic = ps
-	} else if !errors.Is(err, schedule.ErrUnsupported) {
+	} else if !errors.Is(err, inspect.ErrUnsupported) {
 		v.Notes = append(v.Notes, "periodic tasks: "+err.Error())
 	}
 	if rows, err := d.stats.get(ctx, d.in); err == nil {

@@ -57,7 +57,7 @@ var errNotScheduled = fmt.Errorf("%w: no delayed task waits with this ID (fired 
 
 // scheduleStream returns the schedule stream for a read, creating nothing:
 // nil when nothing was ever scheduled, an error wrapping
-// schedule.ErrUnsupported when the work stream takes no scheduled tasks (an
+// [ErrUnsupported] when the work stream takes no scheduled tasks (an
 // older server).
 func (in *Inspector) scheduleStream(ctx context.Context) (jetstream.Stream, error) {
 	st, err := in.js.Stream(ctx, in.names.ScheduleStream())
@@ -75,7 +75,7 @@ func (in *Inspector) scheduleStream(ctx context.Context) (jetstream.Stream, erro
 		return nil, fmt.Errorf("inspect: %w", err)
 	case !in.topo.Schedules(work.CachedInfo().Config):
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			schedule.ErrUnsupported, wire.MinSchedulingServer, in.names.WorkStream())
+			ErrUnsupported, wire.MinSchedulingServer, in.names.WorkStream())
 	}
 	return nil, nil
 }
@@ -85,7 +85,7 @@ func (in *Inspector) scheduleStream(ctx context.Context) (jetstream.Stream, erro
 // the next call's After. A page shorter than the limit is the last. It
 // reads one message a delayed task. It returns an error wrapping
 // [ErrInvalidQuery] for a negative limit, and one wrapping
-// schedule.ErrUnsupported on a server that cannot schedule tasks.
+// [ErrUnsupported] on a server that cannot schedule tasks.
 func (in *Inspector) DelayedTasks(ctx context.Context, o DelayedOptions) ([]DelayedTask, error) {
 	if o.Limit < 0 || o.After > 1<<62 {
 		return nil, fmt.Errorf("%w: limit must not be negative, got %d", ErrInvalidQuery, o.Limit)
@@ -205,7 +205,7 @@ func (in *Inspector) CancelDelayed(ctx context.Context, id string) error {
 }
 
 // PeriodicTasks returns the declared periodic tasks, in the order
-// declared. It returns an error wrapping schedule.ErrUnsupported on a
+// declared. It returns an error wrapping [ErrUnsupported] on a
 // server that cannot schedule tasks.
 func (in *Inspector) PeriodicTasks(ctx context.Context) ([]PeriodicTask, error) {
 	st, err := in.scheduleStream(ctx)

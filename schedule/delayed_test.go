@@ -140,7 +140,7 @@ func TestDelayedTaskWithTheSameIDIsStoredOnce(t *testing.T) {
 	}
 	d, err := in.DelayedTask(ctx, "inv-1")
 	if err != nil || d.Sequence != first.Sequence {
-		t.Fatalf("GetDelayed: %+v, %v; want the first", d, err)
+		t.Fatalf("DelayedTask: %+v, %v; want the first", d, err)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = inspect.DefaultFindScan
+const defaultScan = inspect.DefaultScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
@@ -121,7 +121,7 @@ func newTaskShow(g *globals) *cobra.Command {
 	return cmd
 }
 
-// findTask looks the task up everywhere with package lookup; what cannot
+// findTask looks the task up everywhere with inspect.Inspector.Find; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
 	f, err := g.inspector(js, inspect.WithScan(scan), inspect.WithDeadLetterScan(-1))
