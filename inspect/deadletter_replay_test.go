@@ -11,6 +11,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestReplayIntoAFullQueueIsTheTypedError replays a record into a work
@@ -20,7 +21,7 @@ func TestReplayIntoAFullQueueIsTheTypedError(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
 	ctx := context.Background()
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithQueueLimits(2, 0))
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithTopology(topology.Topology{MaxTasks: 2}))
 	if err != nil {
 		t.Fatal(err)
 	}

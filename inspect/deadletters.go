@@ -319,7 +319,7 @@ func (in *Inspector) getDeadLetter(ctx context.Context, r *dlReader, seq uint64)
 // restoreDeadLetter gives the entry of a truncated record its original's
 // payload and headers; the record's own Jetq-Dlq-* and ID headers stay.
 func (in *Inspector) restoreDeadLetter(ctx context.Context, e DeadLetter) (DeadLetter, error) {
-	obs, err := deadletter.OpenObjects(ctx, in.js, in.topo, false)
+	obs, err := deadletter.OpenObjects(ctx, in.js, in.pub, false)
 	if err != nil {
 		return e, fmt.Errorf("inspect: dead-letter record %d: %w", e.Seq, err)
 	}
@@ -352,7 +352,7 @@ func (in *Inspector) dropOriginal(ctx context.Context, e DeadLetter) {
 	if !e.Truncated {
 		return
 	}
-	if obs, err := deadletter.OpenObjects(ctx, in.js, in.topo, false); err == nil {
+	if obs, err := deadletter.OpenObjects(ctx, in.js, in.pub, false); err == nil {
 		_ = obs.Delete(ctx, wire.Original(e.Header))
 	}
 }

@@ -78,13 +78,9 @@ func (f *fixture) enqueue(t *testing.T, def *tasks.Definition[Order], o Order, o
 func (f *fixture) deliver(t *testing.T, def *tasks.Definition[Order], n int) {
 	t.Helper()
 	ctx := context.Background()
-	topo, err := wire.FromPublic(topologyZero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := topo.Consumer(def.Spec())
+	cfg := wire.ConsumerConfig(topologyZero, def.Spec())
 	cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
-	c, err := f.js.CreateOrUpdateConsumer(ctx, topo.Names.WorkStream(), cfg)
+	c, err := f.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/schedule"
@@ -73,9 +74,9 @@ func (in *Inspector) scheduleStream(ctx context.Context) (jetstream.Stream, erro
 		return nil, nil // nothing enqueued yet
 	case err != nil:
 		return nil, fmt.Errorf("inspect: %w", err)
-	case !in.topo.Schedules(work.CachedInfo().Config):
+	case !in.names.Schedules(work.CachedInfo().Config):
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			ErrUnsupported, wire.MinSchedulingServer, in.names.WorkStream())
+			ErrUnsupported, provision.MinSchedulingServer, in.names.WorkStream())
 	}
 	return nil, nil
 }

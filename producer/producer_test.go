@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 type Email struct {
@@ -207,7 +208,7 @@ func TestInvalidTaskNamesAreRefused(t *testing.T) {
 
 func TestFullQueueIsTypedError(t *testing.T) {
 	t.Parallel()
-	p, js := newProducer(t, producer.WithQueueLimits(3, 0))
+	p, js := newProducer(t, producer.WithTopology(topology.Topology{MaxTasks: 3}))
 	ctx := context.Background()
 	rs, err := producer.EnqueueBatch(ctx, p, sendEmail, []Email{{To: "a@b.c"}, {To: "a@b.c"}})
 	if err != nil {
@@ -374,9 +375,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
 	for name, opt := range map[string]producer.Option{
-		"prefix":   producer.WithPrefix("Not-Lower"),
-		"replicas": producer.WithReplicas(7),
-		"limits":   producer.WithQueueLimits(-1, 0),
+		"prefix":   producer.WithTopology(topology.Topology{Prefix: "Not-Lower"}),
+		"replicas": producer.WithTopology(topology.Topology{Replicas: 7}),
+		"limits":   producer.WithTopology(topology.Topology{MaxTasks: -1}),
 		"window":   producer.WithAsyncWindow(0),
 		"timeout":  producer.WithAckTimeout(0),
 	} {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetq/jetq/dashboard"
+	"github.com/jetq/jetq/topology"
 )
 
 // tokenEnv is the environment variable the dashboard's action token is
@@ -48,7 +49,7 @@ func newDashboardCmd(g *globals) *cobra.Command {
 				return usagef("--allow-actions needs a token: give --dashboard-token or set %s (make one with `openssl rand -hex 16`)", tokenEnv)
 			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-				opts := []dashboard.Option{dashboard.WithPrefix(g.prefix), dashboard.WithBasePath(base), dashboard.WithLogger(slog.New(slog.NewTextHandler(g.stderr, nil)))}
+				opts := []dashboard.Option{dashboard.WithTopology(topology.Topology{Prefix: g.prefix}), dashboard.WithBasePath(base), dashboard.WithLogger(slog.New(slog.NewTextHandler(g.stderr, nil)))}
 				if actions {
 					opts = append(opts, dashboard.WithActions(token))
 				}

@@ -22,6 +22,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // enqueueResult is what `jetq enqueue --json` prints: the producer's result
@@ -128,7 +129,7 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				p, err := producer.New(js, producer.WithPrefix(g.prefix), producer.WithLogger(quietLog()))
+				p, err := producer.New(js, producer.WithTopology(topology.Topology{Prefix: g.prefix}), producer.WithLogger(quietLog()))
 				if err != nil {
 					return err
 				}
