@@ -192,6 +192,7 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
 	start := time.Now()
+	r.waits.note(md, start)
 	err = settle.Call(ctx, h, j.env)     // a middleware's panic too fails only the attempt
 	r.in.noteHandling(time.Since(start)) // sizes the type's prefetch
 	if j.env.Outcome.Action == tasks.ActionNone {

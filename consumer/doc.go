@@ -57,6 +57,18 @@
 // wraps the connection's closed and error handlers, calling those set
 // before, and puts them back when the worker stops.
 //
+// # History
+//
+// Once a minute ([WithHistoryInterval]) a worker writes what it did in the
+// minute to the JETQ_HISTORY stream, which it creates: per task type the
+// tasks it started, with a histogram of how long they had waited, and the
+// tasks it settled; nothing when it did nothing, and nothing per task. One
+// worker a minute also writes the deployment's state (tasks stored and
+// pending, the oldest pending task, dead-letter records), the others see
+// it there. A worker that stops writes its last minute before Run returns.
+// The stream keeps 70 minutes; package inspect reads it, and the
+// dashboard's chart comes from it.
+//
 // # Stopping
 //
 // Cancelling Run's ctx, or [Worker.Shutdown], stops pulling and lets running

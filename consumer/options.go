@@ -27,6 +27,7 @@ type config struct {
 	topology        wire.Topology     // what topo describes, made by validate
 	forward         bool
 	presenceEvery   time.Duration
+	historyEvery    time.Duration
 }
 
 func defaultConfig() config {
@@ -36,6 +37,7 @@ func defaultConfig() config {
 		shutdownTimeout: 30 * time.Second,
 		releaseGrace:    500 * time.Millisecond,
 		presenceEvery:   DefaultPresenceInterval,
+		historyEvery:    DefaultHistoryInterval,
 	}
 }
 
@@ -162,6 +164,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: prefetch must be at least 1, got %d", ErrInvalidOption, c.prefetch)
 	case c.presenceEvery < 100*time.Millisecond:
 		return fmt.Errorf("%w: presence interval must be at least 100ms, got %v", ErrInvalidOption, c.presenceEvery)
+	case c.historyEvery < wire.MinHistoryStep || c.historyEvery > wire.MaxHistoryStep:
+		return fmt.Errorf("%w: history interval must be between %v and %v, got %v", ErrInvalidOption, wire.MinHistoryStep, wire.MaxHistoryStep, c.historyEvery)
 	case c.shutdownTimeout < 0:
 		return fmt.Errorf("%w: shutdown timeout must not be negative, got %v", ErrInvalidOption, c.shutdownTimeout)
 	}

@@ -25,6 +25,8 @@ type route struct {
 	// done counts the tasks this worker settled, by outcome, failed
 	// attempts to be retried included (presence.go).
 	done counts
+	// waits counts its first deliveries by their wait (history.go).
+	waits waits
 }
 
 // counts are the settled tasks of one route, since the worker started.

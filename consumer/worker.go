@@ -64,6 +64,7 @@ type Worker struct {
 	stoppedLog sync.Once
 	active     sync.WaitGroup // route loops and jobs holding a slot
 	drained    chan struct{}  // closed once active reaches zero after Run began
+	historyEnd chan struct{}  // closed once the last history sample is written (history.go)
 	fatal      chan error
 }
 
@@ -107,6 +108,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		in:        newIntake(js),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
+	w.historyEnd = make(chan struct{})
 	w.stopCtx, w.stopPull = context.WithCancel(context.Background())
 	w.baseCtx, w.abort = context.WithCancel(context.Background())
 	for _, rt := range reg.Routes() {
@@ -154,6 +156,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.watchConnection()
 	go w.heartbeat()
 	go w.announce()
+	go w.recordHistory()
 	go w.serveValidation()
 	if w.cfg.forward {
 		w.active.Add(1)
@@ -177,9 +180,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.shutdownTimeout)
 		defer cancel()
 		_ = w.Shutdown(sctx) // a timeout here is logged by Shutdown and not Run's failure
+		w.historyWritten()
 		return nil
 	case <-w.stopCtx.Done():
 		<-w.drained
+		w.historyWritten()
 		return nil
 	case err := <-w.fatal:
 		w.stopPull()

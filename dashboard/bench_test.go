@@ -54,6 +54,15 @@ func BenchmarkPages(b *testing.B) {
 		{"task-unknown", "/tasks?id=nope"},
 		{"workers", "/workers"},
 		{"scheduled", "/scheduled"},
+		{"tasks-pending", "/tasks/pending"},
+		{"tasks-pending-where", "/tasks/pending?where=nope%3D1"},
+		{"tasks-scheduled", "/tasks/scheduled"},
+		{"tasks-scheduled-task", "/tasks/scheduled?task=bench.t007"},
+		{"tasks-running", "/tasks/running"},
+		{"tasks-retrying", "/tasks/retrying"},
+		{"tasks-completed", "/tasks/completed"},
+		{"tasks-failed", "/tasks/failed"},
+		{"tasks-failed-task", "/tasks/failed?task=bench.t042"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {

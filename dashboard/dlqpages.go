@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +27,8 @@ const dlqPageSize = 50
 // read on.
 const dlqMaxRead = 2500
 
-// BulkTimeout bounds a replay or purge of every record a filter selects.
+// BulkTimeout bounds a replay or purge of every record a filter selects,
+// and the planning and applying of a bulk task action.
 // It runs on after the browser leaves; what it did is logged.
 const BulkTimeout = 10 * time.Minute
 
@@ -157,20 +156,8 @@ func inputTime(t time.Time) string {
 // filterQuery is f as a query, After left out; times to the nanosecond,
 // so that the next page and a bulk action select what this page did.
 func filterQuery(f inspect.DeadLetterFilter) url.Values {
-	exact := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
-	q := url.Values{}
-	for k, v := range map[string]string{"task": f.Task, "queue": f.Queue, "reason": string(f.Reason),
-		"since": exact(f.Since), "until": exact(f.Until)} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
+	return queryOf(map[string]string{"task": f.Task, "queue": f.Queue, "reason": string(f.Reason),
+		"since": exactTime(f.Since), "until": exactTime(f.Until)})
 }
 
 // dlqRecordView is a record's page data.
@@ -223,16 +210,7 @@ func (d *Dashboard) dlqRecord(w http.ResponseWriter, r *http.Request) {
 	if !d.cfg.hidePayloads {
 		v.Payload = pretty(e.Payload)
 	}
-	for k, vals := range e.Header {
-		if d.cfg.hidePayloads && !shownHeader(k) {
-			v.Hidden++
-			continue
-		}
-		for _, val := range vals {
-			v.Headers = append(v.Headers, [2]string{k, val})
-		}
-	}
-	slices.SortFunc(v.Headers, func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) })
+	v.Headers, v.Hidden = headerRows(e.Header, d.cfg.hidePayloads)
 	d.render(w, r, http.StatusOK, "record", fmt.Sprintf("Dead letter %d", seq), v)
 }
 
@@ -304,14 +282,8 @@ type bulkView struct {
 
 // matching describes what f selects.
 func matching(f inspect.DeadLetterFilter) [][2]string {
-	var m [][2]string
-	for _, c := range [][2]string{{"queue", f.Queue}, {"task", f.Task}, {"reason", string(f.Reason)},
-		{"failed since", when(f.Since)}, {"failed until", when(f.Until)}} {
-		if c[1] != "" && c[1] != "-" {
-			m = append(m, c)
-		}
-	}
-	return m
+	return described([][2]string{{"queue", f.Queue}, {"task", f.Task}, {"reason", string(f.Reason)},
+		{"failed since", when(f.Since)}, {"failed until", when(f.Until)}})
 }
 
 // bulk replays or purges every record a filter selects: the first POST

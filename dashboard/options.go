@@ -39,7 +39,9 @@ func WithBasePath(path string) Option {
 	return func(c *config) { c.base = strings.TrimSuffix(path, "/") }
 }
 
-// WithActions allows replay, delete and purge to whoever holds token:
+// WithActions allows the dashboard's actions — replay, delete and purge
+// of dead letters; delete, run now, cancel and retry now of tasks;
+// removal of a periodic task — to whoever holds token:
 // a browser signed in with it, or a request with the header
 // "Authorization: Bearer <token>". The token must be at least 16 bytes.
 // Without this option the dashboard only reads.

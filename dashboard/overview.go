@@ -2,12 +2,10 @@ package dashboard
 
 import (
 	"context"
-	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/inspect"
 )
@@ -20,10 +18,24 @@ type Overview struct {
 	Totals Totals `json:"totals"`
 	// Workers counts the live worker processes.
 	Workers int `json:"workers"`
-	// Rates are the chart's points, oldest first.
-	Rates []Rate `json:"rates"`
+	// History is the last hour, a point a step, as the workers wrote it:
+	// the chart's points and the task types' wait times.
+	History inspect.History `json:"history"`
+	// HistoryNote says why History has no points, if it has none.
+	HistoryNote string `json:"history_note,omitempty"`
 	// At is when it was read.
 	At time.Time `json:"at"`
+}
+
+// Latency is the history of the task type of queue and task: its wait
+// times over the last hour. It is zero for a type no worker started.
+func (o Overview) Latency(queue, task string) inspect.TypeHistory {
+	for _, th := range o.History.Types {
+		if th.Queue == queue && th.Task == task {
+			return th
+		}
+	}
+	return inspect.TypeHistory{}
 }
 
 // Totals are the overview's counts over every task type.
@@ -32,6 +44,9 @@ type Totals struct {
 	InFlight     int    `json:"in_flight"`
 	DeadLettered uint64 `json:"dead_lettered"`
 }
+
+// noHistory is the chart's note when the history has no points.
+const noHistory = "No history yet: each running worker writes a point a minute, and this deployment's have written none in the last hour (workers before jetq's history write none)."
 
 func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 	ctx, cancel := d.reqCtx(r)
@@ -44,31 +59,23 @@ func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 	if err != nil {
 		return Overview{}, err
 	}
-	filed, err := d.filed(ctx)
-	if err != nil {
-		return Overview{}, err
-	}
-	now := time.Now()
-	o := Overview{Queues: orEmpty(rows), Workers: len(ws), Rates: orEmpty(d.history.add(now, ws, filed)), At: now}
+	o := Overview{Queues: orEmpty(rows), Workers: len(ws), At: time.Now()}
 	for _, r := range rows {
 		o.Totals.Pending += r.Pending
 		o.Totals.InFlight += r.InFlight
 		o.Totals.DeadLettered += r.DeadLettered
 	}
+	// The chart is not worth the page: without history the rest shows.
+	o.History, err = d.history.get(ctx, d.in)
+	switch {
+	case err != nil:
+		d.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot read the history", slog.String("error", err.Error()))
+		o.History = inspect.History{Window: time.Hour, Points: []inspect.Point{}, Types: []inspect.TypeHistory{}}
+		o.HistoryNote = "History unavailable: " + err.Error()
+	case len(o.History.Points) == 0:
+		o.HistoryNote = noHistory
+	}
 	return o, nil
-}
-
-// filed counts the dead-letter records ever filed: the stream's last
-// sequence, which replays, purges and expiry leave as it is.
-func (d *Dashboard) filed(ctx context.Context) (uint64, error) {
-	s, err := d.js.Stream(ctx, d.names.DLQStream())
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return s.CachedInfo().State.LastSeq, nil
 }
 
 // statsMaxAge is how long one read of the queue statistics serves every

@@ -9,13 +9,17 @@ import (
 	"strings"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/schedule"
 )
 
 // taskView is what the task page shows of one task.
 type taskView struct {
 	inspect.Result
 	Payload string // of the work-stream message, pretty-printed
+	// Headers of the work-stream message, Hidden those left out with the
+	// payload; Actions what may be done to the task.
+	Headers [][2]string
+	Hidden  int
+	Actions []refAction
 }
 
 func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +35,10 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusBadGateway, err)
 		return
 	}
-	v := &taskView{Result: res}
+	v := &taskView{Result: res, Actions: foundActions(res)}
+	if res.Work != nil {
+		v.Headers, v.Hidden = headerRows(res.Work.Header, d.cfg.hidePayloads)
+	}
 	if m := res.Work; m != nil && d.cfg.hidePayloads {
 		m.Payload, m.Header = nil, nil
 	} else if m != nil {
@@ -74,14 +81,14 @@ func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
 		if page.Next != "" {
 			v.Next = template.URL("page=" + url.QueryEscape(page.Next))
 		}
-	case errors.Is(err, schedule.ErrUnsupported):
+	case errors.Is(err, inspect.ErrUnsupported):
 		v.Notes = append(v.Notes, "This server has no message schedules (nats-server 2.14 or newer has).")
 	default:
 		v.Notes = append(v.Notes, "delayed tasks: "+err.Error())
 	}
 	if ps, err := d.in.PeriodicTasks(ctx); err == nil {
 		v.Periodic = ps
-	} else if !errors.Is(err, schedule.ErrUnsupported) {
+	} else if !errors.Is(err, inspect.ErrUnsupported) {
 		v.Notes = append(v.Notes, "periodic tasks: "+err.Error())
 	}
 	if rows, err := d.stats.get(ctx, d.in); err == nil {

@@ -31,6 +31,7 @@ type page struct {
 
 var funcs = template.FuncMap{
 	"age":  human.Age,
+	"wait": human.Wait,
 	"when": when,
 	"ago":  ago,
 	"until": func(t time.Time) string {
@@ -116,6 +117,9 @@ const (
 
 // flash is the message of q's done= and its number.
 func flash(q url.Values) string {
+	if s := taskFlash(q); s != "" {
+		return s
+	}
 	n, err := strconv.ParseUint(q.Get("n"), 10, 64)
 	if err != nil {
 		return ""

@@ -39,7 +39,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
 	}
-	cfg := config{log: slog.Default(), scan: DefaultFindScan, dlqScan: DefaultDeadLetterScan}
+	cfg := config{log: slog.Default(), scan: DefaultScan, dlqScan: DefaultDeadLetterScan}
 	for _, opt := range opts {
 		opt(&cfg)
 	}

@@ -35,7 +35,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithScan bounds how many work-stream messages [Inspector.Find] reads to
-// find a task's message; 0 skips the work stream. Default [DefaultFindScan].
+// find a task's message; 0 skips the work stream. Default [DefaultScan].
 func WithScan(n int) Option { return func(c *config) { c.scan = n } }
 
 // WithDeadLetterScan bounds how many dead-letter records [Inspector.Find]

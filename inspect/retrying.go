@@ -22,14 +22,16 @@ import (
 // retries the workers list in their presence entries (each dropped once
 // due), else, for tracked types, from the status record.
 //
-// Cost of a page of 50: the consumers' infos (one request for one type,
-// one a 256 types otherwise), one watch of the presence bucket, one
-// batched direct get a type with deliveries not settled beyond those its
-// live workers hold (sized to its share of the page plus what they hold), and for tracked types not listed by
-// a worker one key-value get a task, at once. With 10 000 retrying tasks
-// of one type that is 4 requests and up to 50 concurrent gets, whatever
-// the page; the 200th page costs the same as the first, since a page
-// starts at the sequence where the previous one ended.
+// Cost of a page of 50: the stream's and the consumers' infos (one
+// request for one type, one a 256 types otherwise), one watch of the
+// presence bucket, one batched direct get a type with deliveries not
+// settled beyond those its live workers hold (sized to its share of the
+// page plus what they hold; each makes the server count the type's
+// messages after it), all at once, and for tracked types not listed by a
+// worker one status read a task, at once. With 10 000 retrying tasks of one
+// type that is 6 requests (BenchmarkStatePages) and up to 50 status reads,
+// whatever the page: a page starts at the sequence where the previous one
+// ended.
 func (in *Inspector) retrying(ctx context.Context, q Query, tok cursor) (Page, *cursor, error) {
 	work, err := in.stream(ctx, in.names.WorkStream())
 	if err != nil || work == nil {

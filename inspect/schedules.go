@@ -28,7 +28,7 @@ type PeriodicTask struct {
 
 // scheduleStream returns the schedule stream for a read, creating nothing:
 // nil when nothing was ever scheduled, an error wrapping
-// schedule.ErrUnsupported when the work stream takes no scheduled tasks (an
+// [ErrUnsupported] when the work stream takes no scheduled tasks (an
 // older server).
 func (in *Inspector) scheduleStream(ctx context.Context) (jetstream.Stream, error) {
 	st, err := in.js.Stream(ctx, in.names.ScheduleStream())
@@ -46,13 +46,13 @@ func (in *Inspector) scheduleStream(ctx context.Context) (jetstream.Stream, erro
 		return nil, fmt.Errorf("inspect: %w", err)
 	case !in.topo.Schedules(work.CachedInfo().Config):
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			schedule.ErrUnsupported, wire.MinSchedulingServer, in.names.WorkStream())
+			ErrUnsupported, wire.MinSchedulingServer, in.names.WorkStream())
 	}
 	return nil, nil
 }
 
 // PeriodicTasks returns the declared periodic tasks, in the order
-// declared. It returns an error wrapping schedule.ErrUnsupported on a
+// declared. It returns an error wrapping [ErrUnsupported] on a
 // server that cannot schedule tasks.
 func (in *Inspector) PeriodicTasks(ctx context.Context) ([]PeriodicTask, error) {
 	st, err := in.scheduleStream(ctx)

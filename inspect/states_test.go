@@ -16,6 +16,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -37,37 +38,18 @@ func newStateSetup(t *testing.T) stateSetup {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	in, err := New(js, WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return stateSetup{srv: srv, js: js, p: p, in: in}
+	return stateSetup{srv: srv, js: js, p: jetqtest.NewProducer(t, js), in: in}
 }
 
-// worker runs a worker of reg on its own connection until the test ends.
+// worker runs a worker of reg, writing its presence every 100 ms, on its
+// own connection until the test ends.
 func (s stateSetup) worker(t *testing.T, reg *tasks.Registry, opts ...consumer.Option) {
 	t.Helper()
-	_, wjs := embeddedtest.Connect(t, s.srv)
-	opts = append([]consumer.Option{consumer.WithLogger(testkit.Logger(t)), consumer.WithPresenceInterval(100 * time.Millisecond)}, opts...)
-	w, err := consumer.New(wjs, reg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
+	jetqtest.StartWorker(t, s.srv, reg, append([]consumer.Option{consumer.WithPresenceInterval(100 * time.Millisecond)}, opts...)...)
 }
 
 // list reads one page of q.

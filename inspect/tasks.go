@@ -224,9 +224,10 @@ func (t TaskInfo) Age(now time.Time) time.Duration { return max(now.Sub(t.Enqueu
 //     from the retries the workers list (each until it falls due) or, for
 //     tracked types, the status record. The consumers' infos, one watch of
 //     the presence bucket and one batched direct get a type with tasks not
-//     settled, plus a status read a tracked task: with 10 000 tasks
-//     retrying in one type, 4 requests and up to 50 concurrent reads a page
-//     of 50, the same for the last page as for the first.
+//     settled and not held, plus a status read a tracked task: with 10 000
+//     tasks retrying in one type, 6 requests and up to 50 concurrent reads
+//     a page of 50, the same for the last page as for the first; with 20
+//     types retrying, 25 requests (see BenchmarkStatePages).
 //   - Completed: the status records saying done, newest first, read from
 //     the end of the status bucket's stream backwards in batched direct
 //     gets of 512 records, at most Query.Scan records a page

@@ -185,7 +185,7 @@ func WithHeader(key, value string) EnqueueOption {
 // WithDelay runs the task d from now instead of at once, for [Enqueue] and
 // [EnqueueBatch]. The server's own scheduler holds it (durable, replicated,
 // no poller) and fires it at most about 250 ms late, never early; it keeps
-// its ID, headers and trace context, and schedule.Cancel can withdraw it
+// its ID, headers and trace context, and inspect.Inspector.CancelDelayed can withdraw it
 // until then. A negative d is refused; 0 means now. It needs nats-server
 // 2.14 or newer, and is refused with [ErrUnsupported] on older servers.
 func WithDelay(d time.Duration) EnqueueOption {

@@ -59,18 +59,25 @@ func (ff *filterFlags) filter() (inspect.DeadLetterFilter, error) {
 	return f, nil
 }
 
-// describe names the records the flags select, for a question.
-func (ff *filterFlags) describe() string {
+// describe names the n records the flags select, for a question.
+func (ff *filterFlags) describe(n int) string {
+	return fmt.Sprintf("%d dead-letter record(s)", n) + givenFlags([][2]string{
+		{"task", ff.task}, {"queue", ff.queue}, {"reason", ff.reason}, {"since", ff.since}, {"until", ff.until}})
+}
+
+// givenFlags is " with" and the flags given among the pairs of name and
+// value, as typed, or "" when none was given.
+func givenFlags(pairs [][2]string) string {
 	var parts []string
-	for _, p := range [][2]string{{"task", ff.task}, {"queue", ff.queue}, {"reason", ff.reason}, {"since", ff.since}, {"until", ff.until}} {
+	for _, p := range pairs {
 		if p[1] != "" {
 			parts = append(parts, fmt.Sprintf("--%s %s", p[0], p[1]))
 		}
 	}
 	if len(parts) == 0 {
-		return "every dead-letter record"
+		return ""
 	}
-	return "every dead-letter record with " + strings.Join(parts, " ")
+	return " with " + strings.Join(parts, " ")
 }
 
 func (ff *filterFlags) empty() bool {
@@ -395,19 +402,28 @@ func newDLQPurge(g *globals) *cobra.Command {
 		Use:   "purge",
 		Short: "Remove every dead-lettered task the filter selects",
 		Long: "purge removes, for good, every record the filter flags select, or every record with --all.\n" +
-			"It asks first on a terminal; --yes confirms without asking, as a script must.",
+			"It counts them and asks first on a terminal, as the dashboard does; --yes confirms without\n" +
+			"asking (or counting), as a script must.",
 		Example: "  jetq dlq purge --task email.send --until 720h\n  jetq dlq purge --all --yes",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ff.empty() && !all {
 				return usagef("purge removes records for good: give filter flags, or --all for every record")
 			}
-			if !yes {
-				if err := g.confirm("remove "+ff.describe()+" for good?", "--yes"); err != nil {
-					return err
-				}
-			}
 			return g.bulk(cmd, nil, &ff, true, "removed", pickOnly, nil, func(ctx context.Context, in *inspect.Inspector, f inspect.DeadLetterFilter) (int, error) {
+				// The question names how many records go, as the
+				// dashboard's confirmation page does; --yes skips the
+				// count, which reads every record of a reason or time
+				// filter.
+				if !yes {
+					n, err := in.CountDeadLetters(ctx, f)
+					if err != nil || n == 0 {
+						return 0, err
+					}
+					if err := g.confirm("remove "+ff.describe(n)+" for good?", "--yes"); err != nil {
+						return 0, err
+					}
+				}
 				return in.PurgeDeadLetters(ctx, f)
 			})
 		},

@@ -1,6 +1,7 @@
 // Command jetq operates a jetq deployment: it inspects and replays the
 // dead-letter stream, shows the queues and the live workers, serves the web
-// dashboard, enqueues tasks by hand, lists and
+// dashboard, enqueues tasks by hand, lists tasks by state and deletes, runs,
+// cancels and retries them, one by ID or all a filter selects, lists and
 // cancels delayed and periodic tasks, and runs an embedded NATS server with
 // JetStream for single-binary deployments.
 //
@@ -18,6 +19,12 @@
 //	jetq scheduled rm remind:ada              # cancel one before it fires
 //	jetq periodic ls                          # periodic tasks and when each fires next
 //	jetq periodic rm reports.nightly          # fire it no more
+//	jetq tasks ls --state retrying --queue default --task email.send  # tasks by state, a page at a time
+//	jetq tasks ls --state pending --where customer.id=42 --page <token>  # a payload field; the next page
+//	jetq task rm welcome-7f3a                 # delete a pending task (--seq N names its message)
+//	jetq task run remind:ada                  # run a scheduled task now; task cancel withdraws it
+//	jetq task retry welcome-7f3a              # retry a retrying task now
+//	jetq tasks rm --task email.send --where customer.id=42  # every task selected: counted, asked first
 //
 // # Connecting
 //
@@ -40,5 +47,17 @@
 // duplicate and, for a delayed task, run_at), and under --json an error is
 // printed to stderr as {"error": "...", "code": 1}. jetq exits 0 on success,
 // 1 when the operation failed and 2 on a usage error. Times print as RFC
-// 3339 in UTC. dlq purge asks on a terminal and otherwise needs --yes.
+// 3339 in UTC. dlq purge and the bulk actions (tasks rm, run, cancel and
+// retry) count first, ask on a terminal and otherwise need --yes.
+//
+// # Tasks by state
+//
+// tasks ls --state lists pending, running, retrying, scheduled, completed or
+// failed tasks, filtered by --queue, --task, --since, --until and --where
+// path=value (a field of the JSON payload, compared as JSON); a page that is
+// not the last ends with the --page token of the next. task rm, run, cancel
+// and retry act on one task by ID and refuse one that is no longer in the
+// state they need; tasks rm, run, cancel and retry act on the tasks the
+// filter selects. An unknown state, a malformed filter or a page token of
+// another list is a usage error that reads and changes nothing.
 package main

@@ -110,7 +110,7 @@ func TestDLQPurgeAsksFirst(t *testing.T) {
 	}
 	// A terminal answering no.
 	code, _, errOut = c.jetqIn(input{r: strings.NewReader("n\n"), terminal: true}, "dlq", "purge", "--reason", "permanent")
-	if code != exitError || !strings.Contains(errOut, "remove every dead-letter record with --reason permanent for good? [y/N]") || !strings.Contains(errOut, "not confirmed") {
+	if code != exitError || !strings.Contains(errOut, "remove 1 dead-letter record(s) with --reason permanent for good? [y/N]") || !strings.Contains(errOut, "not confirmed") {
 		t.Errorf("purge answered no: exit %d, stderr %q", code, errOut)
 	}
 	if n := count(); n != 1 {

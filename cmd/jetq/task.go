@@ -17,15 +17,18 @@ import (
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = inspect.DefaultFindScan
+const defaultScan = inspect.DefaultScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "task",
-		Short: "Find a task by its ID: its status, dead-letter records, queued message and schedule",
+		Short: "Find a task by its ID, and delete, run, cancel or retry it",
 	}
 	cmd.AddCommand(newTaskShow(g))
+	for _, a := range taskActions {
+		cmd.AddCommand(newTaskAction(g, a))
+	}
 	return cmd
 }
 
@@ -118,7 +121,7 @@ func newTaskShow(g *globals) *cobra.Command {
 	return cmd
 }
 
-// findTask looks the task up everywhere with package lookup; what cannot
+// findTask looks the task up everywhere with inspect.Inspector.Find; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
 	f, err := g.inspector(js, inspect.WithScan(scan), inspect.WithDeadLetterScan(-1))

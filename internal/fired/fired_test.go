@@ -116,6 +116,44 @@ func TestClaimConcurrentCopies(t *testing.T) {
 	}
 }
 
+// TestReserve: a copy made to run a retry now is given the run before it
+// is delivered; its delivery takes the claim over and runs, and the
+// original's redelivery is a Copy. A run the original's redelivery claimed
+// first stays its own: Reserve says so, and the copy is a Copy.
+func TestReserve(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)()
+	firing := wire.RetryFiring(10, 1)
+	if holder, err := s.Reserve(ctx, fired.Delivery{ID: "a", Firing: firing, Seq: 20, Attempt: 1}); err != nil || holder != 20 {
+		t.Fatalf("reserve for the copy: holder %d, %v; want 20", holder, err)
+	}
+	if holder, err := s.Reserve(ctx, fired.Delivery{ID: "a", Firing: firing, Seq: 20, Attempt: 1}); err != nil || holder != 20 {
+		t.Fatalf("reserve again (RetryNow called twice): holder %d, %v; want 20", holder, err)
+	}
+	steps := []struct {
+		what    string
+		id      string
+		seq     uint64
+		attempt int
+		want    fired.Verdict
+	}{
+		{"the original's redelivery", "a", 10, 2, fired.Copy},
+		{"the copy's delivery", "a", 20, 2, fired.Run},
+		{"the original's redelivery, after", "a", 10, 2, fired.Copy},
+		{"another task's redelivery", "b", 10, 2, fired.Run},
+	}
+	for _, st := range steps {
+		got, err := s.Claim(ctx, fired.Delivery{ID: st.id, Firing: firing, Seq: st.seq, Attempt: st.attempt, Token: 7})
+		if err != nil || got != st.want {
+			t.Errorf("%s: Claim = %v, %v; want %v", st.what, got, err, st.want)
+		}
+	}
+	if holder, err := s.Reserve(ctx, fired.Delivery{ID: "b", Firing: firing, Seq: 30, Attempt: 1}); err != nil || holder != 10 {
+		t.Errorf("reserve a run the original claimed: holder %d, %v; want the original's 10", holder, err)
+	}
+}
+
 // TestReserveForNoDelivery reserves a firing for sequence 0, no message's,
 // as a cancel does: each delivery of it is then a copy, and a firing a
 // delivery claimed first stays that delivery's.

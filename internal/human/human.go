@@ -21,3 +21,26 @@ func Age(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }
+
+// Wait writes a wait time briefly, to two digits, which is what a wait
+// read from a histogram holds: 420µs, 4.2ms, 120ms, 1.4s, 42s, then as
+// [Age]; "-" for none. The dashboard's script writes waits the same way.
+func Wait(d time.Duration) string {
+	two := func(v float64, unit string) string {
+		if v < 10 {
+			return strconv.FormatFloat(v, 'f', 1, 64) + unit
+		}
+		return strconv.Itoa(int(v)) + unit
+	}
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return strconv.Itoa(int(d/time.Microsecond)) + "µs"
+	case d < time.Second:
+		return two(float64(d)/float64(time.Millisecond), "ms")
+	case d < time.Minute:
+		return two(d.Seconds(), "s")
+	}
+	return Age(d)
+}

@@ -15,3 +15,14 @@ func TestAge(t *testing.T) {
 		}
 	}
 }
+
+func TestWait(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "-", 420 * time.Microsecond: "420µs", 4200 * time.Microsecond: "4.2ms", 120 * time.Millisecond: "120ms",
+		1400 * time.Millisecond: "1.4s", 42 * time.Second: "42s", 3*time.Minute + 12*time.Second: "3m12s",
+	} {
+		if got := Wait(d); got != want {
+			t.Errorf("Wait(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,5 +1,6 @@
 // jetq dashboard: refreshes the overview and the workers page every 2 s,
-// draws the overview's chart, and asks before a delete.
+// draws the overview's chart of the server's history, and asks before a
+// delete.
 "use strict";
 (function () {
   const base = document.body.dataset.base || "";
@@ -14,6 +15,16 @@
     if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60) + "s";
     if (s < 48 * 3600) return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m";
     return Math.floor(s / 86400) + "d" + Math.floor((s % 86400) / 3600) + "h";
+  }
+  // wait writes a wait in nanoseconds as the server does, to two digits:
+  // 420µs, 4.2ms, 120ms, 1.4s, 42s, then as age.
+  function wait(ns) {
+    const two = (v, unit) => (v < 10 ? v.toFixed(1) : Math.floor(v)) + unit;
+    if (ns <= 0) return "-";
+    if (ns < 1e6) return Math.floor(ns / 1e3) + "µs";
+    if (ns < 1e9) return two(ns / 1e6, "ms");
+    if (ns < 60e9) return two(ns / 1e9, "s");
+    return age(ns);
   }
   // seen writes how long ago a worker last wrote, ms milliseconds, as the
   // server does: "just now" under a second, else "42s ago".
@@ -50,10 +61,12 @@
     setText("updated", when(o.at));
     const tbody = document.querySelector("#queues tbody");
     tbody.replaceChildren();
-    if (o.queues.length === 0) empty(tbody, 13, "No task types yet: nothing was enqueued with this prefix.");
+    const latency = new Map((o.history.types || []).map((t) => [t.queue + "/" + t.task, t]));
+    if (o.queues.length === 0) empty(tbody, 15, "No task types yet: nothing was enqueued with this prefix.");
     for (const q of o.queues) {
       const tr = tbody.insertRow();
       tr.dataset.key = q.queue + "/" + q.task;
+      if (q.workers === 0 && q.pending > 0) Object.assign(tr, { className: "stalled", title: "pending work and no live worker" });
       cell(tr, q.queue);
       cell(tr, q.task);
       for (const f of ["pending", "running", "held", "waiting_to_retry", "in_flight", "redelivered"]) cell(tr, q[f], f);
@@ -66,47 +79,60 @@
       } else dl.textContent = "0";
       cell(tr, q.scheduled, "scheduled");
       cell(tr, age(q.oldest_pending_age), "oldest_pending_age");
+      const l = latency.get(q.queue + "/" + q.task) || {};
+      cell(tr, wait(l.wait_p50 || 0), "wait_p50");
+      cell(tr, wait(l.wait_p99 || 0), "wait_p99");
       cell(tr, q.workers, "workers");
       cell(tr, q.paused ? (q.paused_until ? "until " + when(q.paused_until) : "yes") : "-", "paused");
     }
-    chartNow = new Date(o.at).getTime();
-    drawChart(o.rates || []);
+    setText("history-note", o.history_note || "");
+    drawChart(o.history, new Date(o.at).getTime());
   }
-  let chartNow = Date.now();
 
-  function drawChart(rates) {
+  // drawChart draws the history h, a point a step, as tasks per minute over
+  // its window up to now.
+  function drawChart(h, now) {
     const c = document.getElementById("chart");
     if (!c) return;
-    c.dataset.points = rates.length;
+    const points = h.points || [];
+    const perMinute = h.step > 0 ? 60e9 / h.step : 1;
+    c.dataset.points = points.length;
+    c.dataset.succeeded = points.reduce((n, p) => n + p.succeeded, 0);
     const g = c.getContext("2d");
-    const w = c.width, h = c.height, pad = 28;
-    g.clearRect(0, 0, w, h);
-    const now = chartNow, span = 5 * 60 * 1000;
+    const w = c.width, ht = c.height, pad = 28;
+    g.clearRect(0, 0, w, ht);
+    const span = (h.window || 3600e9) / 1e6;
+    const series = [["enqueued", "#15803d"], ["succeeded", "#2563eb"], ["failed", "#c2410c"], ["dead_lettered", "#7c3aed"]];
     let top = 1;
-    for (const r of rates) top = Math.max(top, r.processed, r.failed, r.dead_lettered);
+    for (const p of points) for (const [f] of series) top = Math.max(top, p[f] * perMinute);
     g.strokeStyle = "#e3e6ea";
     g.fillStyle = "#6b7480";
     g.font = "11px system-ui, sans-serif";
     for (let i = 0; i <= 2; i++) {
-      const y = h - pad - ((h - 2 * pad) * i) / 2;
+      const y = ht - pad - ((ht - 2 * pad) * i) / 2;
       g.beginPath(); g.moveTo(pad, y); g.lineTo(w - 4, y); g.stroke();
       g.fillText(((top * i) / 2).toFixed(top < 10 ? 1 : 0), 2, y - 2);
     }
-    g.fillText("-5m", pad, h - 8);
-    g.fillText("now", w - 28, h - 8);
+    g.fillText("-" + Math.round(span / 60000) + "m", pad, ht - 8);
+    g.fillText("now", w - 28, ht - 8);
     const x = (t) => pad + ((w - pad - 4) * (1 - (now - new Date(t).getTime()) / span));
-    const y = (v) => h - pad - ((h - 2 * pad) * v) / top;
-    for (const [field, color] of [["processed", "#2563eb"], ["failed", "#c2410c"], ["dead_lettered", "#7c3aed"]]) {
+    const y = (v) => ht - pad - ((ht - 2 * pad) * v * perMinute) / top;
+    for (const [field, color] of series) {
       g.strokeStyle = color;
       g.lineWidth = 2;
       g.beginPath();
-      rates.forEach((r, i) => (i ? g.lineTo(x(r.at), y(r[field])) : g.moveTo(x(r.at), y(r[field]))));
+      points.forEach((p, i) => (i ? g.lineTo(x(p.at), y(p[field])) : g.moveTo(x(p.at), y(p[field]))));
       g.stroke();
       g.fillStyle = color;
-      for (const r of rates) g.fillRect(x(r.at) - 2, y(r[field]) - 2, 4, 4);
+      for (const p of points) g.fillRect(x(p.at) - 2, y(p[field]) - 2, 4, 4);
     }
-    const last = rates[rates.length - 1];
-    if (last) setText("rates", "now: " + last.processed.toFixed(1) + " processed/s, " + last.failed.toFixed(1) + " failed/s, " + last.dead_lettered.toFixed(1) + " dead-lettered/s");
+    const last = points[points.length - 1];
+    const fmt = (v) => {
+      const m = v * perMinute;
+      return Number.isInteger(m) ? String(m) : m.toFixed(m < 10 ? 1 : 0);
+    };
+    setText("rates", last ? "at " + when(last.at) + ": " + fmt(last.enqueued) + " enqueued, " + fmt(last.succeeded) + " succeeded, " +
+      fmt(last.failed) + " failed, " + fmt(last.dead_lettered) + " dead-lettered a minute" : "");
   }
 
   function showWorkers(ws) {
