@@ -64,7 +64,7 @@ func (j *job) listed(stream string) (wire.PresenceDelivery, bool) {
 const DefaultPresenceInterval = 2 * time.Second
 
 // WithPresenceInterval sets how often the worker rewrites its presence
-// entry in the JETQ_WORKERS bucket, which inspect.Inspector.Queues reads to tell
+// entry in the JETQ_WORKERS bucket, which the inspect package reads to tell
 // running tasks from tasks waiting out a retry backoff. An entry lives
 // three intervals (at least a second), so a worker that died stops counting
 // as running that long after its last write. Default

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jetq/jetq/inspect"
@@ -60,7 +60,7 @@ func (d *Dashboard) readWorkers(r *http.Request) ([]inspect.Worker, error) {
 
 // scheduledView is the scheduled page's data.
 type scheduledView struct {
-	Delayed  []inspect.DelayedTask
+	Delayed  []inspect.TaskInfo
 	Next     template.URL // the query of the next page of delayed tasks
 	Periodic []inspect.PeriodicTask
 	Paused   []inspect.QueueStats
@@ -71,16 +71,15 @@ type scheduledView struct {
 const delayedPageSize = 100
 
 func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
-	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
 	var v scheduledView
-	ds, err := d.in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: delayedPageSize})
+	page, err := d.in.Tasks(ctx, inspect.Query{State: inspect.Scheduled, Limit: delayedPageSize, Token: r.URL.Query().Get("page")})
 	switch {
 	case err == nil:
-		v.Delayed = ds
-		if len(ds) == delayedPageSize {
-			v.Next = template.URL("after=" + strconv.FormatUint(ds[len(ds)-1].Sequence, 10))
+		v.Delayed = page.Tasks
+		if page.Next != "" {
+			v.Next = template.URL("page=" + url.QueryEscape(page.Next))
 		}
 	case errors.Is(err, inspect.ErrUnsupported):
 		v.Notes = append(v.Notes, "This server has no message schedules (nats-server 2.14 or newer has).")

@@ -141,8 +141,8 @@ func (in *Inspector) schedule(ctx context.Context, r Ref) (jetstream.Stream, *je
 	if r.ID == "" {
 		return nil, nil, TaskInfo{}, fmt.Errorf("%w: no task ID: pass the Ref of a listed task (TaskInfo.Ref)", ErrInvalidQuery)
 	}
-	gone := fmt.Errorf("inspect: no delayed task %q waits: it fired already, was cancelled, or was never scheduled: %w", r.ID, ErrMovedOn)
-	st, err := in.stream(ctx, in.names.ScheduleStream())
+	gone := fmt.Errorf("inspect: task %q: no delayed task waits with this ID: it fired already, was cancelled, or was never scheduled: %w", r.ID, ErrMovedOn)
+	st, err := in.scheduleStream(ctx)
 	if err != nil || st == nil {
 		return nil, nil, TaskInfo{}, cmp.Or(err, gone)
 	}

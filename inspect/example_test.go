@@ -282,7 +282,7 @@ func ExampleInspector_DeadLetters() {
 }
 
 // Delay a task, look at what waits, and cancel one before it fires.
-func ExampleInspector_CancelDelayed() {
+func ExampleInspector_Cancel() {
 	ctx := context.Background()
 	js, stop := connect(ctx)
 	defer stop()
@@ -301,18 +301,18 @@ func ExampleInspector_CancelDelayed() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := in.CancelDelayed(ctx, "remind:2"); err != nil {
+	if err := in.Cancel(ctx, inspect.Ref{ID: "remind:2"}); err != nil {
 		log.Fatal(err)
 	}
-	waiting, err := in.DelayedTasks(ctx, inspect.DelayedOptions{})
+	waiting, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, d := range waiting {
+	for _, d := range waiting.Tasks {
 		fmt.Printf("%s (%s) due in about %v\n", d.ID, d.Task, time.Until(d.RunAt).Round(time.Hour))
 	}
-	err = in.CancelDelayed(ctx, "remind:2")
-	fmt.Println(errors.Is(err, inspect.ErrNotFound))
+	err = in.Cancel(ctx, inspect.Ref{ID: "remind:2"})
+	fmt.Println(errors.Is(err, inspect.ErrMovedOn))
 	// Output:
 	// remind:1 (mail.remind) due in about 1h0m0s
 	// true

@@ -34,8 +34,9 @@ type Result struct {
 	DeadLetters []DeadLetter `json:"dead_letters"`
 	// Work is its message in the work stream, while it is queued or running.
 	Work *Work `json:"work"`
-	// Scheduled is the delayed task waiting for its time.
-	Scheduled *DelayedTask `json:"scheduled"`
+	// Scheduled is the delayed task waiting for its time, as the
+	// scheduled list has it.
+	Scheduled *TaskInfo `json:"scheduled"`
 	// Notes say what was not looked at, or only in part.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -183,15 +184,15 @@ func (in *Inspector) foundDeadLetters(ctx context.Context, r *Result) error {
 }
 
 // foundDelayed reads the delayed task.
-func (in *Inspector) foundDelayed(ctx context.Context, id string) (*DelayedTask, error) {
-	d, err := in.DelayedTask(ctx, id)
+func (in *Inspector) foundDelayed(ctx context.Context, id string) (*TaskInfo, error) {
+	_, _, t, err := in.schedule(ctx, Ref{ID: id})
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnsupported):
+	case errors.Is(err, ErrMovedOn), errors.Is(err, ErrUnsupported):
 		return nil, nil
 	case err != nil:
 		return nil, err
 	}
-	return &d, nil
+	return &t, nil
 }
 
 // foundWork finds the task's message in the work stream.

@@ -157,6 +157,11 @@ func TestStateLists(t *testing.T) {
 			if st == Running && p.Tasks[0].Progress == nil {
 				return errors.New("running: slow-1's progress not read yet")
 			}
+			for _, tk := range p.Tasks {
+				if st == Running && tk.StartedAt.IsZero() {
+					return fmt.Errorf("running: %s is listed before its handler started (in the worker's prefetch)", tk.ID)
+				}
+			}
 			pages[st] = p
 		}
 		return nil

@@ -153,8 +153,8 @@ func WithHeader(key, value string) EnqueueOption {
 // WithDelay runs the task d from now instead of at once, for [Enqueue] and
 // [EnqueueBatch]. The server's own scheduler holds it (durable, replicated,
 // no poller) and fires it at most about 250 ms late, never early; it keeps
-// its ID, headers and trace context, and inspect.Inspector.CancelDelayed can withdraw it
-// until then. A negative d is refused; 0 means now. It needs nats-server
+// its ID, headers and trace context, and inspect.Inspector.Cancel can
+// withdraw it until then. A negative d is refused; 0 means now. It needs nats-server
 // 2.14 or newer, and is refused with [ErrUnsupported] on older servers.
 func WithDelay(d time.Duration) EnqueueOption {
 	return func(c *enqueueConfig) { c.delay, c.delaySet = d, true }

@@ -106,7 +106,7 @@ func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Scheduled || st.RunAt.IsZero() {
 		t.Errorf("before the cancel: %+v, %v; want scheduled with its run time", st, err)
 	}
-	if err := in.CancelDelayed(ctx, r.ID); err != nil {
+	if err := in.Cancel(ctx, inspect.Ref{ID: r.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {

@@ -86,25 +86,25 @@ func newScheduledCmd(g *globals) *cobra.Command {
 
 func newScheduledLs(g *globals) *cobra.Command {
 	var limit int
-	var after uint64
+	var page string
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List delayed tasks waiting to fire, in the order they were enqueued",
-		Example: "  jetq scheduled ls --limit 20\n  jetq scheduled ls --after 118 --limit 20",
+		Example: "  jetq scheduled ls --limit 20\n  jetq scheduled ls --limit 20 --page <token printed by the previous page>",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usagef("--limit must be positive, got %d", limit)
+			if limit < 1 || limit > inspect.MaxLimit {
+				return usagef("--limit must be 1 to %d, got %d", inspect.MaxLimit, limit)
 			}
 			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
-				list, err := in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: limit})
+				list, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled, Limit: limit, Token: page})
 				if err != nil {
 					return err
 				}
-				rows := make([]delayedRow, len(list))
-				for i, d := range list {
-					rows[i] = delayedRow{ID: d.ID, Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
+				rows := make([]delayedRow, len(list.Tasks))
+				for i, d := range list.Tasks {
+					rows[i] = delayedRow{ID: d.ID, Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Seq}
 				}
 				if g.json {
 					return g.printJSON(rows)
@@ -124,17 +124,15 @@ func newScheduledLs(g *globals) *cobra.Command {
 				if err := g.table([]string{"ID", "TASK", "QUEUE", "RUN AT", "SEQ"}, out); err != nil {
 					return err
 				}
-				// "May": a full page cannot know whether another task
-				// follows without reading one more.
-				if len(rows) == limit {
-					fmt.Fprintf(g.stdout, "(more may follow: --after %d)\n", rows[len(rows)-1].Seq)
+				if list.Next != "" {
+					fmt.Fprintf(g.stdout, "(more follow: --page %s)\n", list.Next)
 				}
 				return nil
 			})
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many tasks")
-	cmd.Flags().Uint64Var(&after, "after", 0, "continue after this sequence (paging)")
+	cmd.Flags().StringVar(&page, "page", "", "continue with the page whose token the previous listing printed")
 	return cmd
 }
 
@@ -152,7 +150,7 @@ func newScheduledRm(g *globals) *cobra.Command {
 			}
 			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
 				return g.each(args, "cancelled", "task(s)", func(id string) error {
-					return in.CancelDelayed(ctx, id)
+					return in.Cancel(ctx, inspect.Ref{ID: id})
 				})
 			})
 		},

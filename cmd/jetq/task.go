@@ -145,7 +145,7 @@ func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id strin
 		v.DeadLetters = append(v.DeadLetters, entryJSON(e))
 	}
 	if d := r.Scheduled; d != nil {
-		v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
+		v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Seq}
 	}
 	if m := r.Work; m != nil {
 		v.Work = &workView{Work: *m}
