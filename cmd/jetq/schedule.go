@@ -50,6 +50,8 @@ func (g *globals) withSchedules(cmd *cobra.Command, fn func(ctx context.Context,
 		if err != nil {
 			return usageError{err}
 		}
+		// Looked up only to tell a server where nothing was ever
+		// scheduled (a --prefix mistyped?) from an empty schedule.
 		_, err = js.Stream(ctx, names.ScheduleStream())
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return err
@@ -251,6 +253,8 @@ func newPeriodicRm(g *globals) *cobra.Command {
 func (g *globals) each(args []string, done, what string, one func(string) error) error {
 	n := 0
 	for _, a := range args {
+		// Stop at the first error: the rest likely share its cause (a
+		// wrong --prefix, a server away), and the count says where to go on.
 		if err := one(a); err != nil {
 			return fmt.Errorf("%w%s", err, doneBefore(n, done))
 		}

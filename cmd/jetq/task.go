@@ -109,6 +109,9 @@ func newTaskShow(g *globals) *cobra.Command {
 				} else {
 					printTask(g.stdout, v)
 				}
+				// What was looked at is printed before the error, so that
+				// --json gives a script the same object either way, and the
+				// exit code says whether anything was found.
 				if !v.found.Found() {
 					return fmt.Errorf("task %q: nothing found: no status record (is its definition tracked, with tasks.WithStateTracking?), "+
 						"no dead-letter record, no message in %s, nothing scheduled; check the ID and --prefix", id, names.WorkStream())
@@ -124,6 +127,8 @@ func newTaskShow(g *globals) *cobra.Command {
 // findTask looks the task up everywhere with inspect.Inspector.Find; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
+	// Every dead-letter record: show promises all of a task's records, and
+	// a replayed task's may lie anywhere in the stream.
 	f, err := g.inspector(js, inspect.WithScan(scan), inspect.WithDeadLetterScan(-1))
 	if err != nil {
 		return nil, usageError{err}
