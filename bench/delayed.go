@@ -11,6 +11,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // Delayed is the task of workload (s): its index, and when it is due.
@@ -49,7 +50,7 @@ func measureDelayed(ctx context.Context) ([]row, error) {
 		return rows, err
 	}
 	defer e.close()
-	p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+	p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 	if err != nil {
 		return rows, err
 	}
@@ -82,7 +83,7 @@ func measureDelayed(ctx context.Context) ([]row, error) {
 		}
 		return nil
 	})
-	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(64), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(64), consumer.WithTopology(topology.Topology{Memory: true}), consumer.WithLogger(quiet))
 	if err != nil {
 		return rows, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // Payload is the task both sides carry: about 200 bytes of JSON.
@@ -35,7 +36,7 @@ var noop = tasks.Define[Payload]("bench.noop")
 
 // topo is the shape of the streams on both sides: jetq's own, in memory, so
 // that the disk does not hide what the framework costs.
-var topo = wire.Topology{Memory: true}
+var topo = topology.Topology{Memory: true}
 
 type connKind int
 
@@ -200,7 +201,7 @@ func (p *progress) handled() {
 
 func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration,
 	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (res batchResult, err error) {
-	p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
+	p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
 	if err != nil {
 		return res, err
 	}
@@ -223,7 +224,7 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 		res.progress.handled()
 		return nil
 	})
-	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
+	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
 		consumer.WithLogger(quiet), consumer.WithMiddleware(cmw...))
 	if err != nil {
 		return res, err
@@ -254,11 +255,11 @@ func rawBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, 
 // rawBatchHeaders is rawBatch; with jetqHeaders every message carries the
 // headers of jetq's wire format instead of Nats-Msg-Id alone.
 func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration, jetqHeaders bool) (res batchResult, err error) {
-	if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
+	if _, err := e.js.CreateStream(ctx, wire.WorkStreamConfig(topo)); err != nil {
 		return res, err
 	}
 	start := time.Now()
-	if err := baseline.PublishAsync(e.js, topo.TaskSubject("default", noop.Name()), payloads, jetqHeaders, noop.Spec()); err != nil {
+	if err := baseline.PublishAsync(e.js, wire.NamesOf(topo).TaskSubject("default", noop.Name()), payloads, jetqHeaders, noop.Spec()); err != nil {
 		return res, err
 	}
 	res.enq = float64(len(payloads)) / time.Since(start).Seconds()
@@ -268,7 +269,7 @@ func rawBatchHeaders(ctx context.Context, e *env, payloads []Payload, concurrenc
 	// Timed from before the consumer is created, as the jetq side's time
 	// includes its worker creating its own.
 	start, cpu0 := time.Now(), cpuTime()
-	cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, rawConsumer(noop.Spec()))
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, wire.NamesOf(topo).WorkStream(), rawConsumer(noop.Spec()))
 	if err != nil {
 		return res, err
 	}
@@ -294,7 +295,7 @@ func measureSingle(ctx context.Context, o options, conn connKind, goroutines int
 		defer e.close()
 		var publish func(i int) error
 		if jetqSide {
-			p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+			p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 			if err != nil {
 				return err
 			}
@@ -306,10 +307,10 @@ func measureSingle(ctx context.Context, o options, conn connKind, goroutines int
 				return err
 			}
 		} else {
-			if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
+			if _, err := e.js.CreateStream(ctx, wire.WorkStreamConfig(topo)); err != nil {
 				return err
 			}
-			subject := topo.TaskSubject("default", noop.Name())
+			subject := wire.NamesOf(topo).TaskSubject("default", noop.Name())
 			publish = func(i int) error { return baseline.Publish(ctx, e.js, subject, payload(i)) }
 		}
 		var wg sync.WaitGroup
@@ -364,7 +365,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 		var publish func(i int) error
 		var stop func()
 		if jetqSide {
-			p, err := producer.New(e.js, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+			p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 			if err != nil {
 				return err
 			}
@@ -376,7 +377,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 				record(time.Since(t.EnqueuedAt))
 				return nil
 			})
-			w, err := consumer.New(e.js, reg, consumer.WithConcurrency(16), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+			w, err := consumer.New(e.js, reg, consumer.WithConcurrency(16), consumer.WithTopology(topology.Topology{Memory: true}), consumer.WithLogger(quiet))
 			if err != nil {
 				return err
 			}
@@ -389,10 +390,10 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 				return err
 			}
 		} else {
-			if _, err := e.js.CreateStream(ctx, topo.WorkStream()); err != nil {
+			if _, err := e.js.CreateStream(ctx, wire.WorkStreamConfig(topo)); err != nil {
 				return err
 			}
-			cons, err := e.js.CreateOrUpdateConsumer(ctx, topo.WorkStream().Name, rawConsumer(noop.Spec()))
+			cons, err := e.js.CreateOrUpdateConsumer(ctx, wire.NamesOf(topo).WorkStream(), rawConsumer(noop.Spec()))
 			if err != nil {
 				return err
 			}
@@ -412,7 +413,7 @@ func measureLatency(ctx context.Context, o options) ([]row, error) {
 				return err
 			}
 			stop = cc.Stop
-			subject := topo.TaskSubject("default", noop.Name())
+			subject := wire.NamesOf(topo).TaskSubject("default", noop.Name())
 			publish = func(i int) error {
 				data, err := json.Marshal(payload(i))
 				if err != nil {
@@ -489,7 +490,7 @@ func measureHeaders(ctx context.Context, o options) (enq, e2e row, err error) {
 // rawConsumer is the durable the raw side consumes from: jetq's, less the
 // priority group only jetq's forwarder needs.
 func rawConsumer(spec tasks.Spec) jetstream.ConsumerConfig {
-	cfg := topo.Consumer(spec)
+	cfg := wire.ConsumerConfig(topo, spec)
 	cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
 	return cfg
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 var benchTask = tasks.Define[baseline.Payload]("bench.process")
@@ -46,7 +47,7 @@ func BenchmarkProcess(b *testing.B) {
 			done := make(chan struct{})
 			b.ReportAllocs()
 			b.ResetTimer()
-			cfg := wire.Topology{Memory: true}.Consumer(benchTask.Spec())
+			cfg := wire.ConsumerConfig(topology.Topology{Memory: true}, benchTask.Spec())
 			cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil // raw JetStream
 			cons, err := js.CreateOrUpdateConsumer(context.Background(), "JETQ_TASKS", cfg)
 			if err != nil {
@@ -73,7 +74,7 @@ func BenchmarkProcess(b *testing.B) {
 			}
 			return nil
 		})
-		w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithMemoryStorage(),
+		w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
 			consumer.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			b.Fatal(err)
@@ -101,7 +102,7 @@ func benchQueue(b *testing.B, publish func(jetstream.JetStream, []baseline.Paylo
 	b.Helper()
 	srv := embeddedtest.Server(b)
 	_, pjs := embeddedtest.Connect(b, srv)
-	p, err := producer.New(pjs, producer.WithMemoryStorage(), producer.WithLogger(slog.New(slog.DiscardHandler)))
+	p, err := producer.New(pjs, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func BenchmarkPickupManyTypes(b *testing.B) {
 	_, pjs := embeddedtest.Connect(b, srv)
 	_, js := embeddedtest.Connect(b, srv)
 	quiet := slog.New(slog.DiscardHandler)
-	p, err := producer.New(pjs, producer.WithMemoryStorage(), producer.WithLogger(quiet))
+	p, err := producer.New(pjs, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func BenchmarkPickupManyTypes(b *testing.B) {
 			return nil
 		})
 	}
-	w, err := consumer.New(js, reg, consumer.WithConcurrency(16), consumer.WithMemoryStorage(), consumer.WithLogger(quiet))
+	w, err := consumer.New(js, reg, consumer.WithConcurrency(16), consumer.WithTopology(topology.Topology{Memory: true}), consumer.WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 		return true
 	}
 	j.stored = md.Timestamp
-	j.malformed = wire.ReadRoute(j.env, w.cfg.topology.Names, j.msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
+	j.malformed = wire.ReadRoute(j.env, w.cfg.names, j.msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
 	if w.copyOfFired(ctx, j) {
 		return true // let go unrun: a fired task another delivery runs or ran (fired.go)

@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 )
 
@@ -126,12 +127,12 @@ func (w *Worker) drainedYet() bool {
 func (w *Worker) historyStream() (jetstream.Stream, error) {
 	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
 	defer cancel()
-	n := w.cfg.topology.Names
+	n := w.cfg.names
 	work, err := w.js.Stream(ctx, n.WorkStream())
 	if err != nil {
 		return nil, fmt.Errorf("work stream %s: %w", n.WorkStream(), err)
 	}
-	if _, err := w.cfg.topology.EnsureHistory(ctx, w.js, work.CachedInfo().Config, w.log); err != nil {
+	if _, err := provision.History(ctx, w.js, w.cfg.topo, work.CachedInfo().Config, w.log); err != nil {
 		return nil, err
 	}
 	s, err := w.js.Stream(ctx, n.HistoryStream())
@@ -170,7 +171,7 @@ func (w *Worker) writeSample(ctx context.Context, end time.Time, step time.Durat
 	if len(s.Tasks) == 0 {
 		return // idle: nothing to say
 	}
-	if err := w.publishJSON(ctx, w.cfg.topology.Names.HistoryWorkerSubject(s.Worker), "", s); err != nil {
+	if err := w.publishJSON(ctx, w.cfg.names.HistoryWorkerSubject(s.Worker), "", s); err != nil {
 		w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot write history", slog.String(keyError, err.Error()))
 		return // counted in the next sample
 	}
@@ -180,7 +181,7 @@ func (w *Worker) writeSample(ctx context.Context, end time.Time, step time.Durat
 // writeState writes the deployment's state at the step's end, unless a
 // worker did already.
 func (w *Worker) writeState(ctx context.Context, stream jetstream.Stream, end time.Time, step time.Duration) {
-	n := w.cfg.topology.Names
+	n := w.cfg.names
 	m, err := stream.GetLastMsgForSubject(ctx, n.HistoryStateSubject())
 	if err == nil {
 		var prev struct{ At time.Time }
@@ -202,7 +203,7 @@ func (w *Worker) writeState(ctx context.Context, stream jetstream.Stream, end ti
 // stream info each, one listing of the consumers, and a direct get per
 // task type with tasks pending.
 func (w *Worker) readState(ctx context.Context) (wire.HistoryState, error) {
-	n := w.cfg.topology.Names
+	n := w.cfg.names
 	var st wire.HistoryState
 	work, err := w.js.Stream(ctx, n.WorkStream())
 	if err != nil {
@@ -262,7 +263,7 @@ func (w *Worker) readState(ctx context.Context) (wire.HistoryState, error) {
 // readFiled reads the dead-letter stream's last sequence and per task type
 // its records, if it exists.
 func (w *Worker) readFiled(ctx context.Context, st *wire.HistoryState, gauge func(queue, task string) *wire.HistoryGauges) error {
-	n := w.cfg.topology.Names
+	n := w.cfg.names
 	dlq, err := w.js.Stream(ctx, n.DLQStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // historyMsgs reads every message on subject of the history stream.
@@ -132,7 +133,7 @@ func TestHistoryFollowsTheWorkStream(t *testing.T) {
 	}
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, tasks.Define[Args]("test.history.replicas"), func(context.Context, *tasks.Task[Args]) error { return nil })
-	jetqtest.StartWorker(t, b.srv, reg, consumer.WithReplicas(3), consumer.WithHistoryInterval(time.Second))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithTopology(topology.Topology{Replicas: 3}), consumer.WithHistoryInterval(time.Second))
 	testkit.WaitFor(t, 20*time.Second, func() error {
 		s, err := b.js.Stream(ctx, "JETQ_HISTORY")
 		if err != nil {

@@ -312,7 +312,7 @@ func (w *Worker) openPull(r *route, n int, waiting bool) {
 	})
 	sub.SetClosedHandler(func(string) { w.pullClosed(p) })
 	body, _ := json.Marshal(req) // cannot fail
-	if err := nc.PublishRequest(in.api+w.cfg.topology.Names.WorkStream()+"."+r.consumer.Durable, inbox, body); err != nil {
+	if err := nc.PublishRequest(in.api+w.cfg.names.WorkStream()+"."+r.consumer.Durable, inbox, body); err != nil {
 		p.err = err
 		if p.closing.CompareAndSwap(false, true) {
 			_ = sub.Unsubscribe()
@@ -524,7 +524,7 @@ func (w *Worker) pullFailed(ctx context.Context, r *route, msg string, err error
 func (w *Worker) ensureConsumer(ctx context.Context, r *route) (jetstream.Consumer, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	stream := w.cfg.topology.Names.WorkStream()
+	stream := w.cfg.names.WorkStream()
 	if want := r.consumer.Metadata[wire.MetaPayloadType]; want != "" {
 		if have, err := w.js.Consumer(cctx, stream, r.consumer.Durable); err == nil {
 			if ci := have.CachedInfo(); ci != nil {

@@ -24,7 +24,7 @@ type config struct {
 	releaseGrace    time.Duration
 	queues          []string
 	topo            topology.Topology // as the options say
-	topology        wire.Topology     // what topo describes, made by validate
+	names           wire.Names        // of topo, set by validate
 	forward         bool
 	presenceEvery   time.Duration
 	historyEvery    time.Duration
@@ -121,39 +121,21 @@ func WithForwarder() Option {
 	return func(c *config) { c.forward = true }
 }
 
-// WithTopology sets every stream setting at once, for the streams the
-// worker creates when it is the first: give the same [topology.Topology] to
-// every producer, worker, forwarder and tracker of a deployment, so that
-// none decides limits or replicas for the others. WithPrefix, WithReplicas
-// and WithMemoryStorage each set one of its fields; options apply in order.
-// Default: the zero Topology, jetq's defaults.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option {
 	return func(c *config) { c.topo = t }
 }
 
-// WithPrefix must match the producers' prefix (default "jetq").
-func WithPrefix(prefix string) Option {
-	return func(c *config) { c.topo.Prefix = prefix }
-}
-
-// WithReplicas sets the replicas of the streams and consumers the worker
-// creates: 1 by default, 3 in a cluster. On a WorkQueue stream consumer
-// replicas must equal the stream's.
-func WithReplicas(n int) Option {
-	return func(c *config) { c.topo.Replicas = n }
-}
-
-// WithMemoryStorage creates missing streams in memory rather than on disk:
-// for tests and benchmarks, never where tasks must survive a restart.
-func WithMemoryStorage() Option {
-	return func(c *config) { c.topo.Memory = true }
-}
-
 func (c *config) validate() error {
-	var err error
-	if c.topology, err = wire.FromPublic(c.topo); err != nil {
+	if err := c.topo.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
+	c.names = wire.NamesOf(c.topo)
 	if c.prefetch == 0 {
 		c.prefetch = c.concurrency
 	}

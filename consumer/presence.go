@@ -27,7 +27,6 @@ package consumer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,6 +38,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -64,7 +64,7 @@ func (j *job) listed(stream string) (wire.PresenceDelivery, bool) {
 const DefaultPresenceInterval = 2 * time.Second
 
 // WithPresenceInterval sets how often the worker rewrites its presence
-// entry in the JETQ_WORKERS bucket, which the queues package reads to tell
+// entry in the JETQ_WORKERS bucket, which the inspect package reads to tell
 // running tasks from tasks waiting out a retry backoff. An entry lives
 // three intervals (at least a second), so a worker that died stops counting
 // as running that long after its last write. Default
@@ -176,12 +176,12 @@ func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
 	if len(stale) == 0 {
 		return
 	}
-	s, err := w.js.Stream(ctx, "KV_"+w.cfg.topology.Names.WorkersBucket())
+	s, err := w.js.Stream(ctx, "KV_"+w.cfg.names.WorkersBucket())
 	if err != nil {
 		return
 	}
 	for _, key := range stale {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(w.cfg.topology.Names.PresenceSubject(key))); err != nil {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(w.cfg.names.PresenceSubject(key))); err != nil {
 			w.log.LogAttrs(ctx, slog.LevelDebug, "jetq: cannot sweep old worker presence markers", slog.String(keyError, err.Error()))
 			return
 		}
@@ -191,12 +191,9 @@ func (w *Worker) sweepPresence(kv jetstream.KeyValue) {
 func (w *Worker) presenceBucket() (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(w.baseCtx, 5*time.Second)
 	defer cancel()
-	kv, err := w.js.CreateKeyValue(ctx, w.cfg.topology.WorkersBucket())
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = w.js.KeyValue(ctx, w.cfg.topology.Names.WorkersBucket())
-	}
+	kv, err := provision.NewBucket(w.js, wire.WorkersBucketConfig(w.cfg.topo)).Open(ctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("presence bucket %s: %w", w.cfg.topology.Names.WorkersBucket(), err)
+		return nil, fmt.Errorf("presence bucket %s: %w", w.cfg.names.WorkersBucket(), err)
 	}
 	return kv, nil
 }
@@ -212,7 +209,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 			continue // settled, on its way out of the hand
 		}
 		held[j.route]++
-		if d, ok := j.listed(w.cfg.topology.Names.WorkStream()); ok {
+		if d, ok := j.listed(w.cfg.names.WorkStream()); ok {
 			listed[j.route] = append(listed[j.route], d)
 		}
 	}
@@ -260,7 +257,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	if err != nil {
 		return
 	}
-	msg := &nats.Msg{Subject: w.cfg.topology.Names.PresenceSubject(p.id), Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: w.cfg.names.PresenceSubject(p.id), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgTTLHeader, wire.PresenceTTLHeader(ttl))
 	ctx, cancel := context.WithTimeout(context.Background(), every)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -56,7 +57,7 @@ func (w *Worker) newRoute(rt tasks.Route) *route {
 	return &route{
 		spec:     rt.Spec,
 		run:      rt.Handler,
-		consumer: w.cfg.topology.Consumer(rt.Spec),
+		consumer: wire.ConsumerConfig(w.cfg.topo, rt.Spec),
 		attrs:    []slog.Attr{slog.String(keyTask, rt.Spec.Name), slog.String(keyQueue, rt.Spec.Queue)},
 	}
 }

@@ -145,7 +145,7 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	spec := j.route.spec
 	id := wire.RecordID(j.env.Stream, j.env.Sequence, j.stored)
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fileTimeout)
-	rec, err := w.filer.Filed(lctx, w.cfg.topology.Names.DLQSubject(spec.Queue, spec.Name), id, j.stored)
+	rec, err := w.filer.Filed(lctx, w.cfg.names.DLQSubject(spec.Queue, spec.Name), id, j.stored)
 	cancel()
 	if err != nil {
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot tell whether the redelivered task was dead-lettered already; running it",

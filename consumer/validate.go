@@ -28,7 +28,7 @@ func (w *Worker) serveValidation() {
 		Name:        wire.ValidateService,
 		Version:     wire.ValidateVersion,
 		Description: "checks payloads for jetq enqueue as the worker would before running the task",
-		Metadata:    map[string]string{"prefix": w.cfg.topology.Prefix()},
+		Metadata:    map[string]string{"prefix": w.cfg.names.Prefix()},
 	})
 	if err != nil {
 		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot answer payload checks; jetq enqueue will say no check could be made", slog.String(keyError, err.Error()))
@@ -47,7 +47,7 @@ func (w *Worker) serveValidation() {
 				return
 			}
 			_ = req.Respond(nil)
-		}), micro.WithEndpointSubject(w.cfg.topology.ValidateSubject(r.spec.Queue, r.spec.Name)))
+		}), micro.WithEndpointSubject(w.cfg.names.ValidateSubject(r.spec.Queue, r.spec.Name)))
 		if err != nil {
 			w.logRoute(ctx, r, slog.LevelWarn, "jetq: cannot answer payload checks for this task", slog.String(keyError, err.Error()))
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/tasks"
@@ -101,9 +102,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		drained:   make(chan struct{}),
 		fatal:     make(chan error, 1),
 		states:    states,
-		filer:     deadletter.New(js, cfg.topology, cfg.log),
-		unique:    unique.New(js, cfg.topology),
-		fired:     fired.New(js, cfg.topology),
+		filer:     deadletter.New(js, cfg.topo, cfg.log),
+		unique:    unique.New(js, cfg.topo),
+		fired:     fired.New(js, cfg.topo),
 		presence:  newPresence(),
 		in:        newIntake(js),
 	}
@@ -164,7 +165,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			defer w.active.Done()
 			// Provisioned above; stopped with the pulls, and counted in
 			// active so that Shutdown waits for its event in hand.
-			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topology, States: w.states, Log: w.log, Provisioned: true})
+			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topo, States: w.states, Log: w.log, Provisioned: true})
 			// A closed connection ends Run too, which reports it.
 			if err := f.Run(w.stopCtx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 				w.log.LogAttrs(w.stopCtx, slog.LevelError, "jetq: dead-letter forwarder stopped", slog.String(keyError, err.Error()))
@@ -269,7 +270,7 @@ func (w *Worker) provision(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(w.stopCtx, cancel)
 	defer stop()
-	work, err := w.cfg.topology.Provision(ctx, w.js, w.log, 0)
+	work, err := provision.Streams(ctx, w.js, w.cfg.topo, w.log, 0)
 	switch {
 	case ctx.Err() != nil:
 		return nil // stopped before it started: not a failure

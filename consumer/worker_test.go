@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/topology"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -601,7 +602,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}{
 		"zero concurrency": {reg, []consumer.Option{consumer.WithConcurrency(0)}, consumer.ErrInvalidOption},
 		"bad queue":        {reg, []consumer.Option{consumer.WithQueues("Not A Queue")}, consumer.ErrInvalidOption},
-		"bad prefix":       {reg, []consumer.Option{consumer.WithPrefix("a.b")}, consumer.ErrInvalidOption},
+		"bad prefix":       {reg, []consumer.Option{consumer.WithTopology(topology.Topology{Prefix: "a.b"})}, consumer.ErrInvalidOption},
 		"no handlers":      {tasks.NewRegistry(), nil, consumer.ErrNoHandlers},
 		"other queue only": {reg, []consumer.Option{consumer.WithQueues("critical")}, consumer.ErrNoHandlers},
 	} {
@@ -677,7 +678,7 @@ func TestWorkerMatchesTheStreamsReplicas(t *testing.T) {
 		rec.record(tk)
 		return nil
 	})
-	jetqtest.StartWorker(t, b.srv, reg, consumer.WithReplicas(3))
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithTopology(topology.Topology{Replicas: 3}))
 	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{}); err != nil {
 		t.Fatal(err)
 	}

@@ -117,13 +117,10 @@ func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) string {
 	})
 	stop()
 	<-done
-	topo, err := wire.FromPublic(topology.Topology{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	names := wire.NamesOf(topology.Topology{})
 	for i, def := range defs {
 		for range 3 {
-			if _, err := js.PublishAsync(topo.Names.TaskSubject(def.Spec().Queue, def.Spec().Name), []byte(fmt.Sprint(i))); err != nil {
+			if _, err := js.PublishAsync(names.TaskSubject(def.Spec().Queue, def.Spec().Name), []byte(fmt.Sprint(i))); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -137,8 +134,8 @@ func fill(b *testing.B, ctx context.Context, js jetstream.JetStream) string {
 		}
 		h := nats.Header{wire.HeaderTask: {spec.Name}, wire.HeaderQueue: {spec.Queue}}
 		f := wire.Failure{Reason: reason, Error: "upstream: connection refused", Stream: "JETQ_TASKS", Seq: uint64(i + 1),
-			Subject: topo.Names.TaskSubject(spec.Queue, spec.Name), StoredAt: now, Deliveries: 25, At: now}
-		rec := wire.DeadLetter(topo.Names, spec.Queue, spec.Name, h, []byte(`{"invoice":12345,"to":"ada@example.com"}`), f, wire.Limits{})
+			Subject: names.TaskSubject(spec.Queue, spec.Name), StoredAt: now, Deliveries: 25, At: now}
+		rec := wire.DeadLetter(names, spec.Queue, spec.Name, h, []byte(`{"invoice":12345,"to":"ada@example.com"}`), f, wire.Limits{})
 		if _, err := js.PublishMsgAsync(rec); err != nil {
 			b.Fatal(err)
 		}

@@ -247,7 +247,7 @@ func TestBrowserTaskLists(t *testing.T) {
 
 // TestBrowserTaskActions takes every action in a browser, one task at a
 // time and in bulk over a filter: refused signed out, then signed in
-// delete a pending task, run one scheduled task now and cancel another,
+// delete a pending task from its list and another from its page, run one scheduled task now and cancel another,
 // retry a retrying task now, remove a periodic declaration, and the bulk
 // run, cancel and retry, each after a confirmation that counts them.
 func TestBrowserTaskActions(t *testing.T) {
@@ -315,6 +315,15 @@ func TestBrowserTaskActions(t *testing.T) {
 		}
 		if got := customers(t, w.js, names.WorkStream())[ship+" 1"]; got != 2 {
 			t.Errorf("%d pending tasks of customer 1 left, want 2", got)
+		}
+	})
+	t.Run("delete from the task page", func(t *testing.T) {
+		w := w.in(t)
+		w.b.do("the task page", chromedp.Navigate(w.base+"/tasks?id="+pending[1]), visible("#task-delete"), click("#task-delete"))
+		w.flash("1 task deleted.")
+		w.b.do("the pending list without it", rows(1))
+		if q := dialog(asked); q != "Delete task "+pending[1]+"?" {
+			t.Errorf("the delete asked %q", q)
 		}
 	})
 	t.Run("run now", func(t *testing.T) {

@@ -55,11 +55,11 @@ func New(js jetstream.JetStream, opts ...Option) (*Dashboard, error) {
 	case cfg.log == nil:
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
-	topo, err := wire.FromPublic(cfg.pub)
-	if err != nil {
+	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	d := &Dashboard{js: js, cfg: cfg, names: topo.Names}
+	d := &Dashboard{js: js, cfg: cfg, names: wire.NamesOf(cfg.pub)}
+	var err error
 	if d.in, err = inspect.New(js, inspect.WithTopology(cfg.pub), inspect.WithLogger(cfg.log)); err != nil {
 		return nil, err
 	}

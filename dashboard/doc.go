@@ -59,7 +59,7 @@
 //   - Workers (/workers): every live worker process with host, pid, task
 //     types, concurrency, in flight, tasks done and failed, start and last
 //     report ("just now" under a second), from the entries workers keep in
-//     JETQ_WORKERS (see package queues). A worker that dies leaves the page
+//     JETQ_WORKERS (see inspect.Inspector.Queues). A worker that dies leaves the page
 //     when its entry expires.
 //   - Scheduled (/scheduled): delayed tasks and periodic declarations; a
 //     periodic declaration is removed with a button when actions are

@@ -10,21 +10,21 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // dlqCount counts the dead-letter records.
@@ -65,17 +65,8 @@ func deadLetters(t *testing.T, js jetstream.JetStream, n int) {
 // startWorker runs a worker of reg until stop is called, or the test ends.
 func startWorker(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) (stop func()) {
 	t.Helper()
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
+	w := jetqtest.StartWorkerOn(t, js, reg)
+	return func() { _ = w.Stop(t) }
 }
 
 type client struct {
@@ -319,7 +310,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	for name, opts := range map[string][]dashboard.Option{
 		"short token": {dashboard.WithActions("short")},
 		"base path":   {dashboard.WithBasePath("jetq")},
-		"prefix":      {dashboard.WithPrefix("Bad Prefix")},
+		"prefix":      {dashboard.WithTopology(topology.Topology{Prefix: "Bad Prefix"})},
 		"timeout":     {dashboard.WithTimeout(-time.Second)},
 	} {
 		if _, err := dashboard.New(js, opts...); !errors.Is(err, dashboard.ErrInvalidOption) {

@@ -23,14 +23,13 @@ type config struct {
 	metrics      http.Handler
 }
 
-// WithTopology sets the deployment's topology; give the same one as to its
-// producers and workers. Only its Prefix matters: a dashboard creates
-// nothing. Default: the zero Topology.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option { return func(c *config) { c.pub = t } }
-
-// WithPrefix sets the prefix of the deployment's stream and subject names.
-// Default "jetq".
-func WithPrefix(prefix string) Option { return func(c *config) { c.pub.Prefix = prefix } }
 
 // WithBasePath sets the path the dashboard is mounted at, such as "/jetq"
 // for a handler registered on "/jetq/": its links and forms start with it,

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jetq/jetq/inspect"
-	"github.com/jetq/jetq/schedule"
 )
 
 // taskView is what the task page shows of one task.
@@ -61,7 +60,7 @@ func (d *Dashboard) readWorkers(r *http.Request) ([]inspect.Worker, error) {
 
 // scheduledView is the scheduled page's data.
 type scheduledView struct {
-	Delayed  []inspect.DelayedTask
+	Delayed  []inspect.TaskInfo
 	Next     template.URL // the query of the next page of delayed tasks
 	Periodic []inspect.PeriodicTask
 	Paused   []inspect.QueueStats
@@ -72,25 +71,24 @@ type scheduledView struct {
 const delayedPageSize = 100
 
 func (d *Dashboard) scheduled(w http.ResponseWriter, r *http.Request) {
-	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	ctx, cancel := d.reqCtx(r)
 	defer cancel()
 	var v scheduledView
-	ds, err := d.in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: delayedPageSize})
+	page, err := d.in.Tasks(ctx, inspect.Query{State: inspect.Scheduled, Limit: delayedPageSize, Token: r.URL.Query().Get("page")})
 	switch {
 	case err == nil:
-		v.Delayed = ds
-		if len(ds) == delayedPageSize {
-			v.Next = template.URL("after=" + strconv.FormatUint(ds[len(ds)-1].Sequence, 10))
+		v.Delayed = page.Tasks
+		if page.Next != "" {
+			v.Next = template.URL("page=" + url.QueryEscape(page.Next))
 		}
-	case errors.Is(err, schedule.ErrUnsupported):
+	case errors.Is(err, inspect.ErrUnsupported):
 		v.Notes = append(v.Notes, "This server has no message schedules (nats-server 2.14 or newer has).")
 	default:
 		v.Notes = append(v.Notes, "delayed tasks: "+err.Error())
 	}
 	if ps, err := d.in.PeriodicTasks(ctx); err == nil {
 		v.Periodic = ps
-	} else if !errors.Is(err, schedule.ErrUnsupported) {
+	} else if !errors.Is(err, inspect.ErrUnsupported) {
 		v.Notes = append(v.Notes, "periodic tasks: "+err.Error())
 	}
 	if rows, err := d.stats.get(ctx, d.in); err == nil {

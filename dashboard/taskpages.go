@@ -234,7 +234,7 @@ func foundActions(res inspect.Result) []refAction {
 		add(inspect.Retrying, w.Seq)
 	}
 	if s := res.Scheduled; s != nil {
-		add(inspect.Scheduled, s.Sequence)
+		add(inspect.Scheduled, s.Seq)
 	}
 	return out
 }

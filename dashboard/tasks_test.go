@@ -115,6 +115,7 @@ func TestTaskListBadInput(t *testing.T) {
 	}{
 		{"/tasks/bulk/delete", url.Values{"where": {"customer.id"}}, http.StatusBadRequest, "has no &#39;=&#39;"},
 		{"/tasks/bulk/delete", url.Values{"where": {"customer.id=7"}, "confirm": {"yes"}}, http.StatusBadRequest, "a confirmation carries the plan"},
+		{"/tasks/bulk/delete", url.Values{"where": {"customer.id=7"}, "confirm": {"yes"}, "plan": {"forged"}, "count": {"3"}}, http.StatusBadRequest, "invalid query"},
 		{"/tasks/bulk/explode", url.Values{}, http.StatusNotFound, "no task action &#34;explode&#34;"},
 		{"/task/explode", url.Values{"id": {"x"}}, http.StatusNotFound, "no task action &#34;explode&#34;"},
 		{"/task/delete", url.Values{"id": {"x"}, "seq": {"first"}}, http.StatusBadRequest, "seq must be the task&#39;s sequence"},
@@ -252,6 +253,14 @@ func TestTaskActionsOnTasksThatMovedOn(t *testing.T) {
 	plan := regexp.MustCompile(`name="plan" value="([^"]+)"`).FindStringSubmatch(body)
 	if code != http.StatusOK || !strings.Contains(body, `<strong id="count">3</strong>`) || plan == nil {
 		t.Fatalf("the bulk delete's confirmation: %d %s", code, body)
+	}
+	// The plan of one filter does not apply to another.
+	other := url.Values{"where": {"customer.id=8"}, "confirm": {"yes"}, "plan": {html.UnescapeString(plan[1])}, "count": {"3"}}
+	if code, body := c.post("/tasks/bulk/delete", other, bearer); code != http.StatusBadRequest {
+		t.Errorf("a plan confirmed with another filter: %d %s", code, body)
+	}
+	if work, _ := streamMsgs(t, js); work != 3 {
+		t.Fatalf("%d tasks left after a plan confirmed with another filter, want 3", work)
 	}
 	if err := in.Delete(ctx, p.Tasks[1].Ref()); err != nil {
 		t.Fatal(err)

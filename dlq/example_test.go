@@ -44,7 +44,7 @@ func ExampleForwarder() {
 	nc, js := connect()
 	defer nc.Close()
 
-	f, err := dlq.NewForwarder(js, dlq.WithLogger(quiet)) // dlq.WithReplicas(3) in a cluster
+	f, err := dlq.NewForwarder(js, dlq.WithLogger(quiet)) // dlq.WithTopology(topology.Topology{Replicas: 3}) in a cluster
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func NewForwarder(js jetstream.JetStream, opts ...Option) (*Forwarder, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return &Forwarder{f: forwarder.New(js, forwarder.Config{
-		Topology: c.topo, States: states, Log: c.log, AckWait: c.ackWait, Hooks: c.hooks,
+		Topology: c.pub, States: states, Log: c.log, AckWait: c.ackWait, Hooks: c.hooks,
 	})}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/topology"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -308,8 +309,8 @@ func TestNewForwarderRefusesBadOptions(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
 	for name, opts := range map[string][]dlq.Option{
-		"prefix":   {dlq.WithPrefix("Not A Prefix")},
-		"replicas": {dlq.WithReplicas(7)},
+		"prefix":   {dlq.WithTopology(topology.Topology{Prefix: "Not A Prefix"})},
+		"replicas": {dlq.WithTopology(topology.Topology{Replicas: 7})},
 	} {
 		if _, err := dlq.NewForwarder(js, opts...); !errors.Is(err, dlq.ErrInvalidOption) {
 			t.Errorf("%s: NewForwarder: %v, want ErrInvalidOption", name, err)
@@ -335,7 +336,7 @@ func TestForwardersShareTheWork(t *testing.T) {
 	}
 	// The task type's durable, as a worker would create it, with a 1 s ack
 	// wait; its deliveries are fetched and never acknowledged.
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", wire.Topology{}.Consumer(def.Spec()))
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", wire.ConsumerConfig(topology.Topology{}, def.Spec()))
 	if err != nil {
 		t.Fatal(err)
 	}

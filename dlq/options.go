@@ -15,9 +15,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	log  *slog.Logger
-	pub  topology.Topology // as the options say
-	topo wire.Topology     // what pub describes, made by newConfig
+	log   *slog.Logger
+	pub   topology.Topology // as the options say
+	names wire.Names        // of pub, set by newConfig
 	// Set by tests only (export_test.go).
 	hooks   forwarder.Hooks
 	ackWait time.Duration
@@ -35,27 +35,14 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithTopology sets every stream setting at once: give the same
-// [topology.Topology] to every producer, worker, forwarder and inspector of
-// a deployment. A Forwarder creates missing streams from it.
-// WithPrefix and WithReplicas each set one of its fields; options apply in
-// order. Default: the zero Topology, jetq's defaults.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option {
 	return func(c *config) { c.pub = t }
-}
-
-// WithPrefix sets the prefix every stream and subject name derives from. It
-// must match the producers' and workers' prefix. Default "jetq"; a prefix
-// is one lower-case token of at most 32 bytes starting with a letter.
-func WithPrefix(prefix string) Option {
-	return func(c *config) { c.pub.Prefix = prefix }
-}
-
-// WithReplicas sets the replicas of the streams a Forwarder creates when
-// they are missing: 1 by default, 3 in a cluster, at most 5. The forwarder's
-// consumer takes the events stream's replicas, whoever created it.
-func WithReplicas(n int) Option {
-	return func(c *config) { c.pub.Replicas = n }
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -63,9 +50,9 @@ func newConfig(opts []Option) (config, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
-	var err error
-	if c.topo, err = wire.FromPublic(c.pub); err != nil {
+	if err := c.pub.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
+	c.names = wire.NamesOf(c.pub)
 	return c, nil
 }

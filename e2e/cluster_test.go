@@ -19,6 +19,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestClusterSurvivesStreamLeaderLoss is scenario 1: a 3-node cluster in
@@ -54,7 +55,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 			}
 			return nil
 		})
-		w, err := consumer.New(connect(node), reg, consumer.WithReplicas(3), consumer.WithConcurrency(16),
+		w, err := consumer.New(connect(node), reg, consumer.WithTopology(topology.Topology{Replicas: 3}), consumer.WithConcurrency(16),
 			consumer.WithLogger(log.With("worker", i+1)))
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +67,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	}
 
 	pjs := connect(0)
-	p, err := producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log.With("producer", 1)))
+	p, err := producer.New(pjs, producer.WithTopology(topology.Topology{Replicas: 3}), producer.WithLogger(log.With("producer", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,8 +86,8 @@ func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.DelayedTasks(ctx, inspect.DelayedOptions{}); !errors.Is(err, schedule.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
-		t.Errorf("DelayedTasks: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	if _, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled}); !errors.Is(err, inspect.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
+		t.Errorf("Tasks(Scheduled): got %v, want ErrUnsupported naming nats-server 2.14", err)
 	}
 	err = schedule.Declare(ctx, s, def, schedule.Periodic{Name: "tick", Schedule: "@every 1s"}, 3)
 	if !errors.Is(err, schedule.ErrUnsupported) {

@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestProducerCutOffWithTheStreamLeader is issue 24's partition: three
@@ -80,7 +81,7 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 	}
 	setup := connect("setup", 0, 1, 2)
 	waitClusterReady(t, setup)
-	sp, err := producer.New(setup, producer.WithReplicas(3), producer.WithLogger(log))
+	sp, err := producer.New(setup, producer.WithTopology(topology.Topology{Replicas: 3}), producer.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +100,10 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 		leader = streamLeader(t, setup, "JETQ_TASKS")
 		a = slices.Index([]string{"n1", "n2", "n3"}, leader)
 		pjs := connect("producer", a)
-		if p, err = producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log)); err != nil {
+		if p, err = producer.New(pjs, producer.WithTopology(topology.Topology{Replicas: 3}), producer.WithLogger(log)); err != nil {
 			t.Fatal(err)
 		}
-		if short, err = producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log), producer.WithRetryTimeout(shortRetry)); err != nil {
+		if short, err = producer.New(pjs, producer.WithTopology(topology.Topology{Replicas: 3}), producer.WithLogger(log), producer.WithRetryTimeout(shortRetry)); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.Provision(ctx); err != nil {
@@ -130,7 +131,7 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 			mu.Unlock()
 			return nil
 		})
-		w, err := consumer.New(connect(fmt.Sprintf("worker-%d", i+1), node), reg, consumer.WithReplicas(3),
+		w, err := consumer.New(connect(fmt.Sprintf("worker-%d", i+1), node), reg, consumer.WithTopology(topology.Topology{Replicas: 3}),
 			consumer.WithConcurrency(16), consumer.WithLogger(log))
 		if err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // everySecond is the periodic task of the failover scenario.
@@ -140,7 +141,7 @@ func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 		reg := tasks.NewRegistry()
 		tasks.MustHandle(reg, e2etask.Work, l.handler())
 		tasks.MustHandle(reg, everySecond, ticks.handler())
-		w, err := consumer.New(connect(i+1, fmt.Sprintf("worker-%d", i+1)), reg, consumer.WithReplicas(3),
+		w, err := consumer.New(connect(i+1, fmt.Sprintf("worker-%d", i+1)), reg, consumer.WithTopology(topology.Topology{Replicas: 3}),
 			consumer.WithConcurrency(16), consumer.WithLogger(log.With("worker", i+1)))
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +151,7 @@ func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 		go func() { _ = w.Run(wctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	p, err := producer.New(js, producer.WithReplicas(3), producer.WithLogger(log.With("producer", 1)))
+	p, err := producer.New(js, producer.WithTopology(topology.Topology{Replicas: 3}), producer.WithLogger(log.With("producer", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // delayedLedger is the ledger of a delayed-task scenario: when each task was
@@ -513,7 +514,7 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 	for i, node := range []int{1, 2} {
 		reg := tasks.NewRegistry()
 		tasks.MustHandle(reg, e2etask.Work, l.handler())
-		w, err := consumer.New(connect(node), reg, consumer.WithReplicas(3), consumer.WithConcurrency(16),
+		w, err := consumer.New(connect(node), reg, consumer.WithTopology(topology.Topology{Replicas: 3}), consumer.WithConcurrency(16),
 			consumer.WithLogger(log.With("worker", i+1)))
 		if err != nil {
 			t.Fatal(err)
@@ -525,7 +526,7 @@ func TestDelayedTasksSurviveStreamLeaderLoss(t *testing.T) {
 	}
 
 	pjs := connect(0)
-	p, err := producer.New(pjs, producer.WithReplicas(3), producer.WithLogger(log.With("producer", 1)))
+	p, err := producer.New(pjs, producer.WithTopology(topology.Topology{Replicas: 3}), producer.WithLogger(log.With("producer", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

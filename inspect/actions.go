@@ -126,11 +126,7 @@ func (in *Inspector) withdrawn(ctx context.Context, t TaskInfo, level slog.Level
 			slog.String(keyTaskID, t.ID), slog.String(keyError, err.Error()))
 	}
 	if key := t.Header.Get(wire.HeaderUnique); key != "" {
-		topo, err := wire.FromPublic(in.pub)
-		if err == nil {
-			err = unique.New(in.js, topo).Release(ctx, tasks.Spec{Queue: t.Queue, Name: t.Task}, key, t.ID)
-		}
-		if err != nil {
+		if err := unique.New(in.js, in.pub).Release(ctx, tasks.Spec{Queue: t.Queue, Name: t.Task}, key, t.ID); err != nil {
 			in.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot release the withdrawn task's unique key; its TTL will",
 				slog.String(keyTaskID, t.ID), slog.String(keyError, err.Error()))
 		}
@@ -145,8 +141,8 @@ func (in *Inspector) schedule(ctx context.Context, r Ref) (jetstream.Stream, *je
 	if r.ID == "" {
 		return nil, nil, TaskInfo{}, fmt.Errorf("%w: no task ID: pass the Ref of a listed task (TaskInfo.Ref)", ErrInvalidQuery)
 	}
-	gone := fmt.Errorf("inspect: no delayed task %q waits: it fired already, was cancelled, or was never scheduled: %w", r.ID, ErrMovedOn)
-	st, err := in.stream(ctx, in.names.ScheduleStream())
+	gone := fmt.Errorf("inspect: task %q: no delayed task waits with this ID: it fired already, was cancelled, or was never scheduled: %w", r.ID, ErrMovedOn)
+	st, err := in.scheduleStream(ctx)
 	if err != nil || st == nil {
 		return nil, nil, TaskInfo{}, cmp.Or(err, gone)
 	}
@@ -233,12 +229,8 @@ func (in *Inspector) Cancel(ctx context.Context, r Ref) error {
 // cancel withdraws the delayed task t of schedule message m of stream st.
 func (in *Inspector) cancel(ctx context.Context, st jetstream.Stream, m *jetstream.RawStreamMsg, t TaskInfo) error {
 	r := t.Ref()
-	topo, err := wire.FromPublic(in.pub)
-	if err != nil {
-		return fmt.Errorf("inspect: %w", err)
-	}
 	// Sequence 0 is no message's: every delivery of the firing is a copy.
-	holder, err := fired.New(in.js, topo).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: wire.Firing(tasks.Header(m.Header))})
+	holder, err := fired.New(in.js, in.pub).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: wire.Firing(tasks.Header(m.Header))})
 	if err != nil {
 		return fmt.Errorf("inspect: cancel delayed task %q: %w", r.ID, err)
 	}

@@ -64,11 +64,9 @@ func BenchmarkStatePages(b *testing.B) {
 	ctx := context.Background()
 	srv := embeddedtest.Server(b)
 	nc, js := embeddedtest.Connect(b, srv)
-	topo, err := wire.FromPublic(topology.Topology{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, cfg := range []jetstream.StreamConfig{topo.WorkStream(), topo.DLQStream()} {
+	topo := topology.Topology{}
+	names := wire.NamesOf(topo)
+	for _, cfg := range []jetstream.StreamConfig{wire.WorkStreamConfig(topo), wire.DLQStreamConfig(topo)} {
 		if _, err := js.CreateStream(ctx, cfg); err != nil {
 			b.Fatal(err)
 		}
@@ -93,7 +91,7 @@ func BenchmarkStatePages(b *testing.B) {
 	// First what the consumers deliver (retrying and held), then the pending.
 	publish(types*(retrying+held)+pending, func(i int) *nats.Msg {
 		return &nats.Msg{
-			Subject: topo.Names.TaskSubject("default", typeName(i)),
+			Subject: names.TaskSubject("default", typeName(i)),
 			Header:  nats.Header{wire.HeaderMsgID: {fmt.Sprintf("task-%d", i)}},
 			Data:    fmt.Appendf(nil, `{"customer":{"id":%d},"n":%d}`, i%1000, i),
 		}
@@ -101,10 +99,10 @@ func BenchmarkStatePages(b *testing.B) {
 	now := time.Now().UTC()
 	entry := wire.Presence{ID: "bench", Host: "h", PID: 1, Started: now, Updated: now, Every: time.Hour, Concurrency: types * held}
 	for t := range types {
-		cfg := topo.Consumer(tasks.Define[Order](typeName(t)).Spec())
+		cfg := wire.ConsumerConfig(topo, tasks.Define[Order](typeName(t)).Spec())
 		cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
 		cfg.AckWait = time.Hour
-		c, err := js.CreateOrUpdateConsumer(ctx, topo.Names.WorkStream(), cfg)
+		c, err := js.CreateOrUpdateConsumer(ctx, names.WorkStream(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -132,7 +130,7 @@ func BenchmarkStatePages(b *testing.B) {
 		}
 		entry.Tasks = append(entry.Tasks, pt)
 	}
-	kv, err := js.CreateKeyValue(ctx, topo.WorkersBucket())
+	kv, err := js.CreateKeyValue(ctx, wire.WorkersBucketConfig(topo))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +139,7 @@ func BenchmarkStatePages(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("presence entry: %d bytes", len(value))
-	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: topo.Names.StatusBucket(), History: 1}); err != nil {
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: names.StatusBucket(), History: 1}); err != nil {
 		b.Fatal(err)
 	}
 	publish(records, func(i int) *nats.Msg {
@@ -151,13 +149,13 @@ func BenchmarkStatePages(b *testing.B) {
 			st.State = status.Done
 		}
 		data, _ := json.Marshal(st)
-		return &nats.Msg{Subject: "$KV." + topo.Names.StatusBucket() + "." + status.Key(st.ID), Data: data}
+		return &nats.Msg{Subject: "$KV." + names.StatusBucket() + "." + status.Key(st.ID), Data: data}
 	})
 	publish(dead, func(i int) *nats.Msg {
 		h := nats.Header{wire.HeaderID: {fmt.Sprintf("dead-%d", i)}}
-		f := wire.Failure{Reason: tasks.ReasonMaxAttempts, Error: "upstream said no", Stream: topo.Names.WorkStream(),
-			Seq: uint64(1_000_000 + i), Subject: topo.Names.TaskSubject("default", typeName(i)), StoredAt: now, Deliveries: 25, At: now}
-		return wire.DeadLetter(topo.Names, "default", typeName(i), h, fmt.Appendf(nil, `{"n":%d}`, i), f, wire.Limits{})
+		f := wire.Failure{Reason: tasks.ReasonMaxAttempts, Error: "upstream said no", Stream: names.WorkStream(),
+			Seq: uint64(1_000_000 + i), Subject: names.TaskSubject("default", typeName(i)), StoredAt: now, Deliveries: 25, At: now}
+		return wire.DeadLetter(names, "default", typeName(i), h, fmt.Appendf(nil, `{"n":%d}`, i), f, wire.Limits{})
 	})
 	b.Logf("stored the tasks and records in %v", time.Since(start).Round(time.Millisecond))
 	in, err := inspect.New(js)

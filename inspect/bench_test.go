@@ -39,11 +39,9 @@ func BenchmarkPendingPage(b *testing.B) {
 	ctx := context.Background()
 	srv := embeddedtest.Server(b)
 	nc, js := embeddedtest.Connect(b, srv)
-	topo, err := wire.FromPublic(topology.Topology{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := js.CreateStream(ctx, topo.WorkStream()); err != nil {
+	topo := topology.Topology{}
+	names := wire.NamesOf(topo)
+	if _, err := js.CreateStream(ctx, wire.WorkStreamConfig(topo)); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
@@ -56,7 +54,7 @@ func BenchmarkPendingPage(b *testing.B) {
 			middle = time.Now()
 		}
 		m := &nats.Msg{
-			Subject: topo.Names.TaskSubject("default", fmt.Sprintf("bench.t%02d", i%types)),
+			Subject: names.TaskSubject("default", fmt.Sprintf("bench.t%02d", i%types)),
 			Header:  nats.Header{wire.HeaderMsgID: {fmt.Sprintf("task-%d", i)}},
 			Data:    fmt.Appendf(nil, `{"customer":{"id":%d},"n":%d}`, i%1000, i),
 		}
@@ -71,9 +69,9 @@ func BenchmarkPendingPage(b *testing.B) {
 	}
 	b.Logf("published %d tasks in %v", n, time.Since(start).Round(time.Millisecond))
 	for i := range types {
-		cfg := topo.Consumer(tasks.Define[Order](fmt.Sprintf("bench.t%02d", i)).Spec())
+		cfg := wire.ConsumerConfig(topo, tasks.Define[Order](fmt.Sprintf("bench.t%02d", i)).Spec())
 		cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
-		c, err := js.CreateOrUpdateConsumer(ctx, topo.Names.WorkStream(), cfg)
+		c, err := js.CreateOrUpdateConsumer(ctx, names.WorkStream(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func deadLetterOf(n wire.Names, rec dlRecord) (DeadLetter, error) {
 	}
 	f, err := wire.ParseFailure(h)
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("inspect: dlRecord %d: %w", rec.seq, err)
+		return DeadLetter{}, fmt.Errorf("inspect: dead-letter record %d: %w", rec.seq, err)
 	}
 	e := DeadLetter{
 		Seq: rec.seq, ID: h.Get(wire.HeaderID),

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -56,7 +56,7 @@ func (in *Inspector) dlqBounds(ctx context.Context, r *dlReader, f DeadLetterFil
 	case f.Order == NewestFirst:
 		b.hi = min(b.hi, f.After-1)
 	case f.After >= b.hi:
-		return dlBounds{lo: 1, hi: 0}, nil // past the last dlRecord: nothing
+		return dlBounds{lo: 1, hi: 0}, nil // past the last record: nothing
 	default:
 		b.lo = max(b.lo, f.After+1)
 	}
@@ -109,10 +109,10 @@ func (in *Inspector) readDeadLetters(ctx context.Context, f DeadLetterFilter, o 
 	if err != nil {
 		return err
 	}
-	dlVisit := func(rec dlRecord) (bool, error) {
+	visit := func(rec dlRecord) (bool, error) {
 		switch {
 		case !b.after.IsZero() && o == OldestFirst && rec.stored.After(b.after):
-			return false, nil // every later dlRecord was filed later still
+			return false, nil // every later record was filed later still
 		case !b.before.IsZero() && o == NewestFirst && rec.stored.Before(b.before):
 			return false, nil
 		}
@@ -121,15 +121,15 @@ func (in *Inspector) readDeadLetters(ctx context.Context, f DeadLetterFilter, o 
 		}
 		e, err := deadLetterOf(in.names, rec)
 		if err != nil || !f.match(e) {
-			return true, nil // not a dlRecord of ours, or not selected
+			return true, nil // not a record of ours, or not selected
 		}
 		return fn(r, e)
 	}
 	subject := f.subject(in.names)
 	if o == NewestFirst {
-		err = r.backward(ctx, subject, b.lo, b.hi, f.limit(), dlVisit)
+		err = r.backward(ctx, subject, b.lo, b.hi, f.limit(), visit)
 	} else {
-		err = r.forward(ctx, subject, b.lo, b.hi, b.at, dlVisit)
+		err = r.forward(ctx, subject, b.lo, b.hi, b.at, visit)
 	}
 	return err
 }
@@ -311,7 +311,7 @@ func (in *Inspector) getDeadLetter(ctx context.Context, r *dlReader, seq uint64)
 		return DeadLetter{}, fmt.Errorf("%w: no such record %d in the dead-letter stream", ErrNotFound, seq)
 	}
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("inspect: get dlRecord %d: %w", seq, err)
+		return DeadLetter{}, fmt.Errorf("inspect: get dead-letter record %d: %w", seq, err)
 	}
 	return deadLetterOf(in.names, dlRecord{seq: seq, subject: m.Subject, stored: m.Time, header: m.Header, data: m.Data})
 }
@@ -319,17 +319,17 @@ func (in *Inspector) getDeadLetter(ctx context.Context, r *dlReader, seq uint64)
 // restoreDeadLetter gives the entry of a truncated record its original's
 // payload and headers; the record's own Jetq-Dlq-* and ID headers stay.
 func (in *Inspector) restoreDeadLetter(ctx context.Context, e DeadLetter) (DeadLetter, error) {
-	obs, err := deadletter.OpenObjects(ctx, in.js, in.topo, false)
+	obs, err := deadletter.OpenObjects(ctx, in.js, in.pub, false)
 	if err != nil {
-		return e, fmt.Errorf("inspect: dlRecord %d: %w", e.Seq, err)
+		return e, fmt.Errorf("inspect: dead-letter record %d: %w", e.Seq, err)
 	}
 	b, err := obs.GetBytes(ctx, wire.Original(e.Header))
 	if err != nil {
-		return e, fmt.Errorf("inspect: dlRecord %d: original %s: %w", e.Seq, wire.Original(e.Header), err)
+		return e, fmt.Errorf("inspect: dead-letter record %d: original %s: %w", e.Seq, wire.Original(e.Header), err)
 	}
 	h, data, err := wire.DecodeOriginal(b)
 	if err != nil {
-		return e, fmt.Errorf("inspect: dlRecord %d: %w", e.Seq, err)
+		return e, fmt.Errorf("inspect: dead-letter record %d: %w", e.Seq, err)
 	}
 	merged := nats.Header{}
 	for k, v := range h {
@@ -352,7 +352,7 @@ func (in *Inspector) dropOriginal(ctx context.Context, e DeadLetter) {
 	if !e.Truncated {
 		return
 	}
-	if obs, err := deadletter.OpenObjects(ctx, in.js, in.topo, false); err == nil {
+	if obs, err := deadletter.OpenObjects(ctx, in.js, in.pub, false); err == nil {
 		_ = obs.Delete(ctx, wire.Original(e.Header))
 	}
 }
@@ -394,36 +394,23 @@ func (in *Inspector) replayDeadLetter(ctx context.Context, r *dlReader, e DeadLe
 			return err
 		}
 	}
-	subject := e.Subject
-	if subject == "" {
-		subject = in.names.TaskSubject(e.Queue, e.Task)
-	}
-	msg := nats.NewMsg(subject)
-	for k, v := range e.Header {
-		if !strings.HasPrefix(k, "Jetq-Dlq-") && !strings.HasPrefix(k, "Nats-") && !replayDrops[k] {
-			msg.Header[k] = v
-		}
-	}
-	msg.Data = e.Payload
-	msg.Header.Set(wire.HeaderID, e.ID) // workers read the task ID from here first
-	msg.Header.Set(wire.HeaderMsgID, wire.ReplayID(e.ID, e.Seq))
-	msg.Header.Set(wire.HeaderEnqueuedAt, wire.FormatTime(time.Now()))
-	msg.Header.Set(wire.HeaderReplayOf, in.names.DLQStream()+":"+strconv.FormatUint(e.Seq, 10))
+	msg := wire.Replay(in.names, e.Header, e.Payload, wire.Replayed{
+		ID: e.ID, Queue: e.Queue, Task: e.Task, Subject: e.Subject, Seq: e.Seq}, time.Now())
 	// Read before the publish: a worker may run the task at once, and its
 	// records must not be overwritten by the reset.
 	st, rev, serr := in.states.Read(ctx, e.ID)
 	ack, err := in.js.PublishMsg(ctx, msg)
 	if err != nil {
-		return fmt.Errorf("inspect: replay dlRecord %d to %s: %w", e.Seq, subject, err)
+		return fmt.Errorf("inspect: replay dead-letter record %d to %s: %w; the record stays", e.Seq, msg.Subject, publishError(err))
 	}
 	if ack.Stream != in.names.WorkStream() {
-		return fmt.Errorf("inspect: replay dlRecord %d: stored by stream %s, not %s; the dlRecord stays", e.Seq, ack.Stream, in.names.WorkStream())
+		return fmt.Errorf("inspect: replay dead-letter record %d: stored by stream %s, not %s; the record stays", e.Seq, ack.Stream, in.names.WorkStream())
 	}
 	if serr == nil {
 		st = status.Status{ID: st.ID, Task: st.Task, Queue: st.Queue, State: status.Queued,
 			MaxAttempts: st.MaxAttempts, EnqueuedAt: time.Now().UTC()}
 		if err := in.states.Swap(ctx, st, rev); err != nil && !errors.Is(err, statusstore.ErrChanged) {
-			return fmt.Errorf("inspect: replay dlRecord %d: reset status of task %s: %w", e.Seq, e.ID, err)
+			return fmt.Errorf("inspect: replay dead-letter record %d: reset status of task %s: %w", e.Seq, e.ID, err)
 		}
 	}
 	// Gone meanwhile: replayed or removed by someone else. The task is back
@@ -435,10 +422,23 @@ func (in *Inspector) replayDeadLetter(ctx context.Context, r *dlReader, e DeadLe
 	return nil
 }
 
-// replayDrops are the headers of a task that a replay leaves out: a replay
-// runs the task now, so its deadline and run time are past, and its unique
-// key was released when it was dead-lettered.
-var replayDrops = map[string]bool{wire.HeaderDeadline: true, wire.HeaderRunAt: true, wire.HeaderUnique: true}
+// publishError classifies the error of a replay's publish as the producer
+// classifies an enqueue's: a work stream at its limits is
+// producer.ErrQueueFull, a task past the server's size limits
+// tasks.ErrInvalidPayload, a stream that did not answer in time
+// producer.ErrUnavailable. The first and last wrap producer.ErrRetryable:
+// the same replay may succeed later.
+func publishError(err error) error {
+	switch {
+	case retry.Classify(err) == retry.NoRoom:
+		return fmt.Errorf("%w: %w", producer.ErrQueueFull, err)
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
+		return fmt.Errorf("%w: %w", tasks.ErrInvalidPayload, err)
+	case retry.Transient(err):
+		return fmt.Errorf("%w: %w", producer.ErrUnavailable, err)
+	}
+	return err
+}
 
 // ReplayDeadLetters replays, oldest first, every record f selects that was
 // filed when it started — a replayed task that fails again is not replayed
@@ -486,7 +486,7 @@ func (in *Inspector) deleteDeadLetter(ctx context.Context, r *dlReader, seq uint
 		return fmt.Errorf("%w: no such record %d in the dead-letter stream", ErrNotFound, seq)
 	}
 	if err != nil {
-		return fmt.Errorf("inspect: delete dlRecord %d: %w", seq, err)
+		return fmt.Errorf("inspect: delete dead-letter record %d: %w", seq, err)
 	}
 	return nil
 }

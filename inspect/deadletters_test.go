@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/topology"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -146,7 +148,7 @@ func TestReplayDeadLettersReplaysWhatWasThere(t *testing.T) {
 	var fixed atomic.Bool // never: each replay fails and is filed again
 	reg := tasks.NewRegistry()
 	runs := fixable(reg, def, &fixed)
-	if _, err := (wire.Topology{}).Ensure(ctx, b.js, testkit.Logger(t)); err != nil {
+	if _, err := provision.Ensure(ctx, b.js, topology.Topology{}, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -182,7 +184,7 @@ func TestReplayDeadLettersReplaysWhatWasThere(t *testing.T) {
 func newDLQ(t *testing.T, direct bool) jetstream.JetStream {
 	t.Helper()
 	js := embeddedtest.JetStream(t)
-	cfg := wire.Topology{Memory: true}.DLQStream()
+	cfg := wire.DLQStreamConfig(topology.Topology{Memory: true})
 	cfg.AllowDirect = direct
 	if _, err := js.CreateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,17 @@
 // Package inspect is the operator's side of a jetq deployment: one
-// [Inspector] reads everything a deployment holds and acts on it. It lists
-// queues and their counts, live workers, tasks by ID and by state (pending,
-// running, retrying, scheduled, completed, failed), dead letters, delayed
-// and periodic tasks, statuses and their history; and it deletes, runs,
-// cancels and retries tasks, one at a time or in bulk over a filter. The
+// [Inspector] reads everything a deployment holds and acts on it. The
 // dashboard, the metrics collector and the jetq command read through it.
-//
 // Create one with [New]; it does no I/O until it is called, creates
 // nothing it reads, and is safe for concurrent use.
+//
+// # Queues, workers and one task
+//
+// [Inspector.Queues] counts per task type what waits, runs, is held, waits
+// to retry, is delayed or dead-lettered, from the durable consumers' state
+// and the workers' presence entries ([Inspector.Workers]); its doc says
+// where each number comes from. [Inspector.Find] looks a task ID up
+// everywhere, within bounds it reports; [Inspector.Status] and
+// [Inspector.WaitStatus] read a tracked task's status record.
 //
 // # Tasks by state
 //
@@ -17,14 +21,18 @@
 // the list; a token is refused, with [ErrInvalidQuery], by a query of
 // another state or other filters.
 //
-// # Actions
+// # Actions, dead letters and schedules
 //
 // [Inspector.Delete] removes a pending task, [Inspector.RunNow] and
 // [Inspector.Cancel] run or withdraw a scheduled one, [Inspector.RetryNow]
-// retries a retrying one now. An action on a task that left the state
-// returns [ErrMovedOn] and changes nothing. [Inspector.PlanBulk] counts what
-// an action over a query would touch, and [Inspector.ApplyBulk] then acts on
-// exactly those tasks, after a confirmation.
+// retries a retrying one now; an action on a task that left the state
+// returns [ErrMovedOn] and changes nothing. [Inspector.PlanBulk] counts
+// what an action over a query would touch, [Inspector.ApplyBulk] acts on
+// exactly those. [Inspector.DeadLetters] lists dead letters through a
+// [DeadLetterFilter]; they are replayed, deleted and purged one by one or
+// by filter. [Inspector.PeriodicTasks] lists the periodic declarations
+// (made with the schedule package) and [Inspector.RemovePeriodic] removes
+// one.
 //
 // # History
 //

@@ -19,3 +19,8 @@ var ErrNotFound = errors.New("inspect: not found")
 // delayed task already fired, a retrying task already running again or
 // done. Nothing was changed.
 var ErrMovedOn = errors.New("inspect: task moved on")
+
+// ErrUnsupported is wrapped by the errors of the reads that need a feature
+// the server does not have, such as the schedule stream's listings on a
+// server older than 2.14; the error names the version needed.
+var ErrUnsupported = errors.New("inspect: not supported by this server")

@@ -26,12 +26,7 @@ type Invoice struct {
 // them for ada, and returns an Inspector of it.
 func example(ctx context.Context) (*inspect.Inspector, func()) {
 	quiet := slog.New(slog.DiscardHandler)
-	srv, err := embedded.Start(ctx)
-	if err != nil {
-		panic(err)
-	}
-	nc, _ := srv.Connect()
-	js, _ := jetstream.New(nc)
+	js, stop := connect(ctx)
 	send := tasks.Define[Invoice]("invoice.send")
 	p, _ := producer.New(js, producer.WithLogger(quiet))
 	for i, who := range []string{"ada", "bob", "ada", "cy", "dee"} {
@@ -41,7 +36,62 @@ func example(ctx context.Context) (*inspect.Inspector, func()) {
 		}
 	}
 	in, _ := inspect.New(js, inspect.WithLogger(quiet))
-	return in, func() { nc.Close(); srv.Shutdown() }
+	return in, stop
+}
+
+// connect starts an embedded server and returns a JetStream of it, and the
+// function that stops both.
+func connect(ctx context.Context) (jetstream.JetStream, func()) {
+	srv, err := embedded.Start(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return js, func() { nc.Close(); srv.Shutdown() }
+}
+
+// The statistics of every task type, as `jetq queues` prints them.
+func ExampleInspector_Queues() {
+	ctx := context.Background()
+	in, stop := example(ctx)
+	defer stop()
+
+	rows, err := in.Queues(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range rows {
+		fmt.Printf("%s %s: %d pending, %d running, %d dead-lettered, %d workers\n",
+			r.Queue, r.Task, r.Pending, r.Running, r.DeadLettered, r.Workers)
+	}
+	// Output:
+	// default invoice.send: 5 pending, 0 running, 0 dead-lettered, 0 workers
+}
+
+// Find a task by its ID wherever the server holds it.
+func ExampleInspector_Find() {
+	ctx := context.Background()
+	in, stop := example(ctx)
+	defer stop()
+
+	r, err := in.Find(ctx, "inv-3")
+	if err != nil {
+		log.Fatal(err)
+	}
+	queue, task := r.Task()
+	fmt.Println(r.Found(), queue, task, r.Work.State, string(r.Work.Payload))
+	r, _ = in.Find(ctx, "inv-9")
+	fmt.Println(r.Found())
+	// Output:
+	// true default invoice.send queued {"customer":"ada","cents":300}
+	// false
 }
 
 // Pending tasks are listed a page at a time, in the order workers get
@@ -116,20 +166,8 @@ func ExampleInspector_ReplayDeadLetter() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	srv, err := embedded.Start(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		log.Fatal(err)
-	}
+	js, stop := connect(ctx)
+	defer stop()
 
 	charge := tasks.Define[int]("payment.charge")
 	fixed := make(chan struct{})
@@ -190,20 +228,8 @@ func ExampleInspector_DeadLetters() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	srv, err := embedded.Start(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		log.Fatal(err)
-	}
+	js, stop := connect(ctx)
+	defer stop()
 	send := tasks.Define[string]("email.send")
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, send, func(ctx context.Context, t *tasks.Task[string]) error {
@@ -256,22 +282,10 @@ func ExampleInspector_DeadLetters() {
 }
 
 // Delay a task, look at what waits, and cancel one before it fires.
-func ExampleInspector_CancelDelayed() {
+func ExampleInspector_Cancel() {
 	ctx := context.Background()
-	srv, err := embedded.Start(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		log.Fatal(err)
-	}
+	js, stop := connect(ctx)
+	defer stop()
 	quiet := slog.New(slog.DiscardHandler)
 	remind := tasks.Define[string]("mail.remind")
 	p, err := producer.New(js, producer.WithLogger(quiet))
@@ -287,18 +301,18 @@ func ExampleInspector_CancelDelayed() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := in.CancelDelayed(ctx, "remind:2"); err != nil {
+	if err := in.Cancel(ctx, inspect.Ref{ID: "remind:2"}); err != nil {
 		log.Fatal(err)
 	}
-	waiting, err := in.DelayedTasks(ctx, inspect.DelayedOptions{})
+	waiting, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, d := range waiting {
+	for _, d := range waiting.Tasks {
 		fmt.Printf("%s (%s) due in about %v\n", d.ID, d.Task, time.Until(d.RunAt).Round(time.Hour))
 	}
-	err = in.CancelDelayed(ctx, "remind:2")
-	fmt.Println(errors.Is(err, inspect.ErrNotFound))
+	err = in.Cancel(ctx, inspect.Ref{ID: "remind:2"})
+	fmt.Println(errors.Is(err, inspect.ErrMovedOn))
 	// Output:
 	// remind:1 (mail.remind) due in about 1h0m0s
 	// true

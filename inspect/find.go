@@ -11,14 +11,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/schedule"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
-// DefaultFindScan is how many work-stream messages Find reads at most to find
+// DefaultScan is how many work-stream messages Find reads at most to find
 // a task's message.
-const DefaultFindScan = 1000
+const DefaultScan = 1000
 
 // DefaultDeadLetterScan is how many dead-letter records Find reads at most,
 // newest first.
@@ -35,8 +34,9 @@ type Result struct {
 	DeadLetters []DeadLetter `json:"dead_letters"`
 	// Work is its message in the work stream, while it is queued or running.
 	Work *Work `json:"work"`
-	// Scheduled is the delayed task waiting for its time.
-	Scheduled *DelayedTask `json:"scheduled"`
+	// Scheduled is the delayed task waiting for its time, as the
+	// scheduled list has it.
+	Scheduled *TaskInfo `json:"scheduled"`
 	// Notes say what was not looked at, or only in part.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -112,7 +112,7 @@ func (r Result) Task() (queue, name string) {
 // schedule names the task, on every task subject otherwise. It reads at
 // most the newest [WithDeadLetterScan] dead-letter records (default
 // [DefaultDeadLetterScan]) and the oldest [WithScan] work-stream messages
-// (default [DefaultFindScan]), and says so in [Result.Notes] when it stopped
+// (default [DefaultScan]), and says so in [Result.Notes] when it stopped
 // there.
 //
 // The server tells whether a work-stream message was delivered, not what
@@ -184,15 +184,15 @@ func (in *Inspector) foundDeadLetters(ctx context.Context, r *Result) error {
 }
 
 // foundDelayed reads the delayed task.
-func (in *Inspector) foundDelayed(ctx context.Context, id string) (*DelayedTask, error) {
-	d, err := in.DelayedTask(ctx, id)
+func (in *Inspector) foundDelayed(ctx context.Context, id string) (*TaskInfo, error) {
+	_, _, t, err := in.schedule(ctx, Ref{ID: id})
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, schedule.ErrUnsupported):
+	case errors.Is(err, ErrMovedOn), errors.Is(err, ErrUnsupported):
 		return nil, nil
 	case err != nil:
 		return nil, err
 	}
-	return &d, nil
+	return &t, nil
 }
 
 // foundWork finds the task's message in the work stream.

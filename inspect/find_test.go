@@ -10,26 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
-
-// runWorkerOn runs a worker of reg on js until the test ends.
-func runWorkerOn(t *testing.T, js jetstream.JetStream, reg *tasks.Registry) {
-	t.Helper()
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
-}
 
 // TestFind finds a task in each place the server may hold it.
 func TestFind(t *testing.T) {
@@ -77,7 +64,7 @@ func TestFind(t *testing.T) {
 	enqueue(busy, "busy:1")
 	enqueue(dead, "dead:1")
 	enqueue(later, "later:1", producer.WithDelay(time.Hour))
-	runWorkerOn(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	t.Cleanup(func() { close(release) }) // before the worker's stop
 	<-started
 
@@ -230,7 +217,7 @@ func TestWorkStateFollowsStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runWorkerOn(t, js, reg)
+	jetqtest.StartWorkerOn(t, js, reg)
 	t.Cleanup(func() { close(release) }) // before the worker's stop
 	<-started
 

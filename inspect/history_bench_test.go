@@ -11,7 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // BenchmarkHistory reads an hour of history written by 10 workers serving
@@ -23,8 +25,8 @@ func BenchmarkHistory(b *testing.B) {
 	const workers, types = 10, 20
 	js, in := newInspector(b)
 	ctx := context.Background()
-	topo := wire.Topology{}
-	if _, err := topo.EnsureHistory(ctx, js, jetstream.StreamConfig{Storage: jetstream.MemoryStorage}, slog.New(slog.DiscardHandler)); err != nil {
+	names := wire.NamesOf(topology.Topology{})
+	if _, err := provision.History(ctx, js, topology.Topology{}, jetstream.StreamConfig{Storage: jetstream.MemoryStorage}, slog.New(slog.DiscardHandler)); err != nil {
 		b.Fatal(err)
 	}
 	end := time.Now().Truncate(time.Minute)
@@ -36,17 +38,17 @@ func BenchmarkHistory(b *testing.B) {
 			st.Tasks = append(st.Tasks, wire.HistoryGauges{Queue: "default", Task: fmt.Sprintf("type%02d.run", t),
 				Pending: 1200, OldestPending: at.Add(-3 * time.Second), DeadLettered: 7})
 		}
-		stateBytes = publish(b, js, topo.HistoryStateSubject(), st)
+		stateBytes = publish(b, js, names.HistoryStateSubject(), st)
 		for w := range workers {
 			s := wire.HistorySample{Worker: fmt.Sprintf("worker%02dABCDEFGHIJKLMN", w), At: at, Step: time.Minute}
 			for t := range types {
 				s.Tasks = append(s.Tasks, wire.HistoryTask{Queue: "default", Task: fmt.Sprintf("type%02d.run", t),
 					Started: 300, Succeeded: 295, Failed: 5, Wait: map[int]uint64{20: 40, 21: 120, 22: 100, 23: 30, 26: 8, 30: 2}})
 			}
-			sampleBytes = publish(b, js, topo.HistoryWorkerSubject(s.Worker), s)
+			sampleBytes = publish(b, js, names.HistoryWorkerSubject(s.Worker), s)
 		}
 	}
-	s, err := js.Stream(ctx, topo.Names.HistoryStream())
+	s, err := js.Stream(ctx, names.HistoryStream())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,7 +18,6 @@ type Inspector struct {
 	js    jetstream.JetStream
 	pub   topology.Topology
 	names wire.Names
-	topo  wire.Topology
 	log   *slog.Logger
 
 	states *statusstore.Store
@@ -39,7 +38,7 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: jetstream.JetStream is nil", ErrInvalidOption)
 	}
-	cfg := config{log: slog.Default(), scan: DefaultFindScan, dlqScan: DefaultDeadLetterScan}
+	cfg := config{log: slog.Default(), scan: DefaultScan, dlqScan: DefaultDeadLetterScan}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -49,14 +48,13 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 	if cfg.dlqScan < 1 && cfg.dlqScan != -1 {
 		return nil, fmt.Errorf("%w: dead-letter scan must be positive or -1 for every record, got %d", ErrInvalidOption, cfg.dlqScan)
 	}
-	topo, err := wire.FromPublic(cfg.pub)
-	if err != nil {
+	if err := cfg.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	states, err := statusstore.New(js, cfg.pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Inspector{js: js, pub: cfg.pub, names: topo.Names, topo: topo, log: cfg.log, states: states, unique: unique.New(js, topo),
+	return &Inspector{js: js, pub: cfg.pub, names: wire.NamesOf(cfg.pub), log: cfg.log, states: states, unique: unique.New(js, cfg.pub),
 		workScan: cfg.scan, deadLetterScan: cfg.dlqScan}, nil
 }

@@ -16,9 +16,12 @@ type config struct {
 	dlqScan int
 }
 
-// WithTopology sets the deployment's [topology.Topology], the same value
-// given to its producers and workers; an Inspector reads the names that
-// derive from its prefix and creates nothing. Default: the zero Topology.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option {
 	return func(c *config) { c.pub = t }
 }
@@ -35,7 +38,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithScan bounds how many work-stream messages [Inspector.Find] reads to
-// find a task's message; 0 skips the work stream. Default [DefaultFindScan].
+// find a task's message; 0 skips the work stream. Default [DefaultScan].
 func WithScan(n int) Option { return func(c *config) { c.scan = n } }
 
 // WithDeadLetterScan bounds how many dead-letter records [Inspector.Find]

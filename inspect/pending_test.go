@@ -78,13 +78,9 @@ func (f *fixture) enqueue(t *testing.T, def *tasks.Definition[Order], o Order, o
 func (f *fixture) deliver(t *testing.T, def *tasks.Definition[Order], n int) {
 	t.Helper()
 	ctx := context.Background()
-	topo, err := wire.FromPublic(topologyZero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := topo.Consumer(def.Spec())
+	cfg := wire.ConsumerConfig(topologyZero, def.Spec())
 	cfg.PriorityPolicy, cfg.PriorityGroups = jetstream.PriorityPolicyNone, nil
-	c, err := f.js.CreateOrUpdateConsumer(ctx, topo.Names.WorkStream(), cfg)
+	c, err := f.js.CreateOrUpdateConsumer(ctx, "JETQ_TASKS", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,5 +329,33 @@ func TestParse(t *testing.T) {
 		case tc.err != "" && (!errors.Is(err, inspect.ErrInvalidQuery) || !contains(err, tc.err)):
 			t.Errorf("ParseMatch(%q): %v; want an error saying %q", tc.in, err, tc.err)
 		}
+	}
+}
+
+// TestPendingWithoutDirectGets lists the pending tasks of a work stream
+// made before it allowed direct gets, one get a message, with the same
+// tasks and positions.
+func TestPendingWithoutDirectGets(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	cfg := wire.WorkStreamConfig(topologyZero)
+	cfg.AllowDirect = false
+	if _, err := f.js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, f.enqueue(t, charge, Order{Customer{ID: i % 2}, i}).ID)
+	}
+	f.deliver(t, charge, 1)
+	got := all(t, f.in, inspect.Query{State: inspect.Pending, Limit: 2})
+	want := []row{{ids[1], charge.Name(), 1}, {ids[2], charge.Name(), 2}, {ids[3], charge.Name(), 3}, {ids[4], charge.Name(), 4}}
+	if !slices.Equal(rows(got), want) {
+		t.Errorf("got %v\nwant %v", rows(got), want)
+	}
+	since := all(t, f.in, inspect.Query{State: inspect.Pending, Since: got[2].EnqueuedAt, Where: &inspect.Match{Path: "customer.id", Value: "1"}})
+	if want := []row{{ids[3], charge.Name(), 0}}; !slices.Equal(rows(since), want) {
+		t.Errorf("since and where: got %v, want %v (no position without direct gets)", rows(since), want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -49,22 +50,7 @@ func TestQueueStats(t *testing.T) {
 		return tasks.Permanent(errors.New("never"))
 	})
 
-	wnc, wjs := embeddedtest.Connect(t, srv)
-	w, err := consumer.New(wjs, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithPresenceInterval(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("worker did not stop")
-		}
-	})
+	w := jetqtest.StartWorker(t, srv, reg, consumer.WithPresenceInterval(200*time.Millisecond))
 
 	for _, def := range []*tasks.Definition[int]{retrying, blocking, dead} {
 		if _, err := producer.Enqueue(ctx, p, def, 1); err != nil {
@@ -98,6 +84,7 @@ func TestQueueStats(t *testing.T) {
 	}
 	var rows map[string]inspect.QueueStats
 	testkit.WaitFor(t, 10*time.Second, func() error {
+		var err error
 		if rows, err = byTask(); err != nil {
 			return err
 		}
@@ -137,7 +124,7 @@ func TestQueueStats(t *testing.T) {
 
 	// The worker's process is gone: its deliveries wait out their ack wait,
 	// and nothing runs.
-	wnc.Close()
+	w.Kill()
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if rows, err = byTask(); err != nil {
 			return err

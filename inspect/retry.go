@@ -83,10 +83,6 @@ func (in *Inspector) RetryNow(ctx context.Context, r Ref) error {
 	if err != nil {
 		return err
 	}
-	topo, err := wire.FromPublic(in.pub)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
 	firing := wire.RetryFiring(r.Seq, attempts)
 	if in.retryHook != nil {
 		in.retryHook("publish")
@@ -95,7 +91,7 @@ func (in *Inspector) RetryNow(ctx context.Context, r Ref) error {
 	if err != nil {
 		return fmt.Errorf("inspect: publish the copy of task %q that runs now: %w", r.ID, err)
 	}
-	holder, err := fired.New(in.js, topo).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: firing, Seq: ack.Sequence, Attempt: attempts})
+	holder, err := fired.New(in.js, in.pub).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: firing, Seq: ack.Sequence, Attempt: attempts})
 	if err != nil {
 		// The copy and the original both wait: whichever a worker takes
 		// first claims the run, and the other is dropped unrun.

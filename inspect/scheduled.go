@@ -13,7 +13,7 @@ import (
 // [Inspector.Tasks]. A schedule's subject names its task by ID, so the
 // queue and task filters read each schedule's target.
 func (in *Inspector) scheduled(ctx context.Context, q Query, tok cursor) (Page, *cursor, error) {
-	st, err := in.stream(ctx, in.names.ScheduleStream())
+	st, err := in.scheduleStream(ctx)
 	if err != nil || st == nil {
 		return Page{}, nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -130,6 +131,14 @@ func TestStateLists(t *testing.T) {
 	enqueue(ok, 0, "ok-1")
 	s.worker(t, reg, consumer.WithConcurrency(4))
 	t.Cleanup(func() { close(release) }) // before the worker's stop
+	// ok-1 is done before ok-2 is enqueued, so that "newest first" has one
+	// answer however the worker orders its slots.
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if st, err := s.in.Status(ctx, "ok-1"); err != nil || st.State != status.Done {
+			return fmt.Errorf("ok-1: %+v, %v", st, err)
+		}
+		return nil
+	})
 	enqueue(slow, 1, "slow-1")
 	enqueue(slow, 2, "slow-2")
 	enqueue(flaky, 0, "flaky-1")
@@ -156,6 +165,11 @@ func TestStateLists(t *testing.T) {
 			}
 			if st == Running && p.Tasks[0].Progress == nil {
 				return errors.New("running: slow-1's progress not read yet")
+			}
+			for _, tk := range p.Tasks {
+				if st == Running && tk.StartedAt.IsZero() {
+					return fmt.Errorf("running: %s is listed before its handler started (in the worker's prefetch)", tk.ID)
+				}
 			}
 			pages[st] = p
 		}

@@ -146,7 +146,9 @@ type TaskInfo struct {
 	// work stream, the schedule stream or the dead-letter stream.
 	Seq        uint64    `json:"seq"`
 	EnqueuedAt time.Time `json:"enqueued_at"`
-	// Position is a pending task's place in its task type's queue, 1 next.
+	// Position is a pending task's place in its task type's queue, 1 next;
+	// 0 where it is not known (a list that starts at Since, on a work
+	// stream that does not allow direct gets).
 	Position uint64 `json:"position,omitempty"`
 	// Worker, Attempt, StartedAt and Progress describe a running task.
 	Worker    string           `json:"worker,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -40,28 +41,11 @@ func TestWorkers(t *testing.T) {
 	reg2 := tasks.NewRegistry()
 	tasks.MustHandle(reg2, other, func(context.Context, *tasks.Task[int]) error { return nil })
 
-	start := func(reg *tasks.Registry, concurrency int) (close func()) {
-		nc, wjs := embeddedtest.Connect(t, srv)
-		w, err := consumer.New(wjs, reg, consumer.WithLogger(testkit.Logger(t)),
-			consumer.WithConcurrency(concurrency), consumer.WithPresenceInterval(200*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- w.Run(runCtx) }()
-		t.Cleanup(func() {
-			stop()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				t.Error("worker did not stop")
-			}
-		})
-		return nc.Close
+	start := func(reg *tasks.Registry, concurrency int) *jetqtest.Worker {
+		return jetqtest.StartWorker(t, srv, reg, consumer.WithConcurrency(concurrency), consumer.WithPresenceInterval(200*time.Millisecond))
 	}
 	start(reg, 3)
-	kill := start(reg2, 7)
+	dying := start(reg2, 7)
 
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
@@ -101,7 +85,7 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("second worker's tasks: %+v", second.Tasks)
 	}
 
-	kill()
+	dying.Kill()
 	killed := time.Now()
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if ws, err = in.Workers(ctx); err != nil {
@@ -148,14 +132,7 @@ func TestWorkersNextRetry(t *testing.T) {
 		}
 		return nil
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)), consumer.WithPresenceInterval(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
+	jetqtest.StartWorkerOn(t, js, reg, consumer.WithPresenceInterval(200*time.Millisecond))
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)

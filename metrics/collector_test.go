@@ -279,7 +279,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		opts []metrics.Option
 	}{
 		{"nil js", nil, nil},
-		{"bad prefix", js, []metrics.Option{metrics.WithPrefix("Bad Prefix")}},
+		{"bad prefix", js, []metrics.Option{metrics.WithTopology(topology.Topology{Prefix: "Bad Prefix"})}},
 		{"bad topology", js, []metrics.Option{metrics.WithTopology(topology.Topology{Replicas: 9})}},
 		{"zero timeout", js, []metrics.Option{metrics.WithTimeout(0)}},
 		{"negative timeout", js, []metrics.Option{metrics.WithTimeout(-time.Second)}},
@@ -291,7 +291,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 			t.Errorf("New, %s: got %v, want ErrInvalidOption", tc.name, err)
 		}
 	}
-	if _, err := metrics.New(js, metrics.WithPrefix("other"), metrics.WithTimeout(time.Second)); err != nil {
+	if _, err := metrics.New(js, metrics.WithTopology(topology.Topology{Prefix: "other"}), metrics.WithTimeout(time.Second)); err != nil {
 		t.Errorf("New with valid options: %v", err)
 	}
 }
@@ -301,7 +301,7 @@ func TestPrefix(t *testing.T) {
 	t.Parallel()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	p, err := producer.New(js, producer.WithPrefix("billing"), producer.WithLogger(testkit.Logger(t)))
+	p, err := producer.New(js, producer.WithTopology(topology.Topology{Prefix: "billing"}), producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestPrefix(t *testing.T) {
 		prefix string
 		want   int // series of jetq_queue_pending_tasks
 	}{{"billing", 1}, {"jetq", 0}} {
-		m, err := metrics.New(js, metrics.WithPrefix(tc.prefix))
+		m, err := metrics.New(js, metrics.WithTopology(topology.Topology{Prefix: tc.prefix}))
 		if err != nil {
 			t.Fatal(err)
 		}

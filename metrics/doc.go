@@ -17,7 +17,7 @@
 // # Queue gauges
 //
 // Labelled queue and task, from one [inspect.Inspector.Queues] per scrape
-// (package queues says where the numbers come from):
+// (inspect.Inspector.Queues says where the numbers come from):
 //
 //	jetq_queue_pending_tasks               stored, not yet delivered
 //	jetq_queue_running_tasks               run by a handler of a live worker now

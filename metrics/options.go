@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -25,19 +24,14 @@ type config struct {
 	noGauges bool
 }
 
-// WithTopology sets the prefix the streams' names derive from, from the
-// [topology.Topology] given to every producer and worker of the deployment.
-// Only its Prefix matters: a Collector creates nothing. WithPrefix sets the
-// same field; options apply in order. Default: the zero Topology.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option {
 	return func(c *config) { c.pub = t }
-}
-
-// WithPrefix sets the prefix every stream and subject name derives from. It
-// must match the producers' and workers' prefix. Default "jetq"; a prefix is
-// one lower-case token of at most 32 bytes starting with a letter.
-func WithPrefix(prefix string) Option {
-	return func(c *config) { c.pub.Prefix = prefix }
 }
 
 // WithTimeout bounds each scrape's read of the server to d; a read that
@@ -77,7 +71,7 @@ func newConfig(opts []Option) (config, error) {
 	if c.timeout <= 0 {
 		return c, fmt.Errorf("%w: timeout must be positive, got %v", ErrInvalidOption, c.timeout)
 	}
-	if _, err := wire.FromPublic(c.pub); err != nil {
+	if err := c.pub.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return c, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/jetq/jetq/internal/baseline"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 var benchTask = tasks.Define[baseline.Payload]("bench.enqueue")
@@ -23,7 +24,7 @@ const benchSubject = "jetq.task.default.bench.enqueue"
 func benchProducer(b *testing.B) (*producer.Producer, jetstream.JetStream) {
 	b.Helper()
 	_, js := embeddedtest.Connect(b, embeddedtest.Server(b))
-	p, err := producer.New(js, producer.WithMemoryStorage(), producer.WithLogger(slog.New(slog.DiscardHandler)))
+	p, err := producer.New(js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,6 +34,7 @@
 //
 // # Streams
 //
-// The first enqueue creates the streams jetq needs if they are missing; see
-// [WithReplicas], [WithQueueLimits] and [WithPrefix] for their shape.
+// The first enqueue creates the streams jetq needs if they are missing,
+// shaped by the [topology.Topology] given with [WithTopology]: prefix,
+// replicas, queue limits, deduplication window.
 package producer

@@ -10,6 +10,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 type Invoice struct {
@@ -49,7 +50,7 @@ func ExampleEnqueueBatch() {
 	nc, _ := srv.Connect()
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	p, _ := producer.New(js, producer.WithLogger(slog.New(slog.DiscardHandler)), producer.WithQueueLimits(2, 0))
+	p, _ := producer.New(js, producer.WithLogger(slog.New(slog.DiscardHandler)), producer.WithTopology(topology.Topology{MaxTasks: 2}))
 
 	results, err := producer.EnqueueBatch(ctx, p, sendInvoice, []Invoice{{1}, {2}, {3}})
 	for i, r := range results {

@@ -18,7 +18,7 @@ type config struct {
 	log          *slog.Logger
 	middleware   []tasks.EnqueueMiddleware
 	topo         topology.Topology // as the options say
-	topology     wire.Topology     // what topo describes, made by validate
+	names        wire.Names        // of topo, set by validate
 	window       int
 	ackTimeout   time.Duration
 	retryTimeout time.Duration
@@ -51,46 +51,14 @@ func WithMiddleware(mw ...tasks.EnqueueMiddleware) Option {
 	return func(c *config) { c.middleware = append(c.middleware, mw...) }
 }
 
-// WithTopology sets every stream setting at once: give the same
-// [topology.Topology] to every producer, worker, forwarder and tracker of a
-// deployment. WithPrefix, WithReplicas, WithQueueLimits, WithDedupWindow and
-// WithMemoryStorage each set one of its fields; options apply in order.
-// Default: the zero Topology, jetq's defaults.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option {
 	return func(c *config) { c.topo = t }
-}
-
-// WithPrefix derives every stream and subject name from prefix instead of
-// "jetq": streams PREFIX_TASKS and PREFIX_DLQ, subjects prefix.task.>.
-// Producers and workers of one system must agree on it.
-func WithPrefix(prefix string) Option {
-	return func(c *config) { c.topo.Prefix = prefix }
-}
-
-// WithReplicas sets the replicas of the streams the producer creates: 1 by
-// default, 3 in a cluster. Existing streams keep theirs.
-func WithReplicas(n int) Option {
-	return func(c *config) { c.topo.Replicas = n }
-}
-
-// WithQueueLimits bounds the work stream the producer creates to maxTasks
-// tasks and maxBytes bytes; 0 means unbounded, the default. A full stream
-// refuses new tasks with [ErrQueueFull] rather than evicting queued ones.
-func WithQueueLimits(maxTasks, maxBytes int64) Option {
-	return func(c *config) { c.topo.MaxTasks, c.topo.MaxBytes = maxTasks, maxBytes }
-}
-
-// WithDedupWindow sets how long the work stream the producer creates
-// remembers task IDs to drop duplicates. Default 2 minutes; the server keeps
-// one entry per task enqueued within the window.
-func WithDedupWindow(d time.Duration) Option {
-	return func(c *config) { c.topo.DedupWindow = d }
-}
-
-// WithMemoryStorage creates the streams in memory rather than on disk: for
-// tests and benchmarks, never where tasks must survive a restart.
-func WithMemoryStorage() Option {
-	return func(c *config) { c.topo.Memory = true }
 }
 
 // WithAsyncWindow bounds how many publishes of one [EnqueueBatch] await their
@@ -120,10 +88,10 @@ func WithRetryTimeout(d time.Duration) Option {
 }
 
 func (c *config) validate() error {
-	var err error
-	if c.topology, err = wire.FromPublic(c.topo); err != nil {
+	if err := c.topo.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
+	c.names = wire.NamesOf(c.topo)
 	switch {
 	case c.window < 1:
 		return fmt.Errorf("%w: async window must be at least 1, got %d", ErrInvalidOption, c.window)
@@ -185,8 +153,8 @@ func WithHeader(key, value string) EnqueueOption {
 // WithDelay runs the task d from now instead of at once, for [Enqueue] and
 // [EnqueueBatch]. The server's own scheduler holds it (durable, replicated,
 // no poller) and fires it at most about 250 ms late, never early; it keeps
-// its ID, headers and trace context, and schedule.Cancel can withdraw it
-// until then. A negative d is refused; 0 means now. It needs nats-server
+// its ID, headers and trace context, and inspect.Inspector.Cancel can
+// withdraw it until then. A negative d is refused; 0 means now. It needs nats-server
 // 2.14 or newer, and is refused with [ErrUnsupported] on older servers.
 func WithDelay(d time.Duration) EnqueueOption {
 	return func(c *enqueueConfig) { c.delay, c.delaySet = d, true }

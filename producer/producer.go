@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
@@ -81,8 +82,8 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	p := &Producer{
-		js: js, pub: pub, cfg: cfg, workStream: cfg.topology.Names.WorkStream(), states: states,
-		unique: unique.New(js, cfg.topology),
+		js: js, pub: pub, cfg: cfg, workStream: cfg.names.WorkStream(), states: states,
+		unique: unique.New(js, cfg.topo),
 	}
 	enqueue, nc := tasks.ChainEnqueue(p.publish, cfg.middleware...), js.Conn()
 	p.enqueue = enqueue
@@ -120,11 +121,11 @@ func (p *Producer) Provision(ctx context.Context) error {
 	if p.provisioned.Load() {
 		return nil
 	}
-	work, err := p.cfg.topology.Provision(ctx, p.js, p.cfg.log, p.cfg.retryTimeout)
+	work, err := provision.Streams(ctx, p.js, p.cfg.topo, p.cfg.log, p.cfg.retryTimeout)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
-	p.schedules.Store(p.cfg.topology.Schedules(work))
+	p.schedules.Store(p.cfg.names.Schedules(work))
 	p.ttl.Store(work.AllowMsgTTL)
 	p.dedupWindow.Store(int64(work.Duplicates))
 	p.provisioned.Store(true)
@@ -277,7 +278,7 @@ func template[T any](p *Producer, def *tasks.Definition[T], now time.Time) (wire
 	if err := def.Check(); err != nil {
 		return wire.Template{}, fmt.Errorf("producer: %w", err)
 	}
-	return wire.NewTemplate(p.cfg.topology.Names, def.Spec(), now), nil
+	return wire.NewTemplate(p.cfg.names, def.Spec(), now), nil
 }
 
 // prepare validates and encodes one task; nothing is published yet.

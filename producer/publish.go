@@ -105,7 +105,7 @@ func (p *Producer) reprovision(ctx context.Context) {
 	// Briefly: while a stream has no leader nobody answers, and the
 	// retried publish should go out as soon as a new leader is elected.
 	lctx, cancel := context.WithTimeout(ctx, reprovisionCheck)
-	_, err := p.js.Stream(lctx, p.cfg.topology.Names.WorkStream())
+	_, err := p.js.Stream(lctx, p.cfg.names.WorkStream())
 	cancel()
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return
@@ -200,7 +200,7 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 func (p *Producer) stored(env *tasks.Envelope, ack *jetstream.PubAck, retried bool) error {
 	want := p.workStream
 	if wire.Delayed(env) {
-		want = p.cfg.topology.Names.ScheduleStream()
+		want = p.cfg.names.ScheduleStream()
 	}
 	if ack.Stream != want {
 		return fmt.Errorf("producer: task %s was stored by stream %s, not %s: another stream claims subject %s", env.ID, ack.Stream, want, env.Subject)
@@ -215,7 +215,7 @@ func (p *Producer) classify(ctx context.Context, err error) error {
 	var apiErr *jetstream.APIError
 	switch {
 	case retry.Classify(err) == retry.NoRoom && errors.As(err, &apiErr):
-		return fmt.Errorf("%w: stream %s: %s", ErrQueueFull, p.cfg.topology.Names.WorkStream(), apiErr.Description)
+		return fmt.Errorf("%w: stream %s: %s", ErrQueueFull, p.cfg.names.WorkStream(), apiErr.Description)
 	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
 		return fmt.Errorf("producer: %w: %w", tasks.ErrInvalidPayload, err)
 	}

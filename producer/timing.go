@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -16,7 +17,7 @@ func (p *Producer) timing(envs []*tasks.Envelope, spec tasks.Spec, ec *enqueueCo
 	due := ec.due(now)
 	if !due.IsZero() && !p.schedules.Load() {
 		return fmt.Errorf("%w: delayed tasks need %s or newer (the work stream %s does not take scheduled tasks)",
-			ErrUnsupported, wire.MinSchedulingServer, p.workStream)
+			ErrUnsupported, provision.MinSchedulingServer, p.workStream)
 	}
 	deadline := ec.deadline
 	if !ec.deadlineSet && spec.Expiry > 0 {
@@ -36,7 +37,7 @@ func (p *Producer) timing(envs []*tasks.Envelope, spec tasks.Spec, ec *enqueueCo
 			}
 		}
 		if !due.IsZero() {
-			wire.Delay(env, p.cfg.topology.Names, due)
+			wire.Delay(env, p.cfg.names, due)
 		}
 	}
 	return nil

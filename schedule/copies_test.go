@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestASecondCopyOfAFiredTaskDoesNotRun: after a leader change the work
@@ -33,7 +34,7 @@ func TestASecondCopyOfAFiredTaskDoesNotRun(t *testing.T) {
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
 	const window = time.Second
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithDedupWindow(window))
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)), producer.WithTopology(topology.Topology{DedupWindow: window}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,8 @@ func TestDelayedTasksRunOnceAndNotBeforeTheirTime(t *testing.T) {
 			t.Errorf("task %s ran %v before its time", r.ID, early)
 		}
 	}
-	if l, err := in.DelayedTasks(ctx, inspect.DelayedOptions{}); err != nil || len(l) != 0 {
-		t.Errorf("after all fired: %d delayed left, err %v", len(l), err)
+	if l, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled}); err != nil || len(l.Tasks) != 0 {
+		t.Errorf("after all fired: %d delayed left, err %v", len(l.Tasks), err)
 	}
 }
 
@@ -86,28 +86,31 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	before := time.Now()
 	if _, err := producer.Enqueue(ctx, p, def, "x", producer.WithID("drop"), producer.WithDelay(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	list, err := in.DelayedTasks(ctx, inspect.DelayedOptions{Limit: 4})
-	if err != nil || len(list) != 4 {
-		t.Fatalf("first page: %d entries, err %v; want 4", len(list), err)
+	after := time.Now()
+	list, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled, Limit: 4})
+	if err != nil || len(list.Tasks) != 4 {
+		t.Fatalf("first page: %d entries, err %v; want 4", len(list.Tasks), err)
 	}
-	rest, err := in.DelayedTasks(ctx, inspect.DelayedOptions{After: list[3].Sequence, Limit: 4})
+	page, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled, Limit: 4, Token: list.Next})
+	rest := page.Tasks
 	if err != nil || len(rest) != 2 || rest[1].ID != "drop" || rest[1].Task != "mail.remind" || rest[1].Queue != "default" {
 		t.Fatalf("second page: %+v, err %v; want keep-4 and drop", rest, err)
 	}
-	if until := time.Until(rest[1].RunAt); until < 500*time.Millisecond || until > time.Second {
-		t.Errorf("drop is due in %v, want about 1s", until)
+	if at := rest[1].RunAt; at.Before(before.Add(time.Second)) || at.After(after.Add(time.Second)) {
+		t.Errorf("drop is due at %v, want 1s after its enqueue (%v to %v)", at, before, after)
 	}
-	if err := in.CancelDelayed(ctx, "drop"); err != nil {
+	if err := in.Cancel(ctx, rest[1].Ref()); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.CancelDelayed(ctx, "drop"); !errors.Is(err, inspect.ErrNotFound) {
-		t.Errorf("second cancel: %v, want ErrNotScheduled", err)
+	if err := in.Cancel(ctx, inspect.Ref{ID: "drop"}); !errors.Is(err, inspect.ErrMovedOn) {
+		t.Errorf("second cancel: %v, want ErrMovedOn", err)
 	}
-	if err := in.CancelDelayed(ctx, "never-was"); !errors.Is(err, inspect.ErrNotFound) {
-		t.Errorf("cancel of an unknown ID: %v, want ErrNotScheduled", err)
+	if err := in.Cancel(ctx, inspect.Ref{ID: "never-was"}); !errors.Is(err, inspect.ErrMovedOn) {
+		t.Errorf("cancel of an unknown ID: %v, want ErrMovedOn", err)
 	}
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if n := len(got.all()); n < 5 {
@@ -115,8 +118,8 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 		}
 		return nil
 	})
-	if err := in.CancelDelayed(ctx, "keep-0"); !errors.Is(err, inspect.ErrNotFound) {
-		t.Errorf("cancel after it fired: %v, want ErrNotScheduled", err)
+	if err := in.Cancel(ctx, inspect.Ref{ID: "keep-0"}); !errors.Is(err, inspect.ErrMovedOn) {
+		t.Errorf("cancel after it fired: %v, want ErrMovedOn", err)
 	}
 	time.Sleep(time.Second)
 	if n := got.count("drop"); n != 0 {
@@ -138,9 +141,9 @@ func TestDelayedTaskWithTheSameIDIsStoredOnce(t *testing.T) {
 	if err != nil || !again.Duplicate {
 		t.Fatalf("again: %+v, %v; want Duplicate", again, err)
 	}
-	d, err := in.DelayedTask(ctx, "inv-1")
-	if err != nil || d.Sequence != first.Sequence {
-		t.Fatalf("GetDelayed: %+v, %v; want the first", d, err)
+	l, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled})
+	if err != nil || len(l.Tasks) != 1 || l.Tasks[0].ID != "inv-1" || l.Tasks[0].Seq != first.Sequence {
+		t.Fatalf("scheduled: %+v, %v; want the first only", l.Tasks, err)
 	}
 }
 
@@ -168,8 +171,8 @@ func TestBadTimingIsRefusedAndNothingStored(t *testing.T) {
 	if _, err := producer.EnqueueBatch(ctx, p, def, []int{1}, producer.WithUnique("k", time.Minute)); !errors.Is(err, producer.ErrInvalidOption) {
 		t.Errorf("unique in a batch: got %v, want ErrInvalidOption", err)
 	}
-	if l, err := in.DelayedTasks(ctx, inspect.DelayedOptions{}); err != nil || len(l) != 0 {
-		t.Errorf("delayed stored: %d, err %v", len(l), err)
+	if l, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled}); err != nil || len(l.Tasks) != 0 {
+		t.Errorf("delayed stored: %d, err %v", len(l.Tasks), err)
 	}
 	// A run time that has passed is now, not an error.
 	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithRunAt(time.Now().Add(-time.Minute)))

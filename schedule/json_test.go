@@ -16,8 +16,6 @@ func TestJSON(t *testing.T) {
 		v    any
 		want string
 	}{
-		{inspect.DelayedTask{ID: "r-1", Task: "mail.remind", Queue: "default", RunAt: at, Sequence: 3},
-			`{"id":"r-1","task":"mail.remind","queue":"default","run_at":"2026-12-02T02:30:00Z","seq":3}`},
 		{inspect.PeriodicTask{
 			Periodic: schedule.Periodic{Name: "reports.nightly", Schedule: "0 30 2 * * *", TimeZone: "Europe/Berlin", StaleAfter: time.Second},
 			Task:     "report.build", Queue: "reports", Next: at, DeclaredAt: at,

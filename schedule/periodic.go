@@ -107,7 +107,7 @@ func Declare[T any](ctx context.Context, s *Schedules, def *tasks.Definition[T],
 func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.Msg {
 	h := nats.Header{}
 	h.Set(wire.HeaderSchedule, p.Schedule)
-	h.Set(wire.HeaderScheduleTarget, s.topo.Names.FireSubject(spec.Queue, spec.Name))
+	h.Set(wire.HeaderScheduleTarget, s.names.FireSubject(spec.Queue, spec.Name))
 	h.Set(wire.HeaderPeriodic, p.Name)
 	h.Set(wire.HeaderPeriodicSchedule, p.Schedule)
 	if p.TimeZone != "" {
@@ -128,5 +128,5 @@ func (s *Schedules) periodicMsg(spec tasks.Spec, p Periodic, body []byte) *nats.
 	}
 	sum.Write(body)
 	h.Set(wire.HeaderPeriodicHash, hex.EncodeToString(sum.Sum(nil)[:16]))
-	return &nats.Msg{Subject: s.topo.Names.PeriodicSubject(p.Name), Header: h, Data: body}
+	return &nats.Msg{Subject: s.names.PeriodicSubject(p.Name), Header: h, Data: body}
 }

@@ -58,7 +58,7 @@ func TestPeriodicTaskDeclaredByThreeProcessesFiresOncePerTick(t *testing.T) {
 	}
 	list, err := in.PeriodicTasks(ctx)
 	if err != nil || len(list) != 1 {
-		t.Fatalf("ListPeriodic: %+v, %v; want one", list, err)
+		t.Fatalf("PeriodicTasks: %+v, %v; want one", list, err)
 	}
 	if next := time.Until(list[0].Next); list[0].Task != "metrics.rollup" || next < -time.Second || next > 2*time.Second {
 		t.Errorf("listed %+v; next in %v", list[0], next)
@@ -161,7 +161,7 @@ func TestChangedDeclarationReplacesTheOld(t *testing.T) {
 		t.Fatalf("after the change: %+v, %v", second, err)
 	}
 	if list, err := in.PeriodicTasks(ctx); err != nil || len(list) != 1 {
-		t.Errorf("ListPeriodic: %d, %v; want the one declaration", len(list), err)
+		t.Errorf("PeriodicTasks: %d, %v; want the one declaration", len(list), err)
 	}
 }
 

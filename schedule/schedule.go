@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/topology"
 )
@@ -24,9 +25,10 @@ var (
 // Schedules declares the periodic tasks of one deployment ([Declare]). It
 // is safe for concurrent use. inspect reads and removes what is scheduled.
 type Schedules struct {
-	js   jetstream.JetStream
-	topo wire.Topology
-	log  *slog.Logger
+	js    jetstream.JetStream
+	topo  topology.Topology
+	names wire.Names
+	log   *slog.Logger
 
 	mu     sync.Mutex
 	stream jetstream.Stream
@@ -40,13 +42,13 @@ type config struct {
 	log *slog.Logger
 }
 
-// WithTopology sets the deployment's topology; give the same one as to its
-// producers and workers. Default: the zero Topology, jetq's defaults.
+// WithTopology sets the deployment's [topology.Topology]: give the same
+// value to every producer, worker, forwarder, schedule, inspector,
+// dashboard and metrics collector of a deployment. Names derive from its
+// prefix; streams and buckets created when missing follow the rest of it,
+// and those that exist are used as the server has them. Default: the zero
+// Topology, jetq's defaults.
 func WithTopology(t topology.Topology) Option { return func(c *config) { c.pub = t } }
-
-// WithPrefix sets the prefix of the deployment's stream and subject names.
-// Default "jetq".
-func WithPrefix(prefix string) Option { return func(c *config) { c.pub.Prefix = prefix } }
 
 // WithLogger logs stream provisioning with l. Default slog.Default().
 func WithLogger(l *slog.Logger) Option {
@@ -68,11 +70,10 @@ func New(js jetstream.JetStream, opts ...Option) (*Schedules, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
-	topo, err := wire.FromPublic(c.pub)
-	if err != nil {
+	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	return &Schedules{js: js, topo: topo, log: c.log}, nil
+	return &Schedules{js: js, topo: c.pub, names: wire.NamesOf(c.pub), log: c.log}, nil
 }
 
 // scheduleStream provisions the streams, once, and returns the schedule
@@ -83,15 +84,15 @@ func (s *Schedules) scheduleStream(ctx context.Context) (jetstream.Stream, error
 	if s.stream != nil {
 		return s.stream, nil
 	}
-	work, err := s.topo.Provision(ctx, s.js, s.log, 30*time.Second)
+	work, err := provision.Streams(ctx, s.js, s.topo, s.log, 30*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
-	if !s.topo.Schedules(work) {
+	if !s.names.Schedules(work) {
 		return nil, fmt.Errorf("%w: scheduled tasks need %s or newer (the work stream %s does not take them)",
-			ErrUnsupported, wire.MinSchedulingServer, work.Name)
+			ErrUnsupported, provision.MinSchedulingServer, work.Name)
 	}
-	st, err := s.js.Stream(ctx, s.topo.Names.ScheduleStream())
+	st, err := s.js.Stream(ctx, s.names.ScheduleStream())
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}

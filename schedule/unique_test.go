@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
@@ -107,7 +106,7 @@ func TestCancellingAUniqueDelayedTaskFreesItsKey(t *testing.T) {
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Scheduled || st.RunAt.IsZero() {
 		t.Errorf("before the cancel: %+v, %v; want scheduled with its run time", st, err)
 	}
-	if err := in.CancelDelayed(ctx, r.ID); err != nil {
+	if err := in.Cancel(ctx, inspect.Ref{ID: r.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := tr.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {
@@ -133,16 +132,7 @@ func TestUniqueKeyOfAKilledWorkerIsFreedBySettlementOrTTL(t *testing.T) {
 	})
 	// A worker on its own connection, so that closing the connection kills it
 	// as a crashed process would: no settlement, no more heartbeats.
-	nc2, js2 := embeddedtest.Connect(t, srv)
-	w, err := consumer.New(js2, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		_ = w.Run(context.Background())
-	}()
+	w := jetqtest.StartWorker(t, srv, reg)
 	r, err := producer.Enqueue(ctx, p, def, 1, producer.WithUnique("export:1", 4*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -150,15 +140,9 @@ func TestUniqueKeyOfAKilledWorkerIsFreedBySettlementOrTTL(t *testing.T) {
 	if id := <-started; id != r.ID {
 		t.Fatalf("started %s, want %s", id, r.ID)
 	}
-	nc2.Close()
+	w.Kill()
 	close(hang)
 	killed := time.Now()
-	defer func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = w.Shutdown(sctx)
-		<-ran
-	}()
 	// No worker settles it, so the key's TTL frees it.
 	if r2, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("export:1", 4*time.Second)); err != nil || !r2.Duplicate {
 		t.Fatalf("right after the kill: %+v, %v; want the key held", r2, err)

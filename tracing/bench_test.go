@@ -18,6 +18,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 	"github.com/jetq/jetq/tracing"
 )
 
@@ -78,8 +79,8 @@ func pipeline(b *testing.B, batch, traced bool, opts []tracing.Option) {
 	_, pjs := embeddedtest.Connect(b, srv)
 	_, cjs := embeddedtest.Connect(b, srv)
 	quiet := slog.New(slog.DiscardHandler)
-	popts := []producer.Option{producer.WithLogger(quiet), producer.WithMemoryStorage()}
-	copts := []consumer.Option{consumer.WithLogger(quiet), consumer.WithMemoryStorage(), consumer.WithConcurrency(16), consumer.WithPrefetch(256)}
+	popts := []producer.Option{producer.WithLogger(quiet), producer.WithTopology(topology.Topology{Memory: true})}
+	copts := []consumer.Option{consumer.WithLogger(quiet), consumer.WithTopology(topology.Topology{Memory: true}), consumer.WithConcurrency(16), consumer.WithPrefetch(256)}
 	if traced {
 		popts = append(popts, producer.WithMiddleware(tracing.Producer(opts...)))
 		copts = append(copts, consumer.WithMiddleware(tracing.Consumer(opts...)))

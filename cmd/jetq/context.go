@@ -50,6 +50,8 @@ func natsConfigDir(getenv func(string) string) (string, error) {
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "nats"), nil
 	}
+	// HOME through getenv first, so that the environment the command
+	// was given decides, as in the tests, before the process's own.
 	home := getenv("HOME")
 	if home == "" {
 		var err error
@@ -73,7 +75,7 @@ func loadContext(name string, getenv func(string) string) (*natsContext, error) 
 	dir, err := natsConfigDir(getenv)
 	if err != nil {
 		if name == "" {
-			return nil, nil
+			return nil, nil // no home, nothing selected: connect without a context
 		}
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func loadContext(name string, getenv func(string) string) (*natsContext, error) 
 	if !explicit {
 		b, err := os.ReadFile(filepath.Join(dir, "context.txt"))
 		if err != nil {
-			return nil, nil
+			return nil, nil // most machines have never selected one
 		}
 		if name = strings.TrimSpace(string(b)); name == "" {
 			return nil, nil
@@ -94,6 +96,8 @@ func loadContext(name string, getenv func(string) string) (*natsContext, error) 
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		// A selection left behind by a deleted context must not stop
+		// every command; one asked for by name must exist.
 		return nil, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, usagef("unknown context %q: no file %s (create it with 'nats context add %s')", name, path, name)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetq/jetq/dashboard"
+	"github.com/jetq/jetq/topology"
 )
 
 // tokenEnv is the environment variable the dashboard's action token is
@@ -41,6 +42,8 @@ func newDashboardCmd(g *globals) *cobra.Command {
 			if token == "" {
 				token = g.getenv(tokenEnv)
 			}
+			// Only a token given as a flag asks for actions: the
+			// environment may hold one for other runs.
 			if !actions && token != "" && cmd.Flags().Changed("dashboard-token") {
 				return usagef("--dashboard-token is for actions: add --allow-actions, or leave --dashboard-token out for a dashboard that only reads")
 			}
@@ -48,7 +51,9 @@ func newDashboardCmd(g *globals) *cobra.Command {
 				return usagef("--allow-actions needs a token: give --dashboard-token or set %s (make one with `openssl rand -hex 16`)", tokenEnv)
 			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
-				opts := []dashboard.Option{dashboard.WithPrefix(g.prefix), dashboard.WithBasePath(base), dashboard.WithLogger(slog.New(slog.NewTextHandler(g.stderr, nil)))}
+				// Unlike the other commands, the dashboard logs: each action
+				// (what, how many, from where) is the operator's audit trail.
+				opts := []dashboard.Option{dashboard.WithTopology(topology.Topology{Prefix: g.prefix}), dashboard.WithBasePath(base), dashboard.WithLogger(slog.New(slog.NewTextHandler(g.stderr, nil)))}
 				if actions {
 					opts = append(opts, dashboard.WithActions(token))
 				}
@@ -59,6 +64,8 @@ func newDashboardCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return usageError{err}
 				}
+				// Listen before printing, so that the address printed is the
+				// one served, the port that :0 picked included.
 				ln, err := net.Listen("tcp", listen)
 				if err != nil {
 					return fmt.Errorf("dashboard: listen on %s: %w", listen, err)
@@ -66,6 +73,8 @@ func newDashboardCmd(g *globals) *cobra.Command {
 				base = strings.TrimRight(base, "/") // as dashboard.WithBasePath does
 				mux := http.NewServeMux()
 				mux.Handle(base+"/", d)
+				// ReadHeaderTimeout: a client that connects and never sends
+				// its headers must not hold a connection open for ever.
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 				fmt.Fprintf(g.stdout, "jetq dashboard on http://%s%s/ (actions %s)\n", ln.Addr(), base, onOff(actions))
 				errc := make(chan error, 1)
@@ -75,6 +84,8 @@ func newDashboardCmd(g *globals) *cobra.Command {
 					return err
 				case <-ctx.Done():
 				}
+				// ctx is done: the shutdown gets a context of its own, to let
+				// the requests in flight (an action, say) finish.
 				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

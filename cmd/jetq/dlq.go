@@ -114,6 +114,8 @@ func (g *globals) inspect(cmd *cobra.Command, fn func(ctx context.Context, in *i
 	})
 }
 
+// isInvalid reports an error about what was asked rather than about the
+// server: the caller's to fix, so a usage error (exit 2).
 func isInvalid(err error) bool {
 	return err != nil && strings.Contains(err.Error(), inspect.ErrInvalidQuery.Error())
 }
@@ -136,6 +138,8 @@ func (r ref) String() string {
 func parseRefs(args []string) ([]ref, error) {
 	refs := make([]ref, len(args))
 	for i, a := range args {
+		// A task ID of digits alone reads as a sequence; `jetq dlq ls`
+		// gives the sequence of its record.
 		n, err := strconv.ParseUint(a, 10, 64)
 		switch {
 		case err == nil && n == 0:
@@ -222,6 +226,8 @@ func newDLQLs(g *globals) *cobra.Command {
 	return cmd
 }
 
+// orEmpty is s, or an empty slice for nil: --json prints [] for no rows,
+// which a script can iterate, never null.
 func orEmpty[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -229,6 +235,8 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
+// shorten cuts s to n bytes for a table cell, on one line: a multi-line
+// error would break the table's rows.
 func shorten(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) <= n {
@@ -454,10 +462,11 @@ func resolve(ctx context.Context, in *inspect.Inspector, r ref, p pick) (seq uin
 	if err != nil {
 		return 0, "", err
 	}
-	newest := es[len(es)-1]
+	newest := es[len(es)-1] // es is oldest first
 	switch {
 	case len(es) == 1:
 		return newest.Seq, "", nil
+	// Removal is for good: which record is meant is not guessed.
 	case p == pickOnly:
 		return 0, "", usagef("task %q has %d dead-letter records (%s): give the sequence of the one meant (`jetq dlq show %s` shows them all)", r.id, len(es), seqList(es), r.id)
 	}
@@ -495,7 +504,7 @@ func (g *globals) bulk(cmd *cobra.Command, args []string, ff *filterFlags, all b
 				return fmt.Errorf("%s: %w%s", r, err, doneBefore(n, done))
 			}
 			if note != "" {
-				fmt.Fprintln(g.stderr, note)
+				fmt.Fprintln(g.stderr, note) // stdout keeps only the count a script reads
 			}
 			if err := one(ctx, in, seq); err != nil {
 				return fmt.Errorf("record %d: %w%s", seq, err, doneBefore(n, done))

@@ -22,6 +22,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // enqueueResult is what `jetq enqueue --json` prints: the producer's result
@@ -70,6 +71,8 @@ func newEnqueueCmd(g *globals) *cobra.Command {
   jetq enqueue user.sync '{"user":42}' --unique user:42 --unique-ttl 10m`,
 		Args: exactArgs("<task>", "<json>|-|@file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// jetq has no Go type for the payload: json.RawMessage passes the
+			// JSON given through as it is, for the worker's codec to decode.
 			def, err := tasks.New[json.RawMessage](args[0], tasks.WithQueue(queue))
 			if err != nil {
 				return usageError{err}
@@ -78,6 +81,9 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Changed, not the zero value, says whether a flag was given:
+			// --delay 0 with --at is two answers to when, refused as any
+			// other pair is.
 			f := cmd.Flags()
 			var opts []producer.EnqueueOption
 			if id != "" {
@@ -128,7 +134,10 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				p, err := producer.New(js, producer.WithPrefix(g.prefix), producer.WithLogger(quietLog()))
+				// The producer comes after the checks: its first enqueue
+				// provisions the streams, and a refused task must leave the
+				// server as it found it.
+				p, err := producer.New(js, producer.WithTopology(topology.Topology{Prefix: g.prefix}), producer.WithLogger(quietLog()))
 				if err != nil {
 					return err
 				}
@@ -234,7 +243,7 @@ func (g *globals) checkServed(ctx context.Context, js jetstream.JetStream, spec 
 func servingQueues(ctx context.Context, js jetstream.JetStream, names wire.Names, name string) ([]string, error) {
 	st, err := js.Stream(ctx, names.WorkStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil
+		return nil, nil // nothing was ever enqueued with this prefix: no queue serves it
 	}
 	if err != nil {
 		return nil, err
@@ -271,6 +280,8 @@ func checkPayload(spec tasks.Spec, info *jetstream.ConsumerInfo, payload []byte)
 	}
 	err := schemacheck.Check(text, payload)
 	if errors.Is(err, schemacheck.ErrSchema) {
+		// A schema from a newer worker that this jetq cannot read says
+		// nothing against the payload: the worker still validates it.
 		return nil
 	}
 	if err != nil {
@@ -308,6 +319,7 @@ func (g *globals) readPayload(arg string) ([]byte, error) {
 	default:
 		b, from = []byte(arg), "the argument"
 	}
+	// A file or a pipe ends with a newline the task should not carry.
 	b = bytes.TrimSpace(b)
 	if !json.Valid(b) {
 		return nil, usagef("payload from %s is not valid JSON: %s", from, shorten(string(b), 200))
@@ -332,10 +344,14 @@ func (g *globals) checkLive(ctx context.Context, nc *nats.Conn, spec tasks.Spec,
 		return usageError{err}
 	}
 	subject := names.ValidateSubject(spec.Queue, spec.Name)
+	// A worker too busy to answer must not hold the enqueue past
+	// --timeout: the task is enqueued unchecked, with the warning.
 	rctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	resp, err := nc.RequestWithContext(rctx, subject, payload)
 	switch {
+	// Only the request's own deadline means no worker answered; the
+	// command's ctx ending (an interrupt) stops the enqueue instead.
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return notCheckedError{fmt.Errorf("payload not checked by a worker: no live worker of task %q on queue %q answered on %s (%v), so its Validate could not be run; "+
 			"enqueued after the schema check alone: if a worker's Validate refuses it, the task is dead-lettered as invalid_payload (jetq dlq ls)",

@@ -29,6 +29,8 @@ func (g *globals) confirm(question, flag string) error {
 	}
 	fmt.Fprintf(g.stderr, "%s [y/N] ", question)
 	line, err := bufio.NewReader(g.stdin.r).ReadString('\n')
+	// An answer typed without a newline before EOF (Ctrl-D) still counts;
+	// no answer at all is a refusal, never a yes.
 	if err != nil && line == "" {
 		return fmt.Errorf("%s: no answer (%v); nothing done", question, err)
 	}

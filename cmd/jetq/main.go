@@ -16,6 +16,9 @@ import (
 )
 
 func main() {
+	// An interrupt cancels ctx rather than killing the process, so that
+	// jetq server shuts its server down and flushes its store, and a
+	// watching command stops between two reads.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -58,9 +61,12 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, in in
 	}
 	code := exitError
 	var ue usageError
+	// jetq server hands its flags to embedded's options as they are: an
+	// option embedded refuses is a flag given wrong.
 	if errors.As(err, &ue) || isCobraUsage(err) || errors.Is(err, embedded.ErrInvalidOption) {
 		code = exitUsage
 	}
+	// A flag error stops cobra before it reaches --json: look in args too.
 	if asJSON, _ := root.PersistentFlags().GetBool("json"); asJSON || jsonFlagIn(args) {
 		// Errors go to stderr as under tables, so that stdout holds only
 		// the result a script reads.
@@ -85,7 +91,7 @@ type errorJSON struct {
 func jsonFlagIn(args []string) bool {
 	for _, a := range args {
 		if a == "--" {
-			return false
+			return false // what follows are arguments, even "--json"
 		}
 		if a == "--json" {
 			return true

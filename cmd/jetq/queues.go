@@ -35,6 +35,8 @@ func newQueuesCmd(g *globals) *cobra.Command {
 			"--watch refreshes every interval (default 2s) until interrupted.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Each refresh reads every stream and consumer: faster than a
+			// person reads a table only loads the server.
 			if cmd.Flags().Changed("watch") && watch < 100*time.Millisecond {
 				return usagef("--watch interval must be at least 100ms, got %v", watch)
 			}
@@ -61,6 +63,8 @@ func (g *globals) showQueues(ctx context.Context, in *inspect.Inspector, out io.
 	if err != nil {
 		return err
 	}
+	// A copy that prints to out: --watch builds each frame in a buffer and
+	// writes it at once, so that the screen never shows half a table.
 	gg := *g
 	gg.stdout = out
 	if g.json {
@@ -93,9 +97,11 @@ func (g *globals) watchQueues(ctx context.Context, in *inspect.Inspector, every 
 		fmt.Fprintf(&buf, "%s  every %v\n", time.Now().Format(time.TimeOnly), every)
 		err := g.showQueues(ctx, in, &buf)
 		if ctx.Err() != nil {
-			return nil
+			return nil // an interrupt is how a watch ends, even mid-read
 		}
 		if err != nil {
+			// The watch outlives a server briefly away (a restart, a
+			// leader election): the error shows in place of the table.
 			fmt.Fprintf(&buf, "error: %v\n", err)
 		}
 		if !tty {

@@ -185,6 +185,9 @@ func (s connSettings) options(timeout time.Duration) ([]nats.Option, error) {
 	if s.ca != "" {
 		opts = append(opts, nats.RootCAs(s.ca))
 	}
+	// A CA or a client certificate is given for a server that speaks TLS:
+	// require it, so that a plain-text server is refused rather than
+	// handed the credentials.
 	if s.cert != "" || s.ca != "" || s.tlsFirst {
 		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
@@ -261,9 +264,13 @@ func (g *globals) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream,
 	if err != nil {
 		return nil, nil, err
 	}
+	// --timeout bounds each JetStream request too, not only the dial: a
+	// server without JetStream, or a leader election, must not hang jetq.
 	jsOpts := []jetstream.JetStreamOpt{jetstream.WithDefaultTimeout(g.timeout)}
 	var js jetstream.JetStream
 	switch {
+	// A context's domain or API prefix reaches JetStream across a leaf
+	// node or an account export, as in the nats CLI.
 	case s.jsDomain != "":
 		js, err = jetstream.NewWithDomain(nc, s.jsDomain, jsOpts...)
 	case s.jsAPIPref != "":
@@ -311,6 +318,8 @@ func (g *globals) table(header []string, rows [][]string) error {
 
 // isCobraUsage recognises the usage errors cobra makes itself.
 func isCobraUsage(err error) bool {
+	// cobra makes them with fmt.Errorf, with no type or sentinel to test:
+	// their text is all there is to tell them by.
 	msg := err.Error()
 	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "required flag"} {
 		if strings.Contains(msg, p) {

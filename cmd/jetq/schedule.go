@@ -50,6 +50,8 @@ func (g *globals) withSchedules(cmd *cobra.Command, fn func(ctx context.Context,
 		if err != nil {
 			return usageError{err}
 		}
+		// Looked up only to tell a server where nothing was ever
+		// scheduled (a --prefix mistyped?) from an empty schedule.
 		_, err = js.Stream(ctx, names.ScheduleStream())
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return err
@@ -84,25 +86,25 @@ func newScheduledCmd(g *globals) *cobra.Command {
 
 func newScheduledLs(g *globals) *cobra.Command {
 	var limit int
-	var after uint64
+	var page string
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List delayed tasks waiting to fire, in the order they were enqueued",
-		Example: "  jetq scheduled ls --limit 20\n  jetq scheduled ls --after 118 --limit 20",
+		Example: "  jetq scheduled ls --limit 20\n  jetq scheduled ls --limit 20 --page <token printed by the previous page>",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usagef("--limit must be positive, got %d", limit)
+			if limit < 1 || limit > inspect.MaxLimit {
+				return usagef("--limit must be 1 to %d, got %d", inspect.MaxLimit, limit)
 			}
 			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
-				list, err := in.DelayedTasks(ctx, inspect.DelayedOptions{After: after, Limit: limit})
+				list, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled, Limit: limit, Token: page})
 				if err != nil {
 					return err
 				}
-				rows := make([]delayedRow, len(list))
-				for i, d := range list {
-					rows[i] = delayedRow{ID: d.ID, Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
+				rows := make([]delayedRow, len(list.Tasks))
+				for i, d := range list.Tasks {
+					rows[i] = delayedRow{ID: d.ID, Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Seq}
 				}
 				if g.json {
 					return g.printJSON(rows)
@@ -122,15 +124,15 @@ func newScheduledLs(g *globals) *cobra.Command {
 				if err := g.table([]string{"ID", "TASK", "QUEUE", "RUN AT", "SEQ"}, out); err != nil {
 					return err
 				}
-				if len(rows) == limit {
-					fmt.Fprintf(g.stdout, "(more may follow: --after %d)\n", rows[len(rows)-1].Seq)
+				if list.Next != "" {
+					fmt.Fprintf(g.stdout, "(more follow: --page %s)\n", list.Next)
 				}
 				return nil
 			})
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many tasks")
-	cmd.Flags().Uint64Var(&after, "after", 0, "continue after this sequence (paging)")
+	cmd.Flags().StringVar(&page, "page", "", "continue with the page whose token the previous listing printed")
 	return cmd
 }
 
@@ -148,7 +150,7 @@ func newScheduledRm(g *globals) *cobra.Command {
 			}
 			return g.withSchedules(cmd, func(ctx context.Context, in *inspect.Inspector, none bool) error {
 				return g.each(args, "cancelled", "task(s)", func(id string) error {
-					return in.CancelDelayed(ctx, id)
+					return in.Cancel(ctx, inspect.Ref{ID: id})
 				})
 			})
 		},
@@ -251,6 +253,8 @@ func newPeriodicRm(g *globals) *cobra.Command {
 func (g *globals) each(args []string, done, what string, one func(string) error) error {
 	n := 0
 	for _, a := range args {
+		// Stop at the first error: the rest likely share its cause (a
+		// wrong --prefix, a server away), and the count says where to go on.
 		if err := one(a); err != nil {
 			return fmt.Errorf("%w%s", err, doneBefore(n, done))
 		}

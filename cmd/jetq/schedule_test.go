@@ -82,18 +82,20 @@ func TestScheduledCommands(t *testing.T) {
 		t.Errorf("a page short of the limit hints at more:\n%s", out)
 	}
 
-	// Paging: a full page names the cursor of the next.
-	seq1, seq2 := strconv.FormatUint(rows[0].Seq, 10), strconv.FormatUint(rows[1].Seq, 10)
+	// Paging: a full page names the token of the next.
 	code, out, _ = c.jetq("scheduled", "ls", "--limit", "1")
-	if code != 0 || !strings.Contains(out, "remind-1") || strings.Contains(out, "remind-2") || !strings.HasSuffix(out, "(more may follow: --after "+seq1+")\n") {
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	tok, ok := strings.CutPrefix(lines[len(lines)-1], "(more follow: --page ")
+	tok = strings.TrimSuffix(tok, ")")
+	if code != 0 || !strings.Contains(out, "remind-1") || strings.Contains(out, "remind-2") || !ok {
 		t.Errorf("scheduled ls --limit 1: %d\n%s", code, out)
 	}
-	code, out, _ = c.jetq("scheduled", "ls", "--after", seq1, "-n", "1")
-	if code != 0 || !strings.Contains(out, "remind-2") || strings.Contains(out, "remind-1") || !strings.HasSuffix(out, "(more may follow: --after "+seq2+")\n") {
-		t.Errorf("scheduled ls --after %s -n 1: %d\n%s", seq1, code, out)
+	code, out, _ = c.jetq("scheduled", "ls", "--page", tok, "-n", "1")
+	if code != 0 || !strings.Contains(out, "remind-2") || strings.Contains(out, "remind-1") || strings.Contains(out, "more follow") {
+		t.Errorf("scheduled ls --page %s -n 1: %d\n%s", tok, code, out)
 	}
-	if code, out, _ = c.jetq("scheduled", "ls", "--after", seq2); code != 0 || out != "no delayed tasks waiting\n" {
-		t.Errorf("scheduled ls --after %s: %d %q", seq2, code, out)
+	if code, _, errOut := c.jetq("scheduled", "ls", "--page", "not-a-token"); code != exitUsage || !strings.Contains(errOut, "malformed") {
+		t.Errorf("scheduled ls --page not-a-token: %d %q", code, errOut)
 	}
 
 	if code, out, errOut = c.jetq("scheduled", "rm", "remind-1"); code != 0 || out != "cancelled 1 task(s)\n" {
@@ -108,7 +110,7 @@ func TestScheduledCommands(t *testing.T) {
 		{[]string{"scheduled", "rm", "no-such-task"}, exitError, []string{`task "no-such-task"`, "no delayed task waits"}},
 		{[]string{"scheduled", "rm", "remind-2", "no-such-task"}, exitError, []string{`task "no-such-task"`, "(1 cancelled before it)"}},
 		{[]string{"scheduled", "rm"}, exitUsage, []string{"needs the IDs"}},
-		{[]string{"scheduled", "ls", "--limit", "0"}, exitUsage, []string{"--limit must be positive"}},
+		{[]string{"scheduled", "ls", "--limit", "0"}, exitUsage, []string{"--limit must be 1 to 1000"}},
 		{[]string{"scheduled", "ls", "extra"}, exitUsage, []string{`takes no arguments; got ["extra"]`}},
 		{[]string{"scheduled", "ls", "--prefix", "Not A Prefix"}, exitUsage, []string{"prefix"}},
 	} {

@@ -80,6 +80,8 @@ func newServerCmd(g *globals) *cobra.Command {
 			if sf.debug {
 				level = slog.LevelDebug
 			}
+			// The server's log goes to stderr: stdout carries only the
+			// lines scripts wait for (ready, monitoring, stopping).
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			srv, err := embedded.Start(cmd.Context(), append(opts, embedded.WithLogger(log))...)
 			if errors.Is(err, embedded.ErrInvalidOption) {
@@ -93,7 +95,7 @@ func newServerCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "jetq server monitoring: %s/varz\n", u)
 			}
 			fmt.Fprintf(g.stdout, "jetq server ready: %s (store %s, server name %s)\n", srv.ClientURL(), srv.StoreDir(), srv.Name())
-			<-cmd.Context().Done()
+			<-cmd.Context().Done() // main cancels it on SIGINT or SIGTERM
 			fmt.Fprintln(g.stdout, "jetq server stopping")
 			return nil
 		},
@@ -132,6 +134,8 @@ func (sf *serverFlags) options(cmd *cobra.Command) ([]embedded.Option, error) {
 			return nil, usagef("--%s is a client flag and does not configure jetq server; use %s", name, instead)
 		}
 	}
+	// Changed, not the value: a flag left at its default must not
+	// override what --config sets.
 	given := flags.Changed
 	var opts []embedded.Option
 	switch {
@@ -170,6 +174,8 @@ func (sf *serverFlags) options(cmd *cobra.Command) ([]embedded.Option, error) {
 		}
 		opts = append(opts, embedded.WithUser(sf.authUser, sf.authPassword))
 	}
+	// Given, not non-empty: an empty --auth-token reaches embedded and is
+	// refused there, rather than leaving the server open.
 	if given("auth-token") {
 		opts = append(opts, embedded.WithToken(sf.authToken))
 	}

@@ -17,7 +17,7 @@ import (
 
 // defaultScan is how many work-stream messages `task show` reads at most to
 // find a task's message.
-const defaultScan = inspect.DefaultFindScan
+const defaultScan = inspect.DefaultScan
 
 // newTaskCmd is the task command: tasks found by their ID.
 func newTaskCmd(g *globals) *cobra.Command {
@@ -109,6 +109,9 @@ func newTaskShow(g *globals) *cobra.Command {
 				} else {
 					printTask(g.stdout, v)
 				}
+				// What was looked at is printed before the error, so that
+				// --json gives a script the same object either way, and the
+				// exit code says whether anything was found.
 				if !v.found.Found() {
 					return fmt.Errorf("task %q: nothing found: no status record (is its definition tracked, with tasks.WithStateTracking?), "+
 						"no dead-letter record, no message in %s, nothing scheduled; check the ID and --prefix", id, names.WorkStream())
@@ -121,9 +124,11 @@ func newTaskShow(g *globals) *cobra.Command {
 	return cmd
 }
 
-// findTask looks the task up everywhere with package lookup; what cannot
+// findTask looks the task up everywhere with inspect.Inspector.Find; what cannot
 // be looked at is noted.
 func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id string, scan int) (*taskView, error) {
+	// Every dead-letter record: show promises all of a task's records, and
+	// a replayed task's may lie anywhere in the stream.
 	f, err := g.inspector(js, inspect.WithScan(scan), inspect.WithDeadLetterScan(-1))
 	if err != nil {
 		return nil, usageError{err}
@@ -140,7 +145,7 @@ func (g *globals) findTask(ctx context.Context, js jetstream.JetStream, id strin
 		v.DeadLetters = append(v.DeadLetters, entryJSON(e))
 	}
 	if d := r.Scheduled; d != nil {
-		v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Sequence}
+		v.Scheduled = &scheduledView{Task: d.Task, Queue: d.Queue, RunAt: d.RunAt, Seq: d.Seq}
 	}
 	if m := r.Work; m != nil {
 		v.Work = &workView{Work: *m}

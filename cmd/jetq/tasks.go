@@ -76,7 +76,8 @@ func (qf *queryFlags) describe(state inspect.State) string {
 
 func (qf *queryFlags) empty() bool { return *qf == queryFlags{} }
 
-// pageJSON is a page of `tasks ls --json`.
+// pageJSON is a page of `tasks ls --json`: a type of its own, as
+// inspect.Page has no snake_case keys, and with each payload as JSON.
 type pageJSON struct {
 	State inspect.State `json:"state"`
 	Tasks []any         `json:"tasks"`
@@ -315,6 +316,8 @@ func newTaskAction(g *globals, a taskAction) *cobra.Command {
 					err = a.one(in, ctx, ref)
 				}
 				if err != nil {
+					// The common refusal: the task ran, fired or was acted
+					// on meanwhile. Say that nothing happened, and where to look.
 					if errors.Is(err, inspect.ErrMovedOn) || errors.Is(err, inspect.ErrNotFound) {
 						return fmt.Errorf("%s: %w; nothing changed (`jetq task show %s` tells where it is)", a.to(strconv.Quote(id)), err, id)
 					}

@@ -67,6 +67,9 @@ func versionOf(bi *debug.BuildInfo) versionInfo {
 			v.Modified = s.Value == "true"
 		}
 	}
+	// A real module version (a release, or a pseudo-version the go command
+	// stamped) says more than the VCS keys; without a revision there is
+	// nothing to name the build from.
 	if v.Version != "" && v.Version != develVersion || v.Revision == "" {
 		if v.Version == "" {
 			v.Version = develVersion
@@ -75,7 +78,7 @@ func versionOf(bi *debug.BuildInfo) versionInfo {
 	}
 	rev := v.Revision
 	if len(rev) > 12 {
-		rev = rev[:12]
+		rev = rev[:12] // as the go command shortens it in pseudo-versions
 	}
 	v.Version = "v0.0.0-" + rev
 	if !v.Time.IsZero() {
@@ -89,6 +92,8 @@ func versionOf(bi *debug.BuildInfo) versionInfo {
 
 func (g *globals) printVersion(context.Context) error {
 	v := buildVersion()
+	// The server is asked for its version only in passing: --version
+	// prints jetq's whether or not a server answers, and says why not.
 	s, err := g.settings()
 	if err == nil {
 		v.ServerURL = redactURLs(s.url)

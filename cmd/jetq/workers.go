@@ -42,6 +42,7 @@ func newWorkersCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(g.stdout, "no live workers")
 					return nil
 				}
+				// One now for every row, so that the LAST SEEN ages compare.
 				now := time.Now()
 				table := make([][]string, len(ws))
 				for i, w := range ws {

@@ -77,12 +77,12 @@ func run() error {
 	if _, err := producer.Enqueue(ctx, p, Remind, "never mind", producer.WithID("remind:43"), producer.WithDelay(2*time.Second)); err != nil {
 		return err
 	}
-	waiting, err := in.DelayedTasks(ctx, inspect.DelayedOptions{})
+	waiting, err := in.Tasks(ctx, inspect.Query{State: inspect.Scheduled})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s delayed: %d waiting\n", since(), len(waiting))
-	if err := in.CancelDelayed(ctx, "remind:43"); err != nil {
+	fmt.Printf("%s delayed: %d waiting\n", since(), len(waiting.Tasks))
+	if err := in.Cancel(ctx, inspect.Ref{ID: "remind:43"}); err != nil {
 		return err
 	}
 	fmt.Printf("%s cancelled remind:43\n", since())

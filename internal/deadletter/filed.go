@@ -65,7 +65,7 @@ func (f *Filer) Filed(ctx context.Context, subject, id string, since time.Time) 
 	}
 	req := directget.Request{NextFor: subject, StartTime: &start, Batch: filedPage, MaxBytes: filedPageBytes}
 	for read := 0; ; {
-		msgs, more, err := directget.Batch(ctx, f.js, f.topo.Names.DLQStream(), req)
+		msgs, more, err := directget.Batch(ctx, f.js, f.names.DLQStream(), req)
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, nil // no dead-letter stream
 		}

@@ -11,9 +11,11 @@ import (
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 func TestMain(m *testing.M) {
@@ -45,14 +47,14 @@ func TestFiledFindsARecordByItsIdentity(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			checkFiled(t, js, wire.Topology{Replicas: tc.replicas})
+			checkFiled(t, js, topology.Topology{Replicas: tc.replicas})
 		})
 	}
 }
 
-func checkFiled(t *testing.T, js jetstream.JetStream, topo wire.Topology) {
+func checkFiled(t *testing.T, js jetstream.JetStream, topo topology.Topology) {
 	ctx := context.Background()
-	if _, err := topo.Ensure(ctx, js, testkit.Logger(t)); err != nil {
+	if _, err := provision.Ensure(ctx, js, topo, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	f := deadletter.New(js, topo, testkit.Logger(t))
@@ -60,10 +62,10 @@ func checkFiled(t *testing.T, js jetstream.JetStream, topo wire.Topology) {
 	fail := wire.Failure{Reason: tasks.ReasonPermanent, Error: "declined", Stream: "JETQ_TASKS", Seq: 7,
 		Subject: "jetq.task.default.x", StoredAt: stored, Deliveries: 1, At: time.Now()}
 	id := wire.RecordID(fail.Stream, fail.Seq, fail.StoredAt)
-	subject := topo.Names.DLQSubject("default", "x")
+	subject := wire.NamesOf(topo).DLQSubject("default", "x")
 	records := func() uint64 {
 		t.Helper()
-		s, err := js.Stream(ctx, topo.Names.DLQStream())
+		s, err := js.Stream(ctx, wire.NamesOf(topo).DLQStream())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +98,7 @@ func checkFiled(t *testing.T, js jetstream.JetStream, topo wire.Topology) {
 	if n := records(); n != 1 {
 		t.Errorf("records after look-ups: got %d, want 1", n)
 	}
-	s, err := js.Stream(ctx, topo.Names.DLQStream())
+	s, err := js.Stream(ctx, wire.NamesOf(topo).DLQStream())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,12 +119,12 @@ func TestFiledPagesAndStopsAtItsBound(t *testing.T) {
 	t.Parallel()
 	js := embeddedtest.JetStream(t)
 	ctx := context.Background()
-	topo := wire.Topology{}
-	if _, err := topo.Ensure(ctx, js, testkit.Logger(t)); err != nil {
+	topo := topology.Topology{}
+	if _, err := provision.Ensure(ctx, js, topo, testkit.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
 	f := deadletter.New(js, topo, testkit.Logger(t))
-	subject := topo.Names.DLQSubject("default", "x")
+	subject := wire.NamesOf(topo).DLQSubject("default", "x")
 	stored := time.Now()
 	file := func(from, to int) {
 		t.Helper()
@@ -159,12 +161,12 @@ func BenchmarkFiled(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			js := embeddedtest.JetStream(b)
 			ctx := context.Background()
-			topo := wire.Topology{}
-			if _, err := topo.Ensure(ctx, js, testkit.Logger(b)); err != nil {
+			topo := topology.Topology{}
+			if _, err := provision.Ensure(ctx, js, topo, testkit.Logger(b)); err != nil {
 				b.Fatal(err)
 			}
 			f := deadletter.New(js, topo, testkit.Logger(b))
-			subject := topo.Names.DLQSubject("default", "x")
+			subject := wire.NamesOf(topo).DLQSubject("default", "x")
 			file := func(n int, stored time.Time) {
 				for i := range n {
 					m := &nats.Msg{Subject: subject, Data: make([]byte, 200),

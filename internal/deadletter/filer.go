@@ -10,15 +10,18 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // Filer files dead-letter records. It is safe for concurrent use; it opens
 // the dead-letter stream and the objects bucket on first need.
 type Filer struct {
-	js   jetstream.JetStream
-	topo wire.Topology
-	log  *slog.Logger
+	js    jetstream.JetStream
+	topo  topology.Topology
+	names wire.Names
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	dlq     jetstream.Stream
@@ -27,8 +30,8 @@ type Filer struct {
 
 // New returns a filer for the streams of topo, logging to log the streams
 // it makes again; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology, log *slog.Logger) *Filer {
-	return &Filer{js: js, topo: topo, log: log}
+func New(js jetstream.JetStream, topo topology.Topology, log *slog.Logger) *Filer {
+	return &Filer{js: js, topo: topo, names: wire.NamesOf(topo), log: log}
 }
 
 // Limits are the sizes a record must keep: the server's header limit, the
@@ -46,7 +49,7 @@ func (f *Filer) Limits(ctx context.Context) wire.Limits {
 // Record builds the record of the original message (h, data) that failed
 // as fail says, within [Filer.Limits].
 func (f *Filer) Record(ctx context.Context, queue, name string, h nats.Header, data []byte, fail wire.Failure) *nats.Msg {
-	return wire.DeadLetter(f.topo.Names, queue, name, h, data, fail, f.Limits(ctx))
+	return wire.DeadLetter(f.names, queue, name, h, data, fail, f.Limits(ctx))
 }
 
 // File stores rec, built by [Filer.Record] from the original message (h,
@@ -84,14 +87,14 @@ func (f *Filer) publish(ctx context.Context, rec *nats.Msg) (*jetstream.PubAck, 
 	ack, err := f.js.PublishMsg(ctx, rec)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// No stream takes the subject: the dead-letter stream was deleted.
-		if _, eerr := f.topo.Ensure(ctx, f.js, f.log); eerr == nil {
+		if _, eerr := provision.Ensure(ctx, f.js, f.topo, f.log); eerr == nil {
 			ack, err = f.js.PublishMsg(ctx, rec)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("file record on %s: %w", rec.Subject, err)
 	}
-	if want := f.topo.Names.DLQStream(); ack.Stream != want {
+	if want := f.names.DLQStream(); ack.Stream != want {
 		// The task's deletion would leave it only in a stream jetq does not read.
 		return nil, fmt.Errorf("file record on %s: stored by stream %s, not %s", rec.Subject, ack.Stream, want)
 	}
@@ -124,7 +127,7 @@ func (f *Filer) stream(ctx context.Context) (jetstream.Stream, error) {
 	if f.dlq != nil {
 		return f.dlq, nil
 	}
-	s, err := f.js.Stream(ctx, f.topo.Names.DLQStream())
+	s, err := f.js.Stream(ctx, f.names.DLQStream())
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter stream: %w", err)
 	}
@@ -165,8 +168,8 @@ func (f *Filer) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
 // OpenObjects opens the bucket of truncated records' originals. With create
 // it creates a missing bucket; without, a missing one is
 // jetstream.ErrBucketNotFound.
-func OpenObjects(ctx context.Context, js jetstream.JetStream, topo wire.Topology, create bool) (jetstream.ObjectStore, error) {
-	cfg := topo.DLQObjects()
+func OpenObjects(ctx context.Context, js jetstream.JetStream, topo topology.Topology, create bool) (jetstream.ObjectStore, error) {
+	cfg := wire.DLQObjectsConfig(topo)
 	obs, err := js.ObjectStore(ctx, cfg.Bucket)
 	if create && errors.Is(err, jetstream.ErrBucketNotFound) {
 		obs, err = js.CreateObjectStore(ctx, cfg)

@@ -5,45 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
-// Store claims fired tasks by ID in the bucket [wire.Topology.FiredBucket].
+// Store claims fired tasks by ID in the bucket [wire.FiredBucketConfig].
 // It opens (and creates) the bucket on first use and is safe for concurrent
 // use.
 type Store struct {
-	js   jetstream.JetStream
-	topo wire.Topology
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	bucket *provision.Bucket
 }
 
 // New returns a store for the bucket of topo; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology) *Store { return &Store{js: js, topo: topo} }
+func New(js jetstream.JetStream, topo topology.Topology) *Store {
+	return &Store{bucket: provision.NewBucket(js, wire.FiredBucketConfig(topo))}
+}
 
-func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.kv != nil {
-		return s.kv, nil
-	}
-	cfg := s.topo.FiredBucket()
-	kv, err := s.js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = s.js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = s.js.KeyValue(ctx, cfg.Bucket)
-		}
-	}
+func (s *Store) open(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := s.bucket.Open(ctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("fired-task bucket %s: %w", cfg.Bucket, err)
+		return nil, fmt.Errorf("fired-task bucket %s: %w", s.bucket.Name(), err)
 	}
-	s.kv = kv
 	return kv, nil
 }
 
@@ -95,7 +81,7 @@ type Delivery struct {
 // takes the claim over and runs; an earlier or equal attempt that comes
 // after it is [Stale]; any other message of the same firing is a [Copy].
 func (s *Store) Claim(ctx context.Context, d Delivery) (Verdict, error) {
-	kv, err := s.bucket(ctx)
+	kv, err := s.open(ctx)
 	if err != nil {
 		return Run, err
 	}
@@ -147,7 +133,7 @@ func (s *Store) Claim(ctx context.Context, d Delivery) (Verdict, error) {
 // same message, whose acknowledgement was lost, is [Done] and does not run
 // again. Another message of the same firing stays a [Copy].
 func (s *Store) Done(ctx context.Context, d Delivery) error {
-	kv, err := s.bucket(ctx)
+	kv, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -163,7 +149,7 @@ func (s *Store) Done(ctx context.Context, d Delivery) error {
 // redelivery then finds it a [Copy], and if that redelivery claimed the run
 // first the copy is not to run.
 func (s *Store) Reserve(ctx context.Context, d Delivery) (holder uint64, err error) {
-	kv, err := s.bucket(ctx)
+	kv, err := s.open(ctx)
 	if err != nil {
 		return 0, err
 	}

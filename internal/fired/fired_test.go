@@ -8,6 +8,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // setup starts a server and returns a func that makes a store on it, as
@@ -16,11 +17,7 @@ func setup(t *testing.T) func() *fired.Store {
 	t.Helper()
 	srv := embeddedtest.Server(t)
 	_, js := embeddedtest.Connect(t, srv)
-	names, err := wire.NewNames("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() *fired.Store { return fired.New(js, wire.Topology{Names: names, Memory: true}) }
+	return func() *fired.Store { return fired.New(js, topology.Topology{Memory: true}) }
 }
 
 func TestClaim(t *testing.T) {

@@ -13,10 +13,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // Durable is the name of the consumer all forwarders share on the events stream.
@@ -48,7 +50,7 @@ type Hooks struct {
 type Config struct {
 	// Topology names the streams; its Replicas and Memory apply to the
 	// streams the forwarder creates when they are missing.
-	Topology wire.Topology
+	Topology topology.Topology
 	// States records what the forwarder files for tracked tasks; nil
 	// records nothing.
 	States *statusstore.Store
@@ -69,6 +71,7 @@ type Config struct {
 type Forwarder struct {
 	js     jetstream.JetStream
 	cfg    Config
+	names  wire.Names
 	log    *slog.Logger
 	filer  *deadletter.Filer
 	states *statusstore.Store
@@ -85,7 +88,7 @@ func New(js jetstream.JetStream, cfg Config) *Forwarder {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
 	}
-	return &Forwarder{js: js, cfg: cfg, log: cfg.Log,
+	return &Forwarder{js: js, cfg: cfg, names: wire.NamesOf(cfg.Topology), log: cfg.Log,
 		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: cfg.States,
 		unique: unique.New(js, cfg.Topology)}
 }
@@ -131,7 +134,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.log.LogAttrs(ctx, slog.LevelWarn, "jetq: forwarder cannot consume events yet; retrying", slog.String(keyError, err.Error()))
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
 				// Deleted under us: from now on, advisories need it again.
-				_, _ = f.cfg.Topology.Ensure(ctx, f.js, f.log)
+				_, _ = provision.Ensure(ctx, f.js, f.cfg.Topology, f.log)
 			}
 			recovering = true
 			if bo.Wait(ctx) != nil {
@@ -180,7 +183,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // provision creates the streams, retrying what a retry can fix. It returns
 // nil when ctx ends first.
 func (f *Forwarder) provision(ctx context.Context) error {
-	_, err := f.cfg.Topology.Provision(ctx, f.js, f.log, 0)
+	_, err := provision.Streams(ctx, f.js, f.cfg.Topology, f.log, 0)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -210,7 +213,7 @@ func (s *session) isCrashed() bool {
 
 // start creates or updates the shared durable and starts consuming it.
 func (f *Forwarder) start(ctx context.Context) (*session, error) {
-	names := f.cfg.Topology.Names
+	names := f.names
 	rctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	events, err := f.js.Stream(rctx, names.EventsStream())

@@ -60,7 +60,7 @@ func (f *Forwarder) handle(base context.Context, s *session, work jetstream.Stre
 		return
 	}
 	switch {
-	case adv.Stream != f.cfg.Topology.Names.WorkStream():
+	case adv.Stream != f.names.WorkStream():
 		f.log.LogAttrs(ctx, slog.LevelDebug, "jetq: forwarder skips an event of another stream",
 			slog.String(keySubject, msg.Subject()), slog.String(keyStream, adv.Stream))
 		f.settle(ctx, msg, msg.Ack())
@@ -114,7 +114,7 @@ func nakDelay(msg jetstream.Msg) time.Duration {
 // forward files the record of the message at adv.StreamSeq and then deletes
 // the message. A message already gone was handled before: nothing to do.
 func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advisory) error {
-	names := f.cfg.Topology.Names
+	names := f.names
 	raw, err := work.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		f.log.LogAttrs(ctx, slog.LevelDebug, "jetq: forwarder finds the task filed and deleted already", slog.Uint64(keySeq, adv.StreamSeq))

@@ -80,7 +80,7 @@ func (f *Forwarder) sentinels(ctx context.Context) {
 func (f *Forwarder) durables(ctx context.Context) ([]string, error) {
 	rctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	s, err := f.js.Stream(rctx, f.cfg.Topology.Names.WorkStream())
+	s, err := f.js.Stream(rctx, f.names.WorkStream())
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (f *Forwarder) sentinel(ctx context.Context, name string) {
 		var err error
 		if cons == nil {
 			rctx, cancel := context.WithTimeout(ctx, opTimeout)
-			cons, err = f.js.Consumer(rctx, f.cfg.Topology.Names.WorkStream(), name)
+			cons, err = f.js.Consumer(rctx, f.names.WorkStream(), name)
 			cancel()
 		}
 		if err == nil {

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -22,21 +22,16 @@ import (
 // It opens (and, to write, creates) the bucket on first use and is safe for
 // concurrent use.
 type Store struct {
-	js   jetstream.JetStream
-	topo wire.Topology
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	kv *provision.Bucket
 }
 
 // New returns a store for the status bucket of t; it does no I/O. It
-// returns the error of wire.FromPublic for a topology out of range.
+// returns the error of t's Validate for a topology out of range.
 func New(js jetstream.JetStream, t topology.Topology) (*Store, error) {
-	topo, err := wire.FromPublic(t)
-	if err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	return &Store{js: js, topo: topo}, nil
+	return &Store{kv: provision.NewBucket(js, wire.StatusBucketConfig(t, status.TTL))}, nil
 }
 
 // bucket opens the bucket, creating it if it is missing.
@@ -47,38 +42,13 @@ func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 // open opens the bucket; with create it creates a missing one, without a
 // missing bucket is an error wrapping status.ErrNotFound.
 func (s *Store) open(ctx context.Context, create bool) (jetstream.KeyValue, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.kv != nil {
-		return s.kv, nil
-	}
-	name := s.topo.StatusBucket()
-	kv, err := s.js.KeyValue(ctx, name)
+	kv, err := s.kv.Open(ctx, create)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		if !create {
-			return nil, fmt.Errorf("status bucket %s: %w", name, status.ErrNotFound)
-		}
-		storage := jetstream.FileStorage
-		if s.topo.Memory {
-			storage = jetstream.MemoryStorage
-		}
-		kv, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:       name,
-			Description:  "jetq task states",
-			History:      1,
-			TTL:          status.TTL,
-			MaxValueSize: 64 << 10,
-			Storage:      storage,
-			Replicas:     max(s.topo.Replicas, 1),
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = s.js.KeyValue(ctx, name)
-		}
+		err = status.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("status bucket %s: %w", name, err)
+		return nil, fmt.Errorf("status bucket %s: %w", s.kv.Name(), err)
 	}
-	s.kv = kv
 	return kv, nil
 }
 

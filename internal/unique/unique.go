@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // ErrUnsupported is returned when the server has no per-key TTLs.
@@ -19,38 +20,29 @@ var ErrUnsupported = errors.New("unique keys need nats-server 2.11 or newer (per
 // Store claims and releases unique keys. It opens (and creates) the bucket
 // on first use and is safe for concurrent use.
 type Store struct {
-	js   jetstream.JetStream
-	topo wire.Topology
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	bucket *provision.Bucket
 }
 
 // New returns a store for the unique-key bucket of topo; it does no I/O.
-func New(js jetstream.JetStream, topo wire.Topology) *Store { return &Store{js: js, topo: topo} }
+func New(js jetstream.JetStream, topo topology.Topology) *Store {
+	return &Store{bucket: provision.NewBucket(js, wire.UniqueBucketConfig(topo))}
+}
 
-func (s *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.kv != nil {
-		return s.kv, nil
-	}
-	cfg := s.topo.UniqueBucket()
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, cfg)
+func (s *Store) open(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := s.bucket.Open(ctx, true)
 	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
 		return nil, ErrUnsupported
 	}
 	if err != nil {
-		return nil, fmt.Errorf("unique-key bucket %s: %w", cfg.Bucket, err)
+		return nil, fmt.Errorf("unique-key bucket %s: %w", s.bucket.Name(), err)
 	}
-	s.kv = kv
 	return kv, nil
 }
 
 // Claim takes key of spec's tasks for task id, for at most ttl. If another
 // task holds it, Claim returns that task's ID and false.
 func (s *Store) Claim(ctx context.Context, spec tasks.Spec, key, id string, ttl time.Duration) (string, bool, error) {
-	kv, err := s.bucket(ctx)
+	kv, err := s.open(ctx)
 	if err != nil {
 		return "", false, err
 	}
@@ -79,7 +71,7 @@ func (s *Store) Claim(ctx context.Context, spec tasks.Spec, key, id string, ttl 
 // records the release expires after a second, so released keys do not
 // accumulate.
 func (s *Store) Release(ctx context.Context, spec tasks.Spec, key, id string) error {
-	kv, err := s.bucket(ctx)
+	kv, err := s.open(ctx)
 	if err != nil {
 		return err
 	}

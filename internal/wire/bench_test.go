@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 var benchBody = []byte(`{"user_id":42,"email":"ada.lovelace@example.com","subject":"Your weekly summary is ready",` +
@@ -68,15 +69,15 @@ func delivered(b *testing.B, names Names, spec tasks.Spec) jetstream.Msg {
 	b.Helper()
 	ctx := context.Background()
 	_, js := embeddedtest.Connect(b, embeddedtest.Server(b))
-	topo := Topology{Names: names, Memory: true}
-	if _, err := js.CreateStream(ctx, topo.WorkStream()); err != nil {
+	topo := topology.Topology{Prefix: names.Prefix(), Memory: true}
+	if _, err := js.CreateStream(ctx, WorkStreamConfig(topo)); err != nil {
 		b.Fatal(err)
 	}
 	env := NewEnvelope(names, spec, NewID(), benchBody, time.Now())
 	if _, err := js.PublishMsg(ctx, Msg(env)); err != nil {
 		b.Fatal(err)
 	}
-	cons, err := js.CreateConsumer(ctx, topo.WorkStream().Name, topo.Consumer(spec))
+	cons, err := js.CreateConsumer(ctx, names.WorkStream(), ConsumerConfig(topo, spec))
 	if err != nil {
 		b.Fatal(err)
 	}

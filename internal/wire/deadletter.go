@@ -265,6 +265,44 @@ func headerSafe(s string, limit int) string {
 	return s[:cut] + mark
 }
 
+// Replayed names the task a dead-letter record keeps, for [Replay].
+type Replayed struct {
+	// ID, Queue and Task identify the task; Subject is the one it was
+	// published to, "" for the task subject of Queue and Task.
+	ID, Queue, Task, Subject string
+	// Seq is the record's sequence in the dead-letter stream.
+	Seq uint64
+}
+
+// Replay is the message that sends the task of a dead-letter record, with
+// header h and body, back to its queue as a fresh task: the task's own
+// headers without the failure (Jetq-Dlq-*), the server's Nats-* ones and
+// what a run now makes void (its deadline and run time are past, its
+// unique key was released when it was dead-lettered); its ID, a new
+// enqueue time now, Jetq-Replay-Of "<dead-letter stream>:<seq>", and the
+// Nats-Msg-Id [ReplayID], new to the work stream, which may still remember
+// the task ID from the original enqueue. h is not changed.
+func Replay(n Names, h nats.Header, body []byte, r Replayed, now time.Time) *nats.Msg {
+	subject := r.Subject
+	if subject == "" {
+		subject = n.TaskSubject(r.Queue, r.Task)
+	}
+	msg := &nats.Msg{Subject: subject, Header: nats.Header{}, Data: body}
+	for k, v := range h {
+		if !strings.HasPrefix(k, "Jetq-Dlq-") && !strings.HasPrefix(k, "Nats-") && !replayDrops[k] {
+			msg.Header[k] = v
+		}
+	}
+	msg.Header.Set(HeaderID, r.ID) // workers read the task ID from here first
+	msg.Header.Set(HeaderMsgID, ReplayID(r.ID, r.Seq))
+	msg.Header.Set(HeaderEnqueuedAt, FormatTime(now))
+	msg.Header.Set(HeaderReplayOf, n.DLQStream()+":"+strconv.FormatUint(r.Seq, 10))
+	return msg
+}
+
+// replayDrops are the headers of a task that a replay leaves out.
+var replayDrops = map[string]bool{HeaderDeadline: true, HeaderRunAt: true, HeaderUnique: true}
+
 // ReplayID is the Nats-Msg-Id of the replay of the task with ID id from the
 // dead-letter record at seq: "<id>:replay:<seq>". Unlike the task ID, which
 // the work stream may still remember from the original enqueue, it is new

@@ -1,11 +1,10 @@
 package wire
 
 import (
-	"context"
-	"log/slog"
 	"math"
 	"time"
 
+	"github.com/jetq/jetq/topology"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -63,33 +62,22 @@ const (
 // retention, samples dropped after [HistoryMaxAge], at most
 // [HistoryPerSubject] a subject and [HistoryMaxBytes] in all, oldest
 // first; direct gets, so a reader reads an hour in a few requests.
-func (t Topology) HistoryStream() jetstream.StreamConfig {
+func HistoryStreamConfig(t topology.Topology) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:              t.Names.HistoryStream(),
+		Name:              NamesOf(t).HistoryStream(),
 		Description:       "jetq history: what workers did each minute and the deployment's state, for an hour",
-		Subjects:          []string{t.HistorySubjects()},
+		Subjects:          []string{NamesOf(t).HistorySubjects()},
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		MaxMsgs:           -1,
 		MaxBytes:          HistoryMaxBytes,
 		MaxAge:            HistoryMaxAge,
 		MaxMsgsPerSubject: HistoryPerSubject,
-		Storage:           t.storage(),
-		Replicas:          t.replicas(),
-		Duplicates:        DefaultDuplicates,
+		Storage:           storage(t),
+		Replicas:          replicas(t),
+		Duplicates:        DefaultDedupWindow,
 		AllowDirect:       true,
 	}
-}
-
-// EnsureHistory creates the history stream if it is missing, replicated
-// and stored as the work stream work is, whoever made that, and returns
-// its configuration as the server has it, as [Topology.Ensure] does for the
-// other streams. Workers call it when they start; it is not part of
-// Ensure, so that a deployment that cannot have it still runs tasks.
-func (t Topology) EnsureHistory(ctx context.Context, js jetstream.JetStream, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
-	want := t.HistoryStream()
-	want.Replicas, want.Storage = max(work.Replicas, 1), work.Storage
-	return ensureStream(ctx, js, want, log)
 }
 
 // HistorySample is what one worker did in one step.

@@ -2,16 +2,14 @@ package wire
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // DefaultPrefix is the prefix every stream and subject name derives from.
 const DefaultPrefix = "jetq"
-
-var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // Names derives stream, subject and consumer names from one prefix. The zero
 // Names uses [DefaultPrefix].
@@ -19,16 +17,14 @@ type Names struct {
 	prefix string
 }
 
-// NewNames returns the names for prefix: one lower-case token of at most 32
-// bytes starting with a letter. An empty prefix means [DefaultPrefix].
+// NewNames returns the names for prefix, checked as a
+// [topology.Topology]'s prefix is. An empty prefix means [DefaultPrefix].
 func NewNames(prefix string) (Names, error) {
-	if prefix == "" {
-		return Names{}, nil
+	t := topology.Topology{Prefix: prefix}
+	if err := t.Validate(); err != nil {
+		return Names{}, err
 	}
-	if !prefixRE.MatchString(prefix) {
-		return Names{}, fmt.Errorf("prefix %q must be one lower-case token of a-z, 0-9, '_' and '-' starting with a letter, at most 32 bytes", prefix)
-	}
-	return Names{prefix: prefix}, nil
+	return NamesOf(t), nil
 }
 
 // Prefix returns the prefix.

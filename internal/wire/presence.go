@@ -7,22 +7,24 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/topology"
 )
 
 // WorkersBucket is the key-value bucket where every running worker keeps
 // its presence, "JETQ_WORKERS".
 func (n Names) WorkersBucket() string { return n.stream("WORKERS") }
 
-// WorkersBucket is the configuration of the presence bucket: one key per
-// worker, each written with a per-message TTL (server 2.11) so that the
+// WorkersBucketConfig is the configuration of t's presence bucket: one key
+// per worker, each written with a per-message TTL (server 2.11) so that the
 // entry of a worker that died disappears by itself.
-func (t Topology) WorkersBucket() jetstream.KeyValueConfig {
+func WorkersBucketConfig(t topology.Topology) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket:         t.Names.WorkersBucket(),
+		Bucket:         NamesOf(t).WorkersBucket(),
 		Description:    "jetq live workers and the deliveries each holds",
 		History:        1,
-		Storage:        t.storage(),
-		Replicas:       t.replicas(),
+		Storage:        storage(t),
+		Replicas:       replicas(t),
 		LimitMarkerTTL: time.Second,
 	}
 }

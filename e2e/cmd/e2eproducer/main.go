@@ -14,6 +14,7 @@ import (
 
 	"github.com/jetq/jetq/e2e/internal/e2etask"
 	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/topology"
 )
 
 func main() {
@@ -48,7 +49,7 @@ func run(servers, out string, count, rate, batch, replicas, maxWork int) error {
 	if err != nil {
 		return err
 	}
-	p, err := producer.New(js, producer.WithLogger(log), producer.WithReplicas(replicas),
+	p, err := producer.New(js, producer.WithLogger(log), producer.WithTopology(topology.Topology{Replicas: replicas}),
 		producer.WithRetryTimeout(20*time.Second))
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/e2e/internal/e2etask"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 func main() {
@@ -63,7 +64,7 @@ func run(servers, out, name string, replicas, concurrency int) error {
 		_, err := fmt.Fprintf(f, "%s %d\n", t.ID, time.Now().UnixNano())
 		return err
 	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithReplicas(replicas),
+	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithTopology(topology.Topology{Replicas: replicas}),
 		consumer.WithConcurrency(concurrency), consumer.WithShutdownTimeout(5*time.Second))
 	if err != nil {
 		return err

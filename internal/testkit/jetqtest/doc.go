@@ -12,5 +12,5 @@
 // process would; [StartWorkerOn] runs one on a connection the test has. The
 // worker runs until the test ends, or until [Worker.Stop], and the test
 // fails if Run returned an error that the test did not take from
-// [Worker.Wait] or [Worker.Stop].
+// [Worker.Wait] or [Worker.Stop] (or expect, with [Worker.Kill]).
 package jetqtest

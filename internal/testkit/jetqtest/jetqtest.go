@@ -2,6 +2,7 @@ package jetqtest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ type Worker struct {
 	err    error
 	mu     sync.Mutex
 	taken  bool // the test took err from Wait or Stop
+	killed bool // the test closed the worker's connection with Kill
 }
 
 // StartWorker runs a worker of reg on a connection of its own to srv until
@@ -64,7 +66,7 @@ func StartWorkerOn(t testing.TB, js jetstream.JetStream, reg *tasks.Registry, op
 		}
 		rw.mu.Lock()
 		defer rw.mu.Unlock()
-		if rw.err != nil && !rw.taken {
+		if rw.err != nil && !rw.taken && !(rw.killed && errors.Is(rw.err, consumer.ErrConnectionClosed)) {
 			t.Errorf("worker's Run: %v", rw.err)
 		}
 	})
@@ -73,6 +75,17 @@ func StartWorkerOn(t testing.TB, js jetstream.JetStream, reg *tasks.Registry, op
 
 // Conn is the worker's connection.
 func (w *Worker) Conn() *nats.Conn { return w.js.Conn() }
+
+// Kill closes the worker's connection, as a process that dies would: its
+// deliveries are neither acknowledged nor handed back. Run then returns
+// [consumer.ErrConnectionClosed], which the end of the test takes as
+// expected.
+func (w *Worker) Kill() {
+	w.mu.Lock()
+	w.killed = true
+	w.mu.Unlock()
+	w.Conn().Close()
+}
 
 // Cancel cancels the ctx of the worker's Run, which then drains and returns.
 func (w *Worker) Cancel() { w.cancel() }

@@ -1,4 +1,4 @@
-package wire
+package provision
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // lockedBuffer is a bytes.Buffer for a logger shared by goroutines.
@@ -31,11 +33,7 @@ func TestConcurrentProvisionLogsEachCreationOnce(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	ctx := context.Background()
 	for _, prefix := range []string{"a", "b", "c", "d", "e"} {
-		names, err := NewNames(prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		topo := Topology{Names: names, Memory: true}
+		topo := topology.Topology{Prefix: prefix, Memory: true}
 		var buf lockedBuffer
 		log := slog.New(slog.NewTextHandler(&buf, nil))
 		var wg sync.WaitGroup
@@ -43,14 +41,14 @@ func TestConcurrentProvisionLogsEachCreationOnce(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				<-start
-				if _, err := topo.Provision(ctx, js, log, 0); err != nil {
+				if _, err := Streams(ctx, js, topo, log, 0); err != nil {
 					t.Error(err)
 				}
 			})
 		}
 		close(start)
 		wg.Wait()
-		for _, name := range []string{topo.WorkStream().Name, topo.DLQStream().Name, topo.EventsStream().Name} {
+		for _, name := range []string{wire.WorkStreamConfig(topo).Name, wire.DLQStreamConfig(topo).Name, wire.EventsStreamConfig(topo).Name} {
 			if n := strings.Count(buf.b.String(), `msg="jetq: created stream" stream=`+name+"\n"); n != 1 {
 				t.Errorf("prefix %s: %q logged as created %d times, want once; log:\n%s", prefix, name, n, buf.b.String())
 			}

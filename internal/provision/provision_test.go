@@ -1,4 +1,4 @@
-package wire
+package provision
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/topology"
 )
 
 // TestEnsureRefusesStreamsThatBreakAGuarantee creates jetq's streams
@@ -18,12 +20,12 @@ import (
 func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	topo := Topology{Memory: true}
-	evicting := topo.WorkStream()
+	topo := topology.Topology{Memory: true}
+	evicting := wire.WorkStreamConfig(topo)
 	evicting.Discard, evicting.MaxMsgs = jetstream.DiscardOld, 1000
-	expiring := topo.WorkStream()
+	expiring := wire.WorkStreamConfig(topo)
 	expiring.MaxAge = time.Hour
-	forgetful := topo.DLQStream()
+	forgetful := wire.DLQStreamConfig(topo)
 	forgetful.Retention = jetstream.InterestPolicy
 	for _, tc := range []struct {
 		name    string
@@ -32,7 +34,7 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 	}{
 		{"work stream that evicts", []jetstream.StreamConfig{evicting}, "evict queued tasks"},
 		{"work stream that expires", []jetstream.StreamConfig{expiring}, "evict queued tasks"},
-		{"dead-letter stream that drops", []jetstream.StreamConfig{topo.WorkStream(), forgetful}, "drop dead-letter records"},
+		{"dead-letter stream that drops", []jetstream.StreamConfig{wire.WorkStreamConfig(topo), forgetful}, "drop dead-letter records"},
 	} {
 		js := embeddedtest.JetStream(t)
 		for _, cfg := range tc.streams {
@@ -40,7 +42,7 @@ func TestEnsureRefusesStreamsThatBreakAGuarantee(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, err := topo.Ensure(ctx, js, slog.New(slog.DiscardHandler))
+		_, err := Ensure(ctx, js, topo, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Ensure: %v, want an error saying it would %s", tc.name, err, tc.want)
 		}
