@@ -124,8 +124,20 @@ type page struct {
 func (p page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	if err := chromedp.Do(p.ctx, steps...); err != nil {
-		p.t.Fatalf("%s: %v", what, err)
+		p.t.Fatalf("%s: %v\nthe page then: %s", what, err, p.shown())
 	}
+}
+
+// shown is the page's address and the start of its text, for a failure's
+// message.
+func (p page) shown() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 1000)`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return s
 }
 
 // acceptDialogs accepts every dialog the page opens from now on, such as

@@ -148,9 +148,11 @@ func (in *Inspector) pending(ctx context.Context, q Query, tok cursor) (Page, *c
 const maxCounts = 64
 
 // firstPending is the sequence the pending tasks on filter start from:
-// the first after the lowest of their types' consumers' last deliveries,
-// or 1 while a type with tasks has no consumer. Starting there, the list
-// skips the tasks delivered before it, such as those waiting to be retried.
+// the lowest of their types' first pending tasks, each the first after its
+// consumer's last delivery, or, for a type no worker has served yet, its
+// first message (one direct get each such type). Starting there, the list
+// skips the tasks delivered before it, such as those waiting to be
+// retried, rather than spending its scan bound on them.
 func (in *Inspector) firstPending(ctx context.Context, work jetstream.Stream, filter string, floors map[string]floor) (uint64, error) {
 	if f, ok := floors[filter]; ok {
 		return f.delivered + 1, nil // one type
@@ -161,12 +163,19 @@ func (in *Inspector) firstPending(ctx context.Context, work jetstream.Stream, fi
 	}
 	from := uint64(0)
 	for subject := range info.State.Subjects {
-		f, ok := floors[subject]
-		if !ok {
-			return 1, nil
+		first := floors[subject].delivered + 1
+		if _, ok := floors[subject]; !ok {
+			m, err := work.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue // taken meanwhile
+			}
+			if err != nil {
+				return 0, fmt.Errorf("inspect: read the first task of %s: %w", subject, err)
+			}
+			first = m.Sequence
 		}
-		if from == 0 || f.delivered+1 < from {
-			from = f.delivered + 1
+		if from == 0 || first < from {
+			from = first
 		}
 	}
 	return max(from, 1), nil

@@ -188,7 +188,9 @@ func (t TaskInfo) Age(now time.Time) time.Duration { return max(now.Sub(t.Enqueu
 //     them. A page is: the work stream's info; the consumers' infos (one
 //     request for one task type, else a listing, 256 consumers a request);
 //     on the first page of several types, the stream's subject counts, to
-//     start after the lowest consumer's last delivery; and one batched
+//     start at the lowest first pending task of the types (after each
+//     consumer's last delivery, or a direct get of the first message of
+//     each type no worker has served yet); and one batched
 //     direct get of the page's messages from there, from where the previous
 //     page stopped, or, with Since, from the first message stored at Since
 //     (the server finds it by time; nothing before it is read). More
