@@ -65,19 +65,19 @@ type written struct {
 // drained, then once more, and closes historyEnd: Run returns after that
 // last write (5 s at most), so a process that exits when Run returns loses
 // no count.
-func (w *Worker) recordHistory() {
+func (w *Worker) recordHistory(stream jetstream.Stream, err error) {
 	defer close(w.historyEnd)
 	step := w.cfg.historyEvery
 	offset := rand.N(min(step/10, 5*time.Second) + 1)
 	last := make([]written, len(w.routes))
-	var stream jetstream.Stream
 	warned := false
-	for {
-		// Made at the start and tried again each step, never at the stop,
-		// when the server may be going away too.
+	for first := true; ; first = false {
+		// Made by Run and tried again each step, never at the stop, when
+		// the server may be going away too.
 		if stream == nil && !w.drainedYet() {
-			var err error
-			stream, err = w.historyStream()
+			if !first {
+				stream, err = w.historyStream()
+			}
 			if err != nil && !warned {
 				warned = true
 				w.log.LogAttrs(w.stopCtx, slog.LevelWarn, "jetq: cannot keep history; the dashboard's chart will miss this worker",

@@ -149,6 +149,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.active.Done()
 		return err
 	}
+	// The history stream is made here, before any task, rather than by
+	// recordHistory beside a stop: a stream created while a test's or a
+	// process's server shuts down outlives it.
+	var hist jetstream.Stream
+	var histErr error
+	if w.stopCtx.Err() == nil {
+		hist, histErr = w.historyStream()
+	}
 	w.active.Add(w.cfg.concurrency)
 	for slot := range w.cfg.concurrency {
 		go w.runner(slot)
@@ -157,7 +165,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.watchConnection()
 	go w.heartbeat()
 	go w.announce()
-	go w.recordHistory()
+	go w.recordHistory(hist, histErr)
 	go w.serveValidation()
 	if w.cfg.forward {
 		w.active.Add(1)
