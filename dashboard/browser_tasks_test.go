@@ -17,6 +17,7 @@ import (
 	"github.com/jetq/jetq/dashboard"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
@@ -281,6 +282,20 @@ func TestBrowserTaskActions(t *testing.T) {
 		retrying = append(retrying, r.ID)
 	}
 	startWorker(t, w.js, reg)
+	// The lists below are read once a page: wait until the worker has taken
+	// the flaky tasks and they wait to retry, so that they are no longer
+	// pending when the pending list is read.
+	in, err := inspect.New(w.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		p, err := in.Tasks(ctx, inspect.Query{State: inspect.Retrying, Task: flaky.Name()})
+		if err != nil || len(p.Tasks) != len(retrying) {
+			return fmt.Errorf("retrying: %d of %d, %v", len(p.Tasks), len(retrying), err)
+		}
+		return nil
+	})
 	s, err := schedule.New(w.js)
 	if err != nil {
 		t.Fatal(err)
