@@ -433,17 +433,19 @@ func TestDelayedTasksSurviveRestart(t *testing.T) {
 	}
 
 	// Before the restart: a worker runs while every task is enqueued with a
-	// delay of 2 to 4 s.
+	// delay of 5 to 7 s, room enough to enqueue them all and stop the node
+	// before the first is due on a loaded machine (2 s was not).
 	js, stopServer := start()
 	stopWorker := runWorker(js)
 	p, err := producer.New(js, producer.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
+	const firstDue = 5 * time.Second
 	began := time.Now()
 	for i := range count {
 		id := fmt.Sprintf("dr-%03d", i)
-		d := 2*time.Second + time.Duration(i)*2*time.Second/count
+		d := firstDue + time.Duration(i)*2*time.Second/count
 		before := time.Now()
 		r, err := producer.Enqueue(ctx, p, e2etask.Work, e2etask.Payload{}, producer.WithDelay(d), producer.WithID(id))
 		if err != nil {
@@ -464,7 +466,7 @@ func TestDelayedTasksSurviveRestart(t *testing.T) {
 	stopWorker()
 	stopServer()
 	down := time.Now()
-	if n := l.distinct(); n > 0 || down.Sub(began) >= 2*time.Second {
+	if n := l.distinct(); n > 0 || down.Sub(began) >= firstDue {
 		t.Fatalf("%d tasks ran before the node stopped, %v after the first enqueue: the restart would prove nothing",
 			n, down.Sub(began).Round(time.Millisecond))
 	}
