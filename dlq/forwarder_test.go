@@ -34,10 +34,10 @@ func TestForwarderFilesTasksOfDeadWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.dieOnEveryAttempt(t, def)
-	if n := msgs(t, b.js, "JETQ_TASKS"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_TASKS"); n != 1 {
 		t.Fatalf("work stream holds %d tasks before the forwarder runs, want the 1 the server gave up on", n)
 	}
-	if n := msgs(t, b.js, "JETQ_DLQ"); n != 0 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_DLQ"); n != 0 {
 		t.Fatalf("dead-letter records before the forwarder runs: %d, want 0", n)
 	}
 
@@ -47,9 +47,9 @@ func TestForwarderFilesTasksOfDeadWorkers(t *testing.T) {
 		e.Task != "dlq.crashy" || e.Queue != "default" || string(e.Payload) != `{"n":7}` || e.Stream != "JETQ_TASKS" {
 		t.Errorf("record %+v", e)
 	}
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	b.forwarded(t)
-	if n := msgs(t, b.js, "JETQ_DLQ"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_DLQ"); n != 1 {
 		t.Errorf("dead-letter records once every event is settled: %d, want 1", n)
 	}
 	if err := f.stop(); err != nil {
@@ -77,7 +77,7 @@ func TestForwarderKilledBetweenPublishAndDelete(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first forwarder never reached its crash point")
 	}
-	if n := msgs(t, b.js, "JETQ_TASKS"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_TASKS"); n != 1 {
 		t.Fatalf("work stream after the crash: %d tasks, want 1 (never deleted)", n)
 	}
 	b.waitRecords(t, 1)
@@ -85,12 +85,12 @@ func TestForwarderKilledBetweenPublishAndDelete(t *testing.T) {
 	// A new forwarder gets the unsettled advisory and redoes every step.
 	var published atomic.Int32
 	b.runForwarder(t, dlq.WithHooks(forwarder.Hooks{AfterPublish: func() error { published.Add(1); return nil }}, time.Second))
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	b.forwarded(t)
 	if published.Load() == 0 {
 		t.Error("the second forwarder never filed: it did not redo the step")
 	}
-	if n := msgs(t, b.js, "JETQ_DLQ"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_DLQ"); n != 1 {
 		t.Errorf("records: %d, want 1", n)
 	}
 }
@@ -142,13 +142,13 @@ func TestWorkerAndForwarderNeverFileOneTaskTwice(t *testing.T) {
 	}
 	b.fileThenDie(t, def)
 	b.waitRecords(t, 1)
-	if n := msgs(t, b.js, "JETQ_TASKS"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_TASKS"); n != 1 {
 		t.Fatalf("work stream after the crash: %d tasks, want 1 (never terminated)", n)
 	}
 	b.waitAdvisories(t, 1)
 
 	b.runForwarder(t)
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	b.forwarded(t)
 	entries := b.waitRecords(t, 1)
 	if e := entries[0]; e.Reason != tasks.ReasonPermanent || e.ID != r.ID || e.StreamSeq != r.Sequence {
@@ -173,7 +173,7 @@ func TestForwarderSettlesOddEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitRecords(t, 1)
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	// A task no worker serves: alive, and it must stay so.
 	live, err := producer.Enqueue(ctx, b.p, tasks.Define[Job]("dlq.live", tasks.WithAckWait(time.Second)), Job{N: 2})
 	if err != nil {
@@ -212,13 +212,13 @@ func TestForwarderSettlesOddEvents(t *testing.T) {
 
 	b.runForwarder(t)
 	info := b.forwarded(t)
-	if events := msgs(t, b.js, "JETQ_EVENTS"); info.Delivered.Consumer != events {
+	if events := jetqtest.Msgs(t, b.js, "JETQ_EVENTS"); info.Delivered.Consumer != events {
 		t.Errorf("deliveries of %d events: %d; some event was not settled the first time", events, info.Delivered.Consumer)
 	}
-	if n := msgs(t, b.js, "JETQ_DLQ"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_DLQ"); n != 1 {
 		t.Errorf("records: %d, want the worker's 1", n)
 	}
-	if n := msgs(t, b.js, "JETQ_TASKS"); n != 1 {
+	if n := jetqtest.Msgs(t, b.js, "JETQ_TASKS"); n != 1 {
 		t.Errorf("work stream: %d tasks, want the live one", n)
 	}
 }
@@ -259,7 +259,7 @@ func TestForwarderRecreatesItsConsumer(t *testing.T) {
 	if e := b.waitRecords(t, 1)[0]; e.Reason != tasks.ReasonMaxDeliveries {
 		t.Errorf("record %+v", e)
 	}
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 }
 
 func TestForwarderEndsWithItsConnection(t *testing.T) {
@@ -302,7 +302,7 @@ func TestWorkerWithForwarderFilesMaxDeliveries(t *testing.T) {
 	if e := b.waitRecords(t, 1)[0]; e.Reason != tasks.ReasonMaxDeliveries || e.Task != "dlq.worker-forwards" {
 		t.Errorf("record %+v", e)
 	}
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 }
 
 func TestNewForwarderRefusesBadOptions(t *testing.T) {
@@ -356,7 +356,7 @@ func TestForwardersShareTheWork(t *testing.T) {
 	for range 3 {
 		b.runForwarder(t)
 	}
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	b.forwarded(t)
 	entries := b.waitRecords(t, n)
 	seen := map[string]bool{}

@@ -168,30 +168,6 @@ func (b *bundle) forwarded(t *testing.T) *jetstream.ConsumerInfo {
 	return info
 }
 
-func msgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
-// workEmpty waits until the work stream holds no task.
-func (b *bundle) workEmpty(t *testing.T) {
-	t.Helper()
-	waitFor(t, func() error {
-		if n := msgs(t, b.js, "JETQ_TASKS"); n != 0 {
-			return fmt.Errorf("work stream holds %d tasks", n)
-		}
-		return nil
-	})
-}
-
 // waitFor polls cond until it returns nil, for at most 30 s.
 func waitFor(t *testing.T, cond func() error) {
 	t.Helper()
@@ -202,17 +178,7 @@ func waitFor(t *testing.T, cond func() error) {
 // returns them, oldest first.
 func (b *bundle) waitRecords(t *testing.T, want int) []inspect.DeadLetter {
 	t.Helper()
-	var entries []inspect.DeadLetter
-	waitFor(t, func() error {
-		var err error
-		entries, err = b.in.DeadLetters(context.Background(), inspect.DeadLetterFilter{Limit: -1})
-		if err != nil {
-			return err
-		}
-		if len(entries) != want {
-			return fmt.Errorf("dead-letter records: %d, want %d", len(entries), want)
-		}
-		return nil
+	return jetqtest.WaitLen(t, want, "dead-letter records", func() ([]inspect.DeadLetter, error) {
+		return b.in.DeadLetters(context.Background(), inspect.DeadLetterFilter{Limit: -1})
 	})
-	return entries
 }

@@ -85,7 +85,7 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 		ids[r.ID] = i
 	}
 	entries := b.waitRecords(t, len(cases))
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	// Permanent: one call; max_attempts: two. Never more for a record.
 	if got, want := len(calls), 1+1+2; got != want {
 		t.Errorf("handler calls before any replay: %d, want %d", got, want)
@@ -132,8 +132,8 @@ func TestRecordsThatDoNotFitAreFiledAndReplayedExactly(t *testing.T) {
 			t.Errorf("replayed task: attempt %d, header %d bytes, payload %d bytes, replay-of %q: not the original", s.attempt, len(s.big), len(s.data), s.replay)
 		}
 	}
-	b.workEmpty(t)
-	if n := msgs(t, b.js, "JETQ_DLQ"); n != 0 {
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
+	if n := jetqtest.Msgs(t, b.js, "JETQ_DLQ"); n != 0 {
 		t.Errorf("records after the replays: %d, want 0", n)
 	}
 }
@@ -161,7 +161,7 @@ func TestRawMessageWithHugeHeadersIsFiled(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := b.waitRecords(t, 1)[0]
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	if e.Reason != tasks.ReasonInvalidPayload || !e.Truncated || e.Task != "dlq.poison-big" {
 		t.Errorf("record: reason %q truncated %v task %q, want invalid_payload, truncated, dlq.poison-big", e.Reason, e.Truncated, e.Task)
 	}
@@ -197,7 +197,7 @@ func TestFilingThatFailsIsTriedAgainNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := b.waitRecords(t, 1)[0]
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	if e.Reason != tasks.ReasonPermanent || e.Error != "permanent: card expired" {
 		t.Errorf("record: reason %q error %q, want permanent, card expired", e.Reason, e.Error)
 	}
@@ -261,7 +261,7 @@ func TestFilingInTheBackgroundFreesTheSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := b.waitRecords(t, 1)[0]
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	if e.Reason != tasks.ReasonPermanent || doomedRuns.Load() != 1 {
 		t.Errorf("record reason %q after %d runs, want permanent after 1", e.Reason, doomedRuns.Load())
 	}

@@ -81,7 +81,7 @@ func TestTasksOfAWorkerlessTypeAreFiled(t *testing.T) {
 
 	entries := b.waitRecords(t, n)
 	t.Logf("%d tasks filed %v after their worker died (ack wait %v)", n, time.Since(died).Round(100*time.Millisecond), ackWait)
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	for _, e := range entries {
 		if e.Reason != tasks.ReasonMaxDeliveries || e.Deliveries != 2 {
 			t.Errorf("record: reason %q after %d deliveries, want max_deliveries after 2", e.Reason, e.Deliveries)
@@ -126,7 +126,7 @@ func TestRecreatedWorkStreamKeepsEveryRecord(t *testing.T) {
 		}
 		b.dieOnEveryAttempt(t, crashy)
 		b.waitRecords(t, 2*life)
-		b.workEmpty(t)
+		jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	}
 	round(1)
 	if err := b.js.DeleteStream(ctx, "JETQ_TASKS"); err != nil {
@@ -171,7 +171,7 @@ func TestDuplicateOfARemovedRecordIsFiledAgain(t *testing.T) {
 	b.waitAdvisories(t, 1)
 
 	b.runForwarder(t)
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	b.forwarded(t)
 	e := b.waitRecords(t, 1)[0]
 	if e.ID != r.ID || e.Reason != tasks.ReasonMaxDeliveries || e.Seq == first.Seq {

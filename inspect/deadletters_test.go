@@ -12,6 +12,7 @@ import (
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/topology"
 
 	"github.com/nats-io/nats.go"
@@ -85,7 +86,7 @@ func TestReplayDeadLetterRunsTheTaskAgain(t *testing.T) {
 		t.Errorf("replayed task ran as %+v, want %+v", got, want)
 	}
 	b.waitRecords(t, 0)
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 	if _, err := b.in.DeadLetter(ctx, e.Seq); !errors.Is(err, inspect.ErrNotFound) {
 		t.Errorf("Get after replay: %v, want ErrNotFound", err)
 	}
@@ -125,7 +126,7 @@ func TestReplayRedoneAfterACrashRunsOnce(t *testing.T) {
 	if got := next(t, runs); got.id != "job:2" {
 		t.Fatalf("run %+v", got)
 	}
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 
 	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestReplayDeadLettersReplaysWhatWasThere(t *testing.T) {
 	if entries[0].Seq != other {
 		t.Errorf("first record %d, want the other task's %d", entries[0].Seq, other)
 	}
-	b.workEmpty(t)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 }
 
 // newDLQ creates the dead-letter stream, answering direct gets or not.
