@@ -19,6 +19,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
@@ -147,10 +148,10 @@ func TestDeadLetterAccounting(t *testing.T) {
 	settled := func(records int) {
 		t.Helper()
 		testkit.WaitFor(t, 60*time.Second, func() error {
-			if n := streamMsgs(t, js, "JETQ_TASKS"); n != 0 {
+			if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 0 {
 				return fmt.Errorf("work stream holds %d tasks", n)
 			}
-			if n := streamMsgs(t, js, "JETQ_DLQ"); n != uint64(records) {
+			if n := jetqtest.Msgs(t, js, "JETQ_DLQ"); n != uint64(records) {
 				return fmt.Errorf("dead-letter stream holds %d records, want %d", n, records)
 			}
 			return nil
@@ -278,17 +279,4 @@ func killRetiredWorker(t *testing.T, connect func(...nats.Option) (*nats.Conn, e
 	if err := <-done; !errors.Is(err, consumer.ErrConnectionClosed) {
 		t.Fatalf("killed worker: %v", err)
 	}
-}
-
-func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }

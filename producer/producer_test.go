@@ -19,6 +19,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -46,19 +47,6 @@ func newProducer(t *testing.T, opts ...producer.Option) (*producer.Producer, jet
 		t.Fatal(err)
 	}
 	return p, js
-}
-
-func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), "JETQ_TASKS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }
 
 var uuidV7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -189,7 +177,7 @@ func TestInvalidInputIsRefusedAndNothingEnqueued(t *testing.T) {
 			t.Errorf("%s: got %v, want an error wrapping %v that mentions %q", name, err, tc.want, tc.mentions)
 		}
 	}
-	if n := streamMsgs(t, js); n != 1 {
+	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 1 {
 		t.Errorf("work stream holds %d tasks, want only the first", n)
 	}
 }
@@ -238,7 +226,7 @@ func TestFullQueueIsTypedError(t *testing.T) {
 			t.Errorf("result %d: %v", i, r.Err)
 		}
 	}
-	if n := streamMsgs(t, js); n != 3 {
+	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 3 {
 		t.Errorf("work stream holds %d, want 3 (nothing evicted)", n)
 	}
 }
@@ -302,7 +290,7 @@ func TestDuplicateIDs(t *testing.T) {
 			t.Errorf("%s: first %+v, again %+v", ids[i], first[i], again[i])
 		}
 	}
-	if n := streamMsgs(t, js); n != 3 {
+	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 3 {
 		t.Errorf("work stream holds %d, want 3", n)
 	}
 }
@@ -370,7 +358,7 @@ func TestBatchSurvivesDisconnect(t *testing.T) {
 	if len(seqs) != n {
 		t.Errorf("distinct sequences %d, want %d", len(seqs), n)
 	}
-	if got := streamMsgs(t, js); got != n {
+	if got := jetqtest.Msgs(t, js, "JETQ_TASKS"); got != n {
 		t.Errorf("work stream holds %d, want %d", got, n)
 	}
 }
@@ -472,7 +460,7 @@ func TestLargeBatchIsPublishedInSlices(t *testing.T) {
 	}
 	// A task sent just before ctx ended may be stored with its result
 	// saying so; none is stored that was never sent.
-	if n := int(streamMsgs(t, js)) - 250; n < stored || n > 100 {
+	if n := int(jetqtest.Msgs(t, js, "JETQ_TASKS")) - 250; n < stored || n > 100 {
 		t.Errorf("the second batch stored %d, want %d to 100", n, stored)
 	}
 }
