@@ -13,7 +13,7 @@ import (
 
 // taskView is what the task page shows of one task.
 type taskView struct {
-	inspect.Result
+	inspect.Lookup
 	Payload string // of the work-stream message, pretty-printed
 	// Headers of the work-stream message, Hidden those left out with the
 	// payload; Actions what may be done to the task.
@@ -35,7 +35,7 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusBadGateway, err)
 		return
 	}
-	v := &taskView{Result: res, Actions: foundActions(res)}
+	v := &taskView{Lookup: res, Actions: foundActions(res)}
 	if res.Work != nil {
 		v.Headers, v.Hidden = headerRows(res.Work.Header, d.cfg.hidePayloads)
 	}

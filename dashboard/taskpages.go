@@ -218,7 +218,7 @@ type refAction struct {
 // foundActions are the actions on a task found by ID: delete while it is
 // queued, run now or cancel while it is scheduled, retry now while it
 // waits out a backoff.
-func foundActions(res inspect.Result) []refAction {
+func foundActions(res inspect.Lookup) []refAction {
 	var out []refAction
 	add := func(state inspect.State, seq uint64) {
 		for _, a := range taskActions {

@@ -23,9 +23,9 @@ const DefaultScan = 1000
 // newest first.
 const DefaultDeadLetterScan = 5000
 
-// Result is everything found about one task ID. The JSON field names are
+// Lookup is everything found about one task ID. The JSON field names are
 // snake_case.
-type Result struct {
+type Lookup struct {
 	ID string `json:"id"`
 	// Status is the status record of a tracked task (tasks.WithStateTracking).
 	Status *status.Status `json:"status"`
@@ -77,13 +77,13 @@ const (
 )
 
 // Found reports whether anything was found.
-func (r Result) Found() bool {
+func (r Lookup) Found() bool {
 	return r.Status != nil || len(r.DeadLetters) > 0 || r.Work != nil || r.Scheduled != nil
 }
 
 // Task is the queue and name of the task, from whatever was found; empty
 // when nothing was.
-func (r Result) Task() (queue, name string) {
+func (r Lookup) Task() (queue, name string) {
 	switch {
 	case r.Status != nil && r.Status.Task != "":
 		return r.Status.Queue, r.Status.Task
@@ -102,7 +102,7 @@ func (r Result) Task() (queue, name string) {
 // status record, its dead-letter records, its message in the work stream
 // while it is queued or running, and the delayed task still waiting for
 // its time. `jetq task show` and the dashboard's task page print what it
-// finds. A result that found nothing is not an error: see [Result.Found].
+// finds. A result that found nothing is not an error: see [Lookup.Found].
 // It returns an error when a source could not be read, and one wrapping
 // [ErrInvalidQuery] for an empty id.
 //
@@ -112,7 +112,7 @@ func (r Result) Task() (queue, name string) {
 // schedule names the task, on every task subject otherwise. It reads at
 // most the newest [WithDeadLetterScan] dead-letter records (default
 // [DefaultDeadLetterScan]) and the oldest [WithScan] work-stream messages
-// (default [DefaultScan]), and says so in [Result.Notes] when it stopped
+// (default [DefaultScan]), and says so in [Lookup.Notes] when it stopped
 // there.
 //
 // The server tells whether a work-stream message was delivered, not what
@@ -121,23 +121,23 @@ func (r Result) Task() (queue, name string) {
 // [WorkRunning] or [WorkWaitingToRetry] when the task's status record says
 // so, and [WorkDelivered] when there is no status to tell, so that the work
 // stream never calls running a task that its status says waits to retry.
-func (in *Inspector) Find(ctx context.Context, id string) (Result, error) {
+func (in *Inspector) Find(ctx context.Context, id string) (Lookup, error) {
 	if id == "" {
-		return Result{}, fmt.Errorf("%w: the task ID is empty", ErrInvalidQuery)
+		return Lookup{}, fmt.Errorf("%w: the task ID is empty", ErrInvalidQuery)
 	}
-	r := Result{ID: id, DeadLetters: []DeadLetter{}}
+	r := Lookup{ID: id, DeadLetters: []DeadLetter{}}
 	var err error
 	if r.Status, err = in.foundStatus(ctx, id); err != nil {
-		return Result{}, err
+		return Lookup{}, err
 	}
 	if r.Scheduled, err = in.foundDelayed(ctx, id); err != nil {
-		return Result{}, err
+		return Lookup{}, err
 	}
 	if err := in.foundDeadLetters(ctx, &r); err != nil {
-		return Result{}, err
+		return Lookup{}, err
 	}
 	if err := in.foundWork(ctx, &r); err != nil {
-		return Result{}, err
+		return Lookup{}, err
 	}
 	return r, nil
 }
@@ -157,7 +157,7 @@ func (in *Inspector) foundStatus(ctx context.Context, id string) (*status.Status
 // foundDeadLetters reads the task's dead-letter records, newest first, at most
 // the bound of them: on its task type's subject when its name is known,
 // on every subject otherwise.
-func (in *Inspector) foundDeadLetters(ctx context.Context, r *Result) error {
+func (in *Inspector) foundDeadLetters(ctx context.Context, r *Lookup) error {
 	queue, name := r.Task()
 	p, err := in.DeadLetterPage(ctx, DeadLetterFilter{Queue: queue, Task: name, ID: r.ID, Order: NewestFirst, Limit: -1, MaxRead: max(in.deadLetterScan, 0)})
 	if err != nil {
@@ -196,7 +196,7 @@ func (in *Inspector) foundDelayed(ctx context.Context, id string) (*TaskInfo, er
 }
 
 // foundWork finds the task's message in the work stream.
-func (in *Inspector) foundWork(ctx context.Context, r *Result) error {
+func (in *Inspector) foundWork(ctx context.Context, r *Lookup) error {
 	if in.workScan == 0 {
 		r.Notes = append(r.Notes, "work stream not looked at (scan 0)")
 		return nil

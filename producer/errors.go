@@ -88,3 +88,5 @@ func newBatchError(results []Result) error {
 	}
 	return be
 }
+
+var errUnbuilt = errors.New("producer: not built yet")

@@ -121,6 +121,8 @@ type enqueueConfig struct {
 	unique      string
 	uniqueTTL   time.Duration
 	uniqueSet   bool
+
+	err error // an option that could not be applied
 }
 
 // WithID gives the task the ID id instead of a generated one, for [Enqueue].

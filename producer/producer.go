@@ -147,7 +147,7 @@ func (p *Producer) Provision(ctx context.Context) error {
 // With [WithDelay] or [WithRunAt] the task waits in the schedule stream,
 // and the Result's Stream says so; with [WithUnique] and a key held, the
 // Result carries the holder's ID and Duplicate.
-func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payload T, opts ...EnqueueOption) (Result, error) {
+func Enqueue[T any](ctx context.Context, p *Producer, def tasks.Def[T], payload T, opts ...EnqueueOption) (Result, error) {
 	now := time.Now()
 	ec, err := enqueueOptions(opts, false, 1, now)
 	if err != nil {
@@ -210,7 +210,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], 
 // sent its tasks, so two may be running at once; a panic in one stops the
 // batch and is raised again here. If ctx ends part-way, the slices not yet
 // begun are not published and their results carry ctx's error.
-func EnqueueBatch[T any](ctx context.Context, p *Producer, def *tasks.Definition[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
+func EnqueueBatch[T any](ctx context.Context, p *Producer, def tasks.Def[T], payloads []T, opts ...EnqueueOption) ([]Result, error) {
 	now := time.Now()
 	ec, err := enqueueOptions(opts, true, len(payloads), now)
 	if err != nil {
@@ -274,7 +274,7 @@ func enqueueOptions(opts []EnqueueOption, batch bool, n int, now time.Time) (enq
 
 // template validates def once for a call and prepares what its tasks,
 // enqueued at now, share.
-func template[T any](p *Producer, def *tasks.Definition[T], now time.Time) (wire.Template, error) {
+func template[T any](p *Producer, def tasks.Def[T], now time.Time) (wire.Template, error) {
 	if err := def.Check(); err != nil {
 		return wire.Template{}, fmt.Errorf("producer: %w", err)
 	}
@@ -282,7 +282,7 @@ func template[T any](p *Producer, def *tasks.Definition[T], now time.Time) (wire
 }
 
 // prepare validates and encodes one task; nothing is published yet.
-func prepare[T any](tpl *wire.Template, def *tasks.Definition[T], payload T, id string, header tasks.Header) (*tasks.Envelope, error) {
+func prepare[T any](tpl *wire.Template, def tasks.Def[T], payload T, id string, header tasks.Header) (*tasks.Envelope, error) {
 	body, err := def.Encode(payload)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)

@@ -52,7 +52,7 @@ func ID(name string, tick time.Time) string { return wire.PeriodicID(name, tick)
 // An invalid name, schedule, time zone or payload is refused with an error
 // wrapping [ErrInvalidOption] or tasks.ErrInvalidPayload, and nothing is
 // stored. It needs nats-server 2.14 or newer ([ErrUnsupported]).
-func Declare[T any](ctx context.Context, s *Schedules, def *tasks.Definition[T], p Periodic, payload T) error {
+func Declare[T any](ctx context.Context, s *Schedules, def tasks.Def[T], p Periodic, payload T) error {
 	if err := def.Check(); err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}

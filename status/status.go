@@ -65,6 +65,18 @@ type Status struct {
 	Progress *Progress `json:"progress,omitempty"`
 	// EnqueuedAt is when the task was enqueued; UpdatedAt when this status
 	// was recorded.
+	// StartedAt and FinishedAt bound the last attempt of a task whose
+	// type keeps its outcome (tasks.WithRetention) once it is final.
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Result is the encoded result of a succeeded result task
+	// (tasks.DefineResult), in its codec's ContentType; a result too large
+	// for the record is in the results object store under ResultRef
+	// instead. ResultSize is its size in bytes either way.
+	Result      []byte `json:"result,omitempty"`
+	ResultRef   string `json:"result_ref,omitempty"`
+	ResultSize  int    `json:"result_size,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
 	EnqueuedAt time.Time `json:"enqueued_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }

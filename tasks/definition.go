@@ -82,6 +82,12 @@ type Spec struct {
 	// Expiry is how long after it is due a task is still worth starting;
 	// a task not started by then is dropped unrun. 0, the default: never.
 	Expiry time.Duration
+	// Retention is how long each task's final outcome is kept after it
+	// settles ([WithRetention]); 0 keeps nothing.
+	Retention time.Duration
+	// ResultType names the result type of a [ResultDefinition] (as
+	// PayloadType names the payload's); "" for a [Definition].
+	ResultType string
 	// PayloadType is the Go type of the payload with its package path, such
 	// as "github.com/acme/app.EmailArgs", set by [Define] and [New]. Workers
 	// record it on their durable consumer, so that two services defining

@@ -80,6 +80,9 @@ type Envelope struct {
 	Deadline time.Time
 	// Body is the encoded payload.
 	Body []byte
+	// Result is the encoded value a [ResultDefinition]'s handler returned,
+	// set when it returns with no error; nil for other tasks.
+	Result []byte
 	// Server is the address, host:port, of the NATS server the producer
 	// publishes to or the worker received the task from, as
 	// nats.Conn.ConnectedAddr reports it before the middleware run: "pipe"

@@ -46,7 +46,7 @@ type taskView struct {
 	// Notes say what could not be looked at, or only in part.
 	Notes []string `json:"notes,omitempty"`
 
-	found inspect.Result
+	found inspect.Lookup
 }
 
 // workView is a task message in the work stream, its payload printed as
