@@ -73,12 +73,12 @@ type Status struct {
 	// (tasks.DefineResult), in its codec's ContentType; a result too large
 	// for the record is in the results object store under ResultRef
 	// instead. ResultSize is its size in bytes either way.
-	Result      []byte `json:"result,omitempty"`
-	ResultRef   string `json:"result_ref,omitempty"`
-	ResultSize  int    `json:"result_size,omitempty"`
-	ContentType string `json:"content_type,omitempty"`
-	EnqueuedAt time.Time `json:"enqueued_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Result      []byte    `json:"result,omitempty"`
+	ResultRef   string    `json:"result_ref,omitempty"`
+	ResultSize  int       `json:"result_size,omitempty"`
+	ContentType string    `json:"content_type,omitempty"`
+	EnqueuedAt  time.Time `json:"enqueued_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Progress is how far a running handler says it is.
