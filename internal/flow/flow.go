@@ -35,7 +35,7 @@ type Settlement struct {
 // Has reports whether a task with header h has follow-ups: a plain task
 // has none and costs nothing here.
 func Has(h tasks.Header) bool {
-	return false
+	return hasCallbacks(h) || isStep(h)
 }
 
 // Runner runs the follow-ups of settled tasks.
@@ -56,7 +56,10 @@ func New(js jetstream.JetStream, t topology.Topology, log *slog.Logger) *Runner 
 // follow-up may not have run: the caller must not settle the task for
 // good, so that it is delivered again.
 func (r *Runner) After(ctx context.Context, s Settlement) error {
-	return errUnbuilt
+	if err := r.callbacks(ctx, s); err != nil {
+		return err
+	}
+	return r.step(ctx, s)
 }
 
 var errUnbuilt = errors.New("flow: not built yet")
