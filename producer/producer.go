@@ -27,6 +27,7 @@ type Producer struct {
 	cfg        config
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
+	group      tasks.Enqueuer // the middleware around publishGroup: a chunk of a group
 	states     *statusstore.Store
 	unique     *unique.Store
 
@@ -35,6 +36,8 @@ type Producer struct {
 	schedules   atomic.Bool  // the work stream takes scheduled tasks
 	ttl         atomic.Bool  // the work stream takes per-task TTLs
 	dedupWindow atomic.Int64 // the work stream's deduplication window, a time.Duration
+	atomic      atomic.Bool  // the work stream takes atomic batches
+	batchLimit  atomic.Int64 // the most tasks the server takes in one atomic batch
 }
 
 // Result is the outcome of enqueueing one task.
@@ -85,12 +88,19 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		js: js, pub: pub, cfg: cfg, workStream: cfg.names.WorkStream(), states: states,
 		unique: unique.New(js, cfg.topo),
 	}
-	enqueue, nc := tasks.ChainEnqueue(p.publish, cfg.middleware...), js.Conn()
-	p.enqueue = enqueue
-	if len(cfg.middleware) == 0 {
-		return p, nil
+	p.batchLimit.Store(defaultBatchLimit)
+	p.enqueue = p.chain(p.publish)
+	p.group = p.chain(p.publishGroup)
+	return p, nil
+}
+
+// chain wraps publish in the producer's middleware.
+func (p *Producer) chain(publish tasks.Enqueuer) tasks.Enqueuer {
+	enqueue, nc := tasks.ChainEnqueue(publish, p.cfg.middleware...), p.js.Conn()
+	if len(p.cfg.middleware) == 0 {
+		return enqueue
 	}
-	p.enqueue = func(ctx context.Context, batch []*tasks.Envelope) []error {
+	return func(ctx context.Context, batch []*tasks.Envelope) []error {
 		// The middleware see which server the tasks go to: server.address in traces.
 		server := nc.ConnectedAddr()
 		for _, env := range batch {
@@ -98,7 +108,6 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		}
 		return enqueue(ctx, batch)
 	}
-	return p, nil
 }
 
 // Close releases what the producer holds on the connection: the
@@ -128,6 +137,7 @@ func (p *Producer) Provision(ctx context.Context) error {
 	p.schedules.Store(p.cfg.names.Schedules(work))
 	p.ttl.Store(work.AllowMsgTTL)
 	p.dedupWindow.Store(int64(work.Duplicates))
+	p.atomic.Store(work.AllowAtomicPublish)
 	p.provisioned.Store(true)
 	return nil
 }
