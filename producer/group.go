@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -337,7 +338,10 @@ func (p *Producer) publishAtomic(ctx context.Context, envs []*tasks.Envelope) er
 			bo = retry.Until(50*time.Millisecond, 2*time.Second, p.retryDeadline(start))
 		}
 		if werr := bo.Wait(ctx); werr != nil {
-			which := fmt.Sprintf("tasks %s to %s", todo[0].ID, todo[len(todo)-1].ID)
+			which := "task " + todo[0].ID
+			if len(todo) > 1 {
+				which = fmt.Sprintf("the %d tasks %s to %s", len(todo), todo[0].ID, todo[len(todo)-1].ID)
+			}
 			return p.unavailableTasks(which, p.batchFailed(err), unsure, time.Since(start), werr)
 		}
 		retried = true
@@ -362,6 +366,8 @@ const (
 	errCodeBatchTooLarge   = 10199 // "atomic publish batch is too large: {size}"
 	errCodeBatchDuplicate  = 10201 // a message of the batch has a Nats-Msg-Id the stream holds
 	errCodeBatchInflight   = 10210 // too many batches open on the stream or the server
+
+	errCodeWrongLastSequence = 10071 // Nats-Expected-Last-Sequence not met
 )
 
 // isCode reports whether err is the server's error with code.
@@ -463,8 +469,8 @@ func (p *Producer) commitBatch(ctx context.Context, envs []*tasks.Envelope) erro
 // held none of them; the batch is tried again.
 var errGone = errors.New("producer: publish: the server refused a batch as holding a task it no longer holds")
 
-// errProbeStored: a probe was stored, which its expected last message ID
-// should have prevented.
+// errProbeStored: a probe was stored, which its expectation should have
+// prevented.
 var errProbeStored = errors.New("producer: a duplicate probe was stored")
 
 // resolveDuplicates finds which of envs the work stream already holds by
@@ -473,43 +479,113 @@ var errProbeStored = errors.New("producer: a duplicate probe was stored")
 // this call may have stored them), and returns the others.
 //
 // The server tells neither which task it holds nor where, so each task is
-// probed: published again with its Nats-Msg-Id and a
-// Nats-Expected-Last-Msg-Id that no message has. The server checks the ID
-// first, and answers a duplicate with the held task's sequence; any other
-// task fails the expectation (or a later check) and is not stored.
+// probed by a publish that the server refuses unless it holds the ID, and
+// that leaves no trace then: the task's ID with an expected last message ID
+// that no message has. The server answers a held ID with its sequence
+// before any other check; on one server it refuses the others unstored.
+// But on a replicated stream the refused proposal would leave the ID "in
+// process" for the duplicate window, and the task could not be stored; so
+// there each task is first sent alone as an atomic batch that expects a
+// last sequence no stream reaches: the server checks the ID (refusing a
+// held one as a duplicate), then the expectation, and a refused batch
+// stages nothing. Only the held tasks are then probed for their sequence.
+// (On one server the batch would cost a file store per task.)
 func (p *Producer) resolveDuplicates(ctx context.Context, envs []*tasks.Envelope, retried bool) ([]*tasks.Envelope, error) {
+	held, fresh := envs, []*tasks.Envelope(nil)
+	replicated := p.replicated.Load()
+	if replicated {
+		var err error
+		if held, fresh, err = p.heldByID(ctx, envs); err != nil {
+			return nil, err
+		}
+	}
 	never := "jetq probe " + nuid.Next() // a space: no task ID has one
-	futures := make([]jetstream.PubAckFuture, len(envs))
-	for i, env := range envs {
-		m := &nats.Msg{Subject: env.Subject, Header: nats.Header{
+	probes := make([]*nats.Msg, len(held))
+	for i, env := range held {
+		probes[i] = &nats.Msg{Subject: env.Subject, Header: nats.Header{
 			wire.HeaderMsgID:                  {env.ID},
 			jetstream.ExpectedLastMsgIDHeader: {never},
 		}}
-		f, err := p.pub.PublishMsgAsync(m, jetstream.WithRetryAttempts(0))
-		if err != nil {
-			return nil, err
-		}
-		futures[i] = f
 	}
-	var fresh []*tasks.Envelope
-	for i, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			if !ack.Duplicate {
-				return nil, fmt.Errorf("%w: task %s at sequence %d", errProbeStored, envs[i].ID, ack.Sequence)
-			}
-			if err := p.stored(envs[i], ack, retried); err != nil {
-				return nil, err
-			}
-		case err := <-f.Err():
-			var apiErr *jetstream.APIError
-			if !errors.As(err, &apiErr) || retry.Transient(err) {
-				return nil, err
-			}
-			fresh = append(fresh, envs[i])
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	acks, errs, err := p.probe(ctx, probes)
+	if err != nil {
+		return nil, err
+	}
+	for i, env := range held {
+		switch {
+		case errs[i] != nil && replicated:
+			return nil, errGone // no longer held: all again
+		case errs[i] != nil:
+			fresh = append(fresh, env)
+			continue
+		case !acks[i].Duplicate:
+			return nil, fmt.Errorf("%w: task %s at sequence %d", errProbeStored, env.ID, acks[i].Sequence)
+		}
+		if err := p.stored(env, acks[i], retried); err != nil {
+			return nil, err
 		}
 	}
 	return fresh, nil
+}
+
+// heldByID splits envs into those whose ID the work stream holds and the
+// others, with probes that stage nothing on a replicated stream (see
+// resolveDuplicates).
+func (p *Producer) heldByID(ctx context.Context, envs []*tasks.Envelope) (held, fresh []*tasks.Envelope, err error) {
+	probes := make([]*nats.Msg, len(envs))
+	for i, env := range envs {
+		probes[i] = &nats.Msg{Subject: env.Subject, Header: nats.Header{
+			wire.HeaderMsgID:                {env.ID},
+			headerBatchID:                   {nuid.Next()},
+			headerBatchSeq:                  {"1"},
+			headerBatchCommit:               {"1"},
+			jetstream.ExpectedLastSeqHeader: {strconv.FormatUint(math.MaxUint64, 10)},
+		}}
+	}
+	_, errs, err := p.probe(ctx, probes)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, perr := range errs {
+		switch {
+		case isCode(perr, errCodeBatchDuplicate):
+			held = append(held, envs[i])
+		case isCode(perr, errCodeWrongLastSequence):
+			fresh = append(fresh, envs[i])
+		case perr == nil:
+			return nil, nil, fmt.Errorf("%w: task %s", errProbeStored, envs[i].ID)
+		default:
+			return nil, nil, perr
+		}
+	}
+	return held, fresh, nil
+}
+
+// probe publishes msgs and returns the server's answer to each: its
+// acknowledgement or its refusal. Any other failure (no answer, a
+// disconnect) is returned as err.
+func (p *Producer) probe(ctx context.Context, msgs []*nats.Msg) ([]*jetstream.PubAck, []error, error) {
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		f, err := p.pub.PublishMsgAsync(m, jetstream.WithRetryAttempts(0))
+		if err != nil {
+			return nil, nil, err
+		}
+		futures[i] = f
+	}
+	acks, errs := make([]*jetstream.PubAck, len(msgs)), make([]error, len(msgs))
+	for i, f := range futures {
+		select {
+		case acks[i] = <-f.Ok():
+		case err := <-f.Err():
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) || retry.Transient(err) {
+				return nil, nil, err
+			}
+			errs[i] = err
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	return acks, errs, nil
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
@@ -423,9 +422,18 @@ func TestGroupAcrossACluster(t *testing.T) {
 			t.Errorf("task %d: first %+v, again %+v", i, first[i], again[i])
 		}
 	}
-	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 10 {
-		t.Errorf("work stream holds %d, want 10", n)
+	// Some held, some new: the new ones are stored, together.
+	mixed := producer.NewGroup()
+	producer.Add(mixed, chargeCard, "new", producer.WithID("c-new"))
+	producer.Add(mixed, chargeCard, "3", producer.WithID("c-3"))
+	rs, err := producer.EnqueueGroup(ctx, p, mixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[0].Duplicate || rs[0].Sequence != 11 || !rs[1].Duplicate || rs[1].Sequence != 4 {
+		t.Errorf("results %+v, want c-new stored at 11, c-3 a duplicate at 4", rs)
+	}
+	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 11 {
+		t.Errorf("work stream holds %d, want 11", n)
 	}
 }
-
-

@@ -37,6 +37,7 @@ type Producer struct {
 	ttl         atomic.Bool  // the work stream takes per-task TTLs
 	dedupWindow atomic.Int64 // the work stream's deduplication window, a time.Duration
 	atomic      atomic.Bool  // the work stream takes atomic batches
+	replicated  atomic.Bool  // the work stream has more than one replica
 	batchLimit  atomic.Int64 // the most tasks the server takes in one atomic batch
 }
 
@@ -138,6 +139,7 @@ func (p *Producer) Provision(ctx context.Context) error {
 	p.ttl.Store(work.AllowMsgTTL)
 	p.dedupWindow.Store(int64(work.Duplicates))
 	p.atomic.Store(work.AllowAtomicPublish)
+	p.replicated.Store(work.Replicas > 1)
 	p.provisioned.Store(true)
 	return nil
 }
