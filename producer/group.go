@@ -278,14 +278,21 @@ func (p *Producer) checkAtomic(ctx context.Context) error {
 // batch, one chunk of a group, as one atomic batch. Every task gets the
 // same error, nil when the chunk was stored.
 func (p *Producer) publishGroup(ctx context.Context, batch []*tasks.Envelope) []error {
-	errs := make([]error, len(batch))
 	var err error
-	if chunk, _ := ctx.Value(chunkKey{}).([]*tasks.Envelope); !slices.Equal(batch, chunk) {
+	chunk, _ := ctx.Value(chunkKey{}).([]*tasks.Envelope)
+	switch {
+	case !slices.Equal(batch, chunk):
 		err = fmt.Errorf("%w: the enqueue middleware passed on %d of a group's %d tasks, or reordered them; a group is stored all or nothing only if the middleware passes its tasks on whole and in order",
 			ErrInvalidOption, len(batch), len(chunk))
-	} else {
+	case len(batch) == 1:
+		// One task is stored whole or not at all by a plain publish,
+		// which spares the server a batch (a file store of its own on a
+		// single-replica file stream, about a file sync).
+		return p.publish(ctx, batch)
+	default:
 		err = p.publishAtomic(ctx, batch)
 	}
+	errs := make([]error, len(batch))
 	if err != nil {
 		for i := range errs {
 			errs[i] = err

@@ -367,6 +367,7 @@ func TestGroupUpgradesAWorkStreamOfAnEarlierRelease(t *testing.T) {
 	}
 	g := producer.NewGroup()
 	producer.Add(g, resizeImage, 1)
+	producer.Add(g, resizeImage, 2)
 	if _, err := producer.EnqueueGroup(ctx, p, g); err != nil {
 		t.Fatal(err)
 	}
