@@ -111,8 +111,9 @@ func (c *enqueueConfig) groupable() error {
 // producer then uses) is stored whole or not at all. Chunks are published
 // one after another in the order of Add, and publishing stops at the first
 // that fails: the error is then a [*GroupError] whose Stored says how many
-// tasks, from the first, were stored, and the Results of the others carry
-// why not. A group of at most 1000 tasks is stored whole or not at all.
+// tasks, from the first, were stored (0 for a group of one chunk), and the
+// Results of the others carry why not. A group of at most 1000 tasks is
+// stored whole or not at all.
 //
 // A task whose ID the server already holds within its deduplication window
 // is not stored again: its Result says Duplicate, with the stored task's
@@ -177,7 +178,12 @@ func EnqueueGroup(ctx context.Context, p *Producer, g *Group) ([]Result, error) 
 			results[lo+i] = result(env, errs[i])
 		}
 		if err != nil {
-			cause := errs[0]
+			var cause error
+			for _, e := range errs {
+				if cause = e; cause != nil {
+					break
+				}
+			}
 			for i := hi; i < n; i++ {
 				results[i] = Result{ID: envs[i].ID, Err: fmt.Errorf("producer: not published: an earlier chunk of the group failed: %w", cause)}
 			}

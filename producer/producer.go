@@ -51,8 +51,9 @@ type Result struct {
 	// Duplicate is true when the server already held a task with this ID
 	// within its deduplication window and dropped this one.
 	Duplicate bool `json:"duplicate"`
-	// Err is why the task was not enqueued, in [EnqueueBatch] results. It
-	// is not marshalled: an error value has no JSON form.
+	// Err is why the task was not enqueued, in [EnqueueBatch] and
+	// [EnqueueGroup] results. It is not marshalled: an error value has no
+	// JSON form.
 	Err error `json:"-"`
 }
 
