@@ -403,3 +403,41 @@ func TestRetryNowInBulk(t *testing.T) {
 		t.Errorf("retrying after the bulk: %v %v, want [other-1]", ids(p), err)
 	}
 }
+
+// TestRetryNowOfAGroupedTask runs now a retrying task that was enqueued in
+// a group: its copy is a plain task, not a message of its group's atomic
+// batch, whose headers the stored message keeps.
+func TestRetryNowOfAGroupedTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStateSetup(t)
+	flaky := tasks.Define[stArgs]("rn.grouped")
+	var ran runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, flaky, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
+		ran.add(tk.ID, tk.Attempt)
+		if tk.Attempt == 1 {
+			return tasks.RetryAfter(time.Hour, errors.New("not yet"))
+		}
+		return nil
+	})
+	s.worker(t, reg, consumer.WithConcurrency(4))
+	g := producer.NewGroup()
+	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} {
+		producer.Add(g, flaky, stArgs{}, producer.WithID(id))
+	}
+	if _, err := producer.EnqueueGroup(ctx, s.p, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} { // the batch's first, middle and commit
+		if err := s.in.RetryNow(ctx, retryingTask(t, s.in, id).Ref()); err != nil {
+			t.Fatalf("RetryNow of %s: %v", id, err)
+		}
+	}
+	settledAll(t, s.in, s.js, "default", "rn.grouped")
+	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} {
+		if got := ran.of(id); !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("%s ran attempts %v, want [1 2]", id, got)
+		}
+	}
+}
