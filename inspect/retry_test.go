@@ -261,12 +261,8 @@ func TestRetryNowManyAroundTheirRetry(t *testing.T) {
 	many := tasks.Define[stArgs]("rn.many")
 	var ran runs
 	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, many, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
-		ran.add(tk.ID, tk.Attempt)
-		if tk.Attempt == 1 {
-			return tasks.RetryAfter(time.Duration(1500+tk.Payload.N*20)*time.Millisecond, errors.New("not yet"))
-		}
-		return nil
+	retryOnce(reg, many, &ran, func(tk *tasks.Task[stArgs]) time.Duration {
+		return time.Duration(1500+tk.Payload.N*20) * time.Millisecond
 	})
 	s.worker(t, reg, consumer.WithConcurrency(8))
 	const n = 24
@@ -414,13 +410,7 @@ func TestRetryNowOfAGroupedTask(t *testing.T) {
 	flaky := tasks.Define[stArgs]("rn.grouped")
 	var ran runs
 	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, flaky, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
-		ran.add(tk.ID, tk.Attempt)
-		if tk.Attempt == 1 {
-			return tasks.RetryAfter(time.Hour, errors.New("not yet"))
-		}
-		return nil
-	})
+	retryOnce(reg, flaky, &ran, func(*tasks.Task[stArgs]) time.Duration { return time.Hour })
 	s.worker(t, reg, consumer.WithConcurrency(4))
 	g := producer.NewGroup()
 	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} {
@@ -440,4 +430,16 @@ func TestRetryNowOfAGroupedTask(t *testing.T) {
 			t.Errorf("%s ran attempts %v, want [1 2]", id, got)
 		}
 	}
+}
+
+// retryOnce handles def's tasks in reg: each run is recorded in ran, and a
+// first attempt fails to be retried after wait.
+func retryOnce(reg *tasks.Registry, def *tasks.Definition[stArgs], ran *runs, wait func(*tasks.Task[stArgs]) time.Duration) {
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
+		ran.add(tk.ID, tk.Attempt)
+		if tk.Attempt == 1 {
+			return tasks.RetryAfter(wait(tk), errors.New("not yet"))
+		}
+		return nil
+	})
 }
