@@ -123,7 +123,8 @@ func (c *enqueueConfig) groupable() error {
 //
 // It returns the error of the first invalid [Add] before anything is
 // published, an error wrapping [ErrInvalidOption] when two tasks have one
-// ID, and one wrapping [ErrUnsupported] on servers older than nats-server
+// ID, one wrapping tasks.ErrInvalidPayload for a task too large for the
+// server's max_payload, and one wrapping [ErrUnsupported] on servers older than nats-server
 // 2.12 or a work stream that does not allow atomic batches. Failures that a
 // retry can fix (a disconnect, a timeout, a leader election) are retried
 // as [Enqueue] retries them; what still fails wraps [ErrUnavailable].
@@ -156,6 +157,10 @@ func EnqueueGroup(ctx context.Context, p *Producer, g *Group) ([]Result, error) 
 		addHeader(env, m.ec.header)
 		if err := p.timing([]*tasks.Envelope{env}, m.spec, &m.ec, m.now); err != nil {
 			return nil, fmt.Errorf("%w (task %d of the group)", err, i)
+		}
+		if size, most := msgSize(env), p.js.Conn().MaxPayload(); size > most {
+			return nil, fmt.Errorf("producer: %w: task %d of the group (%s) makes a message of about %d bytes with its headers, more than the server's max_payload of %d",
+				tasks.ErrInvalidPayload, i, m.spec.Name, size, most)
 		}
 		envs[i] = env
 	}
@@ -196,6 +201,21 @@ func EnqueueGroup(ctx context.Context, p *Producer, g *Group) ([]Result, error) 
 	}
 	return results, nil
 }
+
+// msgSize is about the size of env's message in an atomic batch: its body,
+// its header as nats.go encodes it, and the batch's headers.
+func msgSize(env *tasks.Envelope) int64 {
+	n := len(env.Body) + len("NATS/1.0\r\n\r\n") + batchHeaders
+	for k, vs := range env.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	return int64(n)
+}
+
+// batchHeaders bounds the size of the headers of an atomic batch's message.
+const batchHeaders = 128
 
 // distinct refuses a group in which two tasks have one ID: the server would
 // refuse its batch.

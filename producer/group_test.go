@@ -302,6 +302,8 @@ func TestInvalidGroupStoresNothing(t *testing.T) {
 			producer.ErrInvalidOption, "WithUnique cannot be used in a group"},
 		{"reserved header", func(g *producer.Group) { producer.Add(g, resizeImage, 1, producer.WithHeader("Nats-Batch-Id", "x")) },
 			producer.ErrInvalidOption, "reserved"},
+		{"payload too large", func(g *producer.Group) { producer.Add(g, chargeCard, strings.Repeat("x", 1<<20)) },
+			tasks.ErrInvalidPayload, "task 2 of the group (card.charge) makes a message of about"},
 		{"one ID twice", func(g *producer.Group) { producer.Add(g, chargeCard, "x", producer.WithID("same")) },
 			producer.ErrInvalidOption, `tasks 0 and 2 of the group both have ID "same"`},
 	}
