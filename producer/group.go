@@ -124,10 +124,11 @@ func (c *enqueueConfig) groupable() error {
 // It returns the error of the first invalid [Add] before anything is
 // published, an error wrapping [ErrInvalidOption] when two tasks have one
 // ID, one wrapping tasks.ErrInvalidPayload for a task too large for the
-// server's max_payload, and one wrapping [ErrUnsupported] on servers older than nats-server
-// 2.12 or a work stream that does not allow atomic batches. Failures that a
-// retry can fix (a disconnect, a timeout, a leader election) are retried
-// as [Enqueue] retries them; what still fails wraps [ErrUnavailable].
+// server's max_payload, and one wrapping [ErrUnsupported] on servers older
+// than nats-server 2.12 or a work stream that does not allow atomic
+// batches. Failures that a retry can fix (a disconnect, a timeout, a
+// leader election) are retried as [Enqueue] retries them; what still fails
+// wraps [ErrUnavailable].
 //
 // The producer's middleware runs once per chunk, on the chunk's tasks; it
 // must pass them on whole and in order (tracing does), else the chunk is
