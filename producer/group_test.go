@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
@@ -438,5 +440,66 @@ func TestGroupAcrossACluster(t *testing.T) {
 	}
 	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 11 {
 		t.Errorf("work stream holds %d, want 11", n)
+	}
+}
+
+// TestGroupSurvivesDisconnect cuts the producer's TCP connection from the
+// server side while a large group is published: the chunk cut off is
+// published again (in a new batch, with the same IDs), and every task is
+// stored once, whether or not the cut-off batch was committed.
+func TestGroupSurvivesDisconnect(t *testing.T) {
+	t.Parallel()
+	srv := embeddedtest.Server(t, embedded.WithListen("127.0.0.1:0"))
+	nc, js := embeddedtest.Connect(t, srv, nats.ReconnectWait(50*time.Millisecond))
+	var disconnects atomic.Int32
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { disconnects.Add(1) })
+	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20_000
+	g := producer.NewGroup()
+	for i := range n {
+		producer.Add(g, resizeImage, i)
+	}
+	cid, err := nc.GetClientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kick the client as soon as the server has stored some of the group.
+	go func() {
+		err := testkit.Poll(30*time.Second, func() error {
+			if jetqtest.Msgs(t, js, "JETQ_TASKS") < 1000 {
+				return errors.New("not 1000 tasks stored yet")
+			}
+			return nil
+		})
+		if err == nil {
+			_ = srv.NATS().DisconnectClientByID(cid)
+		}
+	}()
+	rs, err := producer.EnqueueGroup(ctx, p, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disconnects.Load() == 0 {
+		t.Fatal("the connection was never cut; the test proved nothing")
+	}
+	seqs := map[uint64]bool{}
+	for i, r := range rs {
+		if r.Err != nil || r.Duplicate {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+		seqs[r.Sequence] = true
+	}
+	if len(seqs) != n {
+		t.Errorf("distinct sequences %d, want %d", len(seqs), n)
+	}
+	if got := jetqtest.Msgs(t, js, "JETQ_TASKS"); got != n {
+		t.Errorf("work stream holds %d, want %d", got, n)
 	}
 }
