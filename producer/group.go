@@ -134,6 +134,9 @@ func (c *enqueueConfig) groupable() error {
 // must pass them on whole and in order (tracing does), else the chunk is
 // refused unpublished.
 func EnqueueGroup(ctx context.Context, p *Producer, g *Group) ([]Result, error) {
+	if g == nil {
+		return nil, fmt.Errorf("%w: the group is nil; make one with NewGroup", ErrInvalidOption)
+	}
 	if g.err != nil {
 		return nil, g.err
 	}

@@ -326,6 +326,9 @@ func TestInvalidGroupStoresNothing(t *testing.T) {
 	if rs, err := producer.EnqueueGroup(ctx, p, producer.NewGroup()); rs != nil || err != nil {
 		t.Errorf("empty group: %v, %v", rs, err)
 	}
+	if _, err := producer.EnqueueGroup(ctx, p, nil); !errors.Is(err, producer.ErrInvalidOption) {
+		t.Errorf("nil group: got %v, want ErrInvalidOption", err)
+	}
 }
 
 // TestGroupRefusesMiddlewareThatSplits: a middleware that passes on part
