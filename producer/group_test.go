@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
@@ -24,6 +27,7 @@ import (
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
+	"github.com/jetq/jetq/tracing"
 )
 
 var (
@@ -504,5 +508,50 @@ func TestGroupSurvivesDisconnect(t *testing.T) {
 	}
 	if got := jetqtest.Msgs(t, js, "JETQ_TASKS"); got != n {
 		t.Errorf("work stream holds %d, want %d", got, n)
+	}
+}
+
+// TestGroupIsTraced: with the tracing middleware, a group's chunk is one
+// send span with a create span per task, and every task carries its own
+// trace context.
+func TestGroupIsTraced(t *testing.T) {
+	t.Parallel()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	p, js := newProducer(t, producer.WithMiddleware(tracing.Producer(tracing.WithTracerProvider(tp), tracing.WithPropagators(propagation.TraceContext{}))))
+	ctx := context.Background()
+	g := producer.NewGroup()
+	producer.Add(g, resizeImage, 1)
+	producer.Add(g, chargeCard, "x")
+	rs, err := producer.EnqueueGroup(ctx, p, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "JETQ_TASKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents := map[string]bool{}
+	for _, r := range rs {
+		m, err := s.GetMsg(ctx, r.Sequence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents[m.Header.Get("traceparent")] = true
+	}
+	if len(parents) != 2 || parents[""] {
+		t.Errorf("trace contexts %v, want one per task", parents)
+	}
+	var sends, creates int
+	for _, sp := range spans.Ended() {
+		switch {
+		case sp.Name() == "send":
+			sends++
+		case strings.HasPrefix(sp.Name(), "create "):
+			creates++
+		}
+	}
+	if sends != 1 || creates != 2 {
+		t.Errorf("%d send and %d create spans, want 1 and 2", sends, creates)
 	}
 }
