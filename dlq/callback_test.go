@@ -1,0 +1,61 @@
+package dlq_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
+	"github.com/jetq/jetq/internal/wire"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// TestForwarderRunsTheFailureCallback kills the worker on every delivery
+// of a task with a failure callback: the forwarder dead-letters it and
+// enqueues the callback, with the failure, before it deletes the task.
+func TestForwarderRunsTheFailureCallback(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Job]("dlq.crashy.cb", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(2))
+	failed := tasks.Define[tasks.Failure]("dlq.crashy.failed")
+	r, err := producer.Enqueue(ctx, b.p, def, Job{N: 8}, producer.OnFailure(failed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.dieOnEveryAttempt(t, def)
+
+	type run struct {
+		id, parent string
+		f          tasks.Failure
+	}
+	runs := make(chan run, 10)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, failed, func(ctx context.Context, tk *tasks.Task[tasks.Failure]) error {
+		runs <- run{tk.ID, tk.Header.Get(tasks.HeaderParent), tk.Payload}
+		return nil
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	b.runForwarder(t)
+	var got run
+	select {
+	case got = <-runs:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no failure callback within 30s")
+	}
+	f := got.f
+	if f.ID != r.ID || f.Task != "dlq.crashy.cb" || f.Queue != "default" || f.State != "dead_lettered" ||
+		f.Reason != tasks.ReasonMaxDeliveries || f.Attempts != 2 || f.Error == "" {
+		t.Errorf("failure %+v", f)
+	}
+	if want := wire.CallbackID(r.ID, wire.CallbackFailure, r.Sequence); got.id != want || got.parent != r.ID {
+		t.Errorf("callback ID %q parent %q, want %q and %q", got.id, got.parent, want, r.ID)
+	}
+	b.waitRecords(t, 1)
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
+	b.forwarded(t)
+	if len(runs) != 0 {
+		t.Errorf("the failure callback ran %d more times, want once", len(runs))
+	}
+}
