@@ -40,7 +40,7 @@ func TestCallbackOptionsAreCheckedAtTheCall(t *testing.T) {
 		"nil result definition": {[]producer.EnqueueOption{producer.OnSuccess((*tasks.ResultDefinition[struct{}, int])(nil))},
 			"OnSuccess got a nil task definition"},
 		"nil failure callback": {[]producer.EnqueueOption{producer.OnFailure(nil)}, "OnFailure got a nil task definition"},
-		"zero callback": {[]producer.EnqueueOption{producer.OnSuccess(&tasks.Definition[struct{}]{})}, "task name is empty"},
+		"zero callback":        {[]producer.EnqueueOption{producer.OnSuccess(&tasks.Definition[struct{}]{})}, "task name is empty"},
 		"success callback twice": {[]producer.EnqueueOption{producer.OnSuccess(notify), producer.OnSuccess(notify)},
 			"OnSuccess given twice"},
 		"failure callback twice": {[]producer.EnqueueOption{producer.OnFailure(failed), producer.OnFailure(failed)},
