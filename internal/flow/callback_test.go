@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"testing"
 
 	"github.com/jetq/jetq/internal/wire"
@@ -41,5 +42,21 @@ func BenchmarkHasPlainTask(b *testing.B) {
 	}
 	if n != 0 {
 		b.Fatal("a plain task has follow-ups")
+	}
+}
+
+func TestContinueTraceWithoutASpanCopiesTheTasks(t *testing.T) {
+	t.Parallel()
+	from := tasks.Header{
+		"traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		"tracestate":  {"vendor=1"},
+		"baggage":     {"tenant=acme"},
+		"X-Other":     {"not copied"},
+	}
+	to := tasks.Header{}
+	continueTrace(context.Background(), from, to)
+	if len(to) != 3 || to.Get("traceparent") != from.Get("traceparent") || to.Get("tracestate") != "vendor=1" ||
+		to.Get("baggage") != "tenant=acme" {
+		t.Errorf("header %v, want the trace context and baggage of %v", to, from)
 	}
 }
