@@ -86,7 +86,11 @@ func (w *Worker) followRetry(ctx context.Context, j *job, o tasks.Outcome, err e
 func (w *Worker) follow(ctx context.Context, j *job, o tasks.Outcome) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), followTimeout)
 	defer cancel()
-	return w.flow.After(fctx, settlementOf(j.env, o))
+	s := settlementOf(j.env, o)
+	if j.ran != 0 {
+		s.Attempts = j.ran
+	}
+	return w.flow.After(fctx, s)
 }
 
 // settlementOf is the settlement o of the task env, as the follow-ups see it.

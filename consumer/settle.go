@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jetq/jetq/internal/flow"
@@ -186,6 +187,7 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	if spec.TrackState {
 		j.progress.Store(&progress{w: w, st: statusstore.Of(j.env)}) // so that the outcome is recorded
 	}
+	j.ran, _ = strconv.Atoi(rec.Header.Get(wire.HeaderDLQDeliveries))
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))
 	// The worker that filed the record may have stopped before the

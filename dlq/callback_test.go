@@ -59,3 +59,49 @@ func TestForwarderRunsTheFailureCallback(t *testing.T) {
 		t.Errorf("the failure callback ran %d more times, want once", len(runs))
 	}
 }
+
+// TestFailureCallbackOfATaskFiledBeforeItsWorkerDied lets a worker file a
+// task's record and die before the task's follow-ups and its Term: the
+// next worker finds the record, enqueues the failure callback with the
+// reason the record gives, and removes the task without running it.
+func TestFailureCallbackOfATaskFiledBeforeItsWorkerDied(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Job]("dlq.filed.cb", tasks.WithAckWait(time.Second), tasks.WithMaxAttempts(2))
+	failed := tasks.Define[tasks.Failure]("dlq.filed.failed")
+	r, err := producer.Enqueue(ctx, b.p, def, Job{N: 9}, producer.OnFailure(failed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fileThenDie(t, def)
+	b.waitRecords(t, 1)
+	if n := jetqtest.Msgs(t, b.js, "JETQ_TASKS"); n != 1 {
+		t.Fatalf("work stream after the crash: %d messages, want the task alone (no callback yet)", n)
+	}
+
+	runs := make(chan tasks.Failure, 10)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error {
+		t.Error("the task ran again although its record is filed")
+		return nil
+	})
+	tasks.MustHandle(reg, failed, func(ctx context.Context, tk *tasks.Task[tasks.Failure]) error {
+		runs <- tk.Payload
+		return nil
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	select {
+	case f := <-runs:
+		if f.ID != r.ID || f.Reason != tasks.ReasonPermanent || f.Error != "permanent: card expired" ||
+			f.State != "dead_lettered" || f.Attempts != 1 {
+			t.Errorf("failure %+v", f)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no failure callback within 30s")
+	}
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
+	if len(runs) != 0 {
+		t.Errorf("the failure callback ran %d more times, want once", len(runs))
+	}
+}
