@@ -30,8 +30,8 @@ type job struct {
 	stored time.Time
 	// ran, if not 0, is how many times the handler ran, as the dead-letter
 	// record a redelivery found says (filedAlready); else env.Attempt.
-	ran int
-	slot   int
+	ran  int
+	slot int
 	// progress is the status reporter of a tracked task, set before its
 	// handler runs.
 	progress atomic.Pointer[progress]
