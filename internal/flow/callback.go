@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -51,7 +50,7 @@ func (r *Runner) callbacks(ctx context.Context, s Settlement) error {
 			slog.String("task_id", env.ID), slog.String("error", err.Error()))
 		return nil
 	}
-	body, contentType := s.Result, cb.ContentType
+	body := s.Result
 	switch {
 	case kind == wire.CallbackFailure:
 		if body, err = json.Marshal(failureOf(s)); err != nil {
@@ -61,15 +60,8 @@ func (r *Runner) callbacks(ctx context.Context, s Settlement) error {
 		// A task that returns no result: its callback takes struct{}.
 		body = []byte("{}")
 	}
-	id := wire.CallbackID(env.ID, kind, env.Sequence)
-	msg := &nats.Msg{Subject: r.names.TaskSubject(cb.Queue, cb.Task), Header: nats.Header{}, Data: body}
-	msg.Header.Set(wire.HeaderMsgID, id)
-	msg.Header.Set(wire.HeaderID, id)
-	msg.Header.Set(tasks.HeaderParent, env.ID)
-	msg.Header.Set(wire.HeaderCallback, kind)
-	if contentType != tasks.JSON.ContentType() {
-		msg.Header.Set(wire.HeaderContentType, contentType)
-	}
+	msg := wire.CallbackMsg(r.names, cb, kind, env.ID, env.Sequence, body)
+	id := msg.Header.Get(wire.HeaderMsgID)
 	continueTrace(ctx, env.Header, tasks.Header(msg.Header))
 	ack, err := r.js.PublishMsg(ctx, msg)
 	if err != nil {

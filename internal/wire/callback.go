@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetq/jetq/tasks"
 )
 
 // Headers of a task that names callbacks (producer.OnSuccess,
@@ -67,4 +71,23 @@ func CallbackID(id, kind string, seq uint64) string {
 		id = "sha256-" + hex.EncodeToString(sum[:])
 	}
 	return id + tail
+}
+
+// CallbackMsg is the message of callback cb, of kind kind, that the
+// settlement of task parent, stored at seq, enqueues with payload body:
+// its ID ([CallbackID]) as Nats-Msg-Id and Jetq-Id, the parent's ID in
+// tasks.HeaderParent, the kind in [HeaderCallback], and the content type
+// when it is not JSON. The trace context is the caller's to add.
+func CallbackMsg(n Names, cb Callback, kind, parent string, seq uint64, body []byte) *nats.Msg {
+	id := CallbackID(parent, kind, seq)
+	h := nats.Header{
+		HeaderMsgID:        {id},
+		HeaderID:           {id},
+		tasks.HeaderParent: {parent},
+		HeaderCallback:     {kind},
+	}
+	if cb.ContentType != tasks.JSON.ContentType() {
+		h[HeaderContentType] = []string{cb.ContentType}
+	}
+	return &nats.Msg{Subject: n.TaskSubject(cb.Queue, cb.Task), Header: h, Data: body}
 }

@@ -33,3 +33,12 @@ func TestParseCallback(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackMessageGolden freezes the success callback of a task as the
+// worker enqueues it, with a codec other than JSON to show its header.
+func TestCallbackMessageGolden(t *testing.T) {
+	t.Parallel()
+	cb := Callback{Queue: "billing", Task: "charge.done", ContentType: "application/json; charset=utf-8"}
+	m := CallbackMsg(Names{}, cb, CallbackSuccess, "0193a4f2-7b1c-7def-8123-456789abcdef", 42, []byte(`{"total":500}`))
+	golden(t, "callback_v1.txt", render(m))
+}
