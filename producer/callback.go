@@ -41,7 +41,10 @@ func OnSuccess[R any](cb tasks.Def[R]) EnqueueOption {
 
 // OnFailure enqueues a task of cb, whose payload is a [tasks.Failure], when
 // this task fails for good: dead-lettered (by its worker or by the
-// forwarder) or expired. Once per settlement, like [OnSuccess]. cb must use
+// forwarder), expired, or settled cancelled by a worker (a step of a
+// cancelled workflow). A delayed task withdrawn before it fires
+// (inspect.Inspector.Cancel) never reaches a worker and enqueues nothing.
+// Once per settlement, like [OnSuccess]. cb must use
 // the JSON codec, the Failure's encoding. A nil cb, a cb with another codec
 // and a second OnFailure are refused at the call with [ErrInvalidOption].
 func OnFailure(cb tasks.Def[tasks.Failure]) EnqueueOption {
