@@ -2,6 +2,8 @@ package dlq_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,4 +106,46 @@ func TestFailureCallbackOfATaskFiledBeforeItsWorkerDied(t *testing.T) {
 	if len(runs) != 0 {
 		t.Errorf("the failure callback ran %d more times, want once", len(runs))
 	}
+}
+
+// TestReplayedCallbackRuns dead-letters a callback and replays it from the
+// dead-letter stream: the replay runs, although its ID was claimed by the
+// message that failed.
+func TestReplayedCallbackRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Job]("dlq.replay.parent")
+	notify := tasks.Define[struct{}]("dlq.replay.done")
+	var failing atomic.Bool
+	failing.Store(true)
+	runs := make(chan string, 10)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Job]) error { return nil })
+	tasks.MustHandle(reg, notify, func(ctx context.Context, tk *tasks.Task[struct{}]) error {
+		runs <- tk.ID
+		if failing.Load() {
+			return tasks.Permanent(errors.New("webhook refused"))
+		}
+		return nil
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	if _, err := producer.Enqueue(ctx, b.p, def, Job{N: 1}, producer.OnSuccess(notify)); err != nil {
+		t.Fatal(err)
+	}
+	first := <-runs
+	e := b.waitRecords(t, 1)[0]
+	failing.Store(false)
+	if err := b.in.ReplayDeadLetter(ctx, e.Seq); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-runs:
+		if id != first {
+			t.Errorf("replay ran as %q, want the callback's ID %q", id, first)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the replayed callback did not run within 30s")
+	}
+	jetqtest.WaitEmpty(t, b.js, "JETQ_TASKS")
 }
