@@ -18,6 +18,7 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
@@ -244,8 +245,7 @@ func TestCallbackEnqueuedOnceWhenTheWorkerDiesBeforeTheAck(t *testing.T) {
 	_, js := embeddedtest.Connect(t, srv)
 	p := jetqtest.NewProducer(t, js)
 	ctx := context.Background()
-	r, err := producer.Enqueue(ctx, p, crashParent, Args{N: 4}, producer.OnSuccess(crashNotify))
-	if err != nil {
+	if err := p.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -258,6 +258,24 @@ func TestCallbackEnqueuedOnceWhenTheWorkerDiesBeforeTheAck(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// The task goes out once the worker process is up, its presence
+	// written: the kill then leaves none of its start-up requests (streams,
+	// buckets) for the server to finish while this test's server stops.
+	in, err := inspect.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		ws, err := in.Workers(ctx)
+		if err == nil && len(ws) == 0 {
+			err = errors.New("the worker process has not announced itself yet")
+		}
+		return err
+	})
+	r, err := producer.Enqueue(ctx, p, crashParent, Args{N: 4}, producer.OnSuccess(crashNotify))
+	if err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err = <-exited:
 	case <-time.After(60 * time.Second):
