@@ -44,6 +44,13 @@
 // task: stored (on a majority of a replicated stream's nodes) or dropped as a
 // duplicate of one stored.
 //
+// # Callbacks
+//
+// [OnSuccess] and [OnFailure] name a task to enqueue when this one succeeds
+// (with its result) or fails for good (with a tasks.Failure). The worker
+// enqueues it once per settlement, before it acknowledges the task, with an
+// ID derived from the task's. The callback's types are checked at the call.
+//
 // # Failures and retries
 //
 // A publish that a later try may get through (no acknowledgement within

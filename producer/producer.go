@@ -170,6 +170,9 @@ func Enqueue[T any](ctx context.Context, p *Producer, def tasks.Def[T], payload 
 	if err != nil {
 		return Result{}, err
 	}
+	if err := ec.callbacksOf(def); err != nil {
+		return Result{}, err
+	}
 	env, err := prepare(&tpl, def, payload, ec.id, ec.header)
 	if err != nil {
 		return Result{}, err
@@ -231,6 +234,9 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def tasks.Def[T], pay
 	}
 	tpl, err := template(p, def, now)
 	if err != nil {
+		return nil, err
+	}
+	if err := ec.callbacksOf(def); err != nil {
 		return nil, err
 	}
 	bodies := make([][]byte, len(payloads))
