@@ -76,6 +76,9 @@ func newMember[T any](def tasks.Def[T], payload T, opts []EnqueueOption) (member
 	if err := def.Check(); err != nil {
 		return member{}, fmt.Errorf("producer: %w", err)
 	}
+	if err := ec.callbacksOf(def); err != nil {
+		return member{}, err
+	}
 	body, err := def.Encode(payload)
 	if err != nil {
 		return member{}, fmt.Errorf("producer: %w", err)
