@@ -45,6 +45,9 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	var err error
 	switch o.Action {
 	case tasks.ActionAck:
+		if !w.keepFinal(ctx, j, o) {
+			return
+		}
 		w.firedDone(ctx, j) // fired.go: a delayed or periodic task's redelivery does not run again
 		if j.route.replicated.Load() {
 			j.confirming.Store(true)
@@ -59,6 +62,9 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	case tasks.ActionRelease:
 		err = msg.Nak()
 	case tasks.ActionExpire:
+		if !w.keepFinal(ctx, j, o) {
+			return
+		}
 		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
 	case tasks.ActionDeadLetter:
 		// Settled, the delivery is heartbeated only while filing says so:
@@ -72,6 +78,10 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.fileLater(ctx, j, o, file, ferr)
+			return
+		}
+		if !w.keepFinal(ctx, j, o) {
+			j.filing.Store(false)
 			return
 		}
 		err = msg.TermWithReason(string(o.Reason))
@@ -165,7 +175,9 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	}
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))
-	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	if w.keepFinal(ctx, j, o) {
+		w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	}
 	return true
 }
 
@@ -225,7 +237,9 @@ func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file fu
 			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
 	}
 	j.filing.Store(false)
-	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	if w.keepFinal(ctx, j, o) {
+		w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	}
 }
 
 // recordFiler builds j's dead-letter record and returns a func that makes
