@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
@@ -79,4 +80,51 @@ func TestDoneTaskRedeliveredIsNotRunAgain(t *testing.T) {
 	if got, err := inspect.Result(ctx, in, def, r.ID); err != nil || got != 21 {
 		t.Errorf("Result after the redelivery: got %d, %v; want 21", got, err)
 	}
+}
+
+// TestResultNotRecordedIsRedone makes the final record's write fail for
+// real: the status bucket, made before the worker starts, refuses values
+// over 64 bytes. The task is handed back, not acknowledged, and runs again
+// until the bucket is fixed; then its result is kept.
+func TestResultNotRecordedIsRedone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "JETQ_STATUS", History: 1, MaxValueSize: 64}); err != nil {
+		t.Fatal(err)
+	}
+	def := tasks.DefineResult[Args, int]("test.result.redo")
+	ran := make(chan int, 100)
+	reg := tasks.NewRegistry()
+	tasks.MustHandleResult(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) (int, error) {
+		ran <- tk.Attempt
+		return tk.Payload.N + 1, nil
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	r, err := producer.Enqueue(ctx, b.p, def, Args{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ran
+	if got := <-ran; got != 2 {
+		t.Errorf("second run: attempt %d, want 2", got)
+	}
+	str, err := b.js.Stream(ctx, "KV_JETQ_STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := str.CachedInfo().Config
+	cfg.MaxMsgSize = 64 << 10
+	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(b.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := inspect.Result(ctx, in, def, r.ID); err != nil || got != 2 {
+		t.Errorf("Result: got %d, %v; want 2", got, err)
+	}
+	workEmpty(t, b.js)
 }
