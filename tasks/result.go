@@ -88,6 +88,9 @@ func NewResult[T, R any](name string, opts ...Option) (*ResultDefinition[T, R], 
 		return nil, err
 	}
 	d.spec.ResultType = schema.TypeName(reflect.TypeFor[R]())
+	if err := d.spec.Validate(); err != nil { // again, with its result type
+		return nil, err
+	}
 	return &ResultDefinition[T, R]{Definition: d}, nil
 }
 
