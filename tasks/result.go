@@ -181,6 +181,7 @@ func (f *Failure) Err() error { return &FailureError{Failure: *f} }
 // FailureError is the error form of a [Failure].
 type FailureError struct{ Failure Failure }
 
+// Error says which task ended how: its state, reason and last error.
 func (e *FailureError) Error() string {
 	f := e.Failure
 	s := fmt.Sprintf("task %s %q %s", f.Task, f.ID, f.State)
