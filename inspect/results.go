@@ -19,7 +19,9 @@ import (
 // A task that did not succeed returns an error *tasks.FailureError (match
 // it with errors.As) with its state, reason, error and attempts:
 // dead-lettered, expired or cancelled. A dead-lettered task replayed
-// later can succeed then: call Result again.
+// later can succeed then: call Result again. A task cancelled or
+// dead-lettered by the forwarder has its record when its type's durable
+// consumer records the retention, which a worker serving it does.
 //
 // A task with no record yet is waited for until ctx is done, since a task
 // still queued or running has none: give ctx a deadline. The error then

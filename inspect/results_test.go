@@ -308,3 +308,31 @@ func TestRetentionUpgradesAnOldStatusBucket(t *testing.T) {
 		t.Errorf("the older record: got %+v, %v; want it queued still", st, err)
 	}
 }
+
+func TestResultOfCancelledTask(t *testing.T) {
+	t.Parallel()
+	b := setupResults(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	def := tasks.DefineResult[Job, Sum]("results.cancelled")
+	calls := resultWorker(t, b, def, "")
+	waitFor(t, func() error { // the worker's durable records the retention
+		_, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:results:cancelled")
+		return err
+	})
+	r, err := producer.Enqueue(ctx, b.p, def, Job{N: 1}, producer.WithDelay(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.in.Cancel(ctx, inspect.Ref{ID: r.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = inspect.Result(ctx, b.other, def, r.ID)
+	var fe *tasks.FailureError
+	if !errors.As(err, &fe) || fe.Failure.State != "cancelled" || fe.Failure.Task != "results.cancelled" {
+		t.Fatalf("Result: got %v, want a *tasks.FailureError of a cancelled results.cancelled", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("handler ran %d times, want 0", n)
+	}
+}

@@ -183,3 +183,46 @@ func Final(st status.Status, env *tasks.Envelope, o tasks.Outcome, started time.
 	st.FinishedAt = now
 	return st
 }
+
+// SettleFinal records that task id ended as change says, outside a worker
+// (the forwarder dead-letters it, an operator withdraws it). For a task
+// type that keeps its outcome — its durable consumer records a retention
+// (wire.MetaRetention) — that is a final record with the retention's TTL,
+// made from from() when the task has no record yet; for other types it is
+// [Store.Settle]: an update of a tracked task's record, if there is one.
+func (s *Store) SettleFinal(ctx context.Context, durable, id string, from func() status.Status, change func(*status.Status)) error {
+	keep, err := s.retention(ctx, durable)
+	if err != nil {
+		return err
+	}
+	if keep <= 0 {
+		return s.Settle(ctx, id, change)
+	}
+	st, _, err := s.Read(ctx, id)
+	if errors.Is(err, status.ErrNotFound) {
+		st, err = from(), nil
+	}
+	if err != nil {
+		return err
+	}
+	change(&st)
+	st.NextAttemptAt, st.FinishedAt = time.Time{}, time.Now().UTC()
+	return s.Final(ctx, st, keep)
+}
+
+// retention is the retention the durable consumer of a task type records,
+// 0 for none or for a durable that is gone.
+func (s *Store) retention(ctx context.Context, durable string) (time.Duration, error) {
+	if durable == "" {
+		return 0, nil
+	}
+	c, err := s.js.Consumer(ctx, s.names.WorkStream(), durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	d, _ := time.ParseDuration(c.CachedInfo().Config.Metadata[wire.MetaRetention])
+	return max(d, 0), nil
+}
