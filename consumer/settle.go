@@ -41,13 +41,13 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // turns into another run of the task or another reason. The first try is
 // heartbeated too, however long it takes.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
+	if j.route.spec.Retention > 0 && (o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire) && !w.keepFinal(ctx, j, o) {
+		return // state.go: the final record first; a dead letter's comes once it is filed
+	}
 	msg := j.msg
 	var err error
 	switch o.Action {
 	case tasks.ActionAck:
-		if !w.keepFinal(ctx, j, o) {
-			return
-		}
 		w.firedDone(ctx, j) // fired.go: a delayed or periodic task's redelivery does not run again
 		if j.route.replicated.Load() {
 			j.confirming.Store(true)
@@ -62,9 +62,6 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	case tasks.ActionRelease:
 		err = msg.Nak()
 	case tasks.ActionExpire:
-		if !w.keepFinal(ctx, j, o) {
-			return
-		}
 		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
 	case tasks.ActionDeadLetter:
 		// Settled, the delivery is heartbeated only while filing says so:

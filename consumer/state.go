@@ -156,9 +156,11 @@ func (w *Worker) writeFinal(ctx context.Context, j *job, o tasks.Outcome) error 
 // doneAlready settles a redelivered task of a type that keeps its outcome
 // whose record says it is done already, without running its handler
 // again: a worker wrote the record and stopped before its
-// acknowledgement reached the server. The follow-ups run on the way, as
-// for any settlement, with the recorded result. It reports whether it
-// settled j. Only redeliveries pay the look-up; one that fails lets the
+// acknowledgement reached the server. It settles j through apply, as any
+// acknowledgement, so the follow-ups of a task that has them (callbacks,
+// workflow steps) run on the way, with the recorded result in env.Result:
+// the worker that wrote the record may have stopped before they ran. It
+// reports whether it settled j. Only redeliveries pay the look-up; one that fails lets the
 // task run.
 func (w *Worker) doneAlready(ctx context.Context, j *job) bool {
 	env := j.env
