@@ -336,3 +336,29 @@ func TestResultOfCancelledTask(t *testing.T) {
 		t.Errorf("handler ran %d times, want 0", n)
 	}
 }
+
+// TestResultOfTaskWithHugeError dead-letters a result task whose error is
+// larger than a record may be: the record keeps the error's start, written
+// at the first try (a failed write would have the task redelivered first).
+func TestResultOfTaskWithHugeError(t *testing.T) {
+	t.Parallel()
+	b := setupResults(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	def := tasks.DefineResult[Job, Sum]("results.huge-error")
+	reg := tasks.NewRegistry()
+	tasks.MustHandleResult(reg, def, func(ctx context.Context, tk *tasks.Task[Job]) (Sum, error) {
+		return Sum{}, tasks.Permanent(errors.New(strings.Repeat("e", 100<<10)))
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	r, err := producer.Enqueue(ctx, b.p, def, Job{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = inspect.Result(ctx, b.other, def, r.ID)
+	var fe *tasks.FailureError
+	if !errors.As(err, &fe) || fe.Failure.Reason != tasks.ReasonPermanent || len(fe.Failure.Error) > wire.MaxErrorLen || fe.Failure.Attempts != 1 ||
+		!strings.HasPrefix(fe.Failure.Error, "permanent: eee") {
+		t.Fatalf("Result: got %.100v (%d bytes), want a permanent failure after one attempt, recorded at once, with its error cut to %d bytes", err, len(fe.Failure.Error), wire.MaxErrorLen)
+	}
+}

@@ -29,11 +29,12 @@ const errCodeTTLDisabled = 10166
 
 // Final records st, a final outcome, as the task's status in one write
 // that the server deletes after ttl (a per-message TTL, rounded up to whole
-// seconds). A result st.Result larger than [MaxInline] is stored in the
+// seconds). Its error text is cut to wire.MaxErrorLen. A result st.Result larger than [MaxInline] is stored in the
 // results object store first and the record holds its ResultRef instead;
 // st.ResultSize is set either way. A status bucket made without per-message
 // TTLs (by an earlier release) is updated to allow them, once.
 func (s *Store) Final(ctx context.Context, st status.Status, ttl time.Duration) error {
+	st.Error = wire.Truncate(st.Error, wire.MaxErrorLen) // a panic's stack must not make the record too large
 	if len(st.Result) > 0 {
 		st.ResultSize = len(st.Result)
 		if len(st.Result) > MaxInline {
