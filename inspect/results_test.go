@@ -307,6 +307,14 @@ func TestRetentionUpgradesAnOldStatusBucket(t *testing.T) {
 	if st, err := b.in.Status(ctx, old.ID); err != nil || st.State != status.Queued {
 		t.Errorf("the older record: got %+v, %v; want it queued still", st, err)
 	}
+	// A tracked task keeps its record, which gains the final fields.
+	st, err := b.in.Status(ctx, r.ID)
+	if err != nil || st.State != status.Done || st.StartedAt.IsZero() || st.FinishedAt.IsZero() || st.ResultSize == 0 || st.MaxAttempts != tasks.DefaultMaxAttempts {
+		t.Errorf("tracked result task's record: got %+v, %v; want done with its times, result size and max attempts", st, err)
+	}
+	if got := lastRecord(t, b.js, r.ID).Header.Get("Nats-TTL"); got == "" {
+		t.Error("tracked result task's final record has no Nats-TTL")
+	}
 }
 
 func TestResultOfCancelledTask(t *testing.T) {
