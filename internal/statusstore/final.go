@@ -212,18 +212,48 @@ func (s *Store) SettleFinal(ctx context.Context, durable, id string, from func()
 }
 
 // retention is the retention the durable consumer of a task type records,
-// 0 for none or for a durable that is gone.
+// 0 for none or for a durable that is gone. An answer is reused for
+// [retentionTTL], so that a bulk cancel asks once per task type.
 func (s *Store) retention(ctx context.Context, durable string) (time.Duration, error) {
 	if durable == "" {
 		return 0, nil
 	}
+	s.kept.mu.Lock()
+	r, ok := s.kept.m[durable]
+	s.kept.mu.Unlock()
+	if ok && time.Since(r.at) < retentionTTL {
+		return r.d, nil
+	}
+	var d time.Duration
 	c, err := s.js.Consumer(ctx, s.names.WorkStream(), durable)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return 0, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
 		return 0, err
+	default:
+		d, _ = time.ParseDuration(c.CachedInfo().Config.Metadata[wire.MetaRetention])
+		d = max(d, 0)
 	}
-	d, _ := time.ParseDuration(c.CachedInfo().Config.Metadata[wire.MetaRetention])
-	return max(d, 0), nil
+	s.kept.mu.Lock()
+	if s.kept.m == nil {
+		s.kept.m = map[string]retained{}
+	}
+	s.kept.m[durable] = retained{d: d, at: time.Now()}
+	s.kept.mu.Unlock()
+	return d, nil
+}
+
+// retentionTTL is how long [Store.retention] reuses an answer.
+const retentionTTL = time.Minute
+
+// retained is the retention of one task type, as read at.
+type retained struct {
+	d  time.Duration
+	at time.Time
+}
+
+// retentions are the retentions of task types read so far.
+type retentions struct {
+	mu sync.Mutex
+	m  map[string]retained
 }

@@ -26,6 +26,7 @@ type Store struct {
 	names   wire.Names
 	kv      *provision.Bucket
 	results objects
+	kept    retentions
 }
 
 // New returns a store for the status bucket of t; it does no I/O. It
