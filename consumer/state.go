@@ -160,8 +160,8 @@ func (w *Worker) writeFinal(ctx context.Context, j *job, o tasks.Outcome) error 
 // acknowledgement, so the follow-ups of a task that has them (callbacks,
 // workflow steps) run on the way, with the recorded result in env.Result:
 // the worker that wrote the record may have stopped before they ran. It
-// reports whether it settled j. Only redeliveries pay the look-up; one that fails lets the
-// task run.
+// reports whether it settled j. Only redeliveries pay the look-up; one
+// that fails lets the task run.
 func (w *Worker) doneAlready(ctx context.Context, j *job) bool {
 	env := j.env
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalTimeout)
