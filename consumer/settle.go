@@ -77,13 +77,22 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 			go w.fileLater(ctx, j, o, file, ferr)
 			return
 		}
-		if !w.keepFinal(ctx, j, o) {
-			j.filing.Store(false)
-			return
-		}
-		err = msg.TermWithReason(string(o.Reason))
-		j.filing.Store(false)
+		w.terminate(ctx, j, o)
+		return
 	}
+	w.applied(ctx, j, o, err)
+}
+
+// terminate deletes j's dead-lettered task, its record filed, once the
+// final record of a task type that keeps its outcome is written (a result
+// task's that cannot be is handed back instead, see keepFinal).
+func (w *Worker) terminate(ctx context.Context, j *job, o tasks.Outcome) {
+	if !w.keepFinal(ctx, j, o) {
+		j.filing.Store(false)
+		return
+	}
+	err := j.msg.TermWithReason(string(o.Reason))
+	j.filing.Store(false)
 	w.applied(ctx, j, o, err)
 }
 
@@ -172,9 +181,7 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	}
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))
-	if w.keepFinal(ctx, j, o) {
-		w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
-	}
+	w.terminate(ctx, j, o)
 	return true
 }
 
@@ -233,10 +240,7 @@ func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file fu
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again",
 			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
 	}
-	j.filing.Store(false)
-	if w.keepFinal(ctx, j, o) {
-		w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
-	}
+	w.terminate(ctx, j, o)
 }
 
 // recordFiler builds j's dead-letter record and returns a func that makes
