@@ -22,23 +22,12 @@ func TestGroupTasksCarryTheirCallbacks(t *testing.T) {
 	g := producer.NewGroup()
 	producer.Add(g, sendEmail, Email{To: "a@b.c"}, producer.OnSuccess(notify))
 	producer.Add(g, chargeCard, "order-1", producer.OnFailure(failed))
-	rs, err := producer.EnqueueGroup(ctx, p, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := js.Stream(ctx, "JETQ_TASKS")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, msgs := enqueueGroup(t, p, js, g)
 	want := []map[string]string{
 		{wire.HeaderOnSuccess: "notices group.sent application/json", wire.HeaderOnFailure: ""},
 		{wire.HeaderOnSuccess: "", wire.HeaderOnFailure: "default group.failed application/json"},
 	}
-	for i, r := range rs {
-		m, err := s.GetMsg(ctx, r.Sequence)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, m := range msgs {
 		for k, v := range want[i] {
 			if got := m.Header.Get(k); got != v {
 				t.Errorf("task %d: %s %q, want %q", i, k, got, v)
