@@ -43,6 +43,12 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 	msg := j.msg
 	var err error
+	if o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire {
+		if ferr := w.followUps(ctx, j, o); ferr != nil {
+			w.applied(ctx, j, followUpsFailed(ferr), msg.NakWithDelay(time.Second))
+			return
+		}
+	}
 	switch o.Action {
 	case tasks.ActionAck:
 		w.firedDone(ctx, j) // fired.go: a delayed or periodic task's redelivery does not run again
@@ -72,6 +78,11 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.fileLater(ctx, j, o, file, ferr)
+			return
+		}
+		if ferr := w.followUps(ctx, j, o); ferr != nil {
+			j.filing.Store(false)
+			w.applied(ctx, j, followUpsFailed(ferr), msg.NakWithDelay(time.Second))
 			return
 		}
 		err = msg.TermWithReason(string(o.Reason))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,6 +44,9 @@ type Runner struct {
 	js   jetstream.JetStream
 	topo topology.Topology
 	log  *slog.Logger
+
+	wf        store        // the workflow bucket (record.go)
+	conflicts atomic.Int64 // compare-and-set writes of a record that lost, for the benchmark
 }
 
 // New returns a Runner for the deployment t.
