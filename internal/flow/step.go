@@ -65,6 +65,7 @@ func (r *Runner) step(ctx context.Context, s Settlement) error {
 		if ref, err = r.putResult(ctx, kv, id, name, s.Result); err != nil {
 			return err
 		}
+		crashPoint("result-stored", name, nil)
 	}
 	var ready []string // dependents to enqueue
 	var failure bool   // the failure callback to enqueue
@@ -109,15 +110,31 @@ func (r *Runner) step(ctx context.Context, s Settlement) error {
 			slog.String("workflow", id), slog.String("step", name), slog.String("task_id", s.Env.ID))
 		return nil
 	}
+	crashPoint("recorded", name, ready)
 	for _, d := range ready {
 		if err := r.enqueueStep(ctx, kv, &rec, d, s.Env.ID); err != nil {
 			return err
 		}
 	}
 	if failure {
-		return r.enqueueFailure(ctx, kv, &rec, s.Env.ID)
+		if err := r.enqueueFailure(ctx, kv, &rec, s.Env.ID); err != nil {
+			return err
+		}
 	}
+	crashPoint("enqueued", name, ready)
 	return nil
+}
+
+// crashHook, when set, is called between the writes of a step's
+// bookkeeping, at point, for the settled step with the dependents it is
+// about to enqueue. Tests set it to kill the process there: a real worker
+// cannot be made to die between two of its own statements on demand.
+var crashHook func(point, step string, ready []string)
+
+func crashPoint(point, step string, ready []string) {
+	if crashHook != nil {
+		crashHook(point, step, ready)
+	}
 }
 
 // record writes settlement s into st, unless st says so already, and
