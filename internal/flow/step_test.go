@@ -28,7 +28,7 @@ type fixture struct {
 
 // setup runs an embedded server with jetq's streams and returns a runner
 // on it.
-func setup(t *testing.T) fixture {
+func setup(t testing.TB) fixture {
 	t.Helper()
 	js := embeddedtest.JetStream(t)
 	p := jetqtest.NewProducer(t, js)
@@ -40,7 +40,7 @@ func setup(t *testing.T) fixture {
 
 // create stores a workflow of steps (name -> deps, in an order where
 // parents come first), each a task "t.<name>", with payload "p-<name>".
-func (f fixture) create(t *testing.T, id string, onFailure string, steps ...[]string) flow.Record {
+func (f fixture) create(t testing.TB, id string, onFailure string, steps ...[]string) flow.Record {
 	t.Helper()
 	rec := flow.Record{Workflow: flow.Workflow{ID: id, Name: "test", State: flow.Running, CreatedAt: time.Now(), OnFailure: onFailure},
 		FailureQueue: "default"}
