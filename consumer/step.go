@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jetq/jetq/internal/flow"
+	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -32,6 +33,11 @@ func (w *Worker) prepareStep(ctx context.Context, j *job) (_ context.Context, do
 		if j.claim(o) {
 			w.logTask(ctx, j, slog.LevelInfo, "jetq: workflow step dropped unrun: its workflow was cancelled")
 			w.apply(ctx, j, o)
+			if j.route.spec.TrackState {
+				st := statusstore.Of(j.env)
+				st.State, st.Error = status.Cancelled, errStepCancelled.Error()
+				w.putState(ctx, st)
+			}
 		}
 		return ctx, true, nil
 	}

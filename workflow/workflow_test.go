@@ -309,7 +309,7 @@ func TestADeadLetterStopsTheWorkflowAndItsReplayFinishesIt(t *testing.T) {
 func TestCancelDropsQueuedStepsUnrunAndEnqueuesNoMore(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	def := tasks.Define[string]("wf.cancelled")
+	def := tasks.Define[string]("wf.cancelled", tasks.WithStateTracking())
 	var runs atomic.Int32
 	tasks.MustHandle(b.reg, def, func(ctx context.Context, tk *tasks.Task[string]) error {
 		runs.Add(1)
@@ -334,6 +334,16 @@ func TestCancelDropsQueuedStepsUnrunAndEnqueuesNoMore(t *testing.T) {
 	}
 	if n := runs.Load(); n != 0 {
 		t.Errorf("%d steps ran, want none", n)
+	}
+	in, err := inspect.New(b.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b"} {
+		st, err := in.Status(ctx, run.ID+":"+s)
+		if err != nil || st.State != status.Cancelled {
+			t.Errorf("status of step %s: %+v, %v; want cancelled", s, st, err)
+		}
 	}
 }
 
