@@ -38,14 +38,30 @@ const (
 var (
 	crashMember   = tasks.DefineResult[int, int]("crash.member", tasks.WithAckWait(time.Second))
 	crashCallback = tasks.Define[int]("crash.callback")
+	// crashPlain is a member that returns no result, for the case
+	// "plain-enqueued".
+	crashPlain = tasks.Define[int]("crash.plain", tasks.WithAckWait(time.Second))
 )
+
+// crashRegistry registers the crash test's handlers; plainRuns counts the
+// runs of crash.plain.
+func crashRegistry(plainRuns *atomic.Int32, callback tasks.HandlerFunc[int]) *tasks.Registry {
+	reg := tasks.NewRegistry()
+	tasks.MustHandleResult(reg, crashMember, func(_ context.Context, t *tasks.Task[int]) (int, error) { return t.Payload * 10, nil })
+	tasks.MustHandle(reg, crashPlain, func(context.Context, *tasks.Task[int]) error {
+		plainRuns.Add(1)
+		return nil
+	})
+	tasks.MustHandle(reg, crashCallback, callback)
+	return reg
+}
 
 // crashWorker runs a worker that SIGKILLs its own process at point of the
 // bookkeeping of the settlement that completes the chord (for
 // "result-stored", of member m2), and exits 1 if it gets no chance to.
 func crashWorker(url, point string) {
 	flow.SetCrashHook(func(p, step string, ready []string) {
-		if p == point && (p == "result-stored" && step == "m2" || slices.Contains(ready, "cb")) {
+		if (p == point || "plain-"+p == point) && (p == "result-stored" && step == "m2" || slices.Contains(ready, "cb")) {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal takes the process
 		}
@@ -54,9 +70,7 @@ func crashWorker(url, point string) {
 	if err == nil {
 		var js jetstream.JetStream
 		if js, err = jetstream.New(nc); err == nil {
-			reg := tasks.NewRegistry()
-			tasks.MustHandleResult(reg, crashMember, func(_ context.Context, t *tasks.Task[int]) (int, error) { return t.Payload * 10, nil })
-			tasks.MustHandle(reg, crashCallback, func(context.Context, *tasks.Task[int]) error { return nil })
+			reg := crashRegistry(new(atomic.Int32), func(context.Context, *tasks.Task[int]) error { return nil })
 			var w *consumer.Worker
 			if w, err = consumer.New(js, reg); err == nil {
 				err = w.Run(context.Background())
@@ -74,9 +88,11 @@ func crashWorker(url, point string) {
 // ack — through a hook in the bookkeeping, since no signal sent from outside
 // lands between two given statements. The member's redelivery to another
 // worker finishes the bookkeeping: the callback runs once with every result.
+// In "plain-enqueued" the members return no result and keep no outcome:
+// the redelivered member, recorded done, is not run again.
 func TestAWorkerKilledInTheBookkeepingLeavesItToTheRedelivery(t *testing.T) {
 	t.Parallel()
-	for _, point := range []string{"result-stored", "recorded", "enqueued"} {
+	for _, point := range []string{"result-stored", "recorded", "enqueued", "plain-enqueued"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -85,7 +101,11 @@ func TestAWorkerKilledInTheBookkeepingLeavesItToTheRedelivery(t *testing.T) {
 			p := jetqtest.NewProducer(t, js)
 			var members []workflow.Step
 			for i := 1; i <= 3; i++ {
-				members = append(members, workflow.Task(fmt.Sprintf("m%d", i), crashMember, i))
+				if point == "plain-enqueued" {
+					members = append(members, workflow.Task(fmt.Sprintf("m%d", i), crashPlain, i))
+				} else {
+					members = append(members, workflow.Task(fmt.Sprintf("m%d", i), crashMember, i))
+				}
 			}
 			// Forced: the worker to be killed creates the consumers.
 			run, err := workflow.Start(ctx, p, workflow.Chord("crash", members, workflow.Task("cb", crashCallback, 0)).With(workflow.Force()))
@@ -115,18 +135,20 @@ func TestAWorkerKilledInTheBookkeepingLeavesItToTheRedelivery(t *testing.T) {
 					!errors.Is(cbErr, jetstream.ErrMsgNotFound) {
 					t.Fatalf("at the crash: callback %s, its task: %v; want it not enqueued", cb.State, cbErr)
 				}
-			case "enqueued":
+			case "enqueued", "plain-enqueued":
 				if cbErr != nil {
 					t.Fatalf("at the crash: the callback's task: %v, want it enqueued", cbErr)
 				}
 			}
 
-			reg := tasks.NewRegistry()
-			tasks.MustHandleResult(reg, crashMember, func(_ context.Context, t *tasks.Task[int]) (int, error) { return t.Payload * 10, nil })
-			var calls atomic.Int32
+			var calls, plainRuns atomic.Int32
 			got := make(chan []int, 3)
-			tasks.MustHandle(reg, crashCallback, func(ctx context.Context, _ *tasks.Task[int]) error {
+			reg := crashRegistry(&plainRuns, func(ctx context.Context, _ *tasks.Task[int]) error {
 				calls.Add(1)
+				if point == "plain-enqueued" {
+					got <- nil
+					return nil
+				}
 				rs, err := workflow.Results[int](ctx)
 				if err != nil {
 					return tasks.Permanent(err)
@@ -137,7 +159,7 @@ func TestAWorkerKilledInTheBookkeepingLeavesItToTheRedelivery(t *testing.T) {
 			jetqtest.StartWorker(t, srv, reg)
 			select {
 			case rs := <-got:
-				if fmt.Sprint(rs) != "[10 20 30]" {
+				if point != "plain-enqueued" && fmt.Sprint(rs) != "[10 20 30]" {
 					t.Errorf("callback read %v, want [10 20 30]", rs)
 				}
 			case <-time.After(30 * time.Second):
@@ -153,6 +175,9 @@ func TestAWorkerKilledInTheBookkeepingLeavesItToTheRedelivery(t *testing.T) {
 			jetqtest.WaitEmpty(t, js, "JETQ_TASKS")
 			if n := calls.Load(); n != 1 {
 				t.Errorf("callback ran %d times, want 1", n)
+			}
+			if n := plainRuns.Load(); n != 0 {
+				t.Errorf("the redelivered member, done already, ran %d more times", n)
 			}
 		})
 	}

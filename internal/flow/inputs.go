@@ -43,32 +43,47 @@ func InputsFrom(ctx context.Context) *Inputs {
 // IsStep reports whether a task with header h is a workflow step.
 func IsStep(h tasks.Header) bool { return isStep(h) }
 
+// Verdict is what the worker does with a delivery of a workflow step.
+type Verdict uint8
+
+const (
+	// Run the step's handler, with its inputs.
+	Run Verdict = iota
+	// Drop the step unrun, settled cancelled: its workflow was cancelled.
+	Drop
+	// Done: the step's success is recorded already (its worker died
+	// before the ack, or this is a second copy); settle it done unrun, and
+	// the follow-ups finish what that worker left.
+	Done
+)
+
 // Prepare reads what the worker needs before it runs the step whose task
-// has header h: whether its workflow was cancelled with the step unrun, in
-// which case the step must be settled cancelled without running, and
-// otherwise its parents' results. One read of the workflow's record, and
-// one of each parent's result. A step whose workflow's record is gone runs
-// with no inputs.
-func (r *Runner) Prepare(ctx context.Context, h tasks.Header) (in *Inputs, cancelled bool, err error) {
+// has header h: whether it is to run at all (see [Verdict]), and then its
+// parents' results. One read of the workflow's record, and one of each
+// parent's result. A step whose workflow's record is gone runs with no
+// inputs.
+func (r *Runner) Prepare(ctx context.Context, h tasks.Header) (*Inputs, Verdict, error) {
 	id, name := h.Get(wire.HeaderWorkflow), h.Get(wire.HeaderStep)
-	in = &Inputs{Workflow: id, Step: name, Results: map[string]Input{}}
+	in := &Inputs{Workflow: id, Step: name, Results: map[string]Input{}}
 	kv, err := r.kv(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, Run, err
 	}
 	rec, _, err := read(ctx, kv, id)
 	if err != nil {
 		if isNotFound(err) {
-			return in, false, nil
+			return in, Run, nil
 		}
-		return nil, false, err
+		return nil, Run, err
 	}
 	st := rec.step(name)
-	if st == nil {
-		return in, false, nil
-	}
-	if rec.State == Cancelled && st.State == status.Cancelled {
-		return in, true, nil
+	switch {
+	case st == nil:
+		return in, Run, nil
+	case st.State == status.Done:
+		return in, Done, nil
+	case rec.State == Cancelled && st.State == status.Cancelled:
+		return in, Drop, nil
 	}
 	in.Deps = st.Deps
 	for _, dep := range st.Deps {
@@ -78,9 +93,9 @@ func (r *Runner) Prepare(ctx context.Context, h tasks.Header) (in *Inputs, cance
 		}
 		data, err := r.result(ctx, kv, id, p)
 		if err != nil {
-			return nil, false, fmt.Errorf("flow: inputs of step %q: %w", name, err)
+			return nil, Run, fmt.Errorf("flow: inputs of step %q: %w", name, err)
 		}
 		in.Results[dep] = Input{Data: data, ContentType: p.ResultType}
 	}
-	return in, false, nil
+	return in, Run, nil
 }

@@ -159,9 +159,9 @@ func TestChordCallbackIsEnqueuedOnceWhenEveryMemberSucceeds(t *testing.T) {
 
 	// The callback's worker reads the members' results, in member order,
 	// the first stored for b.
-	in, cancelled, err := f.r.Prepare(context.Background(), tasks.Header(m.Header))
-	if err != nil || cancelled {
-		t.Fatalf("Prepare: cancelled %v, %v", cancelled, err)
+	in, verdict, err := f.r.Prepare(context.Background(), tasks.Header(m.Header))
+	if err != nil || verdict != flow.Run {
+		t.Fatalf("Prepare: %v, %v", verdict, err)
 	}
 	var got []string
 	for _, d := range in.Deps {
@@ -248,8 +248,13 @@ func TestCancelStopsWhatHasNotRun(t *testing.T) {
 	// b's worker drops it unrun; c, which was running, succeeds: d stays
 	// cancelled and is not enqueued.
 	h := tasks.Header{wire.HeaderWorkflow: {"wf4"}, wire.HeaderStep: {"b"}}
-	if _, cancelled, err := f.r.Prepare(ctx, h); err != nil || !cancelled {
-		t.Errorf("Prepare of a queued step of a cancelled workflow: cancelled %v, %v", cancelled, err)
+	if _, verdict, err := f.r.Prepare(ctx, h); err != nil || verdict != flow.Drop {
+		t.Errorf("Prepare of a queued step of a cancelled workflow: %v, %v; want Drop", verdict, err)
+	}
+	// a, done already, is not run again.
+	h = tasks.Header{wire.HeaderWorkflow: {"wf4"}, wire.HeaderStep: {"a"}}
+	if _, verdict, err := f.r.Prepare(ctx, h); err != nil || verdict != flow.Done {
+		t.Errorf("Prepare of a step done already: %v, %v; want Done", verdict, err)
 	}
 	f.settle(t, "wf4", "b", status.Cancelled, "")
 	f.settle(t, "wf4", "c", status.Done, "")
