@@ -36,8 +36,10 @@
 //	the workflow is cancelled              queued: dropped    waiting: cancelled,     cancelled
 //	                                       unrun, cancelled;  never enqueued
 //	                                       running: finishes
-//	a step settles twice (a redelivery     the first          enqueued once (same     unchanged
-//	after a crash)                         outcome stays      task ID)
+//	a step's worker dies before its ack    delivered again;   enqueued once (same     unchanged
+//	                                       the first outcome  task ID)
+//	                                       stays; recorded
+//	                                       done: acked unrun
 //
 // Only a step's final settlement is recorded: retries are not counted
 // twice, and Attempts is the step's last count.
