@@ -39,7 +39,7 @@ type Worker struct {
 	filer  *deadletter.Filer  // files dead-letter records
 	unique *unique.Store      // unique keys, released as tasks settle
 	fired  *fired.Store       // claims of delayed and periodic tasks (fired.go)
-	flow   *flow.Runner       // follow-ups of settled tasks (step.go)
+	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
 	// tellServer is set when middleware of the user's may read
