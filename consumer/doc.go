@@ -24,11 +24,31 @@
 // however long the tries take, so a slow or failed filing never runs the
 // task again or changes its reason. A redelivered task whose record is
 // filed already (its worker stopped before removing it) is removed without
-// running. A tracked task's
+// running.
+//
+// A task type with a retention (tasks.WithRetention, and every
+// tasks.DefineResult) has its final outcome, result included, written to
+// the status bucket in one write with the retention as the server's TTL
+// before its acknowledgement or Term; a result task whose record cannot be
+// written is handed back to run again two seconds later. A redelivered
+// task whose record says done (its worker stopped between the write and
+// the acknowledgement) is acknowledged without running again. A tracked task's
 // status (tasks.WithStateTracking) is recorded by whatever settles it, the
 // handler's return or the heartbeat abandoning a handler past its timeout. A panic, in a handler or a middleware, is
 // recovered and retried; an attempt that outlives the definition's timeout
 // has its ctx cancelled.
+//
+// # Follow-ups
+//
+// A task enqueued with callbacks (producer.OnSuccess, producer.OnFailure)
+// has them enqueued when it settles for good (done, dead-lettered once its
+// record is filed, expired), before its acknowledgement or removal, so a
+// worker that dies in between leaves the task to be delivered again and
+// the next delivery enqueues them again under the same IDs, which the work
+// stream drops. A follow-up that cannot run yet is tried again in the
+// background while the task is held, heartbeated; the task does not run
+// again for it. Before running a callback, the worker claims its ID, so a
+// copy stored after the deduplication window does not run twice.
 //
 // # Long tasks and failures
 //

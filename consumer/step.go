@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/statusstore"
@@ -52,44 +51,4 @@ func (w *Worker) prepareStep(ctx context.Context, j *job) (_ context.Context, do
 		return ctx, true, nil
 	}
 	return flow.WithInputs(ctx, in), false, nil
-}
-
-// followUps runs the follow-ups of j's task, settled for good as o says,
-// before the worker tells the server: an error leaves the task to be
-// delivered again, which runs them again.
-func (w *Worker) followUps(ctx context.Context, j *job, o tasks.Outcome) error {
-	if !flow.Has(j.env.Header) {
-		return nil
-	}
-	s := flow.Settlement{Env: j.env, Attempts: j.env.Attempt, At: time.Now()}
-	switch {
-	case o.Action == tasks.ActionAck:
-		s.State, s.Result = status.Done, j.env.Result
-		if s.Result != nil {
-			s.ContentType = j.route.spec.Codec.ContentType()
-		}
-	case o.Action == tasks.ActionDeadLetter:
-		s.State, s.Reason = status.DeadLettered, o.Reason
-	case o.Action == tasks.ActionExpire && errors.Is(o.Err, errStepCancelled):
-		s.State = status.Cancelled
-	case o.Action == tasks.ActionExpire:
-		s.State = status.Expired
-	default:
-		return nil
-	}
-	if o.Err != nil {
-		s.Error = o.Err.Error()
-	}
-	if err := w.flow.After(context.WithoutCancel(ctx), s); err != nil {
-		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot run the task's follow-ups; it will be delivered again",
-			slog.String(keyError, err.Error()))
-		return err
-	}
-	return nil
-}
-
-// followUpsFailed is the settlement of a task whose follow-ups failed: it
-// comes back in a second, and its next delivery runs them again.
-func followUpsFailed(err error) tasks.Outcome {
-	return tasks.Outcome{Action: tasks.ActionRetry, Delay: time.Second, Err: err}
 }

@@ -176,7 +176,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			defer w.active.Done()
 			// Provisioned above; stopped with the pulls, and counted in
 			// active so that Shutdown waits for its event in hand.
-			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topo, States: w.states, Log: w.log, Provisioned: true})
+			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topo, States: w.states, Flow: w.flow, Log: w.log, Provisioned: true})
 			// A closed connection ends Run too, which reports it.
 			if err := f.Run(w.stopCtx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 				w.log.LogAttrs(w.stopCtx, slog.LevelError, "jetq: dead-letter forwarder stopped", slog.String(keyError, err.Error()))

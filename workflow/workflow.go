@@ -41,6 +41,8 @@ type Step struct {
 	// enqueue enqueues the step's task through p, for a step that depends
 	// on nothing.
 	enqueue func(ctx context.Context, p *producer.Producer, opts ...producer.EnqueueOption) (producer.Result, error)
+	// add adds it to a group, to enqueue the first steps all or nothing.
+	add func(g *producer.Group, opts ...producer.EnqueueOption)
 	spec    tasks.Spec
 	body    []byte
 	err     error
@@ -77,6 +79,7 @@ func Task[T any](name string, def tasks.Def[T], args T) Step {
 	s.enqueue = func(ctx context.Context, p *producer.Producer, opts ...producer.EnqueueOption) (producer.Result, error) {
 		return producer.Enqueue(ctx, p, def, args, opts...)
 	}
+	s.add = func(g *producer.Group, opts ...producer.EnqueueOption) { producer.Add(g, def, args, opts...) }
 	return s
 }
 
@@ -304,15 +307,29 @@ func start(ctx context.Context, p *producer.Producer, w *Workflow, id string, or
 	if !created && (stored.State == flow.Cancelled || time.Since(stored.CreatedAt) > dedupWindow(p)) {
 		return run, nil
 	}
+	g := producer.NewGroup()
+	var roots []Step
 	for _, s := range order {
 		st := findStep(&stored, s.name)
 		if st == nil || len(st.Deps) > 0 || st.State != status.Queued {
 			continue // settled already: a Start repeated after its steps ran
 		}
-		_, err := s.enqueue(ctx, p, producer.WithID(st.TaskID), producer.WithOwnHeader(flow.StepHeader(&stored, st)))
-		if err != nil {
-			return run, fmt.Errorf("workflow: start %q: enqueue step %q: %w; call Start again with WithID(%q) to finish", id, s.name, err, id)
+		s.add(g, producer.WithID(st.TaskID), producer.WithOwnHeader(flow.StepHeader(&stored, st)))
+		roots = append(roots, s)
+	}
+	_, err = producer.EnqueueGroup(ctx, p, g)
+	if errors.Is(err, producer.ErrUnsupported) {
+		// A server before 2.12 takes no atomic batch: one at a time, and a
+		// Start that fails half-way is finished by Start again.
+		for _, s := range roots {
+			st := findStep(&stored, s.name)
+			if _, err = s.enqueue(ctx, p, producer.WithID(st.TaskID), producer.WithOwnHeader(flow.StepHeader(&stored, st))); err != nil {
+				break
+			}
 		}
+	}
+	if err != nil {
+		return run, fmt.Errorf("workflow: start %q: enqueue its first steps: %w; call Start again with WithID(%q) to finish", id, err, id)
 	}
 	return run, nil
 }

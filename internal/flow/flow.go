@@ -2,13 +2,13 @@ package flow
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -41,9 +41,10 @@ func Has(h tasks.Header) bool {
 
 // Runner runs the follow-ups of settled tasks.
 type Runner struct {
-	js   jetstream.JetStream
-	topo topology.Topology
-	log  *slog.Logger
+	js    jetstream.JetStream
+	topo  topology.Topology
+	names wire.Names
+	log   *slog.Logger
 
 	wf        store        // the workflow bucket (record.go)
 	conflicts atomic.Int64 // compare-and-set writes of a record that lost, for the benchmark
@@ -51,7 +52,10 @@ type Runner struct {
 
 // New returns a Runner for the deployment t.
 func New(js jetstream.JetStream, t topology.Topology, log *slog.Logger) *Runner {
-	return &Runner{js: js, topo: t, log: log}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Runner{js: js, topo: t, names: wire.NamesOf(t), log: log}
 }
 
 // After runs the follow-ups of s. Calling it again for the same
@@ -65,5 +69,3 @@ func (r *Runner) After(ctx context.Context, s Settlement) error {
 	}
 	return r.step(ctx, s)
 }
-
-var errUnbuilt = errors.New("flow: not built yet")
