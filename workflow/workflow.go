@@ -220,7 +220,9 @@ type Run struct {
 const maxID = 128
 
 // Start validates w, stores its record and enqueues its first steps (those
-// that depend on nothing). Bad input is refused with an error wrapping
+// that depend on nothing) all or nothing, as one producer.EnqueueGroup (on
+// a server before nats-server 2.12, which has no atomic batch, one at a
+// time). Bad input is refused with an error wrapping
 // [ErrInvalid] and stores nothing: no steps, a step whose name, definition
 // or payload is invalid, two steps of one name, a dependency on no step,
 // a cycle (the error names it), and a step whose task type no worker
@@ -232,7 +234,8 @@ const maxID = 128
 // all the steps form one trace.
 //
 // A Start that fails after storing the record (its process died, the
-// queue was full) is finished by calling Start again with the same
+// queue was full: producer.ErrQueueFull, and no first step is enqueued)
+// is finished by calling Start again with the same
 // [WithID] within the work stream's duplicates window (2 minutes by
 // default): the record is kept, Run.Duplicate is set, and the first steps
 // are enqueued again under their deterministic IDs, which the work stream
