@@ -42,10 +42,10 @@ type Step struct {
 	// on nothing.
 	enqueue func(ctx context.Context, p *producer.Producer, opts ...producer.EnqueueOption) (producer.Result, error)
 	// add adds it to a group, to enqueue the first steps all or nothing.
-	add func(g *producer.Group, opts ...producer.EnqueueOption)
-	spec    tasks.Spec
-	body    []byte
-	err     error
+	add  func(g *producer.Group, opts ...producer.EnqueueOption)
+	spec tasks.Spec
+	body []byte
+	err  error
 }
 
 // stepName is what a step's name may be: it ends the step's task ID and a
