@@ -48,7 +48,8 @@ func (g *Group) Len() int { return len(g.members) }
 // Add adds a task of def with payload to g. An invalid payload or option
 // is reported by [EnqueueGroup], which then enqueues nothing.
 //
-// The options are those of [Enqueue]. The task's ID (WithID, or one
+// The options are those of [Enqueue], callbacks ([OnSuccess],
+// [OnFailure]) included, each task its own. The task's ID (WithID, or one
 // generated here) is fixed by Add, so that calling EnqueueGroup again with
 // the same group after a retryable error is idempotent. WithDelay and
 // WithRunAt are refused, since a delayed task waits in the schedule stream,
