@@ -2,7 +2,13 @@ package inspect
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jetq/jetq/internal/flow"
+	"github.com/jetq/jetq/status"
 )
 
 // WorkflowInfo is a workflow and its steps, as [Inspector.Workflow]
@@ -36,16 +42,69 @@ type WorkflowStep struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
-// Workflow returns workflow id with each step's state. An unknown id is
-// ErrNotFound.
+// Workflow returns workflow id (workflow.Run.ID) with each step's state,
+// as the workflow's record in the workflow bucket says it: one read. An
+// empty id returns an error wrapping [ErrInvalidQuery]; an unknown id, or
+// a workflow whose record has expired, one wrapping [ErrNotFound].
 func (in *Inspector) Workflow(ctx context.Context, id string) (WorkflowInfo, error) {
-	return WorkflowInfo{}, errUnbuilt
+	if strings.TrimSpace(id) == "" {
+		return WorkflowInfo{}, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
+	}
+	w, err := in.flows.Load(ctx, id)
+	if err != nil {
+		return WorkflowInfo{}, workflowError(id, err)
+	}
+	return workflowInfo(w), nil
 }
 
 // CancelWorkflow cancels workflow id: its steps not enqueued yet never
-// run, its queued steps are dropped unrun, and its running steps finish.
-// It returns how many steps it cancelled. An unknown id is ErrNotFound; a
-// workflow that has finished is ErrMovedOn.
+// run, its queued steps are dropped unrun (their status reads cancelled),
+// and its running steps finish. It returns how many steps it cancelled. An
+// empty id returns an error wrapping [ErrInvalidQuery]; an unknown id one
+// wrapping [ErrNotFound]; a workflow that has finished (succeeded, failed
+// or cancelled before) one wrapping [ErrMovedOn], and nothing changes.
 func (in *Inspector) CancelWorkflow(ctx context.Context, id string) (int, error) {
-	return 0, errUnbuilt
+	if strings.TrimSpace(id) == "" {
+		return 0, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
+	}
+	w, err := in.flows.Load(ctx, id)
+	if err != nil {
+		return 0, workflowError(id, err)
+	}
+	if w.State != flow.Running {
+		return 0, fmt.Errorf("inspect: workflow %q is %s: %w", id, w.State, ErrMovedOn)
+	}
+	n, err := in.flows.Cancel(ctx, id)
+	if err != nil {
+		// It may have finished between the read and the cancel: say so
+		// rather than report the runner's refusal.
+		if w, lerr := in.flows.Load(ctx, id); lerr == nil && w.State != flow.Running {
+			return 0, fmt.Errorf("inspect: workflow %q is %s: %w", id, w.State, ErrMovedOn)
+		}
+		return 0, workflowError(id, err)
+	}
+	return n, nil
+}
+
+// workflowError is err of the workflow runner about workflow id, as this
+// package's errors say it.
+func workflowError(id string, err error) error {
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		return fmt.Errorf("inspect: workflow %q: %w (%w)", id, ErrNotFound, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fmt.Errorf("inspect: workflow %q: %w", id, err)
+}
+
+// workflowInfo is w as this package shows it.
+func workflowInfo(w flow.Workflow) WorkflowInfo {
+	out := WorkflowInfo{ID: w.ID, Name: w.Name, State: string(w.State), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		Steps: make([]WorkflowStep, len(w.Steps))}
+	for i, s := range w.Steps {
+		out.Steps[i] = WorkflowStep{Name: s.Name, Task: s.Task, Queue: s.Queue, TaskID: s.TaskID, Deps: s.Deps, State: string(s.State),
+			Attempts: s.Attempts, ResultSize: s.ResultSize, Reason: s.Reason, Error: s.Error, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt}
+	}
+	return out
 }
