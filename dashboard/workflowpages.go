@@ -17,8 +17,6 @@ type workflowView struct {
 	inspect.WorkflowInfo
 	Steps []stepView
 	Graph graph
-	// Running says the workflow can still be cancelled.
-	Running bool
 }
 
 // stepView is one step of the workflow page.
@@ -130,7 +128,7 @@ func (d *Dashboard) workflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ds := depths(wf.Steps)
-	v := workflowView{WorkflowInfo: wf, Steps: make([]stepView, len(wf.Steps)), Graph: layout(wf.Steps, ds), Running: wf.State == "running"}
+	v := workflowView{WorkflowInfo: wf, Steps: make([]stepView, len(wf.Steps)), Graph: layout(wf.Steps, ds)}
 	for i, s := range wf.Steps {
 		v.Steps[i] = stepView{WorkflowStep: s, Depth: ds[i]}
 	}

@@ -59,10 +59,12 @@ func (in *Inspector) Workflow(ctx context.Context, id string) (WorkflowInfo, err
 
 // CancelWorkflow cancels workflow id: its steps not enqueued yet never
 // run, its queued steps are dropped unrun (their status reads cancelled),
-// and its running steps finish. It returns how many steps it cancelled. An
-// empty id returns an error wrapping [ErrInvalidQuery]; an unknown id one
-// wrapping [ErrNotFound]; a workflow that has finished (succeeded, failed
-// or cancelled before) one wrapping [ErrMovedOn], and nothing changes.
+// and its running steps finish. A failed workflow can be cancelled too, so
+// that replaying its failed step from the dead-letter stream does not
+// resume it. It returns how many steps it cancelled. An empty id returns
+// an error wrapping [ErrInvalidQuery]; an unknown id one wrapping
+// [ErrNotFound]; a workflow that has succeeded or was cancelled before one
+// wrapping [ErrMovedOn], and nothing changes.
 func (in *Inspector) CancelWorkflow(ctx context.Context, id string) (int, error) {
 	if strings.TrimSpace(id) == "" {
 		return 0, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
@@ -71,20 +73,27 @@ func (in *Inspector) CancelWorkflow(ctx context.Context, id string) (int, error)
 	if err != nil {
 		return 0, workflowError(id, err)
 	}
-	if w.State != flow.Running {
+	if !cancellable(w.State) {
 		return 0, fmt.Errorf("inspect: workflow %q is %s: %w", id, w.State, ErrMovedOn)
 	}
 	n, err := in.flows.Cancel(ctx, id)
 	if err != nil {
 		// It may have finished between the read and the cancel: say so
 		// rather than report the runner's refusal.
-		if w, lerr := in.flows.Load(ctx, id); lerr == nil && w.State != flow.Running {
+		if w, lerr := in.flows.Load(ctx, id); lerr == nil && !cancellable(w.State) {
 			return 0, fmt.Errorf("inspect: workflow %q is %s: %w", id, w.State, ErrMovedOn)
 		}
 		return 0, workflowError(id, err)
 	}
 	return n, nil
 }
+
+// Cancellable reports whether [Inspector.CancelWorkflow] can cancel w:
+// while it runs, and once it failed; not once it succeeded or was
+// cancelled.
+func (w WorkflowInfo) Cancellable() bool { return cancellable(flow.WorkflowState(w.State)) }
+
+func cancellable(s flow.WorkflowState) bool { return s == flow.Running || s == flow.Failed }
 
 // workflowError is err of the workflow runner about workflow id, as this
 // package's errors say it.

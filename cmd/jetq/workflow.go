@@ -106,11 +106,12 @@ func newWorkflowCancel(g *globals) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
 		Use:   "cancel <workflow ID>",
-		Short: "Cancel a running workflow: its steps not run yet never will",
+		Short: "Cancel a running or failed workflow: its steps not run yet never will",
 		Long: "cancel shows the workflow's steps, asks, and cancels it: its steps not enqueued yet are\n" +
 			"never enqueued, its queued steps are dropped unrun when a worker takes them (their status\n" +
-			"reads cancelled), and its running steps finish. A workflow that has finished is refused,\n" +
-			"and nothing changes. It asks on a terminal; --yes confirms without asking, as a script must.",
+			"reads cancelled), and its running steps finish. A failed workflow can be cancelled, so that\n" +
+			"replaying its failed step does not resume it; one that succeeded or was cancelled before is\n" +
+			"refused, and nothing changes. It asks on a terminal; --yes confirms without asking, as a script must.",
 		Example: "  jetq workflow cancel report-2026-12-07\n  jetq workflow cancel report-2026-12-07 --yes",
 		Args:    exactArgs("<workflow ID>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -123,7 +124,7 @@ func newWorkflowCancel(g *globals) *cobra.Command {
 				if err != nil {
 					return workflowErr(id, err)
 				}
-				if w.State != "running" {
+				if !w.Cancellable() {
 					return fmt.Errorf("cancel workflow %q: it is %s: %w; nothing changed", id, w.State, inspect.ErrMovedOn)
 				}
 				if !yes {
