@@ -25,6 +25,17 @@ type stepView struct {
 	// Depth is the step's column in the graph: 0 for a step that waits
 	// for nothing, one more than its deepest parent for the others.
 	Depth int
+	// Problem is the step's reason and error, the reason once.
+	Problem string
+}
+
+// problem is a failed step's reason and error, without the reason twice
+// when the error starts with it.
+func problem(s inspect.WorkflowStep) string {
+	if s.Reason == "" || strings.HasPrefix(s.Error, s.Reason) {
+		return s.Error
+	}
+	return strings.TrimSuffix(s.Reason+": "+s.Error, ": ")
 }
 
 // graph is a workflow's steps drawn as an inline SVG: a column a depth,
@@ -130,7 +141,7 @@ func (d *Dashboard) workflow(w http.ResponseWriter, r *http.Request) {
 	ds := depths(wf.Steps)
 	v := workflowView{WorkflowInfo: wf, Steps: make([]stepView, len(wf.Steps)), Graph: layout(wf.Steps, ds)}
 	for i, s := range wf.Steps {
-		v.Steps[i] = stepView{WorkflowStep: s, Depth: ds[i]}
+		v.Steps[i] = stepView{WorkflowStep: s, Depth: ds[i], Problem: problem(s)}
 	}
 	title := "Workflow " + wf.ID
 	if wf.Name != "" {

@@ -75,8 +75,8 @@ func (g *globals) printWorkflow(w inspect.WorkflowInfo) error {
 	rows := make([][]string, len(w.Steps))
 	for i, s := range w.Steps {
 		errText := s.Error
-		if s.Reason != "" {
-			errText = strings.TrimSpace(s.Reason + ": " + s.Error)
+		if s.Reason != "" && !strings.HasPrefix(s.Error, s.Reason) {
+			errText = strings.TrimSuffix(s.Reason+": "+s.Error, ": ")
 		}
 		rows[i] = []string{s.Name, s.Task, s.State, orDash(s.Attempts), human.Bytes(s.ResultSize), orNone(strings.Join(s.Deps, ",")),
 			orNone(s.TaskID), orNone(shorten(errText, 60))}
