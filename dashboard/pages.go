@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -55,6 +56,36 @@ func workflowOf(res inspect.Lookup) string {
 	return ""
 }
 
+// stepOf is the workflow whose step is task id, found by the step's task
+// ID, "<workflow ID>:<step>", when neither the task's message nor a
+// dead-letter record is there to name it (a step done); "" for a task
+// that is no step.
+func (d *Dashboard) stepOf(ctx context.Context, id string) string {
+	wid, _, ok := cutLast(id, ":")
+	if !ok {
+		return ""
+	}
+	w, err := d.in.Workflow(ctx, wid)
+	if err != nil {
+		return ""
+	}
+	for _, s := range w.Steps {
+		if s.TaskID == id {
+			return w.ID
+		}
+	}
+	return ""
+}
+
+// cutLast is strings.Cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
 // preview is the start of result b: pretty-printed JSON when it is JSON
 // and short enough, else its first resultPreview bytes as text, or a note
 // for bytes that are not text.
@@ -95,6 +126,9 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request) {
 		v.Payload = pretty(m.Payload)
 	}
 	v.Workflow = workflowOf(res)
+	if v.Workflow == "" {
+		v.Workflow = d.stepOf(ctx, id)
+	}
 	if st := res.Status; st != nil && len(st.Result) > 0 && !d.cfg.hidePayloads {
 		v.Result, v.Cut = preview(st.Result)
 	}
