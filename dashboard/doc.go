@@ -27,7 +27,7 @@
 //     filtered by queue, task type, enqueue time (since, until, UTC) and
 //     payload ("where=customer.id=42"; a value that does not read as JSON
 //     is a string). Each row links to its task's page; a completed task
-//     shows its attempts, duration, result size and earlier error, and a
+//     shows its attempts, duration, result size and error, and a
 //     list's note what it could not show. With actions
 //     allowed, a row offers what fits its state — delete (pending), run now
 //     and cancel (scheduled), retry now (retrying) — and the list offers

@@ -24,7 +24,7 @@
 // The completed list is the history of the task types that keep their
 // final outcome (tasks.WithRetention): each task that succeeded, newest
 // first, with its attempts, when its last attempt ran and for how long
-// ([TaskInfo.Duration]), an error an earlier attempt left and the size of
+// ([TaskInfo.Duration]), the error its record holds and the size of
 // its result ([TaskInfo.ResultSize]). It costs one status write a task at
 // its settlement, kept until the retention ends (BenchmarkCompletedHistory
 // prints the bytes a record stores). A task that failed for good is listed

@@ -65,7 +65,7 @@
 // another list is a usage error that reads and changes nothing. The
 // completed list shows, for the task types that keep their outcome
 // (tasks.WithRetention), each task's attempts, duration, result size and
-// an error an earlier attempt left.
+// the error its record holds, if any.
 //
 // # Workflows
 //

@@ -114,7 +114,7 @@ func newTasksLs(g *globals) *cobra.Command {
 			"their place in the queue and age, running tasks their worker, attempt and progress,\n" +
 			"retrying tasks their next attempt and last error, scheduled tasks when they are due,\n" +
 			"completed tasks when they ended, their attempts, how long the last ran, the size of their\n" +
-			"result and an error an earlier attempt left (task types that keep their outcome, with\n" +
+			"result and the error its record holds (task types that keep their outcome, with\n" +
 			"tasks.WithRetention), failed tasks when they ended and why. --where compares a field of the\n" +
 			"JSON payload, as JSON: customer.id=42 matches the number 42, customer.id='\"42\"' the string,\n" +
 			"customer.name=Ada the string \"Ada\". A filter that skips tasks reads at most --scan messages\n" +
