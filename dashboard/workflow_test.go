@@ -20,11 +20,11 @@ import (
 	"github.com/jetq/jetq/topology"
 )
 
-// putStatus writes st through the status store, as the worker writes a
-// task's final record.
+// putStatus writes st through the status store as the worker writes a
+// task's final record: one write, with its TTL.
 func putStatus(t *testing.T, store *statusstore.Store, st status.Status) {
 	t.Helper()
-	if err := store.Put(context.Background(), st); err != nil {
+	if err := store.Final(context.Background(), st, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -67,6 +67,15 @@ func TestCompletedColumnsAndResult(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("task page has no %q:\n%s", want, body)
 		}
+	}
+	// A result too large for its record is in the results object store:
+	// its size shows, and no preview.
+	putStatus(t, store, status.Status{ID: "rep-3", Task: "report.build", Queue: "default", State: status.Done, Attempt: 1,
+		EnqueuedAt: at, StartedAt: at, FinishedAt: at.Add(time.Second), Result: []byte(`"` + strings.Repeat("x", 40000) + `"`),
+		ContentType: "application/json"})
+	_, body = c.get("/tasks?id=rep-3")
+	if !strings.Contains(body, `<dd id="result-size">39 KiB, application/json (in the results object store)</dd>`) || strings.Contains(body, `id="result"`) {
+		t.Errorf("a large result's task page:\n%s", body)
 	}
 	_, body = serve(t, js, dashboard.WithHidePayloads()).get("/tasks?id=rep-1")
 	if strings.Contains(body, "q3.csv") || !strings.Contains(body, "Results are hidden") {

@@ -47,7 +47,7 @@ func BenchmarkCompletedHistory(b *testing.B) {
 			n := 0
 			b.ResetTimer()
 			for b.Loop() {
-				if err := store.Put(ctx, rec(n)); err != nil {
+				if err := store.Final(ctx, rec(n), 24*time.Hour); err != nil {
 					b.Fatal(err)
 				}
 				n++

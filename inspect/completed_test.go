@@ -49,7 +49,7 @@ func TestCompletedHistory(t *testing.T) {
 		finalRecord("r-4", "hist.report", status.Expired, 0, at.Add(3*time.Minute), 0, nil, ""),
 		finalRecord("r-5", "hist.report", status.Cancelled, 0, at.Add(4*time.Minute), 0, nil, ""),
 	} {
-		if err := store.Put(ctx, st); err != nil {
+		if err := store.Final(ctx, st, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -31,7 +31,7 @@ func TestTasksLsCompletedColumns(t *testing.T) {
 			Error: "attempt 1: upstream 503"},
 		{ID: "rep-2", Task: "report.build", Queue: "default", State: status.DeadLettered, Attempt: 3, EnqueuedAt: at},
 	} {
-		if err := store.Put(ctx, st); err != nil {
+		if err := store.Final(ctx, st, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
