@@ -55,9 +55,9 @@ func workflowOf(res inspect.Lookup) string {
 }
 
 // stepOf is the workflow whose step is task id, found by the step's task
-// ID, "<workflow ID>:<step>" (wire.StepTaskID), when neither the task's message nor a
-// dead-letter record is there to name it (a step done); "" for a task
-// that is no step.
+// ID, "<workflow ID>:<step>" (wire.StepTaskID), when neither the task's
+// message nor a dead-letter record is there to name it (a step done); ""
+// for a task that is no step.
 func (d *Dashboard) stepOf(ctx context.Context, id string) string {
 	wid, _, ok := cutLast(id, ":")
 	if !ok {
