@@ -34,7 +34,9 @@ func failedDiamond(t *testing.T, w *taskWorld) {
 	bad := tasks.Define[string]("image.bad")
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, ok, func(context.Context, *tasks.Task[string]) error { return nil })
-	tasks.MustHandle(reg, bad, func(context.Context, *tasks.Task[string]) error { return tasks.Permanent(errors.New("image too large")) })
+	tasks.MustHandle(reg, bad, func(context.Context, *tasks.Task[string]) error {
+		return tasks.Permanent(errors.New("image too large"))
+	})
 	startWorker(t, w.js, reg)
 	if _, err := workflow.Start(ctx, jetqtest.NewProducer(t, w.js), workflow.New("thumbnails", workflow.WithID("img-1"), workflow.Force()).Add(
 		workflow.Task("fetch", ok, "cat.png"),

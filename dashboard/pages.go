@@ -34,7 +34,6 @@ type taskView struct {
 	Cut    bool
 }
 
-
 // resultPreview is how many bytes of a result the task page shows.
 const resultPreview = 1024
 
