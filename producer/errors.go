@@ -88,4 +88,3 @@ func newBatchError(results []Result) error {
 	}
 	return be
 }
-
