@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/wire"
 )
 
 // taskView is what the task page shows of one task.
@@ -33,10 +34,6 @@ type taskView struct {
 	Cut    bool
 }
 
-// headerWorkflow is the header of a workflow step's task naming its
-// workflow.
-const headerWorkflow = "Jetq-Workflow"
-
 // resultPreview is how many bytes of a result the task page shows.
 const resultPreview = 1024
 
@@ -44,12 +41,12 @@ const resultPreview = 1024
 // its newest dead-letter record names it.
 func workflowOf(res inspect.Lookup) string {
 	if res.Work != nil {
-		if id := res.Work.Header.Get(headerWorkflow); id != "" {
+		if id := res.Work.Header.Get(wire.HeaderWorkflow); id != "" {
 			return id
 		}
 	}
 	for i := len(res.DeadLetters) - 1; i >= 0; i-- {
-		if id := res.DeadLetters[i].Header.Get(headerWorkflow); id != "" {
+		if id := res.DeadLetters[i].Header.Get(wire.HeaderWorkflow); id != "" {
 			return id
 		}
 	}
@@ -57,9 +54,9 @@ func workflowOf(res inspect.Lookup) string {
 }
 
 // stepOf is the workflow whose step is task id, found by the step's task
-// ID, "<workflow ID>:<step>", when neither the task's message nor a
-// dead-letter record is there to name it (a step done); "" for a task
-// that is no step.
+// ID, "<workflow ID>:<step>" (wire.StepTaskID), when neither the task's
+// message nor a dead-letter record is there to name it (a step done); ""
+// for a task that is no step.
 func (d *Dashboard) stepOf(ctx context.Context, id string) string {
 	wid, _, ok := cutLast(id, ":")
 	if !ok {

@@ -43,18 +43,36 @@ type WorkflowStep struct {
 }
 
 // Workflow returns workflow id (workflow.Run.ID) with each step's state,
-// as the workflow's record in the workflow bucket says it: one read. An
+// as the workflow's record in the workflow bucket says it: the bucket's
+// stream info (so that reading creates no bucket) and one get. An
 // empty id returns an error wrapping [ErrInvalidQuery]; an unknown id, or
 // a workflow whose record has expired, one wrapping [ErrNotFound].
 func (in *Inspector) Workflow(ctx context.Context, id string) (WorkflowInfo, error) {
 	if strings.TrimSpace(id) == "" {
 		return WorkflowInfo{}, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
 	}
-	w, err := in.flows.Load(ctx, id)
+	w, err := in.loadWorkflow(ctx, id)
 	if err != nil {
-		return WorkflowInfo{}, workflowError(id, err)
+		return WorkflowInfo{}, err
 	}
 	return workflowInfo(w), nil
+}
+
+// loadWorkflow reads workflow id's record. A deployment that never started
+// a workflow has no workflow bucket, and reading creates none.
+func (in *Inspector) loadWorkflow(ctx context.Context, id string) (flow.Workflow, error) {
+	st, err := in.stream(ctx, "KV_"+in.names.WorkflowsBucket())
+	if err != nil {
+		return flow.Workflow{}, err
+	}
+	if st == nil {
+		return flow.Workflow{}, fmt.Errorf("inspect: workflow %q: %w (no workflow was started on this deployment)", id, ErrNotFound)
+	}
+	w, err := in.flows.Load(ctx, id)
+	if err != nil {
+		return flow.Workflow{}, workflowError(id, err)
+	}
+	return w, nil
 }
 
 // CancelWorkflow cancels workflow id: its steps not enqueued yet never
@@ -69,20 +87,19 @@ func (in *Inspector) CancelWorkflow(ctx context.Context, id string) (int, error)
 	if strings.TrimSpace(id) == "" {
 		return 0, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
 	}
-	w, err := in.flows.Load(ctx, id)
+	w, err := in.loadWorkflow(ctx, id)
 	if err != nil {
-		return 0, workflowError(id, err)
+		return 0, err
 	}
 	if !cancellable(w.State) {
 		return 0, fmt.Errorf("inspect: workflow %q is %s: %w", id, w.State, ErrMovedOn)
 	}
 	n, err := in.flows.Cancel(ctx, id)
+	if errors.Is(err, flow.ErrFinished) {
+		// It succeeded or was cancelled between the read and the cancel.
+		return 0, fmt.Errorf("inspect: %w: %w", ErrMovedOn, err)
+	}
 	if err != nil {
-		// It may have finished between the read and the cancel: say so
-		// rather than report the runner's refusal.
-		if w, lerr := in.flows.Load(ctx, id); lerr == nil && !cancellable(w.State) {
-			return 0, fmt.Errorf("inspect: workflow %q is %s: %w", id, w.State, ErrMovedOn)
-		}
 		return 0, workflowError(id, err)
 	}
 	return n, nil
