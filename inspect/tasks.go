@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,9 +11,6 @@ import (
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
-
-// errUnbuilt marks a method whose body is still to come on this branch.
-var errUnbuilt = errors.New("inspect: not built yet")
 
 // State is where a task stands, as [Inspector.Tasks] lists it.
 type State string
