@@ -14,8 +14,8 @@ import (
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
-	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 	"github.com/jetq/jetq/workflow"
 )
 
@@ -128,27 +128,8 @@ func TestChainPassesTypedResultsAndResumesFromTheDLQ(t *testing.T) {
 		return receipt{Text: fmt.Sprintf("%s %s: invoice %s, %d cents", tk.Payload, inv.Customer, inv.Number, inv.Total)}, err
 	})
 	jetqtest.StartWorkerOn(t, js, reg)
-	fwd, err := dlq.NewForwarder(js, dlq.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fctx, stopFwd := context.WithCancel(ctx)
-	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- fwd.Run(fctx) }()
-	t.Cleanup(func() {
-		stopFwd()
-		if err := <-fwdDone; err != nil {
-			t.Errorf("forwarder: %v", err)
-		}
-	})
-	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runForwarder(t, js, dlq.WithLogger(testkit.Logger(t)))
+	p, in := flowClients(t, js, topology.Topology{})
 
 	chain := workflow.Chain("order-ada",
 		workflow.Task("take", take, orderIn{Customer: "ada", Qty: 3}),

@@ -5,21 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/e2e/internal/e2etask"
-	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
-	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/topology"
 	"github.com/jetq/jetq/workflow"
 )
@@ -29,7 +24,7 @@ const chordMembers = 10
 
 // TestChordsSurviveKilledWorkerAndKVLeader is issue 26's fan-in under
 // faults: three real nats-server processes (R3), three worker processes
-// (e2eflow, each with a dead-letter forwarder), chords of ten members
+// (e2eworker -flow, each with a dead-letter forwarder), chords of ten members
 // started with workflow.Start. Each member attempt fails with a chance of
 // 20% and is retried. Mid-run one worker process is SIGKILLed and started
 // again 2 s later, and then the node leading the workflow bucket's stream
@@ -44,14 +39,7 @@ const chordMembers = 10
 func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	chords := 200
-	if s := os.Getenv("JETQ_E2E_CHORDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 20 {
-			t.Fatalf("JETQ_E2E_CHORDS=%q: want a number of chords of at least 20", s)
-		}
-		chords = n
-	}
+	chords := envCount(t, "JETQ_E2E_CHORDS", 200, 20, "chords")
 	dir := t.TempDir()
 	natsBin, flowBin := natsServerBinary(t), flowBinary(t, dir)
 	servers, urls := natsCluster(t, dir, natsBin)
@@ -59,29 +47,9 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 	for _, s := range servers {
 		byName[s.name] = s
 	}
-	all := strings.Join(urls, ",")
-	nc, err := nats.Connect(all, e2etask.ConnectOptions("e2e-chords")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connectJS(t, strings.Join(urls, ","), "e2e-chords")
 	waitClusterReady(t, js)
-	topo := topology.Topology{Replicas: 3}
-	p, err := producer.New(js, producer.WithTopology(topo), producer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(js, inspect.WithTopology(topo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, in := flowClients(t, js, topology.Topology{Replicas: 3})
 
 	var workers []*proc
 	var outs []string
@@ -91,7 +59,7 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 		outs = append(outs, out)
 		servers := strings.Join(append([]string{urls[i]}, urls...), ",")
 		workers = append(workers, startProc(t, dir, name, flowBin,
-			"-servers", servers, "-out", out, "-name", name, "-concurrency", "4"))
+			"-flow", "-servers", servers, "-out", out, "-name", name, "-concurrency", "4"))
 	}
 
 	chord := func(i int) *workflow.Workflow {
@@ -180,7 +148,7 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 
 	// Every chord's callback finishes.
 	var l *flowLog
-	err = testkit.Poll(5*time.Minute, func() error {
+	err := testkit.Poll(5*time.Minute, func() error {
 		l = readFlowLogs(t, outs...)
 		waiting := 0
 		for i := range chords {

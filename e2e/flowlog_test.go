@@ -15,23 +15,27 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/e2e/internal/e2etask"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/topology"
 )
 
-// flowBinary builds the e2eflow worker process into dir.
+// flowBinary builds the worker process into dir; run it with -flow.
 func flowBinary(t *testing.T, dir string) string {
 	t.Helper()
-	out := filepath.Join(dir, "e2eflow")
-	cmd := exec.Command("go", "build", "-o", out, "./e2e/cmd/e2eflow")
+	out := filepath.Join(dir, "e2eworker")
+	cmd := exec.Command("go", "build", "-o", out, "./e2e/cmd/e2eworker")
 	cmd.Dir = ".."
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build e2eflow: %v\n%s", err, b)
+		t.Fatalf("build e2eworker: %v\n%s", err, b)
 	}
 	return out
 }
 
-// memberRun is one run of a chord member's handler, as e2eflow logs it.
+// memberRun is one run of a chord member's handler, as e2eworker -flow logs it.
 type memberRun struct {
 	chord, index int
 	id           string
@@ -54,7 +58,7 @@ type callbackRun struct {
 	values  string
 }
 
-// flowLog is what the e2eflow processes logged.
+// flowLog is what the e2eworker -flow processes logged.
 type flowLog struct {
 	members   []memberRun
 	callbacks map[int][]*callbackRun // by chord, in the order logged
@@ -66,7 +70,7 @@ func unixNanos(s string) (time.Time, error) {
 	return time.Unix(0, n), err
 }
 
-// readFlowLogs parses the files the e2eflow processes appended to.
+// readFlowLogs parses the files the e2eworker -flow processes appended to.
 func readFlowLogs(t *testing.T, paths ...string) *flowLog {
 	t.Helper()
 	l := &flowLog{callbacks: map[int][]*callbackRun{}, echoes: map[string]time.Time{}}
@@ -185,7 +189,22 @@ func natsSingle(t *testing.T, dir, bin string) (jetstream.JetStream, string) {
 	}
 	startProc(t, dir, "nats-server", bin, "-c", conf)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	nc, err := nats.Connect(url, e2etask.ConnectOptions("e2e-test")...)
+	js := connectJS(t, url, "e2e-test")
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.AccountInfo(ctx)
+		return err
+	})
+	return js, url
+}
+
+// connectJS connects to servers (comma separated, tried in order) as a
+// client that rides out faults, until the test ends; more options follow
+// e2etask.ConnectOptions.
+func connectJS(t *testing.T, servers, name string, more ...nats.Option) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(servers, append(e2etask.ConnectOptions(name), more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,11 +213,56 @@ func natsSingle(t *testing.T, dir, bin string) (jetstream.JetStream, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 30*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.AccountInfo(ctx)
-		return err
+	return js
+}
+
+// envCount reads the size of a scenario from the environment variable
+// name: def when it is unset, and at least least.
+func envCount(t *testing.T, name string, def, least int, what string) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < least {
+		t.Fatalf("%s=%q: want a number of %s of at least %d", name, s, what, least)
+	}
+	return n
+}
+
+// runForwarder runs a dead-letter forwarder on js until the test ends.
+func runForwarder(t *testing.T, js jetstream.JetStream, opts ...dlq.Option) {
+	t.Helper()
+	f, err := dlq.NewForwarder(js, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("forwarder: %v", err)
+		}
 	})
-	return js, url
+}
+
+// flowClients provisions topo's streams and returns a producer and an
+// inspector on js.
+func flowClients(t *testing.T, js jetstream.JetStream, topo topology.Topology) (*producer.Producer, *inspect.Inspector) {
+	t.Helper()
+	p, err := producer.New(js, producer.WithTopology(topo), producer.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(js, inspect.WithTopology(topo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, in
 }

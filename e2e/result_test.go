@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +16,7 @@ import (
 )
 
 // TestResultWakesInAnotherProcess measures how soon inspect.Result returns
-// in this process after a worker in another process (e2eflow) settles the
+// in this process after a worker in another process (e2eworker -flow) settles the
 // task, on a nats-server process. Eight callers each enqueue a task that
 // works 20 ms and at once wait for its result, 1 000 tasks in all
 // (JETQ_E2E_RESULTS sets the count). Each result must be the task's own;
@@ -29,31 +27,13 @@ import (
 func TestResultWakesInAnotherProcess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	n := 1000
-	if s := os.Getenv("JETQ_E2E_RESULTS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 10 {
-			t.Fatalf("JETQ_E2E_RESULTS=%q: want a number of tasks of at least 10", s)
-		}
-		n = v
-	}
+	n := envCount(t, "JETQ_E2E_RESULTS", 1000, 10, "tasks")
 	dir := t.TempDir()
 	natsBin, flowBin := natsServerBinary(t), flowBinary(t, dir)
 	js, url := natsSingle(t, dir, natsBin)
-	topo := topology.Topology{}
-	p, err := producer.New(js, producer.WithTopology(topo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(js, inspect.WithTopology(topo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, in := flowClients(t, js, topology.Topology{})
 	out := filepath.Join(dir, "worker.txt")
-	startProc(t, dir, "worker", flowBin, "-servers", url, "-out", out, "-name", "worker", "-replicas", "1", "-concurrency", "16")
+	startProc(t, dir, "worker", flowBin, "-flow", "-servers", url, "-out", out, "-name", "worker", "-replicas", "1", "-concurrency", "16")
 
 	type call struct {
 		id          string

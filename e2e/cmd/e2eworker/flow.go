@@ -3,70 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetq/jetq/consumer"
-	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/e2e/internal/e2etask"
 	"github.com/jetq/jetq/tasks"
-	"github.com/jetq/jetq/topology"
 	"github.com/jetq/jetq/workflow"
 )
 
-func main() {
-	servers := flag.String("servers", nats.DefaultURL, "NATS URLs, comma separated")
-	out := flag.String("out", "", "file to append the handlers' lines to")
-	name := flag.String("name", "e2eflow", "worker name")
-	replicas := flag.Int("replicas", 3, "stream and consumer replicas")
-	concurrency := flag.Int("concurrency", 8, "handlers at once")
-	flag.Parse()
-	if err := run(*servers, *out, *name, *replicas, *concurrency); err != nil {
-		fmt.Fprintln(os.Stderr, "e2eflow:", err)
-		os.Exit(1)
-	}
-}
-
-func run(servers, out, name string, replicas, concurrency int) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", name)
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var mu sync.Mutex
-	line := func(format string, args ...any) error {
-		mu.Lock()
-		defer mu.Unlock()
-		_, err := fmt.Fprintf(f, format+"\n", args...)
-		return err
-	}
-	nc, err := nats.Connect(servers, e2etask.ConnectOptions(name)...)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	topo := topology.Topology{Replicas: replicas}
-
-	reg := tasks.NewRegistry()
+// handleFlow registers in reg the handlers of the results and workflows
+// scenarios, which log each run with line as the package doc says.
+func handleFlow(reg *tasks.Registry, name string, line func(format string, args ...any) error) {
 	tasks.MustHandleResult(reg, e2etask.Member(), func(ctx context.Context, t *tasks.Task[e2etask.MemberArgs]) (e2etask.MemberResult, error) {
 		a := t.Payload
 		start := time.Now()
@@ -124,31 +74,4 @@ func run(servers, out, name string, replicas, concurrency int) error {
 		return 2 * t.Payload.N, line("echo %s %d", t.ID, time.Now().UnixNano())
 	})
 
-	fwd, err := dlq.NewForwarder(js, dlq.WithLogger(log), dlq.WithTopology(topo))
-	if err != nil {
-		return err
-	}
-	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithTopology(topo),
-		consumer.WithConcurrency(concurrency), consumer.WithShutdownTimeout(5*time.Second))
-	if err != nil {
-		return err
-	}
-	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- fwd.Run(ctx) }()
-	err = w.Run(ctx)
-	stop()
-	return errors.Join(err, <-fwdDone)
-}
-
-// work waits ms milliseconds, or until ctx is done.
-func work(ctx context.Context, ms int) error {
-	if ms <= 0 {
-		return nil
-	}
-	select {
-	case <-time.After(time.Duration(ms) * time.Millisecond):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
