@@ -83,17 +83,13 @@ func runKept(ctx context.Context, e *env, payloads []Payload) (batchResult, erro
 	if err != nil {
 		return batchResult{}, err
 	}
-	enqueue := func(ctx context.Context, p *producer.Producer) error {
-		_, err := producer.EnqueueBatch(ctx, p, def, payloads)
-		return err
-	}
 	register := func(reg *tasks.Registry, handled func()) error {
 		return tasks.Handle(reg, def, func(ctx context.Context, t *tasks.Task[Payload]) error {
 			handled()
 			return nil
 		})
 	}
-	return jetqRun(ctx, e, len(payloads), len(payloads), 16, nil, nil, enqueue, register)
+	return jetqRun(ctx, e, len(payloads), len(payloads), 16, nil, nil, enqueueAll(def, payloads), register)
 }
 
 // runResult runs tasks that return a small result, stored with their
@@ -103,17 +99,13 @@ func runResult(ctx context.Context, e *env, payloads []Payload) (batchResult, er
 	if err != nil {
 		return batchResult{}, err
 	}
-	enqueue := func(ctx context.Context, p *producer.Producer) error {
-		_, err := producer.EnqueueBatch(ctx, p, def, payloads)
-		return err
-	}
 	register := func(reg *tasks.Registry, handled func()) error {
 		return tasks.HandleResult(reg, def, func(ctx context.Context, t *tasks.Task[Payload]) (int, error) {
 			handled()
 			return t.Payload.UserID, nil
 		})
 	}
-	return jetqRun(ctx, e, len(payloads), len(payloads), 16, nil, nil, enqueue, register)
+	return jetqRun(ctx, e, len(payloads), len(payloads), 16, nil, nil, enqueueAll(def, payloads), register)
 }
 
 // runChords starts len(payloads)/chordSize chords (workflow.Start from 16

@@ -201,10 +201,6 @@ func (p *progress) handled() {
 
 func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration,
 	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (res batchResult, err error) {
-	enqueue := func(ctx context.Context, p *producer.Producer) error {
-		_, err := producer.EnqueueBatch(ctx, p, noop, payloads)
-		return err
-	}
 	register := func(reg *tasks.Registry, handled func()) error {
 		return tasks.Handle(reg, noop, func(ctx context.Context, t *tasks.Task[Payload]) error {
 			if work > 0 {
@@ -214,7 +210,15 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 			return nil
 		})
 	}
-	return jetqRun(ctx, e, len(payloads), len(payloads), concurrency, pmw, cmw, enqueue, register)
+	return jetqRun(ctx, e, len(payloads), len(payloads), concurrency, pmw, cmw, enqueueAll(noop, payloads), register)
+}
+
+// enqueueAll enqueues payloads as tasks of def in one EnqueueBatch.
+func enqueueAll(def tasks.Def[Payload], payloads []Payload) func(context.Context, *producer.Producer) error {
+	return func(ctx context.Context, p *producer.Producer) error {
+		_, err := producer.EnqueueBatch(ctx, p, def, payloads)
+		return err
+	}
 }
 
 // jetqRun is one run of a jetq side: enqueue stores n tasks, then a worker
