@@ -158,3 +158,12 @@ func ParentResult[R any](ctx context.Context, step string) (R, error) {
 }
 
 var errUnbuilt = errors.New("workflow: not built yet")
+
+// With applies opts to w and returns w, for workflows built with [Chain],
+// [Group] or [Chord]: workflow.Chord(name, members, cb).With(workflow.WithID(id)).
+func (w *Workflow) With(opts ...Option) *Workflow {
+	for _, o := range opts {
+		o(&w.cfg)
+	}
+	return w
+}
