@@ -132,11 +132,9 @@ func runChords(ctx context.Context, e *env, payloads []Payload) (batchResult, er
 					for i := range steps {
 						steps[i] = workflow.Task(fmt.Sprintf("m%d", i), member, payloads[c*chordSize+i])
 					}
-					// A chord built with New, not workflow.Chord: the worker
-					// starts after the enqueue, so Start needs Force, an
-					// Option that Chord does not take.
-					w := workflow.New(fmt.Sprintf("bench-%d", c), workflow.Force())
-					if _, err := workflow.Start(ctx, p, w.Add(steps...).Add(chordCallback(callback, c, steps))); err != nil {
+					cb := workflow.Task("done", callback, c)
+					w := workflow.Chord(fmt.Sprintf("bench-%d", c), steps, cb).With(workflow.Force()) // the worker starts after the enqueue
+					if _, err := workflow.Start(ctx, p, w); err != nil {
 						errs <- err
 						return
 					}
@@ -170,13 +168,4 @@ func runChords(ctx context.Context, e *env, payloads []Payload) (batchResult, er
 		return batchResult{}, errors.New("bench: fewer tasks than a chord")
 	}
 	return jetqRun(ctx, e, chords*chordSize, chords, 16, nil, nil, enqueue, register)
-}
-
-// chordCallback is the callback step of chord c: after every member.
-func chordCallback(def tasks.Def[int], c int, members []workflow.Step) workflow.Step {
-	names := make([]string, len(members))
-	for i, m := range members {
-		names[i] = m.Name()
-	}
-	return workflow.Task("done", def, c).After(names...)
 }

@@ -25,7 +25,8 @@ const chordMembers = 10
 // TestChordsSurviveKilledWorkerAndKVLeader is issue 26's fan-in under
 // faults: three real nats-server processes (R3), three worker processes
 // (e2eworker -flow, each with a dead-letter forwarder), chords of ten members
-// started with workflow.Start. Each member attempt fails with a chance of
+// started with workflow.Start, each under its own ID (workflow.WithID), a
+// Start that fails tried again. Each member attempt fails with a chance of
 // 20% and is retried. Mid-run one worker process is SIGKILLed and started
 // again 2 s later, and then the node leading the workflow bucket's stream
 // is SIGKILLed and started again 4 s later. Every chord's callback runs
@@ -69,28 +70,38 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 				e2etask.MemberArgs{Chord: i, Index: j, FailPercent: 20, WorkMillis: 20 + rand.IntN(100)})
 		}
 		return workflow.Chord(fmt.Sprintf("chord-%04d", i), members,
-			workflow.Task("done", e2etask.ChordDone(), e2etask.ChordArgs{Chord: i, Members: chordMembers}))
+			workflow.Task("done", e2etask.ChordDone(), e2etask.ChordArgs{Chord: i, Members: chordMembers})).
+			With(workflow.WithID(fmt.Sprintf("chord-%04d", i)))
 	}
 	// The first Start waits until the workers have said what they serve:
 	// until then it is refused, and stores nothing.
-	ids := make([]string, chords)
 	testkit.WaitFor(t, 30*time.Second, func() error {
-		run, err := workflow.Start(ctx, p, chord(0))
+		_, err := workflow.Start(ctx, p, chord(0))
 		if err != nil && !errors.Is(err, workflow.ErrInvalid) {
 			t.Fatalf("start chord 0: %v", err)
 		}
-		ids[0] = run.ID
 		return err
 	})
+	// The others are started while the faults happen: a Start that fails is
+	// tried again under the same ID, which starts the chord at most once.
 	started := make(chan error, 1)
+	startRetries := 0
 	go func() {
 		for i := 1; i < chords; i++ {
-			run, err := workflow.Start(ctx, p, chord(i))
+			err := testkit.Poll(time.Minute, func() error {
+				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				_, err := workflow.Start(sctx, p, chord(i))
+				if err != nil {
+					startRetries++
+					time.Sleep(200 * time.Millisecond) // a backoff, not a wait for a state
+				}
+				return err
+			})
 			if err != nil {
 				started <- fmt.Errorf("start chord %d: %w", i, err)
 				return
 			}
-			ids[i] = run.ID
 		}
 		started <- nil
 	}()
@@ -128,12 +139,7 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 	workers[0].start(t)
 	mark("restart worker-1")
 
-	// 2. Once every chord is started, the workflow bucket's leader dies,
-	// and comes back 4 s later.
-	if err := <-started; err != nil {
-		t.Fatal(err)
-	}
-	mark(fmt.Sprintf("all %d chords started", chords))
+	// 2. The workflow bucket's leader dies, and comes back 4 s later.
 	waitMembers(total * 2 / 5)
 	bucket := workflowBucketStream(t, js)
 	leader := byName[streamLeader(t, js, bucket)]
@@ -145,6 +151,10 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 	if got := succeeded(); got > total*9/10 {
 		t.Logf("the bucket's leader died late: %d of %d members had succeeded", got, total)
 	}
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	mark(fmt.Sprintf("all %d chords started; %d Start calls failed and were tried again", chords, startRetries))
 
 	// Every chord's callback finishes.
 	var l *flowLog
@@ -168,9 +178,9 @@ func TestChordsSurviveKilledWorkerAndKVLeader(t *testing.T) {
 	// one deadline.
 	notDone := 0
 	deadline := time.Now().Add(30 * time.Second)
-	for i, id := range ids {
+	for i := range chords {
 		err := testkit.Poll(time.Until(deadline), func() error {
-			_, err := workflowReads(in, id, "succeeded")
+			_, err := workflowReads(in, fmt.Sprintf("chord-%04d", i), "succeeded")
 			return err
 		})
 		if err != nil {
