@@ -237,7 +237,7 @@ func storedIDs(t *testing.T, js jetstream.JetStream, stream string) map[string]b
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids[m.Header.Get(wire.HeaderID)] = true
+		ids[wire.TaskID(tasks.Header(m.Header), stream, seq)] = true
 	}
 	if len(ids) != int(info.State.Msgs) {
 		t.Fatalf("%s: read %d of its %d messages", stream, len(ids), info.State.Msgs)
