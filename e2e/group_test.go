@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -33,8 +32,8 @@ func (unencodable) MarshalJSON() ([]byte, error) {
 // stores nothing. A group larger than the server's atomic batch limit
 // (1 000) is split, and when the queue fills part-way each part is stored
 // whole or not at all, as each task's Result says. A workflow whose first
-// steps do not fit is not started: nothing is enqueued, no record is
-// left, and it starts under the same ID once there is room.
+// steps do not fit enqueues none of them, and Start under the same ID
+// finishes it once there is room.
 func TestGroupEnqueueIsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -190,10 +189,6 @@ func TestGroupEnqueueIsAllOrNothing(t *testing.T) {
 		if got := storedIDs(t, js, stream); len(got) != 0 {
 			t.Errorf("the work stream holds %d tasks, want none", len(got))
 		}
-		if _, err := in.Workflow(ctx, "too-wide-1"); !errors.Is(err, inspect.ErrNotFound) {
-			t.Errorf("the workflow not started reads %v, want ErrNotFound", err)
-		}
-
 		// Room for the whole workflow.
 		ws, err := js.Stream(ctx, stream)
 		if err != nil {
@@ -204,12 +199,17 @@ func TestGroupEnqueueIsAllOrNothing(t *testing.T) {
 		if _, err := js.UpdateStream(ctx, cfg); err != nil {
 			t.Fatal(err)
 		}
+		// Start again under the same ID finishes the start (workflow.Start's
+		// doc): its record kept, its first steps enqueued.
 		run, err := workflow.Start(ctx, p, chord())
-		if err != nil || run.Duplicate || run.ID != "too-wide-1" {
+		if err != nil || run.ID != "too-wide-1" {
 			t.Fatalf("the same workflow once there is room: %+v, %v", run, err)
 		}
 		if got := storedIDs(t, js, stream); len(got) != 8 {
 			t.Errorf("the work stream holds %d tasks, want the 8 first steps", len(got))
+		}
+		if wf, err := in.Workflow(ctx, "too-wide-1"); err != nil || wf.State != "running" || len(wf.Steps) != 9 {
+			t.Errorf("the workflow reads %+v, %v; want it running with its 9 steps", wf, err)
 		}
 	})
 }
