@@ -243,7 +243,7 @@ func checkChords(t *testing.T, l *flowLog, chords int, workerKilled, nodeKilled,
 			twice++
 		}
 	}
-	var lat []time.Duration
+	var lat, toEnqueue, queued []time.Duration
 	once, rerunFault, rerunBad, none, early := 0, 0, 0, 0, 0
 	for i := range chords {
 		var last time.Time
@@ -282,6 +282,8 @@ func checkChords(t *testing.T, l *flowLog, chords int, workerKilled, nodeKilled,
 				t.Errorf("chord %d: the callback started %v before its last member succeeded", i, last.Sub(cbs[0].start))
 			}
 			lat = append(lat, cbs[0].start.Sub(last))
+			toEnqueue = append(toEnqueue, cbs[0].enqueued.Sub(last))
+			queued = append(queued, cbs[0].start.Sub(cbs[0].enqueued))
 		}
 		switch {
 		case len(fin) == 1:
@@ -312,6 +314,10 @@ func checkChords(t *testing.T, l *flowLog, chords int, workerKilled, nodeKilled,
 	t.Logf("callbacks: %d ran once to the end, %d again after a fault, %d again with no fault, %d never; %d started before their last member",
 		once, rerunFault, rerunBad, none, early)
 	t.Logf("last member's success to callback start, over %d chords: p50 %s, p99 %s, max %s", len(lat), ms(p50), ms(p99), ms(mx))
+	p50, p99, mx = spread(toEnqueue)
+	t.Logf("  of which to the callback's enqueue: p50 %s, p99 %s, max %s", ms(p50), ms(p99), ms(mx))
+	p50, p99, mx = spread(queued)
+	t.Logf("  and from its enqueue to its start: p50 %s, p99 %s, max %s", ms(p50), ms(p99), ms(mx))
 }
 
 func describeRuns(rs []*callbackRun) string {

@@ -53,9 +53,11 @@ type callbackRun struct {
 	attempt int
 	worker  string
 	start   time.Time
-	end     time.Time // zero when the run did not finish
-	verdict string    // "ok" or "bad:<why>"
-	values  string
+	// enqueued is when the callback's task was enqueued (Task.EnqueuedAt).
+	enqueued time.Time
+	end      time.Time // zero when the run did not finish
+	verdict  string    // "ok" or "bad:<why>"
+	values   string
 }
 
 // flowLog is what the e2eworker -flow processes logged.
@@ -120,8 +122,8 @@ func (l *flowLog) parse(f []string) error {
 			return bad
 		}
 		l.members = append(l.members, r)
-	case len(f) == 6 && f[0] == "cstart":
-		r := &callbackRun{chord: num(f[1]), id: f[2], attempt: num(f[3]), worker: f[4], start: at(f[5])}
+	case len(f) == 7 && f[0] == "cstart":
+		r := &callbackRun{chord: num(f[1]), id: f[2], attempt: num(f[3]), worker: f[4], start: at(f[5]), enqueued: at(f[6])}
 		if r.chord < 0 || r.attempt < 0 {
 			return bad
 		}

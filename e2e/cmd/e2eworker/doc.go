@@ -9,7 +9,7 @@
 // line to --out for each handler run, written before the handler returns:
 //
 //	member <chord> <index> <task ID> <attempt> <worker> <start ns> <end ns> ok|fail
-//	cstart <chord> <task ID> <attempt> <worker> <start ns>
+//	cstart <chord> <task ID> <attempt> <worker> <start ns> <enqueued ns>
 //	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
 //	echo <task ID> <end ns>
 package main

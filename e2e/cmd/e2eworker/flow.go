@@ -37,7 +37,7 @@ func handleFlow(reg *tasks.Registry, name string, line func(format string, args 
 	})
 	tasks.MustHandleResult(reg, e2etask.ChordDone(), func(ctx context.Context, t *tasks.Task[e2etask.ChordArgs]) (int, error) {
 		a := t.Payload
-		if err := line("cstart %d %s %d %s %d", a.Chord, t.ID, t.Attempt, name, time.Now().UnixNano()); err != nil {
+		if err := line("cstart %d %s %d %s %d %d", a.Chord, t.ID, t.Attempt, name, time.Now().UnixNano(), t.EnqueuedAt.UnixNano()); err != nil {
 			return 0, err
 		}
 		rs, err := workflow.Results[e2etask.MemberResult](ctx)
