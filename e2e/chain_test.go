@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,7 +55,9 @@ type (
 // The third step fails for good on its first run: the chain stops there,
 // inspect.Workflow reads it failed, with the first two steps done, the
 // third dead-lettered with its reason and error, the last two unreachable
-// and never run, and inspect.Result of the third returns its failure.
+// and never run, inspect.Result of the third returns its failure, and the
+// workflow's failure callback runs once with the step that failed and the
+// results of the two that succeeded.
 // Replayed from the dead-letter stream, the third step succeeds and the
 // chain runs to its end: the last step's result is what the five typed
 // steps compute, and the steps before the replayed one do not run again.
@@ -127,6 +130,15 @@ func TestChainPassesTypedResultsAndResumesFromTheDLQ(t *testing.T) {
 		ran("mail", err)
 		return receipt{Text: fmt.Sprintf("%s %s: invoice %s, %d cents", tk.Payload, inv.Customer, inv.Number, inv.Total)}, err
 	})
+	onFailure, err := tasks.New[workflow.Failure]("chain.failed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := make(chan workflow.Failure, 4)
+	tasks.MustHandle(reg, onFailure, func(ctx context.Context, tk *tasks.Task[workflow.Failure]) error {
+		failures <- tk.Payload
+		return nil
+	})
 	jetqtest.StartWorkerOn(t, js, reg)
 	runForwarder(t, js, dlq.WithLogger(testkit.Logger(t)))
 	p, in := flowClients(t, js, topology.Topology{})
@@ -136,7 +148,7 @@ func TestChainPassesTypedResultsAndResumesFromTheDLQ(t *testing.T) {
 		workflow.Task("price", price, 250),
 		workflow.Task("tax", tax, 20),
 		workflow.Task("invoice", bill, "INV"),
-		workflow.Task("mail", mail, "Dear"))
+		workflow.Task("mail", mail, "Dear")).With(workflow.OnFailure(onFailure))
 	var run workflow.Run
 	testkit.WaitFor(t, 30*time.Second, func() error { // until the worker says what it serves
 		run, err = workflow.Start(ctx, p, chain)
@@ -159,6 +171,19 @@ func TestChainPassesTypedResultsAndResumesFromTheDLQ(t *testing.T) {
 	var fe *tasks.FailureError
 	if !errors.As(err, &fe) || fe.Failure.State != "dead_lettered" || fe.Failure.Reason != tasks.ReasonPermanent {
 		t.Errorf("Result of the dead-lettered step: %v, want a *tasks.FailureError, dead_lettered (permanent)", err)
+	}
+	// The failure callback runs with what failed and what succeeded.
+	select {
+	case f := <-failures:
+		if f.ID != run.ID || len(f.Failed) != 1 || f.Failed[0].ID != steps["tax"].TaskID || f.Failed[0].State != "dead_lettered" {
+			t.Errorf("the failure callback's failed steps: %+v", f)
+		}
+		var o order
+		if len(f.Succeeded) != 2 || json.Unmarshal(f.Succeeded["take"], &o) != nil || o.ID != "o-ada" || f.Succeeded["price"] == nil {
+			t.Errorf("the failure callback's succeeded steps: %q", f.Succeeded)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the failure callback did not run within 30 s")
 	}
 	mu.Lock()
 	if runs["invoice"]+runs["mail"] != 0 {
@@ -187,6 +212,9 @@ func TestChainPassesTypedResultsAndResumesFromTheDLQ(t *testing.T) {
 	}
 	if len(inputErrs) > 0 {
 		t.Errorf("the steps could not read their inputs: %v", inputErrs)
+	}
+	if len(failures) > 0 {
+		t.Errorf("the failure callback ran again: %+v", <-failures)
 	}
 }
 
