@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -217,31 +216,10 @@ func TestGroupEnqueueIsAllOrNothing(t *testing.T) {
 // storedIDs returns the IDs of the tasks stream holds now.
 func storedIDs(t *testing.T, js jetstream.JetStream, stream string) map[string]bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A work queue takes no ordered consumer: read the messages one by one.
 	ids := map[string]bool{}
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[wire.TaskID(tasks.Header(m.Header), stream, seq)] = true
-	}
-	if len(ids) != int(info.State.Msgs) {
-		t.Fatalf("%s: read %d of its %d messages", stream, len(ids), info.State.Msgs)
-	}
+	eachMsg(t, js, stream, func(m *jetstream.RawStreamMsg) {
+		ids[wire.TaskID(tasks.Header(m.Header), stream, m.Sequence)] = true
+	})
 	return ids
 }
 
