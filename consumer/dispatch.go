@@ -28,7 +28,10 @@ type job struct {
 	malformed error
 	// stored is when the work stream stored the message.
 	stored time.Time
-	slot   int
+	// ran, if not 0, is how many times the handler ran, as the dead-letter
+	// record a redelivery found says (filedAlready); else env.Attempt.
+	ran  int
+	slot int
 	// progress is the status reporter of a tracked task, set before its
 	// handler runs.
 	progress atomic.Pointer[progress]

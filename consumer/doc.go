@@ -30,6 +30,18 @@
 // recovered and retried; an attempt that outlives the definition's timeout
 // has its ctx cancelled.
 //
+// # Follow-ups
+//
+// A task enqueued with callbacks (producer.OnSuccess, producer.OnFailure)
+// has them enqueued when it settles for good (done, dead-lettered once its
+// record is filed, expired), before its acknowledgement or removal, so a
+// worker that dies in between leaves the task to be delivered again and
+// the next delivery enqueues them again under the same IDs, which the work
+// stream drops. A follow-up that cannot run yet is tried again in the
+// background while the task is held, heartbeated; the task does not run
+// again for it. Before running a callback, the worker claims its ID, so a
+// copy stored after the deduplication window does not run twice.
+//
 // # Long tasks and failures
 //
 // While a handler runs the worker tells the server every third of the ack

@@ -13,3 +13,7 @@ func SetStaleMarkerAge(d time.Duration) (restore func()) {
 // Held reports the deliveries in w's hands and the handlers running, for
 // tests that sample what a worker holds.
 func Held(w *Worker) (held, running int) { return w.held() }
+
+// SetAfterFollow makes f run once a settlement's follow-ups have run and
+// before the task is settled with the server (see afterFollow).
+func SetAfterFollow(f func()) { afterFollow = f }

@@ -103,6 +103,13 @@ func claimsOf(j *job) []claim {
 	if j.malformed != nil {
 		return cs
 	}
+	if j.env.Header.Get(wire.HeaderCallback) != "" && j.env.Header.Get(wire.HeaderReplayOf) == "" {
+		// follow.go: the work stream drops a callback enqueued twice only
+		// within its deduplication window; this claim, for a day. A
+		// replay from the dead-letter stream is meant to run again.
+		cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: wire.CallbackFiring, Seq: j.env.Sequence, Attempt: j.env.Attempt},
+			"copy of a callback enqueued again after the deduplication window"})
+	}
 	md, err := j.msg.Metadata()
 	if err != nil {
 		return cs

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
+	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/settle"
 	"github.com/jetq/jetq/internal/statusstore"
@@ -41,6 +43,17 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // turns into another run of the task or another reason. The first try is
 // heartbeated too, however long it takes.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
+	if (o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire) && flow.Has(j.env.Header) &&
+		!w.followed(ctx, j, o, func() bool { return w.tell(ctx, j, o) }) {
+		return // follow.go: callbacks and workflow bookkeeping first
+	}
+	w.tell(ctx, j, o)
+}
+
+// tell is apply once the follow-ups of a settlement for good have run. It
+// reports whether it passed the delivery on to a goroutine of its own,
+// which lets it go.
+func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
 	msg := j.msg
 	var err error
 	switch o.Action {
@@ -51,7 +64,7 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.confirmAck(ctx, j, o)
-			return
+			return true
 		}
 		err = msg.Ack()
 	case tasks.ActionRetry:
@@ -72,11 +85,22 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.fileLater(ctx, j, o, file, ferr)
-			return
+			return true
 		}
-		err = msg.TermWithReason(string(o.Reason))
-		j.filing.Store(false)
+		if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
+			return true // follow.go: callbacks and workflow bookkeeping once the record is filed
+		}
+		w.terminate(ctx, j, o)
+		return false
 	}
+	w.applied(ctx, j, o, err)
+	return false
+}
+
+// terminate deletes j's dead-lettered task, its record filed.
+func (w *Worker) terminate(ctx context.Context, j *job, o tasks.Outcome) {
+	err := j.msg.TermWithReason(string(o.Reason))
+	j.filing.Store(false)
 	w.applied(ctx, j, o, err)
 }
 
@@ -163,9 +187,15 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	if spec.TrackState {
 		j.progress.Store(&progress{w: w, st: statusstore.Of(j.env)}) // so that the outcome is recorded
 	}
+	j.ran, _ = strconv.Atoi(rec.Header.Get(wire.HeaderDLQDeliveries))
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))
-	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	// The worker that filed the record may have stopped before the
+	// follow-ups ran.
+	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
+		return true
+	}
+	w.terminate(ctx, j, o)
 	return true
 }
 
@@ -224,8 +254,10 @@ func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file fu
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again",
 			slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
 	}
-	j.filing.Store(false)
-	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
+	if flow.Has(j.env.Header) && !w.followRetry(ctx, j, o, w.follow(ctx, j, o)) {
+		return // handed back
+	}
+	w.terminate(ctx, j, o)
 }
 
 // recordFiler builds j's dead-letter record and returns a func that makes

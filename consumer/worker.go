@@ -14,6 +14,7 @@ import (
 
 	"github.com/jetq/jetq/internal/deadletter"
 	"github.com/jetq/jetq/internal/fired"
+	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/forwarder"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/statusstore"
@@ -38,6 +39,7 @@ type Worker struct {
 	filer  *deadletter.Filer  // files dead-letter records
 	unique *unique.Store      // unique keys, released as tasks settle
 	fired  *fired.Store       // claims of delayed and periodic tasks (fired.go)
+	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
 	// tellServer is set when middleware of the user's may read
@@ -105,6 +107,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		filer:     deadletter.New(js, cfg.topo, cfg.log),
 		unique:    unique.New(js, cfg.topo),
 		fired:     fired.New(js, cfg.topo),
+		flow:      flow.New(js, cfg.topo, cfg.log),
 		presence:  newPresence(),
 		in:        newIntake(js),
 	}
@@ -173,7 +176,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			defer w.active.Done()
 			// Provisioned above; stopped with the pulls, and counted in
 			// active so that Shutdown waits for its event in hand.
-			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topo, States: w.states, Log: w.log, Provisioned: true})
+			f := forwarder.New(w.js, forwarder.Config{Topology: w.cfg.topo, States: w.states, Flow: w.flow, Log: w.log, Provisioned: true})
 			// A closed connection ends Run too, which reports it.
 			if err := f.Run(w.stopCtx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 				w.log.LogAttrs(w.stopCtx, slog.LevelError, "jetq: dead-letter forwarder stopped", slog.String(keyError, err.Error()))

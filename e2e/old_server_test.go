@@ -21,8 +21,9 @@ import (
 )
 
 // TestOlderServerRunsTasksAndRefusesSchedules runs jetq on nats-server 2.11,
-// which has no message scheduler: immediate, unique and expiring tasks
-// work, and what needs schedules says which server it needs.
+// which has no message scheduler and no atomic batches: immediate, unique
+// and expiring tasks work, and what needs schedules or groups says which
+// server it needs.
 func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -64,6 +65,11 @@ func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 	_, err = producer.Enqueue(ctx, p, def, 1, producer.WithDelay(time.Second))
 	if !errors.Is(err, producer.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
 		t.Errorf("delayed task: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	}
+	g := producer.NewGroup()
+	producer.Add(g, def, 4)
+	if _, err := producer.EnqueueGroup(ctx, p, g); !errors.Is(err, producer.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.12") {
+		t.Errorf("group: got %v, want ErrUnsupported naming nats-server 2.12", err)
 	}
 	r, err := producer.Enqueue(ctx, p, def, 2, producer.WithUnique("k", time.Minute))
 	if err != nil {

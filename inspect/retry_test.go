@@ -261,12 +261,8 @@ func TestRetryNowManyAroundTheirRetry(t *testing.T) {
 	many := tasks.Define[stArgs]("rn.many")
 	var ran runs
 	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, many, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
-		ran.add(tk.ID, tk.Attempt)
-		if tk.Attempt == 1 {
-			return tasks.RetryAfter(time.Duration(1500+tk.Payload.N*20)*time.Millisecond, errors.New("not yet"))
-		}
-		return nil
+	retryOnce(reg, many, &ran, func(tk *tasks.Task[stArgs]) time.Duration {
+		return time.Duration(1500+tk.Payload.N*20) * time.Millisecond
 	})
 	s.worker(t, reg, consumer.WithConcurrency(8))
 	const n = 24
@@ -402,4 +398,48 @@ func TestRetryNowInBulk(t *testing.T) {
 	if err != nil || !slices.Equal(ids(p), []string{"other-1"}) {
 		t.Errorf("retrying after the bulk: %v %v, want [other-1]", ids(p), err)
 	}
+}
+
+// TestRetryNowOfAGroupedTask runs now a retrying task that was enqueued in
+// a group: its copy is a plain task, not a message of its group's atomic
+// batch, whose headers the stored message keeps.
+func TestRetryNowOfAGroupedTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStateSetup(t)
+	flaky := tasks.Define[stArgs]("rn.grouped")
+	var ran runs
+	reg := tasks.NewRegistry()
+	retryOnce(reg, flaky, &ran, func(*tasks.Task[stArgs]) time.Duration { return time.Hour })
+	s.worker(t, reg, consumer.WithConcurrency(4))
+	g := producer.NewGroup()
+	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} {
+		producer.Add(g, flaky, stArgs{}, producer.WithID(id))
+	}
+	if _, err := producer.EnqueueGroup(ctx, s.p, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} { // the batch's first, middle and commit
+		if err := s.in.RetryNow(ctx, retryingTask(t, s.in, id).Ref()); err != nil {
+			t.Fatalf("RetryNow of %s: %v", id, err)
+		}
+	}
+	settledAll(t, s.in, s.js, "default", "rn.grouped")
+	for _, id := range []string{"grouped-1", "grouped-2", "grouped-3"} {
+		if got := ran.of(id); !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("%s ran attempts %v, want [1 2]", id, got)
+		}
+	}
+}
+
+// retryOnce handles def's tasks in reg: each run is recorded in ran, and a
+// first attempt fails to be retried after wait.
+func retryOnce(reg *tasks.Registry, def *tasks.Definition[stArgs], ran *runs, wait func(*tasks.Task[stArgs]) time.Duration) {
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[stArgs]) error {
+		ran.add(tk.ID, tk.Attempt)
+		if tk.Attempt == 1 {
+			return tasks.RetryAfter(wait(tk), errors.New("not yet"))
+		}
+		return nil
+	})
 }

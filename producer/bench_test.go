@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync/atomic"
@@ -130,4 +131,65 @@ func BenchmarkEnqueue(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// BenchmarkEnqueueGroup compares the throughput of a group (atomic batches
+// of 1 000, chunked) with EnqueueBatch's asynchronous publishes of the same
+// tasks, on one in-process server, the work stream in memory and on file
+// (R1 on file: the server keeps each open atomic batch in a file store of
+// its own until the commit). ns/op is per task; tasks/s is reported too.
+func BenchmarkEnqueueGroup(b *testing.B) {
+	payloads := baseline.Payloads(baseline.Round)
+	for _, memory := range []bool{true, false} {
+		storage := "file"
+		if memory {
+			storage = "memory"
+		}
+		for _, size := range []int{100, 1000, 4000} {
+			setup := func(b *testing.B) (*producer.Producer, jetstream.JetStream) {
+				_, js := embeddedtest.Connect(b, embeddedtest.Server(b))
+				p, err := producer.New(js, producer.WithTopology(topology.Topology{Memory: memory}), producer.WithLogger(slog.New(slog.DiscardHandler)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Provision(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				return p, js
+			}
+			ctx := context.Background()
+			b.Run(fmt.Sprintf("%s/batch-%d", storage, size), func(b *testing.B) {
+				p, js := setup(b)
+				b.ReportAllocs()
+				for done := 0; done < b.N; done += size {
+					if _, err := producer.EnqueueBatch(ctx, p, benchTask, payloads[:min(size, b.N-done)]); err != nil {
+						b.Fatal(err)
+					}
+					if done%(4*baseline.Round) == 0 {
+						purge(b, js)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+			})
+			b.Run(fmt.Sprintf("%s/group-%d", storage, size), func(b *testing.B) {
+				p, js := setup(b)
+				b.ReportAllocs()
+				for done := 0; done < b.N; done += size {
+					b.StopTimer()
+					g := producer.NewGroup()
+					for _, v := range payloads[:min(size, b.N-done)] {
+						producer.Add(g, benchTask, v)
+					}
+					b.StartTimer()
+					if _, err := producer.EnqueueGroup(ctx, p, g); err != nil {
+						b.Fatal(err)
+					}
+					if done%(4*baseline.Round) == 0 {
+						purge(b, js)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+			})
+		}
+	}
 }

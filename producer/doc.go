@@ -12,6 +12,29 @@
 // anything is published: a bad payload is refused with an error wrapping
 // tasks.ErrInvalidPayload and nothing is enqueued.
 //
+// # Groups
+//
+// [EnqueueGroup] enqueues the tasks of a [Group], of one or several types,
+// all or nothing, as one atomic batch of the work stream (nats-server 2.12
+// or newer): the server stores them all or none, and a full queue refuses
+// the whole group with [ErrQueueFull].
+//
+//	g := producer.NewGroup()
+//	producer.Add(g, Resize, ResizeArgs{ID: 7, Width: 640})
+//	producer.Add(g, Notify, NotifyArgs{User: 42})
+//	results, err := producer.EnqueueGroup(ctx, p, g)
+//
+// Atomic is each chunk of at most 1 000 tasks (nats-server's default
+// max_batch_size): a larger group is published in chunks, in the order of
+// [Add], and stops at the first chunk that fails; [GroupError] says how many
+// tasks, from the first, were stored. IDs are fixed by Add, so a group
+// enqueued again is stored once and its tasks are reported Duplicate.
+// Delayed and unique tasks cannot be part of a group (they involve the
+// schedule stream and the unique-key bucket, outside the batch). In memory
+// a group enqueues faster than [EnqueueBatch]; on a single-replica file
+// stream the server keeps each open batch in a file store of its own, which
+// costs some 20 ms per chunk (bench/README.md has the figures).
+//
 // # Delivery guarantees
 //
 // Every task carries its ID in Nats-Msg-Id, so the server drops a second task
@@ -20,6 +43,13 @@
 // generated. Enqueue returns nil only once the server has acknowledged the
 // task: stored (on a majority of a replicated stream's nodes) or dropped as a
 // duplicate of one stored.
+//
+// # Callbacks
+//
+// [OnSuccess] and [OnFailure] name a task to enqueue when this one succeeds
+// (with its result) or fails for good (with a tasks.Failure). The worker
+// enqueues it once per settlement, before it acknowledges the task, with an
+// ID derived from the task's. The callback's types are checked at the call.
 //
 // # Failures and retries
 //

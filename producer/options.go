@@ -122,6 +122,8 @@ type enqueueConfig struct {
 	uniqueTTL   time.Duration
 	uniqueSet   bool
 
+	onSuccess, onFailure *callbackOption // callback.go
+
 	err error // an option that could not be applied
 }
 
@@ -228,6 +230,9 @@ func (c *enqueueConfig) validateTiming(batch bool, now time.Time) error {
 }
 
 func (c *enqueueConfig) validate(batch bool, n int, now time.Time) error {
+	if c.err != nil {
+		return c.err
+	}
 	if err := c.validateTiming(batch, now); err != nil {
 		return err
 	}

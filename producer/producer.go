@@ -27,6 +27,7 @@ type Producer struct {
 	cfg        config
 	workStream string // the work stream's name
 	enqueue    tasks.Enqueuer
+	group      tasks.Enqueuer // the middleware around publishGroup: a chunk of a group
 	states     *statusstore.Store
 	unique     *unique.Store
 
@@ -35,6 +36,9 @@ type Producer struct {
 	schedules   atomic.Bool  // the work stream takes scheduled tasks
 	ttl         atomic.Bool  // the work stream takes per-task TTLs
 	dedupWindow atomic.Int64 // the work stream's deduplication window, a time.Duration
+	atomic      atomic.Bool  // the work stream takes atomic batches
+	replicated  atomic.Bool  // the work stream has more than one replica
+	batchLimit  atomic.Int64 // the most tasks the server takes in one atomic batch
 }
 
 // Result is the outcome of enqueueing one task.
@@ -47,8 +51,9 @@ type Result struct {
 	// Duplicate is true when the server already held a task with this ID
 	// within its deduplication window and dropped this one.
 	Duplicate bool `json:"duplicate"`
-	// Err is why the task was not enqueued, in [EnqueueBatch] results. It
-	// is not marshalled: an error value has no JSON form.
+	// Err is why the task was not enqueued, in [EnqueueBatch] and
+	// [EnqueueGroup] results. It is not marshalled: an error value has no
+	// JSON form.
 	Err error `json:"-"`
 }
 
@@ -85,12 +90,19 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		js: js, pub: pub, cfg: cfg, workStream: cfg.names.WorkStream(), states: states,
 		unique: unique.New(js, cfg.topo),
 	}
-	enqueue, nc := tasks.ChainEnqueue(p.publish, cfg.middleware...), js.Conn()
-	p.enqueue = enqueue
-	if len(cfg.middleware) == 0 {
-		return p, nil
+	p.batchLimit.Store(defaultBatchLimit)
+	p.enqueue = p.chain(p.publish)
+	p.group = p.chain(p.publishGroup)
+	return p, nil
+}
+
+// chain wraps publish in the producer's middleware.
+func (p *Producer) chain(publish tasks.Enqueuer) tasks.Enqueuer {
+	enqueue, nc := tasks.ChainEnqueue(publish, p.cfg.middleware...), p.js.Conn()
+	if len(p.cfg.middleware) == 0 {
+		return enqueue
 	}
-	p.enqueue = func(ctx context.Context, batch []*tasks.Envelope) []error {
+	return func(ctx context.Context, batch []*tasks.Envelope) []error {
 		// The middleware see which server the tasks go to: server.address in traces.
 		server := nc.ConnectedAddr()
 		for _, env := range batch {
@@ -98,7 +110,6 @@ func New(js jetstream.JetStream, opts ...Option) (*Producer, error) {
 		}
 		return enqueue(ctx, batch)
 	}
-	return p, nil
 }
 
 // Close releases what the producer holds on the connection: the
@@ -128,6 +139,8 @@ func (p *Producer) Provision(ctx context.Context) error {
 	p.schedules.Store(p.cfg.names.Schedules(work))
 	p.ttl.Store(work.AllowMsgTTL)
 	p.dedupWindow.Store(int64(work.Duplicates))
+	p.atomic.Store(work.AllowAtomicPublish)
+	p.replicated.Store(work.Replicas > 1)
 	p.provisioned.Store(true)
 	return nil
 }
@@ -155,6 +168,9 @@ func Enqueue[T any](ctx context.Context, p *Producer, def tasks.Def[T], payload 
 	}
 	tpl, err := template(p, def, now)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := ec.callbacksOf(def); err != nil {
 		return Result{}, err
 	}
 	env, err := prepare(&tpl, def, payload, ec.id, ec.header)
@@ -218,6 +234,9 @@ func EnqueueBatch[T any](ctx context.Context, p *Producer, def tasks.Def[T], pay
 	}
 	tpl, err := template(p, def, now)
 	if err != nil {
+		return nil, err
+	}
+	if err := ec.callbacksOf(def); err != nil {
 		return nil, err
 	}
 	bodies := make([][]byte, len(payloads))

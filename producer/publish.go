@@ -77,18 +77,24 @@ func (p *Producer) retryDeadline(start time.Time) time.Time {
 // It says what the failures mean for the task, and wraps [ErrUnavailable],
 // last and, if ctx ended, ctx's error.
 func (p *Producer) unavailable(env *tasks.Envelope, last error, unsure bool, elapsed time.Duration, stop error) error {
+	return p.unavailableTasks("task "+env.ID, last, unsure, elapsed, stop)
+}
+
+// unavailableTasks is [Producer.unavailable] for the tasks that which
+// names, such as "task x".
+func (p *Producer) unavailableTasks(which string, last error, unsure bool, elapsed time.Duration, stop error) error {
 	var what string
 	switch retry.Classify(last) {
 	case retry.NoQuorum:
 		// The leader holds the earlier try uncommitted: nothing is stored.
-		what = fmt.Sprintf("the leader of stream %s cannot reach its peers; task %s not stored yet", p.workStream, env.ID)
+		what = fmt.Sprintf("the leader of stream %s cannot reach its peers; %s not stored yet", p.workStream, which)
 	case retry.Unavailable:
-		what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers); task %s not stored", p.workStream, env.ID)
+		what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers); %s not stored", p.workStream, which)
 		if unsure {
-			what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers), and an earlier try went unanswered; task %s may be stored", p.workStream, env.ID)
+			what = fmt.Sprintf("no leader of stream %s answers (an election, or this server is cut off from the stream's peers), and an earlier try went unanswered; %s may be stored", p.workStream, which)
 		}
 	case retry.NoAnswer:
-		what = fmt.Sprintf("no acknowledgement from stream %s (an election, or a leader cut off from its peers); task %s may be stored", p.workStream, env.ID)
+		what = fmt.Sprintf("no acknowledgement from stream %s (an election, or a leader cut off from its peers); %s may be stored", p.workStream, which)
 	default:
 		return last
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,6 +42,10 @@ type config struct {
 	// enqueue; nil means the otel globals, which main sets up.
 	tracerProvider trace.TracerProvider
 	propagators    propagation.TextMapPropagator
+	// webhookURL is where the client hears that an upload is processed;
+	// "" means the service's own POST /webhooks/file-processed, at the
+	// address it serves (see app.serving).
+	webhookURL string
 }
 
 // EmailArgs is the payload of email.send, and the body of POST /send-email.
@@ -92,14 +98,27 @@ type FileArgs struct {
 	Size int64  `json:"size"`
 }
 
-// The tasks of the service; both track their state for GET /tasks/{id}.
+// The tasks of the service. The first two track their state for
+// GET /tasks/{id}; NotifyClient is the success callback of ProcessFile.
 var (
 	SendEmail = tasks.Define[EmailArgs]("email.send", tasks.WithStateTracking(),
 		tasks.WithMaxAttempts(4), tasks.WithTimeout(30*time.Second),
 		tasks.WithBackoff(tasks.Backoff{Initial: time.Second, Max: 10 * time.Second}))
 	ProcessFile = tasks.Define[FileArgs]("file.process", tasks.WithStateTracking(),
 		tasks.WithMaxAttempts(5), tasks.WithTimeout(10*time.Minute))
+	// NotifyClient posts to the client's webhook once a file is processed.
+	// ProcessFile returns no result, so its callback takes struct{} and
+	// reads the processed task's ID from tasks.HeaderParent.
+	NotifyClient = tasks.Define[struct{}]("webhook.notify",
+		tasks.WithMaxAttempts(10), tasks.WithTimeout(30*time.Second),
+		tasks.WithBackoff(tasks.Backoff{Initial: time.Second, Max: time.Minute}))
 )
+
+// FileProcessed is the body of the webhook: the upload's task is done.
+type FileProcessed struct {
+	Event  string `json:"event"`
+	TaskID string `json:"task_id"`
+}
 
 // app is the service: HTTP routes, a producer, a worker and a tracker.
 type app struct {
@@ -112,6 +131,12 @@ type app struct {
 
 	// background counts in-process work started after a response.
 	background sync.WaitGroup
+
+	// base is the URL the service serves at, once it does (serving).
+	base atomic.Pointer[string]
+	// notified holds the webhooks the service received as the client.
+	mu       sync.Mutex
+	notified []FileProcessed
 }
 
 func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) {
@@ -132,6 +157,7 @@ func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) 
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, SendEmail, a.sendEmail)
 	tasks.MustHandle(reg, ProcessFile, a.processFile)
+	tasks.MustHandle(reg, NotifyClient, a.notifyClient)
 	if a.w, err = consumer.New(js, reg, consumer.WithLogger(log), consumer.WithShutdownTimeout(10*time.Second),
 		consumer.WithMiddleware(tracing.Consumer(traced...)),
 		consumer.WithDeadLetterMiddleware(tracing.DeadLetter(traced...))); err != nil {
@@ -141,6 +167,10 @@ func newApp(js jetstream.JetStream, cfg config, log *slog.Logger) (*app, error) 
 }
 
 func (a *app) runWorker(ctx context.Context) error { return a.w.Run(ctx) }
+
+// serving records the URL the service serves at, such as
+// "http://127.0.0.1:8080": its own webhook receiver is there.
+func (a *app) serving(base string) { a.base.Store(&base) }
 
 func (a *app) stopWorker(ctx context.Context) error { return a.w.Shutdown(ctx) }
 
@@ -157,6 +187,7 @@ func (a *app) routes() http.Handler {
 	handle("POST /send-email", a.postSendEmail)
 	handle("POST /upload-file", a.postUploadFile)
 	handle("GET /tasks/{id}", a.getTask)
+	handle("POST /webhooks/file-processed", a.postWebhook)
 	return mux
 }
 
@@ -229,7 +260,11 @@ func (a *app) postUploadFile(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, err)
 		return
 	}
-	res, err := producer.Enqueue(r.Context(), a.p, ProcessFile, FileArgs{Path: dst.Name(), Name: name, Size: size})
+	// Once processed, the client is told through its webhook: the worker
+	// enqueues NotifyClient before it acknowledges the upload's task, so
+	// the client hears of it exactly once, even if the worker dies between.
+	res, err := producer.Enqueue(r.Context(), a.p, ProcessFile, FileArgs{Path: dst.Name(), Name: name, Size: size},
+		producer.OnSuccess(NotifyClient))
 	if err != nil {
 		os.Remove(dst.Name())
 		a.enqueueFailed(w, err)
@@ -321,4 +356,61 @@ func (a *app) processFile(ctx context.Context, t *tasks.Task[FileArgs]) error {
 	}
 	a.log.Info("file processed", "file", t.Payload.Name, "sha256", hex.EncodeToString(h.Sum(nil)), "task_id", t.ID)
 	return nil
+}
+
+// notifyClient is the webhook.notify handler: it posts FileProcessed to the
+// client's webhook. A 5xx or a network error is retried with backoff; a 4xx
+// is not.
+func (a *app) notifyClient(ctx context.Context, t *tasks.Task[struct{}]) error {
+	url := a.cfg.webhookURL
+	if url == "" {
+		base := a.base.Load()
+		if base == nil {
+			return errors.New("the service is not serving yet")
+		}
+		url = *base + "/webhooks/file-processed"
+	}
+	body, err := json.Marshal(FileProcessed{Event: "file.processed", TaskID: t.Header.Get(tasks.HeaderParent)})
+	if err != nil {
+		return tasks.Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return tasks.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 500:
+		return fmt.Errorf("webhook %s: %s", url, resp.Status)
+	case resp.StatusCode >= 300:
+		return tasks.Permanent(fmt.Errorf("webhook %s: %s", url, resp.Status))
+	}
+	return nil
+}
+
+// postWebhook is the client's side of the webhook, served here so that the
+// example runs to the end by itself: it logs the notification.
+func (a *app) postWebhook(w http.ResponseWriter, r *http.Request) {
+	var n FileProcessed
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&n); err != nil || n.TaskID == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "send a FileProcessed JSON object"})
+		return
+	}
+	a.mu.Lock()
+	a.notified = append(a.notified, n)
+	a.mu.Unlock()
+	a.log.Info("client notified: file processed", "task_id", n.TaskID)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "received"})
+}
+
+// notifications are the webhooks the service received as the client.
+func (a *app) notifications() []FileProcessed {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.notified)
 }

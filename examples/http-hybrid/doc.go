@@ -5,7 +5,10 @@
 //     nothing enqueued) and enqueues email.send (202 with the task ID);
 //   - POST /upload-file saves a multipart upload, logs it in-process right
 //     after the response, and enqueues the slow processing, which survives a
-//     restart of the service;
+//     restart of the service; once it is done, its success callback
+//     (producer.OnSuccess) posts a webhook to the client, exactly once;
+//   - POST /webhooks/file-processed is that client's webhook, served here so
+//     that the example runs to the end by itself: it logs what it receives;
 //   - GET /tasks/{id} says where a task is: queued, running, retrying (attempt
 //     and next try), done, or dead-lettered with the reason.
 //

@@ -67,6 +67,7 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	a.serving("http://" + ln.Addr().String())
 	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- a.runWorker(ctx) }()

@@ -25,6 +25,7 @@ import (
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
@@ -46,6 +47,7 @@ func startService(t *testing.T, js jetstream.JetStream, cfg config) *service {
 	done := make(chan struct{})
 	go func() { _ = a.runWorker(ctx); close(done) }()
 	s := &service{a: a, http: httptest.NewServer(a.routes())}
+	a.serving(s.http.URL)
 	stopped := false
 	s.stop = func(sctx context.Context) error {
 		if stopped {
@@ -223,6 +225,26 @@ func upload(t *testing.T, s *service, name, content string) string {
 		t.Fatalf("upload: %d %v", code, out)
 	}
 	return out["id"].(string)
+}
+
+// An upload's processing ends with a webhook to the client, sent by the
+// success callback of its task: once, with the task's ID.
+func TestProcessedUploadNotifiesTheClient(t *testing.T) {
+	t.Parallel()
+	js := embeddedtest.JetStream(t)
+	s := startService(t, js, config{dataDir: t.TempDir(), processTime: 100 * time.Millisecond})
+	id := upload(t, s, "report.csv", "a,b\n1,2\n")
+	s.follow(t, id, status.Done)
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if len(s.a.notifications()) == 0 {
+			return fmt.Errorf("no webhook for task %s", id)
+		}
+		return nil
+	})
+	jetqtest.WaitEmpty(t, js, "JETQ_TASKS") // a second webhook would be queued or running
+	if got, want := s.a.notifications(), []FileProcessed{{Event: "file.processed", TaskID: id}}; !slices.Equal(got, want) {
+		t.Errorf("webhooks %+v, want %+v", got, want)
+	}
 }
 
 func TestUploadProcessingSurvivesServiceRestart(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -40,14 +41,18 @@ func Has(h tasks.Header) bool {
 
 // Runner runs the follow-ups of settled tasks.
 type Runner struct {
-	js   jetstream.JetStream
-	topo topology.Topology
-	log  *slog.Logger
+	js    jetstream.JetStream
+	topo  topology.Topology
+	names wire.Names
+	log   *slog.Logger
 }
 
 // New returns a Runner for the deployment t.
 func New(js jetstream.JetStream, t topology.Topology, log *slog.Logger) *Runner {
-	return &Runner{js: js, topo: t, log: log}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Runner{js: js, topo: t, names: wire.NamesOf(t), log: log}
 }
 
 // After runs the follow-ups of s. Calling it again for the same

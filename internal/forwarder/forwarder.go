@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/deadletter"
+	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/statusstore"
@@ -54,6 +55,9 @@ type Config struct {
 	// States records what the forwarder files for tracked tasks; nil
 	// records nothing.
 	States *statusstore.Store
+	// Flow runs the follow-ups (callbacks, workflow bookkeeping) of the
+	// tasks the forwarder dead-letters; nil makes one.
+	Flow *flow.Runner
 	// Log receives the forwarder's lines; nil means slog.Default().
 	Log *slog.Logger
 	// Provisioned says the caller has created the streams already, so Run
@@ -87,6 +91,9 @@ func New(js jetstream.JetStream, cfg Config) *Forwarder {
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.Flow == nil {
+		cfg.Flow = flow.New(js, cfg.Topology, cfg.Log)
 	}
 	return &Forwarder{js: js, cfg: cfg, names: wire.NamesOf(cfg.Topology), log: cfg.Log,
 		filer: deadletter.New(js, cfg.Topology, cfg.Log), states: cfg.States,

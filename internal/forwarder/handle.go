@@ -164,6 +164,9 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 			return fmt.Errorf("record status of task %s: %w", id, err)
 		}
 	}
+	if err := f.follow(ctx, raw, adv, queue, name, reason); err != nil {
+		return err
+	}
 	if err := work.DeleteMsg(ctx, adv.StreamSeq); err != nil && !retry.Gone(err) {
 		return fmt.Errorf("delete task %d: %w", adv.StreamSeq, err)
 	}

@@ -24,6 +24,13 @@ const SchedulingLevel = 4
 // MinSchedulingServer is the oldest server that runs schedules.
 const MinSchedulingServer = "nats-server 2.14"
 
+// AtomicLevel is the JetStream API level of nats-server 2.12, the first with
+// atomic batch publish; [MinAtomicServer] names it.
+const AtomicLevel = 2
+
+// MinAtomicServer is the oldest server that stores a batch all or nothing.
+const MinAtomicServer = "nats-server 2.12"
+
 // Ensure creates the streams that are missing and returns the work stream's
 // configuration as the server has it. A stream that exists is used as it is:
 // where it differs from what t asks for (replicas, limits, windows), a
@@ -47,6 +54,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t topology.Topology, lo
 		return work, fmt.Errorf("stream %s removes messages after %v, which would evict queued tasks; remove its max age (nats stream edit %s --max-age 0)", work.Name, work.MaxAge, work.Name)
 	}
 	if work, err = ensureSchedules(ctx, js, t, work, log); err != nil {
+		return work, err
+	}
+	if work, err = ensureAtomic(ctx, js, work, log); err != nil {
 		return work, err
 	}
 	dlq, err := ensureStream(ctx, js, wire.DLQStreamConfig(t), log)
@@ -113,6 +123,41 @@ func ensureSchedules(ctx context.Context, js jetstream.JetStream, t topology.Top
 		return work, fmt.Errorf("let stream %s take scheduled tasks from %s: %w", work.Name, sched.Name, err)
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "jetq: work stream takes scheduled tasks", slog.String("stream", work.Name), slog.String("from", sched.Name))
+	return s.CachedInfo().Config, nil
+}
+
+// ensureAtomic lets a work stream made without atomic batch publish (by an
+// older jetq) take atomic batches, on servers that have them: the setting
+// only adds, and the server allows turning it on in an update. On an older
+// server, or when the update is refused (no permission), it leaves the
+// stream alone; groups then say what they need.
+func ensureAtomic(ctx context.Context, js jetstream.JetStream, work jetstream.StreamConfig, log *slog.Logger) (jetstream.StreamConfig, error) {
+	if work.AllowAtomicPublish {
+		return work, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	info, err := js.AccountInfo(rctx)
+	cancel()
+	if err != nil {
+		return work, fmt.Errorf("read the server's API level: %w", err)
+	}
+	if info.API.Level < AtomicLevel {
+		return work, nil
+	}
+	update := work
+	update.AllowAtomicPublish = true
+	rctx, cancel = context.WithTimeout(ctx, requestTimeout)
+	s, err := js.UpdateStream(rctx, update)
+	cancel()
+	if err != nil && !retry.Transient(err) {
+		log.LogAttrs(ctx, slog.LevelWarn, "jetq: work stream cannot take atomic batches; groups are unavailable",
+			slog.String("stream", work.Name), slog.String("error", err.Error()))
+		return work, nil
+	}
+	if err != nil {
+		return work, fmt.Errorf("let stream %s take atomic batches: %w", work.Name, err)
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "jetq: work stream takes atomic batches", slog.String("stream", work.Name))
 	return s.CachedInfo().Config, nil
 }
 

@@ -3,6 +3,7 @@ package wire
 import (
 	"maps"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,7 +62,8 @@ func RetryFiringOf(h tasks.Header, seq uint64, delivered uint64) (firing string,
 // body and headers but for a Nats-Msg-Id of its own (the same for every
 // copy of that attempt, so a copy published twice is stored once), the
 // headers of the server's scheduler (a fired task's copy is no second
-// firing), and Jetq-Retry-Of and Jetq-Attempts.
+// firing) and of the atomic batch of a group (the copy is published on
+// its own), and Jetq-Retry-Of and Jetq-Attempts.
 func RetryCopy(subject string, h nats.Header, data []byte, id string, seq uint64, attempts int) *nats.Msg {
 	c := maps.Clone(h)
 	if c == nil {
@@ -71,6 +73,11 @@ func RetryCopy(subject string, h nats.Header, data []byte, id string, seq uint64
 		jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
 		"Nats-Last-Sequence", "Nats-Num-Pending"} {
 		delete(c, k) // the server's own, and a former copy's
+	}
+	for k := range c {
+		if strings.HasPrefix(k, "Nats-Batch-") {
+			delete(c, k) // of the atomic batch that stored a group's task: the copy is a task of its own
+		}
 	}
 	c.Set(HeaderID, id)
 	c.Set(HeaderMsgID, id+"."+RetryFiring(seq, attempts))

@@ -15,10 +15,12 @@ import (
 func TestRetryCopy(t *testing.T) {
 	t.Parallel()
 	h := nats.Header{HeaderID: {"t1"}, HeaderMsgID: {"t1"}, HeaderTask: {"x.y"}, "traceparent": {"00-a-b-01"},
-		jetstream.SequenceHeader: {"10"}, jetstream.StreamHeader: {"JETQ_TASKS"}, HeaderScheduler: {"jetq.sched.at.t1"}}
+		jetstream.SequenceHeader: {"10"}, jetstream.StreamHeader: {"JETQ_TASKS"}, HeaderScheduler: {"jetq.sched.at.t1"},
+		"Nats-Batch-Id": {"b"}, "Nats-Batch-Sequence": {"3"}, "Nats-Batch-Commit": {"1"}}
 	c := RetryCopy("jetq.task.default.x.y", h, []byte(`{}`), "t1", 10, 3)
 	want := map[string]string{HeaderID: "t1", HeaderMsgID: "t1.retry.10.3", HeaderTask: "x.y", "traceparent": "00-a-b-01",
-		HeaderRetryOf: "10", HeaderAttempts: "3", jetstream.SequenceHeader: "", jetstream.StreamHeader: "", HeaderScheduler: ""}
+		HeaderRetryOf: "10", HeaderAttempts: "3", jetstream.SequenceHeader: "", jetstream.StreamHeader: "", HeaderScheduler: "",
+		"Nats-Batch-Id": "", "Nats-Batch-Sequence": "", "Nats-Batch-Commit": ""}
 	for k, v := range want {
 		if got := c.Header.Get(k); got != v {
 			t.Errorf("copy's %s: got %q, want %q", k, got, v)

@@ -57,7 +57,9 @@ func orDefault[T comparable](v, def T) T {
 // WorkStreamConfig is the configuration of t's work stream: WorkQueue
 // retention so an acked task is gone, DiscardNew so a full queue refuses
 // tasks instead of evicting unprocessed ones, direct gets so the list of
-// pending tasks reads a page in one batched request, with no consumer.
+// pending tasks reads a page in one batched request, with no consumer, and
+// atomic batch publish (server 2.12) for groups of tasks stored all or
+// nothing (an older server ignores the setting).
 func WorkStreamConfig(t topology.Topology) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        NamesOf(t).WorkStream(),
@@ -71,6 +73,8 @@ func WorkStreamConfig(t topology.Topology) jetstream.StreamConfig {
 		Replicas:    replicas(t),
 		Duplicates:  orDefault(t.DedupWindow, DefaultDedupWindow),
 		AllowDirect: true,
+
+		AllowAtomicPublish: true,
 	}
 }
 
