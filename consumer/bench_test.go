@@ -64,33 +64,56 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 	b.Run("jetq", func(b *testing.B) {
-		js := benchQueue(b, nil)
-		var handled atomic.Int64
-		done := make(chan struct{})
-		reg := tasks.NewRegistry()
-		tasks.MustHandle(reg, benchTask, func(ctx context.Context, t *tasks.Task[baseline.Payload]) error {
-			if handled.Add(1) == int64(b.N) {
-				close(done)
-			}
-			return nil
+		benchWorker(b, concurrency, func(reg *tasks.Registry, handled func()) {
+			tasks.MustHandle(reg, benchTask, func(ctx context.Context, t *tasks.Task[baseline.Payload]) error {
+				handled()
+				return nil
+			})
 		})
-		w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
-			consumer.WithLogger(slog.New(slog.DiscardHandler)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		stopped := make(chan error, 1)
-		b.ReportAllocs()
-		b.ResetTimer()
-		go func() { stopped <- w.Run(ctx) }()
-		<-done
-		b.StopTimer()
-		cancel()
-		if err := <-stopped; err != nil {
-			b.Fatal(err)
+	})
+	// The same tasks, each returning a result kept with its final outcome:
+	// one more write, to the status bucket, before each acknowledgement.
+	b.Run("jetq-result", func(b *testing.B) {
+		benchWorker(b, concurrency, func(reg *tasks.Registry, handled func()) {
+			tasks.MustHandleResult(reg, benchResult, func(ctx context.Context, t *tasks.Task[baseline.Payload]) (int, error) {
+				handled()
+				return t.Payload.UserID, nil
+			})
+		})
+	})
+}
+
+// benchResult is benchTask returning a result.
+var benchResult = tasks.DefineResult[baseline.Payload, int]("bench.process")
+
+// benchWorker drains b.N tasks of benchQueue through a worker of the
+// handler register registers, which calls handled once per task.
+func benchWorker(b *testing.B, concurrency int, register func(reg *tasks.Registry, handled func())) {
+	js := benchQueue(b, nil)
+	var n atomic.Int64
+	done := make(chan struct{})
+	reg := tasks.NewRegistry()
+	register(reg, func() {
+		if n.Add(1) == int64(b.N) {
+			close(done)
 		}
 	})
+	w, err := consumer.New(js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
+		consumer.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() { stopped <- w.Run(ctx) }()
+	<-done
+	b.StopTimer()
+	cancel()
+	if err := <-stopped; err != nil {
+		b.Fatal(err)
+	}
 }
 
 const benchSubject = "jetq.task.default.bench.process"

@@ -47,6 +47,11 @@ type job struct {
 	// claiming it allocates nothing.
 	outcome atomic.Pointer[tasks.Outcome]
 	own     tasks.Outcome
+	// kept is set once the final record of a task type with retention is
+	// written (keepFinal), by whoever applies the settlement; keeping
+	// while it is being written, which the heartbeat keeps alive.
+	kept    bool
+	keeping atomic.Bool
 	// filing is set while its dead-letter record is being filed in the
 	// background, confirming while its acknowledgement waits for the
 	// server's confirmation, and handedOff once either owns the delivery.
@@ -223,7 +228,7 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 			w.settle(ctx, j, err, false)
 			return err
 		}
-		if env.Attempt > 1 && w.filedAlready(ctx, j) {
+		if env.Attempt > 1 && (w.filedAlready(ctx, j) || j.route.spec.Retention > 0 && w.doneAlready(ctx, j)) {
 			return nil
 		}
 		if w.expired(j, 0) {
@@ -264,7 +269,7 @@ func (w *Worker) heartbeat() {
 		case now := <-t.C:
 			for _, j := range w.hand.all() {
 				switch {
-				case j.filing.Load(), j.confirming.Load():
+				case j.filing.Load(), j.confirming.Load(), j.keeping.Load():
 				case j.settled():
 					continue
 				default:

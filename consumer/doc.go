@@ -24,7 +24,15 @@
 // however long the tries take, so a slow or failed filing never runs the
 // task again or changes its reason. A redelivered task whose record is
 // filed already (its worker stopped before removing it) is removed without
-// running. A tracked task's
+// running.
+//
+// A task type with a retention (tasks.WithRetention, and every
+// tasks.DefineResult) has its final outcome, result included, written to
+// the status bucket in one write with the retention as the server's TTL
+// before its acknowledgement or Term; a result task whose record cannot be
+// written is handed back to run again two seconds later. A redelivered
+// task whose record says done (its worker stopped between the write and
+// the acknowledgement) is acknowledged without running again. A tracked task's
 // status (tasks.WithStateTracking) is recorded by whatever settles it, the
 // handler's return or the heartbeat abandoning a handler past its timeout. A panic, in a handler or a middleware, is
 // recovered and retried; an attempt that outlives the definition's timeout

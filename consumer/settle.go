@@ -43,6 +43,9 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // turns into another run of the task or another reason. The first try is
 // heartbeated too, however long it takes.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
+	if j.route.spec.Retention > 0 && (o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire) && !w.keepFinal(ctx, j, o) {
+		return // state.go: the final record first; a dead letter's comes once it is filed
+	}
 	if (o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire) && flow.Has(j.env.Header) &&
 		!w.followed(ctx, j, o, func() bool { return w.tell(ctx, j, o) }) {
 		return // follow.go: callbacks and workflow bookkeeping first
@@ -97,8 +100,14 @@ func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) (handed bool
 	return false
 }
 
-// terminate deletes j's dead-lettered task, its record filed.
+// terminate deletes j's dead-lettered task, its record filed, once the
+// final record of a task type that keeps its outcome is written (a result
+// task's that cannot be is handed back instead, see keepFinal).
 func (w *Worker) terminate(ctx context.Context, j *job, o tasks.Outcome) {
+	if !w.keepFinal(ctx, j, o) {
+		j.filing.Store(false)
+		return
+	}
 	err := j.msg.TermWithReason(string(o.Reason))
 	j.filing.Store(false)
 	w.applied(ctx, j, o, err)
@@ -190,11 +199,6 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	j.ran, _ = strconv.Atoi(rec.Header.Get(wire.HeaderDLQDeliveries))
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))
-	// The worker that filed the record may have stopped before the
-	// follow-ups ran.
-	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
-		return true
-	}
 	w.terminate(ctx, j, o)
 	return true
 }

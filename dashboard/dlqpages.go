@@ -95,7 +95,7 @@ func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "dlq", "Dead letters", v)
 }
 
-var reasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tasks.ReasonMaxDeliveries, tasks.ReasonInvalidPayload, tasks.ReasonTimeout}
+var reasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tasks.ReasonMaxDeliveries, tasks.ReasonInvalidPayload, tasks.ReasonInvalidResult, tasks.ReasonTimeout}
 
 // filterOf reads a dead-letter filter from a query or form: task as
 // "queue/task" (the picker) or a bare task name, queue, reason, since and

@@ -114,14 +114,19 @@ func (in *Inspector) findPending(ctx context.Context, id string) (uint64, error)
 }
 
 // withdrawn records that task t was withdrawn before it ran, and logs it
-// with msg at level: a tracked task reads status cancelled, and its unique
+// with msg at level: a tracked task reads status cancelled (a task type
+// that keeps its outcome gets its final record), and its unique
 // key is released, so that the key takes a task again at once rather than
 // when its TTL ends. What cannot be recorded is logged; the task is
 // withdrawn all the same.
 func (in *Inspector) withdrawn(ctx context.Context, t TaskInfo, level slog.Level, msg string) {
 	in.log.LogAttrs(ctx, level, msg, slog.String(keyTaskID, t.ID), slog.String(keyTask, t.Task),
 		slog.String(keyQueue, t.Queue), slog.Uint64(keySeq, t.Seq))
-	if err := in.states.Settle(ctx, t.ID, func(s *status.Status) { s.State = status.Cancelled }); err != nil {
+	from := func() status.Status {
+		return status.Status{ID: t.ID, Task: t.Task, Queue: t.Queue, EnqueuedAt: t.EnqueuedAt}
+	}
+	cancelled := func(s *status.Status) { s.State = status.Cancelled }
+	if err := in.states.SettleFinal(ctx, in.names.Durable(t.Queue, t.Task), t.ID, from, cancelled); err != nil {
 		in.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot record the withdrawn task's status",
 			slog.String(keyTaskID, t.ID), slog.String(keyError, err.Error()))
 	}

@@ -64,7 +64,7 @@ type DeadLetterFilter struct {
 	After uint64
 }
 
-var dlReasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tasks.ReasonMaxDeliveries, tasks.ReasonInvalidPayload, tasks.ReasonTimeout}
+var dlReasons = []tasks.Reason{tasks.ReasonPermanent, tasks.ReasonMaxAttempts, tasks.ReasonMaxDeliveries, tasks.ReasonInvalidPayload, tasks.ReasonInvalidResult, tasks.ReasonTimeout}
 
 func (f DeadLetterFilter) validate() error {
 	if f.Task != "" {

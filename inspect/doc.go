@@ -13,6 +13,14 @@
 // everywhere, within bounds it reports; [Inspector.Status] and
 // [Inspector.WaitStatus] read a tracked task's status record.
 //
+// # Results
+//
+// [Result] waits for the result of a task of a tasks.DefineResult
+// definition, from any process, on a watch of its final record: the
+// decoded value, or a *tasks.FailureError for a task dead-lettered,
+// expired or cancelled. A large result is read from the JETQ_RESULTS
+// object store. A task with no record yet is waited for until ctx ends.
+//
 // # Tasks by state
 //
 // [Inspector.Tasks] returns a page of one state's tasks, filtered by queue,

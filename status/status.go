@@ -36,7 +36,10 @@ func (s State) Final() bool {
 }
 
 // Status is the recorded state of a task whose definition tracks it
-// (tasks.WithStateTracking).
+// (tasks.WithStateTracking), or the final outcome of a task whose
+// definition keeps it (tasks.WithRetention, tasks.DefineResult): written
+// once, when the task settles, and deleted by the server after the
+// retention.
 type Status struct {
 	ID    string `json:"id"`
 	Task  string `json:"task"`
@@ -63,8 +66,6 @@ type Status struct {
 	// under way, and a reader shows it so (the dashboard and `jetq task
 	// show` label it for a task that failed and leave it out for one done).
 	Progress *Progress `json:"progress,omitempty"`
-	// EnqueuedAt is when the task was enqueued; UpdatedAt when this status
-	// was recorded.
 	// StartedAt and FinishedAt bound the last attempt of a task whose
 	// type keeps its outcome (tasks.WithRetention) once it is final.
 	StartedAt  time.Time `json:"started_at,omitzero"`
@@ -73,12 +74,14 @@ type Status struct {
 	// (tasks.DefineResult), in its codec's ContentType; a result too large
 	// for the record is in the results object store under ResultRef
 	// instead. ResultSize is its size in bytes either way.
-	Result      []byte    `json:"result,omitempty"`
-	ResultRef   string    `json:"result_ref,omitempty"`
-	ResultSize  int       `json:"result_size,omitempty"`
-	ContentType string    `json:"content_type,omitempty"`
-	EnqueuedAt  time.Time `json:"enqueued_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Result      []byte `json:"result,omitempty"`
+	ResultRef   string `json:"result_ref,omitempty"`
+	ResultSize  int    `json:"result_size,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	// EnqueuedAt is when the task was enqueued; UpdatedAt when this status
+	// was recorded.
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Progress is how far a running handler says it is.

@@ -254,6 +254,15 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: task %q: codec is nil", ErrInvalidOption, s.Name)
 	case s.Expiry < 0:
 		return fmt.Errorf("%w: task %q: expiry must not be negative (0: never), got %v", ErrInvalidOption, s.Name, s.Expiry)
+	case s.Retention < 0 || s.Retention > MaxRetention:
+		return fmt.Errorf("%w: task %q: retention must be between 0 (keep nothing) and %v (the status bucket's age limit), got %v",
+			ErrInvalidOption, s.Name, MaxRetention, s.Retention)
+	case s.Retention > 0 && s.Retention < MinRetention:
+		return fmt.Errorf("%w: task %q: retention must be 0 (keep nothing) or at least %v (the server's shortest message TTL), got %v",
+			ErrInvalidOption, s.Name, MinRetention, s.Retention)
+	case s.ResultType != "" && s.Retention == 0:
+		return fmt.Errorf("%w: task %q returns a result, which is kept only for the retention: give it a positive one (default %v)",
+			ErrInvalidOption, s.Name, DefaultRetention)
 	}
 	return s.Backoff.validate(s.Name)
 }

@@ -33,6 +33,20 @@
 // a Validate() error method is validated at enqueue and again before the handler
 // runs; a failure wraps [ErrInvalidPayload].
 //
+// # Results
+//
+// [DefineResult] declares a task whose handler returns a value next to its
+// error; [HandleResult] registers it. The worker stores the value, encoded
+// with the definition's codec, with the task's final outcome, for the
+// definition's retention ([WithRetention], default [DefaultRetention]),
+// and inspect.Result reads it from any process:
+//
+//	var Resize = tasks.DefineResult[ResizeArgs, Thumbnail]("image.resize")
+//	tasks.MustHandleResult(reg, Resize, func(ctx context.Context, t *tasks.Task[ResizeArgs]) (Thumbnail, error) { ... })
+//
+// A result that does not encode dead-letters the task with
+// [ReasonInvalidResult], without retries.
+//
 // # Middleware
 //
 // [Middleware] wraps the processing of every delivery on a worker and

@@ -45,11 +45,17 @@ func NewRegistry() *Registry {
 // [ErrDuplicateHandler] when d's name already has a handler, and
 // [ErrInvalidOption] for a nil registry, definition or function.
 func Handle[T any](r *Registry, d *Definition[T], fn HandlerFunc[T]) error {
-	if r == nil || r.routes == nil {
-		return fmt.Errorf("%w: registry is nil; use tasks.NewRegistry", ErrInvalidOption)
-	}
 	if fn == nil {
 		return fmt.Errorf("%w: handler for task %q is nil", ErrInvalidOption, d.Spec().Name)
+	}
+	return handle(r, d, func(ctx context.Context, t *Task[T], _ *Envelope) error { return fn(ctx, t) })
+}
+
+// handle registers fn, which also sees the delivery's envelope, as the
+// handler of d: the one handler model under [Handle] and [HandleResult].
+func handle[T any](r *Registry, d *Definition[T], fn func(context.Context, *Task[T], *Envelope) error) error {
+	if r == nil || r.routes == nil {
+		return fmt.Errorf("%w: registry is nil; use tasks.NewRegistry", ErrInvalidOption)
 	}
 	spec := d.Spec()
 	if err := spec.Validate(); err != nil {
@@ -91,7 +97,7 @@ func (r *Registry) Routes() []Route {
 // the definition's.
 var errContentType = errors.New("content type does not match the task's codec")
 
-func typedHandler[T any](d *Definition[T], fn HandlerFunc[T]) Handler {
+func typedHandler[T any](d *Definition[T], fn func(context.Context, *Task[T], *Envelope) error) Handler {
 	want := d.spec.Codec.ContentType()
 	return func(ctx context.Context, env *Envelope) error {
 		if ct := env.Header.Get("Content-Type"); ct != "" && ct != want {
@@ -109,6 +115,6 @@ func typedHandler[T any](d *Definition[T], fn HandlerFunc[T]) Handler {
 		if err := d.decodeInto(env.Body, &t.Payload); err != nil {
 			return err
 		}
-		return fn(ctx, t)
+		return fn(ctx, t, env)
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
+
+	"github.com/jetq/jetq/internal/schema"
 )
 
 // DefaultRetention is how long a [ResultDefinition]'s final outcome and
@@ -14,6 +17,10 @@ const DefaultRetention = 24 * time.Hour
 // MaxRetention is the longest [WithRetention] accepted: the status bucket's
 // own age limit, which the server enforces on every record.
 const MaxRetention = 7 * 24 * time.Hour
+
+// MinRetention is the shortest positive [WithRetention] accepted: the
+// shortest per-message TTL the server enforces.
+const MinRetention = time.Second
 
 // ReasonInvalidResult is the dead-letter reason of a task whose handler
 // returned a result its definition's codec cannot encode.
@@ -29,7 +36,10 @@ var ErrInvalidResult = errors.New("tasks: invalid result")
 // settles, in the status bucket, where the server deletes it when d is
 // over. A task type with retention is listed in the completed-task history
 // (inspect.Query with State Completed). Default: 0 (nothing kept) for
-// [Define], [DefaultRetention] for [DefineResult]; at most [MaxRetention].
+// [Define], [DefaultRetention] for [DefineResult]; at least [MinRetention]
+// and at most [MaxRetention], else [Define] panics and [New] returns an
+// error wrapping [ErrInvalidOption]. A result definition's retention
+// cannot be 0.
 func WithRetention(d time.Duration) Option {
 	return func(s *Spec) { s.Retention = d }
 }
@@ -67,21 +77,41 @@ func DefineResult[T, R any](name string, opts ...Option) *ResultDefinition[T, R]
 	return d
 }
 
-// NewResult is [DefineResult] returning the error instead of panicking.
+// NewResult is [DefineResult] returning the error instead of panicking:
+// an error wrapping [ErrInvalidName] or [ErrInvalidOption], as [New]. Its
+// Spec's ResultType names R, and its Retention is [DefaultRetention] unless
+// [WithRetention] says otherwise.
 func NewResult[T, R any](name string, opts ...Option) (*ResultDefinition[T, R], error) {
-	return nil, errUnbuilt
+	// DefaultRetention first: an explicit WithRetention overrides it.
+	d, err := New[T](name, append([]Option{WithRetention(DefaultRetention)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	d.spec.ResultType = schema.TypeName(reflect.TypeFor[R]())
+	if err := d.spec.Validate(); err != nil { // again, with its result type
+		return nil, err
+	}
+	return &ResultDefinition[T, R]{Definition: d}, nil
 }
 
 // EncodeResult encodes a handler's result with the definition's codec. An
 // error wraps [ErrInvalidResult].
 func (d *ResultDefinition[T, R]) EncodeResult(v R) ([]byte, error) {
-	return nil, errUnbuilt
+	b, err := d.spec.Codec.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: task %q: encode %s: %w", ErrInvalidResult, d.spec.Name, d.spec.ResultType, err)
+	}
+	return b, nil
 }
 
-// DecodeResult decodes a stored result.
+// DecodeResult decodes a result encoded by [ResultDefinition.EncodeResult].
+// An error wraps [ErrInvalidResult].
 func (d *ResultDefinition[T, R]) DecodeResult(data []byte) (R, error) {
 	var v R
-	return v, errUnbuilt
+	if err := d.spec.Codec.Unmarshal(data, &v); err != nil {
+		return v, fmt.Errorf("%w: task %q: decode %s: %w", ErrInvalidResult, d.spec.Name, d.spec.ResultType, err)
+	}
+	return v, nil
 }
 
 // ResultHandlerFunc handles one task of a [ResultDefinition]: it returns the
@@ -89,9 +119,32 @@ func (d *ResultDefinition[T, R]) DecodeResult(data []byte) (R, error) {
 // (the result is then dropped).
 type ResultHandlerFunc[T, R any] func(ctx context.Context, t *Task[T]) (R, error)
 
-// HandleResult registers fn as the handler of d's tasks in r.
+// HandleResult registers fn as the handler of d's tasks in r, as [Handle]
+// does, with the same errors. When fn returns no error, its result is
+// encoded into the delivery's [Envelope.Result], which the worker stores
+// with the task's final outcome before it acknowledges the task. A result
+// that does not encode fails the attempt with [Permanent] wrapping
+// [ErrInvalidResult]: the task is dead-lettered with [ReasonInvalidResult],
+// without retries.
 func HandleResult[T, R any](r *Registry, d *ResultDefinition[T, R], fn ResultHandlerFunc[T, R]) error {
-	return errUnbuilt
+	if d == nil || d.Definition == nil {
+		return fmt.Errorf("%w: result definition is nil; use tasks.DefineResult", ErrInvalidOption)
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: handler for task %q is nil", ErrInvalidOption, d.Spec().Name)
+	}
+	return handle(r, d.Definition, func(ctx context.Context, t *Task[T], env *Envelope) error {
+		v, err := fn(ctx, t)
+		if err != nil {
+			return err
+		}
+		b, err := d.EncodeResult(v)
+		if err != nil {
+			return Permanent(err)
+		}
+		env.Result = b
+		return nil
+	})
 }
 
 // MustHandleResult is [HandleResult] that panics on error.
@@ -128,6 +181,7 @@ func (f *Failure) Err() error { return &FailureError{Failure: *f} }
 // FailureError is the error form of a [Failure].
 type FailureError struct{ Failure Failure }
 
+// Error says which task ended how: its state, reason and last error.
 func (e *FailureError) Error() string {
 	f := e.Failure
 	s := fmt.Sprintf("task %s %q %s", f.Task, f.ID, f.State)
@@ -139,8 +193,6 @@ func (e *FailureError) Error() string {
 	}
 	return s
 }
-
-var errUnbuilt = errors.New("tasks: not built yet")
 
 // HeaderParent is the header of a callback or workflow step that holds the
 // ID of the task whose settlement enqueued it.

@@ -70,6 +70,8 @@ func errorType(err error) attribute.KeyValue {
 	switch {
 	case errors.Is(err, tasks.ErrInvalidPayload):
 		return semconv.ErrorTypeKey.String(string(tasks.ReasonInvalidPayload))
+	case errors.Is(err, tasks.ErrInvalidResult):
+		return semconv.ErrorTypeKey.String(string(tasks.ReasonInvalidResult))
 	case tasks.IsPermanent(err):
 		return semconv.ErrorTypeKey.String(string(tasks.ReasonPermanent))
 	case errors.As(err, &pe):

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jetq/jetq/internal/retry"
 	"github.com/jetq/jetq/internal/wire"
-	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -156,13 +155,8 @@ func (f *Forwarder) forward(ctx context.Context, work jetstream.Stream, adv advi
 		}
 	}
 	id := rec.Header.Get(wire.HeaderID)
-	if f.states != nil {
-		if err := f.states.Settle(ctx, id, func(st *status.Status) {
-			st.State, st.Reason, st.Error = status.DeadLettered, tasks.ReasonMaxDeliveries, reason
-			st.Attempt = adv.Deliveries
-		}); err != nil {
-			return fmt.Errorf("record status of task %s: %w", id, err)
-		}
+	if err := f.recordFinal(ctx, adv, raw, id, reason); err != nil {
+		return fmt.Errorf("record status of task %s: %w", id, err)
 	}
 	if err := f.follow(ctx, raw, adv, queue, name, reason); err != nil {
 		return err

@@ -67,6 +67,8 @@ func Decide(err error, attempt, maxAttempts int, timedOut, stopping bool, b task
 		return tasks.Outcome{Action: tasks.ActionAck}
 	case errors.Is(err, tasks.ErrInvalidPayload):
 		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidPayload, Err: err}
+	case errors.Is(err, tasks.ErrInvalidResult):
+		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidResult, Err: err}
 	case tasks.IsPermanent(err):
 		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonPermanent, Err: err}
 	case stopping:

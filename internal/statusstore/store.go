@@ -22,7 +22,11 @@ import (
 // It opens (and, to write, creates) the bucket on first use and is safe for
 // concurrent use.
 type Store struct {
-	kv *provision.Bucket
+	js      jetstream.JetStream
+	names   wire.Names
+	kv      *provision.Bucket
+	results objects
+	kept    retentions
 }
 
 // New returns a store for the status bucket of t; it does no I/O. It
@@ -31,7 +35,8 @@ func New(js jetstream.JetStream, t topology.Topology) (*Store, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	return &Store{kv: provision.NewBucket(js, wire.StatusBucketConfig(t, status.TTL))}, nil
+	return &Store{js: js, names: wire.NamesOf(t), kv: provision.NewBucket(js, wire.StatusBucketConfig(t, status.TTL)),
+		results: objects{cfg: wire.ResultObjectsConfig(t, tasks.MaxRetention)}}, nil
 }
 
 // bucket opens the bucket, creating it if it is missing.
@@ -172,6 +177,26 @@ func (s *Store) Wait(ctx context.Context, id string) (status.Status, error) {
 	if err != nil {
 		return status.Status{}, fmt.Errorf("task %q: %w", id, err)
 	}
+	return watch(ctx, kv, id, false)
+}
+
+// WaitFinal is [Store.Wait] for a record that may not be there yet (a
+// task not settled, whose type keeps only its final outcome): it waits for
+// the record, creating a missing bucket so that it can be watched. When ctx
+// ends before any record was seen the error wraps both ctx's error and
+// status.ErrNotFound; after, ctx's error alone.
+func (s *Store) WaitFinal(ctx context.Context, id string) (status.Status, error) {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return status.Status{}, fmt.Errorf("task %q: %w", id, err)
+	}
+	return watch(ctx, kv, id, true)
+}
+
+// watch watches the record of task id until it is final. A record missing
+// at the start is an error wrapping status.ErrNotFound at once, unless
+// waitMissing.
+func watch(ctx context.Context, kv jetstream.KeyValue, id string, waitMissing bool) (status.Status, error) {
 	w, err := kv.Watch(ctx, status.Key(id))
 	if err != nil {
 		return status.Status{}, err
@@ -182,13 +207,16 @@ func (s *Store) Wait(ctx context.Context, id string) (status.Status, error) {
 	for {
 		select {
 		case <-ctx.Done():
+			if !seen && waitMissing {
+				return last, fmt.Errorf("task %q: %w: %w", id, status.ErrNotFound, ctx.Err())
+			}
 			return last, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
 				return last, fmt.Errorf("watch of task %q ended", id)
 			}
 			if e == nil { // end of the initial values
-				if !seen {
+				if !seen && !waitMissing {
 					return status.Status{}, fmt.Errorf("task %q: %w", id, status.ErrNotFound)
 				}
 				continue

@@ -254,6 +254,12 @@ func headerSafe(s string, limit int) string {
 	if strings.ContainsAny(s, "\r\n") {
 		s = strings.NewReplacer("\r\n", " | ", "\n", " | ", "\r", " ").Replace(s)
 	}
+	return Truncate(s, limit)
+}
+
+// Truncate cuts s to at most limit bytes, on a rune boundary, ending a
+// cut text with "…".
+func Truncate(s string, limit int) string {
 	if len(s) <= limit {
 		return s
 	}

@@ -116,5 +116,15 @@ func (n Names) EventSubjects() []string {
 // notice a task's last delivery expiring when no worker pulls.
 const PriorityGroup = "jetq"
 
+// ResultObjects is the object store bucket holding the results too large
+// for their task's status record, "JETQ_RESULTS".
+func (n Names) ResultObjects() string { return n.stream("RESULTS") }
+
+// StatusKeySubject is the subject of key in the status bucket, written
+// directly so that a final record carries its own TTL.
+func (n Names) StatusKeySubject(key string) string {
+	return "$KV." + n.StatusBucket() + "." + key
+}
+
 // StatusBucket is the key-value bucket of tracked tasks' states, "JETQ_STATUS".
 func (n Names) StatusBucket() string { return n.stream("STATUS") }

@@ -174,6 +174,19 @@ func StatusBucketConfig(t topology.Topology, ttl time.Duration) jetstream.KeyVal
 	}
 }
 
+// ResultObjectsConfig is the configuration of t's object store bucket of
+// results too large for their status record, each kept for maxAge: the
+// longest retention, since a bucket has one age for all.
+func ResultObjectsConfig(t topology.Topology, maxAge time.Duration) jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{
+		Bucket:      NamesOf(t).ResultObjects(),
+		Description: "jetq task results too large for their status record",
+		TTL:         maxAge,
+		Storage:     storage(t),
+		Replicas:    replicas(t),
+	}
+}
+
 // DLQStreamConfig is the configuration of t's dead-letter stream: Limits
 // retention with a long MaxAge, and an hour of deduplication so the worker
 // and the forwarder cannot both file one task.
@@ -238,7 +251,9 @@ func EventsStreamConfig(t topology.Topology) jetstream.StreamConfig {
 // the payload's Go type under [MetaPayloadType] and its JSON Schema, if
 // any, under [MetaPayloadSchema], for the worker to notice two services
 // using one task name with different payloads and for `jetq enqueue` to
-// check payloads; a spec without them gets no metadata.
+// check payloads; a spec without them gets no metadata. A spec with a
+// retention records it under [MetaRetention], for the forwarder to keep
+// the final outcome of the tasks it dead-letters.
 func ConsumerConfig(t topology.Topology, spec tasks.Spec) jetstream.ConsumerConfig {
 	maxAckPending := -1
 	if spec.MaxConcurrency > 0 {
@@ -250,6 +265,12 @@ func ConsumerConfig(t topology.Topology, spec tasks.Spec) jetstream.ConsumerConf
 		if spec.PayloadSchema != "" {
 			meta[MetaPayloadSchema] = spec.PayloadSchema
 		}
+	}
+	if spec.Retention > 0 {
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta[MetaRetention] = spec.Retention.String()
 	}
 	return jetstream.ConsumerConfig{
 		Durable:       NamesOf(t).Durable(spec.Queue, spec.Name),
@@ -275,4 +296,7 @@ const (
 	// MetaPayloadSchema is the JSON Schema of the payload (see
 	// tasks.Spec.PayloadSchema).
 	MetaPayloadSchema = "jetq.payload.schema"
+	// MetaRetention is how long the final outcome of each task is kept
+	// (tasks.Spec.Retention), as time.Duration.String writes it.
+	MetaRetention = "jetq.retention"
 )

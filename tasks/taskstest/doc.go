@@ -10,4 +10,7 @@
 // codec and validated, so a payload the worker would refuse is reported as
 // dead-lettered with reason invalid_payload. The handler runs under the
 // definition's timeout, and a panic becomes a retry, as on a worker.
+//
+// [RunResult] does the same for a result task (tasks.DefineResult) and also
+// returns its result as the worker would store it.
 package taskstest
