@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
@@ -127,4 +128,71 @@ func TestResultNotRecordedIsRedone(t *testing.T) {
 		t.Errorf("Result: got %d, %v; want 2", got, err)
 	}
 	workEmpty(t, b.js)
+}
+
+// TestDoneTaskRedeliveredRunsItsFollowUps has the first worker write a
+// result task's final record and then fail at everything after it, for
+// real: the server refuses its publishes of the success callback and of
+// acknowledgements (permissions). The second worker, given the
+// redelivery, finds the task done: it runs the follow-ups the first could
+// not — the callback gets the recorded result — and acknowledges the task
+// without running its handler again.
+func TestDoneTaskRedeliveredRunsItsFollowUps(t *testing.T) {
+	t.Parallel()
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	body := "listen: 127.0.0.1:-1\nauthorization { users: [\n" +
+		"  { user: full, password: full }\n" +
+		"  { user: stuck, password: stuck, permissions: { publish: { allow: \">\", deny: [\"$JS.ACK.>\", \"jetq.task.default.test.result.notify\"] } } }\n" +
+		"] }\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := embeddedtest.Server(t, embedded.WithConfigFile(conf))
+	_, js := embeddedtest.Connect(t, srv, nats.UserInfo("full", "full"))
+	p := jetqtest.NewProducer(t, js)
+	in, err := inspect.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	def := tasks.DefineResult[Args, int]("test.result.follow", tasks.WithAckWait(2*time.Second))
+	notify := tasks.Define[int]("test.result.notify")
+	var calls atomic.Int32
+	handler := func(ctx context.Context, tk *tasks.Task[Args]) (int, error) {
+		calls.Add(1)
+		return tk.Payload.N * 3, nil
+	}
+	regA := tasks.NewRegistry()
+	tasks.MustHandleResult(regA, def, handler)
+	_, jsA := embeddedtest.Connect(t, srv, nats.UserInfo("stuck", "stuck"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	a := jetqtest.StartWorkerOn(t, jsA, regA, consumer.WithShutdownTimeout(time.Second))
+
+	r, err := producer.Enqueue(ctx, p, def, Args{N: 7}, producer.OnSuccess(notify))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := inspect.Result(ctx, in, def, r.ID); err != nil || got != 21 {
+		t.Fatalf("Result: got %d, %v; want 21", got, err)
+	}
+	if err := a.Stop(t); err != nil {
+		t.Fatalf("first worker's Run: %v", err)
+	}
+
+	regB := tasks.NewRegistry()
+	tasks.MustHandleResult(regB, def, handler)
+	onDone, done := callbackRecorder[int]()
+	tasks.MustHandle(regB, notify, onDone)
+	jetqtest.StartWorkerOn(t, js, regB)
+	run := nextRun(t, done)
+	if run.payload != 21 || run.parent != r.ID {
+		t.Errorf("callback got %d from %q, want 21 from %q", run.payload, run.parent, r.ID)
+	}
+	workEmpty(t, js)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+	if len(done) != 0 {
+		t.Errorf("%d more callback runs, want none", len(done))
+	}
 }

@@ -199,6 +199,11 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	j.ran, _ = strconv.Atoi(rec.Header.Get(wire.HeaderDLQDeliveries))
 	w.logTask(ctx, j, slog.LevelInfo, "jetq: redelivered task was dead-lettered already; terminating it",
 		slog.Uint64(keyRecord, rec.Seq))
+	// The worker that filed the record may have stopped before the
+	// follow-ups ran.
+	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
+		return true
+	}
 	w.terminate(ctx, j, o)
 	return true
 }

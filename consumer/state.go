@@ -144,6 +144,9 @@ func (w *Worker) writeFinal(ctx context.Context, j *job, o tasks.Outcome) error 
 		st = rep.st
 	}
 	st = statusstore.Final(st, j.env, o, started, spec.Codec.ContentType())
+	if j.ran != 0 {
+		st.Attempt = j.ran // as the dead-letter record a redelivery found counts them
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalTimeout)
 	defer cancel()
 	err := w.states.Final(fctx, st, spec.Retention)

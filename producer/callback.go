@@ -23,8 +23,8 @@ import (
 // work stream drops a second enqueue within its deduplication window, and a
 // worker runs one callback ID once for a day after that. The callback
 // continues this task's trace and reads this task's ID in its Task.Header
-// (tasks.HeaderParent). It works with [Enqueue] and [EnqueueBatch] (each
-// task its own callback) and with [WithDelay].
+// (tasks.HeaderParent). It works with [Enqueue], [EnqueueBatch] and [Add]
+// (each task its own callback), and with [WithDelay].
 func OnSuccess[R any](cb tasks.Def[R]) EnqueueOption {
 	ref, err := callbackOf(cb, "OnSuccess")
 	unit := reflect.TypeFor[R]() == reflect.TypeFor[struct{}]()

@@ -94,3 +94,46 @@ func TestCallbacksTravelInHeaders(t *testing.T) {
 		}
 	}
 }
+
+// A group's tasks take callbacks as Enqueue's do: checked when the group
+// is enqueued, which then enqueues nothing if one is refused, and carried
+// in each task's headers.
+func TestCallbacksOfAGroup(t *testing.T) {
+	t.Parallel()
+	p, js := newProducer(t)
+	ctx := context.Background()
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	notify := tasks.Define[struct{}]("email.sent")
+	bad := producer.NewGroup()
+	producer.Add(bad, sendEmail, Email{To: "a@b.c"}, producer.OnSuccess(notify))
+	producer.Add(bad, sendEmail, Email{To: "d@e.f"}, producer.OnSuccess(sendEmail))
+	if _, err := producer.EnqueueGroup(ctx, p, bad); !errors.Is(err, producer.ErrInvalidOption) ||
+		!strings.Contains(err.Error(), "its success callback takes struct{}") {
+		t.Errorf("a group with a mismatched callback: got %v, want an error wrapping ErrInvalidOption", err)
+	}
+	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 0 {
+		t.Fatalf("work stream holds %d tasks after a refused group, want none", n)
+	}
+	g := producer.NewGroup()
+	producer.Add(g, sendEmail, Email{To: "a@b.c"}, producer.OnSuccess(notify))
+	producer.Add(g, sendEmail, Email{To: "d@e.f"})
+	rs, err := producer.EnqueueGroup(ctx, p, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "JETQ_TASKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"default email.sent application/json", ""} {
+		m, err := s.GetMsg(ctx, rs[i].Sequence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get(wire.HeaderOnSuccess); got != want {
+			t.Errorf("task %d: %s %q, want %q", i, wire.HeaderOnSuccess, got, want)
+		}
+	}
+}

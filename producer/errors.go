@@ -88,5 +88,3 @@ func newBatchError(results []Result) error {
 	}
 	return be
 }
-
-var errUnbuilt = errors.New("producer: not built yet")

@@ -48,7 +48,8 @@ func (g *Group) Len() int { return len(g.members) }
 // Add adds a task of def with payload to g. An invalid payload or option
 // is reported by [EnqueueGroup], which then enqueues nothing.
 //
-// The options are those of [Enqueue]. The task's ID (WithID, or one
+// The options are those of [Enqueue], callbacks ([OnSuccess],
+// [OnFailure]) included, each task its own. The task's ID (WithID, or one
 // generated here) is fixed by Add, so that calling EnqueueGroup again with
 // the same group after a retryable error is idempotent. WithDelay and
 // WithRunAt are refused, since a delayed task waits in the schedule stream,
@@ -75,6 +76,9 @@ func newMember[T any](def tasks.Def[T], payload T, opts []EnqueueOption) (member
 	}
 	if err := def.Check(); err != nil {
 		return member{}, fmt.Errorf("producer: %w", err)
+	}
+	if err := ec.callbacksOf(def); err != nil {
+		return member{}, err
 	}
 	body, err := def.Encode(payload)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -65,10 +66,7 @@ func TestGroupOfMixedTypesLandsWhole(t *testing.T) {
 	if g.Len() != 4 {
 		t.Fatalf("Len %d, want 4", g.Len())
 	}
-	rs, err := producer.EnqueueGroup(ctx, p, g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, msgs := enqueueGroup(t, p, js, g)
 	if len(rs) != 4 || rs[0].ID != "mail-1" || rs[2].ID != "charge-7" || rs[1].ID == "" || rs[3].ID == "" {
 		t.Fatalf("results %+v", rs)
 	}
@@ -80,16 +78,9 @@ func TestGroupOfMixedTypesLandsWhole(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Errorf("middleware ran %d times, want once for the group", calls.Load())
 	}
-	s, err := js.Stream(ctx, "JETQ_TASKS")
-	if err != nil {
-		t.Fatal(err)
-	}
 	subjects := []string{"jetq.task.default.email.send", "jetq.task.media.image.resize", "jetq.task.default.card.charge", "jetq.task.default.email.send"}
 	for i, r := range rs {
-		m, err := s.GetMsg(ctx, r.Sequence)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := msgs[i]
 		if m.Subject != subjects[i] || m.Header.Get("Nats-Msg-Id") != r.ID || m.Header.Get("X-Seen") != r.ID {
 			t.Errorf("task %d: subject %s, header %v", i, m.Subject, m.Header)
 		}
@@ -519,24 +510,12 @@ func TestGroupIsTraced(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	p, js := newProducer(t, producer.WithMiddleware(tracing.Producer(tracing.WithTracerProvider(tp), tracing.WithPropagators(propagation.TraceContext{}))))
-	ctx := context.Background()
 	g := producer.NewGroup()
 	producer.Add(g, resizeImage, 1)
 	producer.Add(g, chargeCard, "x")
-	rs, err := producer.EnqueueGroup(ctx, p, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := js.Stream(ctx, "JETQ_TASKS")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, msgs := enqueueGroup(t, p, js, g)
 	parents := map[string]bool{}
-	for _, r := range rs {
-		m, err := s.GetMsg(ctx, r.Sequence)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range msgs {
 		parents[m.Header.Get("traceparent")] = true
 	}
 	if len(parents) != 2 || parents[""] {
@@ -554,4 +533,26 @@ func TestGroupIsTraced(t *testing.T) {
 	if sends != 1 || creates != 2 {
 		t.Errorf("%d send and %d create spans, want 1 and 2", sends, creates)
 	}
+}
+
+// enqueueGroup enqueues g, failing t unless it is stored, and returns its
+// results and the messages stored.
+func enqueueGroup(t *testing.T, p *producer.Producer, js jetstream.JetStream, g *producer.Group) ([]producer.Result, []*jetstream.RawStreamMsg) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := producer.EnqueueGroup(ctx, p, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "JETQ_TASKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]*jetstream.RawStreamMsg, len(rs))
+	for i, r := range rs {
+		if msgs[i], err = s.GetMsg(ctx, r.Sequence); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rs, msgs
 }

@@ -9,7 +9,8 @@
 // a record with reason max_deliveries, deletes the message, and only then
 // acknowledges the advisory; a tracked task's status becomes dead_lettered
 // on the way, and a task type with a retention (recorded in its durable's
-// metadata) gets its final record, made if the task had none. Every step is idempotent: the record's Nats-Msg-Id is
+// metadata) gets its final record, made if the task had none. Every step
+// is idempotent: the record's Nats-Msg-Id is
 // "<stream>:<seq>:<stored at>", the same the worker uses, so the
 // dead-letter stream's deduplication keeps one record per task whichever
 // path files it and however often a crash makes a step run again — as long
