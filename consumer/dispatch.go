@@ -235,6 +235,13 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 			w.expire(ctx, j)
 			return nil
 		}
+		ctx, done, err := w.prepareStep(ctx, j)
+		if done || err != nil {
+			if err != nil {
+				w.settle(ctx, j, err, false)
+			}
+			return err
+		}
 		r := j.route
 		if r.spec.TrackState {
 			ctx = w.trackRunning(ctx, j)

@@ -125,6 +125,8 @@ type enqueueConfig struct {
 	onSuccess, onFailure *callbackOption // callback.go
 
 	err error // an option that could not be applied
+
+	own map[string]bool // header names set by WithOwnHeader, reserved or not
 }
 
 // WithID gives the task the ID id instead of a generated one, for [Enqueue].
@@ -256,7 +258,7 @@ func (c *enqueueConfig) validate(batch bool, n int, now time.Time) error {
 		}
 	}
 	for k := range c.header {
-		if strings.HasPrefix(k, "Nats-") || strings.HasPrefix(k, "Jetq-") {
+		if (strings.HasPrefix(k, "Nats-") || strings.HasPrefix(k, "Jetq-")) && !c.own[k] {
 			return fmt.Errorf("%w: header %q is reserved", ErrInvalidOption, k)
 		}
 		if k == "" || strings.ContainsAny(k, ": \r\n") {

@@ -2,8 +2,8 @@ package flow
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +45,9 @@ type Runner struct {
 	topo  topology.Topology
 	names wire.Names
 	log   *slog.Logger
+
+	wf        store        // the workflow bucket (record.go)
+	conflicts atomic.Int64 // compare-and-set writes of a record that lost, for the benchmark
 }
 
 // New returns a Runner for the deployment t.
@@ -66,5 +69,3 @@ func (r *Runner) After(ctx context.Context, s Settlement) error {
 	}
 	return r.step(ctx, s)
 }
-
-var errUnbuilt = errors.New("flow: not built yet")
