@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -27,7 +26,7 @@ func TestOnSuccessReceivesTheTypedResult(t *testing.T) {
 	})
 	onDone, done := callbackRecorder[Receipt]()
 	tasks.MustHandle(reg, notify, onDone)
-	jetqtest.StartWorker(t, b.srv, reg)
+	startAnnounced(t, b, reg)
 
 	r, err := producer.Enqueue(ctx, b.p, parent, Args{N: 5, Note: "paid"}, producer.OnSuccess(notify))
 	if err != nil {

@@ -41,6 +41,32 @@ func callbackRecorder[T any]() (tasks.HandlerFunc[T], chan callbackRun[T]) {
 	}, ch
 }
 
+// startAnnounced starts a worker of reg and waits until it has announced
+// itself (its presence written): a worker stopped sooner may leave the
+// creation of the presence bucket to the server while the test's server
+// stops, which leaks the stream's goroutines.
+func startAnnounced(t *testing.T, b *bundle, reg *tasks.Registry) {
+	t.Helper()
+	jetqtest.StartWorker(t, b.srv, reg)
+	waitAnnounced(t, b.js, 1)
+}
+
+// waitAnnounced waits until n workers have announced themselves.
+func waitAnnounced(t *testing.T, js jetstream.JetStream, n int) {
+	t.Helper()
+	in, err := inspect.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		ws, err := in.Workers(context.Background())
+		if err == nil && len(ws) < n {
+			err = fmt.Errorf("%d of %d workers announced", len(ws), n)
+		}
+		return err
+	})
+}
+
 func nextRun[T any](t *testing.T, ch chan callbackRun[T]) callbackRun[T] {
 	t.Helper()
 	select {
@@ -65,7 +91,7 @@ func TestOnSuccessOfATaskWithoutResult(t *testing.T) {
 	tasks.MustHandle(reg, notify, onDone)
 	onFailed, fails := callbackRecorder[tasks.Failure]()
 	tasks.MustHandle(reg, failed, onFailed)
-	jetqtest.StartWorker(t, b.srv, reg)
+	startAnnounced(t, b, reg)
 
 	r, err := producer.Enqueue(ctx, b.p, parent, Args{N: 1}, producer.OnSuccess(notify), producer.OnFailure(failed))
 	if err != nil {
@@ -97,7 +123,7 @@ func TestOnFailureAfterTheLastAttempt(t *testing.T) {
 	tasks.MustHandle(reg, notify, onDone)
 	onFailed, fails := callbackRecorder[tasks.Failure]()
 	tasks.MustHandle(reg, failed, onFailed)
-	jetqtest.StartWorker(t, b.srv, reg)
+	startAnnounced(t, b, reg)
 
 	before := time.Now()
 	r, err := producer.Enqueue(ctx, b.p, parent, Args{N: 2}, producer.OnSuccess(notify), producer.OnFailure(failed))
@@ -145,7 +171,7 @@ func TestOnFailureOfAnExpiredTask(t *testing.T) {
 	})
 	onFailed, fails := callbackRecorder[tasks.Failure]()
 	tasks.MustHandle(reg, failed, onFailed)
-	jetqtest.StartWorker(t, b.srv, reg)
+	startAnnounced(t, b, reg)
 	f := nextRun(t, fails).payload
 	if f.ID != r.ID || f.State != "expired" || f.Attempts != 0 {
 		t.Errorf("failure %+v, want task %s expired after 0 attempts", f, r.ID)
@@ -181,7 +207,7 @@ func TestCallbackCopyAfterTheDedupWindowRunsOnce(t *testing.T) {
 	reg := tasks.NewRegistry()
 	onDone, done := callbackRecorder[struct{}]()
 	tasks.MustHandle(reg, notify, onDone)
-	jetqtest.StartWorker(t, b.srv, reg)
+	startAnnounced(t, b, reg)
 	if run := nextRun(t, done); run.id != id {
 		t.Errorf("callback %q ran, want %q", run.id, id)
 	}
@@ -261,17 +287,7 @@ func TestCallbackEnqueuedOnceWhenTheWorkerDiesBeforeTheAck(t *testing.T) {
 	// The task goes out once the worker process is up, its presence
 	// written: the kill then leaves none of its start-up requests (streams,
 	// buckets) for the server to finish while this test's server stops.
-	in, err := inspect.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 60*time.Second, func() error {
-		ws, err := in.Workers(ctx)
-		if err == nil && len(ws) == 0 {
-			err = errors.New("the worker process has not announced itself yet")
-		}
-		return err
-	})
+	waitAnnounced(t, js, 1)
 	r, err := producer.Enqueue(ctx, p, crashParent, Args{N: 4}, producer.OnSuccess(crashNotify))
 	if err != nil {
 		t.Fatal(err)

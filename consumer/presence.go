@@ -225,7 +225,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	for _, r := range w.routes {
 		due := slices.DeleteFunc(p.retries[r], func(rt wire.PresenceRetry) bool { return !rt.At.After(now) })
 		p.retries[r] = due
-		pt := wire.PresenceTask{Queue: r.spec.Queue, Task: r.spec.Name, Tracked: r.spec.TrackState, Held: held[r], Running: running[r],
+		pt := wire.PresenceTask{Queue: r.spec.Queue, Task: r.spec.Name, Tracked: r.spec.TrackState, Retention: r.spec.Retention, Held: held[r], Running: running[r],
 			Succeeded: r.done.succeeded.Load(), Failed: r.done.failed.Load(),
 			DeadLettered: r.done.deadLettered.Load(), Expired: r.done.expired.Load(),
 			Deliveries: listed[r]}

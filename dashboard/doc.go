@@ -26,7 +26,9 @@
 //     inspect lists them, 50 a page, paged by inspect's page tokens and
 //     filtered by queue, task type, enqueue time (since, until, UTC) and
 //     payload ("where=customer.id=42"; a value that does not read as JSON
-//     is a string). Each row links to its task's page. With actions
+//     is a string). Each row links to its task's page; a completed task
+//     shows its attempts, duration, result size and error, and a
+//     list's note what it could not show. With actions
 //     allowed, a row offers what fits its state — delete (pending), run now
 //     and cancel (scheduled), retry now (retrying) — and the list offers
 //     the same for every task its filter selects: a first POST plans the
@@ -45,7 +47,17 @@
 //     a task not done shows the last progress of its attempt that ended,
 //     labelled so, and a task done shows none. The work-stream message's
 //     headers are shown, and with actions allowed the actions that fit the
-//     task.
+//     task. A task with a stored result shows when its last attempt ran,
+//     the result's size and its first kilobyte (hidden with the payloads,
+//     [WithHidePayloads]); a workflow step links to its workflow, named by
+//     its message's Jetq-Workflow header or, once it is done, by its task
+//     ID.
+//   - Workflow (/workflow/{id}): a workflow as inspect's Workflow reads it:
+//     its state, its steps drawn as an inline SVG graph (a column a depth,
+//     a line from each parent to its child, no script) and as a table —
+//     task, state, attempts, result size, dependencies, times, error — each
+//     step linked to its task's page. With actions allowed, a running or
+//     failed workflow has a cancel button that asks first.
 //   - Dead letters (/dlq): filtered by task, queue, reason and time,
 //     newest first, 50 a page, paged by sequence. A task or queue filter
 //     is applied by the server, so its page costs the same with a hundred
@@ -72,7 +84,7 @@
 // Reading is all a dashboard does unless [WithActions] is given: its
 // actions (replay, delete and purge of dead letters; delete, run now,
 // cancel and retry now of tasks, one or every one a filter selects;
-// removal of a periodic declaration) are then allowed to a browser that signed in with the
+// cancel of a workflow; removal of a periodic declaration) are then allowed to a browser that signed in with the
 // token, for 12 hours (an HttpOnly, SameSite=Strict cookie holding the
 // sign-in time and a keyed hash of it, checked by the server), or to a
 // request with the header "Authorization: Bearer <token>"; every other

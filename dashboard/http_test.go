@@ -348,7 +348,7 @@ func TestTaskInWorkStream(t *testing.T) {
 func TestCreatesNothing(t *testing.T) {
 	js := embeddedtest.JetStream(t)
 	c := serve(t, js)
-	for _, path := range []string{"/", "/api/overview", "/dlq", "/dlq?reason=timeout", "/dlq/1", "/tasks?id=x", "/workers", "/api/workers", "/scheduled", "/metrics"} {
+	for _, path := range []string{"/", "/api/overview", "/dlq", "/dlq?reason=timeout", "/dlq/1", "/tasks?id=x", "/tasks/completed", "/workflow", "/workflow/x", "/workers", "/api/workers", "/scheduled", "/metrics"} {
 		if code, body := c.get(path); code >= 500 {
 			t.Errorf("%s: %d %s", path, code, body)
 		}

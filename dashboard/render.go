@@ -40,7 +40,9 @@ var funcs = template.FuncMap{
 		}
 		return "in " + human.Age(time.Until(t))
 	},
-	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) + "%" },
+	"pct":   func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) + "%" },
+	"bytes": human.Bytes,
+	"join":  strings.Join,
 }
 
 // parsePages parses each page template with the layout.
@@ -133,6 +135,8 @@ func flash(q url.Values) string {
 		return fmt.Sprintf("%d %s replayed.", n, records(n))
 	case donePurgedN:
 		return fmt.Sprintf("%d %s purged.", n, records(n))
+	case doneWorkflowCancelled:
+		return workflowFlash(n)
 	}
 	return ""
 }

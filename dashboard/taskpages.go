@@ -38,10 +38,12 @@ type taskListView struct {
 	// messages read, before it was full: more may match further on.
 	Partial bool
 	Scanned int
-	Form    url.Values   // the filter, for the bulk forms
-	Back    string       // this page, for the actions to return to
-	Bulk    []taskAction // what the bulk form offers for this state
-	Match   [][2]string  // what the filter selects, in words
+	// Note is what the list says it could not show or how far it read.
+	Note  string
+	Form  url.Values   // the filter, for the bulk forms
+	Back  string       // this page, for the actions to return to
+	Bulk  []taskAction // what the bulk form offers for this state
+	Match [][2]string  // what the filter selects, in words
 }
 
 // stateOf reads the list a path names, as inspect.ParseState does: an
@@ -190,7 +192,7 @@ func (d *Dashboard) taskList(w http.ResponseWriter, r *http.Request) {
 	filter := taskFilterQuery(q)
 	v := taskListView{State: state, States: states, Queue: q.Queue, Task: q.Task, Since: inputTime(q.Since), Until: inputTime(q.Until),
 		Where: whereText(q.Where), Tasks: p.Tasks, Filter: query(filter), Paged: q.Token != "", Form: filter,
-		Back: r.URL.RequestURI(), Match: taskMatching(q), Partial: p.Partial, Scanned: p.Scanned}
+		Back: r.URL.RequestURI(), Match: taskMatching(q), Partial: p.Partial, Scanned: p.Scanned, Note: p.Note}
 	if p.Next != "" {
 		next := taskFilterQuery(q)
 		next.Set("page", p.Next)

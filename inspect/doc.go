@@ -29,6 +29,23 @@
 // the list; a token is refused, with [ErrInvalidQuery], by a query of
 // another state or other filters.
 //
+// The completed list is the history of the task types that keep their
+// final outcome (tasks.WithRetention): each task that succeeded, newest
+// first, with its attempts, when its last attempt ran and for how long
+// ([TaskInfo.Duration]), the error its record holds and the size of
+// its result ([TaskInfo.ResultSize]). It costs one status write a task at
+// its settlement, kept until the retention ends (BenchmarkCompletedHistory
+// prints the bytes a record stores). A task that failed for good is listed
+// as failed, from the dead-letter stream, where it can be replayed.
+//
+// # Workflows
+//
+// [Inspector.Workflow] reads a workflow (package workflow) with each
+// step's state, attempts, result size, dependencies and error;
+// [Inspector.CancelWorkflow] cancels a running or failed one: its steps not
+// run yet never will. An unknown workflow is [ErrNotFound], one that
+// succeeded or was cancelled already [ErrMovedOn].
+//
 // # Actions, dead letters and schedules
 //
 // [Inspector.Delete] removes a pending task, [Inspector.RunNow] and

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jetq/jetq/internal/directget"
 	"github.com/jetq/jetq/status"
@@ -14,15 +16,15 @@ import (
 const completedWindow = 512
 
 // completed lists the tasks that succeeded, newest first, from the status
-// records of the task types that track their status
-// (tasks.WithStateTracking): the status bucket's stream keeps one record a
-// task, its latest, in the order they were written, so it is read from
-// its end backwards, in batched direct gets of up to 512 records, keeping
-// the records that say done; Page.Scanned says how many it read and
-// Page.Note how far that went. Types that do not track their status keep
-// no record of a success, and have no completed list. A completed task's
-// message is gone from the work stream: its Seq is 0, and Where, which
-// needs the payload, is refused.
+// records of the task types that keep their final outcome
+// (tasks.WithRetention) or track their status (tasks.WithStateTracking):
+// the status bucket's stream keeps one record a task, its latest, in the
+// order they were written, so it is read from its end backwards, in
+// batched direct gets of up to 512 records, keeping the records that say
+// done; Page.Scanned says how many it read and Page.Note how far that went
+// and which live task types keep no record. A completed task's message is
+// gone from the work stream: its Seq is 0, and Where, which needs the
+// payload, is refused.
 func (in *Inspector) completed(ctx context.Context, q Query, tok cursor) (Page, *cursor, error) {
 	if q.Where != nil {
 		return Page{}, nil, fmt.Errorf("%w: the completed list has no payloads to match (a status record holds none): drop the payload filter", ErrInvalidQuery)
@@ -33,7 +35,11 @@ func (in *Inspector) completed(ctx context.Context, q Query, tok cursor) (Page, 
 		return Page{}, nil, err
 	}
 	if st == nil {
-		return Page{Note: "no task type records its status (tasks.WithStateTracking): no completed list"}, nil, nil
+		note := "no task type keeps its final outcome yet: give a definition tasks.WithRetention(24*time.Hour) to list its completed tasks"
+		if n := in.unkept(ctx, q); n != "" {
+			note += "; " + n
+		}
+		return Page{Note: note}, nil, nil
 	}
 	state := st.CachedInfo().State
 	hi := state.LastSeq
@@ -65,8 +71,7 @@ read:
 					next = &cursor{After: last}
 					break read
 				}
-				p.Tasks = append(p.Tasks, TaskInfo{ID: s.ID, Task: s.Task, Queue: s.Queue, State: Completed,
-					EnqueuedAt: s.EnqueuedAt, Attempt: s.Attempt, FinishedAt: s.UpdatedAt, Progress: s.Progress})
+				p.Tasks = append(p.Tasks, finished(s, Completed))
 			}
 			p.Scanned++
 			last = m.Seq
@@ -78,9 +83,60 @@ read:
 		}
 		hi = lo - 1
 	}
-	p.Note = fmt.Sprintf("read %d of %d status records, newest first (only task types that track their status, tasks.WithStateTracking, record a success)",
+	p.Note = fmt.Sprintf("read %d of %d status records, newest first (only task types with tasks.WithRetention or tasks.WithStateTracking keep a record of a success)",
 		p.Scanned, state.Msgs)
+	if n := in.unkept(ctx, q); n != "" {
+		p.Note += "; " + n
+	}
 	return p, next, nil
+}
+
+// finished is the TaskInfo of a task whose final status record is s,
+// listed as state: its attempts, when its last attempt ran and for how
+// long, its error and the size of its result.
+func finished(s status.Status, state State) TaskInfo {
+	t := TaskInfo{ID: s.ID, Task: s.Task, Queue: s.Queue, State: state, EnqueuedAt: s.EnqueuedAt, Attempt: s.Attempt,
+		StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, Reason: s.Reason, Error: s.Error, ResultSize: s.ResultSize, Progress: s.Progress}
+	if t.FinishedAt.IsZero() {
+		// A record of a type that tracks its status and keeps no outcome
+		// is stamped when it is written, which is when the task ended.
+		t.FinishedAt = s.UpdatedAt
+	}
+	if !t.StartedAt.IsZero() && t.FinishedAt.After(t.StartedAt) {
+		t.Duration = t.FinishedAt.Sub(t.StartedAt)
+	}
+	return t
+}
+
+// unkept names the task types that live workers serve, of those q keeps,
+// that keep no record of a success, with how to make them keep one; ""
+// when there are none, or the presence entries cannot be read (the list
+// stands without it).
+func (in *Inspector) unkept(ctx context.Context, q Query) string {
+	ps, err := in.presences(ctx)
+	if err != nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	var none []string
+	for _, p := range ps {
+		for _, t := range p.Tasks {
+			k := typeKey(t.Queue, t.Task)
+			if (q.Queue != "" && t.Queue != q.Queue) || (q.Task != "" && t.Task != q.Task) || seen[k] {
+				continue
+			}
+			seen[k] = true
+			if !t.Tracked && t.Retention == 0 {
+				none = append(none, k)
+			}
+		}
+	}
+	if len(none) == 0 {
+		return ""
+	}
+	slices.Sort(none)
+	return fmt.Sprintf("not listed, as they keep no record of a success: %s; give their definitions tasks.WithRetention(24*time.Hour) to list them",
+		strings.Join(none, ", "))
 }
 
 // window reads the messages on subject of stream between lo and hi, in

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
@@ -22,6 +23,8 @@ type Inspector struct {
 
 	states *statusstore.Store
 	unique *unique.Store
+	// flows reads and cancels workflows.
+	flows *flow.Runner
 
 	// workScan and deadLetterScan bound the reads of Find.
 	workScan, deadLetterScan int
@@ -56,5 +59,5 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return &Inspector{js: js, pub: cfg.pub, names: wire.NamesOf(cfg.pub), log: cfg.log, states: states, unique: unique.New(js, cfg.pub),
-		workScan: cfg.scan, deadLetterScan: cfg.dlqScan}, nil
+		flows: flow.New(js, cfg.pub, cfg.log), workScan: cfg.scan, deadLetterScan: cfg.dlqScan}, nil
 }

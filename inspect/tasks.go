@@ -150,7 +150,9 @@ type TaskInfo struct {
 	// 0 where it is not known (a list that starts at Since, on a work
 	// stream that does not allow direct gets).
 	Position uint64 `json:"position,omitempty"`
-	// Worker, Attempt, StartedAt and Progress describe a running task.
+	// Worker, Attempt, StartedAt and Progress describe a running task;
+	// Attempt and StartedAt also a completed one (its attempts, and when
+	// its last attempt began).
 	Worker    string           `json:"worker,omitempty"`
 	Attempt   int              `json:"attempt,omitempty"`
 	StartedAt time.Time        `json:"started_at,omitzero"`
@@ -164,6 +166,13 @@ type TaskInfo struct {
 	FinishedAt time.Time    `json:"finished_at,omitzero"`
 	Reason     tasks.Reason `json:"reason,omitempty"`
 	Error      string       `json:"error,omitempty"`
+	// Duration is how long a completed task's last attempt ran
+	// (FinishedAt - StartedAt); 0 where the record does not say (a type
+	// that tracks its status and keeps no outcome, tasks.WithRetention).
+	Duration time.Duration `json:"duration,omitempty"`
+	// ResultSize is the size in bytes of a completed task's encoded
+	// result (tasks.DefineResult); 0 for none.
+	ResultSize int `json:"result_size,omitempty"`
 	// Header and Payload are the task's message.
 	Header  nats.Header `json:"header,omitempty"`
 	Payload []byte      `json:"payload,omitempty"`
@@ -234,10 +243,16 @@ func (t TaskInfo) Age(now time.Time) time.Duration { return max(now.Sub(t.Enqueu
 //     the end of the status bucket's stream backwards in batched direct
 //     gets of 512 records, at most Query.Scan records a page
 //     ([Page.Scanned], [Page.Partial], and [Page.Note] says how many of
-//     how many). Only types that track their status
-//     (tasks.WithStateTracking) record a success; other types have no
-//     completed list. The message of a completed task is gone: Seq is 0,
-//     and Where is refused.
+//     how many), with Attempt, StartedAt, FinishedAt, Duration, Error and
+//     ResultSize. Only types that keep their final outcome
+//     (tasks.WithRetention: one status write a task at its settlement,
+//     kept until the retention ends) or track their status
+//     (tasks.WithStateTracking) record a success; the note names the
+//     types live workers serve that keep none. The message of a completed
+//     task is gone: Seq is 0, and Where is refused. Tasks that failed for
+//     good are listed as Failed, from the dead-letter stream, where they
+//     can be replayed; an expired or cancelled task is not listed (its
+//     record answers Status and Find).
 //   - Failed: the dead-letter records, newest first, with Reason, Error
 //     and FinishedAt (when the record was filed): batched direct gets of
 //     the dead-letter stream on the subject of the types kept, from where

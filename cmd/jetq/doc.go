@@ -1,9 +1,9 @@
 // Command jetq operates a jetq deployment: it inspects and replays the
 // dead-letter stream, shows the queues and the live workers, serves the web
 // dashboard, enqueues tasks by hand, lists tasks by state and deletes, runs,
-// cancels and retries them, one by ID or all a filter selects, lists and
-// cancels delayed and periodic tasks, and runs an embedded NATS server with
-// JetStream for single-binary deployments.
+// cancels and retries them, one by ID or all a filter selects, shows and
+// cancels workflows, lists and cancels delayed and periodic tasks, and runs
+// an embedded NATS server with JetStream for single-binary deployments.
 //
 //	jetq server --store-dir ./data            # a NATS server with JetStream on :4222
 //	jetq queues                               # per task: pending, in flight, dead-lettered
@@ -25,6 +25,9 @@
 //	jetq task run remind:ada                  # run a scheduled task now; task cancel withdraws it
 //	jetq task retry welcome-7f3a              # retry a retrying task now
 //	jetq tasks rm --task email.send --where customer.id=42  # every task selected: counted, asked first
+//	jetq tasks ls --state completed --task report.build  # history: attempts, duration, result size
+//	jetq workflow show report-2026-12-07      # a workflow's steps: state, attempts, result size, deps
+//	jetq workflow cancel report-2026-12-07    # its steps not run yet never will; asks first
 //
 // # Connecting
 //
@@ -47,8 +50,8 @@
 // duplicate and, for a delayed task, run_at), and under --json an error is
 // printed to stderr as {"error": "...", "code": 1}. jetq exits 0 on success,
 // 1 when the operation failed and 2 on a usage error. Times print as RFC
-// 3339 in UTC. dlq purge and the bulk actions (tasks rm, run, cancel and
-// retry) count first, ask on a terminal and otherwise need --yes.
+// 3339 in UTC. dlq purge, workflow cancel and the bulk actions (tasks rm,
+// run, cancel and retry) ask on a terminal and otherwise need --yes.
 //
 // # Tasks by state
 //
@@ -59,5 +62,16 @@
 // and retry act on one task by ID and refuse one that is no longer in the
 // state they need; tasks rm, run, cancel and retry act on the tasks the
 // filter selects. An unknown state, a malformed filter or a page token of
-// another list is a usage error that reads and changes nothing.
+// another list is a usage error that reads and changes nothing. The
+// completed list shows, for the task types that keep their outcome
+// (tasks.WithRetention), each task's attempts, duration, result size and
+// the error its record holds, if any.
+//
+// # Workflows
+//
+// workflow show prints a workflow's state and a table of its steps: name,
+// task, state (a task's, or waiting, or unreachable), attempts, result
+// size, the steps it waits for, its task ID and error; --json prints the
+// record. workflow cancel asks on a terminal, or needs --yes, and refuses a
+// workflow that succeeded or was cancelled already.
 package main

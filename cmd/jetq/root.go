@@ -41,8 +41,9 @@ func newRootEnv(stdin input, stdout, stderr io.Writer, getenv func(string) strin
 		Use:   "jetq",
 		Short: "Operate jetq task queues on NATS JetStream",
 		Long: "jetq inspects and replays dead-lettered tasks, shows the queues, enqueues tasks by hand,\n" +
-			"lists tasks by state and deletes, runs, cancels and retries them, lists and cancels\n" +
-			"delayed and periodic tasks and runs an embedded NATS server with JetStream.\n\n" +
+			"lists tasks by state and deletes, runs, cancels and retries them, shows and cancels\n" +
+			"workflows, lists and cancels delayed and periodic tasks and runs an embedded NATS server\n" +
+			"with JetStream.\n\n" +
 			"It connects as the nats CLI does: flags first, then the NATS_* environment variables, then\n" +
 			"the nats context named by --context or NATS_CONTEXT, or else the one 'nats context select' chose.",
 		SilenceUsage:  true,
@@ -78,7 +79,7 @@ func newRootEnv(stdin input, stdout, stderr io.Writer, getenv func(string) strin
 	f.BoolVar(&g.json, "json", false, "print JSON instead of tables, and errors as JSON on stderr")
 	root.Flags().BoolVar(&g.version, "version", false, "print the versions of jetq and of the server, if one is reachable")
 
-	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g), newTaskCmd(g), newTasksCmd(g), newWorkersCmd(g), newDashboardCmd(g))
+	root.AddCommand(newServerCmd(g), newEnqueueCmd(g), newQueuesCmd(g), newDLQCmd(g), newScheduledCmd(g), newPeriodicCmd(g), newVersionCmd(g), newTaskCmd(g), newTasksCmd(g), newWorkflowCmd(g), newWorkersCmd(g), newDashboardCmd(g))
 	return root
 }
 

@@ -113,8 +113,10 @@ func newTasksLs(g *globals) *cobra.Command {
 			"ends with the --page that continues it. Each state shows its own columns: pending tasks\n" +
 			"their place in the queue and age, running tasks their worker, attempt and progress,\n" +
 			"retrying tasks their next attempt and last error, scheduled tasks when they are due,\n" +
-			"completed and failed tasks when they ended. --where compares a field of the JSON\n" +
-			"payload, as JSON: customer.id=42 matches the number 42, customer.id='\"42\"' the string,\n" +
+			"completed tasks when they ended, their attempts, how long the last ran, the size of their\n" +
+			"result and the error its record holds (task types that keep their outcome, with\n" +
+			"tasks.WithRetention), failed tasks when they ended and why. --where compares a field of the\n" +
+			"JSON payload, as JSON: customer.id=42 matches the number 42, customer.id='\"42\"' the string,\n" +
 			"customer.name=Ada the string \"Ada\". A filter that skips tasks reads at most --scan messages\n" +
 			"a page; a page that stopped there says so, and its --page goes on from where it stopped.\n\n" +
 			"With --json it prints one object: state, tasks (each with its payload, as JSON when it is\n" +
@@ -201,7 +203,7 @@ func taskTable(st inspect.State, ts []inspect.TaskInfo, now time.Time) ([]string
 	case inspect.Scheduled:
 		header = append(header, "RUN AT", "ENQUEUED AT")
 	case inspect.Completed:
-		header = append(header, "ENQUEUED AT", "FINISHED AT")
+		header = append(header, "FINISHED AT", "ATTEMPTS", "DURATION", "RESULT", "ERROR")
 	case inspect.Failed:
 		header = append(header, "FINISHED AT", "REASON", "ERROR")
 	}
@@ -218,7 +220,7 @@ func taskTable(st inspect.State, ts []inspect.TaskInfo, now time.Time) ([]string
 		case inspect.Scheduled:
 			r = append(r, timeOrDash(t.RunAt), timeOrDash(t.EnqueuedAt))
 		case inspect.Completed:
-			r = append(r, timeOrDash(t.EnqueuedAt), timeOrDash(t.FinishedAt))
+			r = append(r, timeOrDash(t.FinishedAt), orDash(t.Attempt), human.Wait(t.Duration), human.Bytes(t.ResultSize), orNone(shorten(t.Error, 60)))
 		case inspect.Failed:
 			r = append(r, timeOrDash(t.FinishedAt), orNone(string(t.Reason)), orNone(shorten(t.Error, 60)))
 		}

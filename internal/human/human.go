@@ -44,3 +44,26 @@ func Wait(d time.Duration) string {
 	}
 	return Age(d)
 }
+
+// Bytes writes a size briefly, to two digits above a kilobyte: 512 B,
+// 4.2 KiB, 120 KiB, 1.4 MiB; "-" for none.
+func Bytes(n int) string {
+	const unit = 1024
+	if n <= 0 {
+		return "-"
+	}
+	if n < unit {
+		return strconv.Itoa(n) + " B"
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + suffix
+	}
+	return strconv.Itoa(int(v)) + " " + suffix
+}

@@ -26,3 +26,14 @@ func TestWait(t *testing.T) {
 		}
 	}
 }
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int]string{
+		0: "-", -1: "-", 512: "512 B", 1023: "1023 B", 1024: "1.0 KiB", 4300: "4.2 KiB", 120 * 1024: "120 KiB",
+		1468006: "1.4 MiB", 3 << 30: "3.0 GiB",
+	} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

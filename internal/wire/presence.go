@@ -68,6 +68,9 @@ type PresenceTask struct {
 	// Tracked is set when the type's definition tracks its tasks' status
 	// (tasks.WithStateTracking): their records hold progress and errors.
 	Tracked bool `json:"tracked,omitempty"`
+	// Retention is how long the type keeps each task's final outcome
+	// (tasks.WithRetention); 0 keeps none. Workers before it leave it out.
+	Retention time.Duration `json:"retention,omitempty"`
 	// Held counts the deliveries in the worker's hands and not settled:
 	// queued for a handler, running, or having a dead-letter record filed
 	// or an acknowledgement confirmed. Each is heartbeated.
