@@ -19,7 +19,11 @@
 // server in a third process; (f) in-process and loopback TCP connections;
 // the cost of the tracing middleware with a no-op provider; (h) the raw
 // baseline carrying jetq's headers, which separates the cost of the wire
-// format from the cost of jetq's code; and (s) how late 10 000 delayed
+// format from the cost of jetq's code; (r) what a task costs that keeps its
+// outcome (WithRetention), returns a stored result (DefineResult) or is a
+// member of a chord of 10 (workflow.Start, the callback reading the
+// members' results), each run by run against a plain jetq task, end to
+// end in-process at concurrency 16; and (s) how late 10 000 delayed
 // tasks start, their delays spread over 0-10 s (WithDelay, the server's
 // scheduler), with the tasks that ran more than once or before they were
 // due: one run of about 12 s, with no raw side. -only tracing-control runs

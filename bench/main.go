@@ -37,7 +37,7 @@ func main() {
 	flag.IntVar(&o.nSync, "n-sync", 20_000, "tasks per run of single Enqueue calls and of the 1 ms handler")
 	flag.DurationVar(&o.latency, "latency-for", 10*time.Second, "how long the steady 1 000 tasks/s run lasts")
 	flag.IntVar(&o.rssN, "rss-n", 1_000_000, "tasks queued and drained for the memory workload")
-	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,h,s,tracing; tracing-control, never run by default, is the tracing row untraced on both sides")
+	flag.StringVar(&o.only, "only", "", "run only these workloads, comma separated: a,b,c,d,e,h,r,s,tracing; tracing-control, never run by default, is the tracing row untraced on both sides")
 	flag.BoolVar(&o.verbose, "v", false, "also print every run's figures, raw and jetq, in the order they ran")
 	flag.Parse()
 	if *role != "" {
@@ -146,6 +146,13 @@ func run(ctx context.Context, o options) error {
 			}
 			rows = append(rows, e2e)
 		}
+	}
+	if o.want("r") {
+		rs, err := measureFollowUps(ctx, o)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, rs...)
 	}
 	if o.want("d") {
 		rs, err := measureLatency(ctx, o)

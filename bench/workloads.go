@@ -201,6 +201,31 @@ func (p *progress) handled() {
 
 func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int, work time.Duration,
 	pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware) (res batchResult, err error) {
+	register := func(reg *tasks.Registry, handled func()) error {
+		return tasks.Handle(reg, noop, func(ctx context.Context, t *tasks.Task[Payload]) error {
+			if work > 0 {
+				time.Sleep(work)
+			}
+			handled()
+			return nil
+		})
+	}
+	return jetqRun(ctx, e, len(payloads), len(payloads), concurrency, pmw, cmw, enqueueAll(noop, payloads), register)
+}
+
+// enqueueAll enqueues payloads as tasks of def in one EnqueueBatch.
+func enqueueAll(def tasks.Def[Payload], payloads []Payload) func(context.Context, *producer.Producer) error {
+	return func(ctx context.Context, p *producer.Producer) error {
+		_, err := producer.EnqueueBatch(ctx, p, def, payloads)
+		return err
+	}
+}
+
+// jetqRun is one run of a jetq side: enqueue stores n tasks, then a worker
+// of concurrency runs them with the handlers register makes, which call
+// handled done times in all.
+func jetqRun(ctx context.Context, e *env, n, done, concurrency int, pmw []tasks.EnqueueMiddleware, cmw []tasks.Middleware,
+	enqueue func(context.Context, *producer.Producer) error, register func(reg *tasks.Registry, handled func()) error) (res batchResult, err error) {
 	p, err := producer.New(e.js, producer.WithTopology(topology.Topology{Memory: true}), producer.WithLogger(quiet), producer.WithMiddleware(pmw...))
 	if err != nil {
 		return res, err
@@ -209,21 +234,17 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 		return res, err
 	}
 	start := time.Now()
-	if _, err := producer.EnqueueBatch(ctx, p, noop, payloads); err != nil {
+	if err := enqueue(ctx, p); err != nil {
 		return res, err
 	}
-	res.enq = float64(len(payloads)) / time.Since(start).Seconds()
+	res.enq = float64(n) / time.Since(start).Seconds()
 
 	runtime.GC() // the processing starts clean too: not paying for the enqueue's garbage
-	res.progress = newProgress(len(payloads))
+	res.progress = newProgress(done)
 	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, noop, func(ctx context.Context, t *tasks.Task[Payload]) error {
-		if work > 0 {
-			time.Sleep(work)
-		}
-		res.progress.handled()
-		return nil
-	})
+	if err := register(reg, res.progress.handled); err != nil {
+		return res, err
+	}
 	w, err := consumer.New(e.js, reg, consumer.WithConcurrency(concurrency), consumer.WithTopology(topology.Topology{Memory: true}),
 		consumer.WithLogger(quiet), consumer.WithMiddleware(cmw...))
 	if err != nil {
@@ -237,9 +258,9 @@ func jetqBatch(ctx context.Context, e *env, payloads []Payload, concurrency int,
 	case <-res.progress.done:
 	case <-time.After(5 * time.Minute):
 		cancel()
-		return res, fmt.Errorf("jetq processed %d of %d", res.progress.count.Load(), len(payloads))
+		return res, fmt.Errorf("jetq processed %d of %d", res.progress.count.Load(), done)
 	}
-	res.finish(len(payloads), start, cpu0)
+	res.finish(n, start, cpu0)
 	cancel()
 	return res, <-stopped
 }

@@ -65,9 +65,17 @@ func slicesSort(a *accounting) {
 // readDLQ adds the task IDs of every dead-letter record.
 func (a *accounting) readDLQ(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
+	eachMsg(t, js, "JETQ_DLQ", func(m *jetstream.RawStreamMsg) { a.dead[m.Header.Get("Jetq-Id")] = true })
+}
+
+// eachMsg calls fn with each message stream holds now, read one by one by
+// sequence (a work queue takes no ordered consumer). A stream that does not
+// exist holds none.
+func eachMsg(t *testing.T, js jetstream.JetStream, stream string, fn func(*jetstream.RawStreamMsg)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, "JETQ_DLQ")
+	s, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return
 	}
@@ -86,7 +94,7 @@ func (a *accounting) readDLQ(t *testing.T, js jetstream.JetStream) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.dead[m.Header.Get("Jetq-Id")] = true
+		fn(m)
 	}
 }
 

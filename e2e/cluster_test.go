@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -152,15 +151,5 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 func connectPreferring(t *testing.T, cl *embedded.Cluster, first int, name string) jetstream.JetStream {
 	t.Helper()
 	urls := cl.ClientURLs()
-	servers := strings.Join(append([]string{urls[first]}, urls...), ",")
-	nc, err := nats.Connect(servers, e2etask.ConnectOptions(fmt.Sprintf("%s-%d", name, first))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
+	return connectJS(t, strings.Join(append([]string{urls[first]}, urls...), ","), fmt.Sprintf("%s-%d", name, first))
 }

@@ -99,19 +99,7 @@ func TestDeadLetterAccounting(t *testing.T) {
 	}
 	for range 2 {
 		_, fjs := embeddedtest.Connect(t, srv)
-		f, err := dlq.NewForwarder(fjs, dlq.WithLogger(quiet))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- f.Run(fctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("forwarder: %v", err)
-			}
-		})
+		runForwarder(t, fjs, dlq.WithLogger(quiet))
 	}
 
 	// want is the reason each task's record must give; "" for success.

@@ -7,6 +7,14 @@
 // accounting: each enqueued task ID was handled at least once or sits in the
 // dead-letter stream; none is missing, and duplicates are counted.
 //
+// The scenarios of results and workflows (issue 26) run e2eworker -flow
+// processes: chords whose callbacks run once with every member's result
+// while a worker and the workflow bucket's leader are killed
+// (JETQ_E2E_CHORDS sets their number), a chain of typed results stopped by
+// a dead letter and finished by its replay, inspect.Result woken in
+// another process than the worker (JETQ_E2E_RESULTS), and group enqueues
+// that are all or nothing. They print the figures the issue asks for.
+//
 // The multi-process scenarios run the nats-server binaries that test.sh
 // installs into $(go env GOPATH)/nats-server-<version>/: the version in
 // go.mod, and v2.11.9, the oldest jetq runs on. Without them a scenario

@@ -68,16 +68,7 @@ func partitionScenario(t *testing.T, bin string, mode cutMode, before, cut time.
 		}
 		// Only the nodes named: the servers do not advertise the others
 		// (cluster no_advertise), and the client ignores any it hears of.
-		nc, err := nats.Connect(strings.Join(servers, ","), append(e2etask.ConnectOptions(name), nats.IgnoreDiscoveredServers())...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
+		return connectJS(t, strings.Join(servers, ","), name, nats.IgnoreDiscoveredServers())
 	}
 	setup := connect("setup", 0, 1, 2)
 	waitClusterReady(t, setup)

@@ -7,14 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
@@ -104,14 +102,7 @@ func percentiles(sorted []time.Duration) string {
 func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	count := 300
-	if s := os.Getenv("JETQ_E2E_SCHEDULED"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 50 {
-			t.Fatalf("JETQ_E2E_SCHEDULED=%q: want a number of delayed tasks of at least 50", s)
-		}
-		count = n
-	}
+	count := envCount(t, "JETQ_E2E_SCHEDULED", 300, 50, "delayed tasks")
 	dir := t.TempDir()
 	natsBin, _, _ := binaries(t, dir)
 	servers, urls := natsCluster(t, dir, natsBin)
@@ -121,16 +112,7 @@ func TestScheduledTasksRunOnceAcrossKilledAndFrozenLeaders(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	connect := func(first int, name string) jetstream.JetStream {
-		nc, err := nats.Connect(strings.Join(append([]string{urls[first]}, urls...), ","), e2etask.ConnectOptions(name)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
+		return connectJS(t, strings.Join(append([]string{urls[first]}, urls...), ","), name)
 	}
 	js := connect(0, "scheduled-test")
 	waitClusterReady(t, js)

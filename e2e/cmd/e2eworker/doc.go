@@ -1,4 +1,15 @@
 // Command e2eworker is a jetq worker process for the end-to-end scenarios:
 // it handles e2e.work tasks and appends "<task ID> <unix nanos>" to --out for
 // every success, before the acknowledgement, so a SIGKILL loses no record.
+//
+// With --flow it is instead the process of the results and workflows
+// scenarios, as a deployment runs it: a worker of the chord members
+// (e2e.member, failing at random), the chords' callbacks (e2e.chord-done)
+// and e2e.echo, with a dead-letter forwarder beside it. It appends one
+// line to --out for each handler run, written before the handler returns:
+//
+//	member <chord> <index> <task ID> <attempt> <worker> <start ns> <end ns> ok|fail
+//	cstart <chord> <task ID> <attempt> <worker> <start ns> <enqueued ns>
+//	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
+//	echo <task ID> <end ns>
 package main

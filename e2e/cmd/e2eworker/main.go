@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/dlq"
 	"github.com/jetq/jetq/e2e/internal/e2etask"
 	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
@@ -26,14 +27,15 @@ func main() {
 	name := flag.String("name", "e2eworker", "worker name")
 	replicas := flag.Int("replicas", 3, "stream and consumer replicas")
 	concurrency := flag.Int("concurrency", 8, "handlers at once")
+	flow := flag.Bool("flow", false, "handle the results and workflows scenarios' tasks, with a dead-letter forwarder, instead of e2e.work")
 	flag.Parse()
-	if err := run(*servers, *out, *name, *replicas, *concurrency); err != nil {
+	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow); err != nil {
 		fmt.Fprintln(os.Stderr, "e2eworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(servers, out, name string, replicas, concurrency int) error {
+func run(servers, out, name string, replicas, concurrency int, flow bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", name)
@@ -52,22 +54,54 @@ func run(servers, out, name string, replicas, concurrency int) error {
 		return err
 	}
 	var mu sync.Mutex
-	reg := tasks.NewRegistry()
-	tasks.MustHandle(reg, e2etask.Work, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
-		select {
-		case <-time.After(time.Duration(t.Payload.WorkMillis) * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	line := func(format string, args ...any) error {
 		mu.Lock()
 		defer mu.Unlock()
-		_, err := fmt.Fprintf(f, "%s %d\n", t.ID, time.Now().UnixNano())
+		_, err := fmt.Fprintf(f, format+"\n", args...)
 		return err
-	})
-	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithTopology(topology.Topology{Replicas: replicas}),
+	}
+	topo := topology.Topology{Replicas: replicas}
+	reg := tasks.NewRegistry()
+	if flow {
+		handleFlow(reg, name, line)
+		fwd, err := dlq.NewForwarder(js, dlq.WithLogger(log), dlq.WithTopology(topo))
+		if err != nil {
+			return err
+		}
+		fctx, stopFwd := context.WithCancel(ctx)
+		fwdDone := make(chan error, 1)
+		go func() { fwdDone <- fwd.Run(fctx) }()
+		defer func() {
+			stopFwd()
+			if err := <-fwdDone; err != nil {
+				log.LogAttrs(context.Background(), slog.LevelError, "forwarder", slog.Any("error", err))
+			}
+		}()
+	} else {
+		tasks.MustHandle(reg, e2etask.Work, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
+			if err := work(ctx, t.Payload.WorkMillis); err != nil {
+				return err
+			}
+			return line("%s %d", t.ID, time.Now().UnixNano())
+		})
+	}
+	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithTopology(topo),
 		consumer.WithConcurrency(concurrency), consumer.WithShutdownTimeout(5*time.Second))
 	if err != nil {
 		return err
 	}
 	return w.Run(ctx)
+}
+
+// work waits ms milliseconds, or until ctx is done.
+func work(ctx context.Context, ms int) error {
+	if ms <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(time.Duration(ms) * time.Millisecond):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
