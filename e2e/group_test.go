@@ -169,8 +169,6 @@ func TestGroupEnqueueIsAllOrNothing(t *testing.T) {
 	})
 
 	t.Run("workflow into a full queue", func(t *testing.T) {
-		t.Skip("bug: workflow.Start enqueues a workflow's first steps one by one with producer.Enqueue, not as one " +
-			"producer.EnqueueGroup, so into a queue with room for 5 of its 8 first steps it stores 5 (BUGS26.md); remove this skip with the fix")
 		topo := topology.Topology{Prefix: "wf", MaxTasks: 5}
 		p, in := flowClients(t, js, topo)
 		stream := wire.NamesOf(topo).WorkStream()
