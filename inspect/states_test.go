@@ -173,6 +173,12 @@ func TestStateLists(t *testing.T) {
 			}
 			pages[st] = p
 		}
+		// A retry's error reaches the list with the worker's next
+		// presence write, which may come after the server counts the
+		// task as waiting for its retry.
+		if p := pages[Retrying]; p.Tasks[1].LastError == "" {
+			return errors.New("retrying: plain-1's last error not listed yet")
+		}
 		return nil
 	})
 
