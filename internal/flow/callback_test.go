@@ -17,6 +17,8 @@ func TestHas(t *testing.T) {
 		{tasks.Header{wire.HeaderMsgID: {"a"}}, false},
 		{tasks.Header{wire.HeaderOnSuccess: {"default a.b application/json"}}, true},
 		{tasks.Header{wire.HeaderOnFailure: {"default a.b application/json"}}, true},
+		{tasks.Header{wire.HeaderWorkflow: {"w"}, wire.HeaderStep: {"s"}}, true},
+		{tasks.Header{wire.HeaderWorkflow: {"w"}}, false}, // a workflow's failure callback is no step
 		{nil, false},
 	} {
 		if got := Has(tc.h); got != tc.want {
