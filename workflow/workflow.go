@@ -28,8 +28,10 @@ var (
 	// steps, a duplicate or unknown step name, a cycle, a payload that does
 	// not encode, a step type no worker serves (unless [Force]).
 	ErrInvalid = errors.New("workflow: invalid workflow")
-	// ErrNoInput is returned by the input readers in a handler that is not
-	// running a workflow step, or for a parent the step does not have.
+	// ErrNoInput is wrapped by the input readers' errors in a handler that
+	// is not running a workflow step, for a parent the step does not have,
+	// for a parent that returned no result, and by [Input] for a step
+	// without exactly one parent.
 	ErrNoInput = errors.New("workflow: no such input")
 )
 
