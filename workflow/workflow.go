@@ -241,7 +241,8 @@ const maxID = 128
 // [WithID] within the work stream's duplicates window (2 minutes by
 // default): the record is kept, Run.Duplicate is set, and the first steps
 // are enqueued again under their deterministic IDs, which the work stream
-// deduplicates. After the window, a duplicate Start enqueues nothing.
+// deduplicates. After the window, or for a cancelled workflow, a
+// duplicate Start enqueues nothing and returns no error.
 func Start(ctx context.Context, p *producer.Producer, w *Workflow) (Run, error) {
 	if p == nil || w == nil {
 		return Run{}, fmt.Errorf("%w: producer and workflow must not be nil", ErrInvalid)
