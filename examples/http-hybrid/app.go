@@ -262,7 +262,10 @@ func (a *app) postUploadFile(w http.ResponseWriter, r *http.Request) {
 	}
 	// Once processed, the client is told through its webhook: the worker
 	// enqueues NotifyClient before it acknowledges the upload's task, so
-	// the client hears of it exactly once, even if the worker dies between.
+	// the callback is enqueued once, even if the worker dies between. Its
+	// post is at least once, like any task's work (a worker that dies
+	// after posting, before its ack, posts again): a client keys on
+	// task_id to act once.
 	res, err := producer.Enqueue(r.Context(), a.p, ProcessFile, FileArgs{Path: dst.Name(), Name: name, Size: size},
 		producer.OnSuccess(NotifyClient))
 	if err != nil {

@@ -6,7 +6,8 @@
 //   - POST /upload-file saves a multipart upload, logs it in-process right
 //     after the response, and enqueues the slow processing, which survives a
 //     restart of the service; once it is done, its success callback
-//     (producer.OnSuccess) posts a webhook to the client, exactly once;
+//     (producer.OnSuccess), enqueued exactly once, posts a webhook to the
+//     client (at least once, with the task's ID to key on);
 //   - POST /webhooks/file-processed is that client's webhook, served here so
 //     that the example runs to the end by itself: it logs what it receives;
 //   - GET /tasks/{id} says where a task is: queued, running, retrying (attempt
