@@ -50,6 +50,13 @@
 // again for it. Before running a callback, the worker claims its ID, so a
 // copy stored after the deduplication window does not run twice.
 //
+// A workflow step's bookkeeping (internal/flow) is a follow-up too. Before
+// a step runs, the worker reads its workflow's record and its parents'
+// results, which its handler reads from ctx; a step whose workflow was
+// cancelled is dropped unrun, and one whose success the record holds
+// already is acknowledged unrun (a type with a retention goes by its own
+// final record instead). Other tasks pay a header look-up.
+//
 // # Long tasks and failures
 //
 // While a handler runs the worker tells the server every third of the ack

@@ -22,11 +22,12 @@ const claimTimeout = 2 * time.Second
 // change (issue 24); before running a delivery that carries Nats-Scheduler,
 // the worker claims the task's ID (internal/fired). A redelivery, and a
 // copy published to run a retrying task now, claim the run after the
-// task's previous attempt the same way (claimsOf). First deliveries of
-// other tasks pay nothing. A second copy is terminated unrun. A redelivery of the claimed
-// message runs as usual; an earlier delivery of it that comes after the
-// redelivery (held here through a failover that lost its heartbeats) is let
-// go unrun and unsettled, since the message is the redelivery's to settle.
+// task's previous attempt the same way, and a callback its ID (claimsOf).
+// First deliveries of other tasks pay nothing. A second copy is terminated
+// unrun. A redelivery of the claimed message runs as usual; an earlier
+// delivery of it that comes after the redelivery (held here through a
+// failover that lost its heartbeats) is let go unrun and unsettled, since
+// the message is the redelivery's to settle.
 // While the claim cannot be made (the bucket's leader is being elected), it
 // is tried again, with the delivery heartbeated in the worker's hands; a
 // forced stop hands it back. A claim refused for good (no permission on
@@ -89,12 +90,13 @@ func (w *Worker) claimRun(ctx context.Context, j *job, c claim) bool {
 }
 
 // claimsOf are the claims j makes before it runs: a fired task's firing
-// (see firedDelivery), and the run after a previous attempt. A redelivery,
-// and a copy that inspect's RetryNow published to run a retrying task now,
-// claim that run: the copy's original, delivered again meanwhile, and the
+// (see firedDelivery), a callback's run (follow.go), and the run after a
+// previous attempt. A redelivery, and a copy that inspect's RetryNow
+// published to run a retrying task now, claim that run: the copy's original, delivered again meanwhile, and the
 // copy collapse into one run (the other is terminated unrun), and a copy
-// whose original came again first is refused. Only redeliveries and such
-// copies pay: one key-value create (wire.RetryFiringOf).
+// whose original came again first is refused. Only callbacks,
+// redeliveries and such copies pay: one key-value create each
+// (wire.RetryFiringOf).
 func claimsOf(j *job) []claim {
 	var cs []claim
 	if d, ok := firedDelivery(j); ok {

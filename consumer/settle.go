@@ -35,7 +35,10 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 }
 
 // apply tells the server what o says, records the status of a tracked
-// task and logs it. A dead-letter record is published, and its
+// task and logs it. A settlement for good reaches the server only after
+// the final record of a type that keeps its outcome (keepFinal) and the
+// task's follow-ups (followed), so that a crash between them leaves it to
+// be redone. A dead-letter record is published, and its
 // acknowledgement awaited, before the Term that deletes the task. A record
 // that cannot be filed at the first try is filed in the background: the
 // slot is free for the next task while the delivery stays in the worker's
@@ -43,12 +46,16 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // turns into another run of the task or another reason. The first try is
 // heartbeated too, however long it takes.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
-	if j.route.spec.Retention > 0 && (o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire) && !w.keepFinal(ctx, j, o) {
-		return // state.go: the final record first; a dead letter's comes once it is filed
-	}
-	if (o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire) && flow.Has(j.env.Header) &&
-		!w.followed(ctx, j, o, func() bool { return w.tell(ctx, j, o) }) {
-		return // follow.go: callbacks and workflow bookkeeping first
+	if o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire {
+		// The final record (state.go), then callbacks and workflow
+		// bookkeeping (follow.go); a dead letter's come once its record is
+		// filed (finishDeadLetter).
+		if j.route.spec.Retention > 0 && !w.keepFinal(ctx, j, o) {
+			return
+		}
+		if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { return w.tell(ctx, j, o) }) {
+			return
+		}
 	}
 	w.tell(ctx, j, o)
 }
@@ -90,13 +97,21 @@ func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) (handed bool
 			go w.fileLater(ctx, j, o, file, ferr)
 			return true
 		}
-		if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
-			return true // follow.go: callbacks and workflow bookkeeping once the record is filed
-		}
-		w.terminate(ctx, j, o)
-		return false
+		return w.finishDeadLetter(ctx, j, o)
 	}
 	w.applied(ctx, j, o, err)
+	return false
+}
+
+// finishDeadLetter runs the follow-ups of o, the dead letter of j's task
+// whose record is filed, if the task has any (follow.go: callbacks and
+// workflow bookkeeping), and then terminates it. It reports whether it
+// passed the delivery on to a goroutine of its own, which lets it go.
+func (w *Worker) finishDeadLetter(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
+	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
+		return true
+	}
+	w.terminate(ctx, j, o)
 	return false
 }
 
@@ -201,10 +216,7 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 		slog.Uint64(keyRecord, rec.Seq))
 	// The worker that filed the record may have stopped before the
 	// follow-ups ran.
-	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
-		return true
-	}
-	w.terminate(ctx, j, o)
+	w.finishDeadLetter(ctx, j, o)
 	return true
 }
 

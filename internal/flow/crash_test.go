@@ -33,11 +33,14 @@ const (
 	envCrashPoint = "JETQ_FLOW_CRASH_POINT"
 )
 
-// The chord of the crash test: three members and a callback. The members'
-// short ack wait brings a killed worker's member back within a second.
+// The chord of the crash test: three members and a callback. The short ack
+// wait brings a killed worker's member back within a second, and the
+// callback too: the worker killed after enqueueing it may have taken it
+// already, and the default ack wait of 30 s is as long as the test waits
+// for the callback.
 var (
 	crashMember   = tasks.DefineResult[int, int]("crash.member", tasks.WithAckWait(time.Second))
-	crashCallback = tasks.Define[int]("crash.callback")
+	crashCallback = tasks.Define[int]("crash.callback", tasks.WithAckWait(time.Second))
 	// crashPlain is a member that returns no result, for the case
 	// "plain-enqueued".
 	crashPlain = tasks.Define[int]("crash.plain", tasks.WithAckWait(time.Second))

@@ -282,7 +282,7 @@ func (r *Runner) enqueueStep(ctx context.Context, kv jetstream.KeyValue, rec *Re
 	if err != nil {
 		return fmt.Errorf("flow: read payload of step %q of workflow %q: %w", name, rec.ID, err)
 	}
-	msg := StepMsg(wire.NamesOf(r.topo), rec, st, e.Value())
+	msg := StepMsg(r.names, rec, st, e.Value())
 	msg.Header.Set(tasks.HeaderParent, parentID)
 	if _, err := r.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("flow: enqueue step %q of workflow %q: %w", name, rec.ID, err)
@@ -346,7 +346,6 @@ func (r *Runner) enqueueFailure(ctx context.Context, kv jetstream.KeyValue, rec 
 	if err != nil {
 		return fmt.Errorf("flow: failure callback of workflow %q: %w", rec.ID, err)
 	}
-	n := wire.NamesOf(r.topo)
 	fid := wire.WorkflowFailureID(rec.ID)
 	h := nats.Header{}
 	h.Set(wire.HeaderMsgID, fid)
@@ -356,7 +355,7 @@ func (r *Runner) enqueueFailure(ctx context.Context, kv jetstream.KeyValue, rec 
 	for k, v := range rec.Trace {
 		h.Set(k, v)
 	}
-	msg := &nats.Msg{Subject: n.TaskSubject(rec.FailureQueue, rec.OnFailure), Header: h, Data: body}
+	msg := &nats.Msg{Subject: r.names.TaskSubject(rec.FailureQueue, rec.OnFailure), Header: h, Data: body}
 	if _, err := r.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("flow: enqueue failure callback of workflow %q: %w", rec.ID, err)
 	}
