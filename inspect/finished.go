@@ -96,12 +96,7 @@ read:
 // long, its error and the size of its result.
 func finished(s status.Status, state State) TaskInfo {
 	t := TaskInfo{ID: s.ID, Task: s.Task, Queue: s.Queue, State: state, EnqueuedAt: s.EnqueuedAt, Attempt: s.Attempt,
-		StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, Reason: s.Reason, Error: s.Error, ResultSize: s.ResultSize, Progress: s.Progress}
-	if t.FinishedAt.IsZero() {
-		// A record of a type that tracks its status and keeps no outcome
-		// is stamped when it is written, which is when the task ended.
-		t.FinishedAt = s.UpdatedAt
-	}
+		StartedAt: s.StartedAt, FinishedAt: settledAt(s), Reason: s.Reason, Error: s.Error, ResultSize: s.ResultSize, Progress: s.Progress}
 	if !t.StartedAt.IsZero() && t.FinishedAt.After(t.StartedAt) {
 		t.Duration = t.FinishedAt.Sub(t.StartedAt)
 	}

@@ -61,7 +61,9 @@ func Result[T, R any](ctx context.Context, in *Inspector, def *tasks.ResultDefin
 	return def.DecodeResult(b)
 }
 
-// settledAt is when the task st records settled.
+// settledAt is when the task st records settled: its FinishedAt, or, for
+// a record of a type that tracks its status and keeps no outcome, when the
+// record was written, which is when the task ended.
 func settledAt(st status.Status) time.Time {
 	if !st.FinishedAt.IsZero() {
 		return st.FinishedAt

@@ -48,9 +48,6 @@ type WorkflowStep struct {
 // empty id returns an error wrapping [ErrInvalidQuery]; an unknown id, or
 // a workflow whose record has expired, one wrapping [ErrNotFound].
 func (in *Inspector) Workflow(ctx context.Context, id string) (WorkflowInfo, error) {
-	if strings.TrimSpace(id) == "" {
-		return WorkflowInfo{}, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
-	}
 	w, err := in.loadWorkflow(ctx, id)
 	if err != nil {
 		return WorkflowInfo{}, err
@@ -58,9 +55,13 @@ func (in *Inspector) Workflow(ctx context.Context, id string) (WorkflowInfo, err
 	return workflowInfo(w), nil
 }
 
-// loadWorkflow reads workflow id's record. A deployment that never started
-// a workflow has no workflow bucket, and reading creates none.
+// loadWorkflow reads workflow id's record; an empty id is refused with
+// [ErrInvalidQuery]. A deployment that never started a workflow has no
+// workflow bucket, and reading creates none.
 func (in *Inspector) loadWorkflow(ctx context.Context, id string) (flow.Workflow, error) {
+	if strings.TrimSpace(id) == "" {
+		return flow.Workflow{}, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
+	}
 	st, err := in.stream(ctx, "KV_"+in.names.WorkflowsBucket())
 	if err != nil {
 		return flow.Workflow{}, err
@@ -84,9 +85,6 @@ func (in *Inspector) loadWorkflow(ctx context.Context, id string) (flow.Workflow
 // [ErrNotFound]; a workflow that has succeeded or was cancelled before one
 // wrapping [ErrMovedOn], and nothing changes.
 func (in *Inspector) CancelWorkflow(ctx context.Context, id string) (int, error) {
-	if strings.TrimSpace(id) == "" {
-		return 0, fmt.Errorf("%w: the workflow ID is empty: give the ID workflow.Start returned", ErrInvalidQuery)
-	}
 	w, err := in.loadWorkflow(ctx, id)
 	if err != nil {
 		return 0, err

@@ -108,20 +108,16 @@ func callbackOf[T any](cb tasks.Def[T], opt string) (wire.Callback, error) {
 	return wire.Callback{Queue: spec.Queue, Task: spec.Name, ContentType: spec.Codec.ContentType()}, nil
 }
 
-// callbacksOf is [enqueueConfig.callbacks] for def's tasks; a call
-// without callbacks does not read def's spec.
+// callbacksOf checks the callbacks of the call against def, the definition
+// of the tasks it enqueues, and adds their headers; a call without
+// callbacks does not read def's spec. It returns an error wrapping
+// [ErrInvalidOption] for a success callback whose payload is not def's
+// result.
 func (c *enqueueConfig) callbacksOf(def interface{ Spec() tasks.Spec }) error {
 	if c.onSuccess == nil && c.onFailure == nil {
 		return nil
 	}
-	return c.callbacks(def.Spec())
-}
-
-// callbacks checks the callbacks of the call against parent, the spec of
-// the tasks it enqueues, and adds their headers. It returns an error
-// wrapping [ErrInvalidOption] for a success callback whose payload is not
-// parent's result.
-func (c *enqueueConfig) callbacks(parent tasks.Spec) error {
+	parent := def.Spec()
 	if s := c.onSuccess; s != nil {
 		ct := parent.Codec.ContentType()
 		switch {

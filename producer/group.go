@@ -167,7 +167,7 @@ func EnqueueGroup(ctx context.Context, p *Producer, g *Group) ([]Result, error) 
 			return nil, fmt.Errorf("%w (task %d of the group)", err, i)
 		}
 		if size, most := msgSize(env), p.js.Conn().MaxPayload(); size > most {
-			return nil, fmt.Errorf("producer: %w: task %d of the group (%s) makes a message of about %d bytes with its headers, more than the server's max_payload of %d",
+			return nil, fmt.Errorf("producer: %w: task %d of the group (%s) makes a message of about %d bytes with its headers, more than the server's max_payload of %d: send a smaller payload (keep large data elsewhere and pass its key) or raise max_payload",
 				tasks.ErrInvalidPayload, i, m.spec.Name, size, most)
 		}
 		envs[i] = env

@@ -487,19 +487,7 @@ func TestGroupSurvivesDisconnect(t *testing.T) {
 	if disconnects.Load() == 0 {
 		t.Fatal("the connection was never cut; the test proved nothing")
 	}
-	seqs := map[uint64]bool{}
-	for i, r := range rs {
-		if r.Err != nil || r.Duplicate {
-			t.Fatalf("result %d: %+v", i, r)
-		}
-		seqs[r.Sequence] = true
-	}
-	if len(seqs) != n {
-		t.Errorf("distinct sequences %d, want %d", len(seqs), n)
-	}
-	if got := jetqtest.Msgs(t, js, "JETQ_TASKS"); got != n {
-		t.Errorf("work stream holds %d, want %d", got, n)
-	}
+	storedOnce(t, js, rs, n)
 }
 
 // TestGroupIsTraced: with the tracing middleware, a group's chunk is one

@@ -269,8 +269,8 @@ func (c *enqueueConfig) validate(batch bool, n int, now time.Time) error {
 }
 
 func validateID(id string) error {
-	if id == "" || len(id) > 200 {
-		return fmt.Errorf("%w: task ID must be 1 to 200 bytes, got %d", ErrInvalidOption, len(id))
+	if id == "" || len(id) > wire.MaxID {
+		return fmt.Errorf("%w: task ID must be 1 to %d bytes, got %d", ErrInvalidOption, wire.MaxID, len(id))
 	}
 	for _, r := range id {
 		if r <= ' ' || r == 0x7f {

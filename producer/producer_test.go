@@ -348,19 +348,7 @@ func TestBatchSurvivesDisconnect(t *testing.T) {
 	if disconnects.Load() == 0 {
 		t.Fatal("the connection was never cut; the test proved nothing")
 	}
-	seqs := map[uint64]bool{}
-	for i, r := range rs {
-		if r.Err != nil || r.Duplicate {
-			t.Fatalf("result %d: %+v", i, r)
-		}
-		seqs[r.Sequence] = true
-	}
-	if len(seqs) != n {
-		t.Errorf("distinct sequences %d, want %d", len(seqs), n)
-	}
-	if got := jetqtest.Msgs(t, js, "JETQ_TASKS"); got != n {
-		t.Errorf("work stream holds %d, want %d", got, n)
-	}
+	storedOnce(t, js, rs, n)
 }
 
 func TestNewRefusesBadOptions(t *testing.T) {
@@ -577,5 +565,25 @@ func TestCloseReleasesTheConnectionsResources(t *testing.T) {
 	}
 	if after := nc.NumSubscriptions(); after != before {
 		t.Errorf("subscriptions: %d before, %d after 20 producers were closed", before, after)
+	}
+}
+
+// storedOnce fails t unless each of the n results rs is stored, none as a
+// duplicate, each at its own sequence, and the work stream holds n tasks:
+// every task stored once, whatever the retries after a cut connection did.
+func storedOnce(t *testing.T, js jetstream.JetStream, rs []producer.Result, n int) {
+	t.Helper()
+	seqs := map[uint64]bool{}
+	for i, r := range rs {
+		if r.Err != nil || r.Duplicate {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+		seqs[r.Sequence] = true
+	}
+	if len(seqs) != n {
+		t.Errorf("distinct sequences %d, want %d", len(seqs), n)
+	}
+	if got := jetqtest.Msgs(t, js, "JETQ_TASKS"); got != uint64(n) {
+		t.Errorf("work stream holds %d, want %d", got, n)
 	}
 }

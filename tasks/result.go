@@ -61,7 +61,7 @@ func (d *Definition[T]) definition() *Definition[T] { return d }
 // ResultDefinition declares a task type whose handler returns a value of
 // type R next to its error. The value is stored with the task's final
 // outcome, in one write, for the definition's retention; read it with
-// inspect.Lookup from any process. Create one with [DefineResult] and
+// inspect.Result from any process. Create one with [DefineResult] and
 // register its handler with [HandleResult].
 type ResultDefinition[T, R any] struct {
 	*Definition[T]
@@ -155,9 +155,9 @@ func MustHandleResult[T, R any](r *Registry, d *ResultDefinition[T, R], fn Resul
 }
 
 // Failure is how a task ended when it did not succeed: dead-lettered,
-// expired or cancelled. It is the error inspect.Lookup returns for such a
-// task (match it with errors.As), and the payload of an on-failure
-// callback (producer.OnFailure).
+// expired or cancelled. inspect.Result returns it for such a task, as a
+// [*FailureError] (match that with errors.As), and it is the payload of an
+// on-failure callback (producer.OnFailure).
 type Failure struct {
 	// ID, Task and Queue name the task that failed.
 	ID    string `json:"id"`

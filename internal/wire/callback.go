@@ -54,8 +54,8 @@ func ParseCallback(s string) (Callback, error) {
 	return Callback{Queue: parts[0], Task: parts[1], ContentType: parts[2]}, nil
 }
 
-// maxID is the longest task ID a producer accepts.
-const maxID = 200
+// MaxID is the longest task ID, in bytes, that a producer accepts.
+const MaxID = 200
 
 // CallbackID is the ID of the callback of kind kind enqueued when the task
 // id, stored at seq in the work stream, settled: "<id>:<kind>:<seq>". Every
@@ -66,7 +66,7 @@ const maxID = 200
 // this one. An ID that would pass 200 bytes is replaced by its SHA-256.
 func CallbackID(id, kind string, seq uint64) string {
 	tail := ":" + kind + ":" + strconv.FormatUint(seq, 10)
-	if len(id)+len(tail) > maxID {
+	if len(id)+len(tail) > MaxID {
 		sum := sha256.Sum256([]byte(id))
 		id = "sha256-" + hex.EncodeToString(sum[:])
 	}
