@@ -164,7 +164,17 @@ func (p *Producer) publishAsync(ctx context.Context, batch []*tasks.Envelope, to
 		case err := <-f.Err():
 			fail(i, err)
 		case <-ctx.Done():
-			return false
+			// An answer that came already still counts: select picks at
+			// random among ready cases, and a stored task must not be
+			// reported as ended by ctx.
+			select {
+			case ack := <-f.Ok():
+				errs[i] = p.stored(batch[i], ack, retried)
+			case err := <-f.Err():
+				fail(i, err)
+			default:
+				return false
+			}
 		}
 		futures[k%len(futures)] = nil
 		return true
