@@ -28,21 +28,7 @@ import (
 // wait is over, which acknowledges it without running it again.
 func TestDoneTaskRedeliveredIsNotRunAgain(t *testing.T) {
 	t.Parallel()
-	conf := filepath.Join(t.TempDir(), "nats.conf")
-	body := "listen: 127.0.0.1:-1\nauthorization { users: [\n" +
-		"  { user: full, password: full }\n" +
-		"  { user: noack, password: noack, permissions: { publish: { allow: \">\", deny: \"$JS.ACK.>\" } } }\n" +
-		"] }\n"
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := embeddedtest.Server(t, embedded.WithConfigFile(conf))
-	_, js := embeddedtest.Connect(t, srv, nats.UserInfo("full", "full"))
-	p := jetqtest.NewProducer(t, js)
-	in, err := inspect.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js, p, in := deniedServer(t, "noack", `"$JS.ACK.>"`)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	def := tasks.DefineResult[Args, int]("test.result.once", tasks.WithAckWait(2*time.Second))
@@ -139,21 +125,7 @@ func TestResultNotRecordedIsRedone(t *testing.T) {
 // without running its handler again.
 func TestDoneTaskRedeliveredRunsItsFollowUps(t *testing.T) {
 	t.Parallel()
-	conf := filepath.Join(t.TempDir(), "nats.conf")
-	body := "listen: 127.0.0.1:-1\nauthorization { users: [\n" +
-		"  { user: full, password: full }\n" +
-		"  { user: stuck, password: stuck, permissions: { publish: { allow: \">\", deny: [\"$JS.ACK.>\", \"jetq.task.default.test.result.notify\"] } } }\n" +
-		"] }\n"
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := embeddedtest.Server(t, embedded.WithConfigFile(conf))
-	_, js := embeddedtest.Connect(t, srv, nats.UserInfo("full", "full"))
-	p := jetqtest.NewProducer(t, js)
-	in, err := inspect.New(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js, p, in := deniedServer(t, "stuck", `["$JS.ACK.>", "jetq.task.default.test.result.notify"]`)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	def := tasks.DefineResult[Args, int]("test.result.follow", tasks.WithAckWait(2*time.Second))
@@ -195,4 +167,28 @@ func TestDoneTaskRedeliveredRunsItsFollowUps(t *testing.T) {
 	if len(done) != 0 {
 		t.Errorf("%d more callback runs, want none", len(done))
 	}
+}
+
+// deniedServer starts a server with two users, "full" and user, whose
+// publishes to the subjects deny (a config value: one quoted subject or a
+// list) are refused: a real server losing a worker's acknowledgements or
+// callbacks, which no crash can time as exactly. It returns the server and
+// the full user's connection, producer and inspector.
+func deniedServer(t *testing.T, user, deny string) (*embedded.Server, jetstream.JetStream, *producer.Producer, *inspect.Inspector) {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	body := "listen: 127.0.0.1:-1\nauthorization { users: [\n" +
+		"  { user: full, password: full }\n" +
+		"  { user: " + user + ", password: " + user + ", permissions: { publish: { allow: \">\", deny: " + deny + " } } }\n" +
+		"] }\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := embeddedtest.Server(t, embedded.WithConfigFile(conf))
+	_, js := embeddedtest.Connect(t, srv, nats.UserInfo("full", "full"))
+	in, err := inspect.New(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, js, jetqtest.NewProducer(t, js), in
 }
