@@ -91,6 +91,11 @@ func (r *Runner) Prepare(ctx context.Context, h tasks.Header) (*Inputs, Verdict,
 		if p == nil {
 			continue
 		}
+		if p.State != status.Done {
+			// A step is enqueued once its parents are done, and done stays.
+			return nil, Run, fmt.Errorf("flow: inputs of step %q: its parent %q is %s in the record of workflow %q, which is behind the settlement that enqueued the step",
+				name, dep, p.State, id)
+		}
 		data, err := r.result(ctx, kv, id, p)
 		if err != nil {
 			return nil, Run, fmt.Errorf("flow: inputs of step %q: %w", name, err)

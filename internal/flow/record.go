@@ -114,7 +114,7 @@ type store struct {
 
 func (r *Runner) kv(ctx context.Context) (jetstream.KeyValue, error) {
 	r.wf.once.Do(func() {
-		r.wf.bucket = provision.NewBucket(r.js, wire.WorkflowsBucketConfig(r.topo))
+		r.wf.bucket = provision.NewBucket(r.js, wire.WorkflowsBucketConfig(r.topo)).ReadFromLeader()
 	})
 	kv, err := r.wf.bucket.Open(ctx, true)
 	if err != nil {

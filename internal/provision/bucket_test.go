@@ -3,8 +3,11 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -55,5 +58,103 @@ func TestBucketOpensOrCreates(t *testing.T) {
 	}
 	if again, err := b.Open(ctx, false); err != nil || again != kv {
 		t.Errorf("second Open: got %v, %v, want the bucket of the first", again, err)
+	}
+}
+
+// TestLeaderReadsSeeTheLastWrite writes a key through the node leading a
+// three-replica bucket, under a load of other writes, and reads it back at
+// once through each other node. A bucket made with direct gets on (as
+// jetstream.CreateKeyValue makes every bucket) is opened with
+// ReadFromLeader: its stream then has direct gets off, and every read
+// returns the write just acknowledged. The log gives how many reads
+// returned an older value before the switch; a replica answering direct
+// gets may lag, and under load it does.
+func TestLeaderReadsSeeTheLastWrite(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := embeddedtest.Cluster(t, 3)
+	cfg := jetstream.KeyValueConfig{Bucket: "JETQ_TEST_LEADER", History: 1, Replicas: 3}
+	connect := func(node int) jetstream.JetStream {
+		nc, err := c.Node(node).Connect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+	if _, err := NewBucket(connect(0), cfg).Open(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	leader, err := c.StreamLeader(ctx, "KV_"+cfg.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writerJS := connect(leader)
+	var readerJS []jetstream.JetStream
+	for n := range 3 {
+		if n != leader {
+			readerJS = append(readerJS, connect(n))
+		}
+	}
+	// Other writes keep the replicas busy.
+	noise, err := NewBucket(writerJS, cfg).Open(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noiseCtx, stopNoise := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for noiseCtx.Err() == nil {
+				_, _ = noise.Put(noiseCtx, fmt.Sprintf("noise%d", g), make([]byte, 4096))
+			}
+		})
+	}
+	defer func() { stopNoise(); wg.Wait() }()
+
+	stale := func(b func(js jetstream.JetStream) *Bucket) int {
+		w, err := b(writerJS).Open(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, js := range readerJS {
+			r, err := b(js).Open(ctx, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 1000 {
+				want := strconv.Itoa(i)
+				if _, err := w.Put(ctx, "k", []byte(want)); err != nil {
+					t.Fatal(err)
+				}
+				e, err := r.Get(ctx, "k")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(e.Value()) != want {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	before := stale(func(js jetstream.JetStream) *Bucket { return NewBucket(js, cfg) })
+	after := stale(func(js jetstream.JetStream) *Bucket { return NewBucket(js, cfg).ReadFromLeader() })
+	t.Logf("reads through a follower that returned an older value: %d of 2000 with direct gets, %d from the leader", before, after)
+	if after != 0 {
+		t.Errorf("%d of 2000 reads from the leader returned an older value than the write acknowledged before them", after)
+	}
+	info, err := writerJS.Stream(ctx, "KV_"+cfg.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.CachedInfo().Config.AllowDirect {
+		t.Error("the bucket's stream still allows direct gets after Open with ReadFromLeader")
 	}
 }
