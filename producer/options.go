@@ -121,6 +121,8 @@ type enqueueConfig struct {
 	unique      string
 	uniqueTTL   time.Duration
 	uniqueSet   bool
+	key         string
+	keySet      bool
 
 	onSuccess, onFailure *callbackOption // callback.go
 
@@ -194,6 +196,15 @@ func WithUnique(key string, ttl time.Duration) EnqueueOption {
 	return func(c *enqueueConfig) { c.unique, c.uniqueTTL, c.uniqueSet = key, ttl, true }
 }
 
+// WithKey gives the task a key: the tenant, customer or account whose work
+// it is, which the per-key limits of its definition count by. The key is
+// carried in the header [tasks.HeaderKey], which the handler can read. It
+// is 1 to [tasks.MaxKeyLen] bytes of UTF-8 without control characters; a
+// key that is empty, too long or not so is refused with [ErrInvalidOption].
+func WithKey(key string) EnqueueOption {
+	return func(c *enqueueConfig) { c.key, c.keySet = key, true }
+}
+
 // due returns when the tasks are due, zero for now.
 func (c *enqueueConfig) due(now time.Time) time.Time {
 	switch {
@@ -255,6 +266,11 @@ func (c *enqueueConfig) validate(batch bool, n int, now time.Time) error {
 	for i, id := range c.ids {
 		if err := validateID(id); err != nil {
 			return fmt.Errorf("task %d: %w", i, err)
+		}
+	}
+	if c.keySet {
+		if err := tasks.ValidateKey(c.key); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 	}
 	for k := range c.header {

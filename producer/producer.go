@@ -288,7 +288,16 @@ func enqueueOptions(opts []EnqueueOption, batch bool, n int, now time.Time) (enq
 	for _, opt := range opts {
 		opt(&ec)
 	}
-	return ec, ec.validate(batch, n, now)
+	if err := ec.validate(batch, n, now); err != nil {
+		return ec, err
+	}
+	if ec.keySet {
+		if ec.header == nil {
+			ec.header = tasks.Header{}
+		}
+		ec.header[tasks.HeaderKey] = []string{ec.key}
+	}
+	return ec, nil
 }
 
 // template validates def once for a call and prepares what its tasks,
