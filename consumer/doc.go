@@ -26,6 +26,14 @@
 // filed already (its worker stopped before removing it) is removed without
 // running.
 //
+// tasks.Snooze sets the task aside without spending an attempt: the server
+// gives a delivery its attempt from its count of the message's deliveries
+// and stops at MaxDeliver, so the worker stores a delayed copy of the task
+// that carries the attempts spent before this one (and starts a delivery
+// count of its own), then acknowledges the original; if it dies in
+// between, the copy and the original's redelivery claim the same run and
+// only one runs. See Example (Snooze).
+//
 // A task type with a retention (tasks.WithRetention, and every
 // tasks.DefineResult) has its final outcome, result included, written to
 // the status bucket in one write with the retention as the server's TTL

@@ -42,6 +42,9 @@ type Worker struct {
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
+	// schedules is set once the work stream takes scheduled tasks, which
+	// a snooze needs (snooze.go).
+	schedules atomic.Bool
 	// tellServer is set when middleware of the user's may read
 	// Envelope.Server.
 	tellServer bool
@@ -290,6 +293,7 @@ func (w *Worker) provision(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("consumer: %w", err)
 	}
+	w.schedules.Store(w.cfg.names.Schedules(work))
 	// On a WorkQueue stream consumers must have the stream's replicas,
 	// whoever created it and however.
 	for _, r := range w.routes {

@@ -45,14 +45,18 @@ func RetryFiring(seq uint64, attempt int) string {
 // RetryFiringOf is the firing a delivery claims before it runs: a
 // redelivery (delivered > 1) claims the run after its message's previous
 // attempt, a copy made to run a retry now the run after the attempts its
-// original spent. ok is false for a first delivery of an ordinary message,
-// which claims nothing.
+// original spent, and a snoozed task's copy (see [SnoozeCopy]) the run
+// after the attempt that snoozed, which it repeats. ok is false for a
+// first delivery of an ordinary message, which claims nothing.
 func RetryFiringOf(h tasks.Header, seq uint64, delivered uint64) (firing string, ok bool) {
 	if delivered > 1 {
 		return RetryFiring(seq, Attempt(h, delivered)-1), true
 	}
 	if of, err := strconv.ParseUint(h.Get(HeaderRetryOf), 10, 64); err == nil {
 		return RetryFiring(of, Spent(h)), true
+	}
+	if of, err := strconv.ParseUint(h.Get(HeaderSnoozeOf), 10, 64); err == nil {
+		return RetryFiring(of, Spent(h)+1), true
 	}
 	return "", false
 }
@@ -69,7 +73,7 @@ func RetryCopy(subject string, h nats.Header, data []byte, id string, seq uint64
 	if c == nil {
 		c = nats.Header{}
 	}
-	for _, k := range []string{HeaderScheduler, HeaderScheduleNext, HeaderRetryOf, HeaderAttempts,
+	for _, k := range []string{HeaderScheduler, HeaderScheduleNext, HeaderRetryOf, HeaderSnoozeOf, HeaderAttempts,
 		jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
 		"Nats-Last-Sequence", "Nats-Num-Pending"} {
 		delete(c, k) // the server's own, and a former copy's
