@@ -52,10 +52,9 @@ func (w *Worker) snooze(ctx context.Context, j *job, o tasks.Outcome) (handed bo
 		err = w.publishSnooze(ctx, j, wire.SnoozeCopy(w.cfg.names, j.env, j.msg.Headers(), j.msg.Data(), now.Add(o.Delay), now))
 	}
 	if err != nil {
-		fo := settle.Decide(tasks.RetryAfter(o.Delay, fmt.Errorf("snooze: cannot set the task aside: %w", err)),
-			j.env.Attempt, j.env.MaxAttempts, false, false, j.route.spec.Backoff)
-		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot snooze the task; it comes back as a retry instead, which spends an attempt",
-			slog.Duration(keyDelay, o.Delay), slog.String("action", fo.Action.String()), slog.String(keyError, err.Error()))
+		// Logged as the retry it becomes (logOutcome).
+		err = fmt.Errorf("snooze: cannot set the task aside, so it is retried instead, spending an attempt: %w", err)
+		fo := settle.Decide(tasks.RetryAfter(o.Delay, err), j.env.Attempt, j.env.MaxAttempts, false, false, j.route.spec.Backoff)
 		j.env.Outcome = fo // on the runner, the envelope's only writer
 		return w.tell(ctx, j, fo)
 	}
