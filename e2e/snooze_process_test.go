@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetq/jetq/e2e/internal/e2etask"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 )
 
@@ -78,22 +79,8 @@ func TestSnoozeSurvivesKilledWorkers(t *testing.T) {
 		return nil
 	})
 	// Every message of every task is settled once both streams are empty.
-	for _, stream := range []string{"JETQ_SCHEDULES", "JETQ_TASKS"} {
-		testkit.WaitFor(t, 60*time.Second, func() error {
-			s, err := js.Stream(ctx, stream)
-			if err != nil {
-				return err
-			}
-			info, err := s.Info(ctx)
-			if err != nil {
-				return err
-			}
-			if info.State.Msgs != 0 {
-				return fmt.Errorf("%s holds %d messages", stream, info.State.Msgs)
-			}
-			return nil
-		})
-	}
+	jetqtest.WaitEmpty(t, js, "JETQ_SCHEDULES")
+	jetqtest.WaitEmpty(t, js, "JETQ_TASKS")
 
 	finishedBy := map[string]map[string]int{} // task ID: message seq: finishes
 	for _, l := range readLines(t, out) {
