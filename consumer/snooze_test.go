@@ -269,3 +269,41 @@ func TestSnoozeWorkerDiesMidSnooze(t *testing.T) {
 		})
 	}
 }
+
+// TestSnoozedCallbackRuns: a callback that snoozes runs again. A callback
+// claims its ID before it runs, so that one enqueued twice runs once; the
+// snoozed copy continues the callback that claimed it and is not such a
+// second enqueue.
+func TestSnoozedCallbackRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	parent := tasks.Define[Args]("snooze.cb.parent")
+	notify := tasks.Define[struct{}]("snooze.cb.notify")
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, parent, func(context.Context, *tasks.Task[Args]) error { return nil })
+	runs := make(chan string, 10)
+	tasks.MustHandle(reg, notify, func(_ context.Context, tk *tasks.Task[struct{}]) error {
+		runs <- tk.Header.Get("Jetq-Snoozed")
+		if tk.Header.Get("Jetq-Snoozed") == "" {
+			return tasks.Snooze(50 * time.Millisecond)
+		}
+		return nil
+	})
+	startAnnounced(t, b, reg)
+	if _, err := producer.Enqueue(ctx, b.p, parent, Args{N: 1}, producer.OnSuccess(notify)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"", "1"} {
+		select {
+		case got := <-runs:
+			if got != want {
+				t.Errorf("callback run snoozed %q times, want %q", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the callback did not run (snoozed %q times)", want)
+		}
+	}
+	workEmpty(t, b.js)
+	scheduleEmpty(t, b)
+}
