@@ -307,3 +307,36 @@ func TestSnoozedCallbackRuns(t *testing.T) {
 	workEmpty(t, b.js)
 	scheduleEmpty(t, b)
 }
+
+// TestSnoozePastTheDeadlineExpires: a snooze that would end after the
+// task's deadline expires the task now: it would not run then.
+func TestSnoozePastTheDeadlineExpires(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("snooze.late", tasks.WithStateTracking())
+	reg := tasks.NewRegistry()
+	runs := make(chan snoozeRun, 10)
+	tasks.MustHandle(reg, def, func(_ context.Context, tk *tasks.Task[Args]) error {
+		runs <- runOf(tk)
+		return tasks.Snooze(time.Hour)
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	r, err := producer.Enqueue(ctx, b.p, def, Args{N: 1}, producer.WithDeadline(time.Now().Add(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextSnoozeRun(t, runs, 30*time.Second)
+	in, err := inspect.New(b.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := in.WaitStatus(ctx, r.ID)
+	if err != nil || st.State != status.Expired {
+		t.Errorf("status: got %s (%v), want expired", st.State, err)
+	}
+	workEmpty(t, b.js)
+	if n := jetqtest.Msgs(t, b.js, "JETQ_SCHEDULES"); n != 0 {
+		t.Errorf("schedule stream holds %d tasks, want none", n)
+	}
+}
