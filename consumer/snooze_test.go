@@ -25,7 +25,7 @@ type snoozeRun struct {
 }
 
 func runOf(tk *tasks.Task[Args]) snoozeRun {
-	return snoozeRun{id: tk.ID, attempt: tk.Attempt, header: tk.Header.Get("X-Kept"), snoozed: tk.Header.Get("Jetq-Snoozed")}
+	return snoozeRun{id: tk.ID, attempt: tk.Attempt, header: tk.Header.Get("X-Kept"), snoozed: tk.Header.Get(tasks.HeaderSnoozed)}
 }
 
 func nextSnoozeRun(t *testing.T, runs <-chan snoozeRun, within time.Duration) snoozeRun {
@@ -56,7 +56,7 @@ func TestSnoozeSpendsNoAttempt(t *testing.T) {
 	runs := make(chan snoozeRun, 10)
 	tasks.MustHandle(reg, def, func(_ context.Context, tk *tasks.Task[Args]) error {
 		runs <- runOf(tk)
-		if len(runs) <= 5 && tk.Header.Get("Jetq-Snoozed") != "5" {
+		if len(runs) <= 5 && tk.Header.Get(tasks.HeaderSnoozed) != "5" {
 			return tasks.Snooze(50 * time.Millisecond)
 		}
 		return nil
@@ -95,7 +95,7 @@ func TestSnoozedTaskIsScheduled(t *testing.T) {
 	runs := make(chan snoozeRun, 10)
 	tasks.MustHandle(reg, def, func(_ context.Context, tk *tasks.Task[Args]) error {
 		runs <- runOf(tk)
-		if tk.Header.Get("Jetq-Snoozed") == "" {
+		if tk.Header.Get(tasks.HeaderSnoozed) == "" {
 			return tasks.Snooze(time.Hour)
 		}
 		return nil
@@ -284,8 +284,8 @@ func TestSnoozedCallbackRuns(t *testing.T) {
 	tasks.MustHandle(reg, parent, func(context.Context, *tasks.Task[Args]) error { return nil })
 	runs := make(chan string, 10)
 	tasks.MustHandle(reg, notify, func(_ context.Context, tk *tasks.Task[struct{}]) error {
-		runs <- tk.Header.Get("Jetq-Snoozed")
-		if tk.Header.Get("Jetq-Snoozed") == "" {
+		runs <- tk.Header.Get(tasks.HeaderSnoozed)
+		if tk.Header.Get(tasks.HeaderSnoozed) == "" {
 			return tasks.Snooze(50 * time.Millisecond)
 		}
 		return nil

@@ -12,6 +12,11 @@ import (
 // to run later than that is a new delayed task.
 const MaxSnooze = 24 * time.Hour
 
+// HeaderSnoozed is the header that counts a task's snoozes ([Snooze]):
+// "1" on its first run after a snooze, absent before any. A handler that
+// should give up after some snoozes reads it from Task.Header.
+const HeaderSnoozed = "Jetq-Snoozed"
+
 // SnoozeError asks for the task to run again after Delay without spending an
 // attempt. See [Snooze].
 type SnoozeError struct {

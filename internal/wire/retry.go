@@ -22,7 +22,11 @@ const (
 // Spent is how many attempts of the task were spent before its message h
 // was published: Jetq-Attempts, 0 without it.
 func Spent(h tasks.Header) int {
-	n, err := strconv.Atoi(h.Get(HeaderAttempts))
+	s := h.Get(HeaderAttempts)
+	if s == "" {
+		return 0 // most messages: no parse, and no error to allocate
+	}
+	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return 0
 	}
@@ -52,11 +56,16 @@ func RetryFiringOf(h tasks.Header, seq uint64, delivered uint64) (firing string,
 	if delivered > 1 {
 		return RetryFiring(seq, Attempt(h, delivered)-1), true
 	}
-	if of, err := strconv.ParseUint(h.Get(HeaderRetryOf), 10, 64); err == nil {
-		return RetryFiring(of, Spent(h)), true
+	// Most messages are neither copy: no parse, and no error to allocate.
+	if s := h.Get(HeaderRetryOf); s != "" {
+		if of, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return RetryFiring(of, Spent(h)), true
+		}
 	}
-	if of, err := strconv.ParseUint(h.Get(HeaderSnoozeOf), 10, 64); err == nil {
-		return RetryFiring(of, Spent(h)+1), true
+	if s := h.Get(HeaderSnoozeOf); s != "" {
+		if of, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return RetryFiring(of, Spent(h)+1), true
+		}
 	}
 	return "", false
 }

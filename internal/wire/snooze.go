@@ -16,13 +16,17 @@ import (
 // snoozes.
 const (
 	HeaderSnoozeOf = "Jetq-Snooze-Of"
-	HeaderSnoozed  = "Jetq-Snoozed"
+	HeaderSnoozed  = tasks.HeaderSnoozed
 )
 
 // Snoozed is how many times the task of the message with header h was
 // snoozed before it: Jetq-Snoozed, 0 without it.
 func Snoozed(h tasks.Header) int {
-	n, err := strconv.Atoi(h.Get(HeaderSnoozed))
+	s := h.Get(HeaderSnoozed)
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return 0
 	}

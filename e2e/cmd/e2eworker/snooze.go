@@ -19,7 +19,7 @@ type seqKey struct{}
 // middleware that gives the handler that sequence.
 func handleSnooze(reg *tasks.Registry, line func(format string, args ...any) error) consumer.Option {
 	tasks.MustHandle(reg, e2etask.Snoozy, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
-		n, _ := strconv.Atoi(t.Header.Get("Jetq-Snoozed"))
+		n, _ := strconv.Atoi(t.Header.Get(tasks.HeaderSnoozed))
 		if n < e2etask.Snoozes {
 			return tasks.Snooze(e2etask.SnoozeFor)
 		}
