@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jetq/jetq/internal/directget"
@@ -84,7 +85,9 @@ func (c *enqueueConfig) validateDebounce(batch bool) error {
 // ID is the key's, and its Nats-Msg-Id the ID it was made with, so the
 // schedule stream's deduplication drops a retried publish of this enqueue
 // and none of the next. It reports whether a task of the key was waiting,
-// whose schedule this one replaces. It needs the producer provisioned.
+// whose schedule this one replaces, as far as a read of the schedule
+// stream tells; a read that fails is logged and reports false. It needs
+// the producer provisioned.
 func (p *Producer) debounce(ctx context.Context, env *tasks.Envelope, spec tasks.Spec, key string) (pending bool, err error) {
 	id := debounceID(spec, key)
 	if len(id) > wire.MaxID {
@@ -99,7 +102,12 @@ func (p *Producer) debounce(ctx context.Context, env *tasks.Envelope, spec tasks
 	msgs, _, err := directget.Batch(ctx, p.js, p.cfg.names.ScheduleStream(),
 		directget.Request{Seq: 1, NextFor: p.cfg.names.DelayedSubject(id), Batch: 1})
 	if err != nil {
-		return false, fmt.Errorf("producer: read the waiting task of debounce key %q: %w", key, err)
+		// Debounced only informs: the publish replaces a waiting task
+		// whether or not this read saw it, and says for itself whether
+		// the stream takes it.
+		p.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot tell whether a debounced task replaces one waiting",
+			slog.String("task_id", id), slog.String("error", err.Error()))
+		return false, nil
 	}
 	return len(msgs) > 0, nil
 }

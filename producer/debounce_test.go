@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,5 +136,63 @@ func TestDebounceRefusesBadInput(t *testing.T) {
 	}
 	if n := jetqtest.Msgs(t, js, "JETQ_TASKS"); n != 1 {
 		t.Errorf("work stream holds %d tasks, want only the plain one", n)
+	}
+}
+
+// TestDebounceConcurrentEnqueues: enqueues of one key from several
+// producers at once run once, with the payload stored last.
+func TestDebounceConcurrentEnqueues(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	js := embeddedtest.JetStream(t)
+	def := tasks.Define[int]("debounce.concurrent")
+	runs := make(chan int, 200)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(_ context.Context, tk *tasks.Task[int]) error {
+		runs <- tk.Payload
+		return nil
+	})
+	const producers, each = 4, 25
+	results := make([]producer.Result, producers*each)
+	var wg sync.WaitGroup
+	for g := range producers {
+		p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for i := range each {
+				n := g*each + i
+				r, err := producer.Enqueue(ctx, p, def, n, producer.WithDebounce("doc-9", 3*time.Second))
+				if err != nil {
+					t.Error(err)
+				}
+				results[n] = r
+			}
+		})
+	}
+	wg.Wait()
+	last := 0
+	for n, r := range results {
+		if r.ID != producer.DebounceID(def, "doc-9") {
+			t.Fatalf("enqueue %d: ID %q, want the key's", n, r.ID)
+		}
+		if r.Sequence > results[last].Sequence {
+			last = n
+		}
+	}
+	jetqtest.StartWorkerOn(t, js, reg)
+	select {
+	case got := <-runs:
+		if got != last {
+			t.Errorf("ran with payload %d, want %d, stored last (seq %d)", got, last, results[last].Sequence)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the key's task did not run")
+	}
+	jetqtest.WaitEmpty(t, js, "JETQ_SCHEDULES")
+	jetqtest.WaitEmpty(t, js, "JETQ_TASKS")
+	if n := len(runs); n != 0 {
+		t.Errorf("%d more runs, want one in all", n)
 	}
 }
