@@ -1,8 +1,10 @@
 package consumer
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -23,6 +25,9 @@ type config struct {
 	shutdownTimeout time.Duration
 	releaseGrace    time.Duration
 	queues          []string
+	strict          bool              // WithStrictPriority
+	weights         map[string]int    // WithQueueWeights; nil without
+	weightErr       error             // a queue given twice to WithQueueWeights
 	topo            topology.Topology // as the options say
 	names           wire.Names        // of topo, set by validate
 	forward         bool
@@ -113,6 +118,53 @@ func WithQueues(queues ...string) Option {
 	return func(c *config) { c.queues = append(c.queues, queues...) }
 }
 
+// WithStrictPriority takes the queues in the order [WithQueues] lists
+// them, the first highest, as asynq's StrictPriority does: while a queue
+// has tasks, no task of a queue after it is pulled when a slot frees, and
+// a task of a higher queue that arrives while every slot is busy starts at
+// the next free slot, before any task of a lower queue that the worker
+// has not pulled yet. A lower queue waits as long as a higher one has
+// tasks; use [WithQueueWeights] when it must not. Off by default: every
+// task type is served in turn.
+//
+// Strictness costs the lower queues their prefetch ([WithPrefetch]): only
+// the first queue's tasks are queued beyond the free slots, so a lower
+// queue's next task is pulled as a slot frees, a round trip later. While
+// the worker runs tasks of a lower queue, each idle task type of a higher
+// one keeps a pull for one task open, so its task reaches the worker as it
+// is stored (one task per type beyond the slots, as WithPrefetch says).
+//
+// [New] returns an error wrapping [ErrInvalidOption] when WithQueues is
+// not given, names a queue twice or a queue with no registered task, or
+// when [WithQueueWeights] is given too.
+func WithStrictPriority() Option {
+	return func(c *config) { c.strict = true }
+}
+
+// WithQueueWeights serves the queues weights names, each a share of the
+// task starts in proportion to its weight while queues compete for the
+// slots, as asynq's Queues map does: {"critical": 6, "default": 3, "low":
+// 1} starts six tasks of critical for three of default and one of low, and
+// a queue without tasks leaves its share to the others. Calls add up.
+//
+// [New] returns an error wrapping [ErrInvalidOption] for a weight below 1,
+// an invalid queue name, a queue given twice, a queue with no registered
+// task, a [WithQueues] list other than the weights' queues, or
+// [WithStrictPriority] given too.
+func WithQueueWeights(weights map[string]int) Option {
+	return func(c *config) {
+		if c.weights == nil {
+			c.weights = map[string]int{}
+		}
+		for q, n := range weights {
+			if _, ok := c.weights[q]; ok && c.weightErr == nil {
+				c.weightErr = fmt.Errorf("queue %q is given twice to WithQueueWeights; give each queue one weight", q)
+			}
+			c.weights[q] = n
+		}
+	}
+}
+
 // WithForwarder runs a dead-letter forwarder (see the dlq package) in the
 // worker, so that a deployment of workers alone still files the records of
 // tasks the server gave up on — tasks whose worker died or hung on the last
@@ -154,6 +206,60 @@ func (c *config) validate() error {
 	for _, q := range c.queues {
 		if err := tasks.ValidateQueue(q); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+	}
+	if err := c.validatePriority(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return nil
+}
+
+// validatePriority checks the options of a queue priority and, for
+// weights, sets the queues served to the weights' queues.
+func (c *config) validatePriority() error {
+	if c.weights == nil {
+		if c.strict {
+			if len(c.queues) == 0 {
+				return errors.New("WithStrictPriority takes the queues in the order WithQueues lists them; list them with WithQueues, the first highest")
+			}
+			return distinct(c.queues)
+		}
+		return nil
+	}
+	switch {
+	case c.strict:
+		return errors.New("WithStrictPriority and WithQueueWeights are given; choose one: strict order or shares by weight")
+	case c.weightErr != nil:
+		return c.weightErr
+	case len(c.weights) == 0:
+		return errors.New("WithQueueWeights has no queue; give each queue to serve a weight of 1 or more")
+	}
+	queues := slices.Sorted(maps.Keys(c.weights))
+	for _, q := range queues {
+		if err := tasks.ValidateQueue(q); err != nil {
+			return err
+		}
+		if n := c.weights[q]; n < 1 {
+			return fmt.Errorf("queue %q has weight %d; a weight must be 1 or more (leave a queue out to not serve it)", q, n)
+		}
+	}
+	if len(c.queues) > 0 {
+		if err := distinct(c.queues); err != nil {
+			return err
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(c.queues)), queues) {
+			return fmt.Errorf("WithQueues lists %v and WithQueueWeights %v; the worker serves the weights' queues: give the same queues, or leave WithQueues out", c.queues, queues)
+		}
+	}
+	c.queues = queues
+	return nil
+}
+
+// distinct says which queue is given twice, if one is.
+func distinct(queues []string) error {
+	for i, q := range queues {
+		if slices.Contains(queues[:i], q) {
+			return fmt.Errorf("queue %q is listed twice in WithQueues; list each queue once", q)
 		}
 	}
 	return nil
