@@ -18,17 +18,27 @@ package consumer
 //     keeps room from another type. Two may overlap, so runners do not
 //     wait a round trip between batches. A pull that brings nothing makes
 //     its type idle.
-//   - While a slot is free (held and asked for below the concurrency),
-//     every idle type keeps one waiting pull for one task, which expires
-//     after waitExpiry; its task comes within a round trip of being
-//     stored, and makes the type hot. A worker with no free slot makes no
+//   - While a slot is free, or a hot type refills its prefetch (held and
+//     asked for, as a plan starts, below the concurrency plus the largest
+//     prefetch of a hot type), every idle type keeps one waiting pull for
+//     one task, which expires after waitExpiry; its task comes within a
+//     round trip of being stored, and makes the type hot. Measured from
+//     the plan's start, before a hot type takes the room, so that a type
+//     with a rare task gets its turn between the batches of a backlog of
+//     another type, and its task waits behind no more than the prefetch.
+//     A worker with no free slot and no prefetch to refill makes no
 //     waiting pull, so within waitExpiry of its slots filling it asks for
 //     nothing another worker could start.
 //
 // The worker therefore holds at most its slots and its prefetch, plus one
 // task per type that reached it through a waiting pull beyond its free
-// slots: tasks of several idle types arriving together, or within
-// waitExpiry after the last free slot was taken (see WithPrefetch).
+// slots: tasks of several idle types arriving together, within waitExpiry
+// after the last free slot was taken, or while a backlog refills its
+// prefetch (see WithPrefetch).
+//
+// Under a queue priority (WithStrictPriority, WithQueueWeights) the plan
+// goes through the routes a queue at a time and decides which queue's
+// types may pull; see priority.go.
 //
 // A type's prefetch is sized from its recent handling time: the worker
 // queues a task beyond its slots only if the type's handling time says a

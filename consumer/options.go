@@ -93,11 +93,14 @@ func WithConcurrency(n int) Option {
 // could run.
 //
 // What the worker holds never exceeds the concurrency plus n, plus one
-// task per task type: while a slot is free, each type with nothing queued
-// keeps a pull for one task open, for up to a second, so tasks of such
-// types that arrive together, or within that second after the last free
-// slot was taken, can bring one each beyond the free slots; they start as
-// slots free. A held delivery is heartbeated like a running one, so
+// task per task type: while a slot is free, or a backlog of another type
+// refills its prefetch, each type with nothing queued keeps a pull for one
+// task open, for up to a second, so tasks of such types that arrive
+// together, within that second after the last free slot was taken, or
+// beside a backlog, can bring one each beyond the free slots; they start
+// as slots free, behind at most the prefetch. A type with a rare task
+// thus starts it within about one task's handling time of another type's
+// backlog, not after the backlog. A held delivery is heartbeated like a running one, so
 // however long the tasks run, none is redelivered elsewhere while the
 // worker holds it.
 func WithPrefetch(n int) Option {
