@@ -127,14 +127,16 @@ func WithQueues(queues ...string) Option {
 // a task of a higher queue that arrives while every slot is busy starts at
 // the next free slot, before any task of a lower queue that the worker
 // has not pulled yet. A lower queue waits as long as a higher one has
-// tasks; use [WithQueueWeights] when it must not. Off by default: every
+// tasks, even with slots free while the higher queue's task types are at
+// their cluster-wide cap (tasks.WithMaxConcurrency); use
+// [WithQueueWeights] when it must not. Off by default: every
 // task type is served in turn.
 //
 // Strictness costs the lower queues their prefetch ([WithPrefetch]): only
 // the first queue's tasks are queued beyond the free slots, so a lower
-// queue's next task is pulled as a slot frees, a round trip later. While
-// the worker runs tasks of a lower queue, each idle task type of a higher
-// one keeps a pull for one task open, so its task reaches the worker as it
+// queue's next task is pulled as a slot frees, a round trip later. Each
+// idle task type of every queue but the last keeps a pull for one task
+// open even while every slot is busy, so its task reaches the worker as it
 // is stored (one task per type beyond the slots, as WithPrefetch says).
 //
 // [New] returns an error wrapping [ErrInvalidOption] when WithQueues is

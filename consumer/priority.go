@@ -13,13 +13,20 @@ package consumer
 // (intake.go) goes through the tiers.
 //
 //   - Strict: the tiers in WithQueues order. A tier that has tasks (a type
-//     hot or with a batch open) blocks every pull of the tiers after it. A type of a higher tier learns it has no more
-//     tasks only from a batch that comes back empty, not from the count a
-//     waiting pull's task carries, which may be older than the enqueues
-//     behind it. Only the first tier prefetches, so no lower task queued in
-//     the worker goes before a higher one that comes later, and the idle
-//     types of every tier but the last keep their waiting pull even with
-//     no slot free, so a higher task reaches the worker as it is stored.
+//     hot or with a batch open) blocks every pull of the tiers after it,
+//     even with slots free when its types are at their cluster-wide cap
+//     (tasks.WithMaxConcurrency): strict means a lower queue never goes
+//     first. A type of a higher tier learns it has no more tasks only from
+//     a batch that comes back empty, not from the count a waiting pull's
+//     task carries, which may be older than the enqueues behind it. Only
+//     the first tier prefetches, so no lower task queued in the worker
+//     goes before a higher one that comes later, and the idle types of
+//     every tier but the last keep their waiting pull even with no slot
+//     free, so a higher task reaches the worker as it is stored. A lower
+//     pull already made when a higher task is stored (a waiting pull, or
+//     a batch made in the plan that renewed the higher type's waiting
+//     pull) may still bring a lower task first; pulls are not withdrawn,
+//     which would lose what they bring (see intake.go).
 //   - Weighted: each tier has a pass, the tasks it asked for over its
 //     weight; the room goes to the tier with tasks and the least pass
 //     (stride scheduling). If that tier cannot pull yet (its batches are
@@ -37,7 +44,6 @@ import (
 // tier is the task types of one queue under a queue priority, or every
 // type the worker serves without one. Guarded by intake.mu.
 type tier struct {
-	queue  string
 	routes []*route
 	next   int     // the route the next plan starts with, for fairness
 	weight float64 // under WithQueueWeights, else 0
@@ -58,7 +64,7 @@ func (w *Worker) makeTiers() error {
 		return nil
 	}
 	for _, q := range queues {
-		t := &tier{queue: q, weight: float64(w.cfg.weights[q])}
+		t := &tier{weight: float64(w.cfg.weights[q])}
 		for _, r := range w.routes {
 			if r.spec.Queue == q {
 				t.routes = append(t.routes, r)
