@@ -143,8 +143,9 @@ func (f *feed) noteHandling(d time.Duration) {
 type pull struct {
 	r       *route
 	sub     *nats.Subscription
-	n, got  int  // asked for, come
-	waiting bool // an idle type's waiting pull, else a batch
+	n, got  int       // asked for, come
+	waiting bool      // an idle type's waiting pull, else a batch
+	at      time.Time // when a weighted worker made it (priority.go)
 	timer   *time.Timer
 	closing atomic.Bool // withdrawn or ended: its subscription is going
 	err     error       // how it ended, set in its own callback
@@ -347,6 +348,9 @@ func (w *Worker) prefetchOf(f *feed) int {
 func (w *Worker) openPull(r *route, n int, waiting bool) {
 	in, nc, f := &w.in, w.js.Conn(), &r.in
 	p := &pull{r: r, n: n, waiting: waiting}
+	if w.cfg.weights != nil {
+		p.at = time.Now()
+	}
 	inbox := nc.NewInbox()
 	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) { w.pulled(p, m) })
 	if err != nil {

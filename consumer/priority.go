@@ -31,7 +31,9 @@ package consumer
 //     weight; the room goes to the tier with tasks and the least pass
 //     (stride scheduling). If that tier cannot pull yet (its batches are
 //     out), the room waits for it rather than going to another, so the
-//     shares hold. A tier that comes back after a time without tasks
+//     shares hold, unless its batches have gone unanswered for
+//     cappedAfter: its types are at their cluster-wide cap, and the others
+//     take the room. A tier that comes back after a time without tasks
 //     starts at the least pass of the others, not with credit saved while
 //     it was idle.
 
@@ -49,6 +51,7 @@ type tier struct {
 	weight float64 // under WithQueueWeights, else 0
 	pass   float64 // tasks asked for, over weight
 	active bool    // it had tasks at the last plan
+	skip   bool    // capped: passed over in this plan
 }
 
 // makeTiers groups the routes in tiers for the planner. It returns an
@@ -137,10 +140,13 @@ func (w *Worker) share(now time.Time) {
 			t.pass = max(t.pass, least)
 		}
 	}
+	for _, t := range w.tiers {
+		t.skip = false
+	}
 	for {
 		var first *tier
 		for _, t := range w.tiers {
-			if (first == nil || t.pass < first.pass) && t.hasWant(now) {
+			if (first == nil || t.pass < first.pass) && !t.skip && t.hasWant(now) {
 				first = t
 			}
 		}
@@ -157,6 +163,10 @@ func (w *Worker) share(now time.Time) {
 			}
 		}
 		if n == 0 {
+			if first.capped(w, now) {
+				first.skip = true // the others take the room
+				continue
+			}
 			return // its turn: the room waits for its batch to end
 		}
 		first.next++
@@ -181,4 +191,28 @@ func (f *feed) credit(n int) {
 	if t := f.tier; t != nil && t.weight > 0 {
 		t.pass += float64(n) / t.weight
 	}
+}
+
+// cappedAfter is how long a weighted tier's batches may go unanswered
+// before the room goes to the other tiers: the server answers a batch that
+// does not wait within a round trip unless its type is at its
+// MaxAckPending (tasks.WithMaxConcurrency), when it waits for an
+// acknowledgement, up to batchLost.
+const cappedAfter = 100 * time.Millisecond
+
+// capped reports whether tier t has batches open and all of them have gone
+// unanswered for cappedAfter: its types are at their cluster-wide
+// cap, and waiting for them would starve the other tiers. Called with
+// in.mu held.
+func (t *tier) capped(w *Worker, now time.Time) bool {
+	old := false
+	for p := range w.in.open {
+		if !p.waiting && p.r.in.tier == t {
+			if now.Sub(p.at) < cappedAfter {
+				return false
+			}
+			old = true
+		}
+	}
+	return old
 }

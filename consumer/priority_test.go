@@ -275,3 +275,49 @@ func TestARareTypeIsNotStarvedByABacklog(t *testing.T) {
 	t.Logf("rare tasks behind a backlog of %v tasks on 4 slots: pickup p50 %v, p99 %v, max %v (%d backlog tasks still queued at the last)",
 		work, pickups[len(pickups)/2], pickups[len(pickups)*99/100], pickups[len(pickups)-1], left)
 }
+
+// TestQueueWeightsPassOverACappedQueue: the heavier queue's only type is
+// capped at one task at a time across the cluster (tasks.WithMaxConcurrency)
+// and its tasks take 20 ms; the lighter queue's 300 tasks, no-ops, all run
+// while the heavier queue still has most of its 100 tasks queued, rather
+// than waiting behind its batches, which the server holds until the
+// running task is acknowledged.
+func TestQueueWeightsPassOverACappedQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	capped := tasks.Define[int]("weights.capped", tasks.WithQueue("critical"), tasks.WithMaxConcurrency(1))
+	light := tasks.Define[int]("weights.light")
+	var cappedDone atomic.Int64
+	lightDone := make(chan int64, 300)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, capped, func(context.Context, *tasks.Task[int]) error {
+		time.Sleep(20 * time.Millisecond) // the work
+		cappedDone.Add(1)
+		return nil
+	})
+	tasks.MustHandle(reg, light, func(context.Context, *tasks.Task[int]) error {
+		lightDone <- cappedDone.Load()
+		return nil
+	})
+	if _, err := producer.EnqueueBatch(ctx, b.p, capped, make([]int, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.EnqueueBatch(ctx, b.p, light, make([]int, 300)); err != nil {
+		t.Fatal(err)
+	}
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(8),
+		consumer.WithQueueWeights(map[string]int{"critical": 6, "default": 1}))
+	var last int64
+	for i := range 300 {
+		select {
+		case last = <-lightDone:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%d of 300 tasks of the light queue ran", i)
+		}
+	}
+	if last >= 50 {
+		t.Errorf("the light queue's last task ran after %d of the capped queue's 100 tasks; want it long before", last)
+	}
+	t.Logf("the light queue's 300 tasks ran while the capped queue ran %d of its 100", last)
+}
