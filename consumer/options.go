@@ -150,7 +150,9 @@ func WithStrictPriority() Option {
 // task starts in proportion to its weight while queues compete for the
 // slots, as asynq's Queues map does: {"critical": 6, "default": 3, "low":
 // 1} starts six tasks of critical for three of default and one of low, and
-// a queue without tasks leaves its share to the others. Calls add up.
+// a queue without tasks, or whose task types are at their cluster-wide cap
+// (tasks.WithMaxConcurrency), leaves its share to the others. Calls add
+// up.
 //
 // [New] returns an error wrapping [ErrInvalidOption] for a weight below 1,
 // an invalid queue name, a queue given twice, a queue with no registered
