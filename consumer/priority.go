@@ -26,7 +26,9 @@ package consumer
 //     pull already made when a higher task is stored (a waiting pull, or
 //     a batch made in the plan that renewed the higher type's waiting
 //     pull) may still bring a lower task first; pulls are not withdrawn,
-//     which would lose what they bring (see intake.go).
+//     which would lose what they bring (see intake.go). A type whose
+//     durable is not made yet (at the start, or while it is made again)
+//     blocks nothing.
 //   - Weighted: each tier has a pass, the tasks it asked for over its
 //     weight; the room goes to the tier with tasks and the least pass
 //     (stride scheduling). If that tier cannot pull yet (its batches are
@@ -111,7 +113,7 @@ func (t *tier) busy() bool {
 	return false
 }
 
-// wants reports whether route r has tasks to pull now: hot, and the server
+// wants reports whether its route has tasks to pull now: hot, and the server
 // had more than its batches asked for. Called with in.mu held.
 func (f *feed) wants(now time.Time) bool {
 	return f.ready && !now.Before(f.notBefore) && f.hot && f.pending > f.asked
