@@ -321,3 +321,94 @@ func TestQueueWeightsPassOverACappedQueue(t *testing.T) {
 	}
 	t.Logf("the light queue's 300 tasks ran while the capped queue ran %d of its 100", last)
 }
+
+// TestStrictPriorityWhileLowTasksFlow: as TestStrictPriorityTakesTheHigherQueueFirst,
+// but the low tasks run (5 ms each) rather than wait for the test. Once 10
+// high tasks enqueued while they flow are stored, no more low tasks start
+// before the last of them than the worker may have asked for already (its
+// slots, as lower queues do not prefetch, and one per slot freed before
+// the first high task reaches it: twice the slots); the count, and how long
+// the high tasks took, are logged.
+func TestStrictPriorityWhileLowTasksFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	high := tasks.Define[int]("flow.urgent", tasks.WithQueue("high"))
+	low := tasks.Define[int]("flow.batch", tasks.WithQueue("low"))
+	var mu sync.Mutex
+	var order []string
+	var enqueued, lastHigh time.Time
+	var stored atomic.Bool // all 10 high tasks are
+	highDone := make(chan struct{}, 10)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, high, func(context.Context, *tasks.Task[int]) error {
+		mu.Lock()
+		order = append(order, "high")
+		lastHigh = time.Now()
+		mu.Unlock()
+		highDone <- struct{}{}
+		return nil
+	})
+	tasks.MustHandle(reg, low, func(context.Context, *tasks.Task[int]) error {
+		mu.Lock()
+		if stored.Load() {
+			order = append(order, "low after")
+		} else {
+			order = append(order, "low")
+		}
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // the work
+		return nil
+	})
+	if _, err := producer.EnqueueBatch(ctx, b.p, low, make([]int, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	const slots = 4
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(slots),
+		consumer.WithQueues("high", "low"), consumer.WithStrictPriority())
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if n := len(order); n < 100 {
+			return fmt.Errorf("%d low tasks started", n)
+		}
+		return nil
+	})
+	mu.Lock()
+	before := len(order)
+	enqueued = time.Now()
+	mu.Unlock()
+	if _, err := producer.EnqueueBatch(ctx, b.p, high, make([]int, 10)); err != nil {
+		t.Fatal(err)
+	}
+	stored.Store(true)
+	for i := range 10 {
+		select {
+		case <-highDone:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of 10 high tasks started", i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The low tasks that started once the high tasks were stored and
+	// before the last of them, and all low tasks since the enqueue began.
+	lows, run, all := 0, 0, 0
+	for _, q := range order[before:] {
+		switch q {
+		case "high":
+			lows, run = lows+run, 0
+		case "low after":
+			run++
+		}
+		if q != "high" {
+			all++
+		}
+	}
+	all -= run
+	if lows > 2*slots {
+		t.Errorf("%d low tasks started once the high tasks were stored and before the last of them; want at most %d, what the worker may have asked for", lows, 2*slots)
+	}
+	t.Logf("%d low tasks (5 ms each, %d slots) started once 10 high tasks were stored and before the last of them (%d since their enqueue began); the last started %v after the enqueue began",
+		lows, slots, all, lastHigh.Sub(enqueued))
+}
