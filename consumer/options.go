@@ -116,7 +116,9 @@ func WithShutdownTimeout(d time.Duration) Option {
 }
 
 // WithQueues limits the worker to the registered tasks of the named queues.
-// Default: every registered task.
+// Default: every registered task. Their task types take turns at the free
+// slots; [WithStrictPriority] takes the queues in the order listed here
+// instead, and [WithQueueWeights] by weight.
 func WithQueues(queues ...string) Option {
 	return func(c *config) { c.queues = append(c.queues, queues...) }
 }
