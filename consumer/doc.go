@@ -76,11 +76,25 @@
 // so no task waits unseen in a client buffer while its ack wait runs out.
 // It holds at most its concurrency plus its prefetch plus one task per task
 // type (see [WithPrefetch] for when that last one comes). A worker whose
-// slots are all busy makes no new pull, and the one-task pulls it made
-// while a slot was free end within a second, so new tasks go to workers
-// with free slots. It recreates consumers
+// slots are all busy, and which has no backlog to refill its prefetch
+// from, makes no new pull, and the one-task pulls it made while a slot was
+// free end within a second, so new tasks go to workers with free slots. It recreates consumers
 // deleted on the server and resumes after a dropped connection by itself,
 // saying so in its log.
+//
+// # Queues and priorities
+//
+// [WithQueues] limits a worker to some queues. Without a priority, every
+// task type the worker serves takes its turn at the free slots, and a type
+// with a rare task starts it within about one task's handling time, even
+// behind a backlog of another type. [WithStrictPriority] takes the queues
+// in WithQueues order: while a queue has tasks, no task of a queue after
+// it is pulled. [WithQueueWeights] gives each queue a share of the starts
+// in proportion to its weight while queues compete. JetStream has no
+// priority between messages, so priority is the worker's choice of which
+// task type it pulls from as a slot frees; a task's place within its own
+// type is its place in the stream, and there are no priority levels
+// within a queue: put urgent tasks in a queue of their own.
 //
 // # Payload checks
 //

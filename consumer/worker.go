@@ -56,6 +56,7 @@ type Worker struct {
 	running   []atomic.Pointer[job]
 	hand      hand
 	in        intake
+	tiers     []*tier       // the routes by queue priority (priority.go)
 	pullsDone chan struct{} // closed when no route delivers any more
 
 	// stopCtx ends when the worker begins to stop: no more pulls.
@@ -125,6 +126,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	}
 	if len(w.routes) == 0 {
 		return nil, fmt.Errorf("%w: the registry has no task on queues %v", ErrNoHandlers, cfg.queues)
+	}
+	if err := w.makeTiers(); err != nil {
+		return nil, err
 	}
 	// The most the intake can bring: the slots, the prefetch, and a
 	// waiting pull of one task per idle type.
