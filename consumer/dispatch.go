@@ -138,6 +138,9 @@ func (j *job) claim(o tasks.Outcome) bool {
 // let lets go of j, once: out of the worker's hands and the intake's count.
 func (w *Worker) let(j *job) {
 	if j.gone.CompareAndSwap(false, true) {
+		if j.route.spec.KeyConcurrency > 0 {
+			w.releaseKey(j) // keylimit.go
+		}
 		w.hand.remove(j)
 		w.released()
 	}
@@ -193,6 +196,13 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	}
 	if w.tellServer {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
+	}
+	if r.spec.KeyConcurrency > 0 && w.keyBusy(ctx, j) {
+		j.release() // set aside unrun, its key busy (keylimit.go)
+		if !j.handedOff.Load() {
+			w.let(j)
+		}
+		return true
 	}
 	j.slot = slot
 	j.started.Store(time.Now().UnixNano())

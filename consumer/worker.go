@@ -39,6 +39,7 @@ type Worker struct {
 	filer  *deadletter.Filer  // files dead-letter records
 	unique *unique.Store      // unique keys, released as tasks settle
 	fired  *fired.Store       // claims of delayed and periodic tasks (fired.go)
+	keys   *keySlots          // places of keys of running tasks (keylimit.go)
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
@@ -111,6 +112,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		filer:     deadletter.New(js, cfg.topo, cfg.log),
 		unique:    unique.New(js, cfg.topo),
 		fired:     fired.New(js, cfg.topo),
+		keys:      newKeySlots(js, cfg),
 		flow:      flow.New(js, cfg.topo, cfg.log),
 		presence:  newPresence(),
 		in:        newIntake(js),

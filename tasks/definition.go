@@ -82,6 +82,13 @@ type Spec struct {
 	// Expiry is how long after it is due a task is still worth starting;
 	// a task not started by then is dropped unrun. 0, the default: never.
 	Expiry time.Duration
+	// KeyConcurrency caps how many tasks of this definition with one key
+	// run at once across every worker ([WithKeyConcurrency]); 0, the
+	// default, means no cap per key.
+	KeyConcurrency int
+	// keyConcurrencySet is set by WithKeyConcurrency, so that a cap of 0
+	// given there is refused rather than read as no cap.
+	keyConcurrencySet bool
 	// Retention is how long each task's final outcome is kept after it
 	// settles ([WithRetention]); 0 keeps nothing.
 	Retention time.Duration
@@ -263,6 +270,9 @@ func (s Spec) Validate() error {
 	case s.ResultType != "" && s.Retention == 0:
 		return fmt.Errorf("%w: task %q returns a result, which is kept only for the retention: give it a positive one (default %v)",
 			ErrInvalidOption, s.Name, DefaultRetention)
+	}
+	if err := s.validateKeyConcurrency(); err != nil {
+		return err
 	}
 	return s.Backoff.validate(s.Name)
 }

@@ -91,3 +91,10 @@ func (b *Bucket) noDirect(ctx context.Context, kv jetstream.KeyValue) (jetstream
 	}
 	return b.js.KeyValue(ctx, b.cfg.Bucket)
 }
+
+// WrongLast reports whether err says a write expected another last
+// revision of its key than the bucket holds: the key changed meanwhile.
+func WrongLast(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10164)
+}

@@ -86,13 +86,8 @@ func (s *Store) Release(ctx context.Context, spec tasks.Spec, key, id string) er
 		return nil // another task's now
 	}
 	err = kv.Purge(ctx, k, jetstream.LastRevision(e.Revision()), jetstream.PurgeTTL(time.Second))
-	if err != nil && isWrongLast(err) {
+	if err != nil && provision.WrongLast(err) {
 		return nil // changed meanwhile: no longer ours
 	}
 	return err
-}
-
-func isWrongLast(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10164)
 }
