@@ -96,6 +96,22 @@
 // type is its place in the stream, and there are no priority levels
 // within a queue: put urgent tasks in a queue of their own.
 //
+// # Concurrency per key
+//
+// A task type with tasks.WithKeyConcurrency(k) runs at most k tasks of one
+// key at once across every worker. Before its handler runs, and before
+// the middleware, a task takes one of its key's k places in the
+// JETQ_KEYSLOTS bucket (Create, with a TTL of its type's ack wait); the
+// worker renews the places it holds every third of that, and purges a
+// place when it lets the task go, whatever the outcome, so a worker that
+// dies frees its places within the ack wait. A task that finds no free
+// place is snoozed (a delayed copy that spends no attempt, see Settlement)
+// for a random delay under a bound of 100 ms that doubles each time the
+// task finds its key busy, up to 30 s: it frees its slot at once and comes
+// back behind the tasks queued meanwhile, so one busy key does not starve
+// the others. Tasks without a key share one count. Other types pay one
+// field check. See Example (KeyConcurrency).
+//
 // # Payload checks
 //
 // While it runs, a worker answers payload checks for the tasks it serves, as

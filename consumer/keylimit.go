@@ -16,12 +16,21 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// How long a task whose key is busy is set aside: keyWaitMin the first
-// time, doubled each time it finds the key busy again, at most keyWaitMax.
+// How long a task whose key is busy is set aside. Each key gets about
+// keyLooks looks a second per place from each worker, however many of its
+// tasks wait: a task waits about as long as the key's tasks waiting
+// before it take to be looked at, so that a key with a long backlog does
+// not flood the queue with its tasks coming back, and the other keys'
+// tasks are looked at as often (round robin, in effect). The wait is from
+// keyWaitMin to keyWaitMax.
 const (
 	keyWaitMin = 100 * time.Millisecond
-	keyWaitMax = 30 * time.Second
+	keyWaitMax = 10 * time.Minute
+	keyLooks   = 20
 )
+
+// keyWindow is how often the worker estimates each busy key's backlog.
+const keyWindow = time.Second
 
 // keySlotTimeout bounds each request about a key's places.
 const keySlotTimeout = 2 * time.Second
@@ -41,12 +50,18 @@ type keySlots struct {
 
 	mu   sync.Mutex
 	held map[*job]*keyLease
+	// mine counts the places held, by key (wire.KeySlots): a key of
+	// which the worker holds every place is busy without asking.
+	mine map[string]int
+	// pace is, by key, how its busy tasks were set aside (keyWait).
+	pace map[string]*keyPace
 	// renewing starts the renewal loop with the first place taken.
 	renewing sync.Once
 }
 
 // keyLease is one place a job holds.
 type keyLease struct {
+	key  string // its key's places (wire.KeySlots)
 	name string // its key in the bucket
 	val  []byte
 	ttl  time.Duration
@@ -62,6 +77,8 @@ func newKeySlots(js jetstream.JetStream, cfg config) *keySlots {
 		bucket: provision.NewBucket(js, wire.KeySlotsBucketConfig(cfg.topo)),
 		names:  cfg.names,
 		held:   map[*job]*keyLease{},
+		mine:   map[string]int{},
+		pace:   map[string]*keyPace{},
 	}
 }
 
@@ -71,17 +88,56 @@ func keyTTL(r *route) time.Duration {
 	return max(time.Second, (r.consumer.AckWait+time.Second-1)/time.Second*time.Second)
 }
 
-// keyWait is how long a task that found its key busy, after snoozed
-// earlier snoozes, is set aside: the more often it found the key busy, the
-// longer, so that a key with a long backlog costs fewer looks, from a
-// random point in the second half of the delay, so that the tasks of a key
-// do not come back together.
-func keyWait(snoozed int) time.Duration {
-	d := keyWaitMax
-	if snoozed < 20 {
-		d = min(keyWaitMax, keyWaitMin<<snoozed)
+// keyPace is what the worker knows of the tasks of one key that found it
+// busy: how many it set aside in the current window and the last, and for
+// how long in all, from which it estimates the key's backlog by Little's
+// law (tasks waiting = tasks set aside a second × their mean wait).
+type keyPace struct {
+	window time.Time // start of the current window
+	n      int       // set aside in the current window
+	sum    time.Duration
+	bound  time.Duration // for the tasks set aside in the current window
+}
+
+// keyWait is how long a task of the key with places prefix (n places) that
+// found the key busy at now is set aside: a random point in the second
+// half of a bound that is the key's estimated backlog over its looks a
+// second, so that the key's tasks do not come back together.
+func (k *keySlots) keyWait(prefix string, n int, now time.Time) time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p := k.pace[prefix]
+	if p == nil || now.Sub(p.window) >= 2*keyWindow {
+		if len(k.pace) >= maxPaces {
+			k.prunePaces(now)
+		}
+		p = &keyPace{window: now, bound: keyWaitMin}
+		k.pace[prefix] = p
+	} else if now.Sub(p.window) >= keyWindow {
+		mean := 0.0
+		if p.n > 0 {
+			mean = (p.sum / time.Duration(p.n)).Seconds()
+		}
+		backlog := float64(p.n) / keyWindow.Seconds() * mean // Little's law
+		b := time.Duration(backlog / float64(keyLooks*n) * float64(time.Second))
+		*p = keyPace{window: now, bound: min(keyWaitMax, max(keyWaitMin, b))}
 	}
-	return d/2 + rand.N(d/2+1)
+	d := p.bound/2 + rand.N(p.bound/2+1)
+	p.n++
+	p.sum += d
+	return d
+}
+
+// maxPaces bounds the keys whose pace the worker keeps; past it, those
+// idle for two windows are forgotten.
+const maxPaces = 10000
+
+func (k *keySlots) prunePaces(now time.Time) {
+	for key, p := range k.pace {
+		if now.Sub(p.window) >= 2*keyWindow {
+			delete(k.pace, key)
+		}
+	}
 }
 
 // keyBusy takes a place of the key of j's task for it, if its type has a
@@ -99,7 +155,8 @@ func (w *Worker) keyBusy(ctx context.Context, j *job) bool {
 		w.startRenewing()
 		return false
 	}
-	d := keyWait(wire.Snoozed(j.env.Header))
+	r := j.route
+	d := w.keys.keyWait(wire.KeySlots(r.spec, tasks.KeyOf(j.env.Header)), r.spec.KeyConcurrency, time.Now())
 	if err != nil {
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot take a place of the task's key; setting the task aside",
 			slog.Duration(keyDelay, d), slog.String(keyError, err.Error()))
@@ -121,12 +178,18 @@ func (k *keySlots) take(ctx context.Context, j *job) (bool, error) {
 	}
 	r := j.route
 	n := r.spec.KeyConcurrency
-	key := tasks.KeyOf(j.env.Header)
+	key := wire.KeySlots(r.spec, tasks.KeyOf(j.env.Header))
+	k.mu.Lock()
+	all := k.mine[key] >= n
+	k.mu.Unlock()
+	if all {
+		return false, nil
+	}
 	val := []byte(j.env.ID)
 	ttl := keyTTL(r)
 	first := rand.N(n) // spreads the tasks of a key over its places
 	for i := range n {
-		name := wire.KeySlot(r.spec, key, (first+i)%n)
+		name := wire.KeySlot(key, (first+i)%n)
 		cctx, cancel := context.WithTimeout(ctx, keySlotTimeout)
 		rev, err := kv.Create(cctx, name, val, jetstream.KeyTTL(ttl))
 		cancel()
@@ -137,7 +200,8 @@ func (k *keySlots) take(ctx context.Context, j *job) (bool, error) {
 			return false, err
 		}
 		k.mu.Lock()
-		k.held[j] = &keyLease{name: name, val: val, ttl: ttl, rev: rev}
+		k.held[j] = &keyLease{key: key, name: name, val: val, ttl: ttl, rev: rev}
+		k.mine[key]++
 		k.mu.Unlock()
 		return true, nil
 	}
@@ -209,10 +273,16 @@ func (k *keySlots) renew(l *keyLease) error {
 // releaseKey gives back the place j holds, if any. A failure is logged: the
 // place's TTL frees it then.
 func (w *Worker) releaseKey(j *job) {
-	w.keys.mu.Lock()
-	l := w.keys.held[j]
-	delete(w.keys.held, j)
-	w.keys.mu.Unlock()
+	k := w.keys
+	k.mu.Lock()
+	l := k.held[j]
+	if l != nil {
+		delete(k.held, j)
+		if k.mine[l.key]--; k.mine[l.key] == 0 {
+			delete(k.mine, l.key)
+		}
+	}
+	k.mu.Unlock()
 	if l == nil {
 		return
 	}
@@ -224,7 +294,7 @@ func (w *Worker) releaseKey(j *job) {
 	l.gone = true
 	ctx, cancel := context.WithTimeout(context.Background(), keySlotTimeout)
 	defer cancel()
-	kv, err := w.keys.bucket.Open(ctx, true)
+	kv, err := k.bucket.Open(ctx, true)
 	if err == nil {
 		err = kv.Purge(ctx, l.name, jetstream.LastRevision(l.rev), jetstream.PurgeTTL(time.Second))
 	}

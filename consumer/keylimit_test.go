@@ -3,7 +3,9 @@ package consumer_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +50,18 @@ func (b *keyBook) done(key string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.runs[key])
+}
+
+// summary says how many tasks of each key ran.
+func (b *keyBook) summary() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(b.want))
+	var s strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&s, " %s %d/%d", k, len(b.runs[k]), b.want[k])
+	}
+	return s.String()
 }
 
 // check fails t unless every task of every key ran once, as its first
@@ -122,24 +136,33 @@ func TestKeyConcurrencyFairness(t *testing.T) {
 	start := time.Now()
 	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(2))
 	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(2))
-	bigAtSmall := 0
-	for range smallKeys {
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+	deadline := time.After(30 * time.Minute)
+	for left := smallKeys; left > 0; {
 		select {
+		case <-progress.C:
+			t.Logf("after %v: %s", time.Since(start).Round(time.Second), book.summary())
 		case key := <-book.finished:
-			bigAtSmall = book.done("big")
-			t.Logf("%s finished after %v; big key: %d of %d done", key, time.Since(start).Round(time.Millisecond), bigAtSmall, big)
+			left--
+			t.Logf("%s finished after %v; big key: %d of %d done", key, time.Since(start).Round(time.Millisecond), book.done("big"), big)
 			if key == "big" {
 				t.Fatalf("the big key finished before the small keys")
 			}
-		case <-time.After(10 * time.Minute):
-			t.Fatalf("the small keys did not finish within 10 minutes; big key: %d done", book.done("big"))
+		case <-deadline:
+			t.Fatalf("the small keys did not finish within 30 minutes:%s", book.summary())
 		}
 	}
-	select {
-	case <-book.finished:
-		t.Logf("big finished after %v", time.Since(start).Round(time.Millisecond))
-	case <-time.After(20 * time.Minute):
-		t.Fatalf("the big key did not finish within 20 minutes: %d done", book.done("big"))
+	for finished := false; !finished; {
+		select {
+		case <-progress.C:
+			t.Logf("after %v: %s", time.Since(start).Round(time.Second), book.summary())
+		case <-book.finished:
+			finished = true
+			t.Logf("big finished after %v", time.Since(start).Round(time.Millisecond))
+		case <-deadline:
+			t.Fatalf("the big key did not finish within 30 minutes:%s", book.summary())
+		}
 	}
 	book.check(t)
 	workEmpty(t, b.js)

@@ -49,6 +49,17 @@
 // A result that does not encode dead-letters the task with
 // [ReasonInvalidResult], without retries.
 //
+// # Limits per key
+//
+// A task's key (producer.WithKey, read with [KeyOf]) names whose work it
+// is: a tenant, a customer, an account. [WithKeyConcurrency] lets at most
+// k tasks of one key run at once across every worker; a task whose key is
+// busy waits without spending an attempt or holding a worker's slot,
+// behind the other keys' tasks:
+//
+//	var Import = tasks.Define[ImportArgs]("tenant.import",
+//		tasks.WithKeyConcurrency(1)) // one import per tenant at once
+//
 // # Middleware
 //
 // [Middleware] wraps the processing of every delivery on a worker and

@@ -38,13 +38,16 @@ func KeySlotsBucketConfig(t topology.Topology) jetstream.KeyValueConfig {
 	}
 }
 
-// KeySlot is the key of place slot of the task key of spec's tasks:
-// "<queue>.<name>.k<key in unpadded base64url>.<slot>", and "n" in place
-// of the key for tasks without one, which share one count.
-func KeySlot(spec tasks.Spec, key string, slot int) string {
+// KeySlots is the prefix of the keys of the places of the task key of
+// spec's tasks: "<queue>.<name>.k<key in unpadded base64url>", and "n" in
+// place of the key for tasks without one, which share one count.
+func KeySlots(spec tasks.Spec, key string) string {
 	k := "n"
 	if key != "" {
 		k = "k" + base64.RawURLEncoding.EncodeToString([]byte(key))
 	}
-	return spec.Queue + "." + spec.Name + "." + k + "." + strconv.Itoa(slot)
+	return spec.Queue + "." + spec.Name + "." + k
 }
+
+// KeySlot is the key of place slot among those of prefix ([KeySlots]).
+func KeySlot(prefix string, slot int) string { return prefix + "." + strconv.Itoa(slot) }
