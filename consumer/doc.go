@@ -105,11 +105,13 @@
 // worker renews the places it holds every third of that, and purges a
 // place when it lets the task go, whatever the outcome, so a worker that
 // dies frees its places within the ack wait. A task that finds no free
-// place is snoozed (a delayed copy that spends no attempt, see Settlement)
-// for a random delay under a bound of 100 ms that doubles each time the
-// task finds its key busy, up to 30 s: it frees its slot at once and comes
-// back behind the tasks queued meanwhile, so one busy key does not starve
-// the others. Tasks without a key share one count. Other types pay one
+// place is snoozed (a delayed copy that spends no attempt, see Settlement):
+// it frees its slot at once and comes back behind the tasks queued
+// meanwhile, after the key's backlog, estimated from the tasks of the key
+// the worker set aside in the last second, over the looks a second the
+// key gets (one per place per task's handling time, 20 to 100), so that
+// every busy key is looked at about as often and one busy key does not
+// starve the others. Tasks without a key share one count. Other types pay one
 // field check. See Example (KeyConcurrency).
 //
 // # Payload checks

@@ -16,17 +16,19 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// How long a task whose key is busy is set aside. Each key gets about
-// keyLooks looks a second per place from each worker, however many of its
-// tasks wait: a task waits about as long as the key's tasks waiting
+// How long a task whose key is busy is set aside. Each key gets about as
+// many looks a second per place from each worker as its type's tasks take
+// to handle (one a second for each second a task takes), from keyLooks to
+// keyLooksMax, however many of its tasks wait: a task waits about as long as the key's tasks waiting
 // before it take to be looked at, so that a key with a long backlog does
 // not flood the queue with its tasks coming back, and the other keys'
 // tasks are looked at as often (round robin, in effect). The wait is from
 // keyWaitMin to keyWaitMax.
 const (
-	keyWaitMin = 100 * time.Millisecond
-	keyWaitMax = 10 * time.Minute
-	keyLooks   = 20
+	keyWaitMin  = 100 * time.Millisecond
+	keyWaitMax  = 10 * time.Minute
+	keyLooks    = 20
+	keyLooksMax = 100
 )
 
 // keyWindow is how often the worker estimates each busy key's backlog.
@@ -99,11 +101,12 @@ type keyPace struct {
 	bound  time.Duration // for the tasks set aside in the current window
 }
 
-// keyWait is how long a task of the key with places prefix (n places) that
-// found the key busy at now is set aside: a random point in the second
+// keyWait is how long a task of the key with places prefix (n places), of
+// a type whose tasks take handling to handle, that found the key busy at
+// now is set aside: a random point in the second
 // half of a bound that is the key's estimated backlog over its looks a
 // second, so that the key's tasks do not come back together.
-func (k *keySlots) keyWait(prefix string, n int, now time.Time) time.Duration {
+func (k *keySlots) keyWait(prefix string, n int, handling time.Duration, now time.Time) time.Duration {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p := k.pace[prefix]
@@ -119,7 +122,11 @@ func (k *keySlots) keyWait(prefix string, n int, now time.Time) time.Duration {
 			mean = (p.sum / time.Duration(p.n)).Seconds()
 		}
 		backlog := float64(p.n) / keyWindow.Seconds() * mean // Little's law
-		b := time.Duration(backlog / float64(keyLooks*n) * float64(time.Second))
+		looks := float64(keyLooks)
+		if handling > 0 {
+			looks = min(keyLooksMax, max(keyLooks, float64(time.Second)/float64(handling)))
+		}
+		b := time.Duration(backlog / (looks * float64(n)) * float64(time.Second))
 		*p = keyPace{window: now, bound: min(keyWaitMax, max(keyWaitMin, b))}
 	}
 	d := p.bound/2 + rand.N(p.bound/2+1)
@@ -156,7 +163,8 @@ func (w *Worker) keyBusy(ctx context.Context, j *job) bool {
 		return false
 	}
 	r := j.route
-	d := w.keys.keyWait(wire.KeySlots(r.spec, tasks.KeyOf(j.env.Header)), r.spec.KeyConcurrency, time.Now())
+	d := w.keys.keyWait(wire.KeySlots(r.spec, tasks.KeyOf(j.env.Header)), r.spec.KeyConcurrency,
+		time.Duration(r.in.handling.Load()), time.Now())
 	if err != nil {
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot take a place of the task's key; setting the task aside",
 			slog.Duration(keyDelay, d), slog.String(keyError, err.Error()))
