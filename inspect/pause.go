@@ -57,7 +57,9 @@ type Pause struct {
 // the consumer).
 //
 // Pauses combine: a task type is paused while its own pause, its queue's
-// or the pause of every queue lasts, until the latest of them ends.
+// or the pause of every queue lasts, until the latest of them ends. The
+// consumers within s are set to what jetq's pauses say: a consumer paused
+// by other means (nats consumer pause) takes the end they give.
 // Pausing a scope again replaces its end, earlier or later. Work resumes
 // within a second of the end (the server's timer wakes the waiting pulls).
 //

@@ -103,16 +103,43 @@ func newQueuesResumeCmd(g *globals) *cobra.Command {
 				if err := in.Resume(ctx, s); err != nil {
 					return fmt.Errorf("resume %s: %w", s, err)
 				}
+				still, err := stillPaused(ctx, in, s)
+				if err != nil {
+					return err
+				}
 				if g.json {
-					return g.printJSON(map[string]any{"action": "resume", "scope": s})
+					return g.printJSON(map[string]any{"action": "resume", "scope": s, "still_paused_by": orEmpty(still)})
 				}
 				fmt.Fprintf(g.stdout, "resumed %s\n", s)
+				for _, p := range still {
+					end := "until resumed"
+					if !p.Until.IsZero() {
+						end = "until " + formatTime(p.Until)
+					}
+					fmt.Fprintf(g.stdout, "still paused: the pause of %s holds, %s\n", p.Scope, end)
+				}
 				return nil
 			})
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// stillPaused lists the pauses of wider scopes than s, which a resume of s
+// leaves in force.
+func stillPaused(ctx context.Context, in *inspect.Inspector, s inspect.Scope) ([]inspect.Pause, error) {
+	ps, err := in.Pauses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []inspect.Pause
+	for _, p := range ps {
+		if p.Queue == "" && s.Queue != "" || p.Queue == s.Queue && p.Task == "" && s.Task != "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // jsonTime is t for JSON, null when zero.

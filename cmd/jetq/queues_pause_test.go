@@ -78,6 +78,10 @@ func TestQueuesPauseAndResume(t *testing.T) {
 	if code, out, errOut := c.jetq("queues", "pause", "--all"); code != 0 || out != "paused all queues until resumed\n" {
 		t.Fatalf("pause --all: %d %q %q", code, out, errOut)
 	}
+	code, out, errOut = c.jetq("queues", "resume", "default", "--task", "email.send")
+	if want := "resumed task email.send on queue default\nstill paused: the pause of all queues holds, until resumed\n"; code != 0 || out != want {
+		t.Fatalf("resume of a type under every queue's pause: %d %q %q, want %q", code, out, errOut, want)
+	}
 	if r := c.pausedRow(); !r.Paused || !r.PausedUntil.IsZero() {
 		t.Fatalf("after pause --all: %+v, want paused until resumed", r)
 	}

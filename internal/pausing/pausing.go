@@ -302,11 +302,13 @@ func pausedUntil(ci *jetstream.ConsumerInfo) time.Time {
 // delivers to them once a task is stored, a pull comes or one expires
 // (nats-server 2.15.2, consumer.go, loopAndGatherMsgs: a resume does not
 // signal the delivery loop, while a PauseUntil that passes does, from its
-// timer). So after a resume the consumer is unpinned in the priority group
-// every pull names: a request that has no other effect on an overflow
-// group, and signals the loop, which delivers to the waiting pulls at
-// once. In a cluster the resume is applied through the meta leader, so the
-// unpin waits until the consumer's leader reports it resumed.
+// timer), up to a second with the worker's waiting pulls. So after a
+// resume the consumer is unpinned in the priority group every pull names:
+// a request that has no other effect on an overflow group, and signals
+// the loop, which delivers to the waiting pulls at once. In a cluster the
+// resume is applied through the meta leader, so the unpin waits, at most
+// wakeWait, until the consumer's leader reports it resumed. The wake is
+// best effort: without it the pulls still take tasks within their expiry.
 func (s *Store) setConsumer(ctx context.Context, stream, durable string, until time.Time) error {
 	if !until.IsZero() {
 		if _, err := s.js.PauseConsumer(ctx, stream, durable, until); err != nil {
@@ -317,26 +319,34 @@ func (s *Store) setConsumer(ctx context.Context, stream, durable string, until t
 	if _, err := s.js.ResumeConsumer(ctx, stream, durable); err != nil {
 		return fmt.Errorf("resume consumer %s: %w", durable, err)
 	}
+	s.wake(ctx, stream, durable)
+	return nil
+}
+
+// wakeWait bounds the wait for a resume to reach the consumer's leader.
+const wakeWait = 2 * time.Second
+
+// wake signals the delivery loop of the resumed durable; see setConsumer.
+func (s *Store) wake(ctx context.Context, stream, durable string) {
+	ctx, cancel := context.WithTimeout(ctx, wakeWait)
+	defer cancel()
 	st, err := s.js.Stream(ctx, stream)
 	if err != nil {
-		return fmt.Errorf("resume consumer %s: %w", durable, err)
+		return
 	}
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		c, err := st.Consumer(ctx, durable)
 		if err != nil {
-			return fmt.Errorf("resume consumer %s: %w", durable, err)
+			return
 		}
 		if !c.CachedInfo().Paused {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("resume consumer %s: %w", durable, ctx.Err())
+			return // paused again meanwhile, or the resume is slow to apply
 		case <-time.After(wait):
 		}
 	}
-	if err := st.UnpinConsumer(ctx, durable, wire.PriorityGroup); err != nil {
-		return fmt.Errorf("resume consumer %s: wake its pulls: %w", durable, err)
-	}
-	return nil
+	_ = st.UnpinConsumer(ctx, durable, wire.PriorityGroup) // best effort, see setConsumer
 }
