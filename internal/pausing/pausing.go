@@ -165,14 +165,21 @@ func (s *Store) Records(ctx context.Context) (Records, error) {
 	if err != nil || kv == nil {
 		return nil, err
 	}
-	keys, err := kv.ListKeys(ctx)
+	// The stream's subjects name the keys in one request; listing the keys
+	// would make a consumer on every read (a scrape, a page).
+	st, err := s.js.Stream(ctx, "KV_"+s.bucket.Name())
+	if err != nil {
+		return nil, fmt.Errorf("pause bucket %s: %w", s.bucket.Name(), err)
+	}
+	prefix := "$KV." + s.bucket.Name() + "."
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("pause bucket %s: %w", s.bucket.Name(), err)
 	}
 	var scopes []Scope
-	for k := range keys.Keys() {
-		if sc, ok := scopeOf(k); ok {
-			scopes = append(scopes, sc)
+	for subj := range info.State.Subjects {
+		if sc, ok := scopeOf(strings.TrimPrefix(subj, prefix)); ok {
+			scopes = append(scopes, sc) // a deleted key reads as none
 		}
 	}
 	return s.read(ctx, kv, scopes)
