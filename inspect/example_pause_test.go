@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -38,7 +39,14 @@ func ExampleInspector_Pause() {
 	go func() { done <- w.Run(wctx) }()
 	defer func() { stopWorker(); <-done }()
 	// A queue no worker has served yet is refused: wait for the worker.
-	for in.Pause(ctx, inspect.Scope{Queue: "billing"}, time.Time{}) != nil {
+	for {
+		err := in.Pause(ctx, inspect.Scope{Queue: "billing"}, time.Time{})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, inspect.ErrNotFound) {
+			log.Fatal(err)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
