@@ -11,41 +11,29 @@ import (
 )
 
 // createPaused creates or updates route r's durable consumer so that a
-// pause holds (inspect.Inspector.Pause; internal/pausing). A new consumer
-// is created paused when a pause of its type, its queue or every queue is
-// recorded; the server keeps an existing consumer's PauseUntil, whatever
-// the update asks. A pause made while the consumer was being created may
-// have missed it, so the records are read again once it exists, and the
-// consumer paused if they say so, before the worker pulls for it.
+// pause holds (inspect.Inspector.Pause; internal/pausing). The server keeps
+// an existing consumer's PauseUntil, whatever the update asks. Once the
+// consumer exists, before the worker pulls for it, the pauses recorded
+// over it are read and the consumer paused if they say so: a new task type
+// of a paused queue is paused before any worker takes its tasks (every
+// worker creates the consumer before it pulls), and so is a consumer a
+// pause made during its creation missed.
 //
-// The records cannot be read when the worker may not read the bucket: the
-// worker then serves the type as without the check (logged), and pauses
-// made on existing consumers still hold, on the server. Other failures
-// (an election, a timeout) fail the creation, which is tried again.
+// When the pauses cannot be read for good (the worker may not read the
+// bucket) the worker serves the type as the server has it, which still
+// holds every pause made on an existing consumer, and logs it. A failure
+// that may pass (an election, a timeout) fails the creation, which is
+// tried again.
 func (w *Worker) createPaused(ctx context.Context, stream string, r *route) (jetstream.Consumer, error) {
-	cfg := r.consumer
-	q, t := r.spec.Queue, r.spec.Name
-	until, err := w.pauses.Until(ctx, q, t)
-	switch {
-	case err == nil:
-		if !until.IsZero() {
-			cfg.PauseUntil = &until
-		}
-	case retry.Transient(err):
-		return nil, err
-	default:
-		w.logRoute(ctx, r, slog.LevelWarn, "jetq: cannot read the pauses; serving the task type without them", slog.String(keyError, err.Error()))
-		return w.js.CreateOrUpdateConsumer(ctx, stream, cfg)
-	}
-	cons, err := w.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	cons, err := w.js.CreateOrUpdateConsumer(ctx, stream, r.consumer)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.pauses.Apply(ctx, q, t, pausing.HoldOnly); err != nil {
+	if _, err := w.pauses.Apply(ctx, r.spec.Queue, r.spec.Name, pausing.HoldOnly); err != nil {
 		if retry.Transient(err) {
 			return nil, err
 		}
-		w.logRoute(ctx, r, slog.LevelWarn, "jetq: cannot apply the pauses; serving the task type as the server has it", slog.String(keyError, err.Error()))
+		w.logRoute(ctx, r, slog.LevelWarn, "jetq: cannot read the pauses; serving the task type as the server has it", slog.String(keyError, err.Error()))
 	}
 	return cons, nil
 }
