@@ -32,11 +32,24 @@ import (
 // starts until the resume, across the restarts; every task enqueued is
 // handled, none twice. It logs how soon after Resume, and after the end
 // of the timed pause, the first task was handled.
+//
+// It runs on go.mod's nats-server and on the oldest jetq runs on, 2.11.
 func TestPauseUnderLoadHoldsThroughWorkerRestarts(t *testing.T) {
 	t.Parallel()
+	dir := t.TempDir()
+	current, workerBin, producerBin := binaries(t, dir)
+	for _, tc := range []struct{ name, bin string }{
+		{"current", current},
+		{"v2.11", testkit.NATSServer(t, testkit.OldServerVersion)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { pauseScenario(t, tc.bin, workerBin, producerBin) })
+	}
+}
+
+func pauseScenario(t *testing.T, natsServer, workerBin, producerBin string) {
+	t.Logf("nats-server %s", natsServer)
 	ctx := context.Background()
 	dir := t.TempDir()
-	natsServer, workerBin, producerBin := binaries(t, dir)
 	_, urls := natsCluster(t, dir, natsServer)
 	servers := strings.Join(urls, ",")
 	js := connectJS(t, servers, "e2e-pause")
