@@ -12,4 +12,9 @@
 //	cstart <chord> <task ID> <attempt> <worker> <start ns> <enqueued ns>
 //	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
 //	echo <task ID> <end ns>
+//
+// With --snooze it handles the snooze scenario's e2e.snooze tasks instead:
+// each snoozes three times, and then its run appends, before it returns,
+//
+//	done <task ID> <work-stream seq> <snoozes> <attempt>
 package main
