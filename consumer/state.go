@@ -52,6 +52,8 @@ func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 		st.State = status.Queued
 	case tasks.ActionExpire:
 		st.State = status.Expired
+	case tasks.ActionCancel:
+		st.State = status.Cancelled
 	default:
 		return
 	}

@@ -42,6 +42,8 @@ type Worker struct {
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
+	// cancels keeps the cancelled tasks' IDs and the runners' cancels (cancel.go).
+	cancels *cancelWatch
 	// tellServer is set when middleware of the user's may read
 	// Envelope.Server.
 	tellServer bool
@@ -109,6 +111,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		fired:     fired.New(js, cfg.topo),
 		flow:      flow.New(js, cfg.topo, cfg.log),
 		presence:  newPresence(),
+		cancels:   newCancelWatch(js, cfg),
 		in:        newIntake(js),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
@@ -159,6 +162,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	var histErr error
 	if w.stopCtx.Err() == nil {
 		hist, histErr = w.historyStream()
+	}
+	if w.stopCtx.Err() == nil {
+		w.watchCancels() // before the first task: the stored records first
 	}
 	w.active.Add(w.cfg.concurrency)
 	for slot := range w.cfg.concurrency {

@@ -125,6 +125,10 @@ const (
 	// ActionExpire: the task was picked up after its Deadline and removed
 	// without running.
 	ActionExpire
+	// ActionCancel: the task was cancelled (inspect's Cancel): removed
+	// unrun, or its running handler's ctx cancelled and the error it
+	// returned not retried. It is not dead-lettered.
+	ActionCancel
 )
 
 // String returns the action's name as used in logs and traces.
@@ -140,6 +144,8 @@ func (a Action) String() string {
 		return "release"
 	case ActionExpire:
 		return "expire"
+	case ActionCancel:
+		return "cancel"
 	}
 	return "none"
 }
