@@ -246,3 +246,16 @@ func (in *Inspector) finished(ctx context.Context, id, note string) error {
 	return fmt.Errorf("inspect: task %q: no such task waiting or running, and no record of it: check the ID "+
 		"(a task whose type tracks no status leaves no record once done): %w", id, ErrNotFound)
 }
+
+// cancelled counts the cancel records of each task type the collection
+// has a row for.
+func (c *collection) cancelled(ctx context.Context) error {
+	n, err := cancels.New(c.in.js, c.in.pub).Counts(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
+	for k, r := range c.rows {
+		r.Cancelled = n[k.queue+"."+k.task]
+	}
+	return nil
+}

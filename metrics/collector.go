@@ -39,6 +39,8 @@ var (
 		"Live worker processes serving the task type.", labels, nil)
 	descDeadLettered = prometheus.NewDesc("jetq_dlq_tasks",
 		"Dead-letter records of the task type in the dead-letter stream.", labels, nil)
+	descCancelled = prometheus.NewDesc("jetq_queue_cancelled_tasks",
+		"Tasks of the type cancelled in the last seven days (one cancel record each).", labels, nil)
 )
 
 // The health of the collector's own read of the server.
@@ -99,7 +101,7 @@ func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
 // implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPending, descRunning, descHeld, descWaitingToRetry, descInFlight,
-		descRedelivered, descScheduled, descOldest, descPaused, descWorkers, descDeadLettered,
+		descRedelivered, descScheduled, descOldest, descPaused, descWorkers, descDeadLettered, descCancelled,
 		descUp, descDuration} {
 		ch <- d
 	}
@@ -143,6 +145,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descPaused, boolValue(r.Paused))
 		gauge(descWorkers, float64(r.Workers))
 		gauge(descDeadLettered, float64(r.DeadLettered))
+		gauge(descCancelled, float64(r.Cancelled))
 	}
 }
 

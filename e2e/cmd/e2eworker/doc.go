@@ -12,4 +12,14 @@
 //	cstart <chord> <task ID> <attempt> <worker> <start ns> <enqueued ns>
 //	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
 //	echo <task ID> <end ns>
+//
+// With --cancel it handles e2e.cancellable, the cancel scenario's task,
+// and appends a line at each step of a handler, before it goes on:
+//
+//	start <task ID> <attempt> <unix nanos>
+//	ctxdone <task ID> <unix nanos> <context.Cause of the handler's ctx>
+//
+// A handler in mode UntilCancelled returns its ctx's error once ctx ends;
+// one in mode IgnoreCtx runs on after it, until the process dies; one in
+// mode Quick returns nil at once.
 package main

@@ -28,14 +28,15 @@ func main() {
 	replicas := flag.Int("replicas", 3, "stream and consumer replicas")
 	concurrency := flag.Int("concurrency", 8, "handlers at once")
 	flow := flag.Bool("flow", false, "handle the results and workflows scenarios' tasks, with a dead-letter forwarder, instead of e2e.work")
+	cancel := flag.Bool("cancel", false, "handle the cancel scenario's task, e2e.cancellable, instead of e2e.work")
 	flag.Parse()
-	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow); err != nil {
+	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow, *cancel); err != nil {
 		fmt.Fprintln(os.Stderr, "e2eworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(servers, out, name string, replicas, concurrency int, flow bool) error {
+func run(servers, out, name string, replicas, concurrency int, flow, cancel bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", name)
@@ -77,6 +78,8 @@ func run(servers, out, name string, replicas, concurrency int, flow bool) error 
 				log.LogAttrs(context.Background(), slog.LevelError, "forwarder", slog.Any("error", err))
 			}
 		}()
+	} else if cancel {
+		handleCancel(reg, line)
 	} else {
 		tasks.MustHandle(reg, e2etask.Work, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
 			if err := work(ctx, t.Payload.WorkMillis); err != nil {
