@@ -113,7 +113,9 @@ func TestCancelRunningTaskCancelsItsHandlersCtx(t *testing.T) {
 	if id := <-started; id != next.ID {
 		t.Fatalf("started %s, want %s", id, next.ID)
 	}
-	if st, err := in.WaitStatus(ctx, next.ID); err != nil || st.State != status.Done {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if st, err := in.WaitStatus(wctx, next.ID); err != nil || st.State != status.Done {
 		t.Errorf("task after the cancel: %+v, %v; want done", st, err)
 	}
 }
@@ -175,4 +177,54 @@ func TestCancelRecordDropsTaskAtPickup(t *testing.T) {
 	if n := rec.count(); n != 0 {
 		t.Errorf("handler ran %d times, want 0", n)
 	}
+}
+
+// A handler that ignores its cancelled ctx runs on until its timeout
+// abandons it; the task is then settled as cancelled, not retried. A
+// handler that returns nil after the cancel has done its task: done.
+func TestCancelledHandlerThatIgnoresOrFinishes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("test.cancel.stubborn", tasks.WithStateTracking(), tasks.WithMaxAttempts(5),
+		tasks.WithTimeout(time.Second), tasks.WithAckWait(3*time.Second))
+	started := make(chan string, 2)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		started <- tk.ID
+		if tk.Payload.N == 1 {
+			<-release // ignores its ctx
+			return errors.New("late")
+		}
+		<-ctx.Done()
+		return nil // finished all the same
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	in, err := inspect.New(b.js, inspect.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n    int
+		want status.State
+	}{{1, status.Cancelled}, {2, status.Done}} {
+		r, err := producer.Enqueue(ctx, b.p, def, Args{N: tc.n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		if err := in.Cancel(ctx, inspect.Ref{ID: r.ID}); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		st, err := in.WaitStatus(wctx, r.ID)
+		cancel()
+		if err != nil || st.State != tc.want || st.Attempt != 1 {
+			t.Errorf("task %d: status %+v, %v; want %s after 1 attempt", tc.n, st, err, tc.want)
+		}
+	}
+	workEmpty(t, b.js)
+	noDeadLetters(t, b.js)
 }
