@@ -20,6 +20,16 @@ import (
 	"github.com/jetq/jetq/topology"
 )
 
+// inspector is an Inspector of b's server.
+func inspector(t *testing.T, b *bundle) *inspect.Inspector {
+	t.Helper()
+	in, err := inspect.New(b.js, inspect.WithLogger(testkit.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 // cancelled waits for the tracked task id to read status cancelled.
 func cancelled(t *testing.T, in *inspect.Inspector, id string) status.Status {
 	t.Helper()
@@ -74,10 +84,7 @@ func TestCancelRunningTaskCancelsItsHandlersCtx(t *testing.T) {
 		return ctx.Err()
 	})
 	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(2))
-	in, err := inspect.New(b.js, inspect.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := inspector(t, b)
 	r, err := producer.Enqueue(ctx, b.p, def, Args{N: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -125,10 +132,7 @@ func TestCancelQueuedTaskNeverRuns(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	def := tasks.Define[Args]("test.cancel.queued", tasks.WithStateTracking())
-	in, err := inspect.New(b.js, inspect.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := inspector(t, b)
 	r, err := producer.Enqueue(ctx, b.p, def, Args{N: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -158,10 +162,7 @@ func TestCancelRecordDropsTaskAtPickup(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	def := tasks.Define[Args]("test.cancel.record", tasks.WithStateTracking())
-	in, err := inspect.New(b.js, inspect.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := inspector(t, b)
 	r, err := producer.Enqueue(ctx, b.p, def, Args{N: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -202,10 +203,7 @@ func TestCancelledHandlerThatIgnoresOrFinishes(t *testing.T) {
 		return nil // finished all the same
 	})
 	jetqtest.StartWorker(t, b.srv, reg)
-	in, err := inspect.New(b.js, inspect.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := inspector(t, b)
 	for _, tc := range []struct {
 		n    int
 		want status.State
@@ -227,4 +225,46 @@ func TestCancelledHandlerThatIgnoresOrFinishes(t *testing.T) {
 	}
 	workEmpty(t, b.js)
 	noDeadLetters(t, b.js)
+}
+
+// A task waiting out a retry backoff reads cancelled at once, and its next
+// delivery is dropped unrun.
+func TestCancelRetryingTaskNeverRunsAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("test.cancel.retrying", tasks.WithStateTracking(), tasks.WithMaxAttempts(5))
+	rec := newRecorder()
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(ctx context.Context, tk *tasks.Task[Args]) error {
+		rec.record(tk)
+		return tasks.RetryAfter(2*time.Second, errors.New("not yet"))
+	})
+	jetqtest.StartWorker(t, b.srv, reg)
+	in := inspector(t, b)
+	r, err := producer.Enqueue(ctx, b.p, def, Args{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t, 30*time.Second)
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if st, err := in.Status(ctx, r.ID); err != nil || st.State != status.Retrying {
+			return errors.New("not retrying yet")
+		}
+		return nil
+	})
+	if err := in.Cancel(ctx, inspect.Ref{ID: r.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := in.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {
+		t.Errorf("status right after the cancel: %+v, %v; want cancelled", st, err)
+	}
+	workEmpty(t, b.js) // its next delivery, dropped
+	noDeadLetters(t, b.js)
+	if n := rec.count(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+	if st, err := in.Status(ctx, r.ID); err != nil || st.State != status.Cancelled {
+		t.Errorf("status at the end: %+v, %v; want cancelled", st, err)
+	}
 }

@@ -37,10 +37,9 @@ import (
 // cancelled, unrun, when it picks the task up: a queued task delivered in
 // the instant of the delete, a task waiting out a retry backoff, a task
 // delivered again after its worker died. The records are kept for
-// seven days (wire.CancelWindow). A cancelled task reads status cancelled
-// once it is settled (a queued or delayed one at once, a running one when
-// its handler returns, one waiting to retry at its next delivery) and its
-// unique key is released.
+// seven days (wire.CancelWindow). A tracked task reads status cancelled
+// once it is settled (a queued, delayed or retrying one at once, a running
+// one when its handler returns), and its unique key is released.
 //
 // r.Seq, when set, is the sequence of the task's message in the stream
 // that holds it (as a listed [TaskInfo] has it); r.Seq 0 takes the task
@@ -94,26 +93,36 @@ func (in *Inspector) cancelTask(ctx context.Context, r Ref, stale error) error {
 	}
 	var note string
 	if work != nil {
-		m, n, err := in.workMsg(ctx, work, r, st)
+		m, n, err := in.liveMsg(ctx, work, r, st)
 		if err != nil {
 			return err
 		}
 		if m != nil {
-			return in.cancelWork(ctx, work, m)
+			return in.cancelWork(ctx, work, m, st)
 		}
 		note = n
-	}
-	held, err := in.held(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	if held != nil {
-		return in.cancelHeld(ctx, *held)
 	}
 	if stale != nil {
 		return stale
 	}
 	return in.finished(ctx, r.ID, note)
+}
+
+// liveMsg finds task r's message in the work stream: see workMsg. A task
+// further back than the scan is looked for among the deliveries the live
+// workers hold, as their presence entries list them with their sequence;
+// an entry is up to a presence interval old, so the message is read again.
+func (in *Inspector) liveMsg(ctx context.Context, work jetstream.Stream, r Ref, st *status.Status) (*jetstream.RawStreamMsg, string, error) {
+	m, note, err := in.workMsg(ctx, work, r, st)
+	if err != nil || m != nil || r.Seq != 0 {
+		return m, note, err
+	}
+	seq, err := in.heldSeq(ctx, r.ID)
+	if err != nil || seq == 0 {
+		return nil, note, err
+	}
+	m, _, err = in.workMsg(ctx, work, Ref{ID: r.ID, Seq: seq}, st)
+	return m, note, err
 }
 
 // workMsg reads task r's message in the work stream: the one at r.Seq, or
@@ -148,11 +157,13 @@ func (in *Inspector) workMsg(ctx context.Context, work jetstream.Stream, r Ref, 
 	return nil, fmt.Sprintf("it is not among the first %d messages on %s: give its Seq (TaskInfo.Ref of a listed task), or a larger scan (WithScan)", read, subject), nil
 }
 
-// cancelWork cancels the task of work-stream message m: a cancel record
-// first, then, if no worker was given the task yet, the message's
-// delete. The record makes a delivery that races the delete settle as
-// cancelled unrun.
-func (in *Inspector) cancelWork(ctx context.Context, work jetstream.Stream, m *jetstream.RawStreamMsg) error {
+// cancelWork cancels the task of work-stream message m, whose status is
+// st if it is tracked: a cancel record first, then, if no worker was given
+// the task yet, the message's delete. The record makes a delivery that
+// races the delete settle as cancelled unrun. A task waiting out a retry
+// backoff, as its status says, reads cancelled at once; its next delivery
+// is dropped.
+func (in *Inspector) cancelWork(ctx context.Context, work jetstream.Stream, m *jetstream.RawStreamMsg, st *status.Status) error {
 	queue, name, err := in.names.ParseTaskSubject(m.Subject)
 	if err != nil {
 		return fmt.Errorf("inspect: seq %d of the work stream is no task: %w", m.Sequence, ErrNotFound)
@@ -167,6 +178,9 @@ func (in *Inspector) cancelWork(ctx context.Context, work jetstream.Stream, m *j
 		// No worker ever served the type: its tasks are all queued.
 	case err != nil:
 		return fmt.Errorf("inspect: task %q is cancelled, but its consumer cannot be read: %w", t.ID, err)
+	case c.CachedInfo().Delivered.Stream >= t.Seq && st != nil && st.State == status.Retrying:
+		in.withdrawn(ctx, t, slog.LevelInfo, "jetq: cancelled a task waiting to retry")
+		return nil
 	case c.CachedInfo().Delivered.Stream >= t.Seq:
 		// Running, or waiting out a retry backoff: the worker settles it.
 		in.log.LogAttrs(ctx, slog.LevelInfo, "jetq: cancelled a task a worker was given", slog.String(keyTaskID, t.ID),
@@ -180,38 +194,23 @@ func (in *Inspector) cancelWork(ctx context.Context, work jetstream.Stream, m *j
 	return nil
 }
 
-// heldTask is a delivery a live worker holds, as its presence entry lists it.
-type heldTask struct {
-	queue, name string
-	wire.PresenceDelivery
-}
-
-// held finds task id among the deliveries the live workers hold.
-func (in *Inspector) held(ctx context.Context, id string) (*heldTask, error) {
+// heldSeq is the work-stream sequence of task id among the deliveries the
+// live workers hold, 0 when none holds it.
+func (in *Inspector) heldSeq(ctx context.Context, id string) (uint64, error) {
 	ps, err := in.presences(ctx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	for _, p := range ps {
 		for _, t := range p.Tasks {
 			for _, d := range t.Deliveries {
 				if d.ID == id {
-					return &heldTask{queue: t.Queue, name: t.Task, PresenceDelivery: d}, nil
+					return d.Seq, nil
 				}
 			}
 		}
 	}
-	return nil, nil
-}
-
-// cancelHeld cancels the task of delivery h, which a live worker holds.
-func (in *Inspector) cancelHeld(ctx context.Context, h heldTask) error {
-	if err := in.putCancel(ctx, h.ID, h.queue, h.name); err != nil {
-		return err
-	}
-	in.log.LogAttrs(ctx, slog.LevelInfo, "jetq: cancelled a task a worker was given", slog.String(keyTaskID, h.ID),
-		slog.String(keyTask, h.name), slog.String(keyQueue, h.queue), slog.Uint64(keySeq, h.Seq))
-	return nil
+	return 0, nil
 }
 
 // putCancel stores the cancel record of task id of queue and name.

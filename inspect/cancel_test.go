@@ -32,6 +32,7 @@ func TestCancelBadInputChangesNothing(t *testing.T) {
 	}
 	dead := f.enqueue(t, failing, Order{N: 2})
 	f.waitRecords(t, 1)
+	jetqtest.WaitEmpty(t, f.js, "JETQ_TASKS") // filed, then terminated
 	queued := f.enqueue(t, charge, Order{N: 3})
 	if err := f.in.Cancel(ctx, inspect.Ref{ID: queued.ID}); err != nil {
 		t.Fatal(err)
