@@ -28,7 +28,12 @@ import (
 // A record that comes while a handler runs the task cancels the handler's
 // ctx, with cause tasks.ErrCancelled, and the handler's error then settles
 // the task as cancelled (decide): terminated, neither retried nor
-// dead-lettered, and not run again if it is delivered again.
+// dead-lettered, and not run again if it is delivered again. A record is
+// added to ids before the running tasks are looked at, and a runner
+// publishes its task in running before it looks at ids (terminal), so
+// either the runner sees the record or the watch sees the task. ids is a
+// map under a lock rather than one copied at each add, so that a burst of
+// records (a bulk cancel) costs each one an insert.
 //
 // The handler's ctx is its runner's (runnerCtx): a runner keeps one ctx
 // from task to task and makes a new one only after a cancel ended it, so a
@@ -38,11 +43,44 @@ import (
 // cancel never reaches the next task.
 type cancelWatch struct {
 	store *cancels.Store
-	// ids holds the cancelled task IDs, with when each was cancelled; nil
-	// while none is known. It is replaced, never changed: readers take no
-	// lock.
-	ids   atomic.Pointer[map[string]time.Time]
-	stops []stop
+	// ids holds the cancelled task IDs, with when each was cancelled,
+	// under mu; n is its size, read without the lock, so that while no
+	// task is cancelled the look-up takes no lock. Entries older than
+	// wire.CancelWindow (the bucket's TTL dropped their records) are
+	// pruned once an hour, at an add.
+	mu     sync.RWMutex
+	ids    map[string]time.Time
+	n      atomic.Int64
+	pruned time.Time
+	stops  []stop
+}
+
+// has reports whether task id is cancelled.
+func (cw *cancelWatch) has(id string) bool {
+	if cw.n.Load() == 0 {
+		return false
+	}
+	cw.mu.RLock()
+	_, ok := cw.ids[id]
+	cw.mu.RUnlock()
+	return ok
+}
+
+// add notes the cancel records cs.
+func (cw *cancelWatch) add(cs ...wire.Cancel) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if cw.ids == nil {
+		cw.ids = make(map[string]time.Time, len(cs))
+	}
+	for _, c := range cs {
+		cw.ids[c.ID] = c.At
+	}
+	if now := time.Now(); now.Sub(cw.pruned) > time.Hour {
+		maps.DeleteFunc(cw.ids, func(_ string, at time.Time) bool { return now.Sub(at) > wire.CancelWindow })
+		cw.pruned = now
+	}
+	cw.n.Store(int64(len(cw.ids)))
 }
 
 // stop is the cancel of the ctx of one runner.
@@ -83,14 +121,7 @@ func (w *Worker) nextCtx(slot int, ctx context.Context, cancel context.CancelCau
 
 // isCancelled reports whether j's task was cancelled, as far as the
 // records the worker has seen tell: one map look-up.
-func (w *Worker) isCancelled(j *job) bool {
-	ids := w.cancels.ids.Load()
-	if ids == nil {
-		return false
-	}
-	_, ok := (*ids)[j.env.ID]
-	return ok
-}
+func (w *Worker) isCancelled(j *job) bool { return w.cancels.has(j.env.ID) }
 
 // dropCancelled settles j, whose task was cancelled before it ran, as
 // cancelled without running it.
@@ -187,10 +218,7 @@ func (w *Worker) openCancels(ctx context.Context) (<-chan jetstream.KeyValueEntr
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]time.Time{}
-	if old := w.cancels.ids.Load(); old != nil {
-		maps.Copy(ids, *old)
-	}
+	var cs []wire.Cancel
 	for {
 		select {
 		case <-octx.Done():
@@ -201,14 +229,14 @@ func (w *Worker) openCancels(ctx context.Context) (<-chan jetstream.KeyValueEntr
 				return nil, errors.New("read the cancel records: the watch ended")
 			}
 			if e == nil { // every stored record was sent
-				w.cancels.ids.Store(&ids)
-				for id := range ids {
-					w.cancelRunning(id) // cancelled while the watch was down
+				w.cancels.add(cs...)
+				for _, c := range cs {
+					w.cancelRunning(c.ID) // cancelled while the watch was down
 				}
 				return watch.Updates(), nil
 			}
 			if c, ok := w.cancelOf(e); ok {
-				ids[c.ID] = c.At
+				cs = append(cs, c)
 			}
 		}
 	}
@@ -218,20 +246,10 @@ func (w *Worker) openCancels(ctx context.Context) (<-chan jetstream.KeyValueEntr
 // cancels the handlers running their tasks, until the watch ends.
 func (w *Worker) followCancels(updates <-chan jetstream.KeyValueEntry) {
 	for e := range updates {
-		c, ok := w.cancelOf(e)
-		if !ok {
-			continue
+		if c, ok := w.cancelOf(e); ok {
+			w.cancels.add(c) // before the look-up of running tasks; see cancelWatch
+			w.cancelRunning(c.ID)
 		}
-		now := time.Now()
-		ids := map[string]time.Time{}
-		for id, at := range *w.cancels.ids.Load() { // set by openCancels
-			if now.Sub(at) < wire.CancelWindow { // the bucket's TTL dropped the others
-				ids[id] = at
-			}
-		}
-		ids[c.ID] = c.At
-		w.cancels.ids.Store(&ids) // before the look-up of running tasks; see cancelWatch
-		w.cancelRunning(c.ID)
 	}
 }
 
