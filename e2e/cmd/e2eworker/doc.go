@@ -13,6 +13,11 @@
 //	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
 //	echo <task ID> <end ns>
 //
+// With --snooze it handles the snooze scenario's e2e.snooze tasks instead:
+// each snoozes three times, and then its run appends, before it returns,
+//
+//	done <task ID> <work-stream seq> <snoozes> <attempt>
+//
 // With --cancel it handles e2e.cancellable, the cancel scenario's task,
 // and appends a line at each step of a handler, before it goes on:
 //
