@@ -224,8 +224,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 
 // terminal is the innermost handler of j's delivery: it terminates a
 // redelivered task whose dead-letter record is filed already, drops a
-// cancelled task (cancel.go) and a task past its deadline unrun, records a tracked task as running, runs the
-// registered handler under the task's timeout, and settles the delivery.
+// cancelled task (cancel.go) and a task past its deadline unrun, records
+// a tracked task as running, runs the registered handler under the task's
+// timeout, and settles the delivery.
 func (w *Worker) terminal(j *job) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
 		if j.malformed != nil {
