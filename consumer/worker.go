@@ -48,6 +48,8 @@ type Worker struct {
 	// schedules is set once the work stream takes scheduled tasks, which
 	// a snooze needs (snooze.go).
 	schedules atomic.Bool
+	// cancels keeps the cancelled tasks' IDs and the runners' cancels (cancel.go).
+	cancels *cancelWatch
 	// tellServer is set when middleware of the user's may read
 	// Envelope.Server.
 	tellServer bool
@@ -118,6 +120,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		pauses:    pausing.New(js, cfg.topo),
 		flow:      flow.New(js, cfg.topo, cfg.log),
 		presence:  newPresence(),
+		cancels:   newCancelWatch(js, cfg),
 		in:        newIntake(js),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
@@ -171,6 +174,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	var histErr error
 	if w.stopCtx.Err() == nil {
 		hist, histErr = w.historyStream()
+	}
+	if w.stopCtx.Err() == nil {
+		w.watchCancels() // before the first task: the stored records first
 	}
 	w.active.Add(w.cfg.concurrency)
 	for slot := range w.cfg.concurrency {

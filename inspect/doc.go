@@ -57,10 +57,14 @@
 //
 // # Actions, dead letters and schedules
 //
-// [Inspector.Delete] removes a pending task, [Inspector.RunNow] and
-// [Inspector.Cancel] run or withdraw a scheduled one, [Inspector.RetryNow]
-// retries a retrying one now; an action on a task that left the state
-// returns [ErrMovedOn] and changes nothing. [Inspector.PlanBulk] counts
+// [Inspector.Delete] removes a pending task, [Inspector.RunNow] runs a
+// scheduled one now, [Inspector.RetryNow] retries a retrying one now; an
+// action on a task that left the state returns [ErrMovedOn] and changes
+// nothing. [Inspector.Cancel] cancels a task in any state: a delayed one
+// is withdrawn, a queued one deleted, a running one has its handler's ctx
+// cancelled on whichever worker runs it, and a cancel record that every
+// worker watches drops the task unrun if it comes again. An unknown ID is
+// [ErrNotFound], a task finished already [ErrMovedOn]. [Inspector.PlanBulk] counts
 // what an action over a query would touch, [Inspector.ApplyBulk] acts on
 // exactly those. [Inspector.DeadLetters] lists dead letters through a
 // [DeadLetterFilter]; they are replayed, deleted and purged one by one or

@@ -49,6 +49,9 @@ type QueueStats struct {
 	Redelivered int `json:"redelivered"`
 	// DeadLettered counts the task type's records in the dead-letter stream.
 	DeadLettered uint64 `json:"dead_lettered"`
+	// Cancelled counts the task type's tasks cancelled ([Inspector.Cancel])
+	// within the last seven days: their cancel records in JETQ_CANCELS.
+	Cancelled int `json:"cancelled"`
 	// Scheduled counts the delayed tasks of this type that have not fired.
 	Scheduled int `json:"scheduled"`
 	// OldestPendingAge is how long the oldest pending task has been stored;
@@ -238,6 +241,9 @@ func (in *Inspector) collect(ctx context.Context, only *key) ([]QueueStats, erro
 		return nil, err
 	}
 	if err := c.scheduled(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.cancelled(ctx); err != nil {
 		return nil, err
 	}
 	pauses, err := in.pauses.Records(ctx)

@@ -42,6 +42,8 @@ var (
 		"Live worker processes serving the task type.", labels, nil)
 	descDeadLettered = prometheus.NewDesc("jetq_dlq_tasks",
 		"Dead-letter records of the task type in the dead-letter stream.", labels, nil)
+	descCancelled = prometheus.NewDesc("jetq_queue_cancelled_tasks",
+		"Tasks of the type cancelled in the last seven days (one cancel record each).", labels, nil)
 )
 
 // The health of the collector's own read of the server.
@@ -102,7 +104,7 @@ func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
 // implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPending, descRunning, descHeld, descWaitingToRetry, descInFlight,
-		descRedelivered, descScheduled, descOldest, descPaused, descPausedUntil, descWorkers, descDeadLettered,
+		descRedelivered, descScheduled, descOldest, descPaused, descPausedUntil, descWorkers, descDeadLettered, descCancelled,
 		descUp, descDuration} {
 		ch <- d
 	}
@@ -147,6 +149,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descPausedUntil, pausedUntil(r))
 		gauge(descWorkers, float64(r.Workers))
 		gauge(descDeadLettered, float64(r.DeadLettered))
+		gauge(descCancelled, float64(r.Cancelled))
 	}
 }
 
