@@ -12,13 +12,13 @@ package consumer
 // A key's limit is known only once the task is in hand. A task over it is
 // held, heartbeated as every delivery in hand, until a window grants it a
 // start, then queued for a runner: it holds no slot meanwhile and is
-// never redelivered, so it spends no attempt. Up to twice the concurrency
-// plus prefetch (at least 64) such tasks per type are set aside from the
-// intake's count, so
-// the worker goes on pulling other tasks (other keys, other types) while
-// they wait; more stay counted, and the worker pulls less. At a graceful
-// stop held tasks still wait for their window and run; a forced stop hands
-// them back.
+// never redelivered, so it spends no attempt. Held tasks are out of the
+// intake's count, so the worker goes on pulling other tasks (other keys,
+// other types) while they wait. A type holds at most maxHeld tasks: at
+// that many its pulls stop, as a type limit stops them, until one of its
+// held tasks runs; other types are not held back. At a graceful stop held
+// tasks still wait for their window and run; a forced stop hands them
+// back.
 
 import (
 	"context"
@@ -37,25 +37,18 @@ import (
 // would end sooner waits for the next window instead.
 const minRatePull = 10 * time.Millisecond
 
-// minAside is the fewest tasks per type held for their key apart from the
-// intake's count (see holdForKey): each costs the server an
-// acknowledgement pending and a heartbeat every third of its ack wait.
-const minAside = 64
+// maxHeld is the most tasks of one type a worker holds for their key:
+// each costs the server an acknowledgement pending and a heartbeat every
+// third of its ack wait.
+const maxHeld = 256
 
 // rates is the rate-limit state of a route with a limit.
 type rates struct {
 	counter *ratelimit.Counter
-	gate    *ratelimit.Gate             // nil without a type limit
-	keyed   *ratelimit.Keyed[heldByKey] // nil without a key limit
-	// aside counts the tasks held for their key and taken out of the
-	// intake's count.
-	aside atomic.Int64
-}
-
-// heldByKey is a task held for its key's limit.
-type heldByKey struct {
-	j     *job
-	aside bool // taken out of the intake's count
+	gate    *ratelimit.Gate        // nil without a type limit
+	keyed   *ratelimit.Keyed[*job] // nil without a key limit
+	// held counts the tasks held for their key, out of the intake's count.
+	held atomic.Int64
 }
 
 // newRates is the rate-limit state of route r, nil for a route without a
@@ -79,13 +72,13 @@ func (w *Worker) newRates(r *route) *rates {
 		})
 	}
 	if lim := spec.KeyRateLimit; !lim.IsZero() {
-		rs.keyed = ratelimit.NewKeyed(w.baseCtx, ratelimit.KeyedConfig[heldByKey]{
+		rs.keyed = ratelimit.NewKeyed(w.baseCtx, ratelimit.KeyedConfig[*job]{
 			N: lim.N, Per: lim.Per, OnError: onError,
 			Take: func(ctx context.Context, key string, index int64, k int) (int, error) {
 				return rs.counter.Take(ctx, rs.counter.KeySubject(spec, key, index), k, lim.N)
 			},
-			Run:  func(h heldByKey) { w.queue <- w.unaside(rs, h) },
-			Back: func(h heldByKey) { w.handBack(w.unaside(rs, h)) },
+			Run:  func(j *job) { w.queue <- w.unhold(rs, j) },
+			Back: func(j *job) { w.handBack(w.unhold(rs, j)) },
 		})
 	}
 	return rs
@@ -121,9 +114,12 @@ func (w *Worker) ensureRates(ctx context.Context) error {
 
 // grantPull sizes pull p of a limited type to the starts its gate grants
 // now and returns how long it may wait, if it is a waiting pull; 0 starts
-// means no pull now (the gate wakes the planner when it has some). Called
-// with in.mu held.
+// means no pull now (the gate, or a held task that runs, wakes the
+// planner). Called with in.mu held.
 func (rs *rates) grantPull(p *pull) (n int, expires time.Duration) {
+	if rs.keyed != nil && rs.held.Load() >= maxHeld {
+		return 0, 0
+	}
 	if rs.gate == nil {
 		return p.n, waitExpiry
 	}
@@ -163,27 +159,22 @@ func (w *Worker) holdForKey(rs *rates, j *job) bool {
 	if key == "" {
 		return false
 	}
-	h := heldByKey{j: j}
-	if rs.aside.Add(1) <= int64(max(minAside, 2*(w.cfg.concurrency+w.cfg.prefetch))) {
-		h.aside = true
-		w.released() // out of the intake's count: the worker pulls on
-	} else {
-		rs.aside.Add(-1)
-	}
-	rs.keyed.Hold(key, h)
+	rs.held.Add(1)
+	w.released() // out of the intake's count: the worker pulls on
+	rs.keyed.Hold(key, j)
 	return true
 }
 
-// unaside puts a held task set aside back in the intake's count, before
+// unhold puts a task held for its key back in the intake's count, before
 // it is queued or handed back, and returns it.
-func (w *Worker) unaside(rs *rates, h heldByKey) *job {
-	if h.aside {
-		w.in.mu.Lock()
-		w.in.held++
-		w.in.mu.Unlock()
-		rs.aside.Add(-1)
+func (w *Worker) unhold(rs *rates, j *job) *job {
+	w.in.mu.Lock()
+	w.in.held++
+	w.in.mu.Unlock()
+	if rs.held.Add(-1) == maxHeld-1 {
+		w.in.wake() // the type may pull again
 	}
-	return h.j
+	return j
 }
 
 // keyHoldsEnded waits, at a stop, until no task is held for its key: they

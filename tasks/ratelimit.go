@@ -74,9 +74,10 @@ func WithRateLimit(n int, per time.Duration) Option {
 // is known only once a worker has the task, so a task over its key's limit
 // is held by the worker that has it, without a handler slot and
 // heartbeated, until an interval grants it a start: it spends no attempt
-// and is not redelivered. A worker holds up to twice its concurrency plus
-// prefetch such tasks (at least 64) apart from its intake; more fill its
-// intake, so that it takes less from the queue. Held tasks count toward
+// and is not redelivered. A worker holds up to 256 such tasks of the
+// type, then takes no more of it until one runs; other types go on. A
+// burst of one key larger than that fills them, and the type's other keys
+// wait behind it in the queue. Held tasks count toward
 // [WithMaxConcurrency]. Intervals, bounds and the server version are as
 // for [WithRateLimit], and both may be given: a task then needs a start of
 // its type when it is taken and one of its key before it runs. Default:
