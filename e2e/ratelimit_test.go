@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,14 +22,14 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// start is one handler start, as e2erate logs it.
+// start is one handler start, as e2eworker -rate logs it.
 type start struct {
 	task, id, key string
 	at            time.Time
 	attempt       int
 }
 
-// readStarts reads the starts the e2erate processes logged.
+// readStarts reads the starts the e2eworker -rate processes logged.
 func readStarts(t *testing.T, paths ...string) []start {
 	t.Helper()
 	var out []start
@@ -66,18 +65,6 @@ func perSecond(ss []start) (most int, bins map[int64]int) {
 	return most, bins
 }
 
-// rateBinary builds the e2erate worker into dir.
-func rateBinary(t *testing.T, dir string) string {
-	t.Helper()
-	out := filepath.Join(dir, "e2erate")
-	cmd := exec.Command("go", "build", "-o", out, "./e2e/cmd/e2erate")
-	cmd.Dir = ".."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build e2erate: %v\n%s", err, b)
-	}
-	return out
-}
-
 // TestRateLimitsHoldAcrossWorkerProcesses is the rate-limit scenario: a
 // nats-server process and three worker processes with a backlog of 20 s
 // of a type limited to 50 starts a second, 20 s of 20 keys limited to 5 a
@@ -88,7 +75,7 @@ func rateBinary(t *testing.T, dir string) string {
 func TestRateLimitsHoldAcrossWorkerProcesses(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := rateBinary(t, dir)
+	bin := flowBinary(t, dir) // e2eworker, run with -rate
 	js, url := natsSingle(t, dir, natsServerBinary(t))
 	p, err := producer.New(js, producer.WithLogger(testkit.Logger(t)))
 	if err != nil {
@@ -128,7 +115,8 @@ func TestRateLimitsHoldAcrossWorkerProcesses(t *testing.T) {
 		name := fmt.Sprintf("worker-%d", i+1)
 		out := filepath.Join(dir, name+".txt")
 		outs = append(outs, out)
-		workers = append(workers, startProc(t, dir, name, bin, "-servers", url, "-out", out, "-name", name))
+		workers = append(workers, startProc(t, dir, name, bin, "-rate", "-replicas", "1", "-concurrency", "16",
+			"-servers", url, "-out", out, "-name", name))
 	}
 	want := typed + keys*perKey + free
 	testkit.WaitFor(t, 3*time.Minute, func() error {

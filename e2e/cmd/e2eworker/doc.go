@@ -12,4 +12,10 @@
 //	cstart <chord> <task ID> <attempt> <worker> <start ns> <enqueued ns>
 //	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
 //	echo <task ID> <end ns>
+//
+// With --rate it is a worker of the rate-limit scenario (rate.go): it
+// handles e2e.rate.typed, e2e.rate.keyed and e2e.rate.free and appends a
+// line to --out as each handler starts:
+//
+//	<task name> <task ID> <key or -> <start ns> <attempt>
 package main

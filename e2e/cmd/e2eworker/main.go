@@ -77,6 +77,8 @@ func run(servers, out, name string, replicas, concurrency int, flow bool) error 
 				log.LogAttrs(context.Background(), slog.LevelError, "forwarder", slog.Any("error", err))
 			}
 		}()
+	} else if *rate {
+		handleRate(reg, line) // rate.go
 	} else {
 		tasks.MustHandle(reg, e2etask.Work, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
 			if err := work(ctx, t.Payload.WorkMillis); err != nil {
