@@ -26,6 +26,14 @@
 // filed already (its worker stopped before removing it) is removed without
 // running.
 //
+// tasks.Snooze sets the task aside without spending an attempt: the server
+// gives a delivery its attempt from its count of the message's deliveries
+// and stops at MaxDeliver, so the worker stores a delayed copy of the task
+// that carries the attempts spent before this one (and starts a delivery
+// count of its own), then acknowledges the original; if it dies in
+// between, the copy and the original's redelivery claim the same run and
+// only one runs. See Example (Snooze).
+//
 // A task type with a retention (tasks.WithRetention, and every
 // tasks.DefineResult) has its final outcome, result included, written to
 // the status bucket in one write with the retention as the server's TTL
@@ -68,11 +76,25 @@
 // so no task waits unseen in a client buffer while its ack wait runs out.
 // It holds at most its concurrency plus its prefetch plus one task per task
 // type (see [WithPrefetch] for when that last one comes). A worker whose
-// slots are all busy makes no new pull, and the one-task pulls it made
-// while a slot was free end within a second, so new tasks go to workers
-// with free slots. It recreates consumers
+// slots are all busy, and which has no backlog to refill its prefetch
+// from, makes no new pull, and the one-task pulls it made while a slot was
+// free end within a second, so new tasks go to workers with free slots. It recreates consumers
 // deleted on the server and resumes after a dropped connection by itself,
 // saying so in its log.
+//
+// # Queues and priorities
+//
+// [WithQueues] limits a worker to some queues. Without a priority, every
+// task type the worker serves takes its turn at the free slots, and a type
+// with a rare task starts it within about one task's handling time, even
+// behind a backlog of another type. [WithStrictPriority] takes the queues
+// in WithQueues order: while a queue has tasks, no task of a queue after
+// it is pulled. [WithQueueWeights] gives each queue a share of the starts
+// in proportion to its weight while queues compete. JetStream has no
+// priority between messages, so priority is the worker's choice of which
+// task type it pulls from as a slot frees; a task's place within its own
+// type is its place in the stream, and there are no priority levels
+// within a queue: put urgent tasks in a queue of their own.
 //
 // # Rate limits
 //

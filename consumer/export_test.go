@@ -17,3 +17,14 @@ func Held(w *Worker) (held, running int) { return w.held() }
 // SetAfterFollow makes f run once a settlement's follow-ups have run and
 // before the task is settled with the server (see afterFollow).
 func SetAfterFollow(f func()) { afterFollow = f }
+
+// SetAfterSnooze makes f run, with the task's ID, once a snoozed task's
+// copy is stored and before its original is acknowledged (see afterSnooze);
+// nil removes it.
+func SetAfterSnooze(f func(id string)) {
+	if f == nil {
+		afterSnooze.Store(nil)
+		return
+	}
+	afterSnooze.Store(&f)
+}

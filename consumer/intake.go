@@ -18,17 +18,27 @@ package consumer
 //     keeps room from another type. Two may overlap, so runners do not
 //     wait a round trip between batches. A pull that brings nothing makes
 //     its type idle.
-//   - While a slot is free (held and asked for below the concurrency),
-//     every idle type keeps one waiting pull for one task, which expires
-//     after waitExpiry; its task comes within a round trip of being
-//     stored, and makes the type hot. A worker with no free slot makes no
+//   - While a slot is free, or a hot type refills its prefetch (held and
+//     asked for, as a plan starts, below the concurrency plus the largest
+//     prefetch of a hot type), every idle type keeps one waiting pull for
+//     one task, which expires after waitExpiry; its task comes within a
+//     round trip of being stored, and makes the type hot. Measured from
+//     the plan's start, before a hot type takes the room, so that a type
+//     with a rare task gets its turn between the batches of a backlog of
+//     another type, and its task waits behind no more than the prefetch.
+//     A worker with no free slot and no prefetch to refill makes no
 //     waiting pull, so within waitExpiry of its slots filling it asks for
 //     nothing another worker could start.
 //
 // The worker therefore holds at most its slots and its prefetch, plus one
 // task per type that reached it through a waiting pull beyond its free
-// slots: tasks of several idle types arriving together, or within
-// waitExpiry after the last free slot was taken (see WithPrefetch).
+// slots: tasks of several idle types arriving together, within waitExpiry
+// after the last free slot was taken, or while a backlog refills its
+// prefetch (see WithPrefetch).
+//
+// Under a queue priority (WithStrictPriority, WithQueueWeights) the plan
+// goes through the routes a queue at a time and decides which queue's
+// types may pull; see priority.go.
 //
 // A type's prefetch is sized from its recent handling time: the worker
 // queues a task beyond its slots only if the type's handling time says a
@@ -94,7 +104,7 @@ type intake struct {
 	held      int  // deliveries in hand
 	requested int  // tasks asked for by batch pulls, not come yet
 	stopping  bool // no more pulls; deliveries go back at once
-	next      int  // the route the next plan starts with, for fairness
+	fill      int  // the largest prefetch of a type with tasks at the last plan
 	open      map[*pull]struct{}
 	ensuring  int           // routes creating their consumer
 	kick      chan struct{} // asks for a plan; capacity 1
@@ -116,6 +126,8 @@ type feed struct {
 	// handling is the recent handling time of its tasks, in nanoseconds,
 	// an exponential average; 0 until a task has finished.
 	handling atomic.Int64
+	// tier is its queue's tier under a queue priority (priority.go).
+	tier *tier
 }
 
 // noteHandling adds a handler's run of d to the route's handling time.
@@ -131,8 +143,9 @@ func (f *feed) noteHandling(d time.Duration) {
 type pull struct {
 	r       *route
 	sub     *nats.Subscription
-	n, got  int  // asked for, come
-	waiting bool // an idle type's waiting pull, else a batch
+	n, got  int       // asked for, come
+	waiting bool      // an idle type's waiting pull, else a batch
+	at      time.Time // when a weighted worker made it (priority.go)
 	timer   *time.Timer
 	closing atomic.Bool // withdrawn or ended: its subscription is going
 	err     error       // how it ended, set in its own callback
@@ -224,9 +237,14 @@ func (w *Worker) intakeRun() {
 	}
 }
 
-// plan makes the pulls the counts allow, withdraws the waiting pulls when
-// no slot is free, and returns when it must plan again even if nothing
-// happens (zero: not before something happens).
+// plan makes the pulls the counts allow and returns when it must plan
+// again even if nothing happens (zero: not before something happens).
+//
+// Every idle type gets its waiting pull back when the plan starts with
+// room for a slot or a hot type's prefetch, whatever a hot type planned
+// before it takes: a hot type with a backlog refills the worker to its
+// slots and prefetch at each freed slot, and an idle type offered room
+// only below the slots would wait for the whole backlog.
 func (w *Worker) plan(now time.Time) (again time.Time) {
 	in := &w.in
 	in.mu.Lock()
@@ -234,40 +252,86 @@ func (w *Worker) plan(now time.Time) (again time.Time) {
 	if in.stopping {
 		return time.Time{}
 	}
-	c, routes := w.cfg.concurrency, w.routes
+	c := w.cfg.concurrency
 	later := func(t time.Time) {
 		if again.IsZero() || t.Before(again) {
 			again = t
 		}
 	}
-	for i := range routes {
-		r := routes[(in.next+i)%len(routes)]
-		f := &r.in
-		switch {
-		case !f.ready:
-		case now.Before(f.notBefore):
-			later(f.notBefore)
-		case f.hot && f.pending > f.asked:
-			// Ask for what the server said it had, as far as there is room,
-			// so that many types with a few tasks each pull side by side.
-			limit := c + w.prefetchOf(f)
-			room := limit - in.held - in.requested
-			if room >= 1 && (f.batches == 0 || f.batches == 1 && room >= max(limit/2, 1)) {
-				w.openPull(r, min(room, f.pending-f.asked, c+w.cfg.prefetch), false)
-			}
-		case f.hot && f.batches > 0:
-			// It may still bring tasks.
-		case f.hot:
-			f.hot = false // nothing more was there: wait for the next
-			fallthrough
-		default:
-			if in.held+in.requested < c && f.waiting == nil {
-				w.openPull(r, 1, true)
+	busy, fill := in.held+in.requested, c+in.fill
+	in.fill = 0
+	weighted, blocked := w.cfg.weights != nil, false
+	for ti, t := range w.tiers {
+		// Strict: every tier but the last keeps its waiting pulls while
+		// slots are busy, and only the first prefetches.
+		above := w.cfg.strict && ti < len(w.tiers)-1
+		prefetch := !w.cfg.strict || ti == 0
+		for i := range t.routes {
+			r := t.routes[(t.next+i)%len(t.routes)]
+			f := &r.in
+			switch {
+			case !f.ready:
+			case now.Before(f.notBefore):
+				later(f.notBefore)
+			case blocked:
+				// Strict: a higher queue has tasks.
+			case f.hot && f.pending > f.asked:
+				limit := w.limitOf(f, prefetch)
+				in.fill = max(in.fill, limit-c)
+				if !weighted { // else share gives the room
+					w.batch(r, limit)
+				}
+			case f.hot && f.batches > 0:
+				// It may still bring tasks.
+			case f.hot && above:
+				// Only a batch that comes back empty says a higher queue
+				// has no more tasks.
+				if room := w.limitOf(f, prefetch) - in.held - in.requested; room >= 1 {
+					w.openPull(r, min(room, c), false)
+				}
+			case f.hot:
+				f.hot = false // nothing more was there: wait for the next
+				fallthrough
+			default:
+				if f.waiting == nil && (busy < fill || above) {
+					w.openPull(r, 1, true)
+				}
 			}
 		}
+		t.next++
+		blocked = blocked || w.cfg.strict && t.busy()
 	}
-	in.next++
+	if weighted {
+		w.share(now)
+	}
 	return again
+}
+
+// batch asks a hot route for what the server said it had, as far as the
+// room below limit allows, so that many types with a few tasks each pull
+// side by side; a second batch overlaps the first only with half the limit
+// free. It returns the tasks asked for. Called with in.mu held.
+func (w *Worker) batch(r *route, limit int) int {
+	in, f := &w.in, &r.in
+	room := limit - in.held - in.requested
+	if room < 1 || f.batches > 1 || f.batches == 1 && room < max(limit/2, 1) {
+		return 0
+	}
+	n, before := min(room, f.pending-f.asked, w.cfg.concurrency+w.cfg.prefetch), f.batches
+	w.openPull(r, n, false)
+	if f.batches == before {
+		return 0 // it failed
+	}
+	return n
+}
+
+// limitOf is what a route may bring the worker's deliveries in hand and
+// asked for up to: the slots, and its prefetch if it may prefetch.
+func (w *Worker) limitOf(f *feed, prefetch bool) int {
+	if !prefetch {
+		return w.cfg.concurrency
+	}
+	return w.cfg.concurrency + w.prefetchOf(f)
 }
 
 // prefetchOf is what a route's tasks may queue beyond the slots: what the
@@ -291,6 +355,9 @@ func (w *Worker) openPull(r *route, n int, waiting bool) {
 		if n, expires = r.rates.grantPull(p); n == 0 {
 			return // no start granted now: the gate wakes the planner
 		}
+	}
+	if w.cfg.weights != nil {
+		p.at = time.Now()
 	}
 	inbox := nc.NewInbox()
 	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) { w.pulled(p, m) })
@@ -349,6 +416,8 @@ func (w *Worker) pulled(p *pull, m *nats.Msg) {
 	if !p.waiting {
 		in.requested--
 		f.asked--
+	} else {
+		f.credit(1)
 	}
 	in.held++
 	f.hot = true
@@ -397,6 +466,7 @@ func (w *Worker) pullClosed(p *pull) {
 		f.batches--
 		f.asked -= p.n - p.got
 		in.requested -= p.n - p.got
+		f.credit(p.got - p.n)
 		if p.got == 0 {
 			f.hot = false
 		}

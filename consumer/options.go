@@ -1,8 +1,10 @@
 package consumer
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -23,6 +25,9 @@ type config struct {
 	shutdownTimeout time.Duration
 	releaseGrace    time.Duration
 	queues          []string
+	strict          bool              // WithStrictPriority
+	weights         map[string]int    // WithQueueWeights; nil without
+	weightErr       error             // a queue given twice to WithQueueWeights
 	topo            topology.Topology // as the options say
 	names           wire.Names        // of topo, set by validate
 	forward         bool
@@ -88,11 +93,14 @@ func WithConcurrency(n int) Option {
 // could run.
 //
 // What the worker holds never exceeds the concurrency plus n, plus one
-// task per task type: while a slot is free, each type with nothing queued
-// keeps a pull for one task open, for up to a second, so tasks of such
-// types that arrive together, or within that second after the last free
-// slot was taken, can bring one each beyond the free slots; they start as
-// slots free. A held delivery is heartbeated like a running one, so
+// task per task type: while a slot is free, or a backlog of another type
+// refills its prefetch, each type with nothing queued keeps a pull for one
+// task open, for up to a second, so tasks of such types that arrive
+// together, within that second after the last free slot was taken, or
+// beside a backlog, can bring one each beyond the free slots; they start
+// as slots free, behind at most the prefetch. A type with a rare task
+// thus starts it within about one task's handling time of another type's
+// backlog, not after the backlog. A held delivery is heartbeated like a running one, so
 // however long the tasks run, none is redelivered elsewhere while the
 // worker holds it.
 func WithPrefetch(n int) Option {
@@ -108,9 +116,62 @@ func WithShutdownTimeout(d time.Duration) Option {
 }
 
 // WithQueues limits the worker to the registered tasks of the named queues.
-// Default: every registered task.
+// Default: every registered task. Their task types take turns at the free
+// slots; [WithStrictPriority] takes the queues in the order listed here
+// instead, and [WithQueueWeights] by weight.
 func WithQueues(queues ...string) Option {
 	return func(c *config) { c.queues = append(c.queues, queues...) }
+}
+
+// WithStrictPriority takes the queues in the order [WithQueues] lists
+// them, the first highest, as asynq's StrictPriority does: while a queue
+// has tasks, no task of a queue after it is pulled when a slot frees, and
+// a task of a higher queue that arrives while every slot is busy starts at
+// the next free slot, before any task of a lower queue that the worker
+// has not pulled yet. A lower queue waits as long as a higher one has
+// tasks, even with slots free while the higher queue's task types are at
+// their cluster-wide cap (tasks.WithMaxConcurrency); use
+// [WithQueueWeights] when it must not. Off by default: every
+// task type is served in turn.
+//
+// Strictness costs the lower queues their prefetch ([WithPrefetch]): only
+// the first queue's tasks are queued beyond the free slots, so a lower
+// queue's next task is pulled as a slot frees, a round trip later. Each
+// idle task type of every queue but the last keeps a pull for one task
+// open even while every slot is busy, so its task reaches the worker as it
+// is stored (one task per type beyond the slots, as WithPrefetch says).
+//
+// [New] returns an error wrapping [ErrInvalidOption] when WithQueues is
+// not given, names a queue twice or a queue with no registered task, or
+// when [WithQueueWeights] is given too.
+func WithStrictPriority() Option {
+	return func(c *config) { c.strict = true }
+}
+
+// WithQueueWeights serves the queues weights names, each a share of the
+// task starts in proportion to its weight while queues compete for the
+// slots, as asynq's Queues map does: {"critical": 6, "default": 3, "low":
+// 1} starts six tasks of critical for three of default and one of low, and
+// a queue without tasks, or whose task types are at their cluster-wide cap
+// (tasks.WithMaxConcurrency), leaves its share to the others. Calls add
+// up.
+//
+// [New] returns an error wrapping [ErrInvalidOption] for a weight below 1,
+// an invalid queue name, a queue given twice, a queue with no registered
+// task, a [WithQueues] list other than the weights' queues, or
+// [WithStrictPriority] given too.
+func WithQueueWeights(weights map[string]int) Option {
+	return func(c *config) {
+		if c.weights == nil {
+			c.weights = map[string]int{}
+		}
+		for q, n := range weights {
+			if _, ok := c.weights[q]; ok && c.weightErr == nil {
+				c.weightErr = fmt.Errorf("queue %q is given twice to WithQueueWeights; give each queue one weight", q)
+			}
+			c.weights[q] = n
+		}
+	}
 }
 
 // WithForwarder runs a dead-letter forwarder (see the dlq package) in the
@@ -154,6 +215,60 @@ func (c *config) validate() error {
 	for _, q := range c.queues {
 		if err := tasks.ValidateQueue(q); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+	}
+	if err := c.validatePriority(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return nil
+}
+
+// validatePriority checks the options of a queue priority and, for
+// weights, sets the queues served to the weights' queues.
+func (c *config) validatePriority() error {
+	if c.weights == nil {
+		if c.strict {
+			if len(c.queues) == 0 {
+				return errors.New("WithStrictPriority takes the queues in the order WithQueues lists them; list them with WithQueues, the first highest")
+			}
+			return distinct(c.queues)
+		}
+		return nil
+	}
+	switch {
+	case c.strict:
+		return errors.New("WithStrictPriority and WithQueueWeights are given; choose one: strict order or shares by weight")
+	case c.weightErr != nil:
+		return c.weightErr
+	case len(c.weights) == 0:
+		return errors.New("WithQueueWeights has no queue; give each queue to serve a weight of 1 or more")
+	}
+	queues := slices.Sorted(maps.Keys(c.weights))
+	for _, q := range queues {
+		if err := tasks.ValidateQueue(q); err != nil {
+			return err
+		}
+		if n := c.weights[q]; n < 1 {
+			return fmt.Errorf("queue %q has weight %d; a weight must be 1 or more (leave a queue out to not serve it)", q, n)
+		}
+	}
+	if len(c.queues) > 0 {
+		if err := distinct(c.queues); err != nil {
+			return err
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(c.queues)), queues) {
+			return fmt.Errorf("WithQueues lists %v and WithQueueWeights %v; the worker serves the weights' queues: give the same queues, or leave WithQueues out", c.queues, queues)
+		}
+	}
+	c.queues = queues
+	return nil
+}
+
+// distinct says which queue is given twice, if one is.
+func distinct(queues []string) error {
+	for i, q := range queues {
+		if slices.Contains(queues[:i], q) {
+			return fmt.Errorf("queue %q is listed twice in WithQueues; list each queue once", q)
 		}
 	}
 	return nil

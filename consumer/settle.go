@@ -28,7 +28,7 @@ func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
 // would not run.
 func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 	o := settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
-	if o.Action == tasks.ActionRetry && w.expired(j, o.Delay) {
+	if (o.Action == tasks.ActionRetry || o.Action == tasks.ActionSnooze) && w.expired(j, o.Delay) {
 		o = tasks.Outcome{Action: tasks.ActionExpire, Err: o.Err}
 	}
 	return o
@@ -69,18 +69,13 @@ func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) (handed bool
 	switch o.Action {
 	case tasks.ActionAck:
 		w.firedDone(ctx, j) // fired.go: a delayed or periodic task's redelivery does not run again
-		if j.route.replicated.Load() {
-			j.confirming.Store(true)
-			j.handedOff.Store(true)
-			w.active.Add(1)
-			go w.confirmAck(ctx, j, o)
-			return true
-		}
-		err = msg.Ack()
+		return w.ack(ctx, j, o)
 	case tasks.ActionRetry:
 		err = msg.NakWithDelay(o.Delay)
 	case tasks.ActionRelease:
 		err = msg.Nak()
+	case tasks.ActionSnooze:
+		return w.snooze(ctx, j, o) // snooze.go
 	case tasks.ActionExpire:
 		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
 	case tasks.ActionDeadLetter:
@@ -141,7 +136,7 @@ func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error
 	}
 	w.recordOutcome(ctx, j, o)
 	w.logOutcome(ctx, j, o)
-	if err == nil && o.Action != tasks.ActionRetry && o.Action != tasks.ActionRelease {
+	if err == nil && o.Action != tasks.ActionRetry && o.Action != tasks.ActionRelease && o.Action != tasks.ActionSnooze {
 		w.releaseUnique(ctx, j)
 	}
 }
@@ -218,6 +213,21 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 	// follow-ups ran.
 	w.finishDeadLetter(ctx, j, o)
 	return true
+}
+
+// ack acknowledges j's task, settled as o, through confirmAck when its
+// consumer is replicated. It reports whether it passed the delivery on to
+// a goroutine of its own, which lets it go.
+func (w *Worker) ack(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
+	if j.route.replicated.Load() {
+		j.confirming.Store(true)
+		j.handedOff.Store(true)
+		w.active.Add(1)
+		go w.confirmAck(ctx, j, o)
+		return true
+	}
+	w.applied(ctx, j, o, j.msg.Ack())
+	return false
 }
 
 // confirmAck acknowledges j's task and waits for the server to confirm it,

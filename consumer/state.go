@@ -50,6 +50,9 @@ func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 		st.State, st.Reason = status.DeadLettered, o.Reason
 	case tasks.ActionRelease:
 		st.State = status.Queued
+	case tasks.ActionSnooze:
+		// A delayed task again, due then; the attempt that snoozed is not spent.
+		st.State, st.RunAt, st.Attempt = status.Scheduled, time.Now().Add(o.Delay).UTC(), st.Attempt-1
 	case tasks.ActionExpire:
 		st.State = status.Expired
 	default:

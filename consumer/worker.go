@@ -42,6 +42,9 @@ type Worker struct {
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
+	// schedules is set once the work stream takes scheduled tasks, which
+	// a snooze needs (snooze.go).
+	schedules atomic.Bool
 	// tellServer is set when middleware of the user's may read
 	// Envelope.Server.
 	tellServer bool
@@ -53,6 +56,7 @@ type Worker struct {
 	running   []atomic.Pointer[job]
 	hand      hand
 	in        intake
+	tiers     []*tier       // the routes by queue priority (priority.go)
 	pullsDone chan struct{} // closed when no route delivers any more
 
 	// stopCtx ends when the worker begins to stop: no more pulls.
@@ -122,6 +126,9 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 	}
 	if len(w.routes) == 0 {
 		return nil, fmt.Errorf("%w: the registry has no task on queues %v", ErrNoHandlers, cfg.queues)
+	}
+	if err := w.makeTiers(); err != nil {
+		return nil, err
 	}
 	// The most the intake can bring: the slots, the prefetch, and a
 	// waiting pull of one task per idle type.
@@ -290,6 +297,7 @@ func (w *Worker) provision(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("consumer: %w", err)
 	}
+	w.schedules.Store(w.cfg.names.Schedules(work))
 	// On a WorkQueue stream consumers must have the stream's replicas,
 	// whoever created it and however.
 	for _, r := range w.routes {

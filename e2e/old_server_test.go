@@ -51,6 +51,16 @@ func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 		done <- tk.ID
 		return nil
 	})
+	// Without schedules a snooze is a retry after its delay: it spends an attempt.
+	snoozy := tasks.Define[int]("old.snooze")
+	snoozed := make(chan int, 4)
+	tasks.MustHandle(reg, snoozy, func(ctx context.Context, tk *tasks.Task[int]) error {
+		snoozed <- tk.Attempt
+		if tk.Attempt == 1 {
+			return tasks.Snooze(100 * time.Millisecond)
+		}
+		return nil
+	})
 	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +75,23 @@ func TestOlderServerRunsTasksAndRefusesSchedules(t *testing.T) {
 	_, err = producer.Enqueue(ctx, p, def, 1, producer.WithDelay(time.Second))
 	if !errors.Is(err, producer.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
 		t.Errorf("delayed task: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	}
+	_, err = producer.Enqueue(ctx, p, def, 1, producer.WithDebounce("k", time.Second))
+	if !errors.Is(err, producer.ErrUnsupported) || !strings.Contains(err.Error(), "nats-server 2.14") {
+		t.Errorf("debounced task: got %v, want ErrUnsupported naming nats-server 2.14", err)
+	}
+	if _, err := producer.Enqueue(ctx, p, snoozy, 1); err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 2; want++ {
+		select {
+		case got := <-snoozed:
+			if got != want {
+				t.Errorf("snoozed task: run %d was attempt %d", want, got)
+			}
+		case <-ctx.Done():
+			t.Fatalf("snoozed task: run %d never came", want)
+		}
 	}
 	g := producer.NewGroup()
 	producer.Add(g, def, 4)

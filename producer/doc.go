@@ -35,6 +35,18 @@
 // stream the server keeps each open batch in a file store of its own, which
 // costs some 20 ms per chunk (bench/README.md has the figures).
 //
+// # Debounce
+//
+// [WithDebounce] makes the enqueues of one key within a window run once,
+// with the last payload, window after the last enqueue (trailing edge):
+//
+//	producer.Enqueue(ctx, p, Reindex, doc, producer.WithDebounce(doc.ID, 5*time.Second))
+//
+// The key's task waits in the schedule stream on a subject of its own,
+// where the server keeps one schedule: each enqueue replaces it. Every
+// enqueue returns the key's task ID ([DebounceID]); Result.Debounced says
+// it replaced one still waiting. See ExampleWithDebounce.
+//
 // # Delivery guarantees
 //
 // Every task carries its ID in Nats-Msg-Id, so the server drops a second task

@@ -95,6 +95,8 @@ func newMember[T any](def tasks.Def[T], payload T, opts []EnqueueOption) (member
 // batch on the work stream.
 func (c *enqueueConfig) groupable() error {
 	switch {
+	case c.debounceSet:
+		return fmt.Errorf("%w: WithDebounce cannot be used in a group: a debounced task waits in the schedule stream, outside the work stream's atomic batch; enqueue it with Enqueue", ErrInvalidOption)
 	case c.delaySet || c.runAtSet:
 		return fmt.Errorf("%w: WithDelay and WithRunAt cannot be used in a group: a delayed task waits in the schedule stream, outside the work stream's atomic batch; enqueue it with Enqueue", ErrInvalidOption)
 	case c.uniqueSet:

@@ -124,6 +124,10 @@ type enqueueConfig struct {
 	key         string
 	keySet      bool
 
+	debounce       string // debounce.go
+	debounceWindow time.Duration
+	debounceSet    bool
+
 	onSuccess, onFailure *callbackOption // callback.go
 
 	err error // an option that could not be applied
@@ -212,6 +216,8 @@ func (c *enqueueConfig) due(now time.Time) time.Time {
 		return now.Add(c.delay)
 	case c.runAtSet && c.runAt.After(now):
 		return c.runAt
+	case c.debounceSet:
+		return now.Add(c.debounceWindow)
 	}
 	return time.Time{}
 }
@@ -245,6 +251,9 @@ func (c *enqueueConfig) validateTiming(batch bool, now time.Time) error {
 func (c *enqueueConfig) validate(batch bool, n int, now time.Time) error {
 	if c.err != nil {
 		return c.err
+	}
+	if err := c.validateDebounce(batch); err != nil {
+		return err
 	}
 	if err := c.validateTiming(batch, now); err != nil {
 		return err

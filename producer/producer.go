@@ -51,6 +51,10 @@ type Result struct {
 	// Duplicate is true when the server already held a task with this ID
 	// within its deduplication window and dropped this one.
 	Duplicate bool `json:"duplicate"`
+	// Debounced is true when the enqueue ([WithDebounce]) replaced a task
+	// of its key still waiting: this one's payload runs instead, window
+	// after this enqueue.
+	Debounced bool `json:"debounced,omitempty"`
 	// Err is why the task was not enqueued, in [EnqueueBatch] and
 	// [EnqueueGroup] results. It is not marshalled: an error value has no
 	// JSON form.
@@ -159,7 +163,8 @@ func (p *Producer) Provision(ctx context.Context) error {
 //
 // With [WithDelay] or [WithRunAt] the task waits in the schedule stream,
 // and the Result's Stream says so; with [WithUnique] and a key held, the
-// Result carries the holder's ID and Duplicate.
+// Result carries the holder's ID and Duplicate; with [WithDebounce] the
+// key's task ID, and Debounced when it replaced a waiting one.
 func Enqueue[T any](ctx context.Context, p *Producer, def tasks.Def[T], payload T, opts ...EnqueueOption) (Result, error) {
 	now := time.Now()
 	ec, err := enqueueOptions(opts, false, 1, now)
@@ -181,6 +186,12 @@ func Enqueue[T any](ctx context.Context, p *Producer, def tasks.Def[T], payload 
 		return Result{ID: env.ID}, err
 	}
 	spec := def.Spec()
+	var debounced bool
+	if ec.debounceSet {
+		if debounced, err = p.debounce(ctx, env, spec, ec.debounce); err != nil {
+			return Result{ID: env.ID}, err
+		}
+	}
 	envs := []*tasks.Envelope{env}
 	if err := p.timing(envs, spec, &ec, now); err != nil {
 		return Result{ID: env.ID}, err
@@ -201,6 +212,7 @@ func Enqueue[T any](ctx context.Context, p *Producer, def tasks.Def[T], payload 
 	}
 	p.recordQueued(ctx, spec, envs, errs)
 	r := result(env, errs[0])
+	r.Debounced = debounced && r.Err == nil
 	return r, r.Err
 }
 

@@ -39,7 +39,9 @@
 // A handler is func(ctx, *Task[T]) error. Returning nil acknowledges the task;
 // any other error retries it with exponential backoff until its attempts run
 // out, then files it in the dead-letter stream. [Permanent] dead-letters at
-// once, [RetryAfter] retries after exactly the given delay. A payload type with
+// once, [RetryAfter] retries after exactly the given delay, and [Snooze]
+// runs the task again after a delay as the same attempt: it spends no
+// attempt, so a task may snooze as often as it needs. A payload type with
 // a Validate() error method is validated at enqueue and again before the handler
 // runs; a failure wraps [ErrInvalidPayload].
 //

@@ -125,6 +125,9 @@ const (
 	// ActionExpire: the task was picked up after its Deadline and removed
 	// without running.
 	ActionExpire
+	// ActionSnooze: the handler snoozed the task ([Snooze]); it runs again
+	// after Delay as the same attempt.
+	ActionSnooze
 )
 
 // String returns the action's name as used in logs and traces.
@@ -140,6 +143,8 @@ func (a Action) String() string {
 		return "release"
 	case ActionExpire:
 		return "expire"
+	case ActionSnooze:
+		return "snooze"
 	}
 	return "none"
 }
@@ -160,7 +165,8 @@ const (
 type Outcome struct {
 	// Action is what was done.
 	Action Action
-	// Delay is the wait before the next attempt, for ActionRetry.
+	// Delay is the wait before the next attempt, for ActionRetry, and
+	// before the task runs again, for ActionSnooze.
 	Delay time.Duration
 	// Reason is why the task was dead-lettered, for ActionDeadLetter.
 	Reason Reason

@@ -233,3 +233,22 @@ func TestHeaderIsCaseSensitive(t *testing.T) {
 		t.Errorf("after Del: %v", h)
 	}
 }
+
+// A snooze of 0 or less, or beyond MaxSnooze, is an ErrInvalidOption that
+// is no snooze; one in range is.
+func TestSnooze(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d    time.Duration
+		want bool
+	}{
+		{-time.Second, false}, {0, false}, {1, true}, {time.Minute, true},
+		{tasks.MaxSnooze, true}, {tasks.MaxSnooze + 1, false},
+	} {
+		err := tasks.Snooze(tc.d)
+		d, ok := tasks.SnoozeDelay(err)
+		if ok != tc.want || tc.want && d != tc.d || !tc.want && !errors.Is(err, tasks.ErrInvalidOption) {
+			t.Errorf("Snooze(%v): got %v (delay %v, snooze %v), want snooze %v", tc.d, err, d, ok, tc.want)
+		}
+	}
+}

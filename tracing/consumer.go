@@ -214,7 +214,7 @@ func settled(span trace.Span, o tasks.Outcome, err error) {
 	attrs := make([]attribute.KeyValue, 1, 3)
 	attrs[0] = keyOutcome.String(o.Action.String())
 	switch o.Action {
-	case tasks.ActionRetry:
+	case tasks.ActionRetry, tasks.ActionSnooze:
 		attrs = append(attrs, keyDelay.Float64(o.Delay.Seconds()))
 	case tasks.ActionDeadLetter:
 		attrs = append(attrs, keyReason.String(string(o.Reason)))
@@ -222,7 +222,7 @@ func settled(span trace.Span, o tasks.Outcome, err error) {
 	if o.Action != tasks.ActionNone {
 		span.AddEvent("jetq."+o.Action.String(), trace.WithAttributes(attrs[1:]...))
 	}
-	if err != nil {
+	if err != nil && o.Action != tasks.ActionSnooze { // a snooze is no failure
 		failed(span, err)
 		attrs = append(attrs, errorType(err))
 	}

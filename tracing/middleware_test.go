@@ -144,6 +144,8 @@ func TestConsumerRecordsOutcomes(t *testing.T) {
 			map[attribute.Key]any{"jetq.outcome": "retry", "jetq.retry.delay": 1.5, "error.type": "panic"}, "jetq.retry", codes.Error, true, 0},
 		{"permanent", tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonPermanent}, tasks.Permanent(errors.New("no such mailbox")),
 			map[attribute.Key]any{"jetq.outcome": "dead_letter", "jetq.dead_letter.reason": "permanent", "error.type": "permanent"}, "jetq.dead_letter", codes.Error, false, 1},
+		{"snooze, no failure", tasks.Outcome{Action: tasks.ActionSnooze, Delay: 2 * time.Second}, tasks.Snooze(2 * time.Second),
+			map[attribute.Key]any{"jetq.outcome": "snooze", "jetq.retry.delay": 2.0}, "jetq.snooze", codes.Unset, false, 0},
 		{"release", tasks.Outcome{Action: tasks.ActionRelease}, context.Canceled,
 			map[attribute.Key]any{"jetq.outcome": "release", "error.type": "canceled"}, "jetq.release", codes.Error, false, 0},
 		{"settled by the worker", tasks.Outcome{}, nil,

@@ -43,9 +43,9 @@ func newEnqueueResult(r producer.Result, runAt time.Time) enqueueResult {
 }
 
 func newEnqueueCmd(g *globals) *cobra.Command {
-	var queue, id, at, deadline, unique string
+	var queue, id, at, deadline, unique, debounce string
 	var headers []string
-	var delay, uniqueTTL time.Duration
+	var delay, uniqueTTL, debounceWindow time.Duration
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "enqueue <task> <json>|-|@file",
@@ -61,14 +61,17 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 			"every check and enqueues anyway. The payload is the argument, - for standard input, or @file.\n" +
 			"--delay or --at hold the task in the schedule stream until it is due; --deadline drops it\n" +
 			"unrun if no worker has started it by then; --unique enqueues nothing while another task of\n" +
-			"the same definition holds the key, and names that task instead.",
+			"the same definition holds the key, and names that task instead. --debounce with\n" +
+			"--debounce-window runs the enqueues of one key within the window once, with the last\n" +
+			"payload, the window after the last of them.",
 		Example: `  jetq enqueue email.send '{"recipient":"ada@example.com","content":"hi"}'
   jetq enqueue email.send @mail.json
   make-payload | jetq enqueue email.send -
   jetq enqueue report.build '{"month":"2026-10"}' --queue reports --id report:2026-10
   jetq enqueue email.remind '{"recipient":"ada@example.com"}' --delay 24h --deadline 48h
   jetq enqueue report.build '{"month":"2026-10"}' --at 2026-11-01T06:00:00+01:00
-  jetq enqueue user.sync '{"user":42}' --unique user:42 --unique-ttl 10m`,
+  jetq enqueue user.sync '{"user":42}' --unique user:42 --unique-ttl 10m
+  jetq enqueue search.reindex '{"doc":7}' --debounce doc-7 --debounce-window 5s`,
 		Args: exactArgs("<task>", "<json>|-|@file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// jetq has no Go type for the payload: json.RawMessage passes the
@@ -121,6 +124,12 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 			case f.Changed("unique-ttl"):
 				return usagef("--unique-ttl sets how long a unique key is held; give the key with --unique KEY")
 			}
+			switch {
+			case f.Changed("debounce") != f.Changed("debounce-window"):
+				return usagef("--debounce KEY and --debounce-window DURATION go together; give both")
+			case f.Changed("debounce"):
+				opts = append(opts, producer.WithDebounce(debounce, debounceWindow))
+			}
 			return g.withJS(cmd, func(ctx context.Context, js jetstream.JetStream) error {
 				if !force {
 					if err := g.checkServed(ctx, js, def.Spec(), payload); err != nil {
@@ -149,6 +158,8 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 					due = now.Add(delay)
 				case runAt.After(now):
 					due = runAt
+				case f.Changed("debounce"):
+					due = now.Add(debounceWindow)
 				}
 				r, err := producer.Enqueue(ctx, p, def, json.RawMessage(payload), opts...)
 				if err != nil {
@@ -169,6 +180,8 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 				switch {
 				case r.Duplicate:
 					state = "duplicate of a task already enqueued; dropped"
+				case r.Debounced:
+					state = "debounced: replaced the task of key " + strconv.Quote(debounce) + " still waiting; runs at " + formatTime(due)
 				case !due.IsZero():
 					state = "enqueued to run at " + formatTime(due)
 				}
@@ -187,6 +200,8 @@ func newEnqueueCmd(g *globals) *cobra.Command {
 	f.StringVar(&deadline, "deadline", "", "drop the task unrun if no worker has started it by then: a duration from now (2h) or an RFC 3339 time")
 	f.StringVar(&unique, "unique", "", "enqueue nothing while another task of this definition holds this key")
 	f.DurationVar(&uniqueTTL, "unique-ttl", time.Hour, "hold the --unique key at most this long after the task is due, should no worker settle it")
+	f.StringVar(&debounce, "debounce", "", "run the enqueues of this key within --debounce-window once, with the last payload")
+	f.DurationVar(&debounceWindow, "debounce-window", 0, "the --debounce window: the task runs this long after the key's last enqueue (5s, 1m)")
 	return cmd
 }
 

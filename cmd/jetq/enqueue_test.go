@@ -37,7 +37,7 @@ func checkEnqueueKeys(t *testing.T, out string) {
 	}
 	for k := range m {
 		switch k {
-		case "id", "stream", "seq", "duplicate", "error", "run_at":
+		case "id", "stream", "seq", "duplicate", "debounced", "error", "run_at":
 		default:
 			t.Errorf("enqueue --json has key %q: %s", k, out)
 		}
@@ -212,6 +212,8 @@ func TestEnqueueBadTimingFlags(t *testing.T) {
 		{[]string{"--deadline", "soon"}, `--deadline: "soon" is neither a duration like 2h or 7d nor an RFC 3339 time`},
 		{[]string{"--deadline", ""}, "--deadline: empty"},
 		{[]string{"--unique", "k", "--unique-ttl", "forever"}, `invalid argument "forever" for "--unique-ttl" flag`},
+		{[]string{"--debounce", "doc-7"}, "--debounce KEY and --debounce-window DURATION go together"},
+		{[]string{"--debounce-window", "5s"}, "--debounce KEY and --debounce-window DURATION go together"},
 	} {
 		args := append([]string{"enqueue", "email.send", `{}`, "--force"}, tc.args...)
 		code, out, errOut := c.jetq(args...)
@@ -283,5 +285,35 @@ func TestEnqueueChecksPayloadAndQueue(t *testing.T) {
 	}
 	if n := c.lastSeq(); n != 2 {
 		t.Errorf("work stream last seq %d, want 2", n)
+	}
+}
+
+// TestEnqueueDebounce: enqueues of one key within the window are one task,
+// the key's, and the second says it replaced the first; a bad key or window
+// is refused.
+func TestEnqueueDebounce(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	first := c.enqueueJSON("search.reindex", `{"doc":7,"rev":1}`, "--force", "--debounce", "doc-7", "--debounce-window", "1h")
+	if first.Debounced || first.Stream != "JETQ_SCHEDULES" || first.ID != "debounce:default.search.reindex:doc-7" || first.RunAt.IsZero() {
+		t.Fatalf("first --debounce doc-7: %+v", first)
+	}
+	code, out, errOut := c.jetq("enqueue", "search.reindex", `{"doc":7,"rev":2}`, "--force", "--debounce", "doc-7", "--debounce-window", "1h")
+	if code != 0 || !strings.Contains(out, `debounced: replaced the task of key "doc-7" still waiting; runs at `) || !strings.Contains(out, "(id "+first.ID+", JETQ_SCHEDULES seq ") {
+		t.Errorf("second --debounce doc-7: exit %d, out %q, err %q", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args     []string
+		mentions string
+	}{
+		{[]string{"--debounce", "", "--debounce-window", "1s"}, "debounce key is empty"},
+		{[]string{"--debounce", "k", "--debounce-window", "0s"}, "debounce window 0s: it must be more than 0"},
+		{[]string{"--debounce", "k", "--debounce-window", "1s", "--delay", "1m"}, "leave out WithDelay"},
+	} {
+		args := append([]string{"enqueue", "search.reindex", `{}`, "--force"}, tc.args...)
+		code, _, errOut := c.jetq(args...)
+		if code != exitError || !strings.Contains(errOut, tc.mentions) {
+			t.Errorf("jetq %v: exit %d, stderr %q; want exit %d mentioning %q", args, code, errOut, exitError, tc.mentions)
+		}
 	}
 }

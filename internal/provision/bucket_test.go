@@ -71,7 +71,7 @@ func TestBucketOpensOrCreates(t *testing.T) {
 // gets may lag, and under load it does.
 func TestLeaderReadsSeeTheLastWrite(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := embeddedtest.Cluster(t, 3)
 	cfg := jetstream.KeyValueConfig{Bucket: "JETQ_TEST_LEADER", History: 1, Replicas: 3}
@@ -108,15 +108,16 @@ func TestLeaderReadsSeeTheLastWrite(t *testing.T) {
 	}
 	noiseCtx, stopNoise := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for g := range 8 {
+	for g := range 4 {
 		wg.Go(func() {
 			for noiseCtx.Err() == nil {
-				_, _ = noise.Put(noiseCtx, fmt.Sprintf("noise%d", g), make([]byte, 4096))
+				_, _ = noise.Put(noiseCtx, fmt.Sprintf("noise%d", g), make([]byte, 1024))
 			}
 		})
 	}
 	defer func() { stopNoise(); wg.Wait() }()
 
+	const reads = 300 // per follower
 	stale := func(b func(js jetstream.JetStream) *Bucket) int {
 		w, err := b(writerJS).Open(ctx, false)
 		if err != nil {
@@ -128,7 +129,7 @@ func TestLeaderReadsSeeTheLastWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range 1000 {
+			for i := range reads {
 				want := strconv.Itoa(i)
 				if _, err := w.Put(ctx, "k", []byte(want)); err != nil {
 					t.Fatal(err)
@@ -146,9 +147,9 @@ func TestLeaderReadsSeeTheLastWrite(t *testing.T) {
 	}
 	before := stale(func(js jetstream.JetStream) *Bucket { return NewBucket(js, cfg) })
 	after := stale(func(js jetstream.JetStream) *Bucket { return NewBucket(js, cfg).ReadFromLeader() })
-	t.Logf("reads through a follower that returned an older value: %d of 2000 with direct gets, %d from the leader", before, after)
+	t.Logf("reads through a follower that returned an older value: %d of %d with direct gets, %d from the leader", before, 2*reads, after)
 	if after != 0 {
-		t.Errorf("%d of 2000 reads from the leader returned an older value than the write acknowledged before them", after)
+		t.Errorf("%d of %d reads from the leader returned an older value than the write acknowledged before them", after, 2*reads)
 	}
 	info, err := writerJS.Stream(ctx, "KV_"+cfg.Bucket)
 	if err != nil {

@@ -71,6 +71,11 @@ func Decide(err error, attempt, maxAttempts int, timedOut, stopping bool, b task
 		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonInvalidResult, Err: err}
 	case tasks.IsPermanent(err):
 		return tasks.Outcome{Action: tasks.ActionDeadLetter, Reason: tasks.ReasonPermanent, Err: err}
+	case snoozed(err):
+		// Not a failure: the last attempt snoozes as any other, and a
+		// stopping worker's handler that snoozed still set its task aside.
+		d, _ := tasks.SnoozeDelay(err)
+		return tasks.Outcome{Action: tasks.ActionSnooze, Delay: d}
 	case stopping:
 		return tasks.Outcome{Action: tasks.ActionRelease, Err: err}
 	case attempt >= maxAttempts:
@@ -85,6 +90,12 @@ func Decide(err error, attempt, maxAttempts int, timedOut, stopping bool, b task
 		d = Delay(b, attempt)
 	}
 	return tasks.Outcome{Action: tasks.ActionRetry, Delay: d, Err: err}
+}
+
+// snoozed reports whether err is a [tasks.Snooze].
+func snoozed(err error) bool {
+	_, ok := tasks.SnoozeDelay(err)
+	return ok
 }
 
 // Delay is the wait after failed attempt n: exponential with jitter,

@@ -22,7 +22,11 @@ const (
 // Spent is how many attempts of the task were spent before its message h
 // was published: Jetq-Attempts, 0 without it.
 func Spent(h tasks.Header) int {
-	n, err := strconv.Atoi(h.Get(HeaderAttempts))
+	s := h.Get(HeaderAttempts)
+	if s == "" {
+		return 0 // most messages: no parse, and no error to allocate
+	}
+	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return 0
 	}
@@ -45,14 +49,23 @@ func RetryFiring(seq uint64, attempt int) string {
 // RetryFiringOf is the firing a delivery claims before it runs: a
 // redelivery (delivered > 1) claims the run after its message's previous
 // attempt, a copy made to run a retry now the run after the attempts its
-// original spent. ok is false for a first delivery of an ordinary message,
-// which claims nothing.
+// original spent, and a snoozed task's copy (see [SnoozeCopy]) the run
+// after the attempt that snoozed, which it repeats. ok is false for a
+// first delivery of an ordinary message, which claims nothing.
 func RetryFiringOf(h tasks.Header, seq uint64, delivered uint64) (firing string, ok bool) {
 	if delivered > 1 {
 		return RetryFiring(seq, Attempt(h, delivered)-1), true
 	}
-	if of, err := strconv.ParseUint(h.Get(HeaderRetryOf), 10, 64); err == nil {
-		return RetryFiring(of, Spent(h)), true
+	// Most messages are neither copy: no parse, and no error to allocate.
+	if s := h.Get(HeaderRetryOf); s != "" {
+		if of, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return RetryFiring(of, Spent(h)), true
+		}
+	}
+	if s := h.Get(HeaderSnoozeOf); s != "" {
+		if of, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return RetryFiring(of, Spent(h)+1), true
+		}
 	}
 	return "", false
 }
@@ -69,7 +82,7 @@ func RetryCopy(subject string, h nats.Header, data []byte, id string, seq uint64
 	if c == nil {
 		c = nats.Header{}
 	}
-	for _, k := range []string{HeaderScheduler, HeaderScheduleNext, HeaderRetryOf, HeaderAttempts,
+	for _, k := range []string{HeaderScheduler, HeaderScheduleNext, HeaderRetryOf, HeaderSnoozeOf, HeaderAttempts,
 		jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer, jetstream.SubjectHeader,
 		"Nats-Last-Sequence", "Nats-Num-Pending"} {
 		delete(c, k) // the server's own, and a former copy's

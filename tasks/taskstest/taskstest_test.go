@@ -49,6 +49,9 @@ func TestSettlements(t *testing.T) {
 		"timeout on last": {func(ctx context.Context, _ *tasks.Task[Charge]) error { <-ctx.Done(); return ctx.Err() }, Charge{1}, 3, tasks.ActionDeadLetter, tasks.ReasonTimeout, 0},
 		"timeout retries": {func(ctx context.Context, _ *tasks.Task[Charge]) error { <-ctx.Done(); return ctx.Err() }, Charge{1}, 1, tasks.ActionRetry, "", time.Second},
 		"wrapped ctx err": {fail(fmt.Errorf("api: %w", context.Canceled)), Charge{1}, 1, tasks.ActionRetry, "", time.Second},
+		"snooze":          {fail(tasks.Snooze(time.Minute)), Charge{1}, 1, tasks.ActionSnooze, "", time.Minute},
+		"snooze on last":  {fail(fmt.Errorf("busy: %w", tasks.Snooze(time.Minute))), Charge{1}, 3, tasks.ActionSnooze, "", time.Minute},
+		"snooze of 0":     {fail(tasks.Snooze(0)), Charge{1}, 1, tasks.ActionRetry, "", time.Second},
 	} {
 		out := taskstest.Run(ctx, charge, tc.fn, tc.payload, taskstest.WithAttempt(tc.attempt))
 		if out.Action != tc.action || out.Reason != tc.reason || out.Delay != tc.delay {

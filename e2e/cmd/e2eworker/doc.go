@@ -13,6 +13,11 @@
 //	cend <chord> <task ID> <attempt> <worker> <end ns> ok|bad:<why> <values, comma separated>
 //	echo <task ID> <end ns>
 //
+// With --snooze it handles the snooze scenario's e2e.snooze tasks instead:
+// each snoozes three times, and then its run appends, before it returns,
+//
+//	done <task ID> <work-stream seq> <snoozes> <attempt>
+//
 // With --rate it is a worker of the rate-limit scenario (rate.go): it
 // handles e2e.rate.typed, e2e.rate.keyed and e2e.rate.free and appends a
 // line to --out as each handler starts:

@@ -28,14 +28,15 @@ func main() {
 	replicas := flag.Int("replicas", 3, "stream and consumer replicas")
 	concurrency := flag.Int("concurrency", 8, "handlers at once")
 	flow := flag.Bool("flow", false, "handle the results and workflows scenarios' tasks, with a dead-letter forwarder, instead of e2e.work")
+	snooze := flag.Bool("snooze", false, "handle the snooze scenario's task, e2e.snooze, instead of e2e.work")
 	flag.Parse()
-	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow); err != nil {
+	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow, *snooze); err != nil {
 		fmt.Fprintln(os.Stderr, "e2eworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(servers, out, name string, replicas, concurrency int, flow bool) error {
+func run(servers, out, name string, replicas, concurrency int, flow, snooze bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", name)
@@ -62,6 +63,7 @@ func run(servers, out, name string, replicas, concurrency int, flow bool) error 
 	}
 	topo := topology.Topology{Replicas: replicas}
 	reg := tasks.NewRegistry()
+	var opts []consumer.Option
 	if flow {
 		handleFlow(reg, name, line)
 		fwd, err := dlq.NewForwarder(js, dlq.WithLogger(log), dlq.WithTopology(topo))
@@ -77,6 +79,8 @@ func run(servers, out, name string, replicas, concurrency int, flow bool) error 
 				log.LogAttrs(context.Background(), slog.LevelError, "forwarder", slog.Any("error", err))
 			}
 		}()
+	} else if snooze {
+		opts = append(opts, handleSnooze(reg, line))
 	} else if *rate {
 		handleRate(reg, line) // rate.go
 	} else {
@@ -87,8 +91,8 @@ func run(servers, out, name string, replicas, concurrency int, flow bool) error 
 			return line("%s %d", t.ID, time.Now().UnixNano())
 		})
 	}
-	w, err := consumer.New(js, reg, consumer.WithLogger(log), consumer.WithTopology(topo),
-		consumer.WithConcurrency(concurrency), consumer.WithShutdownTimeout(5*time.Second))
+	w, err := consumer.New(js, reg, append(opts, consumer.WithLogger(log), consumer.WithTopology(topo),
+		consumer.WithConcurrency(concurrency), consumer.WithShutdownTimeout(5*time.Second))...)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,20 @@ var Work = tasks.Define[Payload]("e2e.work",
 	tasks.WithMaxAttempts(50), tasks.WithTimeout(30*time.Second), tasks.WithAckWait(2*time.Second),
 	tasks.WithBackoff(tasks.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}))
 
+// Snoozy is the snooze scenario's task: its handler snoozes it a few
+// times before it succeeds. Attempts and ack wait as Work's: a worker
+// killed mid-snooze costs the task a delivery.
+var Snoozy = tasks.Define[Payload]("e2e.snooze",
+	tasks.WithMaxAttempts(50), tasks.WithTimeout(30*time.Second), tasks.WithAckWait(2*time.Second),
+	tasks.WithBackoff(tasks.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}))
+
+// Snoozes is how often the snooze scenario's handler snoozes a task, for
+// SnoozeFor each time.
+const (
+	Snoozes   = 3
+	SnoozeFor = 100 * time.Millisecond
+)
+
 // ConnectOptions reconnect forever and ping every second, so a client of a
 // frozen (SIGSTOPped) server moves to another node after about three seconds
 // instead of the two minutes of the default ping interval.

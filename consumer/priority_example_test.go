@@ -1,0 +1,86 @@
+package consumer_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
+)
+
+// A worker of one slot takes its queues strictly in order: alerts enqueued
+// while a report runs start before the reports queued long before them.
+// With consumer.WithQueueWeights(map[string]int{"critical": 6, "default":
+// 1}) instead, the reports would keep a seventh of the starts.
+func ExampleWithStrictPriority() {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, _ := embedded.Start(ctx)
+	defer srv.Shutdown()
+	nc, _ := srv.Connect()
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+
+	alert := tasks.Define[int]("alert.send", tasks.WithQueue("critical"))
+	report := tasks.Define[int]("report.build") // queue "default"
+	started, more := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{}, 5)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, alert, func(_ context.Context, t *tasks.Task[int]) error {
+		fmt.Println("alert", t.Payload)
+		done <- struct{}{}
+		return nil
+	})
+	tasks.MustHandle(reg, report, func(_ context.Context, t *tasks.Task[int]) error {
+		fmt.Println("report", t.Payload)
+		if t.Payload == 1 {
+			close(started)
+			<-more // the alerts come while the first report runs
+		}
+		done <- struct{}{}
+		return nil
+	})
+
+	p, _ := producer.New(js, producer.WithLogger(quiet))
+	if _, err := producer.EnqueueBatch(ctx, p, report, []int{1, 2, 3}); err != nil {
+		panic(err)
+	}
+	w, err := consumer.New(js, reg, consumer.WithConcurrency(1), consumer.WithLogger(quiet),
+		consumer.WithQueues("critical", "default"), consumer.WithStrictPriority())
+	if err != nil {
+		panic(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = w.Run(runCtx) }()
+
+	<-started
+	if _, err := producer.EnqueueBatch(ctx, p, alert, []int{1, 2}); err != nil {
+		panic(err)
+	}
+	// The first alert reaches the worker while its one slot is busy.
+	for {
+		c, err := js.Consumer(ctx, "JETQ_TASKS", "critical:alert:send")
+		if err == nil && c.CachedInfo().NumAckPending > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(more)
+	for range 5 {
+		<-done
+	}
+
+	// Output:
+	// report 1
+	// alert 1
+	// alert 2
+	// report 2
+	// report 3
+}
