@@ -49,7 +49,15 @@ type rates struct {
 	keyed   *ratelimit.Keyed[*job] // nil without a key limit
 	// held counts the tasks held for their key, out of the intake's count.
 	held atomic.Int64
+	// waiting is set while the type may not pull: its window's starts are
+	// used up, or it holds maxHeld tasks (full). Guarded by intake.mu.
+	waiting, full bool
 }
+
+// waitsForRate reports whether route r may not pull for its rate limit
+// now: a higher queue waiting for its window does not hold lower ones back
+// under strict priority. Called with intake.mu held.
+func (r *route) waitsForRate() bool { return r.rates != nil && r.rates.waiting }
 
 // newRates is the rate-limit state of route r, nil for a route without a
 // limit.
@@ -77,8 +85,8 @@ func (w *Worker) newRates(r *route) *rates {
 			Take: func(ctx context.Context, key string, index int64, k int) (int, error) {
 				return rs.counter.Take(ctx, rs.counter.KeySubject(spec, key, index), k, lim.N)
 			},
-			Run:  func(j *job) { w.queue <- w.unhold(rs, j) },
-			Back: func(j *job) { w.handBack(w.unhold(rs, j)) },
+			Run:  func(j *job) { w.queue <- w.unhold(r, j) },
+			Back: func(j *job) { w.handBack(w.unhold(r, j)) },
 		})
 	}
 	return rs
@@ -114,10 +122,16 @@ func (w *Worker) ensureRates(ctx context.Context) error {
 
 // grantPull sizes pull p of a limited type to the starts its gate grants
 // now and returns how long it may wait, if it is a waiting pull; 0 starts
-// means no pull now (the gate, or a held task that runs, wakes the
-// planner). Called with in.mu held.
+// means no pull now. A type with no start until its next window, or
+// holding maxHeld tasks for their keys, is not planned again before then
+// (its feed's notBefore), so that under priorities it leaves the room to
+// other types; the gate's answer or a held task that runs wakes the
+// planner otherwise. Called with in.mu held.
 func (rs *rates) grantPull(p *pull) (n int, expires time.Duration) {
+	f := &p.r.in
 	if rs.keyed != nil && rs.held.Load() >= maxHeld {
+		rs.waiting, rs.full = true, true
+		f.notBefore = time.Now().Add(time.Hour) // until unhold
 		return 0, 0
 	}
 	if rs.gate == nil {
@@ -125,7 +139,14 @@ func (rs *rates) grantPull(p *pull) (n int, expires time.Duration) {
 	}
 	now := time.Now()
 	n, p.window, _ = rs.gate.Grant(p.n, now)
-	if n == 0 || !p.waiting {
+	rs.waiting = false
+	if n == 0 {
+		if until := rs.gate.Until(now); !until.IsZero() {
+			rs.waiting, f.notBefore = true, until
+		}
+		return 0, 0
+	}
+	if !p.waiting {
 		p.n = n
 		return n, waitExpiry
 	}
@@ -134,7 +155,7 @@ func (rs *rates) grantPull(p *pull) (n int, expires time.Duration) {
 	_, end := ratelimit.Window(now, p.r.spec.RateLimit.Per)
 	if expires = min(waitExpiry, end.Sub(now)); expires < minRatePull {
 		rs.gate.Return(p.window, n)
-		rs.gate.WakeAt(end)
+		rs.waiting, f.notBefore = true, end
 		return 0, 0
 	}
 	p.n = n
@@ -165,13 +186,19 @@ func (w *Worker) holdForKey(rs *rates, j *job) bool {
 	return true
 }
 
-// unhold puts a task held for its key back in the intake's count, before
-// it is queued or handed back, and returns it.
-func (w *Worker) unhold(rs *rates, j *job) *job {
+// unhold puts a task of route r held for its key back in the intake's
+// count, before it is queued or handed back, and returns it.
+func (w *Worker) unhold(r *route, j *job) *job {
+	rs := r.rates
 	w.in.mu.Lock()
 	w.in.held++
+	rs.held.Add(-1)
+	again := rs.full
+	if again {
+		rs.waiting, rs.full, r.in.notBefore = false, false, time.Time{}
+	}
 	w.in.mu.Unlock()
-	if rs.held.Add(-1) == maxHeld-1 {
+	if again {
 		w.in.wake() // the type may pull again
 	}
 	return j

@@ -97,6 +97,25 @@ func (g *Gate) Grant(want int, now time.Time) (n int, index int64, end time.Time
 	return 0, index, end
 }
 
+// Until is when the gate may have starts again, after a [Gate.Grant]
+// that had none: the next window's start when this window's are used up
+// or in its last [Margin], a moment after a failed request. Zero while a
+// request is out: it wakes the puller when it returns.
+func (g *Gate) Until(now time.Time) time.Time {
+	index, end := Window(now, g.per)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case end.Sub(now) < Margin(g.per), index == g.index && g.spent && g.tokens == 0:
+		return end
+	case g.asking:
+		return time.Time{}
+	case now.Sub(g.failed) < retryWait:
+		return g.failed.Add(retryWait)
+	}
+	return time.Time{}
+}
+
 // Return gives back n starts of window index that a pull did not use.
 func (g *Gate) Return(index int64, n int) {
 	if n <= 0 {
@@ -128,13 +147,6 @@ func (g *Gate) ask(index int64, k int) {
 		g.onError(err)
 	}
 	g.wake()
-}
-
-// WakeAt wakes the puller at t, unless another wake is set.
-func (g *Gate) WakeAt(t time.Time) {
-	g.mu.Lock()
-	g.wakeAt(t)
-	g.mu.Unlock()
 }
 
 // wakeAt wakes the puller at t. Called with g.mu held.
