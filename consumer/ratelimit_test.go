@@ -264,3 +264,55 @@ func TestKeyRateLimitHoldsTasksWithoutSlotsOrAttempts(t *testing.T) {
 		t.Errorf("work stream holds %d tasks after the stop, want the 4 held", n)
 	}
 }
+
+func TestKeyHoldsAreBoundedPerType(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	limited := tasks.Define[Args]("rate.bounded", tasks.WithKeyRateLimit(1, tasks.MaxRatePer))
+	plain := tasks.Define[Args]("rate.beside")
+	counter := ratelimit.New(b.js, topology.Topology{})
+	exhaustNext(t, b.js, func(i int64) string { return counter.KeySubject(limited.Spec(), "a", i) }, 1)
+	rec := newRecorder()
+	reg := tasks.NewRegistry()
+	for _, def := range []*tasks.Definition[Args]{limited, plain} {
+		tasks.MustHandle(reg, def, func(_ context.Context, task *tasks.Task[Args]) error {
+			rec.record(task)
+			return nil
+		})
+	}
+	ctx := context.Background()
+	const burst, holdMax, slots = 400, 256, 4
+	if _, err := producer.EnqueueBatch(ctx, b.p, limited, make([]Args, burst), producer.WithKey("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.EnqueueBatch(ctx, b.p, plain, make([]Args, 50)); err != nil {
+		t.Fatal(err)
+	}
+	// A stop waits for held tasks' windows, an hour away, then hands them back.
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(slots), consumer.WithShutdownTimeout(time.Second))
+	// The worker holds up to holdMax of the burst, then pulls no more of
+	// it; the type beside it runs all its tasks.
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		cons, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:rate:bounded")
+		if err != nil {
+			return err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if n := rec.count(); n < 51 || info.NumAckPending < holdMax {
+			return fmt.Errorf("%d tasks ran, %d held; want 51 (50 beside, 1 of the key) and at least %d held", n, info.NumAckPending, holdMax)
+		}
+		return nil
+	})
+	info := durableInfo(t, b.js, "default:rate:bounded")
+	// Pulls opened before the bound was reached may bring a batch more.
+	if info.NumAckPending > holdMax+2*slots || info.NumPending == 0 || info.NumRedelivered != 0 {
+		t.Errorf("held %d, left on the server %d, redelivered %d; want at most %d held, the rest left, none redelivered",
+			info.NumAckPending, info.NumPending, info.NumRedelivered, holdMax+2*slots)
+	}
+	if n := rec.count(); n != 51 {
+		t.Errorf("%d tasks ran, want 51", n)
+	}
+}
