@@ -617,7 +617,7 @@ func (w *Worker) ensureConsumer(ctx context.Context, r *route) (jetstream.Consum
 			}
 		}
 	}
-	return w.js.CreateOrUpdateConsumer(cctx, stream, r.consumer)
+	return w.createPaused(cctx, stream, r)
 }
 
 // Log attribute keys of a payload type collision, beside those of log.go.

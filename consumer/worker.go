@@ -16,6 +16,7 @@ import (
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/pausing"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
@@ -39,6 +40,7 @@ type Worker struct {
 	filer  *deadletter.Filer  // files dead-letter records
 	unique *unique.Store      // unique keys, released as tasks settle
 	fired  *fired.Store       // claims of delayed and periodic tasks (fired.go)
+	pauses *pausing.Store     // pauses of queues, read as consumers are created (pause.go)
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
@@ -111,6 +113,7 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		filer:     deadletter.New(js, cfg.topo, cfg.log),
 		unique:    unique.New(js, cfg.topo),
 		fired:     fired.New(js, cfg.topo),
+		pauses:    pausing.New(js, cfg.topo),
 		flow:      flow.New(js, cfg.topo, cfg.log),
 		presence:  newPresence(),
 		in:        newIntake(js),

@@ -13,6 +13,15 @@
 // everywhere, within bounds it reports; [Inspector.Status] and
 // [Inspector.WaitStatus] read a tracked task's status record.
 //
+// # Pausing
+//
+// [Inspector.Pause] stops the tasks of a [Scope] from starting — every
+// queue, one queue, or one task type — until [Inspector.Resume] or a
+// given time; [Inspector.Pauses] lists the pauses in force. The server
+// enforces a pause on each task type's durable consumer (PauseUntil), and
+// keeps it as a record that workers read when they create a consumer, so
+// it outlives worker restarts and holds for task types deployed later.
+//
 // # Results
 //
 // [Result] waits for the result of a task of a tasks.DefineResult

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,7 +86,8 @@ func TestQueueGauges(t *testing.T) {
 			t.Fatal("a handler did not start")
 		}
 	}
-	if _, err := b.js.PauseConsumer(ctx, "JETQ_TASKS", "default:job:retry", time.Now().Add(time.Hour)); err != nil {
+	pauseEnd := time.Now().Add(time.Hour)
+	if _, err := b.js.PauseConsumer(ctx, "JETQ_TASKS", "default:job:retry", pauseEnd); err != nil {
 		t.Fatal(err)
 	}
 
@@ -127,6 +129,12 @@ func TestQueueGauges(t *testing.T) {
 		}
 		if got := s[g].GetType(); got != dto.MetricType_GAUGE {
 			t.Errorf("%s: type %v, want gauge", g, got)
+		}
+	}
+	for task := range want {
+		got, _ := s.value("jetq_queue_paused_until_seconds", map[string]string{"queue": "default", "task": task})
+		if want := float64(pauseEnd.UnixNano()) / 1e9; task == "job.retry" && math.Abs(got-want) > 1e-3 || task != "job.retry" && got != 0 {
+			t.Errorf("jetq_queue_paused_until_seconds{task=%q}: got %v, want the pause's end, %v, on job.retry, else 0", task, got, want)
 		}
 	}
 	if up, _ := s.value("jetq_up", nil); up != 1 {
