@@ -103,6 +103,9 @@ func (w *Worker) hold(r *route, msg jetstream.Msg) {
 		w.handBack(j)
 		return
 	}
+	if r.rates != nil && w.holdForKey(r.rates, j) {
+		return // queued once its key's limit grants it a start (ratelimit.go)
+	}
 	w.queue <- j // room for every delivery the intake can bring: never blocks
 }
 

@@ -129,6 +129,19 @@
 // starve the others. Tasks without a key share one count. Other types pay one
 // field check. See Example (KeyConcurrency).
 //
+// # Rate limits
+//
+// A task type with tasks.WithRateLimit is pulled only for the starts the
+// server has granted the worker in the current window, so its tasks over
+// the limit stay queued on the server: no delivery, no attempt, no slot.
+// A task of a type with tasks.WithKeyRateLimit over its key's limit is
+// held by the worker that has it, heartbeated, out of its slots and
+// intake, until a window grants its key a start; at most 256 per type,
+// beyond which the worker pulls no more of that type. Starts are counted
+// in the JETQ_RATES stream (nats-server 2.12 counters); on an older server
+// Run returns an error wrapping [ErrUnsupported]. A type without a limit
+// pays a nil check. See Example (RateLimit).
+//
 // # Payload checks
 //
 // While it runs, a worker answers payload checks for the tasks it serves, as

@@ -314,7 +314,7 @@ func (w *Worker) provision(ctx context.Context) error {
 	for _, r := range w.routes {
 		r.consumer.Replicas = work.Replicas
 	}
-	return nil
+	return w.ensureRates(ctx)
 }
 
 // watchConnection logs connection losses and recoveries, and ends Run when

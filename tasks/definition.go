@@ -74,6 +74,14 @@ type Spec struct {
 	// MaxConcurrency caps how many tasks of this definition run at once
 	// across every worker; 0, the default, means no cap.
 	MaxConcurrency int
+	// RateLimit bounds how many tasks of the definition start per interval
+	// across every worker ([WithRateLimit]); the zero Rate, the default,
+	// means no limit.
+	RateLimit Rate
+	// KeyRateLimit bounds how many tasks with one key start per interval
+	// across every worker ([WithKeyRateLimit]); the zero Rate, the default,
+	// means no limit.
+	KeyRateLimit Rate
 	// Codec encodes and decodes the payload; default [JSON].
 	Codec Codec
 	// TrackState records each task's status in a key-value bucket, for
@@ -272,6 +280,12 @@ func (s Spec) Validate() error {
 			ErrInvalidOption, s.Name, DefaultRetention)
 	}
 	if err := s.validateKeyConcurrency(); err != nil {
+		return err
+	}
+	if err := s.RateLimit.validate(s.Name, "rate limit"); err != nil {
+		return err
+	}
+	if err := s.KeyRateLimit.validate(s.Name, "key rate limit"); err != nil {
 		return err
 	}
 	return s.Backoff.validate(s.Name)

@@ -27,4 +27,10 @@
 // A handler in mode UntilCancelled returns its ctx's error once ctx ends;
 // one in mode IgnoreCtx runs on after it, until the process dies; one in
 // mode Quick returns nil at once.
+//
+// With --rate it is a worker of the rate-limit scenario (rate.go): it
+// handles e2e.rate.typed, e2e.rate.keyed and e2e.rate.free and appends a
+// line to --out as each handler starts:
+//
+//	<task name> <task ID> <key or -> <start ns> <attempt>
 package main
