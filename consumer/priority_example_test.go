@@ -60,8 +60,8 @@ func ExampleWithStrictPriority() {
 		panic(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = w.Run(runCtx) }()
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(runCtx) }()
 
 	<-started
 	if _, err := producer.EnqueueBatch(ctx, p, alert, []int{1, 2}); err != nil {
@@ -78,6 +78,8 @@ func ExampleWithStrictPriority() {
 	for range 5 {
 		<-done
 	}
+	stop()
+	<-stopped // the worker is gone before the server shuts down
 
 	// Output:
 	// report 1
