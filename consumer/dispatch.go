@@ -60,6 +60,9 @@ type job struct {
 	gone atomic.Bool
 	// freed is won by whoever gives the slot back.
 	freed atomic.Bool
+	// cancelled is set when its task was cancelled while a handler ran
+	// it, before its ctx is cancelled (cancel.go).
+	cancelled atomic.Bool
 }
 
 // hand is the set of deliveries the worker holds, for the heartbeat.
@@ -99,6 +102,9 @@ func (w *Worker) hold(r *route, msg jetstream.Msg) {
 	if w.baseCtx.Err() != nil {
 		w.handBack(j)
 		return
+	}
+	if r.rates != nil && w.holdForKey(r.rates, j) {
+		return // queued once its key's limit grants it a start (ratelimit.go)
 	}
 	w.queue <- j // room for every delivery the intake can bring: never blocks
 }
@@ -148,9 +154,10 @@ func (w *Worker) let(j *job) {
 // is abandoned and a replacement takes the slot over.
 func (w *Worker) runner(slot int) {
 	// The runner's own child of the worker's ctx parents its attempts'
-	// deadlines, so runners do not queue on one parent to register them.
-	ctx, cancel := context.WithCancel(w.baseCtx)
-	defer cancel()
+	// deadlines, so runners do not queue on one parent to register them;
+	// cancelling a task cancels it (cancel.go).
+	ctx, cancel := w.runnerCtx(slot)
+	defer func() { cancel(nil) }()
 	for {
 		var j *job
 		select {
@@ -166,6 +173,7 @@ func (w *Worker) runner(slot int) {
 		if !w.run(ctx, j, slot) {
 			return // abandoned: the slot has a new runner
 		}
+		ctx, cancel = w.nextCtx(slot, ctx, cancel)
 	}
 }
 
@@ -218,9 +226,10 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 }
 
 // terminal is the innermost handler of j's delivery: it terminates a
-// redelivered task whose dead-letter record is filed already, drops a task
-// past its deadline unrun, records a tracked task as running, runs the
-// registered handler under the task's timeout, and settles the delivery.
+// redelivered task whose dead-letter record is filed already, drops a
+// cancelled task (cancel.go) and a task past its deadline unrun, records
+// a tracked task as running, runs the registered handler under the task's
+// timeout, and settles the delivery.
 func (w *Worker) terminal(j *job) tasks.Handler {
 	return func(ctx context.Context, env *tasks.Envelope) error {
 		if j.malformed != nil {
@@ -229,6 +238,10 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 			return err
 		}
 		if env.Attempt > 1 && (w.filedAlready(ctx, j) || j.route.spec.Retention > 0 && w.doneAlready(ctx, j)) {
+			return nil
+		}
+		if w.isCancelled(j) {
+			w.dropCancelled(ctx, j)
 			return nil
 		}
 		if w.expired(j, 0) {

@@ -46,6 +46,21 @@
 // recovered and retried; an attempt that outlives the definition's timeout
 // has its ctx cancelled.
 //
+// # Cancelled tasks
+//
+// From its start, before it takes a task, a worker watches the cancel
+// records that inspect's Cancel writes (the JETQ_CANCELS bucket) and keeps
+// the cancelled IDs in memory. A task picked up whose ID is there is
+// settled as cancelled without running: one map look-up a delivery, no
+// request. A record that comes while a handler runs its task cancels the
+// handler's ctx, with cause tasks.ErrCancelled; whatever error the handler
+// then returns settles the task as cancelled (tasks.ActionCancel: Term,
+// neither retried nor dead-lettered), through the same settlement as any
+// other outcome, so a cancel racing the handler's return, the heartbeat or
+// a stop settles it once. A handler that returns nil has done its task. A
+// handler's ctx is its runner's, which a runner makes anew only after a
+// cancel ended it: a plain task pays no ctx of its own for this.
+//
 // # Follow-ups
 //
 // A task enqueued with callbacks (producer.OnSuccess, producer.OnFailure)
@@ -95,6 +110,19 @@
 // task type it pulls from as a slot frees; a task's place within its own
 // type is its place in the stream, and there are no priority levels
 // within a queue: put urgent tasks in a queue of their own.
+//
+// # Rate limits
+//
+// A task type with tasks.WithRateLimit is pulled only for the starts the
+// server has granted the worker in the current window, so its tasks over
+// the limit stay queued on the server: no delivery, no attempt, no slot.
+// A task of a type with tasks.WithKeyRateLimit over its key's limit is
+// held by the worker that has it, heartbeated, out of its slots and
+// intake, until a window grants its key a start; at most 256 per type,
+// beyond which the worker pulls no more of that type. Starts are counted
+// in the JETQ_RATES stream (nats-server 2.12 counters); on an older server
+// Run returns an error wrapping [ErrUnsupported]. A type without a limit
+// pays a nil check. See Example (RateLimit).
 //
 // # Payload checks
 //

@@ -14,4 +14,8 @@ var (
 	// ErrConnectionClosed is returned by [Worker.Run] when the NATS connection
 	// was closed under it: the worker cannot recover from that by itself.
 	ErrConnectionClosed = errors.New("consumer: connection closed")
+	// ErrUnsupported is wrapped by the error [Worker.Run] returns when a
+	// task it serves needs a feature the server lacks, such as a rate
+	// limit on a server older than nats-server 2.12.
+	ErrUnsupported = errors.New("consumer: not supported by this server")
 )

@@ -112,6 +112,8 @@ func settlementOf(env *tasks.Envelope, o tasks.Outcome) flow.Settlement {
 		if o.Err == nil {
 			s.Attempts-- // dropped at pickup: this delivery did not run
 		}
+	case tasks.ActionCancel:
+		s.State = status.Cancelled
 	}
 	return s
 }

@@ -149,6 +149,7 @@ type pull struct {
 	timer   *time.Timer
 	closing atomic.Bool // withdrawn or ended: its subscription is going
 	err     error       // how it ended, set in its own callback
+	window  int64       // the rate-limit window of its starts (ratelimit.go)
 }
 
 // pullRequest is the body of a JetStream pull request.
@@ -227,6 +228,7 @@ func (w *Worker) intakeRun() {
 				w.abandonPulls()
 				<-in.closed
 			}
+			w.keyHoldsEnded() // tasks held for their key's limit (ratelimit.go)
 			return
 		}
 		if next := w.plan(time.Now()); !next.IsZero() {
@@ -348,6 +350,12 @@ func (w *Worker) prefetchOf(f *feed) int {
 func (w *Worker) openPull(r *route, n int, waiting bool) {
 	in, nc, f := &w.in, w.js.Conn(), &r.in
 	p := &pull{r: r, n: n, waiting: waiting}
+	expires := waitExpiry
+	if r.rates != nil {
+		if n, expires = r.rates.grantPull(p); n == 0 {
+			return // no start granted now: the gate wakes the planner
+		}
+	}
 	if w.cfg.weights != nil {
 		p.at = time.Now()
 	}
@@ -361,8 +369,8 @@ func (w *Worker) openPull(r *route, n int, waiting bool) {
 	req := pullRequest{Batch: n, NoWait: !waiting, Group: wire.PriorityGroup}
 	watch := batchLost
 	if waiting {
-		req.Expires = waitExpiry
-		watch = waitExpiry + pullLost
+		req.Expires = expires
+		watch = expires + pullLost
 		f.waiting = p
 	} else {
 		f.batches++
@@ -449,6 +457,9 @@ func (w *Worker) pullClosed(p *pull) {
 	in, f := &w.in, &p.r.in
 	in.mu.Lock()
 	delete(in.open, p)
+	if r := p.r; r.rates != nil {
+		r.rates.pullEnded(p)
+	}
 	if p.waiting {
 		f.waiting = nil
 	} else {
@@ -606,7 +617,7 @@ func (w *Worker) ensureConsumer(ctx context.Context, r *route) (jetstream.Consum
 			}
 		}
 	}
-	return w.js.CreateOrUpdateConsumer(cctx, stream, r.consumer)
+	return w.createPaused(cctx, stream, r)
 }
 
 // Log attribute keys of a payload type collision, beside those of log.go.

@@ -110,7 +110,7 @@ func (w *Worker) queuesServed() []string {
 func (t *tier) busy() bool {
 	for _, r := range t.routes {
 		f := &r.in
-		if f.ready && (f.hot || f.batches > 0) {
+		if f.ready && (f.hot || f.batches > 0) && !r.waitsForRate() {
 			return true
 		}
 	}

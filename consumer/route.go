@@ -28,6 +28,8 @@ type route struct {
 	done counts
 	// waits counts its first deliveries by their wait (history.go).
 	waits waits
+	// rates is its rate-limit state, nil without a limit (ratelimit.go).
+	rates *rates
 }
 
 // counts are the settled tasks of one route, since the worker started.
@@ -54,12 +56,14 @@ func (c *counts) count(o tasks.Outcome, err error) {
 }
 
 func (w *Worker) newRoute(rt tasks.Route) *route {
-	return &route{
+	r := &route{
 		spec:     rt.Spec,
 		run:      rt.Handler,
 		consumer: wire.ConsumerConfig(w.cfg.topo, rt.Spec),
 		attrs:    []slog.Attr{slog.String(keyTask, rt.Spec.Name), slog.String(keyQueue, rt.Spec.Queue)},
 	}
+	r.rates = w.newRates(r)
+	return r
 }
 
 func (w *Worker) logRoute(ctx context.Context, r *route, level slog.Level, msg string, attrs ...slog.Attr) {

@@ -23,10 +23,14 @@ func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
 	}
 }
 
-// decide maps a handler result to a settlement. A retry whose next attempt
+// decide maps a handler result to a settlement. A failed attempt of a
+// task cancelled while it ran is cancelled. A retry whose next attempt
 // would come after the task's deadline is an expiry now: that attempt
 // would not run.
 func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
+	if err != nil && j.cancelled.Load() {
+		return cancelledOutcome(err) // cancel.go
+	}
 	o := settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
 	if (o.Action == tasks.ActionRetry || o.Action == tasks.ActionSnooze) && w.expired(j, o.Delay) {
 		o = tasks.Outcome{Action: tasks.ActionExpire, Err: o.Err}
@@ -46,7 +50,7 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 // turns into another run of the task or another reason. The first try is
 // heartbeated too, however long it takes.
 func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
-	if o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire {
+	if o.Action == tasks.ActionAck || o.Action == tasks.ActionExpire || o.Action == tasks.ActionCancel {
 		// The final record (state.go), then callbacks and workflow
 		// bookkeeping (follow.go); a dead letter's come once its record is
 		// filed (finishDeadLetter).
@@ -78,6 +82,8 @@ func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) (handed bool
 		return w.snooze(ctx, j, o) // snooze.go
 	case tasks.ActionExpire:
 		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
+	case tasks.ActionCancel:
+		err = msg.TermWithReason("cancelled") // no dead-letter record: not a failure
 	case tasks.ActionDeadLetter:
 		// Settled, the delivery is heartbeated only while filing says so:
 		// a first try that outlasts the ack wait would let the server
@@ -357,6 +363,8 @@ func (w *Worker) logOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 			slog.String(keyReason, string(o.Reason)), errAttr(o.Err))
 	case tasks.ActionRelease:
 		w.logTask(ctx, j, slog.LevelInfo, "jetq: task handed back for redelivery")
+	case tasks.ActionCancel:
+		w.logTask(ctx, j, slog.LevelInfo, "jetq: task cancelled", errAttr(o.Err))
 	}
 }
 

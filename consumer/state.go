@@ -55,6 +55,8 @@ func (w *Worker) recordOutcome(ctx context.Context, j *job, o tasks.Outcome) {
 		st.State, st.RunAt, st.Attempt = status.Scheduled, time.Now().Add(o.Delay).UTC(), st.Attempt-1
 	case tasks.ActionExpire:
 		st.State = status.Expired
+	case tasks.ActionCancel:
+		st.State = status.Cancelled
 	default:
 		return
 	}

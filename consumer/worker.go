@@ -16,6 +16,7 @@ import (
 	"github.com/jetq/jetq/internal/fired"
 	"github.com/jetq/jetq/internal/flow"
 	"github.com/jetq/jetq/internal/forwarder"
+	"github.com/jetq/jetq/internal/pausing"
 	"github.com/jetq/jetq/internal/provision"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
@@ -39,12 +40,15 @@ type Worker struct {
 	filer  *deadletter.Filer  // files dead-letter records
 	unique *unique.Store      // unique keys, released as tasks settle
 	fired  *fired.Store       // claims of delayed and periodic tasks (fired.go)
+	pauses *pausing.Store     // pauses of queues, read as consumers are created (pause.go)
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
 	// schedules is set once the work stream takes scheduled tasks, which
 	// a snooze needs (snooze.go).
 	schedules atomic.Bool
+	// cancels keeps the cancelled tasks' IDs and the runners' cancels (cancel.go).
+	cancels *cancelWatch
 	// tellServer is set when middleware of the user's may read
 	// Envelope.Server.
 	tellServer bool
@@ -111,8 +115,10 @@ func New(js jetstream.JetStream, reg *tasks.Registry, opts ...Option) (*Worker, 
 		filer:     deadletter.New(js, cfg.topo, cfg.log),
 		unique:    unique.New(js, cfg.topo),
 		fired:     fired.New(js, cfg.topo),
+		pauses:    pausing.New(js, cfg.topo),
 		flow:      flow.New(js, cfg.topo, cfg.log),
 		presence:  newPresence(),
+		cancels:   newCancelWatch(js, cfg),
 		in:        newIntake(js),
 	}
 	w.tellServer = len(w.cfg.middleware) > 0
@@ -166,6 +172,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	var histErr error
 	if w.stopCtx.Err() == nil {
 		hist, histErr = w.historyStream()
+	}
+	if w.stopCtx.Err() == nil {
+		w.watchCancels() // before the first task: the stored records first
 	}
 	w.active.Add(w.cfg.concurrency)
 	for slot := range w.cfg.concurrency {
@@ -303,7 +312,7 @@ func (w *Worker) provision(ctx context.Context) error {
 	for _, r := range w.routes {
 		r.consumer.Replicas = work.Replicas
 	}
-	return nil
+	return w.ensureRates(ctx)
 }
 
 // watchConnection logs connection losses and recoveries, and ends Run when

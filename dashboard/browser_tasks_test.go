@@ -21,6 +21,7 @@ import (
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/schedule"
+	"github.com/jetq/jetq/status"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -463,5 +464,61 @@ func TestBrowserBulkDelete(t *testing.T) {
 	}
 	if got := customers(t, w.js, names.ScheduleStream()); fmt.Sprint(got) != fmt.Sprint(scheduledBefore) {
 		t.Errorf("the schedule stream held %v before, %v after", scheduledBefore, got)
+	}
+}
+
+// TestBrowserCancelRunningTask cancels a running task from its page: the
+// handler's ctx ends with cause tasks.ErrCancelled, and the task reads
+// status cancelled. Signed out, the button is refused and the handler
+// runs on.
+func TestBrowserCancelRunningTask(t *testing.T) {
+	t.Parallel()
+	w := newTaskWorld(t)
+	ctx := context.Background()
+	long := tasks.Define[int]("job.long", tasks.WithStateTracking())
+	started, causes := make(chan string, 1), make(chan error, 1)
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, long, func(ctx context.Context, tk *tasks.Task[int]) error {
+		started <- tk.ID
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return ctx.Err()
+	})
+	startWorker(t, w.js, reg)
+	r, err := producer.Enqueue(ctx, newProducer(t, w.js), long, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	in, err := inspect.New(w.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if st, err := in.Status(ctx, r.ID); err != nil || st.State != status.Running {
+			return fmt.Errorf("status %+v, %v; want running", st, err)
+		}
+		return nil
+	})
+	asked := w.b.acceptDialogs()
+	page := chromedp.Navigate(w.base + "/tasks?id=" + r.ID)
+	w.errorPage("a cancel signed out", []chromedp.Action[chromedp.Void]{page, visible("#task-cancel"), click("#task-cancel")},
+		"needs the dashboard's token")
+	if st, err := in.Status(ctx, r.ID); err != nil || st.State != status.Running {
+		t.Errorf("after the refused cancel: status %+v, %v; want running", st, err)
+	}
+
+	w.signIn("/tasks?id=" + r.ID)
+	w.b.do("cancel from the task page", visible("#task-cancel"), click("#task-cancel"))
+	w.flash("1 task cancelled.")
+	if q := dialog(asked); q != "Cancel task "+r.ID+"?" {
+		t.Errorf("the cancel asked %q", q)
+	}
+	if cause := <-causes; !errors.Is(cause, tasks.ErrCancelled) {
+		t.Errorf("cause of the handler's ctx: %v, want tasks.ErrCancelled", cause)
+	}
+	st, err := in.WaitStatus(ctx, r.ID)
+	if err != nil || st.State != status.Cancelled {
+		t.Errorf("status after the cancel: %+v, %v; want cancelled", st, err)
 	}
 }

@@ -102,6 +102,8 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("POST /task/{action}", d.act(d.taskAct))
 	m.HandleFunc("POST /tasks/bulk/{action}", d.act(d.taskBulk))
 	m.HandleFunc("POST /scheduled/periodic/remove", d.act(d.removePeriodic))
+	m.HandleFunc("POST /queues/pause", d.act(d.pauseQueues))
+	m.HandleFunc("POST /queues/resume", d.act(d.resumeQueues))
 	m.HandleFunc("GET /login", d.loginForm)
 	m.HandleFunc("POST /login", d.login)
 	m.HandleFunc("POST /logout", d.logout)

@@ -12,7 +12,7 @@
 //
 //   - Overview (/): per queue and task type, pending, running, held, retrying,
 //     in flight, redelivered, dead-lettered, scheduled, the age of the
-//     oldest pending task, live workers and whether the consumer is
+//     oldest pending task, live workers and whether the type is
 //     paused, refreshed every 2 s without a reload, a task type with
 //     pending tasks and no live worker marked; per type the wait of
 //     the tasks started in the last hour (p50 and p99, within 19%); and a
@@ -20,7 +20,11 @@
 //     minute over the last hour. Chart and waits come from the history
 //     the workers keep on the server (see inspect's History), so a page
 //     opened now shows the last hour; a deployment whose workers wrote
-//     none shows an empty chart and says why.
+//     none shows an empty chart and says why. Below, the pauses in force
+//     (inspect.Inspector.Pauses); with actions allowed, a form pauses
+//     every queue, one queue or one task type, until resumed or for a
+//     while (POST /queues/pause), and each pause has a resume button
+//     (POST /queues/resume).
 //   - Tasks (/tasks/{state}, state one of pending, running, retrying,
 //     scheduled, completed, failed): the tasks of one state as package
 //     inspect lists them, 50 a page, paged by inspect's page tokens and
@@ -95,9 +99,7 @@
 // off every page, for deployments where they hold personal data.
 // `jetq dashboard` listens on 127.0.0.1:8080 unless told otherwise.
 //
-// There is no pause action, as jetq has no pause yet; the overview and
-// the scheduled page show queues paused by other means. Nor does the task
-// page show a result: jetq keeps none yet.
+// The task page shows no result: jetq keeps none yet.
 //
 // The templates, script and style sheet are embedded: the dashboard needs
 // no build step and loads nothing from the internet.

@@ -21,6 +21,8 @@ type Overview struct {
 	// History is the last hour, a point a step, as the workers wrote it:
 	// the chart's points and the task types' wait times.
 	History inspect.History `json:"history"`
+	// Pauses are the pauses in force (inspect.Inspector.Pauses).
+	Pauses []inspect.Pause `json:"pauses"`
 	// HistoryNote says why History has no points, if it has none.
 	HistoryNote string `json:"history_note,omitempty"`
 	// At is when it was read.
@@ -59,7 +61,11 @@ func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 	if err != nil {
 		return Overview{}, err
 	}
-	o := Overview{Queues: orEmpty(rows), Workers: len(ws), At: time.Now()}
+	ps, err := d.in.Pauses(ctx)
+	if err != nil {
+		return Overview{}, err
+	}
+	o := Overview{Queues: orEmpty(rows), Pauses: orEmpty(ps), Workers: len(ws), At: time.Now()}
 	for _, r := range rows {
 		o.Totals.Pending += r.Pending
 		o.Totals.InFlight += r.InFlight
@@ -89,6 +95,13 @@ type statsCache struct {
 	mu   sync.Mutex
 	at   time.Time
 	rows []inspect.QueueStats
+}
+
+// drop forgets the last read: an action changed what it says.
+func (c *statsCache) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = time.Time{}
 }
 
 func (c *statsCache) get(ctx context.Context, in *inspect.Inspector) ([]inspect.QueueStats, error) {

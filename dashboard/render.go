@@ -43,6 +43,8 @@ var funcs = template.FuncMap{
 	"pct":   func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) + "%" },
 	"bytes": human.Bytes,
 	"join":  strings.Join,
+	// scope is the form value of a pause's scope.
+	"scope": scopeValue,
 }
 
 // parsePages parses each page template with the layout.
@@ -120,6 +122,9 @@ const (
 // flash is the message of q's done= and its number.
 func flash(q url.Values) string {
 	if s := taskFlash(q); s != "" {
+		return s
+	}
+	if s := pauseFlash(q.Get("done")); s != "" {
 		return s
 	}
 	n, err := strconv.ParseUint(q.Get("n"), 10, 64)

@@ -218,8 +218,8 @@ type refAction struct {
 }
 
 // foundActions are the actions on a task found by ID: delete while it is
-// queued, run now or cancel while it is scheduled, retry now while it
-// waits out a backoff.
+// queued, run now while it is scheduled, retry now while it waits out a
+// backoff, and cancel while it is scheduled, queued or running.
 func foundActions(res inspect.Lookup) []refAction {
 	var out []refAction
 	add := func(state inspect.State, seq uint64) {
@@ -237,6 +237,13 @@ func foundActions(res inspect.Lookup) []refAction {
 	}
 	if s := res.Scheduled; s != nil {
 		add(inspect.Scheduled, s.Seq)
+	} else if w := res.Work; w != nil {
+		// Cancel takes a task in any state (inspect.Inspector.Cancel).
+		for _, a := range taskActions {
+			if a.Action == inspect.ActionCancel {
+				out = append(out, refAction{a, inspect.Ref{ID: res.ID, Seq: w.Seq}})
+			}
+		}
 	}
 	return out
 }

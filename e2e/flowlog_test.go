@@ -23,7 +23,8 @@ import (
 	"github.com/jetq/jetq/topology"
 )
 
-// flowBinary builds the worker process into dir; run it with -flow.
+// flowBinary builds the worker process into dir; run it with -flow (or
+// -cancel, for the cancel scenario).
 func flowBinary(t *testing.T, dir string) string {
 	t.Helper()
 	out := filepath.Join(dir, "e2eworker")

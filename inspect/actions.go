@@ -212,39 +212,25 @@ func (in *Inspector) fireNow(ctx context.Context, m *jetstream.RawStreamMsg, t T
 	return ack, nil
 }
 
-// Cancel withdraws the scheduled task r so that it never runs. r.Seq,
-// when set, must be the schedule's sequence; r.Seq 0 takes the task by ID.
-// A cancelled task's unique key is released, and a tracked one reads
-// status cancelled. Cancelled in the instant the server fires it, the task
-// is withdrawn all the same: its firing is claimed for no delivery first
-// (see the fired-task claims of the consumer package), so a worker drops
-// the fired copy unrun.
-//
-// It returns an error wrapping [ErrMovedOn] for a task that no longer
-// waits: fired (and claimed by a worker), cancelled, or enqueued again
-// since it was listed.
-func (in *Inspector) Cancel(ctx context.Context, r Ref) error {
-	st, m, t, err := in.schedule(ctx, r)
-	if err != nil {
-		return err
+// cancelDelayed withdraws the delayed task t of schedule message m of
+// stream st, its cancel record stored first. It reports taken, and
+// withdraws nothing, when the task fired already and a worker took it: it
+// is in the work stream then.
+func (in *Inspector) cancelDelayed(ctx context.Context, st jetstream.Stream, m *jetstream.RawStreamMsg, t TaskInfo) (taken bool, err error) {
+	if err := in.putCancel(ctx, t.ID, t.Queue, t.Task); err != nil {
+		return false, err
 	}
-	return in.cancel(ctx, st, m, t)
-}
-
-// cancel withdraws the delayed task t of schedule message m of stream st.
-func (in *Inspector) cancel(ctx context.Context, st jetstream.Stream, m *jetstream.RawStreamMsg, t TaskInfo) error {
-	r := t.Ref()
 	// Sequence 0 is no message's: every delivery of the firing is a copy.
 	holder, err := fired.New(in.js, in.pub).Reserve(ctx, fired.Delivery{ID: t.ID, Firing: wire.Firing(tasks.Header(m.Header))})
 	if err != nil {
-		return fmt.Errorf("inspect: cancel delayed task %q: %w", r.ID, err)
+		return false, fmt.Errorf("inspect: cancel delayed task %q: %w", t.ID, err)
 	}
 	if holder != 0 {
-		return fmt.Errorf("inspect: delayed task %q fired already, and a worker took it: %w", r.ID, ErrMovedOn)
+		return true, nil
 	}
 	if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !retry.Gone(err) {
-		return fmt.Errorf("inspect: cancel delayed task %q: %w", r.ID, err)
+		return false, fmt.Errorf("inspect: cancel delayed task %q: %w", t.ID, err)
 	}
 	in.withdrawn(ctx, t, slog.LevelInfo, "jetq: cancelled a delayed task")
-	return nil
+	return false, nil
 }

@@ -13,6 +13,15 @@
 // everywhere, within bounds it reports; [Inspector.Status] and
 // [Inspector.WaitStatus] read a tracked task's status record.
 //
+// # Pausing
+//
+// [Inspector.Pause] stops the tasks of a [Scope] from starting — every
+// queue, one queue, or one task type — until [Inspector.Resume] or a
+// given time; [Inspector.Pauses] lists the pauses in force. The server
+// enforces a pause on each task type's durable consumer (PauseUntil), and
+// keeps it as a record that workers read when they create a consumer, so
+// it outlives worker restarts and holds for task types deployed later.
+//
 // # Results
 //
 // [Result] waits for the result of a task of a tasks.DefineResult
@@ -48,10 +57,14 @@
 //
 // # Actions, dead letters and schedules
 //
-// [Inspector.Delete] removes a pending task, [Inspector.RunNow] and
-// [Inspector.Cancel] run or withdraw a scheduled one, [Inspector.RetryNow]
-// retries a retrying one now; an action on a task that left the state
-// returns [ErrMovedOn] and changes nothing. [Inspector.PlanBulk] counts
+// [Inspector.Delete] removes a pending task, [Inspector.RunNow] runs a
+// scheduled one now, [Inspector.RetryNow] retries a retrying one now; an
+// action on a task that left the state returns [ErrMovedOn] and changes
+// nothing. [Inspector.Cancel] cancels a task in any state: a delayed one
+// is withdrawn, a queued one deleted, a running one has its handler's ctx
+// cancelled on whichever worker runs it, and a cancel record that every
+// worker watches drops the task unrun if it comes again. An unknown ID is
+// [ErrNotFound], a task finished already [ErrMovedOn]. [Inspector.PlanBulk] counts
 // what an action over a query would touch, [Inspector.ApplyBulk] acts on
 // exactly those. [Inspector.DeadLetters] lists dead letters through a
 // [DeadLetterFilter]; they are replayed, deleted and purged one by one or

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/flow"
+	"github.com/jetq/jetq/internal/pausing"
 	"github.com/jetq/jetq/internal/statusstore"
 	"github.com/jetq/jetq/internal/unique"
 	"github.com/jetq/jetq/internal/wire"
@@ -25,6 +26,8 @@ type Inspector struct {
 	unique *unique.Store
 	// flows reads and cancels workflows.
 	flows *flow.Runner
+	// pauses keeps the pauses of queues and task types (pause.go).
+	pauses *pausing.Store
 
 	// workScan and deadLetterScan bound the reads of Find.
 	workScan, deadLetterScan int
@@ -59,5 +62,5 @@ func New(js jetstream.JetStream, opts ...Option) (*Inspector, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	return &Inspector{js: js, pub: cfg.pub, names: wire.NamesOf(cfg.pub), log: cfg.log, states: states, unique: unique.New(js, cfg.pub),
-		flows: flow.New(js, cfg.pub, cfg.log), workScan: cfg.scan, deadLetterScan: cfg.dlqScan}, nil
+		flows: flow.New(js, cfg.pub, cfg.log), pauses: pausing.New(js, cfg.pub), workScan: cfg.scan, deadLetterScan: cfg.dlqScan}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetq/jetq/internal/directget"
+	"github.com/jetq/jetq/internal/pausing"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/tasks"
 )
@@ -48,13 +49,20 @@ type QueueStats struct {
 	Redelivered int `json:"redelivered"`
 	// DeadLettered counts the task type's records in the dead-letter stream.
 	DeadLettered uint64 `json:"dead_lettered"`
+	// Cancelled counts the task type's tasks cancelled ([Inspector.Cancel])
+	// within the last seven days: their cancel records in JETQ_CANCELS.
+	Cancelled int `json:"cancelled"`
 	// Scheduled counts the delayed tasks of this type that have not fired.
 	Scheduled int `json:"scheduled"`
 	// OldestPendingAge is how long the oldest pending task has been stored;
 	// 0 when none is pending.
 	OldestPendingAge time.Duration `json:"oldest_pending_age"`
-	// Paused reports a consumer paused until PausedUntil.
-	Paused      bool      `json:"paused"`
+	// Paused reports the task type paused ([Inspector.Pause]): its durable
+	// consumer paused, or, for a type no worker has served yet, a pause of
+	// its queue or of every queue.
+	Paused bool `json:"paused"`
+	// PausedUntil is when the pause ends; zero while Paused when it lasts
+	// until resumed.
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	// Workers counts the live worker processes serving the task type, from
 	// their presence entries.
@@ -235,6 +243,13 @@ func (in *Inspector) collect(ctx context.Context, only *key) ([]QueueStats, erro
 	if err := c.scheduled(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.cancelled(ctx); err != nil {
+		return nil, err
+	}
+	pauses, err := in.pauses.Records(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
 	now := time.Now()
 	for k, r := range c.rows {
 		lv := workers[k]
@@ -255,10 +270,20 @@ func (in *Inspector) collect(ctx context.Context, only *key) ([]QueueStats, erro
 				if ci.Config.PauseUntil != nil {
 					r.PausedUntil = ci.Config.PauseUntil.UTC()
 				}
+				if !r.PausedUntil.Before(pausing.Forever) {
+					r.PausedUntil = time.Time{} // until resumed
+				}
 			}
 			from = ci.Delivered.Stream + 1
 		} else {
 			r.Pending = queued[k]
+			if until := pauses.Until(k.queue, k.task, now); !until.IsZero() {
+				// No consumer to pause yet: the one a worker creates will be.
+				r.Paused = true
+				if until.Before(pausing.Forever) {
+					r.PausedUntil = until
+				}
+			}
 		}
 		if r.Pending > 0 {
 			m, err := work.GetMsg(ctx, from, jetstream.WithGetMsgSubject(in.names.TaskSubject(k.queue, k.task)))

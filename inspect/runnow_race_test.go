@@ -149,8 +149,8 @@ func TestCancelRacesTheScheduler(t *testing.T) {
 		}
 		return nil
 	})
-	if err := in.cancel(ctx, st, m, ti); err != nil {
-		t.Fatalf("cancel as the scheduler fired: %v", err)
+	if taken, err := in.cancelDelayed(ctx, st, m, ti); err != nil || taken {
+		t.Fatalf("cancel as the scheduler fired: taken %v, %v; want withdrawn", taken, err)
 	}
 
 	ran := make(chan string, 1)

@@ -84,7 +84,7 @@ func TestCancel(t *testing.T) {
 		want error
 	}{
 		{"cancelled already", listed[0].Ref(), inspect.ErrMovedOn},
-		{"never scheduled", inspect.Ref{ID: "nobody"}, inspect.ErrMovedOn},
+		{"never scheduled", inspect.Ref{ID: "nobody"}, inspect.ErrNotFound},
 		{"another seq", inspect.Ref{ID: b.ID, Seq: listed[1].Seq + 1}, inspect.ErrMovedOn},
 		{"no ID", inspect.Ref{Seq: listed[1].Seq}, inspect.ErrInvalidQuery},
 	} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,11 +35,15 @@ var (
 	descOldest = prometheus.NewDesc("jetq_queue_oldest_pending_age_seconds",
 		"How long the oldest pending task has been stored; 0 when none is pending.", labels, nil)
 	descPaused = prometheus.NewDesc("jetq_queue_paused",
-		"1 while the task type's consumer is paused, else 0.", labels, nil)
+		"1 while the task type is paused, else 0.", labels, nil)
+	descPausedUntil = prometheus.NewDesc("jetq_queue_paused_until_seconds",
+		"When the task type's pause ends, in Unix seconds: +Inf while it is paused until resumed, 0 when it is not paused.", labels, nil)
 	descWorkers = prometheus.NewDesc("jetq_queue_workers",
 		"Live worker processes serving the task type.", labels, nil)
 	descDeadLettered = prometheus.NewDesc("jetq_dlq_tasks",
 		"Dead-letter records of the task type in the dead-letter stream.", labels, nil)
+	descCancelled = prometheus.NewDesc("jetq_queue_cancelled_tasks",
+		"Tasks of the type cancelled in the last seven days (one cancel record each).", labels, nil)
 )
 
 // The health of the collector's own read of the server.
@@ -99,7 +104,7 @@ func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
 // implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPending, descRunning, descHeld, descWaitingToRetry, descInFlight,
-		descRedelivered, descScheduled, descOldest, descPaused, descWorkers, descDeadLettered,
+		descRedelivered, descScheduled, descOldest, descPaused, descPausedUntil, descWorkers, descDeadLettered, descCancelled,
 		descUp, descDuration} {
 		ch <- d
 	}
@@ -141,9 +146,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descScheduled, float64(r.Scheduled))
 		gauge(descOldest, r.OldestPendingAge.Seconds())
 		gauge(descPaused, boolValue(r.Paused))
+		gauge(descPausedUntil, pausedUntil(r))
 		gauge(descWorkers, float64(r.Workers))
 		gauge(descDeadLettered, float64(r.DeadLettered))
+		gauge(descCancelled, float64(r.Cancelled))
 	}
+}
+
+// pausedUntil is the value of jetq_queue_paused_until_seconds of r.
+func pausedUntil(r inspect.QueueStats) float64 {
+	switch {
+	case !r.Paused:
+		return 0
+	case r.PausedUntil.IsZero():
+		return math.Inf(1)
+	}
+	return float64(r.PausedUntil.UnixNano()) / 1e9
 }
 
 func boolValue(b bool) float64 {

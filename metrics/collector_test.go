@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/producer"
@@ -78,6 +80,15 @@ func TestQueueGauges(t *testing.T) {
 	enqueue(blocking, 1)
 	enqueue(retrying, 1)
 	enqueue(later, 2, producer.WithDelay(time.Hour))
+	// A third, cancelled: counted as cancelled, no longer as scheduled.
+	enqueue(later, 1, producer.WithDelay(time.Hour), producer.WithID("later-cancelled"))
+	in, err := inspect.New(b.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Cancel(ctx, inspect.Ref{ID: "later-cancelled"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, ch := range []chan struct{}{blocked, retried} {
 		select {
 		case <-ch:
@@ -85,7 +96,8 @@ func TestQueueGauges(t *testing.T) {
 			t.Fatal("a handler did not start")
 		}
 	}
-	if _, err := b.js.PauseConsumer(ctx, "JETQ_TASKS", "default:job:retry", time.Now().Add(time.Hour)); err != nil {
+	pauseEnd := time.Now().Add(time.Hour)
+	if _, err := b.js.PauseConsumer(ctx, "JETQ_TASKS", "default:job:retry", pauseEnd); err != nil {
 		t.Fatal(err)
 	}
 
@@ -97,11 +109,11 @@ func TestQueueGauges(t *testing.T) {
 			"jetq_queue_redelivered_tasks": 1, "jetq_queue_workers": 1},
 		"job.retry": {"jetq_queue_waiting_to_retry_tasks": 1, "jetq_queue_in_flight_tasks": 1,
 			"jetq_queue_paused": 1, "jetq_queue_workers": 1},
-		"job.later": {"jetq_queue_scheduled_tasks": 2},
+		"job.later": {"jetq_queue_scheduled_tasks": 2, "jetq_queue_cancelled_tasks": 1},
 	}
 	gauges := []string{"jetq_queue_pending_tasks", "jetq_queue_running_tasks", "jetq_queue_held_tasks", "jetq_queue_waiting_to_retry_tasks",
 		"jetq_queue_in_flight_tasks", "jetq_queue_redelivered_tasks", "jetq_queue_scheduled_tasks",
-		"jetq_queue_paused", "jetq_queue_workers", "jetq_dlq_tasks"}
+		"jetq_queue_paused", "jetq_queue_workers", "jetq_dlq_tasks", "jetq_queue_cancelled_tasks"}
 	s := b.waitScrape(t, func(s scrape) error {
 		var errs []error
 		for task, r := range want {
@@ -127,6 +139,12 @@ func TestQueueGauges(t *testing.T) {
 		}
 		if got := s[g].GetType(); got != dto.MetricType_GAUGE {
 			t.Errorf("%s: type %v, want gauge", g, got)
+		}
+	}
+	for task := range want {
+		got, _ := s.value("jetq_queue_paused_until_seconds", map[string]string{"queue": "default", "task": task})
+		if want := float64(pauseEnd.UnixNano()) / 1e9; task == "job.retry" && math.Abs(got-want) > 1e-3 || task != "job.retry" && got != 0 {
+			t.Errorf("jetq_queue_paused_until_seconds{task=%q}: got %v, want the pause's end, %v, on job.retry, else 0", task, got, want)
 		}
 	}
 	if up, _ := s.value("jetq_up", nil); up != 1 {

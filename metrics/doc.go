@@ -27,7 +27,8 @@
 //	jetq_queue_redelivered_tasks           not settled, delivered more than once
 //	jetq_queue_scheduled_tasks             delayed, not fired yet
 //	jetq_queue_oldest_pending_age_seconds  age of the oldest pending task, 0 if none
-//	jetq_queue_paused                      1 while the task type's consumer is paused
+//	jetq_queue_paused                      1 while the task type is paused
+//	jetq_queue_paused_until_seconds        when the pause ends (Unix s); +Inf until resumed, 0 if not paused
 //	jetq_queue_workers                     live worker processes serving it
 //	jetq_dlq_tasks                         its records in the dead-letter stream
 //

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"runtime"
 	"slices"
@@ -261,8 +262,14 @@ func TestUnansweredEnqueueGivesUp(t *testing.T) {
 		if !errors.Is(err, producer.ErrUnavailable) || !errors.Is(err, producer.ErrRetryable) || !strings.Contains(err.Error(), "may be stored; retry with the same ID") {
 			t.Errorf("%s ctx: got %v, want ErrUnavailable, retryable, saying the task may be stored", name, err)
 		}
-		if n := taken.Load() - before; n < 2 {
-			t.Errorf("%s ctx: published %d times, want the first try and at least one retry", name, n)
+		// The subscriber counts on its own goroutine: wait for the count.
+		if err := testkit.Poll(10*time.Second, func() error {
+			if n := taken.Load() - before; n < 2 {
+				return fmt.Errorf("published %d times, want the first try and at least one retry", n)
+			}
+			return nil
+		}); err != nil {
+			t.Errorf("%s ctx: %v", name, err)
 		}
 	}
 	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)

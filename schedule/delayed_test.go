@@ -109,8 +109,8 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 	if err := in.Cancel(ctx, inspect.Ref{ID: "drop"}); !errors.Is(err, inspect.ErrMovedOn) {
 		t.Errorf("second cancel: %v, want ErrMovedOn", err)
 	}
-	if err := in.Cancel(ctx, inspect.Ref{ID: "never-was"}); !errors.Is(err, inspect.ErrMovedOn) {
-		t.Errorf("cancel of an unknown ID: %v, want ErrMovedOn", err)
+	if err := in.Cancel(ctx, inspect.Ref{ID: "never-was"}); !errors.Is(err, inspect.ErrNotFound) {
+		t.Errorf("cancel of an unknown ID: %v, want ErrNotFound", err)
 	}
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if n := len(got.all()); n < 5 {
@@ -118,8 +118,9 @@ func TestCancelledTaskNeverRuns(t *testing.T) {
 		}
 		return nil
 	})
-	if err := in.Cancel(ctx, inspect.Ref{ID: "keep-0"}); !errors.Is(err, inspect.ErrMovedOn) {
-		t.Errorf("cancel after it fired: %v, want ErrMovedOn", err)
+	// Done, and untracked: it left no record to tell it from an unknown ID.
+	if err := in.Cancel(ctx, inspect.Ref{ID: "keep-0"}); !errors.Is(err, inspect.ErrNotFound) {
+		t.Errorf("cancel after it fired and ran: %v, want ErrNotFound", err)
 	}
 	time.Sleep(time.Second)
 	if n := got.count("drop"); n != 0 {

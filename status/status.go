@@ -26,7 +26,8 @@ const (
 	DeadLettered State = "dead_lettered"
 	// Expired: picked up after its deadline and dropped unrun. Final.
 	Expired State = "expired"
-	// Cancelled: a delayed task withdrawn before it fired. Final.
+	// Cancelled: cancelled by an operator (inspect's Cancel): withdrawn
+	// before it ran, or its running handler stopped. Final.
 	Cancelled State = "cancelled"
 )
 

@@ -74,6 +74,14 @@ type Spec struct {
 	// MaxConcurrency caps how many tasks of this definition run at once
 	// across every worker; 0, the default, means no cap.
 	MaxConcurrency int
+	// RateLimit bounds how many tasks of the definition start per interval
+	// across every worker ([WithRateLimit]); the zero Rate, the default,
+	// means no limit.
+	RateLimit Rate
+	// KeyRateLimit bounds how many tasks with one key start per interval
+	// across every worker ([WithKeyRateLimit]); the zero Rate, the default,
+	// means no limit.
+	KeyRateLimit Rate
 	// Codec encodes and decodes the payload; default [JSON].
 	Codec Codec
 	// TrackState records each task's status in a key-value bucket, for
@@ -263,6 +271,12 @@ func (s Spec) Validate() error {
 	case s.ResultType != "" && s.Retention == 0:
 		return fmt.Errorf("%w: task %q returns a result, which is kept only for the retention: give it a positive one (default %v)",
 			ErrInvalidOption, s.Name, DefaultRetention)
+	}
+	if err := s.RateLimit.validate(s.Name, "rate limit"); err != nil {
+		return err
+	}
+	if err := s.KeyRateLimit.validate(s.Name, "key rate limit"); err != nil {
+		return err
 	}
 	return s.Backoff.validate(s.Name)
 }

@@ -24,6 +24,16 @@
 //		tasks.WithMaxConcurrency(4), // the payment API allows four at a time
 //		tasks.WithAckWait(time.Minute))
 //
+// So are rate limits: [WithRateLimit] bounds how many tasks of the type
+// start per interval across every worker, [WithKeyRateLimit] how many
+// with one key ([KeyOf], set by producer.WithKey). The server counts them
+// (nats-server 2.12 or newer); a task over a limit waits without spending
+// an attempt:
+//
+//	var Sync = tasks.Define[SyncArgs]("crm.sync",
+//		tasks.WithRateLimit(50, time.Second),    // the CRM's API allows 50/s
+//		tasks.WithKeyRateLimit(5, time.Second))  // and 5/s per account
+//
 // # Handlers and outcomes
 //
 // A handler is func(ctx, *Task[T]) error. Returning nil acknowledges the task;

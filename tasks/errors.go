@@ -18,6 +18,11 @@ var (
 	// ErrDuplicateHandler is returned by [Handle] for a task name that already
 	// has a handler in the registry.
 	ErrDuplicateHandler = errors.New("tasks: duplicate handler")
+	// ErrCancelled is the cause of a running handler's ctx when its task is
+	// cancelled (inspect's Cancel): context.Cause(ctx) returns it, and
+	// whatever error the handler then returns settles the task as
+	// cancelled, not retried and not dead-lettered.
+	ErrCancelled = errors.New("tasks: task cancelled")
 )
 
 // PermanentError marks a failure that retrying cannot fix. See [Permanent].

@@ -128,6 +128,10 @@ const (
 	// ActionSnooze: the handler snoozed the task ([Snooze]); it runs again
 	// after Delay as the same attempt.
 	ActionSnooze
+	// ActionCancel: the task was cancelled (inspect's Cancel): removed
+	// unrun, or its running handler's ctx cancelled and the error it
+	// returned not retried. It is not dead-lettered.
+	ActionCancel
 )
 
 // String returns the action's name as used in logs and traces.
@@ -145,6 +149,8 @@ func (a Action) String() string {
 		return "expire"
 	case ActionSnooze:
 		return "snooze"
+	case ActionCancel:
+		return "cancel"
 	}
 	return "none"
 }

@@ -1,12 +1,15 @@
 // Command jetq operates a jetq deployment: it inspects and replays the
-// dead-letter stream, shows the queues and the live workers, serves the web
-// dashboard, enqueues tasks by hand, lists tasks by state and deletes, runs,
+// dead-letter stream, shows, pauses and resumes the queues, shows the live
+// workers, serves the web dashboard, enqueues tasks by hand, lists tasks by state and deletes, runs,
 // cancels and retries them, one by ID or all a filter selects, shows and
 // cancels workflows, lists and cancels delayed and periodic tasks, and runs
 // an embedded NATS server with JetStream for single-binary deployments.
 //
 //	jetq server --store-dir ./data            # a NATS server with JetStream on :4222
 //	jetq queues                               # per task: pending, in flight, dead-lettered
+//	jetq queues pause bulk --until 14:00      # no task of queue bulk starts until then
+//	jetq queues pause default --task email.send  # one task type, until resumed; --all: every queue
+//	jetq queues resume bulk                   # its tasks start again at once
 //	jetq workers                              # the live worker processes
 //	jetq dashboard --listen 127.0.0.1:8080    # the web dashboard and /metrics
 //	jetq enqueue email.send '{"to":"ada@example.com"}'  # checked by a live worker's Validate

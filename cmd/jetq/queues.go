@@ -30,7 +30,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 			"settling them (HELD), not settled and held by no live worker — waiting out a retry\n" +
 			"backoff, or delivered to a worker that is gone (RETRYING), delayed (SCHEDULED),\n" +
 			"dead-lettered (DLQ), how long the oldest pending task has waited (OLDEST), the live\n" +
-			"workers serving it (WORKERS) and whether its consumer is paused. Workers report what\n" +
+			"workers serving it (WORKERS) and whether it is paused (`jetq queues pause`). Workers report what\n" +
 			"they hold every 2 s; one that is gone stops counting within three reports.\n\n" +
 			"--watch refreshes every interval (default 2s) until interrupted.",
 		Args: exactArgs(),
@@ -54,6 +54,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "refresh every interval until interrupted (bare --watch: 2s)")
 	cmd.Flags().Lookup("watch").NoOptDefVal = defaultWatch.String()
+	cmd.AddCommand(newQueuesPauseCmd(g), newQueuesResumeCmd(g))
 	return cmd
 }
 

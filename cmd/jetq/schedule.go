@@ -141,8 +141,9 @@ func newScheduledRm(g *globals) *cobra.Command {
 		Use:     "rm <id>...",
 		Aliases: []string{"cancel"},
 		Short:   "Cancel delayed tasks before they fire",
-		Long: "rm withdraws delayed tasks by task ID so that they never run. A task that fired\n" +
-			"already runs as any task; rm reports it, as it does an unknown ID.",
+		Long: "rm withdraws delayed tasks by task ID so that they never run. It cancels as `jetq task\n" +
+			"cancel` does: a task that fired already is cancelled where it is, queued or running. An\n" +
+			"unknown ID, or a task done or cancelled already, is reported and changes nothing.",
 		Example: "  jetq scheduled rm remind:ada remind:grace",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {

@@ -106,8 +106,8 @@ func TestScheduledCommands(t *testing.T) {
 		code     int
 		mentions []string
 	}{
-		{[]string{"scheduled", "rm", "remind-1"}, exitError, []string{`task "remind-1"`, "no delayed task waits"}},
-		{[]string{"scheduled", "rm", "no-such-task"}, exitError, []string{`task "no-such-task"`, "no delayed task waits"}},
+		{[]string{"scheduled", "rm", "remind-1"}, exitError, []string{`task "remind-1"`, "cancelled already"}},
+		{[]string{"scheduled", "rm", "no-such-task"}, exitError, []string{`task "no-such-task"`, "no such task"}},
 		{[]string{"scheduled", "rm", "remind-2", "no-such-task"}, exitError, []string{`task "no-such-task"`, "(1 cancelled before it)"}},
 		{[]string{"scheduled", "rm"}, exitUsage, []string{"needs the IDs"}},
 		{[]string{"scheduled", "ls", "--limit", "0"}, exitUsage, []string{"--limit must be 1 to 1000"}},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -274,6 +275,9 @@ type taskAction struct {
 	// needsSeq marks an action that takes no Ref without its Seq: without
 	// --seq the command finds the task in the list of its state first.
 	needsSeq bool
+	// short and long, when set, describe `jetq task <use>` instead of the
+	// text made from verb and state: an action on a task in any state.
+	short, long string
 }
 
 var taskActions = []taskAction{
@@ -282,7 +286,17 @@ var taskActions = []taskAction{
 	{use: "run", verb: "run %s now", done: "sent to run now",
 		state: inspect.Scheduled, bulk: inspect.ActionRunNow, one: (*inspect.Inspector).RunNow},
 	{use: "cancel", verb: "cancel %s", done: "cancelled",
-		state: inspect.Scheduled, bulk: inspect.ActionCancel, one: (*inspect.Inspector).Cancel},
+		state: inspect.Scheduled, bulk: inspect.ActionCancel, one: (*inspect.Inspector).Cancel,
+		short: "Cancel a task, queued, delayed or running, so that it never runs or runs no further",
+		long: "Cancel the task with this ID, whatever it waits for or does. A delayed task is withdrawn,\n" +
+			"a queued one deleted from the work stream; a running one has its handler's ctx cancelled on\n" +
+			"whichever worker runs it (context.Cause says tasks.ErrCancelled), and the error it returns\n" +
+			"settles it as cancelled: not retried, not dead-lettered. Every worker keeps the cancel for\n" +
+			"seven days and drops the task unrun if it comes again. A tracked task reads status cancelled.\n" +
+			"An unknown ID, or a task that is done, dead-lettered or cancelled already, is refused and\n" +
+			"nothing changes. --seq, the SEQ that `jetq tasks ls` shows, names the message meant and spares\n" +
+			"the search for it.\n\n" +
+			"`jetq tasks cancel` cancels the scheduled tasks a filter selects."},
 	{use: "retry", verb: "retry %s now", done: "sent to retry now",
 		state: inspect.Retrying, bulk: inspect.ActionRetry, one: (*inspect.Inspector).RetryNow, needsSeq: true},
 }
@@ -296,11 +310,11 @@ func newTaskAction(g *globals, a taskAction) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     a.use + " <task ID>",
 		Aliases: a.aliases,
-		Short:   capitalize(a.to("a " + string(a.state) + " task")),
-		Long: capitalize(a.to("the "+string(a.state)+" task with this ID")) + ". A task that is no longer " + string(a.state) + "\n" +
-			"(it ran, fired, was acted on or was never there) is refused with what became of it, and\n" +
-			"nothing changes. --seq, the SEQ that `jetq tasks ls --state " + string(a.state) + "` shows, names the\n" +
-			"message meant and spares the search for it.",
+		Short:   cmp.Or(a.short, capitalize(a.to("a "+string(a.state)+" task"))),
+		Long: cmp.Or(a.long, capitalize(a.to("the "+string(a.state)+" task with this ID"))+". A task that is no longer "+string(a.state)+"\n"+
+			"(it ran, fired, was acted on or was never there) is refused with what became of it, and\n"+
+			"nothing changes. --seq, the SEQ that `jetq tasks ls --state "+string(a.state)+"` shows, names the\n"+
+			"message meant and spares the search for it."),
 		Example: fmt.Sprintf("  jetq task %s welcome-7f3a\n  jetq task %s welcome-7f3a --seq 118", a.use, a.use),
 		Args:    exactArgs("<task ID>"),
 		RunE: func(cmd *cobra.Command, args []string) error {

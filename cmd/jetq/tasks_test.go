@@ -209,7 +209,8 @@ func TestTasksBadInputChangesNothing(t *testing.T) {
 		// A pending task is not scheduled, nor retrying; a scheduled one is
 		// not pending.
 		{[]string{"task", "run", "o-1"}, exitError, []string{`"o-1"`, "nothing changed"}},
-		{[]string{"task", "cancel", "o-1"}, exitError, []string{`"o-1"`, "nothing changed"}},
+		{[]string{"task", "cancel", "nobody"}, exitError, []string{`"nobody"`, "no such task", "nothing changed"}},
+		{[]string{"task", "cancel", " "}, exitUsage, []string{"task ID is empty"}},
 		{[]string{"task", "retry", "o-1"}, exitError, []string{`"o-1"`, "nothing changed"}},
 		{[]string{"task", "rm", "later"}, exitError, []string{`"later"`, "nothing changed"}},
 	} {
@@ -279,14 +280,21 @@ func TestTaskActionsOnPendingAndScheduled(t *testing.T) {
 		t.Errorf("scheduled after cancel and run: %v, want none", got)
 	}
 	waitFor(t, func() bool { return slices.Contains(c.ids("pending"), "s-2") })
-	// Both moved on: neither is scheduled any more.
-	for _, args := range [][]string{{"task", "run", "s-1"}, {"task", "cancel", "s-2"}, {"task", "run", "s-2"}} {
+	// Both moved on: neither is scheduled any more, and s-1 is cancelled.
+	for _, args := range [][]string{{"task", "run", "s-1"}, {"task", "cancel", "s-1"}, {"task", "run", "s-2"}} {
 		if code, _, errOut := c.jetq(args...); code != exitError || !strings.Contains(errOut, "nothing changed") {
 			t.Errorf("jetq %v: exit %d, %q; want a refusal", args, code, errOut)
 		}
 	}
 	if got := sorted(c.ids("pending")); !slices.Equal(got, []string{"o-2", "o-4", "s-2"}) {
-		t.Errorf("pending at the end: %v, want o-2 o-4 s-2", got)
+		t.Errorf("pending before the cancel: %v, want o-2 o-4 s-2", got)
+	}
+	// Cancel takes a task in any state: s-2, fired and queued now.
+	if code, out, errOut := c.jetq("task", "cancel", "s-2"); code != 0 || out != "task s-2: cancelled\n" {
+		t.Errorf("task cancel s-2: exit %d, %q, %q", code, out, errOut)
+	}
+	if got := sorted(c.ids("pending")); !slices.Equal(got, []string{"o-2", "o-4"}) {
+		t.Errorf("pending at the end: %v, want o-2 o-4", got)
 	}
 }
 

@@ -172,6 +172,8 @@ func Final(st status.Status, env *tasks.Envelope, o tasks.Outcome, started time.
 		st.State, st.Reason = status.DeadLettered, o.Reason
 	case tasks.ActionExpire:
 		st.State = status.Expired
+	case tasks.ActionCancel:
+		st.State = status.Cancelled
 	}
 	if o.Err != nil {
 		st.Error = o.Err.Error()

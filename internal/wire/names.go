@@ -128,3 +128,7 @@ func (n Names) StatusKeySubject(key string) string {
 
 // StatusBucket is the key-value bucket of tracked tasks' states, "JETQ_STATUS".
 func (n Names) StatusBucket() string { return n.stream("STATUS") }
+
+// PauseBucket is the key-value bucket of the pauses of task types, queues
+// and every queue, "JETQ_PAUSES" (internal/pausing).
+func (n Names) PauseBucket() string { return n.stream("PAUSES") }

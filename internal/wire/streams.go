@@ -300,3 +300,18 @@ const (
 	// (tasks.Spec.Retention), as time.Duration.String writes it.
 	MetaRetention = "jetq.retention"
 )
+
+// PauseBucketConfig is the configuration of t's bucket of pauses
+// (internal/pausing): one small record per paused scope (every queue, one
+// queue, one task type), which a worker reads when it creates a task
+// type's durable consumer, so that a pause also holds for a type deployed
+// after it.
+func PauseBucketConfig(t topology.Topology) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      NamesOf(t).PauseBucket(),
+		Description: "jetq pauses of queues and task types",
+		History:     1,
+		Storage:     storage(t),
+		Replicas:    replicas(t),
+	}
+}

@@ -17,4 +17,20 @@
 // each snoozes three times, and then its run appends, before it returns,
 //
 //	done <task ID> <work-stream seq> <snoozes> <attempt>
+//
+// With --cancel it handles e2e.cancellable, the cancel scenario's task,
+// and appends a line at each step of a handler, before it goes on:
+//
+//	start <task ID> <attempt> <unix nanos>
+//	ctxdone <task ID> <unix nanos> <context.Cause of the handler's ctx>
+//
+// A handler in mode UntilCancelled returns its ctx's error once ctx ends;
+// one in mode IgnoreCtx runs on after it, until the process dies; one in
+// mode Quick returns nil at once.
+//
+// With --rate it is a worker of the rate-limit scenario (rate.go): it
+// handles e2e.rate.typed, e2e.rate.keyed and e2e.rate.free and appends a
+// line to --out as each handler starts:
+//
+//	<task name> <task ID> <key or -> <start ns> <attempt>
 package main

@@ -29,14 +29,15 @@ func main() {
 	concurrency := flag.Int("concurrency", 8, "handlers at once")
 	flow := flag.Bool("flow", false, "handle the results and workflows scenarios' tasks, with a dead-letter forwarder, instead of e2e.work")
 	snooze := flag.Bool("snooze", false, "handle the snooze scenario's task, e2e.snooze, instead of e2e.work")
+	cancel := flag.Bool("cancel", false, "handle the cancel scenario's task, e2e.cancellable, instead of e2e.work")
 	flag.Parse()
-	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow, *snooze); err != nil {
+	if err := run(*servers, *out, *name, *replicas, *concurrency, *flow, *snooze, *cancel); err != nil {
 		fmt.Fprintln(os.Stderr, "e2eworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(servers, out, name string, replicas, concurrency int, flow, snooze bool) error {
+func run(servers, out, name string, replicas, concurrency int, flow, snooze, cancel bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", name)
@@ -81,6 +82,10 @@ func run(servers, out, name string, replicas, concurrency int, flow, snooze bool
 		}()
 	} else if snooze {
 		opts = append(opts, handleSnooze(reg, line))
+	} else if cancel {
+		handleCancel(reg, line)
+	} else if *rate {
+		handleRate(reg, line) // rate.go
 	} else {
 		tasks.MustHandle(reg, e2etask.Work, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
 			if err := work(ctx, t.Payload.WorkMillis); err != nil {
