@@ -14,6 +14,18 @@ func SetStaleMarkerAge(d time.Duration) (restore func()) {
 // tests that sample what a worker holds.
 func Held(w *Worker) (held, running int) { return w.held() }
 
+// HeldOf reports the deliveries of task in w's hands: queued for a runner,
+// running, or being settled.
+func HeldOf(w *Worker, task string) int {
+	n := 0
+	for _, j := range w.hand.all() {
+		if j.route.spec.Name == task {
+			n++
+		}
+	}
+	return n
+}
+
 // SetAfterFollow makes f run once a settlement's follow-ups have run and
 // before the task is settled with the server (see afterFollow).
 func SetAfterFollow(f func()) { afterFollow = f }

@@ -126,9 +126,10 @@ func WithQueues(queues ...string) Option {
 // WithStrictPriority takes the queues in the order [WithQueues] lists
 // them, the first highest, as asynq's StrictPriority does: while a queue
 // has tasks, no task of a queue after it is pulled when a slot frees, and
-// a task of a higher queue that arrives while every slot is busy starts at
-// the next free slot, before any task of a lower queue that the worker
-// has not pulled yet. A lower queue waits as long as a higher one has
+// a task of a higher queue that reaches the worker while every slot is
+// busy starts at the next free slot, before any task of a lower queue that
+// the worker has not pulled yet (a task the server has sent reaches the
+// worker when its pull's subscription takes it in, a little later). A lower queue waits as long as a higher one has
 // tasks, even with slots free while the higher queue's task types are at
 // their cluster-wide cap (tasks.WithMaxConcurrency); use
 // [WithQueueWeights] when it must not. Off by default: every

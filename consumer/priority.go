@@ -26,7 +26,11 @@ package consumer
 //     pull already made when a higher task is stored (a waiting pull, or
 //     a batch made in the plan that renewed the higher type's waiting
 //     pull) may still bring a lower task first; pulls are not withdrawn,
-//     which would lose what they bring (see intake.go). A type whose
+//     which would lose what they bring (see intake.go). Nor does the
+//     plan see a higher task the server has sent and the worker has not
+//     taken in yet: the server counts it in NumAckPending as it queues
+//     it, and the worker counts it when its pull's subscription runs; a
+//     slot freed in between may pull a lower task. A type whose
 //     durable is not made yet (at the start, or while it is made again)
 //     blocks nothing.
 //   - Weighted: each tier has a pass, the tasks it asked for over its

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded"
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -26,6 +27,7 @@ func ExampleWithStrictPriority() {
 	nc, _ := srv.Connect()
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	ins, _ := inspect.New(js)
 
 	alert := tasks.Define[int]("alert.send", tasks.WithQueue("critical"))
 	report := tasks.Define[int]("report.build") // queue "default"
@@ -52,30 +54,32 @@ func ExampleWithStrictPriority() {
 		panic(err)
 	}
 	w, err := consumer.New(js, reg, consumer.WithConcurrency(1), consumer.WithLogger(quiet),
-		consumer.WithQueues("critical", "default"), consumer.WithStrictPriority())
+		consumer.WithQueues("critical", "default"), consumer.WithStrictPriority(),
+		consumer.WithPresenceInterval(100*time.Millisecond))
 	if err != nil {
 		panic(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = w.Run(runCtx) }()
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(runCtx) }()
 
 	<-started
 	if _, err := producer.EnqueueBatch(ctx, p, alert, []int{1, 2}); err != nil {
 		panic(err)
 	}
-	// The first alert reaches the worker while its one slot is busy.
-	for {
-		c, err := js.Consumer(ctx, "JETQ_TASKS", "critical:alert:send")
-		if err == nil && c.CachedInfo().NumAckPending > 0 {
-			break
-		}
+	// The first alert reaches the worker while its one slot is busy. The
+	// worker's presence entry says so once the worker has taken it in; the
+	// alert consumer's NumAckPending counts it as soon as the server sends
+	// it, before the worker sees it.
+	for !holds(ctx, ins, "alert.send") {
 		time.Sleep(10 * time.Millisecond)
 	}
 	close(more)
 	for range 5 {
 		<-done
 	}
+	stop()
+	<-stopped // the worker is gone before the server shuts down
 
 	// Output:
 	// report 1
@@ -83,4 +87,18 @@ func ExampleWithStrictPriority() {
 	// alert 2
 	// report 2
 	// report 3
+}
+
+// holds reports whether a live worker holds a delivery of task, as its
+// presence entry lists it.
+func holds(ctx context.Context, ins *inspect.Inspector, task string) bool {
+	ws, _ := ins.Workers(ctx)
+	for _, w := range ws {
+		for _, t := range w.Tasks {
+			if t.Task == task && t.InFlight > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

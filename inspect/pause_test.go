@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -223,8 +224,16 @@ func TestQueuePauseHoldsForATypeDeployedLater(t *testing.T) {
 	jetqtest.StartWorker(t, srv, reg2)
 	enqueue(t, p, marker, 3)
 	receive(t, markerDone, 3, "a type of another queue")
-	r := stats(t, in, "bulk", "deploy.later")
-	if !r.Paused || r.Consumers != 1 || r.Pending != 10 || nLater.Load() != 0 {
+	// The new worker pauses the type's consumer before its first pull, in
+	// the type's own goroutine: wait for it, then check nothing ran.
+	var r inspect.QueueStats
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if r = stats(t, in, "bulk", "deploy.later"); !r.Paused || r.Consumers != 1 {
+			return fmt.Errorf("a type deployed into a paused queue: %+v, want its consumer paused", r)
+		}
+		return nil
+	})
+	if r.Pending != 10 || nLater.Load() != 0 {
 		t.Fatalf("a type deployed into a paused queue: %+v, %d ran; want paused with 10 pending and none run", r, nLater.Load())
 	}
 	ps, err := in.Pauses(ctx)
