@@ -55,8 +55,16 @@ func ExampleInspector_Pause() {
 			log.Fatal(err)
 		}
 	}
-	rows, _ := in.Queues(ctx)
-	fmt.Printf("%s: %d pending, paused %v\n", rows[0].Queue, rows[0].Pending, rows[0].Paused)
+	// The server counts stored tasks into a consumer's pending a moment
+	// after it acknowledges them: read the row once it has.
+	var row inspect.QueueStats
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rows, _ := in.Queues(ctx)
+		if row = rows[0]; row.Pending == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	fmt.Printf("%s: %d pending, paused %v\n", row.Queue, row.Pending, row.Paused)
 
 	if err := in.Resume(ctx, inspect.Scope{Queue: "billing"}); err != nil {
 		log.Fatal(err)
