@@ -63,6 +63,9 @@ type job struct {
 	// cancelled is set when its task was cancelled while a handler ran
 	// it, before its ctx is cancelled (cancel.go).
 	cancelled atomic.Bool
+	// claimed is set once its run is claimed (fired.go): a task held for a
+	// place of its key comes back to a runner claimed (keylimit.go).
+	claimed bool
 }
 
 // hand is the set of deliveries the worker holds, for the heartbeat.
@@ -144,8 +147,9 @@ func (j *job) claim(o tasks.Outcome) bool {
 // let lets go of j, once: out of the worker's hands and the intake's count.
 func (w *Worker) let(j *job) {
 	if j.gone.CompareAndSwap(false, true) {
-		if j.route.spec.KeyConcurrency > 0 {
-			w.releaseKey(j) // keylimit.go
+		if j.route.spec.KeyConcurrency > 0 && w.releaseKey(j) {
+			w.hand.remove(j)
+			return // its count passes to the task its key's place went to (keylimit.go)
 		}
 		w.hand.remove(j)
 		w.released()
@@ -199,18 +203,24 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	j.stored = md.Timestamp
 	j.malformed = wire.ReadRoute(j.env, w.cfg.names, j.msg, md, r.consumer.FilterSubject, r.spec.Queue, r.spec.Name)
 	j.env.MaxAttempts = r.spec.MaxAttempts
-	if w.copyOfFired(ctx, j) {
+	if !j.claimed && w.copyOfFired(ctx, j) {
 		return true // let go unrun: a fired task another delivery runs or ran (fired.go)
 	}
+	j.claimed = true
 	if w.tellServer {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
 	}
-	if r.spec.KeyConcurrency > 0 && w.keyBusy(ctx, j) {
-		j.release() // set aside unrun, its key busy (keylimit.go)
-		if !j.handedOff.Load() {
-			w.let(j)
+	if r.spec.KeyConcurrency > 0 {
+		switch w.keyBusy(ctx, j) { // keylimit.go
+		case keyHeld:
+			return true // held until a place of its key frees
+		case keySetAside:
+			j.release() // set aside unrun, its key busy
+			if !j.handedOff.Load() {
+				w.let(j)
+			}
+			return true
 		}
-		return true
 	}
 	j.slot = slot
 	j.started.Store(time.Now().UnixNano())

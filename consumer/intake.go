@@ -229,6 +229,7 @@ func (w *Worker) intakeRun() {
 				<-in.closed
 			}
 			w.keyHoldsEnded() // tasks held for their key's limit (ratelimit.go)
+			w.keyWaitsEnded() // tasks held for a place of their key (keylimit.go)
 			return
 		}
 		if next := w.plan(time.Now()); !next.IsZero() {

@@ -242,3 +242,49 @@ func TestKeyConcurrencyWorkerDies(t *testing.T) {
 	}
 	workEmpty(t, b.js)
 }
+
+// TestKeyPlaceHandedToHeldTasks: 30 tasks of one key with a concurrency
+// of 1, queued before one worker of 4 slots starts: the worker holds
+// those it takes in while the key's place is taken and hands the place
+// from each task to the next, so none is set aside (their header
+// tasks.HeaderSnoozed is absent), none spends an attempt, and no two run
+// at once.
+func TestKeyPlaceHandedToHeldTasks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("perkey.handover", tasks.WithKeyConcurrency(1))
+	const n = 30
+	if _, err := producer.EnqueueBatch(ctx, b.p, def, make([]Args, n), producer.WithKey("acme")); err != nil {
+		t.Fatal(err)
+	}
+	book := newKeyBook(map[string]int{"acme": n})
+	var mu sync.Mutex
+	var setAside []string
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(_ context.Context, tk *tasks.Task[Args]) error {
+		r := keyRun{id: tk.ID, attempt: tk.Attempt, start: time.Now()}
+		if s := tk.Header.Get(tasks.HeaderSnoozed); s != "" {
+			mu.Lock()
+			setAside = append(setAside, tk.ID+" ("+s+")")
+			mu.Unlock()
+		}
+		time.Sleep(time.Millisecond) // the task's work
+		r.end = time.Now()
+		book.note(tasks.KeyOf(tk.Header), r)
+		return nil
+	})
+	jetqtest.StartWorker(t, b.srv, reg, consumer.WithConcurrency(4))
+	select {
+	case <-book.finished:
+	case <-time.After(time.Minute):
+		t.Fatalf("%d of %d tasks ran within a minute", book.done("acme"), n)
+	}
+	book.check(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(setAside) > 0 {
+		t.Errorf("%d of %d tasks were set aside before they ran, want none: %v", len(setAside), n, setAside)
+	}
+	workEmpty(t, b.js)
+}
