@@ -33,4 +33,11 @@
 // line to --out as each handler starts:
 //
 //	<task name> <task ID> <key or -> <start ns> <attempt>
+//
+// With --keys it is a worker of the per-key concurrency scenario
+// (keys.go): it handles e2e.key.one and e2e.key.two, each working for its
+// payload's milliseconds, and appends a line as each handler starts and
+// as it ends:
+//
+//	start|end <task name> <task ID> <key> <unix nanos> <attempt>
 package main

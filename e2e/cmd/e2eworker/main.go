@@ -86,6 +86,8 @@ func run(servers, out, name string, replicas, concurrency int, flow, snooze, can
 		handleCancel(reg, line)
 	} else if *rate {
 		handleRate(reg, line) // rate.go
+	} else if *keys {
+		handleKeys(reg, line) // keys.go
 	} else {
 		tasks.MustHandle(reg, e2etask.Work, func(ctx context.Context, t *tasks.Task[e2etask.Payload]) error {
 			if err := work(ctx, t.Payload.WorkMillis); err != nil {
