@@ -120,11 +120,15 @@
 // worker renews the places it holds every third of that, and purges a
 // place when it lets the task go, whatever the outcome, so a worker that
 // dies frees its places within the ack wait. A task that finds no free
-// place is snoozed (a delayed copy that spends no attempt, see Settlement):
-// it frees its slot at once and comes back behind the tasks queued
-// meanwhile, after the key's backlog, estimated from the tasks of the key
-// the worker set aside in the last second, over the looks a second the
-// key gets (one per place per task's handling time, 20 to 100), so that
+// place is held by its worker (up to 32 per place of a key, 256 in all,
+// heartbeated, holding no slot and out of the intake's count), and a task
+// that ends hands its place straight to the oldest task of its key the
+// worker holds; a held task is woken by a watch of the bucket when any
+// worker gives a place of its key back or one lapses. A task held 2 s, or
+// that finds the holds full, is snoozed (a delayed copy that spends no
+// attempt, see Settlement): it comes back behind the tasks queued
+// meanwhile, in its key's schedule of as many returns a second per place
+// as the key's tasks take to handle (20 to 200), so that
 // every busy key is looked at about as often and one busy key does not
 // starve the others. Tasks without a key share one count. Other types pay one
 // field check. See Example (KeyConcurrency).

@@ -17,13 +17,15 @@ import (
 	"github.com/jetq/jetq/tasks"
 )
 
-// How long a task whose key is busy is set aside. Each key gets about as
-// many looks a second per place from each worker as its type's tasks take
-// to handle (one a second for each second a task takes), from keyLooks to
-// keyLooksMax, however many of its tasks wait: a task waits about as long as the key's tasks waiting
-// before it take to be looked at, so that a key with a long backlog does
-// not flood the queue with its tasks coming back, and the other keys'
-// tasks are looked at as often (round robin, in effect). The wait is from
+// How long a task whose key is busy is set aside. The tasks of a busy key
+// that a worker sets aside come back one after the other, each in the
+// next free moment of the key's schedule: as many a second per place as
+// its type's tasks take to handle (one a second for each second a task
+// takes), from keyLooks to keyLooksMax, however many of its tasks wait. So
+// a key with a long backlog comes back at a steady pace, as fast as its
+// places can run its tasks, rather than all at once, and every busy key is
+// looked at as often (round robin, in effect); a task waits about as long
+// as the key's tasks set aside before it take to come back, from
 // keyWaitMin to keyWaitMax.
 const (
 	keyWaitMin  = 100 * time.Millisecond
@@ -31,9 +33,6 @@ const (
 	keyLooks    = 20
 	keyLooksMax = 200
 )
-
-// keyWindow is how often the worker estimates each busy key's backlog.
-const keyWindow = time.Second
 
 // keySlotTimeout bounds each request about a key's places.
 const keySlotTimeout = 2 * time.Second
@@ -118,58 +117,46 @@ func keyTTL(r *route) time.Duration {
 	return max(time.Second, (r.consumer.AckWait+time.Second-1)/time.Second*time.Second)
 }
 
-// keyPace is what the worker knows of the tasks of one key that found it
-// busy: how many it set aside in the current window and the last, and for
-// how long in all, from which it estimates the key's backlog by Little's
-// law (tasks waiting = tasks set aside a second × their mean wait).
+// keyPace is the schedule of the tasks of one key that found it busy:
+// when the next one set aside comes back.
 type keyPace struct {
-	window time.Time // start of the current window
-	n      int       // set aside in the current window
-	sum    time.Duration
-	bound  time.Duration // for the tasks set aside in the current window
+	next time.Time
 }
 
 // keyWait is how long a task of the key with places prefix (n places), of
 // a type whose tasks take handling to handle, that found the key busy at
-// now is set aside: a random point in the second
-// half of a bound that is the key's estimated backlog over its looks a
-// second, so that the key's tasks do not come back together.
+// now is set aside: until the next free moment of the key's schedule.
 func (k *keySlots) keyWait(prefix string, n int, handling time.Duration, now time.Time) time.Duration {
+	looks := float64(keyLooks)
+	if handling > 0 {
+		looks = min(keyLooksMax, max(keyLooks, float64(time.Second)/float64(handling)))
+	}
+	step := time.Duration(float64(time.Second) / (looks * float64(n)))
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p := k.pace[prefix]
-	if p == nil || now.Sub(p.window) >= 2*keyWindow {
+	if p == nil {
 		if len(k.pace) >= maxPaces {
 			k.prunePaces(now)
 		}
-		p = &keyPace{window: now, bound: keyWaitMin}
+		p = &keyPace{}
 		k.pace[prefix] = p
-	} else if now.Sub(p.window) >= keyWindow {
-		mean := 0.0
-		if p.n > 0 {
-			mean = (p.sum / time.Duration(p.n)).Seconds()
-		}
-		backlog := float64(p.n) / keyWindow.Seconds() * mean // Little's law
-		looks := float64(keyLooks)
-		if handling > 0 {
-			looks = min(keyLooksMax, max(keyLooks, float64(time.Second)/float64(handling)))
-		}
-		b := time.Duration(backlog / (looks * float64(n)) * float64(time.Second))
-		*p = keyPace{window: now, bound: min(keyWaitMax, max(keyWaitMin, b))}
 	}
-	d := p.bound/2 + rand.N(p.bound/2+1)
-	p.n++
-	p.sum += d
-	return d
+	at := now.Add(keyWaitMin)
+	if p.next.After(at) {
+		at = p.next
+	}
+	p.next = at.Add(step)
+	return min(keyWaitMax, at.Sub(now))
 }
 
 // maxPaces bounds the keys whose pace the worker keeps; past it, those
-// idle for two windows are forgotten.
+// whose schedule is past are forgotten.
 const maxPaces = 10000
 
 func (k *keySlots) prunePaces(now time.Time) {
 	for key, p := range k.pace {
-		if now.Sub(p.window) >= 2*keyWindow {
+		if p.next.Before(now) {
 			delete(k.pace, key)
 		}
 	}

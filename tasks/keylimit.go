@@ -13,13 +13,13 @@ const MaxKeyConcurrency = 64
 // of every host, and keeps one busy key from starving the others. The
 // count is kept on the server, so it holds however many workers run.
 //
-// A task whose key has k tasks running is set aside without spending an
-// attempt, as by [Snooze], and goes behind the tasks queued meanwhile,
-// for a delay that grows with its key's backlog (from 100 ms to 10
-// minutes), so that every busy key is looked at about as often: the other
-// keys' tasks run in the meantime, and the busy key does not hold a
-// worker's slot while it waits. A key with a backlog starts at most about
-// 100 tasks a second per place per worker. A worker that dies while
+// A task whose key has k tasks running waits in its worker's hands,
+// holding no slot and spending no attempt, and takes the place of the
+// key's task that ends; past what a worker holds (32 per place of a key)
+// it is set aside, as by [Snooze], and goes behind the tasks queued
+// meanwhile, its key's tasks coming back at a steady pace (20 to 200 a
+// second per place), so that every busy key is looked at about as often:
+// the other keys' tasks run in the meantime. A worker that dies while
 // running a task gives its key's place back within the task's ack wait
 // ([WithAckWait]). Tasks of the definition without a key share one place
 // count, as if they all had the same key, so that no task of the type runs
