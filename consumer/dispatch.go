@@ -50,7 +50,11 @@ type job struct {
 	// kept is set once the final record of a task type with retention is
 	// written (keepFinal), by whoever applies the settlement; keeping
 	// while it is being written, which the heartbeat keeps alive.
-	kept    bool
+	kept bool
+	// claimed is set once its run is claimed (fired.go): a task held for a
+	// place of its key comes back to a runner claimed (keylimit.go). Beside
+	// kept, in the padding before keeping: a job is no larger for it.
+	claimed bool
 	keeping atomic.Bool
 	// filing is set while its dead-letter record is being filed in the
 	// background, confirming while its acknowledgement waits for the
@@ -63,9 +67,6 @@ type job struct {
 	// cancelled is set when its task was cancelled while a handler ran
 	// it, before its ctx is cancelled (cancel.go).
 	cancelled atomic.Bool
-	// claimed is set once its run is claimed (fired.go): a task held for a
-	// place of its key comes back to a runner claimed (keylimit.go).
-	claimed bool
 }
 
 // hand is the set of deliveries the worker holds, for the heartbeat.
