@@ -31,7 +31,8 @@ func newQueuesCmd(g *globals) *cobra.Command {
 			"backoff, or delivered to a worker that is gone (RETRYING), delayed (SCHEDULED),\n" +
 			"dead-lettered (DLQ), cancelled in the last 7 days (CANCELLED), how long the oldest pending task has waited (OLDEST), the live\n" +
 			"workers serving it (WORKERS) and whether it is paused (`jetq queues pause`). Workers report what\n" +
-			"they hold every 2 s; one that is gone stops counting within three reports.\n\n" +
+			"they hold every 2 s; one that is gone stops counting within three reports.\n" +
+			"`jetq queues limits` shows the rate limits and concurrency per key in use.\n\n" +
 			"--watch refreshes every interval (default 2s) until interrupted.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,7 +55,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "refresh every interval until interrupted (bare --watch: 2s)")
 	cmd.Flags().Lookup("watch").NoOptDefVal = defaultWatch.String()
-	cmd.AddCommand(newQueuesPauseCmd(g), newQueuesResumeCmd(g))
+	cmd.AddCommand(newQueuesPauseCmd(g), newQueuesResumeCmd(g), newQueuesLimitsCmd(g))
 	return cmd
 }
 
