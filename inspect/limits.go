@@ -115,6 +115,26 @@ type KeyCount struct {
 	Count int    `json:"count"`
 }
 
+// String is k as "acme=2"; a key that is empty or has a space, a '=' or
+// a quote is quoted: "big co"=1, ""=1.
+func (k KeyCount) String() string {
+	key := k.Key
+	if key == "" || strings.ContainsAny(key, " =\"") || !strconv.CanBackquote(key) {
+		key = strconv.Quote(key)
+	}
+	return key + "=" + strconv.Itoa(k.Count)
+}
+
+// FormatKeys is top as `jetq queues limits` prints it: each key's
+// [KeyCount.String], separated by spaces; empty for none.
+func FormatKeys(top []KeyCount) string {
+	parts := make([]string, len(top))
+	for i, k := range top {
+		parts[i] = k.String()
+	}
+	return strings.Join(parts, " ")
+}
+
 // Limits returns the flow control of every task type that a live worker
 // serves with a rate limit or a concurrency per key, sorted by queue then
 // task; none when no live worker has a limit.

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -130,19 +130,5 @@ func limitRows(ls []inspect.Limits, now time.Time) [][]string {
 	return rows
 }
 
-// topKeys is the TOP cell: "acme=2 bolt=1", a key quoted when it has a
-// space, '=' or is empty (the tasks without a key: "").
-func topKeys(top []inspect.KeyCount) string {
-	if len(top) == 0 {
-		return "-"
-	}
-	parts := make([]string, len(top))
-	for i, k := range top {
-		key := k.Key
-		if key == "" || strings.ContainsAny(key, " =\"") || !strconv.CanBackquote(key) {
-			key = strconv.Quote(key)
-		}
-		parts[i] = key + "=" + strconv.Itoa(k.Count)
-	}
-	return strings.Join(parts, " ")
-}
+// topKeys is the TOP cell: "acme=2 bolt=1", "-" for none.
+func topKeys(top []inspect.KeyCount) string { return cmp.Or(inspect.FormatKeys(top), "-") }
