@@ -9,7 +9,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
-	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/tasks"
 )
 
@@ -35,18 +35,8 @@ func TestRunEndsWhenTheConnectionClosesAsAPullOpens(t *testing.T) {
 		})
 	})
 	t.Cleanup(func() { consumer.SetPullSubscribed(nil) })
-	w, err := consumer.New(js, reg, consumer.WithLogger(testkit.Logger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, consumer.ErrConnectionClosed) {
-			t.Fatalf("Run: got %v, want ErrConnectionClosed", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return within 30s of its connection closing")
+	rw := jetqtest.StartWorkerOn(t, js, reg)
+	if err := rw.Wait(t, 30*time.Second); !errors.Is(err, consumer.ErrConnectionClosed) {
+		t.Fatalf("Run: got %v, want ErrConnectionClosed", err)
 	}
 }
