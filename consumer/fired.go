@@ -106,12 +106,13 @@ func claimsOf(j *job) []claim {
 		return cs
 	}
 	if j.env.Header.Get(wire.HeaderCallback) != "" && j.env.Header.Get(wire.HeaderReplayOf) == "" &&
-		j.env.Header.Get(wire.HeaderSnoozeOf) == "" {
+		j.env.Header.Get(wire.HeaderRetryOf) == "" && j.env.Header.Get(wire.HeaderSnoozeOf) == "" {
 		// follow.go: the work stream drops a callback enqueued twice only
 		// within its deduplication window; this claim, for a day. A
-		// replay from the dead-letter stream is meant to run again, and a
-		// snoozed callback's copy continues the run that claimed it (its
-		// own claim is the run after the attempt that snoozed, below).
+		// replay from the dead-letter stream is meant to run again, and
+		// the copy of a callback run now (Jetq-Retry-Of) or snoozed
+		// (Jetq-Snooze-Of) continues the run that claimed it: its own
+		// claim is the run after the attempts it carries, below.
 		cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: wire.CallbackFiring, Seq: j.env.Sequence, Attempt: j.env.Attempt},
 			"copy of a callback enqueued again after the deduplication window"})
 	}
