@@ -381,10 +381,28 @@ func (r *limitReader) keyPlaces(ctx context.Context, k key, n int) (*KeyPlaces, 
 const limitBatch = 256
 
 // readAll calls fn with each message of stream st on filter, up to
-// MaxLimitKeys of them, and reports whether more were left.
+// MaxLimitKeys of them, and reports whether more were left: in batches of
+// direct gets where the stream allows them (jetq's do), else one get a
+// message.
 func (r *limitReader) readAll(ctx context.Context, st jetstream.Stream, filter string, fn func(directget.Msg)) (partial bool, err error) {
-	name := st.CachedInfo().Config.Name
+	cfg := st.CachedInfo().Config
+	name := cfg.Name
 	read := 0
+	if !cfg.AllowDirect {
+		for seq := uint64(1); ; read++ {
+			m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+			switch {
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+				return false, nil
+			case err != nil:
+				return false, err
+			case read == MaxLimitKeys:
+				return true, nil // one more is there
+			}
+			fn(directget.Msg{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time, Header: m.Header, Data: m.Data})
+			seq = m.Sequence + 1
+		}
+	}
 	for seq := uint64(1); ; {
 		msgs, more, err := directget.Batch(ctx, r.in.js, name,
 			directget.Request{Seq: seq, NextFor: filter, Batch: min(limitBatch, MaxLimitKeys-read), MaxBytes: scheduledBatchBytes})

@@ -17,9 +17,11 @@ import (
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/ratelimit"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
+	"github.com/jetq/jetq/topology"
 )
 
 // serverCounter reads the counter of subject in the rate stream, 0 when
@@ -219,4 +221,40 @@ func equalJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// TestLimitsOfARateStreamWithoutDirectGets reads a key rate limit's
+// counters from a rate stream made beforehand without direct gets, which
+// workers use as it is: one get a counter.
+func TestLimitsOfARateStreamWithoutDirectGets(t *testing.T) {
+	t.Parallel()
+	srv, p, in := setupQueues(t)
+	_, js := embeddedtest.Connect(t, srv)
+	ctx := context.Background()
+	cfg := ratelimit.StreamConfig(topology.Topology{})
+	cfg.AllowDirect = false
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	keyed := tasks.Define[Job]("limits.nodirect", tasks.WithKeyRateLimit(1, tasks.MaxRatePer))
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, keyed, func(context.Context, *tasks.Task[Job]) error { return nil })
+	runWorker(t, srv, reg, consumer.WithPresenceInterval(200*time.Millisecond), consumer.WithShutdownTimeout(time.Second))
+	for _, key := range []string{"x", "x", "y"} {
+		if _, err := producer.Enqueue(ctx, p, keyed, Job{}, producer.WithKey(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() error {
+		l, err := in.Limit(ctx, "default", "limits.nodirect")
+		if err != nil {
+			return err
+		}
+		if kr := l.KeyRate; kr == nil || kr.Keys != 2 || kr.Used != 2 || kr.Waiting != 1 ||
+			!slices.Equal(kr.Top, []inspect.KeyCount{{Key: "x", Count: 1}, {Key: "y", Count: 1}}) {
+			got, _ := json.Marshal(l)
+			return fmt.Errorf("not settled: %s", got)
+		}
+		return nil
+	})
 }
