@@ -157,8 +157,10 @@ func FormatKeys(top []KeyCount) string {
 //   - a concurrency per key's places are the entries of the bucket
 //     JETQ_KEYSLOTS, one per running task, under "<queue>.<task>.".
 //
-// Each read is one request per type and limit for a window or bucket of
-// up to 256 keys, and at most [MaxLimitKeys] keys are read per limit.
+// A call reads the presence bucket once and then, per limit, one request
+// a 256 keys (a type's rate limit: one), at most [MaxLimitKeys] keys a
+// limit. Only the keys of the current window are read: the rate stream
+// keeps the windows of the last hour, which are not.
 func (in *Inspector) Limits(ctx context.Context) ([]Limits, error) {
 	return in.limits(ctx, nil)
 }
