@@ -383,13 +383,7 @@ func TestLimitGauges(t *testing.T) {
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, rated, func(context.Context, *tasks.Task[int]) error { return nil })
 	tasks.MustHandle(reg, keyed, func(context.Context, *tasks.Task[int]) error { return nil })
-	tasks.MustHandle(reg, placed, func(ctx context.Context, _ *tasks.Task[int]) error {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil
-	})
+	tasks.MustHandle(reg, placed, blockUntil(release))
 	b.startWorker(t, reg, consumer.WithConcurrency(4), consumer.WithShutdownTimeout(time.Second))
 	t.Cleanup(func() { close(release) }) // before the worker stops
 	enqueue := func(def *tasks.Definition[int], n int, opts ...producer.EnqueueOption) {

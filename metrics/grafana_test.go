@@ -287,8 +287,7 @@ func TestGrafanaDashboardShape(t *testing.T) {
 
 // runLimitedWorkload runs a worker with a type limited to 5 starts an hour
 // and 1 a key, and one limited to one running task per key, each with a
-// task of key k:
-// it returns the first scrape with every limit gauge.
+// task of key k: it returns the first scrape with every limit gauge.
 func runLimitedWorkload(t *testing.T, b *bundle) scrape {
 	t.Helper()
 	keyed := tasks.Define[int]("job.keyed", tasks.WithRateLimit(5, time.Hour), tasks.WithKeyRateLimit(1, time.Hour))
@@ -296,13 +295,7 @@ func runLimitedWorkload(t *testing.T, b *bundle) scrape {
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, keyed, func(context.Context, *tasks.Task[int]) error { return nil })
-	tasks.MustHandle(reg, placed, func(ctx context.Context, _ *tasks.Task[int]) error {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil
-	})
+	tasks.MustHandle(reg, placed, blockUntil(release))
 	b.startWorker(t, reg, consumer.WithShutdownTimeout(time.Second))
 	t.Cleanup(func() { close(release) }) // before the worker stops
 	for _, def := range []*tasks.Definition[int]{keyed, placed} {
