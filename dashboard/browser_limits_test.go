@@ -30,6 +30,7 @@ func TestBrowserLimits(t *testing.T) {
 	w := newTaskWorld(t)
 	rated := tasks.Define[int]("job.rated", tasks.WithRateLimit(2, time.Hour))
 	placed := tasks.Define[int]("job.placed", tasks.WithQueue("tenants"), tasks.WithKeyConcurrency(1))
+	jetqtest.HoldNextWindow(t, w.js, rated.Spec(), 2, nil) // a window that ends meanwhile leaves the same to read
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, rated, func(context.Context, *tasks.Task[int]) error { return nil })

@@ -18,6 +18,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/ratelimit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/internal/wire"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -73,6 +74,9 @@ func TestLimitsShowWhatTheServerCounts(t *testing.T) {
 	keyed := tasks.Define[Job]("limits.keyrate", tasks.WithKeyRateLimit(2, tasks.MaxRatePer))
 	placed := tasks.Define[Job]("limits.places", tasks.WithQueue("tenants"), tasks.WithKeyConcurrency(2))
 	plain := tasks.Define[Job]("limits.plain")
+	// A window that ends during the test leaves the same to read.
+	jetqtest.HoldNextWindow(t, js, rated.Spec(), 3, nil)
+	jetqtest.HoldNextWindow(t, js, keyed.Spec(), 0, map[string]int{"acme": 2, "bolt": 2, "cog": 1})
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
 	for _, def := range []*tasks.Definition[Job]{rated, keyed, plain} {
@@ -237,6 +241,7 @@ func TestLimitsOfARateStreamWithoutDirectGets(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyed := tasks.Define[Job]("limits.nodirect", tasks.WithKeyRateLimit(1, tasks.MaxRatePer))
+	jetqtest.HoldNextWindow(t, js, keyed.Spec(), 0, map[string]int{"x": 1, "y": 1})
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, keyed, func(context.Context, *tasks.Task[Job]) error { return nil })
 	runWorker(t, srv, reg, consumer.WithPresenceInterval(200*time.Millisecond), consumer.WithShutdownTimeout(time.Second))

@@ -22,6 +22,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -379,6 +380,9 @@ func TestLimitGauges(t *testing.T) {
 	rated := tasks.Define[int]("job.rated", tasks.WithRateLimit(2, time.Hour))
 	keyed := tasks.Define[int]("job.keyed", tasks.WithKeyRateLimit(1, time.Hour))
 	placed := tasks.Define[int]("job.placed", tasks.WithKeyConcurrency(1))
+	// A window that ends during the test leaves the same to read.
+	jetqtest.HoldNextWindow(t, b.js, rated.Spec(), 2, nil)
+	jetqtest.HoldNextWindow(t, b.js, keyed.Spec(), 0, map[string]int{"x": 1})
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, rated, func(context.Context, *tasks.Task[int]) error { return nil })

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/inspect"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -23,6 +24,7 @@ func TestQueuesLimits(t *testing.T) {
 	c := newCLI(t)
 	rated := tasks.Define[Order]("order.sync", tasks.WithRateLimit(2, time.Hour))
 	placed := tasks.Define[Order]("order.import", tasks.WithQueue("tenants"), tasks.WithKeyConcurrency(1))
+	jetqtest.HoldNextWindow(t, c.js, rated.Spec(), 2, nil) // a window that ends meanwhile leaves the same to read
 	release := make(chan struct{})
 	reg := tasks.NewRegistry()
 	tasks.MustHandle(reg, rated, func(context.Context, *tasks.Task[Order]) error { return nil })
