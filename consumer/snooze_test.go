@@ -198,6 +198,30 @@ func stopAfterSnooze(id string, f func()) {
 	stops.Store(id, f)
 }
 
+// snoozeAndDie enqueues task id of def to a worker whose handler snoozes
+// it for d, and kills that worker once it has stored the task's copy and
+// before it acknowledges the original, which comes again after its ack
+// wait.
+func snoozeAndDie(t *testing.T, b *bundle, def *tasks.Definition[Args], id string, d time.Duration) {
+	t.Helper()
+	first := tasks.NewRegistry()
+	tasks.MustHandle(first, def, func(context.Context, *tasks.Task[Args]) error { return tasks.Snooze(d) })
+	stopped, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	stopAfterSnooze(id, func() { once.Do(func() { close(stopped); <-release }) })
+	dying := jetqtest.StartWorker(t, b.srv, first)
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}, producer.WithID(id)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task was not snoozed")
+	}
+	dying.Kill() // the acknowledgement never reaches the server
+	close(release)
+}
+
 // TestSnoozeWorkerDiesMidSnooze: a worker that dies between storing the
 // copy of a snoozed task and acknowledging its original leaves two
 // messages of the task, and exactly one runs: the original's redelivery
@@ -223,24 +247,7 @@ func TestSnoozeWorkerDiesMidSnooze(t *testing.T) {
 			def := tasks.Define[Args](name, tasks.WithAckWait(tc.ackWait))
 			id := "dies-" + strings.ReplaceAll(tc.name, " ", "-")
 
-			first := tasks.NewRegistry()
-			tasks.MustHandle(first, def, func(context.Context, *tasks.Task[Args]) error { return tasks.Snooze(tc.snooze) })
-			stopped, release := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			stopAfterSnooze(id, func() {
-				once.Do(func() { close(stopped); <-release })
-			})
-			dying := jetqtest.StartWorker(t, b.srv, first)
-			if _, err := producer.Enqueue(ctx, b.p, def, Args{N: 1}, producer.WithID(id)); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-stopped:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the task was not snoozed")
-			}
-			dying.Kill() // the acknowledgement never reaches the server
-			close(release)
+			snoozeAndDie(t, b, def, id, tc.snooze)
 
 			runs := make(chan snoozeRun, 10)
 			second := tasks.NewRegistry()
@@ -286,22 +293,7 @@ func TestSnoozeCopyLostBeforeItsClaim(t *testing.T) {
 	def := tasks.Define[Args]("snooze.lost", tasks.WithAckWait(3*time.Second))
 	const id = "lost-copy"
 
-	first := tasks.NewRegistry()
-	tasks.MustHandle(first, def, func(context.Context, *tasks.Task[Args]) error { return tasks.Snooze(100 * time.Millisecond) })
-	stopped, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	stopAfterSnooze(id, func() { once.Do(func() { close(stopped); <-release }) })
-	dying := jetqtest.StartWorker(t, b.srv, first)
-	if _, err := producer.Enqueue(ctx, b.p, def, Args{N: 1}, producer.WithID(id)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-stopped:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the task was not snoozed")
-	}
-	dying.Kill() // the original's acknowledgement never reaches the server
-	close(release)
+	snoozeAndDie(t, b, def, id, 100*time.Millisecond)
 
 	// The copy fires after its snooze; its first delivery goes to a pull
 	// that never acknowledges it nor claims its run.
