@@ -96,7 +96,7 @@ func (w *Worker) claimRun(ctx context.Context, j *job, c claim) bool {
 // copy collapse into one run (the other is terminated unrun), and a copy
 // whose original came again first is refused. Only callbacks,
 // redeliveries and such copies pay: one key-value create each
-// (wire.RetryFiringOf).
+// (wire.RetryFiringsOf).
 func claimsOf(j *job) []claim {
 	var cs []claim
 	if d, ok := firedDelivery(j); ok {
@@ -120,9 +120,12 @@ func claimsOf(j *job) []claim {
 	if err != nil {
 		return cs
 	}
-	if f, ok := wire.RetryFiringOf(j.env.Header, j.env.Sequence, md.NumDelivered); ok {
-		cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: f, Seq: j.env.Sequence, Attempt: j.env.Attempt},
-			"superseded: another message of the task runs this attempt (a retry run now)"})
+	of, again := wire.RetryFiringsOf(j.env.Header, j.env.Sequence, md.NumDelivered)
+	for _, f := range [...]string{of, again} {
+		if f != "" {
+			cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: f, Seq: j.env.Sequence, Attempt: j.env.Attempt},
+				"superseded: another message of the task runs this attempt (a retry run now, or a snooze's copy)"})
+		}
 	}
 	return cs
 }
