@@ -40,3 +40,13 @@ func SetAfterSnooze(f func(id string)) {
 	}
 	afterSnooze.Store(&f)
 }
+
+// SetPullSubscribed makes f run between a pull's subscription and the
+// setting of its closed handler (see pullSubscribed); nil removes it.
+func SetPullSubscribed(f func()) {
+	if f == nil {
+		pullSubscribed.Store(nil)
+		return
+	}
+	pullSubscribed.Store(&f)
+}
