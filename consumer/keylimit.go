@@ -121,17 +121,16 @@ func keyTTL(r *route) time.Duration {
 // when the next one set aside comes back.
 type keyPace struct {
 	next time.Time
+	// best is the shortest handling time of the key's type seen while the
+	// key was busy: a burst of set-asides keeps the server busy and the
+	// handling time, which includes the acknowledgement, high.
+	best time.Duration
 }
 
 // keyWait is how long a task of the key with places prefix (n places), of
 // a type whose tasks take handling to handle, that found the key busy at
 // now is set aside: until the next free moment of the key's schedule.
 func (k *keySlots) keyWait(prefix string, n int, handling time.Duration, now time.Time) time.Duration {
-	looks := float64(keyLooks)
-	if handling > 0 {
-		looks = min(keyLooksMax, max(keyLooks, float64(time.Second)/float64(handling)))
-	}
-	step := time.Duration(float64(time.Second) / (looks * float64(n)))
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p := k.pace[prefix]
@@ -142,6 +141,14 @@ func (k *keySlots) keyWait(prefix string, n int, handling time.Duration, now tim
 		p = &keyPace{}
 		k.pace[prefix] = p
 	}
+	if handling > 0 && (p.best == 0 || handling < p.best) {
+		p.best = handling
+	}
+	looks := float64(keyLooksMax) // until a task of the type has finished
+	if p.best > 0 {
+		looks = min(keyLooksMax, max(keyLooks, float64(time.Second)/float64(p.best)))
+	}
+	step := time.Duration(float64(time.Second) / (looks * float64(n)))
 	at := now.Add(keyWaitMin)
 	if p.next.After(at) {
 		at = p.next

@@ -21,6 +21,9 @@ import (
 // 1 ms, all of one key, queued before two workers of 4 slots start, with a
 // concurrency per key of 1 and of 4. Each op drains the 2 000 tasks; the
 // figure is tasks/s from the workers' start to the last task's end.
+// JETQ_KEY_BENCH_N sets another number of tasks, and JETQ_KEY_BENCH_DEBUG
+// gives the workers a debug log on stderr (each task set aside, with its
+// delay).
 //
 //	go test -run '^$' -bench KeyThroughput -benchtime 1x ./consumer/
 func BenchmarkKeyThroughput(b *testing.B) {
