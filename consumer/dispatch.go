@@ -228,7 +228,8 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 
 // heartbeat tells the server, every third of the shortest ack wait of the
 // worker's task types, that the deliveries in the worker's hands are alive —
-// queued, running or being filed — and gives up on handlers that overran
+// those whose state is heartbeated (lifecycle.go): held, running, or in a
+// slow step of their settlement — and gives up on handlers that overran
 // their deadline.
 func (w *Worker) heartbeat() {
 	every := tasks.DefaultAckWait
