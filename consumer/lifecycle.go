@@ -26,7 +26,8 @@ package consumer
 //	            (abandon, handBack), the holder of a job not
 //	            yet running (handBack, a fired copy dropped,
 //	            a busy key's snooze, no metadata). The word
-//	            carries the outcome from here on.
+//	            carries the outcome of a settler other than
+//	            the runner; the runner's is in env.Outcome.
 //	recording   the settler, while it writes the final        settling, filing
 //	            record of a type with a retention (keepFinal)
 //	following   the settler, while a settlement for good      settling, filing
@@ -69,7 +70,11 @@ package consumer
 //	abandon      running or cancelling → settling by the heartbeat or a
 //	             forced stop, then as its outcome; the runner's own claim
 //	             then fails and it takes that outcome into env.Outcome
-//	forced stop  held → settling → released (handBack), or as abandon
+//	forced stop  held → settling → released (handBack), or as abandon;
+//	             a step in the background that a stop ends (filing,
+//	             following) → settling → released (Nak: handed back)
+//	redo         a result whose final record cannot be written:
+//	             recording → settling → released (NakWithDelay)
 //
 // The slot is not part of a job's state: the runner frees running[slot]
 // with a compare-and-swap when its handler returns, and abandon with the
