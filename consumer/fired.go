@@ -96,7 +96,7 @@ func (w *Worker) claimRun(ctx context.Context, j *job, c claim) bool {
 // copy collapse into one run (the other is terminated unrun), and a copy
 // whose original came again first is refused. Only callbacks,
 // redeliveries and such copies pay: one key-value create each
-// (wire.RetryFiringOf).
+// (wire.RetryFiringsOf).
 func claimsOf(j *job) []claim {
 	var cs []claim
 	if d, ok := firedDelivery(j); ok {
@@ -106,12 +106,13 @@ func claimsOf(j *job) []claim {
 		return cs
 	}
 	if j.env.Header.Get(wire.HeaderCallback) != "" && j.env.Header.Get(wire.HeaderReplayOf) == "" &&
-		j.env.Header.Get(wire.HeaderSnoozeOf) == "" {
+		j.env.Header.Get(wire.HeaderRetryOf) == "" && j.env.Header.Get(wire.HeaderSnoozeOf) == "" {
 		// follow.go: the work stream drops a callback enqueued twice only
 		// within its deduplication window; this claim, for a day. A
-		// replay from the dead-letter stream is meant to run again, and a
-		// snoozed callback's copy continues the run that claimed it (its
-		// own claim is the run after the attempt that snoozed, below).
+		// replay from the dead-letter stream is meant to run again, and
+		// the copy of a callback run now (Jetq-Retry-Of) or snoozed
+		// (Jetq-Snooze-Of) continues the run that claimed it: its own
+		// claim is the run after the attempts it carries, below.
 		cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: wire.CallbackFiring, Seq: j.env.Sequence, Attempt: j.env.Attempt},
 			"copy of a callback enqueued again after the deduplication window"})
 	}
@@ -119,9 +120,12 @@ func claimsOf(j *job) []claim {
 	if err != nil {
 		return cs
 	}
-	if f, ok := wire.RetryFiringOf(j.env.Header, j.env.Sequence, md.NumDelivered); ok {
-		cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: f, Seq: j.env.Sequence, Attempt: j.env.Attempt},
-			"superseded: another message of the task runs this attempt (a retry run now)"})
+	of, again := wire.RetryFiringsOf(j.env.Header, j.env.Sequence, md.NumDelivered)
+	for _, f := range [...]string{of, again} {
+		if f != "" {
+			cs = append(cs, claim{fired.Delivery{ID: j.env.ID, Firing: f, Seq: j.env.Sequence, Attempt: j.env.Attempt},
+				"superseded: another message of the task runs this attempt (a retry run now, or a snooze's copy)"})
+		}
 	}
 	return cs
 }

@@ -148,6 +148,7 @@ type pull struct {
 	at      time.Time // when a weighted worker made it (priority.go)
 	timer   *time.Timer
 	closing atomic.Bool // withdrawn or ended: its subscription is going
+	ended   atomic.Bool // its end is taken in (pullClosed)
 	err     error       // how it ended, set in its own callback
 	window  int64       // the rate-limit window of its starts (ratelimit.go)
 }
@@ -366,6 +367,9 @@ func (w *Worker) openPull(r *route, n int, waiting bool) {
 		return
 	}
 	p.sub = sub
+	if f := pullSubscribed.Load(); f != nil {
+		(*f)()
+	}
 	req := pullRequest{Batch: n, NoWait: !waiting, Group: wire.PriorityGroup}
 	watch := batchLost
 	if waiting {
@@ -386,6 +390,14 @@ func (w *Worker) openPull(r *route, n int, waiting bool) {
 		}
 	})
 	sub.SetClosedHandler(func(string) { w.pullClosed(p) })
+	if !sub.IsValid() {
+		// The connection closed before the handler was set: nats.go calls
+		// the closed handler a subscription has when it closes, and this
+		// one had none. Its end is taken in here, before any request.
+		p.err = nats.ErrConnectionClosed
+		go w.pullClosed(p)
+		return
+	}
 	body, _ := json.Marshal(req) // cannot fail
 	if err := nc.PublishRequest(in.api+w.cfg.names.WorkStream()+"."+r.consumer.Durable, inbox, body); err != nil {
 		p.err = err
@@ -431,6 +443,10 @@ func (w *Worker) pulled(p *pull, m *nats.Msg) {
 	}
 }
 
+// pullSubscribed, when set, runs between a pull's subscription and the
+// setting of its closed handler, for tests that close the connection there.
+var pullSubscribed atomic.Pointer[func()]
+
 // errPullEnded marks statuses that end a pull as expected.
 var errPullEnded = errors.New("pull ended")
 
@@ -453,6 +469,9 @@ func statusError(status, description string) error {
 
 // pullClosed ends pull p once its subscription has taken its last message.
 func (w *Worker) pullClosed(p *pull) {
+	if !p.ended.CompareAndSwap(false, true) {
+		return // taken in already (openPull)
+	}
 	p.timer.Stop()
 	in, f := &w.in, &p.r.in
 	in.mu.Lock()

@@ -38,7 +38,7 @@ var afterSnooze atomic.Pointer[func(id string)]
 // message whose deliveries the server counts from zero. The copy is stored
 // before the original is acknowledged, so the task is never lost; a worker
 // that dies between the two leaves the original to be delivered again, and
-// that redelivery and the copy claim the same run (wire.RetryFiringOf,
+// that redelivery and the copy claim the same run (wire.RetryFiringsOf,
 // fired.go): whichever is delivered first runs, the other is dropped unrun.
 // A copy that cannot be stored (a server without schedules, or one that
 // does not answer in time) makes the snooze a retry after o.Delay, which

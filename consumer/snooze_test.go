@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
@@ -196,6 +198,30 @@ func stopAfterSnooze(id string, f func()) {
 	stops.Store(id, f)
 }
 
+// snoozeAndDie enqueues task id of def to a worker whose handler snoozes
+// it for d, and kills that worker once it has stored the task's copy and
+// before it acknowledges the original, which comes again after its ack
+// wait.
+func snoozeAndDie(t *testing.T, b *bundle, def *tasks.Definition[Args], id string, d time.Duration) {
+	t.Helper()
+	first := tasks.NewRegistry()
+	tasks.MustHandle(first, def, func(context.Context, *tasks.Task[Args]) error { return tasks.Snooze(d) })
+	stopped, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	stopAfterSnooze(id, func() { once.Do(func() { close(stopped); <-release }) })
+	dying := jetqtest.StartWorker(t, b.srv, first)
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}, producer.WithID(id)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task was not snoozed")
+	}
+	dying.Kill() // the acknowledgement never reaches the server
+	close(release)
+}
+
 // TestSnoozeWorkerDiesMidSnooze: a worker that dies between storing the
 // copy of a snoozed task and acknowledging its original leaves two
 // messages of the task, and exactly one runs: the original's redelivery
@@ -221,24 +247,7 @@ func TestSnoozeWorkerDiesMidSnooze(t *testing.T) {
 			def := tasks.Define[Args](name, tasks.WithAckWait(tc.ackWait))
 			id := "dies-" + strings.ReplaceAll(tc.name, " ", "-")
 
-			first := tasks.NewRegistry()
-			tasks.MustHandle(first, def, func(context.Context, *tasks.Task[Args]) error { return tasks.Snooze(tc.snooze) })
-			stopped, release := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			stopAfterSnooze(id, func() {
-				once.Do(func() { close(stopped); <-release })
-			})
-			dying := jetqtest.StartWorker(t, b.srv, first)
-			if _, err := producer.Enqueue(ctx, b.p, def, Args{N: 1}, producer.WithID(id)); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-stopped:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the task was not snoozed")
-			}
-			dying.Kill() // the acknowledgement never reaches the server
-			close(release)
+			snoozeAndDie(t, b, def, id, tc.snooze)
 
 			runs := make(chan snoozeRun, 10)
 			second := tasks.NewRegistry()
@@ -267,6 +276,51 @@ func TestSnoozeWorkerDiesMidSnooze(t *testing.T) {
 				t.Errorf("got %d more runs, want the task to run once", n)
 			}
 		})
+	}
+}
+
+// TestSnoozeCopyLostBeforeItsClaim: the worker dies between storing a
+// snoozed task's copy and acknowledging the original, and the copy's first
+// delivery is lost before it claims its run (a worker that dies as it takes
+// it, here a pull that never acknowledges). Both messages come again after
+// the ack wait, and still exactly one runs: the copy's redelivery claims the
+// run it continues, as its first delivery would have, besides its own next
+// run. It claimed only the latter, and the task ran twice.
+func TestSnoozeCopyLostBeforeItsClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	def := tasks.Define[Args]("snooze.lost", tasks.WithAckWait(3*time.Second))
+	const id = "lost-copy"
+
+	snoozeAndDie(t, b, def, id, 100*time.Millisecond)
+
+	// The copy fires after its snooze; its first delivery goes to a pull
+	// that never acknowledges it nor claims its run.
+	cons, err := b.js.Consumer(ctx, "JETQ_TASKS", "default:snooze:lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(10*time.Second), jetstream.FetchPriorityGroup("jetq"))
+	if err != nil {
+		t.Fatalf("the copy was not delivered: %v", err)
+	}
+	if m.Headers().Get("Jetq-Snooze-Of") == "" {
+		t.Fatalf("delivered %v, want the snoozed task's copy (the original waits out its ack wait)", m.Headers())
+	}
+
+	runs := make(chan snoozeRun, 10)
+	second := tasks.NewRegistry()
+	tasks.MustHandle(second, def, func(_ context.Context, tk *tasks.Task[Args]) error {
+		runs <- runOf(tk)
+		return nil
+	})
+	jetqtest.StartWorker(t, b.srv, second)
+	nextSnoozeRun(t, runs, 30*time.Second)
+	// Both messages are settled once the work stream is empty.
+	workEmpty(t, b.js)
+	if n := len(runs); n != 0 {
+		t.Errorf("the task ran %d times, want once", n+1)
 	}
 }
 

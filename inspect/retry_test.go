@@ -443,3 +443,45 @@ func retryOnce(reg *tasks.Registry, def *tasks.Definition[stArgs], ran *runs, wa
 		return nil
 	})
 }
+
+// TestRetryNowOfACallback runs a retrying callback now. A callback claims
+// its ID when it first runs, against a second enqueue of it; the copy
+// RetryNow publishes continues that run, so it must not meet that claim as
+// a second enqueue and be dropped, nor the original's retry with it.
+func TestRetryNowOfACallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStateSetup(t)
+	parent := tasks.Define[stArgs]("rn.parent")
+	notify := tasks.Define[struct{}]("rn.notify")
+	var ran runs
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, parent, func(context.Context, *tasks.Task[stArgs]) error { return nil })
+	tasks.MustHandle(reg, notify, func(ctx context.Context, tk *tasks.Task[struct{}]) error {
+		ran.add(tk.ID, tk.Attempt)
+		if tk.Attempt == 1 {
+			return tasks.RetryAfter(time.Hour, errors.New("the webhook is down"))
+		}
+		return nil
+	})
+	s.worker(t, reg)
+	if _, err := producer.Enqueue(ctx, s.p, parent, stArgs{}, producer.WithID("parent-1"), producer.OnSuccess(notify)); err != nil {
+		t.Fatal(err)
+	}
+	var cb TaskInfo
+	testkit.WaitFor(t, 15*time.Second, func() error {
+		p, err := list(ctx, s.in, Query{State: Retrying, Task: "rn.notify"})
+		if err != nil || len(p.Tasks) != 1 {
+			return fmt.Errorf("retrying rn.notify: %v %v", ids(p), err)
+		}
+		cb = p.Tasks[0]
+		return nil
+	})
+	if err := s.in.RetryNow(ctx, cb.Ref()); err != nil {
+		t.Fatalf("RetryNow of the callback: %v", err)
+	}
+	settledAll(t, s.in, s.js, "default", "rn.notify")
+	if got := ran.of(cb.ID); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("the callback %s ran attempts %v, want [1 2]", cb.ID, got)
+	}
+}

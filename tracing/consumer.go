@@ -222,7 +222,8 @@ func settled(span trace.Span, o tasks.Outcome, err error) {
 	if o.Action != tasks.ActionNone {
 		span.AddEvent("jetq."+o.Action.String(), trace.WithAttributes(attrs[1:]...))
 	}
-	if err != nil && o.Action != tasks.ActionSnooze { // a snooze is no failure
+	// A snooze is no failure, nor is a cancel: the task did as it was told.
+	if err != nil && o.Action != tasks.ActionSnooze && o.Action != tasks.ActionCancel {
 		failed(span, err)
 		attrs = append(attrs, errorType(err))
 	}

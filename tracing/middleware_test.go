@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -146,6 +147,8 @@ func TestConsumerRecordsOutcomes(t *testing.T) {
 			map[attribute.Key]any{"jetq.outcome": "dead_letter", "jetq.dead_letter.reason": "permanent", "error.type": "permanent"}, "jetq.dead_letter", codes.Error, false, 1},
 		{"snooze, no failure", tasks.Outcome{Action: tasks.ActionSnooze, Delay: 2 * time.Second}, tasks.Snooze(2 * time.Second),
 			map[attribute.Key]any{"jetq.outcome": "snooze", "jetq.retry.delay": 2.0}, "jetq.snooze", codes.Unset, false, 0},
+		{"cancel, no failure", tasks.Outcome{Action: tasks.ActionCancel, Err: tasks.ErrCancelled}, fmt.Errorf("stopped: %w", tasks.ErrCancelled),
+			map[attribute.Key]any{"jetq.outcome": "cancel"}, "jetq.cancel", codes.Unset, false, 0},
 		{"release", tasks.Outcome{Action: tasks.ActionRelease}, context.Canceled,
 			map[attribute.Key]any{"jetq.outcome": "release", "error.type": "canceled"}, "jetq.release", codes.Error, false, 0},
 		{"settled by the worker", tasks.Outcome{}, nil,

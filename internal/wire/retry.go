@@ -46,28 +46,31 @@ func RetryFiring(seq uint64, attempt int) string {
 	return "retry." + strconv.FormatUint(seq, 10) + "." + strconv.Itoa(attempt)
 }
 
-// RetryFiringOf is the firing a delivery claims before it runs: a
-// redelivery (delivered > 1) claims the run after its message's previous
-// attempt, a copy made to run a retry now the run after the attempts its
-// original spent, and a snoozed task's copy (see [SnoozeCopy]) the run
-// after the attempt that snoozed, which it repeats. ok is false for a
-// first delivery of an ordinary message, which claims nothing.
-func RetryFiringOf(h tasks.Header, seq uint64, delivered uint64) (firing string, ok bool) {
+// RetryFiringsOf are the firings a delivery claims before it runs. A copy
+// made to run a retry now claims the run after the attempts its original
+// spent, and a snoozed task's copy (see [SnoozeCopy]) the run after the
+// attempt that snoozed, which it repeats: of, at every delivery of the
+// copy, since its first may have died before it claimed, and the
+// original's redelivery then have taken the run. A redelivery (delivered >
+// 1) claims the run after its message's previous attempt: again. Either is
+// empty when it does not apply; a first delivery of an ordinary message
+// claims nothing, and parses nothing.
+func RetryFiringsOf(h tasks.Header, seq uint64, delivered uint64) (of, again string) {
 	if delivered > 1 {
-		return RetryFiring(seq, Attempt(h, delivered)-1), true
+		again = RetryFiring(seq, Attempt(h, delivered)-1)
 	}
 	// Most messages are neither copy: no parse, and no error to allocate.
 	if s := h.Get(HeaderRetryOf); s != "" {
-		if of, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return RetryFiring(of, Spent(h)), true
+		if o, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return RetryFiring(o, Spent(h)), again
 		}
 	}
 	if s := h.Get(HeaderSnoozeOf); s != "" {
-		if of, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return RetryFiring(of, Spent(h)+1), true
+		if o, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return RetryFiring(o, Spent(h)+1), again
 		}
 	}
-	return "", false
+	return "", again
 }
 
 // RetryCopy is the message that runs now the retrying task stored at seq

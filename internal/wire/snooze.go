@@ -51,7 +51,7 @@ func SnoozeID(id string, seq uint64, attempt int) string {
 // delivery count again. Its firing (Jetq-Scheduled-At, now) is its own:
 // a second copy stored by the work stream's sourcing is dropped unrun.
 // Jetq-Snooze-Of makes the copy claim the run after env's attempt
-// ([RetryFiringOf]), as a redelivery of env's message does: if the worker
+// ([RetryFiringsOf]), as a redelivery of env's message does: if the worker
 // dies between publishing the copy and acknowledging env's message, one
 // of the two runs and the other is dropped unrun.
 func SnoozeCopy(n Names, env *tasks.Envelope, h nats.Header, data []byte, due, now time.Time) *nats.Msg {
