@@ -14,7 +14,9 @@ package consumer
 // at most its concurrency plus its prefetch plus one a type) and each retry
 // it set that is still to come (sequence, attempt, when it is due, the
 // first line of its error; at most wire.MaxPresenceRetries, earliest due
-// first, each dropped once due). That adds about 100 bytes a delivery held
+// first, each dropped once due), and the type's rate limits and
+// concurrency per key with the tasks it holds for their key's rate limit
+// (inspect.Inspector.Limits reads them: only workers know a definition). That adds about 100 bytes a delivery held
 // (a 22-character ID) and 165 a retry (with a 60-byte error) to each
 // write: with 16 deliveries and 16 retries, 4.2 KiB every interval; at
 // most 256 retries, 42 KiB. An entry that is not
@@ -228,7 +230,10 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 		pt := wire.PresenceTask{Queue: r.spec.Queue, Task: r.spec.Name, Tracked: r.spec.TrackState, Retention: r.spec.Retention, Held: held[r], Running: running[r],
 			Succeeded: r.done.succeeded.Load(), Failed: r.done.failed.Load(),
 			DeadLettered: r.done.deadLettered.Load(), Expired: r.done.expired.Load(),
-			Deliveries: listed[r]}
+			Deliveries: listed[r], RateLimit: r.spec.RateLimit, KeyRateLimit: r.spec.KeyRateLimit, KeyConcurrency: r.spec.KeyConcurrency}
+		if r.rates != nil {
+			pt.KeyWaiting = int(r.rates.held.Load())
+		}
 		if len(due) > 0 {
 			pt.Retrying = len(due)
 			pt.NextRetryAt = slices.MinFunc(due, func(a, b wire.PresenceRetry) int { return a.At.Compare(b.At) }).At

@@ -20,7 +20,12 @@
 //     minute over the last hour. Chart and waits come from the history
 //     the workers keep on the server (see inspect's History), so a page
 //     opened now shows the last hour; a deployment whose workers wrote
-//     none shows an empty chart and says why. Below, the pauses in force
+//     none shows an empty chart and says why. Below, the limits
+//     (inspect.Inspector.Limits), refreshed with the queues: per task
+//     type with a rate limit or a concurrency per key, a row a limit with
+//     the starts granted in the current window or the tasks running, what
+//     waits on it, when the window ends, the keys and the busiest 10 of
+//     them. Then the pauses in force
 //     (inspect.Inspector.Pauses); with actions allowed, a form pauses
 //     every queue, one queue or one task type, until resumed or for a
 //     while (POST /queues/pause), and each pause has a resume button

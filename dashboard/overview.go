@@ -23,6 +23,12 @@ type Overview struct {
 	History inspect.History `json:"history"`
 	// Pauses are the pauses in force (inspect.Inspector.Pauses).
 	Pauses []inspect.Pause `json:"pauses"`
+	// Limits are the rate limits and concurrencies per key of the task
+	// types live workers serve, and what of them is in use
+	// (inspect.Inspector.Limits).
+	Limits []inspect.Limits `json:"limits"`
+	// LimitsNote says why Limits could not be read, if it could not.
+	LimitsNote string `json:"limits_note,omitempty"`
 	// HistoryNote says why History has no points, if it has none.
 	HistoryNote string `json:"history_note,omitempty"`
 	// At is when it was read.
@@ -71,6 +77,13 @@ func (d *Dashboard) readOverview(r *http.Request) (Overview, error) {
 		o.Totals.InFlight += r.InFlight
 		o.Totals.DeadLettered += r.DeadLettered
 	}
+	// Nor are the limits: without them the queues show.
+	ls, err := d.in.Limits(ctx)
+	if err != nil {
+		d.cfg.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot read the limits", slog.String("error", err.Error()))
+		o.LimitsNote = "Limits unavailable: " + err.Error()
+	}
+	o.Limits = orEmpty(ls)
 	// The chart is not worth the page: without history the rest shows.
 	o.History, err = d.history.get(ctx, d.in)
 	switch {

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/human"
 )
 
@@ -45,6 +47,8 @@ var funcs = template.FuncMap{
 	"join":  strings.Join,
 	// scope is the form value of a pause's scope.
 	"scope": scopeValue,
+	// keys is a limit's busiest keys: acme=2 "big co"=1, "-" for none.
+	"keys": func(top []inspect.KeyCount) string { return cmp.Or(inspect.FormatKeys(top), "-") },
 }
 
 // parsePages parses each page template with the layout.

@@ -22,6 +22,17 @@
 // keeps it as a record that workers read when they create a consumer, so
 // it outlives worker restarts and holds for task types deployed later.
 //
+// # Limits
+//
+// [Inspector.Limits] (one type: [Inspector.Limit]) shows per task type
+// with a rate limit or a concurrency per key: the limit, as the live
+// workers' definition has it; the starts the server's counter granted in
+// the current window and the tasks waiting on it; per key, the keys that
+// started in the window, the tasks workers hold for their key's window,
+// and the busiest [TopKeys] keys; for a concurrency per key, the keys
+// running, the places taken and the busiest keys, from the bucket
+// JETQ_KEYSLOTS.
+//
 // # Results
 //
 // [Result] waits for the result of a task of a tasks.DefineResult

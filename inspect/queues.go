@@ -137,11 +137,8 @@ func (in *Inspector) Queues(ctx context.Context) ([]QueueStats, error) {
 // knows nothing of has zero counts. It returns an error wrapping
 // [ErrInvalidQuery] for an invalid queue or task name.
 func (in *Inspector) Queue(ctx context.Context, queue, task string) (QueueStats, error) {
-	if err := tasks.ValidateQueue(queue); err != nil {
-		return QueueStats{}, fmt.Errorf("%w: %w", ErrInvalidQuery, err)
-	}
-	if err := tasks.ValidateName(task); err != nil {
-		return QueueStats{}, fmt.Errorf("%w: %w", ErrInvalidQuery, err)
+	if err := validType(queue, task); err != nil {
+		return QueueStats{}, err
 	}
 	rows, err := in.collect(ctx, &key{queue, task})
 	if err != nil {
@@ -156,6 +153,18 @@ func (in *Inspector) Queue(ctx context.Context, queue, task string) (QueueStats,
 }
 
 type key struct{ queue, task string }
+
+// validType returns an error wrapping [ErrInvalidQuery] for an invalid
+// queue or task name.
+func validType(queue, task string) error {
+	if err := tasks.ValidateQueue(queue); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidQuery, err)
+	}
+	if err := tasks.ValidateName(task); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidQuery, err)
+	}
+	return nil
+}
 
 // typeLive is what the live workers hold of one task type, as their presence
 // entries last said.

@@ -468,15 +468,7 @@ func TestRetryNowOfACallback(t *testing.T) {
 	if _, err := producer.Enqueue(ctx, s.p, parent, stArgs{}, producer.WithID("parent-1"), producer.OnSuccess(notify)); err != nil {
 		t.Fatal(err)
 	}
-	var cb TaskInfo
-	testkit.WaitFor(t, 15*time.Second, func() error {
-		p, err := list(ctx, s.in, Query{State: Retrying, Task: "rn.notify"})
-		if err != nil || len(p.Tasks) != 1 {
-			return fmt.Errorf("retrying rn.notify: %v %v", ids(p), err)
-		}
-		cb = p.Tasks[0]
-		return nil
-	})
+	cb := retryingTask(t, s.in, "parent-1:on-success:1") // the callback's ID: <parent>:<kind>:<seq>
 	if err := s.in.RetryNow(ctx, cb.Ref()); err != nil {
 		t.Fatalf("RetryNow of the callback: %v", err)
 	}

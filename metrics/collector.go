@@ -46,6 +46,35 @@ var (
 		"Tasks of the type cancelled in the last seven days (one cancel record each).", labels, nil)
 )
 
+// The gauges of the limits of one task type (inspect.Inspector.Limits),
+// labelled queue and task, and scope ("type" or "key") for a rate limit;
+// the top keys' are labelled key too, at most inspect.TopKeys a type.
+var (
+	scopeLabels = []string{"queue", "task", "scope"}
+	keyLabels   = []string{"queue", "task", "key"}
+
+	descRateLimit = prometheus.NewDesc("jetq_rate_limit_limit",
+		"Starts the task type's rate limit allows per window; scope key: per key.", scopeLabels, nil)
+	descRateWindow = prometheus.NewDesc("jetq_rate_limit_window_seconds",
+		"The interval of the task type's rate limit.", scopeLabels, nil)
+	descRateStarts = prometheus.NewDesc("jetq_rate_limit_starts",
+		"Starts the server granted in the rate limit's current window; scope key: over every key.", scopeLabels, nil)
+	descRateWaiting = prometheus.NewDesc("jetq_rate_limit_waiting_tasks",
+		"Tasks waiting on the rate limit: scope type, the tasks queued on the server; scope key, the tasks workers hold for their key's window.", scopeLabels, nil)
+	descRateKeys = prometheus.NewDesc("jetq_rate_limit_keys",
+		"Keys that asked for a start in the current window of the task type's key rate limit.", labels, nil)
+	descRateTopKey = prometheus.NewDesc("jetq_rate_limit_top_key_starts",
+		"Starts granted in the current window to each of the keys with the most, at most 10 keys a task type.", keyLabels, nil)
+	descKeyLimit = prometheus.NewDesc("jetq_key_concurrency_limit",
+		"Tasks of one key the task type lets run at once.", labels, nil)
+	descKeyPlaces = prometheus.NewDesc("jetq_key_running_places",
+		"Places taken by running tasks of the task type with a concurrency per key, over every key.", labels, nil)
+	descKeyKeys = prometheus.NewDesc("jetq_key_running_keys",
+		"Keys of the task type with a task running.", labels, nil)
+	descKeyTopKey = prometheus.NewDesc("jetq_key_running_top_key_places",
+		"Places taken by each of the keys with the most tasks running, at most 10 keys a task type.", keyLabels, nil)
+)
+
 // The health of the collector's own read of the server.
 var (
 	descUp = prometheus.NewDesc("jetq_up",
@@ -105,6 +134,8 @@ func NewCollector(js jetstream.JetStream, opts ...Option) (*Collector, error) {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPending, descRunning, descHeld, descWaitingToRetry, descInFlight,
 		descRedelivered, descScheduled, descOldest, descPaused, descPausedUntil, descWorkers, descDeadLettered, descCancelled,
+		descRateLimit, descRateWindow, descRateStarts, descRateWaiting, descRateKeys, descRateTopKey,
+		descKeyLimit, descKeyPlaces, descKeyKeys, descKeyTopKey,
 		descUp, descDuration} {
 		ch <- d
 	}
@@ -119,6 +150,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	start := time.Now()
 	rows, err := c.in.Queues(ctx)
+	var limits []inspect.Limits
+	if err == nil {
+		limits, err = c.in.Limits(ctx)
+		if err != nil {
+			err = fmt.Errorf("limits: %w", err)
+		}
+	}
 	ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, time.Since(start).Seconds())
 	if err != nil {
 		c.errs.Inc()
@@ -133,6 +171,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
 	c.errs.Collect(ch)
+	for _, l := range limits {
+		collectLimits(ch, l)
+	}
 	for _, r := range rows {
 		gauge := func(d *prometheus.Desc, v float64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, r.Queue, r.Task)
@@ -150,6 +191,37 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descWorkers, float64(r.Workers))
 		gauge(descDeadLettered, float64(r.DeadLettered))
 		gauge(descCancelled, float64(r.Cancelled))
+	}
+}
+
+// collectLimits sends the gauges of l's limits.
+func collectLimits(ch chan<- prometheus.Metric, l inspect.Limits) {
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{l.Queue, l.Task}, extra...)...)
+	}
+	if r := l.Rate; r != nil {
+		gauge(descRateLimit, float64(r.Limit.N), "type")
+		gauge(descRateWindow, r.Limit.Per.Seconds(), "type")
+		gauge(descRateStarts, float64(r.Used), "type")
+		gauge(descRateWaiting, float64(r.Waiting), "type")
+	}
+	if r := l.KeyRate; r != nil {
+		gauge(descRateLimit, float64(r.Limit.N), "key")
+		gauge(descRateWindow, r.Limit.Per.Seconds(), "key")
+		gauge(descRateStarts, float64(r.Used), "key")
+		gauge(descRateWaiting, float64(r.Waiting), "key")
+		gauge(descRateKeys, float64(r.Keys))
+		for _, k := range r.Top {
+			gauge(descRateTopKey, float64(k.Count), k.Key)
+		}
+	}
+	if c := l.KeyConcurrency; c != nil {
+		gauge(descKeyLimit, float64(c.Limit))
+		gauge(descKeyPlaces, float64(c.Running))
+		gauge(descKeyKeys, float64(c.Keys))
+		for _, k := range c.Top {
+			gauge(descKeyTopKey, float64(k.Count), k.Key)
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/jetq/jetq/embedded/embeddedtest"
 	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/internal/testkit"
+	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/metrics"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -363,5 +364,99 @@ func TestHandlerNegotiates(t *testing.T) {
 	m.Handler().ServeHTTP(rec, req)
 	if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || !strings.HasPrefix(ct, "application/vnd.google.protobuf") {
 		t.Errorf("got %d %q, want 200 and protobuf", rec.Code, ct)
+	}
+}
+
+// TestLimitGauges runs a worker with a type limited to 2 starts an hour
+// and 4 tasks, a type limited to 1 start an hour per key with 3 tasks of
+// one key, and a type limited to one running task per key whose handlers
+// block, with tasks of two keys: the limit gauges show the limits, the
+// starts and places the server holds, and what waits; the key label is
+// set on the busiest keys only.
+func TestLimitGauges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	rated := tasks.Define[int]("job.rated", tasks.WithRateLimit(2, time.Hour))
+	keyed := tasks.Define[int]("job.keyed", tasks.WithKeyRateLimit(1, time.Hour))
+	placed := tasks.Define[int]("job.placed", tasks.WithKeyConcurrency(1))
+	// A window that ends during the test leaves the same to read.
+	jetqtest.HoldNextWindow(t, b.js, rated.Spec(), 2, nil)
+	jetqtest.HoldNextWindow(t, b.js, keyed.Spec(), 0, map[string]int{"x": 1})
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, rated, func(context.Context, *tasks.Task[int]) error { return nil })
+	tasks.MustHandle(reg, keyed, func(context.Context, *tasks.Task[int]) error { return nil })
+	tasks.MustHandle(reg, placed, blockUntil(release))
+	b.startWorker(t, reg, consumer.WithConcurrency(4), consumer.WithShutdownTimeout(time.Second))
+	t.Cleanup(func() { close(release) }) // before the worker stops
+	enqueue := func(def *tasks.Definition[int], n int, opts ...producer.EnqueueOption) {
+		t.Helper()
+		for i := range n {
+			if _, err := producer.Enqueue(ctx, b.p, def, i, opts...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	enqueue(rated, 4)
+	enqueue(keyed, 3, producer.WithKey("x"))
+	enqueue(placed, 2, producer.WithKey("a"))
+	enqueue(placed, 1, producer.WithKey("b"))
+
+	type sample struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}
+	lbl := func(task string, kv ...string) map[string]string {
+		m := map[string]string{"queue": "default", "task": task}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	want := []sample{
+		{"jetq_rate_limit_limit", lbl("job.rated", "scope", "type"), 2},
+		{"jetq_rate_limit_window_seconds", lbl("job.rated", "scope", "type"), 3600},
+		{"jetq_rate_limit_starts", lbl("job.rated", "scope", "type"), 2},
+		{"jetq_rate_limit_waiting_tasks", lbl("job.rated", "scope", "type"), 2},
+		{"jetq_rate_limit_limit", lbl("job.keyed", "scope", "key"), 1},
+		{"jetq_rate_limit_starts", lbl("job.keyed", "scope", "key"), 1},
+		{"jetq_rate_limit_waiting_tasks", lbl("job.keyed", "scope", "key"), 2},
+		{"jetq_rate_limit_keys", lbl("job.keyed"), 1},
+		{"jetq_rate_limit_top_key_starts", lbl("job.keyed", "key", "x"), 1},
+		{"jetq_key_concurrency_limit", lbl("job.placed"), 1},
+		{"jetq_key_running_places", lbl("job.placed"), 2},
+		{"jetq_key_running_keys", lbl("job.placed"), 2},
+		{"jetq_key_running_top_key_places", lbl("job.placed", "key", "a"), 1},
+		{"jetq_key_running_top_key_places", lbl("job.placed", "key", "b"), 1},
+	}
+	s := b.waitScrape(t, func(s scrape) error {
+		var errs []error
+		for _, w := range want {
+			if got, ok := s.value(w.name, w.labels); !ok || got != w.want {
+				errs = append(errs, fmt.Errorf("%s%v: got %v (present %v), want %v", w.name, w.labels, got, ok, w.want))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	// One series a limit, one a top key; none for the type without limits.
+	for name, n := range map[string]int{"jetq_rate_limit_limit": 2, "jetq_rate_limit_keys": 1,
+		"jetq_key_running_top_key_places": 2, "jetq_rate_limit_top_key_starts": 1} {
+		if got := len(s[name].GetMetric()); got != n {
+			t.Errorf("%s: %d series, want %d", name, got, n)
+		}
+	}
+	var own []*dto.MetricFamily
+	for _, name := range s.names() {
+		if strings.HasPrefix(name, "jetq_rate_limit_") || strings.HasPrefix(name, "jetq_key_") {
+			own = append(own, s[name])
+		}
+	}
+	if len(own) != 10 {
+		t.Errorf("limit families: %d, want 10", len(own))
+	}
+	if problems, err := promlint.NewWithMetricFamilies(own).Lint(); err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", problems, err)
 	}
 }

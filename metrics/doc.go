@@ -31,6 +31,27 @@
 //	jetq_queue_paused_until_seconds        when the pause ends (Unix s); +Inf until resumed, 0 if not paused
 //	jetq_queue_workers                     live worker processes serving it
 //	jetq_dlq_tasks                         its records in the dead-letter stream
+//	jetq_queue_cancelled_tasks             cancelled in the last seven days
+//
+// # Limit gauges
+//
+// From one [inspect.Inspector.Limits] per scrape, for the task types a live
+// worker serves with a rate limit (labelled scope "type" for
+// tasks.WithRateLimit, "key" for tasks.WithKeyRateLimit) or a concurrency
+// per key. A label key is set only on the busiest [inspect.TopKeys] keys of
+// a type, so the series stay bounded however many keys there are (the
+// tasks without a key have key ""):
+//
+//	jetq_rate_limit_limit               starts allowed per window (per key, scope key)
+//	jetq_rate_limit_window_seconds      the window's length
+//	jetq_rate_limit_starts              starts granted in the current window (over every key)
+//	jetq_rate_limit_waiting_tasks       type: queued on the server; key: held by workers for their key's window
+//	jetq_rate_limit_keys                keys that asked for a start in the window
+//	jetq_rate_limit_top_key_starts      {key} starts of each of the busiest keys in the window
+//	jetq_key_concurrency_limit          tasks of one key allowed to run at once
+//	jetq_key_running_places             places taken, over every key: tasks running
+//	jetq_key_running_keys               keys with a task running
+//	jetq_key_running_top_key_places     {key} places of each of the busiest keys
 //
 // They describe the server, so every process serving them reports the same
 // values: aggregate them with max by (queue, task), not sum. Each scrape
@@ -40,8 +61,9 @@
 //
 // # Failed scrapes
 //
-// jetq_up is 1 when the scrape read the server and 0 when it could not
-// within [WithTimeout]; then the queue gauges are left out,
+// jetq_up is 1 when the scrape read the server (the queues and the limits)
+// and 0 when it could not within [WithTimeout]; then the queue and limit
+// gauges are left out,
 // jetq_scrape_errors_total counts the failure and the error is logged, and
 // the rest of the registry is still served, with status 200. Alert on
 // jetq_up == 0. jetq_scrape_duration_seconds is how long the read took.

@@ -2,16 +2,21 @@ package metrics_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/jetq/jetq/consumer"
 	"github.com/jetq/jetq/metrics"
+	"github.com/jetq/jetq/producer"
+	"github.com/jetq/jetq/tasks"
 )
 
 // dashboard is the part of a Grafana dashboard the tests read.
@@ -153,7 +158,8 @@ func (s scrape) family(name string) (*dto.MetricFamily, []string) {
 func TestGrafanaDashboardMatchesScrape(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	s := runWorkload(t, b)
+	runWorkload(t, b)
+	s := runLimitedWorkload(t, b)
 	d := loadDashboard(t)
 
 	check := func(where, expr string) {
@@ -277,4 +283,32 @@ func TestGrafanaDashboardShape(t *testing.T) {
 	if metrics.GrafanaDashboard()[0] == 'x' {
 		t.Error("GrafanaDashboard returned shared bytes")
 	}
+}
+
+// runLimitedWorkload runs a worker with a type limited to 5 starts an hour
+// and 1 a key, and one limited to one running task per key, each with a
+// task of key k: it returns the first scrape with every limit gauge.
+func runLimitedWorkload(t *testing.T, b *bundle) scrape {
+	t.Helper()
+	keyed := tasks.Define[int]("job.keyed", tasks.WithRateLimit(5, time.Hour), tasks.WithKeyRateLimit(1, time.Hour))
+	placed := tasks.Define[int]("job.placed", tasks.WithKeyConcurrency(1))
+	release := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, keyed, func(context.Context, *tasks.Task[int]) error { return nil })
+	tasks.MustHandle(reg, placed, blockUntil(release))
+	b.startWorker(t, reg, consumer.WithShutdownTimeout(time.Second))
+	t.Cleanup(func() { close(release) }) // before the worker stops
+	for _, def := range []*tasks.Definition[int]{keyed, placed} {
+		if _, err := producer.Enqueue(context.Background(), b.p, def, 1, producer.WithKey("k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.waitScrape(t, func(s scrape) error {
+		for _, name := range []string{"jetq_rate_limit_top_key_starts", "jetq_key_running_top_key_places"} {
+			if _, ok := s.value(name, map[string]string{"key": "k"}); !ok {
+				return fmt.Errorf("%s{key=k} not in the scrape yet", name)
+			}
+		}
+		return nil
+	})
 }

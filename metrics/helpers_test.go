@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -159,3 +160,15 @@ func (b *bundle) waitScrape(t *testing.T, cond func(scrape) error) scrape {
 
 // fast retries after 20 ms, without jitter.
 var fast = tasks.WithBackoff(tasks.Backoff{Initial: 20 * time.Millisecond, Jitter: -1})
+
+// blockUntil is a handler that runs until release is closed or its ctx
+// ends.
+func blockUntil(release <-chan struct{}) func(context.Context, *tasks.Task[int]) error {
+	return func(ctx context.Context, _ *tasks.Task[int]) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+}

@@ -22,9 +22,10 @@ const (
 // across every worker of every host. The zero Rate means no limit.
 type Rate struct {
 	// N is how many tasks may start in one interval, at least 1.
-	N int
-	// Per is the interval, from [MinRatePer] to [MaxRatePer].
-	Per time.Duration
+	N int `json:"n"`
+	// Per is the interval, from [MinRatePer] to [MaxRatePer]; in JSON, in
+	// nanoseconds.
+	Per time.Duration `json:"per"`
 }
 
 // IsZero reports whether r is no limit.

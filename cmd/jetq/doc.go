@@ -10,6 +10,7 @@
 //	jetq queues pause bulk --until 14:00      # no task of queue bulk starts until then
 //	jetq queues pause default --task email.send  # one task type, until resumed; --all: every queue
 //	jetq queues resume bulk                   # its tasks start again at once
+//	jetq queues limits                        # rate limits and places per key in use, and what waits
 //	jetq workers                              # the live worker processes
 //	jetq dashboard --listen 127.0.0.1:8080    # the web dashboard and /metrics
 //	jetq enqueue email.send '{"to":"ada@example.com"}'  # checked by a live worker's Validate

@@ -23,15 +23,16 @@ func newQueuesCmd(g *globals) *cobra.Command {
 	var watch time.Duration
 	cmd := &cobra.Command{
 		Use:   "queues",
-		Short: "Show every task type: pending, running, held, retrying, scheduled, dead-lettered, workers",
+		Short: "Show every task type: pending, running, held, retrying, scheduled, dead-lettered, cancelled, workers",
 		Long: "queues lists each task type found on the work, dead-letter or schedule stream:\n" +
 			"tasks waiting to be delivered (PENDING), run by a handler of a live worker (RUNNING),\n" +
 			"delivered to a live worker that has no handler free for them yet — its prefetch — or is\n" +
 			"settling them (HELD), not settled and held by no live worker — waiting out a retry\n" +
 			"backoff, or delivered to a worker that is gone (RETRYING), delayed (SCHEDULED),\n" +
-			"dead-lettered (DLQ), how long the oldest pending task has waited (OLDEST), the live\n" +
+			"dead-lettered (DLQ), cancelled in the last 7 days (CANCELLED), how long the oldest pending task has waited (OLDEST), the live\n" +
 			"workers serving it (WORKERS) and whether it is paused (`jetq queues pause`). Workers report what\n" +
-			"they hold every 2 s; one that is gone stops counting within three reports.\n\n" +
+			"they hold every 2 s; one that is gone stops counting within three reports.\n" +
+			"`jetq queues limits` shows the rate limits and concurrency per key in use.\n\n" +
 			"--watch refreshes every interval (default 2s) until interrupted.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,7 +55,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "refresh every interval until interrupted (bare --watch: 2s)")
 	cmd.Flags().Lookup("watch").NoOptDefVal = defaultWatch.String()
-	cmd.AddCommand(newQueuesPauseCmd(g), newQueuesResumeCmd(g))
+	cmd.AddCommand(newQueuesPauseCmd(g), newQueuesResumeCmd(g), newQueuesLimitsCmd(g))
 	return cmd
 }
 
@@ -79,9 +80,9 @@ func (g *globals) showQueues(ctx context.Context, in *inspect.Inspector, out io.
 	for i, r := range rows {
 		table[i] = []string{r.Queue, r.Task, strconv.FormatUint(r.Pending, 10), strconv.Itoa(r.Running),
 			strconv.Itoa(r.Held), retrying(r), strconv.Itoa(r.Scheduled), strconv.FormatUint(r.DeadLettered, 10),
-			human.Age(r.OldestPendingAge), strconv.Itoa(r.Workers), paused(r)}
+			strconv.Itoa(r.Cancelled), human.Age(r.OldestPendingAge), strconv.Itoa(r.Workers), paused(r)}
 	}
-	return gg.table([]string{"QUEUE", "TASK", "PENDING", "RUNNING", "HELD", "RETRYING", "SCHEDULED", "DLQ", "OLDEST", "WORKERS", "PAUSED"}, table)
+	return gg.table([]string{"QUEUE", "TASK", "PENDING", "RUNNING", "HELD", "RETRYING", "SCHEDULED", "DLQ", "CANCELLED", "OLDEST", "WORKERS", "PAUSED"}, table)
 }
 
 // watchQueues shows the statistics every interval until ctx ends (Ctrl-C):

@@ -66,8 +66,8 @@ func TestQueuesRunningAndWatch(t *testing.T) {
 	}
 	code, out, _ = c.jetq("queues")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING HELD RETRYING SCHEDULED DLQ OLDEST WORKERS PAUSED" ||
-		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 0 1 0 - 1 -" {
+	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE TASK PENDING RUNNING HELD RETRYING SCHEDULED DLQ CANCELLED OLDEST WORKERS PAUSED" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "default email.slow 0 1 0 0 1 0 0 - 1 -" {
 		t.Errorf("queues table: %d\n%s", code, out)
 	}
 
@@ -133,7 +133,7 @@ func TestQueuesHeldApartFromRunning(t *testing.T) {
 		}
 		// QUEUE TASK PENDING RUNNING HELD RETRYING ...
 		row, r := strings.Fields(lines[1]), rows[0]
-		return len(row) == 11 && row[3] == "1" && row[4] == strconv.Itoa(r.Held) && row[5] == "0" &&
+		return len(row) == 12 && row[3] == "1" && row[4] == strconv.Itoa(r.Held) && row[5] == "0" &&
 			r.Running == 1 && r.Held == r.InFlight-1 && r.WaitingToRetry == 0
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetq/jetq/inspect"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
 )
@@ -295,6 +296,20 @@ func TestTaskActionsOnPendingAndScheduled(t *testing.T) {
 	}
 	if got := sorted(c.ids("pending")); !slices.Equal(got, []string{"o-2", "o-4"}) {
 		t.Errorf("pending at the end: %v, want o-2 o-4", got)
+	}
+	// jetq queues counts the two cancels in its CANCELLED column, as --json does.
+	code, out, errOut := c.jetq("queues")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("queues: exit %d, %q\n%s", code, errOut, out)
+	}
+	col := slices.Index(strings.Fields(lines[0]), "CANCELLED")
+	if row := strings.Fields(lines[1]); col < 0 || len(row) <= col || row[1] != "order.ship" || row[col] != "2" {
+		t.Errorf("queues table: want CANCELLED 2 for order.ship\n%s", out)
+	}
+	var rows []inspect.QueueStats
+	if code, out, _ := c.jetq("queues", "--json"); code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0].Cancelled != 2 {
+		t.Errorf("queues --json: want cancelled 2: %s", out)
 	}
 }
 

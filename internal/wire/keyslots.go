@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,8 +47,42 @@ func KeySlots(spec tasks.Spec, key string) string {
 	if key != "" {
 		k = "k" + base64.RawURLEncoding.EncodeToString([]byte(key))
 	}
-	return spec.Queue + "." + spec.Name + "." + k
+	return KeySlotsOf(spec.Queue, spec.Name) + k
 }
 
 // KeySlot is the key of place slot among those of prefix ([KeySlots]).
 func KeySlot(prefix string, slot int) string { return prefix + "." + strconv.Itoa(slot) }
+
+// KeySlotsOf is the prefix of every key of the places of the task type
+// name on queue, "<queue>.<name>.", which [ParseKeySlot] reads keys under.
+func KeySlotsOf(queue, name string) string { return queue + "." + name + "." }
+
+// ParseKeySlot reads bucket key name, a place of a task of the task type
+// whose places are under typePrefix ([KeySlotsOf]): the task key (empty
+// for tasks without one) and the place's number. ok is false for a name
+// that is not such a place.
+func ParseKeySlot(typePrefix, name string) (key string, slot int, ok bool) {
+	rest, ok := strings.CutPrefix(name, typePrefix)
+	if !ok {
+		return "", 0, false
+	}
+	k, n, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", 0, false
+	}
+	slot, err := strconv.Atoi(n)
+	if err != nil || slot < 0 || strconv.Itoa(slot) != n {
+		return "", 0, false
+	}
+	switch {
+	case k == "n":
+		return "", slot, true
+	case len(k) > 1 && k[0] == 'k':
+		b, err := base64.RawURLEncoding.DecodeString(k[1:])
+		if err != nil {
+			return "", 0, false
+		}
+		return string(b), slot, true
+	}
+	return "", 0, false
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetq/jetq/tasks"
 	"github.com/jetq/jetq/topology"
 )
 
@@ -71,6 +72,17 @@ type PresenceTask struct {
 	// Retention is how long the type keeps each task's final outcome
 	// (tasks.WithRetention); 0 keeps none. Workers before it leave it out.
 	Retention time.Duration `json:"retention,omitempty"`
+	// RateLimit and KeyRateLimit are the type's rate limits
+	// (tasks.WithRateLimit, tasks.WithKeyRateLimit), KeyConcurrency its
+	// concurrency per key (tasks.WithKeyConcurrency), as this worker's
+	// definition has them; zero without. Workers before them leave them
+	// out.
+	RateLimit      tasks.Rate `json:"rate_limit,omitzero"`
+	KeyRateLimit   tasks.Rate `json:"key_rate_limit,omitzero"`
+	KeyConcurrency int        `json:"key_concurrency,omitempty"`
+	// KeyWaiting counts the tasks the worker holds until their key's rate
+	// limit grants them a start (counted in Held too).
+	KeyWaiting int `json:"key_waiting,omitempty"`
 	// Held counts the deliveries in the worker's hands and not settled:
 	// queued for a handler, running, or having a dead-letter record filed
 	// or an acknowledgement confirmed. Each is heartbeated.

@@ -85,8 +85,51 @@
       cell(tr, q.workers, "workers");
       cell(tr, q.paused ? (q.paused_until ? "until " + when(q.paused_until) : "yes") : "-", "paused");
     }
+    showLimits(o.limits || []);
+    setText("limits-note", o.limits_note || "");
     setText("history-note", o.history_note || "");
     drawChart(o.history, new Date(o.at).getTime());
+  }
+
+  // rate writes a rate limit as the server does: 50/1s, 3/1h0m0s.
+  function rate(r) {
+    let s = Math.round(r.per / 1e6) / 1e3; // seconds, to the ms
+    let out = "";
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    if (h > 0) out = h + "h" + m + "m" + Math.round(s % 60) + "s";
+    else if (m > 0) out = m + "m" + Math.round(s % 60) + "s";
+    else out = s < 1 ? Math.round(s * 1000) + "ms" : s + "s";
+    return r.n + "/" + out;
+  }
+  // keyText writes a key's count as the server does: acme=2, "big co"=1.
+  function keyText(k) {
+    const quote = k.key === "" || /[\s="`]/.test(k.key) || /[^\x20-\x7e\u00a0-\uffff]/.test(k.key);
+    return (quote ? JSON.stringify(k.key) : k.key) + "=" + k.count;
+  }
+  function showLimits(ls) {
+    const tbody = document.querySelector("#limit-table tbody");
+    if (!tbody) return;
+    tbody.replaceChildren();
+    if (ls.length === 0) empty(tbody, 8, "No live worker serves a task type with a rate limit or a concurrency per key.");
+    const until = (t) => "ends in " + age((new Date(t).getTime() - serverNow()) * 1e6);
+    const top = (ks) => (ks && ks.length ? ks.map(keyText).join(" ") : "-");
+    const row = (l, kind, cells) => {
+      const tr = tbody.insertRow();
+      tr.dataset.key = l.queue + "/" + l.task + "/" + kind;
+      cell(tr, l.queue);
+      cell(tr, l.task);
+      for (const [f, v] of cells) cell(tr, v, f);
+    };
+    for (const l of ls) {
+      if (l.rate) row(l, "rate", [["limit", rate(l.rate.limit)], ["used", l.rate.used + " started"], ["waiting", l.rate.waiting],
+        ["window", until(l.rate.window_end)], ["keys", "-"], ["top", "-"]]);
+      const kr = l.key_rate;
+      if (kr) row(l, "key_rate", [["limit", rate(kr.limit) + " a key"], ["used", kr.used + " started"], ["waiting", kr.waiting],
+        ["window", until(kr.window_end)], ["keys", kr.keys + (kr.partial ? "+" : "")], ["top", top(kr.top)]]);
+      const kc = l.key_concurrency;
+      if (kc) row(l, "key_concurrency", [["limit", kc.limit + " running a key"], ["used", kc.running + " running"], ["waiting", "-"],
+        ["window", "-"], ["keys", kc.keys + (kc.partial ? "+" : "")], ["top", top(kc.top)]]);
+    }
   }
 
   // drawChart draws the history h, a point a step, as tasks per minute over
