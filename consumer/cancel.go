@@ -155,8 +155,9 @@ func (w *Worker) cancelRunning(id string) {
 		}
 		s := &w.cancels.stops[i]
 		s.mu.Lock()
-		if w.running[i].Load() == j {
-			j.cancelled.Store(true) // before the cancel: decide reads it once the handler returns
+		// Cancelling before the cancel: decide reads it once the handler
+		// returns. A job settled meanwhile is not moved.
+		if w.running[i].Load() == j && j.move(stateRunning, stateCancelling) {
 			s.cancel(tasks.ErrCancelled)
 		}
 		s.mu.Unlock()

@@ -40,33 +40,17 @@ type job struct {
 	// started is when its handler started, in Unix nanoseconds, 0 before
 	// (its presence entry lists it as running from then on).
 	started atomic.Int64
-	// outcome is the delivery's settlement, set once by whoever settles it
-	// (see claim): the runner when the handler returns, or the heartbeat or
-	// a forced stop abandoning a handler that does not. Only the runner
-	// writes env.Outcome; own holds the runner's settlement, so that
-	// claiming it allocates nothing.
-	outcome atomic.Pointer[tasks.Outcome]
-	own     tasks.Outcome
+	// word is the delivery's state in its lifecycle, with the
+	// settlement another goroutine claimed; only swap changes it
+	// (lifecycle.go).
+	word atomic.Pointer[stateWord]
 	// kept is set once the final record of a task type with retention is
-	// written (keepFinal), by whoever applies the settlement; keeping
-	// while it is being written, which the heartbeat keeps alive.
+	// written (keepFinal), by whoever applies the settlement.
 	kept bool
 	// claimed is set once its run is claimed (fired.go): a task held for a
 	// place of its key comes back to a runner claimed (keylimit.go). Beside
-	// kept, in the padding before keeping: a job is no larger for it.
+	// kept, in the struct's padding: a job is no larger for it.
 	claimed bool
-	keeping atomic.Bool
-	// filing is set while its dead-letter record is being filed in the
-	// background, confirming while its acknowledgement waits for the
-	// server's confirmation, and handedOff once either owns the delivery.
-	filing, confirming, handedOff atomic.Bool
-	// gone is won by whoever lets the delivery go (see let).
-	gone atomic.Bool
-	// freed is won by whoever gives the slot back.
-	freed atomic.Bool
-	// cancelled is set when its task was cancelled while a handler ran
-	// it, before its ctx is cancelled (cancel.go).
-	cancelled atomic.Bool
 }
 
 // hand is the set of deliveries the worker holds, for the heartbeat.
@@ -100,8 +84,7 @@ func (h *hand) all() []*job {
 // hold takes a delivery into the worker's hands and queues it for a runner;
 // in a forced stop it is handed straight back.
 func (w *Worker) hold(r *route, msg jetstream.Msg) {
-	j := &job{msg: msg, route: r, slot: -1}
-	j.env = &j.envelope
+	j := newJob(r, msg)
 	w.hand.add(j)
 	if w.baseCtx.Err() != nil {
 		w.handBack(j)
@@ -116,44 +99,15 @@ func (w *Worker) hold(r *route, msg jetstream.Msg) {
 // handedBack is the settlement of a delivery handed back unrun.
 var handedBack = tasks.Outcome{Action: tasks.ActionRelease}
 
+// unreadable is the settlement of a delivery without metadata: a bug, so
+// it comes back after a second rather than at once.
+var unreadable = tasks.Outcome{Action: tasks.ActionRetry, Delay: time.Second}
+
 // handBack returns a delivery no handler ran for immediate redelivery.
 func (w *Worker) handBack(j *job) {
-	if j.outcome.CompareAndSwap(nil, &handedBack) {
+	if j.claimWith(&handedBack) {
 		_ = j.msg.Nak()
-	}
-	w.let(j)
-}
-
-// settled reports whether the delivery is settled.
-func (j *job) settled() bool { return j.outcome.Load() != nil }
-
-// claim makes o the delivery's settlement, on its runner, unless another
-// goroutine settled it first, and reports whether it did. Either way
-// env.Outcome then says what the settlement is: the runner's goroutine, the
-// one the handler and middleware run on, is the only one that writes it.
-func (j *job) claim(o tasks.Outcome) bool {
-	if p := j.outcome.Load(); p != nil {
-		j.env.Outcome = *p
-		return false
-	}
-	j.own = o // read through outcome only once the swap publishes it
-	if !j.outcome.CompareAndSwap(nil, &j.own) {
-		j.env.Outcome = *j.outcome.Load()
-		return false
-	}
-	j.env.Outcome = o
-	return true
-}
-
-// let lets go of j, once: out of the worker's hands and the intake's count.
-func (w *Worker) let(j *job) {
-	if j.gone.CompareAndSwap(false, true) {
-		if j.route.spec.KeyConcurrency > 0 && w.releaseKey(j) {
-			w.hand.remove(j)
-			return // its count passes to the task its key's place went to (keylimit.go)
-		}
-		w.hand.remove(j)
-		w.released()
+		w.release(j)
 	}
 }
 
@@ -197,8 +151,10 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	if err != nil {
 		// A pull consumer only delivers JetStream messages; this is a bug.
 		w.logRoute(w.baseCtx, r, slog.LevelError, "jetq: delivery without metadata; returning it", slog.String(keyError, err.Error()))
-		_ = j.msg.NakWithDelay(time.Second)
-		w.let(j)
+		if j.claimWith(&unreadable) {
+			_ = j.msg.NakWithDelay(unreadable.Delay)
+			w.release(j)
+		}
 		return true
 	}
 	j.stored = md.Timestamp
@@ -211,20 +167,12 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	if w.tellServer {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
 	}
-	if r.spec.KeyConcurrency > 0 {
-		switch w.keyBusy(ctx, j) { // keylimit.go
-		case keyHeld:
-			return true // held until a place of its key frees
-		case keySetAside:
-			j.release() // set aside unrun, its key busy
-			if !j.handedOff.Load() {
-				w.let(j)
-			}
-			return true
-		}
+	if r.spec.KeyConcurrency > 0 && w.keyBusy(ctx, j) != keyRun {
+		return true // held until a place of its key frees, or set aside unrun, snoozed (keylimit.go)
 	}
 	j.slot = slot
 	j.started.Store(time.Now().UnixNano())
+	j.move(stateHeld, stateRunning) // before running[slot]: what the cancel watch and a forced stop find there runs
 	w.running[slot].Store(j)
 
 	h := tasks.Chain(w.terminal(j), w.cfg.middleware...)
@@ -236,14 +184,9 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 		// A middleware returned without calling next.
 		w.settle(ctx, j, err, false)
 	}
-	if !j.release() {
-		return false
-	}
-	w.running[slot].CompareAndSwap(j, nil)
-	if !j.handedOff.Load() {
-		w.let(j)
-	}
-	return true
+	// The settlement released the delivery, or handed it to a goroutine
+	// that will; the slot is the runner's unless an abandon took it first.
+	return w.running[slot].CompareAndSwap(j, nil)
 }
 
 // terminal is the innermost handler of j's delivery: it terminates a
@@ -288,13 +231,10 @@ func (w *Worker) terminal(j *job) tasks.Handler {
 	}
 }
 
-// release claims the job's slot back from it, once: the runner when the
-// handler returns, or the heartbeat when it abandons the handler.
-func (j *job) release() bool { return j.freed.CompareAndSwap(false, true) }
-
 // heartbeat tells the server, every third of the shortest ack wait of the
 // worker's task types, that the deliveries in the worker's hands are alive —
-// queued, running or being filed — and gives up on handlers that overran
+// those whose state is heartbeated (lifecycle.go): held, running, or in a
+// slow step of their settlement — and gives up on handlers that overran
 // their deadline.
 func (w *Worker) heartbeat() {
 	every := tasks.DefaultAckWait
@@ -309,11 +249,10 @@ func (w *Worker) heartbeat() {
 			return
 		case now := <-t.C:
 			for _, j := range w.hand.all() {
-				switch {
-				case j.filing.Load(), j.confirming.Load(), j.keeping.Load():
-				case j.settled():
+				switch st := j.state(); {
+				case !st.heartbeated():
 					continue
-				default:
+				case st.running():
 					if dl := j.deadline.Load(); dl != 0 && now.UnixNano() > dl+int64(w.cfg.releaseGrace) {
 						// Apart from the heartbeat: filing the abandoned
 						// task's record may take fileTimeout, and every
@@ -350,15 +289,11 @@ func (w *Worker) abandon(ctx context.Context, j *job) {
 		err = errors.New("worker stopped before the handler returned")
 	}
 	o := w.decide(j, err, timedOut)
-	if !j.outcome.CompareAndSwap(nil, &o) {
+	if !j.claimWith(&o) {
 		return
 	}
 	w.apply(ctx, j, o)
-	if j.release() {
-		w.running[j.slot].CompareAndSwap(j, nil)
-		if !j.handedOff.Load() {
-			w.let(j)
-		}
+	if w.running[j.slot].CompareAndSwap(j, nil) {
 		go w.runner(j.slot) // the stuck goroutine keeps its handler; the slot gets a new runner
 	}
 }

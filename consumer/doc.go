@@ -168,6 +168,20 @@
 // The stream keeps 70 minutes; package inspect reads it, and the
 // dashboard's chart comes from it.
 //
+// # A task's life in the worker
+//
+// Each delivery a worker holds has one state, changed only along one
+// transition table (lifecycle.go, where the table and who moves a task
+// between its states are written out): held (queued for a slot, or waiting
+// for its key's rate), running, cancelling, settling, then the slow steps
+// of a settlement (recording its final record, following its follow-ups,
+// filing its dead-letter record, confirming its acknowledgement) and
+// released. The runner, the heartbeat that abandons a handler past its
+// deadline, a forced stop and the cancel watch race for a task through
+// that one state, so a task is settled exactly once whatever the race, and
+// whoever settles it lets it go. A move the table does not allow is a bug
+// in the worker, refused and logged at Error.
+//
 // # Stopping
 //
 // Cancelling Run's ctx, or [Worker.Shutdown], stops pulling and lets running

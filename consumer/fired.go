@@ -137,17 +137,18 @@ var firedUnrun = tasks.Outcome{Action: tasks.ActionNone}
 // letFired lets j go unrun, settled by settle (nil: unsettled), and logs
 // what happened with msg.
 func (w *Worker) letFired(ctx context.Context, j *job, settle func() error, msg string) {
-	if j.outcome.CompareAndSwap(nil, &firedUnrun) {
-		if settle == nil {
-			w.logTask(ctx, j, slog.LevelInfo, msg)
-		} else if err := settle(); err != nil {
-			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle a fired task that is not to run; the server will deliver it again",
-				slog.String(keyError, err.Error()))
-		} else {
-			w.logTask(ctx, j, slog.LevelInfo, msg)
-		}
+	if !j.claimWith(&firedUnrun) {
+		return
 	}
-	w.let(j)
+	if settle == nil {
+		w.logTask(ctx, j, slog.LevelInfo, msg)
+	} else if err := settle(); err != nil {
+		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle a fired task that is not to run; the server will deliver it again",
+			slog.String(keyError, err.Error()))
+	} else {
+		w.logTask(ctx, j, slog.LevelInfo, msg)
+	}
+	w.release(j)
 }
 
 // firedDelivery is j as a delivery of a fired task; ok is false for a task

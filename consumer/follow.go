@@ -28,14 +28,13 @@ var afterFollow func()
 // to be run again (they are idempotent). It reports whether they ran; if
 // not, they are tried again in the background, with the delivery held and
 // heartbeated and the slot free, and then settle finishes the settlement
-// (it reports whether it passed the delivery on to another goroutine that
-// lets it go). A task whose follow-ups failed is not handed back to run
-// again: its handler succeeded or failed for good already.
-func (w *Worker) followed(ctx context.Context, j *job, o tasks.Outcome, settle func() (handed bool)) bool {
-	was := j.filing.Swap(true) // heartbeated meanwhile, however long it takes
+// there. A task whose follow-ups failed is not handed back to run again:
+// its handler succeeded or failed for good already.
+func (w *Worker) followed(ctx context.Context, j *job, o tasks.Outcome, settle func()) bool {
+	was, _ := j.step(stateFollowing) // heartbeated meanwhile, however long it takes
 	err := w.follow(ctx, j, o)
 	if err == nil {
-		j.filing.Store(was)
+		j.step(was)
 		if afterFollow != nil {
 			afterFollow()
 		}
@@ -43,17 +42,13 @@ func (w *Worker) followed(ctx context.Context, j *job, o tasks.Outcome, settle f
 	}
 	w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot run the settled task's follow-ups yet; trying again in the background",
 		slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
-	j.handedOff.Store(true)
 	w.active.Add(1)
 	go func() {
 		defer w.active.Done()
 		if w.followRetry(ctx, j, o, err) {
-			j.filing.Store(was)
-			if settle() {
-				return
-			}
+			j.step(was)
+			settle()
 		}
-		w.let(j)
 	}()
 	return false
 }
@@ -69,7 +64,7 @@ func (w *Worker) followRetry(ctx context.Context, j *job, o tasks.Outcome, err e
 		if bo.Wait(w.baseCtx) != nil {
 			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the settled task's follow-ups could run; handing the task back",
 				slog.String("action", o.Action.String()), slog.String(keyError, err.Error()))
-			j.filing.Store(false)
+			j.step(stateSettling)
 			w.applied(ctx, j, tasks.Outcome{Action: tasks.ActionRelease, Err: o.Err}, j.msg.Nak())
 			return false
 		}

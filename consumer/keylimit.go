@@ -447,9 +447,6 @@ func (w *Worker) setAsideHeld(drop func(keyHold) bool) {
 			time.Duration(r.in.handling.Load()), time.Now())
 		w.logTask(w.baseCtx, j, slog.LevelDebug, "jetq: the task's key stayed busy; setting the task aside", slog.Duration(keyDelay, d))
 		w.settle(w.baseCtx, j, tasks.Snooze(d), false)
-		if !j.handedOff.Load() {
-			w.let(j)
-		}
 	}
 }
 

@@ -207,7 +207,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	held := map[*route]int{}
 	listed := map[*route][]wire.PresenceDelivery{}
 	for _, j := range w.hand.all() {
-		if j.settled() && !j.filing.Load() && !j.confirming.Load() {
+		if !j.state().listed() {
 			continue // settled, on its way out of the hand
 		}
 		held[j.route]++
@@ -217,7 +217,7 @@ func (w *Worker) writePresence(every, ttl time.Duration) {
 	}
 	running := map[*route]int{}
 	for i := range w.running {
-		if j := w.running[i].Load(); j != nil && !j.settled() {
+		if j := w.running[i].Load(); j != nil && j.state().running() {
 			running[j.route]++
 		}
 	}

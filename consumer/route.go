@@ -18,6 +18,9 @@ type route struct {
 	run      tasks.Handler // the registry's typed handler
 	consumer jetstream.ConsumerConfig
 	attrs    []slog.Attr
+	// log is the worker's logger, for a job's lifecycle faults
+	// (lifecycle.go).
+	log *slog.Logger
 	// replicated is set when the durable has followers: its
 	// acknowledgements are then confirmed (see confirmAck).
 	replicated atomic.Bool
@@ -61,6 +64,7 @@ func (w *Worker) newRoute(rt tasks.Route) *route {
 		run:      rt.Handler,
 		consumer: wire.ConsumerConfig(w.cfg.topo, rt.Spec),
 		attrs:    []slog.Attr{slog.String(keyTask, rt.Spec.Name), slog.String(keyQueue, rt.Spec.Queue)},
+		log:      w.log,
 	}
 	r.rates = w.newRates(r)
 	return r

@@ -28,7 +28,7 @@ func (w *Worker) settle(ctx context.Context, j *job, err error, timedOut bool) {
 // would come after the task's deadline is an expiry now: that attempt
 // would not run.
 func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
-	if err != nil && j.cancelled.Load() {
+	if err != nil && j.state() == stateCancelling {
 		return cancelledOutcome(err) // cancel.go
 	}
 	o := settle.Decide(err, j.env.Attempt, j.env.MaxAttempts, timedOut, w.baseCtx.Err() != nil, j.route.spec.Backoff)
@@ -39,7 +39,8 @@ func (w *Worker) decide(j *job, err error, timedOut bool) tasks.Outcome {
 }
 
 // apply tells the server what o says, records the status of a tracked
-// task and logs it. A settlement for good reaches the server only after
+// task and logs it, and then releases the delivery (applied), or hands it
+// to a goroutine of its own that does. A settlement for good reaches the server only after
 // the final record of a type that keeps its outcome (keepFinal) and the
 // task's follow-ups (followed), so that a crash between them leaves it to
 // be redone. A dead-letter record is published, and its
@@ -57,63 +58,60 @@ func (w *Worker) apply(ctx context.Context, j *job, o tasks.Outcome) {
 		if j.route.spec.Retention > 0 && !w.keepFinal(ctx, j, o) {
 			return
 		}
-		if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { return w.tell(ctx, j, o) }) {
+		if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() { w.tell(ctx, j, o) }) {
 			return
 		}
 	}
 	w.tell(ctx, j, o)
 }
 
-// tell is apply once the follow-ups of a settlement for good have run. It
-// reports whether it passed the delivery on to a goroutine of its own,
-// which lets it go.
-func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
+// tell is apply once the follow-ups of a settlement for good have run.
+func (w *Worker) tell(ctx context.Context, j *job, o tasks.Outcome) {
 	msg := j.msg
 	var err error
 	switch o.Action {
 	case tasks.ActionAck:
 		w.firedDone(ctx, j) // fired.go: a delayed or periodic task's redelivery does not run again
-		return w.ack(ctx, j, o)
+		w.ack(ctx, j, o)
+		return
 	case tasks.ActionRetry:
 		err = msg.NakWithDelay(o.Delay)
 	case tasks.ActionRelease:
 		err = msg.Nak()
 	case tasks.ActionSnooze:
-		return w.snooze(ctx, j, o) // snooze.go
+		w.snooze(ctx, j, o) // snooze.go
+		return
 	case tasks.ActionExpire:
 		err = msg.Ack() // gone without a dead-letter record: expiry is not a failure
 	case tasks.ActionCancel:
 		err = msg.TermWithReason("cancelled") // no dead-letter record: not a failure
 	case tasks.ActionDeadLetter:
-		// Settled, the delivery is heartbeated only while filing says so:
+		// Settled, the delivery is heartbeated only while it is filing:
 		// a first try that outlasts the ack wait would let the server
 		// redeliver the task before its record exists.
-		j.filing.Store(true)
+		j.step(stateFiling)
 		file := w.recordFiler(ctx, j, o)
 		if ferr := file(); ferr != nil {
 			w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot file dead-letter record yet; trying again in the background",
 				slog.String(keyReason, string(o.Reason)), slog.String(keyError, ferr.Error()))
-			j.handedOff.Store(true)
 			w.active.Add(1)
 			go w.fileLater(ctx, j, o, file, ferr)
-			return true
+			return
 		}
-		return w.finishDeadLetter(ctx, j, o)
+		w.finishDeadLetter(ctx, j, o)
+		return
 	}
 	w.applied(ctx, j, o, err)
-	return false
 }
 
 // finishDeadLetter runs the follow-ups of o, the dead letter of j's task
-// whose record is filed, if the task has any (follow.go: callbacks and
-// workflow bookkeeping), and then terminates it. It reports whether it
-// passed the delivery on to a goroutine of its own, which lets it go.
-func (w *Worker) finishDeadLetter(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
-	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() bool { w.terminate(ctx, j, o); return false }) {
-		return true
+// whose record is filed (j is filing), if the task has any (follow.go:
+// callbacks and workflow bookkeeping), and then terminates it.
+func (w *Worker) finishDeadLetter(ctx context.Context, j *job, o tasks.Outcome) {
+	if flow.Has(j.env.Header) && !w.followed(ctx, j, o, func() { w.terminate(ctx, j, o) }) {
+		return
 	}
 	w.terminate(ctx, j, o)
-	return false
 }
 
 // terminate deletes j's dead-lettered task, its record filed, once the
@@ -121,16 +119,15 @@ func (w *Worker) finishDeadLetter(ctx context.Context, j *job, o tasks.Outcome) 
 // task's that cannot be is handed back instead, see keepFinal).
 func (w *Worker) terminate(ctx context.Context, j *job, o tasks.Outcome) {
 	if !w.keepFinal(ctx, j, o) {
-		j.filing.Store(false)
 		return
 	}
-	err := j.msg.TermWithReason(string(o.Reason))
-	j.filing.Store(false)
-	w.applied(ctx, j, o, err)
+	j.step(stateSettling)
+	w.applied(ctx, j, o, j.msg.TermWithReason(string(o.Reason)))
 }
 
 // applied records and logs the outcome o of j, whose settlement with the
-// server returned err.
+// server returned err, and releases the delivery: every settlement ends
+// here, once, from settling.
 func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error) {
 	if err != nil {
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot settle task; the server will redeliver it",
@@ -145,6 +142,7 @@ func (w *Worker) applied(ctx context.Context, j *job, o tasks.Outcome, err error
 	if err == nil && o.Action != tasks.ActionRetry && o.Action != tasks.ActionRelease && o.Action != tasks.ActionSnooze {
 		w.releaseUnique(ctx, j)
 	}
+	w.release(j)
 }
 
 // releaseUnique gives back the unique key of j's task, now settled for good.
@@ -217,23 +215,21 @@ func (w *Worker) filedAlready(ctx context.Context, j *job) bool {
 		slog.Uint64(keyRecord, rec.Seq))
 	// The worker that filed the record may have stopped before the
 	// follow-ups ran.
+	j.step(stateFiling)
 	w.finishDeadLetter(ctx, j, o)
 	return true
 }
 
 // ack acknowledges j's task, settled as o, through confirmAck when its
-// consumer is replicated. It reports whether it passed the delivery on to
-// a goroutine of its own, which lets it go.
-func (w *Worker) ack(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
+// consumer is replicated.
+func (w *Worker) ack(ctx context.Context, j *job, o tasks.Outcome) {
 	if j.route.replicated.Load() {
-		j.confirming.Store(true)
-		j.handedOff.Store(true)
+		j.step(stateConfirming)
 		w.active.Add(1)
 		go w.confirmAck(ctx, j, o)
-		return true
+		return
 	}
 	w.applied(ctx, j, o, j.msg.Ack())
-	return false
 }
 
 // confirmAck acknowledges j's task and waits for the server to confirm it,
@@ -245,7 +241,6 @@ func (w *Worker) ack(ctx context.Context, j *job, o tasks.Outcome) (handed bool)
 // It gives up after the ack wait, or at a forced stop.
 func (w *Worker) confirmAck(ctx context.Context, j *job, o tasks.Outcome) {
 	defer w.active.Done()
-	defer w.let(j)
 	// Within the ack wait: past it the server redelivers the task anyway.
 	bo := retry.New(100*time.Millisecond, 2*time.Second, j.route.consumer.AckWait)
 	var err error
@@ -257,7 +252,7 @@ func (w *Worker) confirmAck(ctx context.Context, j *job, o tasks.Outcome) {
 			break
 		}
 	}
-	j.confirming.Store(false)
+	j.step(stateSettling)
 	w.applied(ctx, j, o, err)
 }
 
@@ -274,13 +269,12 @@ const fileTimeout = 2 * time.Second
 // task is then handed back.
 func (w *Worker) fileLater(ctx context.Context, j *job, o tasks.Outcome, file func() error, err error) {
 	defer w.active.Done()
-	defer w.let(j)
 	bo := retry.New(200*time.Millisecond, 10*time.Second, 0)
 	for {
 		if bo.Wait(w.baseCtx) != nil {
 			w.logTask(ctx, j, slog.LevelError, "jetq: worker stopped before the task's dead-letter record could be filed; handing the task back",
 				slog.String(keyReason, string(o.Reason)), slog.String(keyError, err.Error()))
-			j.filing.Store(false)
+			j.step(stateSettling)
 			o = tasks.Outcome{Action: tasks.ActionRelease, Err: o.Err}
 			w.applied(ctx, j, o, j.msg.Nak())
 			return

@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetq/jetq/consumer"
+	"github.com/jetq/jetq/internal/testkit"
 	"github.com/jetq/jetq/internal/testkit/jetqtest"
 	"github.com/jetq/jetq/producer"
 	"github.com/jetq/jetq/tasks"
@@ -301,5 +303,66 @@ func TestAbandonFilingKeepsOtherDeliveriesAlive(t *testing.T) {
 	workEmpty(t, b.js)
 	if n := calls.Load(); n != 1 {
 		t.Errorf("healthy task's handler calls: %d, want 1: its delivery went without a heartbeat while the abandoned task's record was filed", n)
+	}
+}
+
+// An abandoned handler that returns while the abandon is still filing its
+// task's record leaves the delivery to the abandon, which settles it: the
+// delivery stays in the worker's hands, heartbeated and counted, until its
+// record is filed and the task terminated. Before, the runner of the
+// returning handler let the delivery go as the filing began: out of the
+// hands the heartbeat keeps alive and out of the intake's count, while
+// its record was still to be filed.
+func TestAbandonedHandlerReturningDuringFilingLeavesItHeld(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	def := tasks.Define[Args]("test.abandon.returns", tasks.WithTimeout(100*time.Millisecond), tasks.WithMaxAttempts(1))
+	filing, file := make(chan struct{}), make(chan struct{})
+	returned := make(chan struct{})
+	reg := tasks.NewRegistry()
+	tasks.MustHandle(reg, def, func(context.Context, *tasks.Task[Args]) error {
+		<-filing // ignores its ctx: returns once the abandon files the record
+		return nil
+	})
+	spy := func(next tasks.Handler) tasks.Handler {
+		return func(ctx context.Context, env *tasks.Envelope) error {
+			err := next(ctx, env)
+			close(returned)
+			return err
+		}
+	}
+	var tries atomic.Int32
+	slow := func(next tasks.Enqueuer) tasks.Enqueuer {
+		return func(ctx context.Context, batch []*tasks.Envelope) []error {
+			if tries.Add(1) == 1 {
+				close(filing)
+				select { // until the test has looked, within the try's fileTimeout
+				case <-file:
+				case <-ctx.Done():
+				}
+			}
+			return next(ctx, batch)
+		}
+	}
+	w := jetqtest.StartWorker(t, b.srv, reg, consumer.WithMiddleware(spy), consumer.WithDeadLetterMiddleware(slow))
+	if _, err := producer.Enqueue(context.Background(), b.p, def, Args{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-returned
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if _, running := consumer.Held(w.Worker); running != 0 {
+			return fmt.Errorf("%d handlers running", running)
+		}
+		return nil
+	})
+	held := consumer.HeldOf(w.Worker, def.Name())
+	close(file)
+	if held != 1 {
+		t.Errorf("deliveries held while the abandon files the record: %d, want 1", held)
+	}
+	recs := dlqRecords(t, b.js, 1)
+	workEmpty(t, b.js)
+	if got := recs[0].Header.Get("Jetq-Dlq-Reason"); got != "timeout" {
+		t.Errorf("reason: got %q, want timeout", got)
 	}
 }

@@ -42,10 +42,9 @@ var afterSnooze atomic.Pointer[func(id string)]
 // fired.go): whichever is delivered first runs, the other is dropped unrun.
 // A copy that cannot be stored (a server without schedules, or one that
 // does not answer in time) makes the snooze a retry after o.Delay, which
-// spends an attempt: dead-lettered on the last, as any retry. It reports
-// whether it passed the delivery on to a goroutine of its own, which lets
-// it go.
-func (w *Worker) snooze(ctx context.Context, j *job, o tasks.Outcome) (handed bool) {
+// spends an attempt: dead-lettered on the last, as any retry. Either way
+// the settlement ends as any other's (applied).
+func (w *Worker) snooze(ctx context.Context, j *job, o tasks.Outcome) {
 	err := errNoSchedules
 	if w.schedules.Load() {
 		now := time.Now()
@@ -56,7 +55,8 @@ func (w *Worker) snooze(ctx context.Context, j *job, o tasks.Outcome) (handed bo
 		err = fmt.Errorf("snooze: cannot set the task aside, so it is retried instead, spending an attempt: %w", err)
 		fo := settle.Decide(tasks.RetryAfter(o.Delay, err), j.env.Attempt, j.env.MaxAttempts, false, false, j.route.spec.Backoff)
 		j.env.Outcome = fo // on the runner, the envelope's only writer
-		return w.tell(ctx, j, fo)
+		w.tell(ctx, j, fo)
+		return
 	}
 	w.logTask(ctx, j, slog.LevelDebug, "jetq: task snoozed", slog.Duration(keyDelay, o.Delay))
 	if f := afterSnooze.Load(); f != nil {
@@ -64,7 +64,7 @@ func (w *Worker) snooze(ctx context.Context, j *job, o tasks.Outcome) (handed bo
 	}
 	// Confirmed as a success's acknowledgement: one that a new consumer
 	// leader forgot would deliver the original again.
-	return w.ack(ctx, j, o)
+	w.ack(ctx, j, o)
 }
 
 // publishSnooze publishes m, the snoozed task's copy, trying again while the

@@ -115,17 +115,19 @@ func (w *Worker) keepFinal(ctx context.Context, j *job, o tasks.Outcome) bool {
 	if spec.Retention <= 0 || j.kept {
 		return true
 	}
-	j.keeping.Store(true) // heartbeated meanwhile, settled as it is
+	was, _ := j.step(stateRecording) // heartbeated meanwhile, settled as it is
 	err := w.writeFinal(ctx, j, o)
-	j.keeping.Store(false)
 	if err == nil {
+		j.step(was)
 		j.kept = true
 		return true
 	}
 	if spec.ResultType == "" {
+		j.step(was)
 		w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot record the task's final status", slog.String(keyError, err.Error()))
 		return true
 	}
+	j.step(stateSettling)
 	w.logTask(ctx, j, slog.LevelWarn, "jetq: cannot record the task's result; handing it back to be redone",
 		slog.Duration(keyDelay, redoDelay), slog.String(keyError, err.Error()))
 	redo := tasks.Outcome{Action: tasks.ActionRetry, Delay: redoDelay, Err: fmt.Errorf("record final status: %w", err)}
