@@ -176,21 +176,31 @@ const cancelWatchTimeout = 5 * time.Second
 // cancelled tasks may run here. The watch ends once the worker has
 // stopped.
 func (w *Worker) watchCancels() {
+	w.keepWatching("cancelled tasks", "a cancelled task may run", w.openCancels, w.followCancels)
+}
+
+// keepWatching opens a watch of a bucket with open, which reads the stored
+// records before it returns, then follows its updates in the background
+// with follow, opening it again with a backoff when it ends or could not
+// open, until the worker has stopped. what names the records in the log,
+// meanwhile what may happen until the watch is open.
+func (w *Worker) keepWatching(what, meanwhile string, open func(context.Context) (<-chan jetstream.KeyValueEntry, error),
+	follow func(<-chan jetstream.KeyValueEntry)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-w.drained
 		cancel()
 	}()
-	updates, err := w.openCancels(ctx)
+	updates, err := open(ctx)
 	if err != nil {
-		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot watch cancelled tasks yet; trying again in the background: until then a cancelled task may run",
+		w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot watch "+what+" yet; trying again in the background: until then "+meanwhile,
 			slog.String(keyError, err.Error()))
 	}
 	go func() {
 		bo := retry.New(time.Second, 30*time.Second, 0)
 		for {
 			if updates != nil {
-				w.followCancels(updates)
+				follow(updates)
 			}
 			if ctx.Err() != nil {
 				return
@@ -199,8 +209,8 @@ func (w *Worker) watchCancels() {
 				return
 			}
 			var err error
-			if updates, err = w.openCancels(ctx); err != nil {
-				w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot watch cancelled tasks yet; trying again",
+			if updates, err = open(ctx); err != nil {
+				w.log.LogAttrs(ctx, slog.LevelWarn, "jetq: cannot watch "+what+" yet; trying again",
 					slog.String(keyError, err.Error()))
 			}
 		}

@@ -167,6 +167,10 @@ func (w *Worker) run(ctx context.Context, j *job, slot int) bool {
 	if w.tellServer {
 		j.env.Server = w.js.Conn().ConnectedAddr() // server.address in traces
 	}
+	if w.pausedNow(r) && j.malformed == nil {
+		w.setAsidePaused(ctx, j) // delivered, or held, before the pause (pause.go)
+		return true
+	}
 	if r.spec.KeyConcurrency > 0 && w.keyBusy(ctx, j) != keyRun {
 		return true // held until a place of its key frees, or set aside unrun, snoozed (keylimit.go)
 	}

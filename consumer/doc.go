@@ -61,6 +61,17 @@
 // handler's ctx is its runner's, which a runner makes anew only after a
 // cancel ended it: a plain task pays no ctx of its own for this.
 //
+// # Paused task types
+//
+// A pause (inspect's Pause) pauses a task type's durable consumer on the
+// server, which then hands no worker its tasks, and writes a record in
+// the JETQ_PAUSES bucket. A worker reads the records when it creates a
+// consumer, so a type deployed into a paused queue starts paused, and
+// watches them from its start: a task of a paused type that it had taken
+// already and not started (prefetched, or held for its key's place) is set
+// aside unrun, as a snooze is, and waits behind the paused consumer. While
+// nothing is paused that check is one atomic load a delivery.
+//
 // # Follow-ups
 //
 // A task enqueued with callbacks (producer.OnSuccess, producer.OnFailure)

@@ -54,3 +54,14 @@ func SetPullSubscribed(f func()) {
 	}
 	pullSubscribed.Store(&f)
 }
+
+// PausedNow reports whether w's watch of the pause records has the task
+// type (queue, task) paused now.
+func PausedNow(w *Worker, queue, task string) bool {
+	for _, r := range w.routes {
+		if r.spec.Queue == queue && r.spec.Name == task {
+			return w.pausedNow(r)
+		}
+	}
+	return false
+}

@@ -43,6 +43,9 @@ type Worker struct {
 	keys   *keySlots          // places of keys of running tasks (keylimit.go)
 	pauses *pausing.Store     // pauses of queues, read as consumers are created (pause.go)
 	flow   *flow.Runner       // follow-ups of settled tasks: callbacks, workflow steps (follow.go)
+	// paused are the pause records the worker's watch has, nil while there
+	// are none (pause.go).
+	paused atomic.Pointer[pausing.Records]
 	// presence is the worker's entry in the presence bucket (presence.go).
 	presence *presence
 	// schedules is set once the work stream takes scheduled tasks, which
@@ -177,6 +180,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if w.stopCtx.Err() == nil {
 		w.watchCancels() // before the first task: the stored records first
+		w.watchPauses()  // pause.go
 	}
 	w.active.Add(w.cfg.concurrency)
 	for slot := range w.cfg.concurrency {

@@ -357,3 +357,38 @@ func (s *Store) wake(ctx context.Context, stream, durable string) {
 	}
 	_ = st.UnpinConsumer(ctx, durable, wire.PriorityGroup) // best effort, see setConsumer
 }
+
+// Watch watches every record, the stored ones first, then a nil entry,
+// then each change (deletions too), until ctx ends; see
+// jetstream.KeyValue.WatchAll. The bucket is created if it is missing.
+func (s *Store) Watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	kv, err := s.open(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch pause bucket %s: %w", s.bucket.Name(), err)
+	}
+	return w, nil
+}
+
+// Apply applies entry e of a watch to rs: a record put is set, a record
+// deleted or purged removed. It reports whether e named a scope; a record
+// that cannot be read is an error and changes nothing.
+func (rs Records) Apply(e jetstream.KeyValueEntry) (bool, error) {
+	sc, ok := scopeOf(e.Key())
+	if !ok {
+		return false, nil
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(rs, sc)
+		return true, nil
+	}
+	var r Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return false, fmt.Errorf("pause record %s: %w", e.Key(), err)
+	}
+	rs[sc] = r
+	return true, nil
+}
