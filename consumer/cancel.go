@@ -230,25 +230,40 @@ func (w *Worker) openCancels(ctx context.Context) (<-chan jetstream.KeyValueEntr
 		return nil, err
 	}
 	var cs []wire.Cancel
+	updates, err := storedRecords(octx, watch, "cancel", func(e jetstream.KeyValueEntry) {
+		if c, ok := w.cancelOf(e); ok {
+			cs = append(cs, c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.cancels.add(cs...)
+	for _, c := range cs {
+		w.cancelRunning(c.ID) // cancelled while the watch was down
+	}
+	return updates, nil
+}
+
+// storedRecords passes take each record watch sends before the nil entry
+// that ends the stored ones, and returns the watch's updates that follow.
+// octx bounds the read; a read that fails stops the watch. what names the
+// records in the error.
+func storedRecords(octx context.Context, watch jetstream.KeyWatcher, what string,
+	take func(jetstream.KeyValueEntry)) (<-chan jetstream.KeyValueEntry, error) {
 	for {
 		select {
 		case <-octx.Done():
 			_ = watch.Stop()
-			return nil, fmt.Errorf("read the cancel records: %w", octx.Err())
+			return nil, fmt.Errorf("read the %s records: %w", what, octx.Err())
 		case e, ok := <-watch.Updates():
 			if !ok {
-				return nil, errors.New("read the cancel records: the watch ended")
+				return nil, fmt.Errorf("read the %s records: the watch ended", what)
 			}
 			if e == nil { // every stored record was sent
-				w.cancels.add(cs...)
-				for _, c := range cs {
-					w.cancelRunning(c.ID) // cancelled while the watch was down
-				}
 				return watch.Updates(), nil
 			}
-			if c, ok := w.cancelOf(e); ok {
-				cs = append(cs, c)
-			}
+			take(e)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"time"
@@ -87,22 +85,12 @@ func (w *Worker) openPauses(ctx context.Context) (<-chan jetstream.KeyValueEntry
 		return nil, err
 	}
 	rs := pausing.Records{}
-	for {
-		select {
-		case <-octx.Done():
-			_ = watch.Stop()
-			return nil, fmt.Errorf("read the pause records: %w", octx.Err())
-		case e, ok := <-watch.Updates():
-			if !ok {
-				return nil, errors.New("read the pause records: the watch ended")
-			}
-			if e == nil { // every stored record was sent
-				w.publishPauses(rs)
-				return watch.Updates(), nil
-			}
-			w.applyPause(rs, e)
-		}
+	updates, err := storedRecords(octx, watch, "pause", func(e jetstream.KeyValueEntry) { w.applyPause(rs, e) })
+	if err != nil {
+		return nil, err
 	}
+	w.publishPauses(rs)
+	return updates, nil
 }
 
 // followPauses applies the records the watch sends, until it ends. Each
